@@ -1,0 +1,150 @@
+//! `GET /api/v1/rooms/{id}/ws?name=NAME`: the signaling WebSocket. This handler only moves
+//! frames: text in → parsed [`ClientMessage`] → the participant task; [`ServerMessage`]s out →
+//! text frames. Malformed input is answered here with `bad_message` and never reaches the room.
+
+use super::{AppState, with_state};
+use crate::protocol::{IceServerInfo, ServerMessage, parse_client_message};
+use crate::room::participant::{self, Session, Signal};
+use crate::room::JoinError;
+use futures::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+use warp::Filter;
+use warp::ws::{Message, WebSocket};
+
+/// Close codes (documented in docs/signaling.md).
+pub const CLOSE_ROOM_NOT_FOUND: u16 = 4404;
+pub const CLOSE_ROOM_FULL: u16 = 4409;
+pub const CLOSE_ROOM_ENDED: u16 = 4410;
+pub const CLOSE_INTERNAL: u16 = 4500;
+
+pub fn signaling(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
+    warp::path!("api" / "v1" / "rooms" / String / "ws")
+        .and(warp::ws())
+        .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
+        .and(with_state(state))
+        .map(|room_id: String, ws: warp::ws::Ws, query: HashMap<String, String>, state: AppState| {
+            let limit = state.config.max_message_bytes;
+            let name = clean_name(query.get("name").map(String::as_str));
+            ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| session(socket, room_id, name, state))
+        })
+}
+
+/// A display name: trimmed, control characters removed, at most 64 characters.
+fn clean_name(raw: Option<&str>) -> String {
+    let name: String = raw.unwrap_or_default().chars().filter(|c| !c.is_control()).take(64).collect();
+    let name = name.trim();
+    if name.is_empty() { "Guest".to_owned() } else { name.to_owned() }
+}
+
+async fn refuse(mut ws: futures::stream::SplitSink<WebSocket, Message>, msg: ServerMessage, close: u16) {
+    if let Ok(text) = serde_json::to_string(&msg) {
+        let _ = ws.send(Message::text(text)).await;
+    }
+    let _ = ws.send(Message::close_with(close, "refused")).await;
+    let _ = ws.close().await;
+}
+
+async fn session(socket: WebSocket, room_id: String, name: String, state: AppState) {
+    let (ws_tx, mut ws_rx) = socket.split();
+    let Some(room) = state.rooms.get(&room_id) else {
+        return refuse(ws_tx, ServerMessage::error("room_not_found", format!("no room with id {room_id:?}")), CLOSE_ROOM_NOT_FOUND).await;
+    };
+    let joined = match room.join(name.clone()).await {
+        Ok(j) => j,
+        Err(e) => {
+            let (code, close) = match e {
+                JoinError::Full(_) => ("room_full", CLOSE_ROOM_FULL),
+                JoinError::Gone => ("room_ended", CLOSE_ROOM_ENDED),
+                JoinError::Media(_) => ("internal", CLOSE_INTERNAL),
+            };
+            return refuse(ws_tx, ServerMessage::error(code, e.to_string()), close).await;
+        }
+    };
+    let (out_tx, out_rx) = mpsc::channel::<ServerMessage>(256);
+    let (sig_tx, sig_rx) = mpsc::channel::<Signal>(64);
+    let welcome = ServerMessage::Welcome {
+        participant_id: joined.participant_id.clone(),
+        room_id: room.id.clone(),
+        participants: joined.participants,
+        ice_servers: state
+            .config
+            .ice_servers
+            .iter()
+            .map(|s| IceServerInfo { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
+            .collect(),
+    };
+    let _ = out_tx.send(welcome).await;
+    let cancel = joined.cancel.clone();
+    tokio::spawn(participant::run(Session {
+        id: joined.participant_id,
+        name,
+        room,
+        events: joined.events,
+        signals: sig_rx,
+        out: out_tx.clone(),
+        rtc: state.rtc.clone(),
+        cancel: joined.cancel,
+        stats: state.rooms.stats().clone(),
+    }));
+    tokio::spawn(write_frames(ws_tx, out_rx));
+
+    let lost = loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break false,
+            frame = ws_rx.next() => match frame {
+                None => break false,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "websocket read failed");
+                    break true;
+                }
+                Some(Ok(m)) if m.is_close() => break false,
+                Some(Ok(m)) if m.is_text() => {
+                    let text = m.to_str().unwrap_or_default();
+                    match parse_client_message(text) {
+                        Ok(msg) => {
+                            if sig_tx.send(Signal::Client(msg)).await.is_err() {
+                                break false;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = out_tx.send(ServerMessage::error("bad_message", e)).await;
+                        }
+                    }
+                }
+                Some(Ok(m)) if m.is_binary() => {
+                    let _ = out_tx.send(ServerMessage::error("bad_message", "binary frames are not accepted; send JSON text")).await;
+                }
+                Some(Ok(_)) => {}
+            },
+        }
+    };
+    if lost {
+        let _ = sig_tx.send(Signal::Lost).await;
+    }
+}
+
+/// Sends queued messages until every sender (this handler and the participant) is gone, then
+/// closes the socket.
+async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mut out: mpsc::Receiver<ServerMessage>) {
+    while let Some(msg) = out.recv().await {
+        let Ok(text) = serde_json::to_string(&msg) else { continue };
+        if ws.send(Message::text(text)).await.is_err() {
+            return;
+        }
+    }
+    let _ = ws.send(Message::close_with(1000u16, "bye")).await;
+    let _ = ws.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_name;
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name(None), "Guest");
+        assert_eq!(clean_name(Some("  Ada\u{7}  ")), "Ada");
+        assert_eq!(clean_name(Some(&"x".repeat(100))).len(), 64);
+    }
+}

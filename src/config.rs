@@ -1,0 +1,242 @@
+//! Configuration: one struct, filled from a TOML file, then environment variables and flags
+//! (which win), then validated. `tessera.sample.toml` documents every key.
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// Errors from loading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// An ICE server handed to clients in `welcome`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub credential: Option<String>,
+}
+
+/// Settings of the composite every room produces.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompositeConfig {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Target video bitrate of the composite, kbit/s.
+    pub bitrate_kbps: u32,
+}
+
+impl Default for CompositeConfig {
+    fn default() -> Self {
+        Self { width: 1280, height: 720, fps: 30, bitrate_kbps: 1500 }
+    }
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP/WebSocket listen address.
+    pub listen: SocketAddr,
+    /// Address the media (ICE/UDP) sockets bind and advertise. Default: loopback when `listen`
+    /// is loopback, otherwise every interface.
+    pub rtc_ip: Option<IpAddr>,
+    /// Address advertised in candidates instead of the bound one (NAT 1:1 hosts).
+    pub public_ip: Option<IpAddr>,
+    /// ICE servers handed to clients.
+    pub ice_servers: Vec<IceServer>,
+    pub composite: CompositeConfig,
+    /// Folder of the GStreamer pipeline descriptions.
+    pub pipelines_dir: PathBuf,
+    /// Folder of the browser client.
+    pub client_dir: PathBuf,
+    /// Largest signaling message accepted, bytes.
+    pub max_message_bytes: usize,
+    /// Most participants in one room (the grid tiles at most 25).
+    pub max_participants: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            rtc_ip: None,
+            public_ip: None,
+            ice_servers: vec![IceServer {
+                urls: vec!["stun:stun.l.google.com:19302".into()],
+                username: None,
+                credential: None,
+            }],
+            composite: CompositeConfig::default(),
+            pipelines_dir: default_dir("pipelines"),
+            client_dir: default_dir("client"),
+            max_message_bytes: 64 * 1024,
+            max_participants: 25,
+        }
+    }
+}
+
+/// `./NAME` when it exists (an installed server run from its folder), else the source tree's.
+fn default_dir(name: &str) -> PathBuf {
+    let local = PathBuf::from(name);
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+    }
+}
+
+/// Values given on the command line or in the environment; `None` keeps the file's value.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub rtc_ip: Option<IpAddr>,
+    pub public_ip: Option<IpAddr>,
+    pub pipelines_dir: Option<PathBuf>,
+    pub client_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads `file` (if any), applies `overrides`, validates.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                Self::from_toml(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?
+            }
+            None => Self::default(),
+        };
+        if let Some(v) = overrides.listen {
+            cfg.listen = v;
+        }
+        if let Some(v) = overrides.rtc_ip {
+            cfg.rtc_ip = Some(v);
+        }
+        if let Some(v) = overrides.public_ip {
+            cfg.public_ip = Some(v);
+        }
+        if let Some(v) = overrides.pipelines_dir {
+            cfg.pipelines_dir = v;
+        }
+        if let Some(v) = overrides.client_dir {
+            cfg.client_dir = v;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Checks ranges and shapes; the message says which key is wrong.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let c = &self.composite;
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(64..=3840).contains(&c.width) || c.width % 2 != 0 {
+            return bad(format!("composite.width must be even and within 64..=3840, got {}", c.width));
+        }
+        if !(64..=2160).contains(&c.height) || c.height % 2 != 0 {
+            return bad(format!("composite.height must be even and within 64..=2160, got {}", c.height));
+        }
+        if !(1..=60).contains(&c.fps) {
+            return bad(format!("composite.fps must be within 1..=60, got {}", c.fps));
+        }
+        if !(100..=20_000).contains(&c.bitrate_kbps) {
+            return bad(format!("composite.bitrate_kbps must be within 100..=20000, got {}", c.bitrate_kbps));
+        }
+        if !(1024..=1024 * 1024).contains(&self.max_message_bytes) {
+            return bad("max_message_bytes must be within 1 KiB..=1 MiB".into());
+        }
+        if !(1..=25).contains(&self.max_participants) {
+            return bad("max_participants must be within 1..=25".into());
+        }
+        for s in &self.ice_servers {
+            if s.urls.is_empty() {
+                return bad("every ice_servers entry needs at least one url".into());
+            }
+            for u in &s.urls {
+                if !["stun:", "stuns:", "turn:", "turns:"].iter().any(|p| u.starts_with(p)) {
+                    return bad(format!("ice server url {u:?} must start with stun:, stuns:, turn: or turns:"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The address media sockets bind.
+    pub fn media_bind_ip(&self) -> IpAddr {
+        match self.rtc_ip {
+            Some(ip) => ip,
+            None if self.listen.ip().is_loopback() => self.listen.ip(),
+            None => IpAddr::from([0, 0, 0, 0]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback_media() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert!(c.media_bind_ip().is_loopback());
+    }
+
+    #[test]
+    fn non_loopback_listen_binds_all_interfaces_unless_overridden() {
+        let mut c = Config { listen: "0.0.0.0:8080".parse().unwrap(), ..Config::default() };
+        assert_eq!(c.media_bind_ip(), IpAddr::from([0, 0, 0, 0]));
+        c.rtc_ip = Some("10.1.2.3".parse().unwrap());
+        assert_eq!(c.media_bind_ip(), "10.1.2.3".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn toml_overrides_and_rejects_unknown_keys() {
+        let c = Config::from_toml("[composite]\nwidth = 640\nheight = 360\n").unwrap();
+        assert_eq!(c.composite.width, 640);
+        assert_eq!(c.composite.fps, 30);
+        assert!(Config::from_toml("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn validation_names_the_bad_key() {
+        let mut c = Config::default();
+        c.composite.width = 641;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("composite.width"), "{e}");
+        let mut c = Config::default();
+        c.ice_servers[0].urls = vec!["http://x".into()];
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn sample_file_parses() {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tessera.sample.toml")).unwrap();
+        let c = Config::from_toml(&text).unwrap();
+        c.validate().unwrap();
+    }
+}

@@ -1,0 +1,23 @@
+//! Tessera: an MCU compositing media server.
+//!
+//! Participants send one camera+mic stream over WebRTC; the room decodes every input, tiles the
+//! videos into one grid with GStreamer, mixes the audio mix-minus, and sends ONE composite back.
+//!
+//! Layers (only `api` knows warp, only `rtc` knows webrtc-rs callbacks, only `media` knows
+//! GStreamer):
+//! - [`config`]: one validated configuration, from a TOML file, environment and flags.
+//! - [`protocol`]: the signaling wire types (the contract in `docs/signaling.md`).
+//! - [`room`]: one actor task per room, one task per participant.
+//! - [`rtc`]: webrtc-rs peer connections; callbacks only forward events.
+//! - [`media`]: the GStreamer composite, ingest, encoders, and the mix-minus audio mixer.
+//! - [`api`]: REST, WebSocket signaling and the static client.
+
+pub mod api;
+pub mod config;
+pub mod ids;
+pub mod media;
+pub mod protocol;
+pub mod room;
+pub mod rtc;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,244 @@
+//! The room's mix-minus audio: each input is decoded once (by its participant's task, through
+//! [`AudioInput`]), a mixer thread sums all inputs once every 20 ms, subtracts each receiver's
+//! own part and encodes one Opus frame per receiver. Cost is linear in participants.
+//!
+//! Invariants: the mixer thread never blocks on a receiver (full queues drop that receiver's
+//! frame); it stops when the [`AudioMixer`] is dropped.
+
+use super::mixminus;
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub const SAMPLE_RATE: u32 = 48_000;
+/// 20 ms at 48 kHz mono.
+pub const FRAME: usize = 960;
+/// Samples an input may hold before the oldest are dropped (bounds added latency to ~100 ms).
+const MAX_QUEUED: usize = FRAME * 5;
+/// Samples gathered after an underrun before the input is mixed again (absorbs jitter).
+const PRIME: usize = FRAME * 2;
+const FRAME_TIME: Duration = Duration::from_millis(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("opus codec error")]
+    Opus(#[from] opus::Error),
+    #[error("could not start the mixer thread")]
+    Thread(#[source] std::io::Error),
+}
+
+#[derive(Default)]
+struct InputQueue {
+    samples: VecDeque<i16>,
+    primed: bool,
+}
+
+impl InputQueue {
+    /// Takes one frame into `out`; `false` (and `out` untouched) when the input is silent or
+    /// re-priming.
+    fn take_frame(&mut self, out: &mut [i16]) -> bool {
+        if !self.primed {
+            if self.samples.len() < PRIME {
+                return false;
+            }
+            self.primed = true;
+        }
+        if self.samples.len() < FRAME {
+            self.primed = false;
+            return false;
+        }
+        for (o, s) in out.iter_mut().zip(self.samples.drain(..FRAME)) {
+            *o = s;
+        }
+        true
+    }
+}
+
+/// One participant's audio going into the mix: owns its Opus decoder.
+pub struct AudioInput {
+    decoder: opus::Decoder,
+    queue: Arc<Mutex<InputQueue>>,
+    pcm: Vec<i16>,
+}
+
+impl AudioInput {
+    /// Decodes one Opus packet (any frame size up to 120 ms) into the mix queue.
+    pub fn push_opus(&mut self, payload: &[u8]) {
+        let Ok(n) = self.decoder.decode(payload, &mut self.pcm, false) else { return };
+        let Ok(mut q) = self.queue.lock() else { return };
+        q.samples.extend(&self.pcm[..n]);
+        if q.samples.len() > MAX_QUEUED {
+            let excess = q.samples.len() - PRIME;
+            q.samples.drain(..excess);
+        }
+    }
+}
+
+struct Output {
+    encoder: opus::Encoder,
+    tx: mpsc::Sender<Bytes>,
+}
+
+#[derive(Default)]
+struct MixerState {
+    inputs: HashMap<String, Arc<Mutex<InputQueue>>>,
+    outputs: HashMap<String, Output>,
+}
+
+/// Handle to a room's mixer thread.
+pub struct AudioMixer {
+    state: Arc<Mutex<MixerState>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AudioMixer {
+    pub fn start(room: &str) -> Result<Self, AudioError> {
+        let state = Arc::new(Mutex::new(MixerState::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (state.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("mix-{}", &room[..room.len().min(8)]))
+            .spawn(move || run(s, st))
+            .map_err(AudioError::Thread)?;
+        Ok(Self { state, stop, thread: Some(thread) })
+    }
+
+    /// Registers `id` as a source of the mix.
+    pub fn add_input(&self, id: &str) -> Result<AudioInput, AudioError> {
+        let decoder = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono)?;
+        let queue = Arc::new(Mutex::new(InputQueue::default()));
+        if let Ok(mut s) = self.state.lock() {
+            s.inputs.insert(id.to_owned(), queue.clone());
+        }
+        Ok(AudioInput { decoder, queue, pcm: vec![0; FRAME * 6] })
+    }
+
+    /// Registers `id` as a receiver: every 20 ms it gets one Opus frame of everyone else.
+    pub fn add_output(&self, id: &str) -> Result<mpsc::Receiver<Bytes>, AudioError> {
+        let mut encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)?;
+        encoder.set_bitrate(opus::Bitrate::Bits(32_000))?;
+        let (tx, rx) = mpsc::channel(50);
+        if let Ok(mut s) = self.state.lock() {
+            s.outputs.insert(id.to_owned(), Output { encoder, tx });
+        }
+        Ok(rx)
+    }
+
+    /// Removes `id` as input and receiver.
+    pub fn remove(&self, id: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.inputs.remove(id);
+            s.outputs.remove(id);
+        }
+    }
+
+    pub fn counts(&self) -> (usize, usize) {
+        self.state.lock().map(|s| (s.inputs.len(), s.outputs.len())).unwrap_or_default()
+    }
+}
+
+impl Drop for AudioMixer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Scratch buffers reused every frame (no per-frame allocation beyond the encoded packets).
+struct Scratch {
+    frames: HashMap<String, Vec<i16>>,
+    sum: Vec<i32>,
+    out: Vec<i16>,
+    encoded: Vec<u8>,
+}
+
+fn run(state: Arc<Mutex<MixerState>>, stop: Arc<AtomicBool>) {
+    let mut scratch = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
+    let mut next = Instant::now() + FRAME_TIME;
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else if now - next > FRAME_TIME * 10 {
+            // Far behind (machine stalled): resynchronise instead of bursting.
+            next = now;
+        }
+        next += FRAME_TIME;
+        let Ok(mut s) = state.lock() else { return };
+        mix_one_frame(&mut s, &mut scratch);
+    }
+}
+
+fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
+    sc.sum.iter_mut().for_each(|x| *x = 0);
+    sc.frames.retain(|id, _| s.inputs.contains_key(id));
+    let mut live: Vec<&str> = Vec::with_capacity(s.inputs.len());
+    for (id, q) in &s.inputs {
+        let buf = sc.frames.entry(id.clone()).or_insert_with(|| vec![0; FRAME]);
+        let got = q.lock().map(|mut q| q.take_frame(buf)).unwrap_or(false);
+        if got {
+            mixminus::accumulate(&mut sc.sum, buf);
+            live.push(id.as_str());
+        }
+    }
+    for (id, out) in s.outputs.iter_mut() {
+        let own = if live.contains(&id.as_str()) { sc.frames.get(id).map(|v| v.as_slice()) } else { None };
+        mixminus::minus(&sc.sum, own, &mut sc.out);
+        if let Ok(n) = out.encoder.encode(&sc.out, &mut sc.encoded) {
+            let _ = out.tx.try_send(Bytes::copy_from_slice(&sc.encoded[..n]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(freq: f32, n: usize) -> Vec<i16> {
+        (0..n).map(|i| ((i as f32 * freq * 2.0 * std::f32::consts::PI / 48_000.0).sin() * 8000.0) as i16).collect()
+    }
+
+    /// Real Opus round trip through the mixer state: the receiver's own tone is absent.
+    #[test]
+    fn receiver_does_not_hear_itself() {
+        let mut st = MixerState::default();
+        let mut enc = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap();
+        let mut inputs = HashMap::new();
+        for id in ["a", "b"] {
+            let q = Arc::new(Mutex::new(InputQueue::default()));
+            st.inputs.insert(id.into(), q.clone());
+            inputs.insert(id, AudioInput { decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(), queue: q, pcm: vec![0; FRAME * 6] });
+        }
+        let (tx, mut rx) = mpsc::channel(100);
+        st.outputs.insert("a".into(), Output { encoder: opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap(), tx });
+        let mut sc = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
+        let loud_a = tone(440.0, FRAME * 20);
+        let silent_b = vec![0i16; FRAME * 20];
+        let mut pkt = vec![0u8; 1500];
+        for f in 0..20 {
+            for (id, src) in [("a", &loud_a), ("b", &silent_b)] {
+                let n = enc.encode(&src[f * FRAME..(f + 1) * FRAME], &mut pkt).unwrap();
+                inputs.get_mut(id).unwrap().push_opus(&pkt[..n]);
+            }
+            mix_one_frame(&mut st, &mut sc);
+        }
+        let mut dec = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap();
+        let mut energy = 0f64;
+        let mut frames = 0;
+        let mut pcm = vec![0i16; FRAME];
+        while let Ok(p) = rx.try_recv() {
+            let n = dec.decode(&p, &mut pcm, false).unwrap();
+            energy += pcm[..n].iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
+            frames += 1;
+        }
+        assert!(frames >= 18, "one output frame per tick, got {frames}");
+        let rms = (energy / (frames * FRAME) as f64).sqrt();
+        assert!(rms < 50.0, "receiver a hears its own tone: rms {rms}");
+    }
+}

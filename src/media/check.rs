@@ -1,0 +1,104 @@
+//! Start-up check: every GStreamer element the server will create must exist, and every
+//! pipeline file must parse. A missing element is named with the Debian package providing it.
+
+use super::pipelines::{Pipelines, render};
+use crate::config::CompositeConfig;
+use gstreamer as gst;
+
+/// Elements created by code, with the Debian package that provides each.
+const CODE_ELEMENTS: &[(&str, &str)] = &[
+    ("appsrc", "gstreamer1.0-plugins-base"),
+    ("appsink", "gstreamer1.0-plugins-base"),
+    ("videoconvert", "gstreamer1.0-plugins-base"),
+    ("videotestsrc", "gstreamer1.0-plugins-base"),
+    ("compositor", "gstreamer1.0-plugins-base"),
+    ("queue", "libgstreamer1.0-0"),
+    ("capsfilter", "libgstreamer1.0-0"),
+    ("tee", "libgstreamer1.0-0"),
+    ("textoverlay", "gstreamer1.0-x"),
+    ("rtpjitterbuffer", "gstreamer1.0-plugins-good"),
+    ("rtpvp8depay", "gstreamer1.0-plugins-good"),
+    ("rtph264depay", "gstreamer1.0-plugins-good"),
+    ("vp8dec", "gstreamer1.0-plugins-good"),
+    ("avdec_h264", "gstreamer1.0-libav"),
+];
+
+/// Debian packages of elements the shipped pipeline files use or an operator is likely to.
+const KNOWN_PACKAGES: &[(&str, &str)] = &[
+    ("x264enc", "gstreamer1.0-plugins-ugly"),
+    ("vp8enc", "gstreamer1.0-plugins-good"),
+    ("vp9enc", "gstreamer1.0-plugins-good"),
+    ("rtph264pay", "gstreamer1.0-plugins-good"),
+    ("rtpvp8pay", "gstreamer1.0-plugins-good"),
+    ("openh264enc", "gstreamer1.0-plugins-bad"),
+    ("vaapih264enc", "gstreamer1.0-vaapi"),
+    ("avenc_h264_omx", "gstreamer1.0-libav"),
+];
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("GStreamer failed to initialise")]
+    Init(#[source] gst::glib::Error),
+    #[error("missing GStreamer elements: {0} (install with: apt-get install {1})")]
+    Missing(String, String),
+    #[error("pipeline file {file} is not usable: {message}")]
+    Pipeline { file: String, message: String },
+}
+
+fn package_of(factory: &str) -> &'static str {
+    CODE_ELEMENTS
+        .iter()
+        .chain(KNOWN_PACKAGES)
+        .find(|(f, _)| *f == factory)
+        .map(|(_, p)| *p)
+        .unwrap_or("the package providing it (try `apt-file search libgst`)")
+}
+
+/// Initialises GStreamer and checks elements and pipeline files.
+pub fn check(pipelines: &Pipelines, composite: &CompositeConfig) -> Result<(), CheckError> {
+    gst::init().map_err(CheckError::Init)?;
+    let mut missing: Vec<&str> = CODE_ELEMENTS
+        .iter()
+        .map(|(f, _)| *f)
+        .filter(|f| gst::ElementFactory::find(f).is_none())
+        .collect();
+    for (file, desc) in pipelines.all() {
+        for token in desc.split('!') {
+            let factory = token.split_whitespace().next().unwrap_or_default();
+            let is_caps = factory.contains('/');
+            if !factory.is_empty() && !is_caps && gst::ElementFactory::find(factory).is_none() {
+                missing.push(KNOWN_PACKAGES.iter().find(|(f, _)| *f == factory).map(|(f, _)| *f).unwrap_or(factory));
+            }
+        }
+        if missing.is_empty() {
+            gst::parse::bin_from_description(&render(desc, composite), true)
+                .map_err(|e| CheckError::Pipeline { file: file.to_owned(), message: e.to_string() })?;
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    missing.sort();
+    missing.dedup();
+    let mut packages: Vec<&str> = missing.iter().map(|f| package_of(f)).collect();
+    packages.sort();
+    packages.dedup();
+    Err(CheckError::Missing(missing.join(", "), packages.join(" ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_package_of_a_missing_element() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+        let mut p = Pipelines::load(&dir).unwrap();
+        check(&p, &CompositeConfig::default()).unwrap();
+        p.encode_h264 = p.encode_h264.replace("x264enc", "nosuchenc264");
+        let e = check(&p, &CompositeConfig::default()).unwrap_err().to_string();
+        assert!(e.contains("nosuchenc264"), "{e}");
+        assert_eq!(package_of("x264enc"), "gstreamer1.0-plugins-ugly");
+    }
+}

@@ -1,0 +1,131 @@
+//! One encoder branch per codec in use: tee → the operator's encode chain → appsink, whose RTP
+//! packets are fanned out to every receiver of that codec. Encoded once, sent to many.
+
+use super::{MediaError, make};
+use bytes::Bytes;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use rtc::rtp;
+use rtc::shared::marshal::Unmarshal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Packets a slow receiver may have queued before its packets are dropped (~0.5 s of video).
+pub const RECEIVER_QUEUE: usize = 512;
+
+/// Receivers of one encoder's output.
+#[derive(Default)]
+pub(crate) struct Fanout {
+    receivers: Mutex<Vec<(String, mpsc::Sender<rtp::Packet>)>>,
+    pub dropped: AtomicU64,
+}
+
+impl Fanout {
+    fn deliver(&self, packet: rtp::Packet) {
+        // The lock is never held across an await; the appsink thread is its only long user.
+        let Ok(mut list) = self.receivers.lock() else { return };
+        list.retain(|(_, tx)| match tx.try_send(packet.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    }
+
+    pub fn add(&self, id: &str) -> mpsc::Receiver<rtp::Packet> {
+        let (tx, rx) = mpsc::channel(RECEIVER_QUEUE);
+        if let Ok(mut list) = self.receivers.lock() {
+            list.retain(|(pid, _)| pid != id);
+            list.push((id.to_owned(), tx));
+        }
+        rx
+    }
+
+    pub fn remove(&self, id: &str) -> usize {
+        match self.receivers.lock() {
+            Ok(mut list) => {
+                list.retain(|(pid, _)| pid != id);
+                list.len()
+            }
+            Err(_) => 0,
+        }
+    }
+}
+
+/// Rate-limits keyframe requests to one encoder.
+pub struct KeyframeGate {
+    appsink: gst_app::AppSink,
+    last: Mutex<Option<Instant>>,
+}
+
+impl KeyframeGate {
+    /// Forces a keyframe unless one was forced less than `min_gap` ago. Returns whether it did.
+    pub fn request(&self, min_gap: Duration) -> bool {
+        let Ok(mut last) = self.last.lock() else { return false };
+        if last.is_some_and(|t| t.elapsed() < min_gap) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        drop(last);
+        let ev = gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
+        self.appsink.send_event(ev)
+    }
+}
+
+pub(crate) struct EncoderBranch {
+    pub bin: gst::Bin,
+    pub tee_pad: gst::Pad,
+    pub fanout: Arc<Fanout>,
+    pub keyframes: Arc<KeyframeGate>,
+}
+
+/// Builds `description` into a bin ending in an appsink and links it to `tee`.
+pub(crate) fn build(pipeline: &gst::Pipeline, tee: &gst::Element, description: &str) -> Result<EncoderBranch, MediaError> {
+    let chain = gst::parse::bin_from_description(description, true)
+        .map_err(|source| MediaError::Parse { name: "encoder".into(), source })?;
+    let bin = gst::Bin::new();
+    let sink = make("appsink")?;
+    let appsink = sink
+        .clone()
+        .dynamic_cast::<gst_app::AppSink>()
+        .map_err(|_| MediaError::Graph("appsink is not an AppSink".into()))?;
+    appsink.set_sync(false);
+    appsink.set_max_buffers(64);
+    appsink.set_drop(true);
+    bin.add_many([chain.upcast_ref::<gst::Element>(), &sink])?;
+    chain.link(&sink)?;
+    let sink_pad = chain.static_pad("sink").ok_or_else(|| MediaError::Graph("encoder chain has no sink pad".into()))?;
+    bin.add_pad(&gst::GhostPad::with_target(&sink_pad)?)?;
+
+    let fanout = Arc::new(Fanout::default());
+    let out = fanout.clone();
+    appsink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Some(buffer) = sample.buffer()
+                    && let Ok(map) = buffer.map_readable()
+                {
+                    let mut bytes = Bytes::copy_from_slice(map.as_slice());
+                    if let Ok(packet) = rtp::Packet::unmarshal(&mut bytes) {
+                        out.deliver(packet);
+                    }
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+
+    pipeline.add(&bin)?;
+    let tee_pad = tee.request_pad_simple("src_%u").ok_or_else(|| MediaError::Graph("tee gave no src pad".into()))?;
+    let bin_sink = bin.static_pad("sink").ok_or_else(|| MediaError::Graph("encoder bin has no sink pad".into()))?;
+    tee_pad.link(&bin_sink)?;
+    bin.sync_state_with_parent()?;
+    let keyframes = Arc::new(KeyframeGate { appsink, last: Mutex::new(None) });
+    Ok(EncoderBranch { bin, tee_pad, fanout, keyframes })
+}

@@ -1,0 +1,59 @@
+//! Compositor sink pads: placing a tile, and the placeholder shown for a participant whose
+//! video has not arrived (or never will).
+
+use super::{MediaError, make};
+use crate::room::layout::Rect;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+/// Moves a compositor sink pad onto `rect`, keeping the input's aspect ratio inside it.
+pub(crate) fn place(pad: &gst::Pad, rect: Rect, zorder: u32) {
+    pad.set_property("xpos", rect.x);
+    pad.set_property("ypos", rect.y);
+    pad.set_property("width", rect.w);
+    pad.set_property("height", rect.h);
+    pad.set_property("zorder", zorder);
+    pad.set_property_from_str("sizing-policy", "keep-aspect-ratio");
+}
+
+/// Escapes text for textoverlay's Pango markup parser.
+pub(crate) fn pango_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A name label drawn on a tile's source.
+pub(crate) fn name_overlay(name: &str, valign: &str) -> Result<gst::Element, MediaError> {
+    let t = make("textoverlay")?;
+    t.set_property("text", pango_escape(name));
+    t.set_property_from_str("valignment", valign);
+    t.set_property_from_str("halignment", "left");
+    t.set_property("font-desc", "Sans Bold 20");
+    t.set_property("shaded-background", true);
+    Ok(t)
+}
+
+/// A live grey picture with the participant's name, as a bin with one `src` ghost pad.
+pub(crate) fn placeholder(name: &str, fps: u32) -> Result<gst::Bin, MediaError> {
+    let bin = gst::Bin::new();
+    let src = make("videotestsrc")?;
+    src.set_property("is-live", true);
+    src.set_property_from_str("pattern", "solid-color");
+    src.set_property("foreground-color", 0xff30_3338u32);
+    let caps = make("capsfilter")?;
+    caps.set_property(
+        "caps",
+        gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", 320i32)
+            .field("height", 180i32)
+            .field("framerate", gst::Fraction::new(fps as i32, 1))
+            .build(),
+    );
+    let text = name_overlay(name, "center")?;
+    text.set_property_from_str("halignment", "center");
+    bin.add_many([&src, &caps, &text])?;
+    gst::Element::link_many([&src, &caps, &text])?;
+    let pad = text.static_pad("src").ok_or_else(|| MediaError::Graph("textoverlay has no src pad".into()))?;
+    bin.add_pad(&gst::GhostPad::with_target(&pad)?)?;
+    Ok(bin)
+}

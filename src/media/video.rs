@@ -1,0 +1,233 @@
+//! A room's video graph: the canvas from `composite.pipeline`, one tile per participant
+//! (placeholder or ingest), and one encoder branch per codec in use.
+//!
+//! Invariants: each participant has exactly one compositor sink pad while in the room; a
+//! removed participant leaves no element behind ([`RoomVideo::element_count`] lets tests check);
+//! dropping a `RoomVideo` sets its pipeline to `Null`.
+
+use super::encoder::{self, EncoderBranch, Fanout, KeyframeGate};
+use super::ingest::{self, IngestBin, VideoIngest};
+use super::pipelines::{Pipelines, render};
+use super::{MediaError, VideoCodec, tile};
+use crate::config::CompositeConfig;
+use crate::room::layout;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use rtc::rtp;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A receiver's share of one encoder's output.
+pub struct VideoSubscription {
+    pub codec: VideoCodec,
+    pub packets: mpsc::Receiver<rtp::Packet>,
+    pub keyframes: Arc<KeyframeGate>,
+}
+
+enum Source {
+    Placeholder(gst::Bin),
+    Video(IngestBin),
+}
+
+impl Source {
+    fn bin(&self) -> &gst::Bin {
+        match self {
+            Source::Placeholder(b) => b,
+            Source::Video(i) => &i.bin,
+        }
+    }
+}
+
+struct Tile {
+    id: String,
+    name: String,
+    source: Source,
+    pad: gst::Pad,
+}
+
+pub struct RoomVideo {
+    pipeline: gst::Pipeline,
+    mixer: gst::Element,
+    tee: gst::Element,
+    cfg: CompositeConfig,
+    pipelines: Arc<Pipelines>,
+    tiles: Vec<Tile>,
+    encoders: HashMap<VideoCodec, (EncoderBranch, Arc<Fanout>)>,
+}
+
+impl RoomVideo {
+    /// Builds the canvas and starts it playing.
+    pub fn new(pipelines: Arc<Pipelines>, cfg: CompositeConfig) -> Result<Self, MediaError> {
+        let pipeline = gst::Pipeline::new();
+        let canvas = gst::parse::bin_from_description(&render(&pipelines.composite, &cfg), false)
+            .map_err(|source| MediaError::Parse { name: Pipelines::FILES[0].into(), source })?;
+        let mixer = canvas
+            .by_name("mixer")
+            .ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `mixer`".into()))?;
+        let tee = canvas
+            .by_name("composite")
+            .ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `composite`".into()))?;
+        pipeline.add(&canvas)?;
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(Self { pipeline, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new() })
+    }
+
+    pub fn bus(&self) -> Option<gst::Bus> {
+        self.pipeline.bus()
+    }
+
+    /// Elements in the pipeline, recursively (bins included).
+    pub fn element_count(&self) -> usize {
+        self.pipeline.iterate_recurse().into_iter().filter(|e| e.is_ok()).count()
+    }
+
+    /// Re-distributes latency after an element's latency changed (bus `Latency` message).
+    pub fn recalculate_latency(&self) {
+        let _ = self.pipeline.recalculate_latency();
+    }
+
+    pub fn tile_count(&self) -> usize {
+        self.tiles.len()
+    }
+
+    pub fn encoder_count(&self) -> usize {
+        self.encoders.len()
+    }
+
+    /// Packets dropped because a receiver's queue was full, over all encoders.
+    pub fn dropped_packets(&self) -> u64 {
+        self.encoders.values().map(|(_, f)| f.dropped.load(std::sync::atomic::Ordering::Relaxed)).sum()
+    }
+
+    fn link_source(&self, source: &gst::Bin) -> Result<gst::Pad, MediaError> {
+        self.pipeline.add(source)?;
+        let pad = self
+            .mixer
+            .request_pad_simple("sink_%u")
+            .ok_or_else(|| MediaError::Graph("compositor gave no sink pad".into()))?;
+        let src = source.static_pad("src").ok_or_else(|| MediaError::Graph("tile source has no src pad".into()))?;
+        src.link(&pad)?;
+        source.sync_state_with_parent()?;
+        Ok(pad)
+    }
+
+    fn unlink_source(&self, source: &gst::Bin, pad: &gst::Pad) {
+        // Release the compositor pad first: a streaming thread blocked on it is woken (flushing)
+        // instead of holding up the state change below.
+        self.mixer.release_request_pad(pad);
+        let _ = source.set_state(gst::State::Null);
+        let _ = self.pipeline.remove(source);
+    }
+
+    fn relayout(&self) {
+        let rects = layout::grid(self.tiles.len(), self.cfg.width, self.cfg.height);
+        for (t, r) in self.tiles.iter().zip(rects) {
+            tile::place(&t.pad, r, 1);
+        }
+    }
+
+    /// Gives `id` a placeholder tile and re-tiles.
+    pub fn add_participant(&mut self, id: &str, name: &str) -> Result<(), MediaError> {
+        if self.tiles.len() >= layout::MAX_TILES {
+            return Err(MediaError::Graph("the grid holds at most 25 tiles".into()));
+        }
+        let bin = tile::placeholder(name, self.cfg.fps)?;
+        let pad = self.link_source(&bin)?;
+        self.tiles.push(Tile { id: id.into(), name: name.into(), source: Source::Placeholder(bin), pad });
+        self.relayout();
+        Ok(())
+    }
+
+    fn swap_source(&mut self, id: &str, new: Source) -> Result<(), MediaError> {
+        let idx = self.tiles.iter().position(|t| t.id == id).ok_or_else(|| MediaError::Graph(format!("no tile for {id}")))?;
+        let pad = self.link_source(new.bin())?;
+        let name = self.tiles[idx].name.clone();
+        let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), name, source: new, pad });
+        self.unlink_source(old.source.bin(), &old.pad);
+        self.relayout();
+        Ok(())
+    }
+
+    /// Replaces `id`'s tile source with a decoder for its RTP video.
+    pub fn attach_video(&mut self, id: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, MediaError> {
+        let name = self.tiles.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_default();
+        let (bin, handle) = ingest::build(&name, codec, payload_type)?;
+        self.swap_source(id, Source::Video(bin))?;
+        Ok(handle)
+    }
+
+    /// Puts `id` back on a placeholder (its input failed or ended).
+    pub fn detach_video(&mut self, id: &str) -> Result<(), MediaError> {
+        let Some(t) = self.tiles.iter().find(|t| t.id == id) else { return Ok(()) };
+        if matches!(t.source, Source::Placeholder(_)) {
+            return Ok(());
+        }
+        let bin = tile::placeholder(&t.name.clone(), self.cfg.fps)?;
+        self.swap_source(id, Source::Placeholder(bin))
+    }
+
+    /// Removes `id`'s tile and subscriptions, and re-tiles.
+    pub fn remove_participant(&mut self, id: &str) {
+        if let Some(idx) = self.tiles.iter().position(|t| t.id == id) {
+            let t = self.tiles.remove(idx);
+            self.unlink_source(t.source.bin(), &t.pad);
+            self.relayout();
+        }
+        self.unsubscribe(id);
+    }
+
+    /// Which participant's tile the object `obj` (a bus message source) belongs to.
+    pub fn owner_of(&self, obj: &gst::Object) -> Option<String> {
+        let mut cur = Some(obj.clone());
+        while let Some(o) = cur {
+            if let Some(t) = self.tiles.iter().find(|t| t.source.bin().upcast_ref::<gst::Object>() == &o) {
+                return Some(t.id.clone());
+            }
+            cur = o.parent();
+        }
+        None
+    }
+
+    /// Subscribes `id` to the composite in `codec`, starting that encoder if none runs yet,
+    /// and forces a keyframe so the new receiver shows a picture promptly.
+    pub fn subscribe(&mut self, id: &str, codec: VideoCodec) -> Result<VideoSubscription, MediaError> {
+        if !self.encoders.contains_key(&codec) {
+            let desc = match codec {
+                VideoCodec::H264 => &self.pipelines.encode_h264,
+                VideoCodec::Vp8 => &self.pipelines.encode_vp8,
+            };
+            let branch = encoder::build(&self.pipeline, &self.tee, &render(desc, &self.cfg))?;
+            let fanout = branch.fanout.clone();
+            self.encoders.insert(codec, (branch, fanout));
+        }
+        let (branch, fanout) = self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))?;
+        let packets = fanout.add(id);
+        branch.keyframes.request(Duration::from_millis(100));
+        Ok(VideoSubscription { codec, packets, keyframes: branch.keyframes.clone() })
+    }
+
+    /// Drops `id`'s subscriptions; an encoder nobody receives any more is removed.
+    pub fn unsubscribe(&mut self, id: &str) {
+        let idle: Vec<VideoCodec> = self
+            .encoders
+            .iter()
+            .filter(|(_, (_, fanout))| fanout.remove(id) == 0)
+            .map(|(c, _)| *c)
+            .collect();
+        for codec in idle {
+            if let Some((branch, _)) = self.encoders.remove(&codec) {
+                self.tee.release_request_pad(&branch.tee_pad);
+                let _ = branch.bin.set_state(gst::State::Null);
+                let _ = self.pipeline.remove(&branch.bin);
+            }
+        }
+    }
+}
+
+impl Drop for RoomVideo {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}

@@ -1,0 +1,154 @@
+//! Signaling wire types: the JSON contract in `docs/signaling.md`. Kept apart from domain types;
+//! every message is an object with a camelCase `type`.
+
+use serde::{Deserialize, Serialize};
+
+/// What a client may send.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+pub enum ClientMessage {
+    Offer {
+        sdp: String,
+    },
+    Candidate {
+        candidate: String,
+        #[serde(default)]
+        sdp_mid: Option<String>,
+        #[serde(default, rename = "sdpMLineIndex")]
+        sdp_m_line_index: Option<u16>,
+        /// Browsers' `RTCIceCandidate.toJSON()` includes it; accepted and ignored.
+        #[serde(default)]
+        username_fragment: Option<String>,
+    },
+    Leave,
+}
+
+/// A participant as other participants see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// An ICE server as browsers take it in `RTCConfiguration.iceServers`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServerInfo {
+    pub urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Why a participant left.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum LeaveReason {
+    /// Sent `leave` or closed its socket.
+    Left,
+    /// Its connection failed or vanished.
+    Disconnected,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ServerMessage {
+    Welcome {
+        participant_id: String,
+        room_id: String,
+        participants: Vec<ParticipantInfo>,
+        ice_servers: Vec<IceServerInfo>,
+    },
+    Answer {
+        sdp: String,
+    },
+    Candidate {
+        candidate: String,
+        sdp_mid: Option<String>,
+        #[serde(rename = "sdpMLineIndex")]
+        sdp_m_line_index: Option<u16>,
+    },
+    ParticipantJoined {
+        participant: ParticipantInfo,
+    },
+    ParticipantLeft {
+        participant_id: String,
+        reason: LeaveReason,
+    },
+    RoomEnded {
+        reason: String,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    pub fn error(code: &str, message: impl Into<String>) -> Self {
+        Self::Error { code: code.to_owned(), message: message.into() }
+    }
+}
+
+/// Parses one text frame; the error text is meant for the client.
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Some(kind) = value.get("type").and_then(|t| t.as_str()).map(str::to_owned) else {
+        return Err("a message must be a JSON object with a string \"type\"".into());
+    };
+    if !matches!(kind.as_str(), "offer" | "candidate" | "leave") {
+        return Err(format!("unknown message type {kind:?}"));
+    }
+    serde_json::from_value(value).map_err(|e| format!("bad {kind:?} message: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_browser_candidate_json() {
+        let m = parse_client_message(
+            r#"{"type":"candidate","candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"ab"}"#,
+        )
+        .unwrap();
+        match m {
+            ClientMessage::Candidate { sdp_mid, sdp_m_line_index, .. } => {
+                assert_eq!(sdp_mid.as_deref(), Some("0"));
+                assert_eq!(sdp_m_line_index, Some(0));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_unknown_and_incomplete() {
+        assert!(parse_client_message("{").unwrap_err().contains("JSON"));
+        assert!(parse_client_message(r#"{"type":"dance"}"#).unwrap_err().contains("unknown"));
+        assert!(parse_client_message(r#"{"type":"offer"}"#).unwrap_err().contains("sdp"));
+        assert!(parse_client_message(r#"[1]"#).is_err());
+        assert!(parse_client_message(r#"{"type":"leave","x":1}"#).is_err());
+        assert_eq!(parse_client_message(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave);
+    }
+
+    #[test]
+    fn server_messages_are_camel_case() {
+        let s = serde_json::to_string(&ServerMessage::ParticipantLeft {
+            participant_id: "p".into(),
+            reason: LeaveReason::Disconnected,
+        })
+        .unwrap();
+        assert_eq!(s, r#"{"type":"participantLeft","participantId":"p","reason":"disconnected"}"#);
+        let s = serde_json::to_string(&ServerMessage::Candidate {
+            candidate: "c".into(),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+        })
+        .unwrap();
+        assert!(s.contains(r#""sdpMLineIndex":0"#), "{s}");
+    }
+}

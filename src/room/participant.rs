@@ -1,0 +1,427 @@
+//! One participant: a task with a `select!` loop over signaling input, room events, peer
+//! events and cancellation. It owns the peer connection and the child tasks that move media
+//! (remote tracks → room, composite → local tracks); all of them end with it.
+//!
+//! Protocol errors (bad SDP, bad candidate) are answered with an `error` message and never end
+//! the session; only `leave`, a closed socket, a failed peer connection, the room ending or
+//! cancellation do.
+
+use super::{CountGuard, RoomEvent, RoomHandle, Stats};
+use crate::media::VideoCodec;
+use crate::media::KeyframeGate;
+use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
+use crate::rtc::{self, PeerEvent, PeerEventForwarder, RtcFactory, sdp};
+use ::rtc::media_stream::MediaStreamTrack;
+use ::rtc::peer_connection::sdp::RTCSessionDescription;
+use ::rtc::peer_connection::transport::RTCIceCandidateInit;
+use ::rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use ::rtc::rtp;
+use ::rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use ::rtc::shared::marshal::Marshal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
+use webrtc::rtp_transceiver::RtpSender;
+
+/// Shortest gap between two keyframe requests a receiver's PLI/FIR can cause.
+const RECEIVER_KEYFRAME_GAP: Duration = Duration::from_millis(500);
+/// Shortest gap between two PLIs we send a sender.
+const SENDER_PLI_GAP: Duration = Duration::from_millis(500);
+
+/// Input from the signaling connection.
+pub enum Signal {
+    Client(ClientMessage),
+    /// The connection broke (not a clean close).
+    Lost,
+}
+
+/// Everything a participant task is started with.
+pub struct Session {
+    pub id: String,
+    pub name: String,
+    pub room: RoomHandle,
+    pub events: mpsc::UnboundedReceiver<RoomEvent>,
+    pub signals: mpsc::Receiver<Signal>,
+    pub out: mpsc::Sender<ServerMessage>,
+    pub rtc: RtcFactory,
+    pub cancel: CancellationToken,
+    pub stats: Arc<Stats>,
+}
+
+/// Errors handling an offer; each becomes an `error` message to the client.
+#[derive(Debug, thiserror::Error)]
+enum OfferError {
+    #[error("unusable offer: {0}")]
+    Sdp(#[from] sdp::SdpError),
+    #[error("the offer was refused: {0}")]
+    Rejected(#[source] webrtc::error::Error),
+    #[error("could not answer: {0}")]
+    Answer(#[source] webrtc::error::Error),
+}
+
+struct LocalOut {
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+}
+
+struct Participant {
+    id: String,
+    room: RoomHandle,
+    out: mpsc::Sender<ServerMessage>,
+    pc: Arc<dyn PeerConnection>,
+    tasks: JoinSet<()>,
+    remote_set: bool,
+    pending_candidates: Vec<RTCIceCandidateInit>,
+    video_out: Option<(LocalOut, VideoCodec)>,
+    audio_out: Option<LocalOut>,
+    sending: bool,
+    video_keyframes: Option<Arc<KeyframeGate>>,
+}
+
+enum Exit {
+    Leave(LeaveReason),
+    RoomEnded,
+}
+
+/// Runs a participant until it leaves; tells the room on the way out.
+pub async fn run(s: Session) {
+    let span = tracing::info_span!("participant", room = %s.room.id, id = %s.id, name = %s.name);
+    run_inner(s).instrument(span).await
+}
+
+async fn run_inner(mut s: Session) {
+    let _task = CountGuard::new(&s.stats, |s| &s.participant_tasks);
+    let (forwarder, mut peer_events) = PeerEventForwarder::new();
+    let pc = match s.rtc.peer(forwarder).await {
+        Ok(pc) => pc,
+        Err(e) => {
+            tracing::error!(error = %e, "could not create a peer connection");
+            let _ = s.out.send(ServerMessage::error("internal", "the server could not create a peer connection")).await;
+            s.room.leave(&s.id, LeaveReason::Disconnected).await;
+            return;
+        }
+    };
+    let _pc_count = CountGuard::new(&s.stats, |s| &s.peer_connections);
+    let mut p = Participant {
+        id: s.id.clone(),
+        room: s.room.clone(),
+        out: s.out.clone(),
+        pc,
+        tasks: JoinSet::new(),
+        remote_set: false,
+        pending_candidates: Vec::new(),
+        video_out: None,
+        audio_out: None,
+        sending: false,
+        video_keyframes: None,
+    };
+    let exit = loop {
+        tokio::select! {
+            _ = s.cancel.cancelled() => break Exit::RoomEnded,
+            msg = s.signals.recv() => match msg {
+                None | Some(Signal::Client(ClientMessage::Leave)) => break Exit::Leave(LeaveReason::Left),
+                Some(Signal::Lost) => break Exit::Leave(LeaveReason::Disconnected),
+                Some(Signal::Client(ClientMessage::Offer { sdp })) => {
+                    if let Err(e) = p.on_offer(sdp).await {
+                        tracing::info!(error = %e, "offer refused");
+                        p.send(ServerMessage::error("bad_sdp", e.to_string())).await;
+                    }
+                }
+                Some(Signal::Client(ClientMessage::Candidate { candidate, sdp_mid, sdp_m_line_index, username_fragment })) => {
+                    p.on_candidate(RTCIceCandidateInit { candidate, sdp_mid, sdp_mline_index: sdp_m_line_index, username_fragment, ..Default::default() }).await;
+                }
+            },
+            ev = s.events.recv() => match ev {
+                None => break Exit::RoomEnded,
+                Some(RoomEvent::Joined(info)) => p.send(ServerMessage::ParticipantJoined { participant: info }).await,
+                Some(RoomEvent::Left { id, reason }) => p.send(ServerMessage::ParticipantLeft { participant_id: id, reason }).await,
+                Some(RoomEvent::MediaError { message }) => p.send(ServerMessage::error("media_error", message)).await,
+                Some(RoomEvent::Ended { reason }) => {
+                    p.send(ServerMessage::RoomEnded { reason }).await;
+                    break Exit::RoomEnded;
+                }
+            },
+            Some(ev) = peer_events.recv() => match ev {
+                PeerEvent::LocalCandidate(c) => {
+                    p.send(ServerMessage::Candidate { candidate: c.candidate, sdp_mid: c.sdp_mid, sdp_m_line_index: c.sdp_mline_index }).await;
+                }
+                PeerEvent::State(state) => {
+                    tracing::debug!(%state, "peer connection state");
+                    match state {
+                        RTCPeerConnectionState::Connected => {
+                            // The keyframe forced at subscription went out before DTLS was up.
+                            if let Some(k) = &p.video_keyframes {
+                                k.request(Duration::from_millis(100));
+                            }
+                        }
+                        RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                            break Exit::Leave(LeaveReason::Disconnected);
+                        }
+                        _ => {}
+                    }
+                }
+                PeerEvent::Track(track) => {
+                    let (room, id) = (p.room.clone(), p.id.clone());
+                    p.tasks.spawn(ingest_track(room, id, track).in_current_span());
+                }
+            },
+        }
+    };
+    if let Exit::Leave(reason) = exit {
+        s.room.leave(&s.id, reason).await;
+    }
+    p.tasks.abort_all();
+    if let Err(e) = p.pc.close().await {
+        tracing::debug!(error = %e, "closing the peer connection");
+    }
+    while p.tasks.join_next().await.is_some() {}
+    tracing::info!("session ended");
+}
+
+impl Participant {
+    async fn send(&self, msg: ServerMessage) {
+        let _ = self.out.send(msg).await;
+    }
+
+    async fn on_candidate(&mut self, c: RTCIceCandidateInit) {
+        if c.candidate.trim().is_empty() {
+            return; // end-of-candidates
+        }
+        if !self.remote_set {
+            if self.pending_candidates.len() < 64 {
+                self.pending_candidates.push(c);
+            }
+            return;
+        }
+        if let Err(e) = self.pc.add_ice_candidate(c).await {
+            self.send(ServerMessage::error("bad_candidate", format!("the ICE candidate was refused: {e}"))).await;
+        }
+    }
+
+    async fn add_local_track(&self, kind: RtpCodecKind, codec: ::rtc::rtp_transceiver::rtp_sender::RTCRtpCodec, label: &str) -> Result<LocalOut, webrtc::error::Error> {
+        let ssrc = rand::random::<u32>();
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            format!("tessera-{}", self.room.id),
+            format!("{label}-{}", self.id),
+            label.to_owned(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                active: true,
+                codec,
+                ..Default::default()
+            }],
+        )));
+        let sender = self.pc.add_track(track.clone()).await?;
+        Ok(LocalOut { track, sender, ssrc })
+    }
+
+    async fn on_offer(&mut self, offer: String) -> Result<(), OfferError> {
+        let summary = sdp::summarize(&offer)?;
+        let desc = RTCSessionDescription::offer(offer).map_err(OfferError::Rejected)?;
+        if self.video_out.is_none()
+            && let Some(codec) = summary.receive_video
+        {
+            let out = self.add_local_track(RtpCodecKind::Video, rtc::video_codec(codec), "composite-video").await.map_err(OfferError::Rejected)?;
+            self.video_out = Some((out, codec));
+        }
+        if self.audio_out.is_none() && summary.receives_audio {
+            self.audio_out = Some(self.add_local_track(RtpCodecKind::Audio, rtc::audio_codec(), "mix-audio").await.map_err(OfferError::Rejected)?);
+        }
+        self.pc.set_remote_description(desc).await.map_err(OfferError::Rejected)?;
+        self.remote_set = true;
+        for c in std::mem::take(&mut self.pending_candidates) {
+            if let Err(e) = self.pc.add_ice_candidate(c).await {
+                self.send(ServerMessage::error("bad_candidate", format!("the ICE candidate was refused: {e}"))).await;
+            }
+        }
+        let answer = self.pc.create_answer(None).await.map_err(OfferError::Answer)?;
+        self.pc.set_local_description(answer).await.map_err(OfferError::Answer)?;
+        let sdp = self.pc.local_description().await.map(|d| d.sdp).unwrap_or_default();
+        self.send(ServerMessage::Answer { sdp }).await;
+        if !self.sending {
+            self.sending = true;
+            self.start_sending().await;
+        }
+        Ok(())
+    }
+
+    /// Subscribes to the room's composite and mix and starts the tasks that write them out.
+    async fn start_sending(&mut self) {
+        if let Some((out, codec)) = &self.video_out {
+            match self.room.subscribe_video(&self.id, *codec).await {
+                Ok(sub) => {
+                    let pt = negotiated_pt(&out.sender, rtc::video_codec(*codec).mime_type.as_str(), default_video_pt(*codec)).await;
+                    self.video_keyframes = Some(sub.keyframes.clone());
+                    self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), sub.keyframes.clone()).in_current_span());
+                    self.tasks.spawn(send_video(out.track.clone(), out.ssrc, pt, sub.packets).in_current_span());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no composite video");
+                    self.send(ServerMessage::error("media_error", format!("the composite video is unavailable: {e}"))).await;
+                }
+            }
+        }
+        if let Some(out) = &self.audio_out {
+            match self.room.subscribe_audio(&self.id).await {
+                Ok(rx) => {
+                    let pt = negotiated_pt(&out.sender, rtc::audio_codec().mime_type.as_str(), rtc::PT_OPUS).await;
+                    self.tasks.spawn(send_audio(out.track.clone(), out.ssrc, pt, rx).in_current_span());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no mixed audio");
+                    self.send(ServerMessage::error("media_error", format!("the mixed audio is unavailable: {e}"))).await;
+                }
+            }
+        }
+    }
+}
+
+fn default_video_pt(codec: VideoCodec) -> u8 {
+    match codec {
+        VideoCodec::H264 => rtc::PT_H264,
+        VideoCodec::Vp8 => rtc::PT_VP8,
+    }
+}
+
+/// The payload type the answer gave `mime` (browsers renumber codecs).
+async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str, fallback: u8) -> u8 {
+    let Ok(params) = sender.get_parameters().await else { return fallback };
+    params
+        .rtp_parameters
+        .codecs
+        .iter()
+        .filter(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
+        .max_by_key(|c| c.rtp_codec.sdp_fmtp_line.contains("packetization-mode=1"))
+        .map(|c| c.payload_type)
+        .unwrap_or(fallback)
+}
+
+/// Writes the shared encoder's packets with this receiver's SSRC and payload type.
+async fn send_video(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut packets: mpsc::Receiver<rtp::Packet>) {
+    while let Some(mut p) = packets.recv().await {
+        p.header.ssrc = ssrc;
+        p.header.payload_type = pt;
+        let _ = track.write_rtp(p).await;
+    }
+}
+
+/// Packetises this receiver's mix-minus Opus frames (20 ms each).
+async fn send_audio(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut frames: mpsc::Receiver<bytes::Bytes>) {
+    let mut seq: u16 = rand::random();
+    let mut ts: u32 = rand::random();
+    while let Some(payload) = frames.recv().await {
+        let header = rtp::header::Header { version: 2, payload_type: pt, sequence_number: seq, timestamp: ts, ssrc, ..Default::default() };
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(crate::media::audio::FRAME as u32);
+        let _ = track.write_rtp(rtp::Packet { header, payload }).await;
+    }
+}
+
+/// A receiver's PLI/FIR → a (rate-limited) keyframe from the shared encoder.
+async fn keyframe_requests_from_receiver(track: Arc<TrackLocalStaticRTP>, keyframes: Arc<KeyframeGate>) {
+    loop {
+        match track.poll().await {
+            Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                if packets.iter().any(|p| rtc::is_keyframe_request(p.as_ref())) {
+                    keyframes.request(RECEIVER_KEYFRAME_GAP);
+                }
+            }
+            Some(_) => {}
+            // Not bound yet (or re-binding): nothing to read; look again shortly.
+            None => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+fn codec_of(mime: &str) -> Option<VideoCodec> {
+    if mime.eq_ignore_ascii_case("video/VP8") {
+        Some(VideoCodec::Vp8)
+    } else if mime.eq_ignore_ascii_case("video/H264") {
+        Some(VideoCodec::H264)
+    } else {
+        None
+    }
+}
+
+/// Feeds one remote track into the room until it ends.
+async fn ingest_track(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>) {
+    match track.kind().await {
+        RtpCodecKind::Audio => {
+            let mut input = match room.attach_audio(&id).await {
+                Ok(i) => i,
+                Err(e) => return tracing::warn!(error = %e, "audio input refused"),
+            };
+            while let Some(ev) = track.poll().await {
+                match ev {
+                    TrackRemoteEvent::OnRtpPacket(p) => input.push_opus(&p.payload),
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        }
+        RtpCodecKind::Video => ingest_video(room, id, track).await,
+        _ => {}
+    }
+}
+
+async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>) {
+    // The first packet tells the payload type the sender really uses.
+    let first = loop {
+        match track.poll().await {
+            Some(TrackRemoteEvent::OnRtpPacket(p)) => break p,
+            Some(TrackRemoteEvent::OnEnded) | None => return,
+            Some(_) => {}
+        }
+    };
+    let media_ssrc = first.header.ssrc;
+    let mime = track.codec(media_ssrc).await.map(|c| c.mime_type).unwrap_or_default();
+    let Some(codec) = codec_of(&mime) else {
+        tracing::warn!(%mime, "video codec not supported; showing placeholder");
+        return;
+    };
+    let mut ingest = match room.attach_video(&id, codec, first.header.payload_type).await {
+        Ok(i) => i,
+        Err(e) => return tracing::warn!(error = %e, "video input refused"),
+    };
+    tracing::info!(?codec, pt = first.header.payload_type, "video input attached");
+    let pli = |t: &Arc<dyn TrackRemote>| {
+        let t = t.clone();
+        async move {
+            let _ = t.write_rtcp(vec![Box::new(PictureLossIndication { sender_ssrc: 0, media_ssrc })]).await;
+        }
+    };
+    pli(&track).await;
+    let mut last_pli = Instant::now();
+    if let Ok(b) = first.marshal() {
+        ingest.push_rtp(b.freeze());
+    }
+    loop {
+        tokio::select! {
+            ev = track.poll() => match ev {
+                Some(TrackRemoteEvent::OnRtpPacket(p)) => {
+                    if let Ok(b) = p.marshal() {
+                        ingest.push_rtp(b.freeze());
+                    }
+                }
+                Some(TrackRemoteEvent::OnEnded) | None => break,
+                Some(_) => {}
+            },
+            Some(()) = ingest.keyframe_requests.recv() => {
+                if last_pli.elapsed() >= SENDER_PLI_GAP {
+                    last_pli = Instant::now();
+                    pli(&track).await;
+                }
+            }
+        }
+    }
+    room.detach_video(&id).await;
+}

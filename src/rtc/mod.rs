@@ -1,0 +1,135 @@
+//! webrtc-rs glue. Builds peer connections with our codecs, interceptors and socket settings;
+//! the event handler only forwards callbacks into the owning participant task ([`PeerEvent`]).
+
+mod events;
+mod keyframe;
+pub mod sdp;
+
+pub use events::{PeerEvent, PeerEventForwarder};
+
+use crate::config::Config;
+use rtc::interceptor::{Registry, Slot};
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use std::net::IpAddr;
+use std::sync::Arc;
+use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder};
+
+pub use rtc::peer_connection::transport::RTCIceCandidateType;
+
+/// Payload types we offer in answers (browsers' own numbers are remapped by negotiation).
+pub const PT_OPUS: u8 = 111;
+pub const PT_VP8: u8 = 96;
+pub const PT_H264: u8 = 102;
+pub const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+
+/// Errors creating a peer connection.
+#[derive(Debug, thiserror::Error)]
+pub enum RtcError {
+    #[error("webrtc: {0}")]
+    Webrtc(#[from] webrtc::error::Error),
+}
+
+/// Builds peer connections that bind and advertise the configured media addresses.
+#[derive(Clone)]
+pub struct RtcFactory {
+    bind_ip: IpAddr,
+    public_ip: Option<IpAddr>,
+}
+
+fn video_feedback() -> Vec<RTCPFeedback> {
+    [("goog-remb", ""), ("ccm", "fir"), ("nack", ""), ("nack", "pli"), ("transport-cc", "")]
+        .iter()
+        .map(|(t, p)| RTCPFeedback { typ: (*t).into(), parameter: (*p).into() })
+        .collect()
+}
+
+/// The codec a local video track of `codec` is declared with.
+pub fn video_codec(codec: crate::media::VideoCodec) -> RTCRtpCodec {
+    match codec {
+        crate::media::VideoCodec::H264 => RTCRtpCodec {
+            mime_type: MIME_TYPE_H264.into(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: H264_FMTP.into(),
+            rtcp_feedback: video_feedback(),
+        },
+        crate::media::VideoCodec::Vp8 => RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.into(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: video_feedback(),
+        },
+    }
+}
+
+/// The codec of local and remote audio.
+pub fn audio_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.into(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn media_engine() -> Result<MediaEngine, RtcError> {
+    let mut m = MediaEngine::default();
+    m.register_codec(RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: PT_OPUS, ..Default::default() }, RtpCodecKind::Audio)?;
+    m.register_codec(
+        RTCRtpCodecParameters { rtp_codec: video_codec(crate::media::VideoCodec::Vp8), payload_type: PT_VP8, ..Default::default() },
+        RtpCodecKind::Video,
+    )?;
+    m.register_codec(
+        RTCRtpCodecParameters { rtp_codec: video_codec(crate::media::VideoCodec::H264), payload_type: PT_H264, ..Default::default() },
+        RtpCodecKind::Video,
+    )?;
+    Ok(m)
+}
+
+impl RtcFactory {
+    pub fn new(cfg: &Config) -> Self {
+        Self { bind_ip: cfg.media_bind_ip(), public_ip: cfg.public_ip }
+    }
+
+    /// With explicit addresses (tests, the load generator).
+    pub fn with_ip(bind_ip: IpAddr) -> Self {
+        Self { bind_ip, public_ip: None }
+    }
+
+    /// A new peer connection whose events go to `events`.
+    pub async fn peer(&self, events: Arc<PeerEventForwarder>) -> Result<Arc<dyn PeerConnection>, RtcError> {
+        let mut media = media_engine()?;
+        let registry = register_default_interceptors(Registry::new(), &mut media)?;
+        // Last in the chain, so every other interceptor has seen the RTCP it narrows down.
+        let registry = registry.with(Slot::from(14_000), keyframe::KeyframeRequestForwarder::default());
+        let mut settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .with_include_loopback_candidate(self.bind_ip.is_loopback());
+        if let Some(ip) = self.public_ip {
+            settings = settings.with_nat_1to1_ips(vec![ip.to_string()], RTCIceCandidateType::Host);
+        }
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media)
+            .with_setting_engine(settings.build())
+            .with_interceptor_registry(registry)
+            .with_handler(events)
+            .with_udp_addrs(vec![format!("{}:0", self.bind_ip)])
+            .build()
+            .await?;
+        Ok(Arc::new(pc))
+    }
+}
+
+/// Whether an RTCP packet type is a keyframe request (PLI or FIR).
+pub fn is_keyframe_request(p: &dyn rtc::rtcp::Packet) -> bool {
+    let any = p.as_any();
+    any.is::<rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication>()
+        || any.is::<rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest>()
+}
