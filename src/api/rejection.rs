@@ -14,6 +14,8 @@ pub enum ApiError {
     RoomNotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
 }
 
 impl Reject for ApiError {}
@@ -23,6 +25,7 @@ impl ApiError {
         match self {
             ApiError::RoomNotFound(_) => (StatusCode::NOT_FOUND, "room_not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         }
     }
 }

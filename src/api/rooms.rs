@@ -29,15 +29,38 @@ fn parse_create(body: &[u8]) -> Result<Option<String>, ApiError> {
 pub fn create(state: AppState) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     warp::path!("api" / "v1" / "rooms")
         .and(warp::post())
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::bytes())
+        .and(warp::body::stream())
         .and(with_state(state))
-        .and_then(|body: bytes::Bytes, state: AppState| async move {
+        .and_then(|body, state: AppState| async move {
+            let body = read_limited(body, MAX_BODY as usize).await.map_err(warp::reject::custom)?;
             let name = parse_create(&body).map_err(warp::reject::custom)?;
             let room = state.rooms.create(name);
             let body = serde_json::json!({ "id": room.id, "name": room.name, "createdAt": room.created_at });
             Ok::<_, warp::Rejection>(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
         })
+}
+
+/// Reads a request body (with or without Content-Length) up to `limit` bytes.
+async fn read_limited<S, B>(mut body: S, limit: usize) -> Result<Vec<u8>, ApiError>
+where
+    S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: bytes::Buf,
+{
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if out.len() + chunk.remaining() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        while chunk.has_remaining() {
+            let c = chunk.chunk();
+            out.extend_from_slice(c);
+            let n = c.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(out)
 }
 
 pub fn get(state: AppState) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {

@@ -85,7 +85,7 @@ pub(crate) struct EncoderBranch {
 }
 
 /// Builds `description` into a bin ending in an appsink and links it to `tee`.
-pub(crate) fn build(pipeline: &gst::Pipeline, tee: &gst::Element, description: &str) -> Result<EncoderBranch, MediaError> {
+pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) -> Result<EncoderBranch, MediaError> {
     let chain = gst::parse::bin_from_description(description, true)
         .map_err(|source| MediaError::Parse { name: "encoder".into(), source })?;
     let bin = gst::Bin::new();
@@ -121,7 +121,7 @@ pub(crate) fn build(pipeline: &gst::Pipeline, tee: &gst::Element, description: &
             .build(),
     );
 
-    pipeline.add(&bin)?;
+    parent.add(&bin)?;
     let tee_pad = tee.request_pad_simple("src_%u").ok_or_else(|| MediaError::Graph("tee gave no src pad".into()))?;
     let bin_sink = bin.static_pad("sink").ok_or_else(|| MediaError::Graph("encoder bin has no sink pad".into()))?;
     tee_pad.link(&bin_sink)?;

@@ -49,6 +49,9 @@ struct Tile {
 
 pub struct RoomVideo {
     pipeline: gst::Pipeline,
+    /// The bin from `composite.pipeline`; tile sources and encoder branches are added to it so
+    /// their pads can link to the compositor and the tee (pads link only within one bin).
+    canvas: gst::Bin,
     mixer: gst::Element,
     tee: gst::Element,
     cfg: CompositeConfig,
@@ -71,7 +74,7 @@ impl RoomVideo {
             .ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `composite`".into()))?;
         pipeline.add(&canvas)?;
         pipeline.set_state(gst::State::Playing)?;
-        Ok(Self { pipeline, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new() })
+        Ok(Self { pipeline, canvas, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new() })
     }
 
     pub fn bus(&self) -> Option<gst::Bus> {
@@ -102,7 +105,7 @@ impl RoomVideo {
     }
 
     fn link_source(&self, source: &gst::Bin) -> Result<gst::Pad, MediaError> {
-        self.pipeline.add(source)?;
+        self.canvas.add(source)?;
         let pad = self
             .mixer
             .request_pad_simple("sink_%u")
@@ -118,7 +121,7 @@ impl RoomVideo {
         // instead of holding up the state change below.
         self.mixer.release_request_pad(pad);
         let _ = source.set_state(gst::State::Null);
-        let _ = self.pipeline.remove(source);
+        let _ = self.canvas.remove(source);
     }
 
     fn relayout(&self) {
@@ -198,7 +201,7 @@ impl RoomVideo {
                 VideoCodec::H264 => &self.pipelines.encode_h264,
                 VideoCodec::Vp8 => &self.pipelines.encode_vp8,
             };
-            let branch = encoder::build(&self.pipeline, &self.tee, &render(desc, &self.cfg))?;
+            let branch = encoder::build(&self.canvas, &self.tee, &render(desc, &self.cfg))?;
             let fanout = branch.fanout.clone();
             self.encoders.insert(codec, (branch, fanout));
         }
@@ -220,7 +223,7 @@ impl RoomVideo {
             if let Some((branch, _)) = self.encoders.remove(&codec) {
                 self.tee.release_request_pad(&branch.tee_pad);
                 let _ = branch.bin.set_state(gst::State::Null);
-                let _ = self.pipeline.remove(&branch.bin);
+                let _ = self.canvas.remove(&branch.bin);
             }
         }
     }

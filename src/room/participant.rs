@@ -84,6 +84,8 @@ struct Participant {
     audio_out: Option<LocalOut>,
     sending: bool,
     video_keyframes: Option<Arc<KeyframeGate>>,
+    /// Whether DTLS-SRTP is up: the send tasks wait for it instead of writing into the void.
+    connected: tokio::sync::watch::Sender<bool>,
 }
 
 enum Exit {
@@ -122,6 +124,7 @@ async fn run_inner(mut s: Session) {
         audio_out: None,
         sending: false,
         video_keyframes: None,
+        connected: tokio::sync::watch::channel(false).0,
     };
     let exit = loop {
         tokio::select! {
@@ -157,6 +160,7 @@ async fn run_inner(mut s: Session) {
                     tracing::debug!(%state, "peer connection state");
                     match state {
                         RTCPeerConnectionState::Connected => {
+                            p.connected.send_replace(true);
                             // The keyframe forced at subscription went out before DTLS was up.
                             if let Some(k) = &p.video_keyframes {
                                 k.request(Duration::from_millis(100));
@@ -262,7 +266,7 @@ impl Participant {
                     let pt = negotiated_pt(&out.sender, rtc::video_codec(*codec).mime_type.as_str(), default_video_pt(*codec)).await;
                     self.video_keyframes = Some(sub.keyframes.clone());
                     self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), sub.keyframes.clone()).in_current_span());
-                    self.tasks.spawn(send_video(out.track.clone(), out.ssrc, pt, sub.packets).in_current_span());
+                    self.tasks.spawn(send_video(out.track.clone(), out.ssrc, pt, sub.packets, self.connected.subscribe()).in_current_span());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "no composite video");
@@ -274,7 +278,7 @@ impl Participant {
             match self.room.subscribe_audio(&self.id).await {
                 Ok(rx) => {
                     let pt = negotiated_pt(&out.sender, rtc::audio_codec().mime_type.as_str(), rtc::PT_OPUS).await;
-                    self.tasks.spawn(send_audio(out.track.clone(), out.ssrc, pt, rx).in_current_span());
+                    self.tasks.spawn(send_audio(out.track.clone(), out.ssrc, pt, rx, self.connected.subscribe()).in_current_span());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "no mixed audio");
@@ -306,7 +310,19 @@ async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str, fallback: u8) ->
 }
 
 /// Writes the shared encoder's packets with this receiver's SSRC and payload type.
-async fn send_video(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut packets: mpsc::Receiver<rtp::Packet>) {
+/// Waits until the peer connection is up, then drops what queued meanwhile (stale media).
+async fn until_connected<T>(connected: &mut tokio::sync::watch::Receiver<bool>, queue: &mut mpsc::Receiver<T>) -> bool {
+    if connected.wait_for(|c| *c).await.is_err() {
+        return false;
+    }
+    while queue.try_recv().is_ok() {}
+    true
+}
+
+async fn send_video(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut packets: mpsc::Receiver<rtp::Packet>, mut connected: tokio::sync::watch::Receiver<bool>) {
+    if !until_connected(&mut connected, &mut packets).await {
+        return;
+    }
     while let Some(mut p) = packets.recv().await {
         p.header.ssrc = ssrc;
         p.header.payload_type = pt;
@@ -315,7 +331,10 @@ async fn send_video(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut pack
 }
 
 /// Packetises this receiver's mix-minus Opus frames (20 ms each).
-async fn send_audio(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut frames: mpsc::Receiver<bytes::Bytes>) {
+async fn send_audio(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut frames: mpsc::Receiver<bytes::Bytes>, mut connected: tokio::sync::watch::Receiver<bool>) {
+    if !until_connected(&mut connected, &mut frames).await {
+        return;
+    }
     let mut seq: u16 = rand::random();
     let mut ts: u32 = rand::random();
     while let Some(payload) = frames.recv().await {

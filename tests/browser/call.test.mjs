@@ -1,0 +1,80 @@
+// Two headless Chromium pages join one room through the client UI with fake camera/mic, each
+// decodes the composite, and hanging up ends the camera and tells the other page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { startServer, chromiumArgs } from './server.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  // playwright gives every launch a fresh, empty user-data-dir of its own.
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function inboundVideo(page) {
+  return page.evaluate(async () => {
+    const pc = window.tessera.pc;
+    if (!pc) return { framesDecoded: 0 };
+    const stats = await pc.getStats();
+    for (const s of stats.values()) {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') return { framesDecoded: s.framesDecoded || 0, codec: s.codecId };
+    }
+    return { framesDecoded: 0 };
+  });
+}
+
+async function waitFor(fn, what, timeoutMs = 20000) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < timeoutMs) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+test('two browsers join through the UI, decode the composite, and hang up', async () => {
+  const alice = await (await browser.newContext()).newPage();
+  const bob = await (await browser.newContext()).newPage();
+  for (const p of [alice, bob]) p.on('pageerror', (e) => console.error('page error:', e.message));
+
+  await alice.goto(server.base);
+  await alice.fill('#name', 'Alice');
+  await alice.click('#new-room');
+  await alice.waitForURL(/\?room=/);
+  const roomId = new URL(alice.url()).searchParams.get('room');
+  assert.match(roomId, /^[A-Za-z0-9]{22}$/);
+
+  await bob.goto(server.base);
+  await bob.fill('#name', 'Bob');
+  await bob.fill('#room-id', roomId);
+  await bob.click('#join-room');
+
+  await waitFor(() => alice.locator('#log').innerText().then((t) => t.includes('Bob joined')), 'Alice to hear that Bob joined');
+
+  for (const [who, page] of [['Alice', alice], ['Bob', bob]]) {
+    const first = await waitFor(async () => { const s = await inboundVideo(page); return s.framesDecoded > 0 && s; }, `${who} to decode composite frames`);
+    const later = await waitFor(async () => { const s = await inboundVideo(page); return s.framesDecoded > first.framesDecoded + 20 && s; }, `${who}'s decoded frame count to grow`);
+    assert.ok(later.framesDecoded > first.framesDecoded);
+    const width = await waitFor(() => page.evaluate(() => document.getElementById('composite').videoWidth), `${who}'s composite to have a size`);
+    assert.equal(width, 1280, `${who}'s composite is 1280 wide`);
+  }
+
+  await bob.click('#hang-up');
+  const states = await bob.evaluate(() => window.tessera.local.getTracks().map((t) => t.readyState));
+  assert.ok(states.length >= 1);
+  assert.deepEqual([...new Set(states)], ['ended'], 'hang up stops the camera and mic');
+  await waitFor(() => alice.locator('#log').innerText().then((t) => t.includes('Bob left')), 'Alice to be told Bob left');
+
+  const health = await (await fetch(`${server.base}/api/v1/rooms/${roomId}`)).json();
+  assert.deepEqual(health.participants.map((p) => p.name), ['Alice']);
+});

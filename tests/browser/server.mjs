@@ -1,0 +1,38 @@
+// Starts a real `tessera serve` on a free loopback port for a browser test and stops it after.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export async function startServer() {
+  const bin = process.env.TESSERA_BIN || path.join(root, 'target/debug/tessera');
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], {
+    cwd: root,
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const base = await new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      output += chunk;
+      const m = output.match(/listening addr=(127\.0\.0\.1:\d+)/);
+      if (m) resolve(`http://${m[1]}`);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)));
+  });
+  return {
+    base,
+    log: () => output,
+    stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGINT'); }),
+  };
+}
+
+export const chromiumArgs = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+];
