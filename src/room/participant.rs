@@ -230,6 +230,8 @@ impl Participant {
 
     async fn on_offer(&mut self, offer: String) -> Result<(), OfferError> {
         let summary = sdp::summarize(&offer)?;
+        tracing::debug!(?summary, "offer");
+        tracing::trace!(%offer, "offer sdp");
         let desc = RTCSessionDescription::offer(offer).map_err(OfferError::Rejected)?;
         if self.video_out.is_none()
             && let Some(codec) = summary.receive_video
