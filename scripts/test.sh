@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds everything (network allowed), then runs every test: Rust unit + integration tests and
+# the headless-Chromium browser tests. As root, tests run in a loopback-only network namespace
+# so ICE can only use 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --locked --all-targets
+cargo build --locked --bin tessera
+
+inner() {
+  set -euo pipefail
+  cargo test --offline --locked --all-targets
+  (cd tests/browser && node --test)
+}
+export -f inner
+
+if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
+  echo "Running the tests in a loopback-only network namespace"
+  unshare -n bash -c 'ip link set lo up && inner'
+else
+  inner
+fi
