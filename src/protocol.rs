@@ -20,7 +20,8 @@ pub enum ClientMessage {
         #[serde(default)]
         username_fragment: Option<String>,
     },
-    Leave,
+    /// A struct variant (not a unit one) so `deny_unknown_fields` applies to it too.
+    Leave {},
 }
 
 /// A participant as other participants see it.
@@ -132,7 +133,7 @@ mod tests {
         assert!(parse_client_message(r#"{"type":"offer"}"#).unwrap_err().contains("sdp"));
         assert!(parse_client_message(r#"[1]"#).is_err());
         assert!(parse_client_message(r#"{"type":"leave","x":1}"#).is_err());
-        assert_eq!(parse_client_message(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave);
+        assert_eq!(parse_client_message(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave {});
     }
 
     #[test]

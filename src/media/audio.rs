@@ -204,41 +204,49 @@ mod tests {
         (0..n).map(|i| ((i as f32 * freq * 2.0 * std::f32::consts::PI / 48_000.0).sin() * 8000.0) as i16).collect()
     }
 
-    /// Real Opus round trip through the mixer state: the receiver's own tone is absent.
+    fn rms_of(rx: &mut mpsc::Receiver<Bytes>) -> (usize, f64) {
+        let mut dec = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap();
+        let (mut energy, mut frames, mut pcm) = (0f64, 0, vec![0i16; FRAME]);
+        while let Ok(p) = rx.try_recv() {
+            let n = dec.decode(&p, &mut pcm, false).unwrap();
+            energy += pcm[..n].iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
+            frames += 1;
+        }
+        (frames, (energy / (frames.max(1) * FRAME) as f64).sqrt())
+    }
+
+    /// Real Opus round trip through the mixer: `a` sends a tone, `b` silence; `a` must not hear
+    /// itself, `b` must hear `a`.
     #[test]
     fn receiver_does_not_hear_itself() {
         let mut st = MixerState::default();
-        let mut enc = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap();
         let mut inputs = HashMap::new();
+        let mut senders = HashMap::new();
+        let mut outputs = HashMap::new();
         for id in ["a", "b"] {
             let q = Arc::new(Mutex::new(InputQueue::default()));
             st.inputs.insert(id.into(), q.clone());
             inputs.insert(id, AudioInput { decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(), queue: q, pcm: vec![0; FRAME * 6] });
+            senders.insert(id, opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap());
+            let (tx, rx) = mpsc::channel(100);
+            st.outputs.insert(id.into(), Output { encoder: opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap(), tx });
+            outputs.insert(id, rx);
         }
-        let (tx, mut rx) = mpsc::channel(100);
-        st.outputs.insert("a".into(), Output { encoder: opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap(), tx });
         let mut sc = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
         let loud_a = tone(440.0, FRAME * 20);
         let silent_b = vec![0i16; FRAME * 20];
         let mut pkt = vec![0u8; 1500];
         for f in 0..20 {
             for (id, src) in [("a", &loud_a), ("b", &silent_b)] {
-                let n = enc.encode(&src[f * FRAME..(f + 1) * FRAME], &mut pkt).unwrap();
+                let n = senders.get_mut(id).unwrap().encode(&src[f * FRAME..(f + 1) * FRAME], &mut pkt).unwrap();
                 inputs.get_mut(id).unwrap().push_opus(&pkt[..n]);
             }
             mix_one_frame(&mut st, &mut sc);
         }
-        let mut dec = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap();
-        let mut energy = 0f64;
-        let mut frames = 0;
-        let mut pcm = vec![0i16; FRAME];
-        while let Ok(p) = rx.try_recv() {
-            let n = dec.decode(&p, &mut pcm, false).unwrap();
-            energy += pcm[..n].iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
-            frames += 1;
-        }
-        assert!(frames >= 18, "one output frame per tick, got {frames}");
-        let rms = (energy / (frames * FRAME) as f64).sqrt();
-        assert!(rms < 50.0, "receiver a hears its own tone: rms {rms}");
+        let (frames_a, rms_a) = rms_of(outputs.get_mut("a").unwrap());
+        let (frames_b, rms_b) = rms_of(outputs.get_mut("b").unwrap());
+        assert_eq!((frames_a, frames_b), (20, 20), "one output frame per tick for each receiver");
+        assert!(rms_a < 50.0, "receiver a hears its own tone: rms {rms_a}");
+        assert!(rms_b > 2000.0, "receiver b does not hear a: rms {rms_b}");
     }
 }

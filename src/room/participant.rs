@@ -130,7 +130,7 @@ async fn run_inner(mut s: Session) {
         tokio::select! {
             _ = s.cancel.cancelled() => break Exit::RoomEnded,
             msg = s.signals.recv() => match msg {
-                None | Some(Signal::Client(ClientMessage::Leave)) => break Exit::Leave(LeaveReason::Left),
+                None | Some(Signal::Client(ClientMessage::Leave {})) => break Exit::Leave(LeaveReason::Left),
                 Some(Signal::Lost) => break Exit::Leave(LeaveReason::Disconnected),
                 Some(Signal::Client(ClientMessage::Offer { sdp })) => {
                     if let Err(e) = p.on_offer(sdp).await {
