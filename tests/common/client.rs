@@ -241,6 +241,13 @@ impl Client {
         Client { id, welcome, received, events, ws_out: out_tx, pc, pipelines, tasks: vec![writer, driver, vsend, asend] }
     }
 
+    /// Stops the camera sender (the first pipeline) without telling anyone: a stalled input.
+    pub fn stall_video(&self) {
+        if let Some(p) = self.pipelines.lock().ok().and_then(|v| v.first().cloned()) {
+            let _ = p.set_state(gst::State::Null);
+        }
+    }
+
     /// Sends a raw text frame on the signaling socket.
     pub fn send_text(&self, text: &str) {
         let _ = self.ws_out.send(Message::text(text.to_owned()));

@@ -1,0 +1,93 @@
+//! A stalled input never stalls the room, and joining then leaving frees every element.
+
+mod common;
+
+use common::client::{Client, Opts};
+use common::signal::distance;
+use common::{TestServer, eventually};
+use std::time::{Duration, Instant};
+
+fn opts(name: &str, rgb: [u8; 3], tone_hz: f64, h264: bool) -> Opts {
+    Opts { name: name.into(), rgb, tone_hz, h264 }
+}
+
+async fn media(addr: std::net::SocketAddr, room: &str) -> serde_json::Value {
+    common::http::request(addr, "GET", &format!("/api/v1/rooms/{room}"), None).await.1["media"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stalled_input_keeps_its_last_frame_and_the_room_keeps_going() {
+    let server = TestServer::start().await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let a = Client::join(addr, &room, opts("A", [220, 40, 40], 500.0, true)).await;
+    let b = Client::join(addr, &room, opts("B", [40, 200, 60], 800.0, true)).await;
+    let green_tile = (960, 360);
+    eventually(Duration::from_secs(20), "A sees B's tile", || async {
+        let f = a.latest_frame().ok_or("no frame")?;
+        let got = f.mean(green_tile.0, green_tile.1, 8);
+        if distance(got, [40, 200, 60]) < 60.0 { Ok(()) } else { Err(format!("{got:?}")) }
+    })
+    .await;
+
+    b.stall_video();
+    // Over the next two seconds A keeps receiving composite frames at close to the full rate
+    // (30 fps; a stalled room would deliver none), and B's tile keeps its last picture.
+    let start_frames = a.frames();
+    let start = Instant::now();
+    eventually(Duration::from_secs(5), "two seconds pass", || async {
+        if start.elapsed() >= Duration::from_secs(2) { Ok(()) } else { Err("waiting".into()) }
+    })
+    .await;
+    let got = a.frames() - start_frames;
+    let secs = start.elapsed().as_secs_f64();
+    assert!(got as f64 / secs > 20.0, "composite kept flowing: {got} frames in {secs:.1} s");
+    let f = a.latest_frame().expect("frame");
+    assert!(distance(f.mean(green_tile.0, green_tile.1, 8), [40, 200, 60]) < 60.0, "B's tile shows its last frame");
+    a.leave().await;
+    b.leave().await;
+}
+
+async fn settled(addr: std::net::SocketAddr, room: &str, want_tiles: u64) -> serde_json::Value {
+    eventually(Duration::from_secs(20), "media settles", || async {
+        let m = media(addr, room).await;
+        let ok = m["tiles"] == want_tiles && m["audioInputs"] == want_tiles && m["audioOutputs"] == want_tiles && m["encoders"] == 1;
+        if ok { Ok(m) } else { Err(m.to_string()) }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn join_then_leave_frees_every_element() {
+    let server = TestServer::start().await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let a = Client::join(addr, &room, opts("A", [220, 40, 40], 500.0, true)).await;
+    let b = Client::join(addr, &room, opts("B", [40, 200, 60], 800.0, true)).await;
+    // Both inputs decoding (not placeholders) before counting.
+    eventually(Duration::from_secs(20), "both tiles live", || async {
+        let f = a.latest_frame().ok_or("no frame")?;
+        let (l, r) = (f.mean(320, 360, 8), f.mean(960, 360, 8));
+        if distance(l, [220, 40, 40]) < 60.0 && distance(r, [40, 200, 60]) < 60.0 { Ok(()) } else { Err(format!("{l:?} {r:?}")) }
+    })
+    .await;
+    let before = settled(addr, &room, 2).await;
+
+    let c = Client::join(addr, &room, opts("C", [40, 60, 220], 1300.0, true)).await;
+    eventually(Duration::from_secs(20), "C's tile live", || async {
+        let f = a.latest_frame().ok_or("no frame")?;
+        let got = f.mean(320, 540, 8);
+        if distance(got, [40, 60, 220]) < 60.0 { Ok(()) } else { Err(format!("{got:?}")) }
+    })
+    .await;
+    let during = settled(addr, &room, 3).await;
+    assert!(during["elements"].as_u64() > before["elements"].as_u64(), "{during} vs {before}");
+    c.leave().await;
+    let after = settled(addr, &room, 2).await;
+    assert_eq!(after["elements"], before["elements"], "C's elements are all gone: {after} vs {before}");
+    let h = server.health().await;
+    assert_eq!(h["participantTasks"], 2, "{h}");
+    assert_eq!(h["peerConnections"], 2, "{h}");
+    a.leave().await;
+    b.leave().await;
+}
