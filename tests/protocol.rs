@@ -46,7 +46,6 @@ async fn expect_error(ws: &mut Ws, send: Message, code: &str) -> serde_json::Val
 async fn real_offer() -> String {
     use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
     use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-    use webrtc::peer_connection::PeerConnection;
     let (fwd, _rx) = tessera::rtc::PeerEventForwarder::new();
     let pc = tessera::rtc::RtcFactory::with_ip("127.0.0.1".parse().expect("ip")).peer(fwd).await.expect("pc");
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {

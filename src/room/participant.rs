@@ -11,12 +11,11 @@ use crate::media::VideoCodec;
 use crate::media::KeyframeGate;
 use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
 use crate::rtc::{self, PeerEvent, PeerEventForwarder, RtcFactory, sdp};
-use ::rtc::media_stream::MediaStreamTrack;
 use ::rtc::peer_connection::sdp::RTCSessionDescription;
 use ::rtc::peer_connection::transport::RTCIceCandidateInit;
 use ::rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use ::rtc::rtp;
-use ::rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use ::rtc::shared::marshal::Marshal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -212,18 +211,7 @@ impl Participant {
 
     async fn add_local_track(&self, kind: RtpCodecKind, codec: ::rtc::rtp_transceiver::rtp_sender::RTCRtpCodec, label: &str) -> Result<LocalOut, webrtc::error::Error> {
         let ssrc = rand::random::<u32>();
-        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            format!("tessera-{}", self.room.id),
-            format!("{label}-{}", self.id),
-            label.to_owned(),
-            kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                active: true,
-                codec,
-                ..Default::default()
-            }],
-        )));
+        let track = rtc::local_rtp_track(format!("tessera-{}", self.room.id), format!("{label}-{}", self.id), kind, codec, ssrc);
         let sender = self.pc.add_track(track.clone()).await?;
         Ok(LocalOut { track, sender, ssrc })
     }
