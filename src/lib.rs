@@ -15,6 +15,7 @@
 pub mod api;
 pub mod config;
 pub mod ids;
+pub mod loadgen;
 pub mod media;
 pub mod protocol;
 pub mod room;

@@ -3,31 +3,21 @@
 //! decode the composite to RGB and the mix to PCM.
 
 use super::signal::Frame;
-use futures::{SinkExt, StreamExt};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use rtc::interceptor::Registry;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::MediaEngine;
-use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::shared::marshal::{Marshal, Unmarshal};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use tessera::loadgen::session::{Session, SessionMedia, payload_type};
 use tessera::media::VideoCodec;
-use tessera::rtc::{PeerEvent, PeerEventForwarder};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, RTCPeerConnectionState};
 
 /// What a synthetic participant sends and accepts.
 #[derive(Clone)]
@@ -56,30 +46,11 @@ pub struct Client {
     pub received: Arc<Received>,
     /// Signaling messages other than answer/candidate, in order.
     pub events: mpsc::UnboundedReceiver<serde_json::Value>,
-    ws_out: mpsc::UnboundedSender<Message>,
-    pc: Arc<dyn PeerConnection>,
+    session: Session,
     pipelines: Arc<Mutex<Vec<gst::Pipeline>>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 const AUDIO_KEEP: usize = 48_000;
-
-fn media_engine(h264: bool) -> MediaEngine {
-    let mut m = MediaEngine::default();
-    let reg = |m: &mut MediaEngine, codec, pt, kind| {
-        m.register_codec(RTCRtpCodecParameters { rtp_codec: codec, payload_type: pt, ..Default::default() }, kind).expect("codec registers");
-    };
-    reg(&mut m, tessera::rtc::audio_codec(), 111, RtpCodecKind::Audio);
-    reg(&mut m, tessera::rtc::video_codec(VideoCodec::Vp8), 96, RtpCodecKind::Video);
-    if h264 {
-        reg(&mut m, tessera::rtc::video_codec(VideoCodec::H264), 102, RtpCodecKind::Video);
-    }
-    m
-}
-
-fn local_track(kind: RtpCodecKind, codec: rtc::rtp_transceiver::rtp_sender::RTCRtpCodec, ssrc: u32, label: &str) -> Arc<TrackLocalStaticRTP> {
-    tessera::rtc::local_rtp_track("synthetic".into(), label.into(), kind, codec, ssrc)
-}
 
 /// Starts `desc` (ending in an appsink named `out`) and sends each RTP buffer to `tx`.
 fn rtp_source(desc: &str, tx: mpsc::Sender<rtp::Packet>) -> gst::Pipeline {
@@ -107,126 +78,43 @@ impl Client {
     /// Joins `room` on `addr` and starts sending once connected.
     pub async fn join(addr: std::net::SocketAddr, room: &str, opts: Opts) -> Client {
         gst::init().expect("gstreamer");
-        let url = format!("ws://{addr}/api/v1/rooms/{room}/ws?name={}", opts.name);
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        let (mut ws_tx, mut ws_rx) = ws.split();
-        let welcome: serde_json::Value = match ws_rx.next().await {
-            Some(Ok(Message::Text(t))) => serde_json::from_str(&t).expect("welcome is JSON"),
-            other => panic!("expected welcome, got {other:?}"),
-        };
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
-        let id = welcome["participantId"].as_str().expect("participantId").to_owned();
-
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Message>();
-        let writer = tokio::spawn(async move {
-            while let Some(m) = out_rx.recv().await {
-                if ws_tx.send(m).await.is_err() {
-                    break;
-                }
-            }
-            let _ = ws_tx.close().await;
-        });
-
-        let (forwarder, mut peer_events) = PeerEventForwarder::new();
-        let mut media = media_engine(opts.h264);
-        let registry = register_default_interceptors(Registry::new(), &mut media).expect("interceptors");
-        let settings = SettingEngineBuilder::new()
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-            .with_include_loopback_candidate(true)
-            .build();
-        let pc: Arc<dyn PeerConnection> = Arc::new(
-            PeerConnectionBuilder::new()
-                .with_configuration(RTCConfigurationBuilder::new().build())
-                .with_media_engine(media)
-                .with_setting_engine(settings)
-                .with_interceptor_registry(registry)
-                .with_handler(forwarder)
-                .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
-                .build()
-                .await
-                .expect("peer connection"),
-        );
-        let (vssrc, assrc) = (rand::random::<u32>(), rand::random::<u32>());
         let vcodec = if opts.h264 { VideoCodec::H264 } else { VideoCodec::Vp8 };
-        let vpt = if opts.h264 { 102 } else { 96 };
-        let vtrack = local_track(RtpCodecKind::Video, tessera::rtc::video_codec(vcodec), vssrc, "cam");
-        let atrack = local_track(RtpCodecKind::Audio, tessera::rtc::audio_codec(), assrc, "mic");
-        pc.add_track(vtrack.clone()).await.expect("video track");
-        pc.add_track(atrack.clone()).await.expect("audio track");
-        let offer = pc.create_offer(None).await.expect("offer");
-        pc.set_local_description(offer).await.expect("local description");
-        let sdp = pc.local_description().await.expect("local description").sdp;
-        out_tx.send(Message::text(serde_json::json!({"type": "offer", "sdp": sdp}).to_string())).expect("send offer");
-
+        let mut session = Session::join(addr, room, &opts.name, SessionMedia { video: Some(vcodec), audio: true }).await.expect("joins");
         let received = Arc::new(Received::default());
         let pipelines = Arc::new(Mutex::new(Vec::new()));
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let (connected_tx, connected_rx) = tokio::sync::watch::channel(false);
 
-        // Signaling and peer events.
-        let driver = {
-            let (pc, out_tx, received, pipelines) = (pc.clone(), out_tx.clone(), received.clone(), pipelines.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        frame = ws_rx.next() => {
-                            let Some(Ok(frame)) = frame else { let _ = events_tx.send(serde_json::json!({"type": "socketClosed"})); break };
-                            let Message::Text(t) = frame else {
-                                if let Message::Close(c) = frame { let _ = events_tx.send(serde_json::json!({"type": "socketClosed", "code": c.map(|c| u16::from(c.code))})); }
-                                continue;
-                            };
-                            let msg: serde_json::Value = serde_json::from_str(&t).expect("server sends JSON");
-                            match msg["type"].as_str() {
-                                Some("answer") => {
-                                    let desc = RTCSessionDescription::answer(msg["sdp"].as_str().unwrap_or_default().to_owned()).expect("answer");
-                                    pc.set_remote_description(desc).await.expect("remote description");
-                                }
-                                Some("candidate") => {
-                                    let init = RTCIceCandidateInit {
-                                        candidate: msg["candidate"].as_str().unwrap_or_default().to_owned(),
-                                        sdp_mid: msg["sdpMid"].as_str().map(str::to_owned),
-                                        sdp_mline_index: msg["sdpMLineIndex"].as_u64().map(|v| v as u16),
-                                        ..Default::default()
-                                    };
-                                    let _ = pc.add_ice_candidate(init).await;
-                                }
-                                _ => { let _ = events_tx.send(msg); }
-                            }
-                        }
-                        Some(ev) = peer_events.recv() => match ev {
-                            PeerEvent::LocalCandidate(c) => {
-                                let m = serde_json::json!({"type": "candidate", "candidate": c.candidate, "sdpMid": c.sdp_mid, "sdpMLineIndex": c.sdp_mline_index});
-                                let _ = out_tx.send(Message::text(m.to_string()));
-                            }
-                            PeerEvent::State(s) => { connected_tx.send_replace(s == RTCPeerConnectionState::Connected); }
-                            PeerEvent::Track(t) => { tokio::spawn(receive(t, received.clone(), pipelines.clone())); }
-                        },
-                    }
-                }
-            })
-        };
-
-        // Senders.
         let (vtx, vrx) = mpsc::channel(256);
         let (atx, arx) = mpsc::channel(256);
         let [r, g, b] = opts.rgb;
         let color = 0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32;
         let encode = if opts.h264 {
-            "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! video/x-h264,profile=constrained-baseline ! rtph264pay mtu=1200 pt=102 config-interval=-1 aggregate-mode=zero-latency"
+            "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! video/x-h264,profile=constrained-baseline ! rtph264pay mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
         } else {
-            "vp8enc deadline=1 cpu-used=8 keyframe-max-dist=10 ! rtpvp8pay mtu=1200 pt=96"
+            "vp8enc deadline=1 cpu-used=8 keyframe-max-dist=10 ! rtpvp8pay mtu=1200"
         };
         pipelines.lock().expect("not poisoned").push(rtp_source(
             &format!("videotestsrc is-live=true pattern=solid-color foreground-color={color} ! video/x-raw,format=I420,width=320,height=240,framerate=15/1 ! {encode} ! appsink name=out sync=false"),
             vtx,
         ));
         pipelines.lock().expect("not poisoned").push(rtp_source(
-            &format!("audiotestsrc is-live=true wave=sine freq={} volume=0.25 ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! opusenc frame-size=20 bitrate=64000 ! rtpopuspay pt=111 ! appsink name=out sync=false", opts.tone_hz),
+            &format!("audiotestsrc is-live=true wave=sine freq={} volume=0.25 ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! opusenc frame-size=20 bitrate=64000 ! rtpopuspay ! appsink name=out sync=false", opts.tone_hz),
             atx,
         ));
-        let vsend = tokio::spawn(pump(vtrack, vssrc, vpt, vrx, connected_rx.clone()));
-        let asend = tokio::spawn(pump(atrack, assrc, 111, arx, connected_rx));
-        Client { id, welcome, received, events, ws_out: out_tx, pc, pipelines, tasks: vec![writer, driver, vsend, asend] }
+        let (vtrack, vssrc) = session.video.clone().expect("video track");
+        let (atrack, assrc) = session.audio.clone().expect("audio track");
+        let vsend = tokio::spawn(pump(vtrack, vssrc, payload_type(vcodec), vrx, session.connected.clone()));
+        let asend = tokio::spawn(pump(atrack, assrc, tessera::rtc::PT_OPUS, arx, session.connected.clone()));
+        session.own(vsend);
+        session.own(asend);
+        let mut tracks = std::mem::replace(&mut session.tracks, mpsc::unbounded_channel().1);
+        let (r2, p2) = (received.clone(), pipelines.clone());
+        session.own(tokio::spawn(async move {
+            while let Some(t) = tracks.recv().await {
+                tokio::spawn(receive(t, r2.clone(), p2.clone()));
+            }
+        }));
+        let events = std::mem::replace(&mut session.events, mpsc::unbounded_channel().1);
+        Client { id: session.id.clone(), welcome: session.welcome.clone(), received, events, session, pipelines }
     }
 
     /// Stops the camera sender (the first pipeline) without telling anyone: a stalled input.
@@ -238,7 +126,7 @@ impl Client {
 
     /// Sends a raw text frame on the signaling socket.
     pub fn send_text(&self, text: &str) {
-        let _ = self.ws_out.send(Message::text(text.to_owned()));
+        self.session.send_text(text);
     }
 
     /// Waits for the next signaling event of `kind`, skipping others.
@@ -273,20 +161,19 @@ impl Client {
 
     /// Leaves with the protocol's `leave` and tears everything down.
     pub async fn leave(self) {
-        self.send_text(r#"{"type":"leave"}"#);
-        self.close().await;
+        self.stop_media();
+        self.session.close(true).await;
     }
 
-    /// Tears down without saying anything (a vanished client) — the socket closes with it.
+    /// Tears down without saying anything (a vanished client).
     pub async fn close(self) {
+        self.stop_media();
+        self.session.close(false).await;
+    }
+
+    fn stop_media(&self) {
         for p in self.pipelines.lock().map(|v| v.clone()).unwrap_or_default() {
             let _ = p.set_state(gst::State::Null);
-        }
-        let _ = self.pc.close().await;
-        // Let the writer flush (e.g. a `leave`) before its socket goes.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        for t in self.tasks {
-            t.abort();
         }
     }
 }

@@ -1,0 +1,6 @@
+//! The load generator (`tessera loadgen`) and the client it is built on. It joins R rooms × N
+//! participants over real WebRTC with the documented protocol, sends pre-encoded media from
+//! files (looped, timestamps rewritten) and never decodes what it receives: it counts frames,
+//! keyframes, freezes and bytes from the RTP.
+
+pub mod session;
