@@ -36,6 +36,32 @@ enum Command {
         #[arg(long, env = "TESSERA_CLIENT_DIR")]
         client_dir: Option<PathBuf>,
     },
+    /// Load a running server with R rooms × N synthetic participants and report what they
+    /// receive (frames, fps, freezes, keyframes, bytes — counted from RTP, not decoded).
+    Loadgen {
+        /// The server's HTTP address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        server: SocketAddr,
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
+        #[arg(long, default_value_t = 4)]
+        participants: usize,
+        /// Video codec to send (and receive): vp8, h264 or none.
+        #[arg(long, default_value = "vp8")]
+        video: String,
+        /// Send no audio.
+        #[arg(long)]
+        no_audio: bool,
+        /// Seconds after the last join before measuring.
+        #[arg(long, default_value_t = 5)]
+        warmup: u64,
+        /// Seconds measured.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Where the pre-encoded media files are kept (made on first use).
+        #[arg(long, default_value = "target/loadgen")]
+        media_dir: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -53,6 +79,28 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("shutting down");
             running.cancel.cancel();
             let _ = running.task.await;
+        }
+        Command::Loadgen { server, rooms, participants, video, no_audio, warmup, duration, media_dir } => {
+            let video = match video.as_str() {
+                "vp8" => Some(tessera::media::VideoCodec::Vp8),
+                "h264" => Some(tessera::media::VideoCodec::H264),
+                "none" => None,
+                other => anyhow::bail!("--video must be vp8, h264 or none, not {other:?}"),
+            };
+            let opts = tessera::loadgen::run::LoadOptions {
+                addr: server,
+                rooms,
+                participants,
+                video,
+                audio: !no_audio,
+                warmup: std::time::Duration::from_secs(warmup),
+                duration: std::time::Duration::from_secs(duration),
+                media_dir,
+            };
+            let report = tessera::loadgen::run::run(&opts).await?;
+            // The report is this command's output, so it goes to stdout (not the log).
+            use std::io::Write;
+            std::io::stdout().write_all(report.to_markdown().as_bytes())?;
         }
     }
     Ok(())

@@ -4,3 +4,7 @@
 //! keyframes, freezes and bytes from the RTP.
 
 pub mod session;
+pub mod http;
+pub mod media_file;
+pub mod run;
+pub mod stats;

@@ -1,0 +1,115 @@
+//! Pre-encoded media for the load generator: RTP packets stored as `[u32 BE length][packet]`
+//! records. [`prepare`] encodes them once with GStreamer; [`RtpFile::load`] reads them back.
+
+use crate::media::VideoCodec;
+use bytes::Bytes;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use rtc::rtp;
+use rtc::shared::marshal::Unmarshal;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaFileError {
+    #[error("cannot read or write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} holds no RTP packets")]
+    Empty { path: PathBuf },
+    #[error("encoding with GStreamer failed: {0}")]
+    Encode(String),
+}
+
+/// A looped RTP stream held in memory.
+pub struct RtpFile {
+    pub packets: Vec<rtp::Packet>,
+    pub clock_rate: u32,
+}
+
+pub fn video_file(dir: &Path, codec: VideoCodec) -> PathBuf {
+    dir.join(match codec {
+        VideoCodec::Vp8 => "video-vp8-640x360.rtp",
+        VideoCodec::H264 => "video-h264-640x360.rtp",
+    })
+}
+
+pub fn audio_file(dir: &Path) -> PathBuf {
+    dir.join("audio-opus.rtp")
+}
+
+impl RtpFile {
+    pub fn load(path: &Path, clock_rate: u32) -> Result<Self, MediaFileError> {
+        let data = std::fs::read(path).map_err(|source| MediaFileError::Io { path: path.into(), source })?;
+        let mut packets = Vec::new();
+        let mut i = 0;
+        while i + 4 <= data.len() {
+            let len = u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
+            i += 4;
+            if i + len > data.len() {
+                break;
+            }
+            let mut b = Bytes::copy_from_slice(&data[i..i + len]);
+            if let Ok(p) = rtp::Packet::unmarshal(&mut b) {
+                packets.push(p);
+            }
+            i += len;
+        }
+        if packets.is_empty() {
+            return Err(MediaFileError::Empty { path: path.into() });
+        }
+        Ok(Self { packets, clock_rate })
+    }
+
+    /// Length of one loop in clock ticks (last timestamp − first + one frame of `frame_ticks`).
+    pub fn loop_ticks(&self, frame_ticks: u32) -> u32 {
+        let first = self.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
+        let last = self.packets.last().map(|p| p.header.timestamp).unwrap_or(0);
+        last.wrapping_sub(first).wrapping_add(frame_ticks)
+    }
+}
+
+fn encode(desc: &str, path: &Path) -> Result<(), MediaFileError> {
+    gst::init().map_err(|e| MediaFileError::Encode(e.to_string()))?;
+    let pipeline = gst::parse::launch(desc)
+        .map_err(|e| MediaFileError::Encode(e.to_string()))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| MediaFileError::Encode("not a pipeline".into()))?;
+    let sink = pipeline
+        .by_name("out")
+        .and_then(|s| s.downcast::<gst_app::AppSink>().ok())
+        .ok_or_else(|| MediaFileError::Encode("no appsink named out".into()))?;
+    pipeline.set_state(gst::State::Playing).map_err(|e| MediaFileError::Encode(e.to_string()))?;
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        if let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) {
+            out.extend_from_slice(&(map.len() as u32).to_be_bytes());
+            out.extend_from_slice(map.as_slice());
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| MediaFileError::Io { path: parent.into(), source })?;
+    }
+    std::fs::write(path, out).map_err(|source| MediaFileError::Io { path: path.into(), source })
+}
+
+/// Encodes the load generator's inputs into `dir` unless they exist: 10 s of 640×360@30 moving
+/// picture in VP8 and H.264 (keyframe every 2 s), and 10 s of Opus (20 ms frames).
+pub fn prepare(dir: &Path) -> Result<(), MediaFileError> {
+    let src = "videotestsrc pattern=ball num-buffers=300 ! video/x-raw,format=I420,width=640,height=360,framerate=30/1";
+    let jobs = [
+        (video_file(dir, VideoCodec::Vp8), format!("{src} ! vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=600000 keyframe-max-dist=60 ! rtpvp8pay mtu=1200 pt=96 ! appsink name=out sync=false")),
+        (video_file(dir, VideoCodec::H264), format!("{src} ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=600 key-int-max=60 ! video/x-h264,profile=constrained-baseline ! rtph264pay mtu=1200 config-interval=-1 aggregate-mode=zero-latency pt=102 ! appsink name=out sync=false")),
+        (audio_file(dir), "audiotestsrc wave=sine freq=440 volume=0.2 num-buffers=500 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! opusenc frame-size=20 ! rtpopuspay pt=111 ! appsink name=out sync=false".to_owned()),
+    ];
+    for (path, desc) in jobs {
+        if !path.exists() {
+            encode(&desc, &path)?;
+        }
+    }
+    Ok(())
+}

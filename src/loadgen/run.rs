@@ -1,0 +1,216 @@
+//! Running a load: create rooms, join participants, send looped pre-encoded media paced by its
+//! RTP timestamps, count what comes back, report.
+
+use super::media_file::{self, MediaFileError, RtpFile};
+use super::session::{Session, SessionError, SessionMedia, payload_type};
+use super::stats::ReceiverStats;
+use crate::media::VideoCodec;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Media(#[from] MediaFileError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("creating a room failed: {0}")]
+    CreateRoom(String),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub addr: SocketAddr,
+    pub rooms: usize,
+    pub participants: usize,
+    pub video: Option<VideoCodec>,
+    pub audio: bool,
+    /// Time after the last join before measuring.
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub media_dir: PathBuf,
+}
+
+/// One receiver's result.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    pub room: usize,
+    pub name: String,
+    pub stats: ReceiverStats,
+}
+
+/// The whole run's result.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub receivers: Vec<Receiver>,
+    pub window: Duration,
+    pub rooms: usize,
+}
+
+impl LoadReport {
+    pub fn fps(&self, r: &Receiver) -> f64 {
+        r.stats.window_frames as f64 / self.window.as_secs_f64()
+    }
+
+    /// The receiver with the lowest frame rate.
+    pub fn worst(&self) -> Option<&Receiver> {
+        self.receivers.iter().min_by(|a, b| self.fps(a).total_cmp(&self.fps(b)))
+    }
+
+    pub fn worst_fps(&self) -> f64 {
+        self.worst().map(|r| self.fps(r)).unwrap_or(0.0)
+    }
+
+    pub fn worst_gap(&self) -> Duration {
+        self.receivers.iter().map(|r| r.stats.max_gap).max().unwrap_or_default()
+    }
+
+    /// A markdown table: one row per room, then the worst receiver.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::from("| room | receivers | min fps | mean fps | max freeze ms | keyframes | kbit/s per receiver |\n|---|---|---|---|---|---|---|\n");
+        for room in 0..self.rooms {
+            let rs: Vec<&Receiver> = self.receivers.iter().filter(|r| r.room == room).collect();
+            if rs.is_empty() {
+                continue;
+            }
+            let fps: Vec<f64> = rs.iter().map(|r| self.fps(r)).collect();
+            let min = fps.iter().cloned().fold(f64::INFINITY, f64::min);
+            let mean = fps.iter().sum::<f64>() / fps.len() as f64;
+            let gap = rs.iter().map(|r| r.stats.max_gap).max().unwrap_or_default();
+            let kf: u64 = rs.iter().map(|r| r.stats.keyframes).sum();
+            let kbps = rs.iter().map(|r| r.stats.bytes as f64 * 8.0 / 1000.0).sum::<f64>() / rs.len() as f64 / (self.window.as_secs_f64() + 1e-9);
+            s.push_str(&format!("| {room} | {} | {min:.1} | {mean:.1} | {} | {kf} | {kbps:.0} |\n", rs.len(), gap.as_millis()));
+        }
+        if let Some(w) = self.worst() {
+            s.push_str(&format!("\nWorst receiver: room {} {} at {:.1} fps, longest freeze {} ms.\n", w.room, w.name, self.fps(w), w.stats.max_gap.as_millis()));
+        }
+        s
+    }
+}
+
+async fn create_room(addr: SocketAddr, name: &str) -> Result<String, LoadError> {
+    let body = serde_json::json!({ "name": name }).to_string();
+    let (status, text) = super::http::raw(addr, "POST", "/api/v1/rooms", Some(body.as_bytes()), &[])
+        .await
+        .map_err(|e| LoadError::CreateRoom(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| LoadError::CreateRoom(e.to_string()))?;
+    match (status, v["id"].as_str()) {
+        (201, Some(id)) => Ok(id.to_owned()),
+        _ => Err(LoadError::CreateRoom(format!("{status}: {text}"))),
+    }
+}
+
+/// Sends `file` forever, paced by its RTP timestamps, with fresh SSRC/sequence/timestamps.
+async fn send_looped(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, file: Arc<RtpFile>, frame_ticks: u32, mut connected: watch::Receiver<bool>) {
+    if connected.wait_for(|c| *c).await.is_err() {
+        return;
+    }
+    let start = tokio::time::Instant::now();
+    let first = file.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
+    let lap_ticks = file.loop_ticks(frame_ticks) as u64;
+    let (mut seq, ts_base) = (rand::random::<u16>(), rand::random::<u32>());
+    for lap in 0u64.. {
+        for p in &file.packets {
+            let ticks = lap * lap_ticks + p.header.timestamp.wrapping_sub(first) as u64;
+            tokio::time::sleep_until(start + Duration::from_secs_f64(ticks as f64 / file.clock_rate as f64)).await;
+            let mut q = p.clone();
+            q.header.ssrc = ssrc;
+            q.header.payload_type = pt;
+            q.header.sequence_number = seq;
+            q.header.timestamp = ts_base.wrapping_add(ticks as u32);
+            seq = seq.wrapping_add(1);
+            if track.write_rtp(q).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn count(track: Arc<dyn TrackRemote>, stats: Arc<Mutex<ReceiverStats>>, window: Arc<OnceLock<Instant>>, far_future: Instant) {
+    let kind = track.kind().await;
+    let mut h264 = None;
+    while let Some(ev) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(p) = ev else { continue };
+        let Ok(mut s) = stats.lock() else { return };
+        match kind {
+            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video => {
+                if h264.is_none() {
+                    drop(s);
+                    let mime = track.codec(p.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
+                    h264 = Some(mime.eq_ignore_ascii_case("video/H264"));
+                    let Ok(s2) = stats.lock() else { return };
+                    s = s2;
+                }
+                let window_start = window.get().copied().unwrap_or(far_future);
+                s.on_video(h264 == Some(true), &p.payload, p.header.marker, Instant::now(), window_start);
+            }
+            _ => s.audio_packets += 1,
+        }
+    }
+}
+
+/// Runs the load and returns what every receiver saw in the measurement window.
+pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
+    media_file::prepare(&opts.media_dir)?;
+    let video = match opts.video {
+        Some(c) => Some(Arc::new(RtpFile::load(&media_file::video_file(&opts.media_dir, c), 90_000)?)),
+        None => None,
+    };
+    let audio = Arc::new(RtpFile::load(&media_file::audio_file(&opts.media_dir), 48_000)?);
+    let mut sessions = Vec::new();
+    let mut stats = Vec::new();
+    // The window starts after every join and the warm-up; receivers read it per packet.
+    let far_future = Instant::now() + Duration::from_secs(3600 * 24);
+    let window_start: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
+    for room in 0..opts.rooms {
+        let room_id = create_room(opts.addr, &format!("load-{room}")).await?;
+        for n in 0..opts.participants {
+            let name = format!("load-{room}-{n}");
+            let mut s = Session::join(opts.addr, &room_id, &name, SessionMedia { video: opts.video, audio: opts.audio }).await?;
+            if let (Some((t, ssrc)), Some(file), Some(codec)) = (s.video.clone(), video.clone(), opts.video) {
+                let task = tokio::spawn(send_looped(t, ssrc, payload_type(codec), file, 3000, s.connected.clone()));
+                s.own(task);
+            }
+            if let Some((t, ssrc)) = s.audio.clone() {
+                let task = tokio::spawn(send_looped(t, ssrc, crate::rtc::PT_OPUS, audio.clone(), 960, s.connected.clone()));
+                s.own(task);
+            }
+            let st = Arc::new(Mutex::new(ReceiverStats::default()));
+            let mut tracks = std::mem::replace(&mut s.tracks, tokio::sync::mpsc::unbounded_channel().1);
+            let (st2, ws) = (st.clone(), window_start.clone());
+            s.own(tokio::spawn(async move {
+                while let Some(t) = tracks.recv().await {
+                    tokio::spawn(count(t, st2.clone(), ws.clone(), far_future));
+                }
+            }));
+            stats.push((room, name, st));
+            sessions.push(s);
+        }
+    }
+    tokio::time::sleep(opts.warmup).await;
+    let start = Instant::now();
+    let _ = window_start.set(start);
+    for (_, _, st) in &stats {
+        if let Ok(mut s) = st.lock() {
+            s.bytes = 0;
+            s.keyframes = 0;
+        }
+    }
+    tokio::time::sleep(opts.duration).await;
+    let window = start.elapsed();
+    let receivers = stats
+        .iter()
+        .map(|(room, name, st)| Receiver { room: *room, name: name.clone(), stats: st.lock().map(|s| s.clone()).unwrap_or_default() })
+        .collect();
+    for s in sessions {
+        s.close(true).await;
+    }
+    Ok(LoadReport { receivers, window, rooms: opts.rooms })
+}
