@@ -1,0 +1,301 @@
+//! Whole-room load benchmarks (issue 4), each figure with its baseline measured in the same run:
+//!
+//! - A. CPU per real-time room (4 participants, H.264 640×360 in, 1280×720@30 H.264 out, audio
+//!   on) of the server process, against the bare GStreamer pipeline doing the same
+//!   decode → composite → encode in this process.
+//! - B. Rooms held with every receiver ≥ 29 fps and no freeze over 200 ms.
+//! - E. Audio path CPU (the mixer thread) at 4, 8, 16 participants.
+//! - F. Server memory per room and per participant.
+//!
+//! Prints a markdown table and writes `benches/RESULTS.md`. Run with `make bench`.
+//! `TESSERA_BENCH_QUICK=1` shortens every window (for a smoke run).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tessera::loadgen::media_file::{self, RtpFile};
+use tessera::loadgen::run::{LoadOptions, LoadReport, run};
+use tessera::media::VideoCodec;
+
+fn quick() -> bool {
+    std::env::var_os("TESSERA_BENCH_QUICK").is_some()
+}
+
+fn secs(full: u64) -> Duration {
+    Duration::from_secs(if quick() { full.div_ceil(3) } else { full })
+}
+
+/// CPU seconds (user + system) of a process or thread, from `/proc/.../stat`.
+fn cpu_seconds(stat_path: &Path) -> f64 {
+    let Ok(s) = std::fs::read_to_string(stat_path) else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0 // CLK_TCK is 100 on Linux
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// CPU seconds of the server's mixer threads (named `mix-…`).
+fn mixer_cpu(pid: u32) -> f64 {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0.0 };
+    dir.flatten()
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("mix-")))
+        .map(|t| cpu_seconds(&t.path().join("stat")))
+        .sum()
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let out = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(out).lines();
+        let addr = loop {
+            let line = lines.next().expect("server prints its address").expect("readable");
+            if let Some(rest) = line.split("listening addr=").nth(1) {
+                break rest.trim().parse().expect("address");
+            }
+        };
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn cpu(&self) -> f64 {
+        cpu_seconds(&PathBuf::from(format!("/proc/{}/stat", self.pid())))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn media_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen")
+}
+
+fn opts(addr: SocketAddr, rooms: usize, participants: usize, video: Option<VideoCodec>, warmup: Duration, duration: Duration) -> LoadOptions {
+    LoadOptions { addr, rooms, participants, video, audio: true, warmup, duration, media_dir: media_dir() }
+}
+
+/// Runs a load while sampling the server's CPU over the measurement window only.
+async fn measured(server: &Server, o: LoadOptions) -> (LoadReport, f64, f64, f64) {
+    let (pid, warm, dur) = (server.pid(), o.warmup, o.duration);
+    let load = tokio::spawn(async move { run(&o).await.expect("load runs") });
+    // Joining takes a moment; the window opens `warmup` after the last join. Approximate by
+    // sampling from warm-up end: CPU per second is what matters, not the exact edges.
+    tokio::time::sleep(warm + Duration::from_secs(1)).await;
+    let (c0, m0, t0) = (server.cpu(), mixer_cpu(pid), Instant::now());
+    tokio::time::sleep(dur.saturating_sub(Duration::from_secs(2))).await;
+    let (c1, m1, el) = (server.cpu(), mixer_cpu(pid), t0.elapsed().as_secs_f64());
+    let rss = rss_mib(pid);
+    let report = load.await.expect("load task");
+    (report, (c1 - c0) / el, (m1 - m0) / el, rss)
+}
+
+/// The bare GStreamer pipeline doing one room's video work: 4 × (RTP H.264 640×360 → depay →
+/// decode) → 2×2 compositor 1280×720@30 → the same encode chain as the server → fakesink.
+/// Returns its CPU in cores, measured on this process.
+fn baseline_cpu(duration: Duration) -> f64 {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    gst::init().expect("gstreamer");
+    let pipelines = tessera::media::pipelines::Pipelines::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("pipelines");
+    let enc = tessera::media::pipelines::render(&pipelines.encode_h264, &tessera::config::CompositeConfig::default());
+    let mut desc = format!("compositor name=mix background=black ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! {enc} ! fakesink sync=false ");
+    for i in 0..4 {
+        desc.push_str(&format!(
+            "appsrc name=in{i} is-live=true format=time do-timestamp=true caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102 ! rtpjitterbuffer latency=60 ! rtph264depay ! avdec_h264 ! videoconvert ! mix.sink_{i} "
+        ));
+    }
+    let p = gst::parse::launch(&desc).expect("baseline parses").downcast::<gst::Pipeline>().expect("pipeline");
+    let mix = p.by_name("mix").expect("mix");
+    for i in 0..4u32 {
+        if let Some(pad) = mix.static_pad(&format!("sink_{i}")) {
+            pad.set_property("xpos", ((i % 2) * 640) as i32);
+            pad.set_property("ypos", ((i / 2) * 360) as i32);
+            pad.set_property("width", 640i32);
+            pad.set_property("height", 360i32);
+        }
+    }
+    p.set_state(gst::State::Playing).expect("plays");
+    let file = std::sync::Arc::new(RtpFile::load(&media_file::video_file(&media_dir(), VideoCodec::H264), 90_000).expect("media file"));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeders: Vec<_> = (0..4)
+        .map(|i| {
+            let src = p.by_name(&format!("in{i}")).expect("appsrc").downcast::<gstreamer_app::AppSrc>().expect("appsrc");
+            let (file, stop) = (file.clone(), stop.clone());
+            std::thread::spawn(move || {
+                use rtc::shared::marshal::Marshal;
+                let start = Instant::now();
+                let first = file.packets[0].header.timestamp;
+                let lap = file.loop_ticks(3000) as u64;
+                let mut seq = 0u16;
+                for l in 0u64.. {
+                    for pkt in &file.packets {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
+                        let ticks = l * lap + pkt.header.timestamp.wrapping_sub(first) as u64;
+                        let at = start + Duration::from_secs_f64(ticks as f64 / 90_000.0);
+                        if let Some(d) = at.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(d);
+                        }
+                        let mut q = pkt.clone();
+                        q.header.sequence_number = seq;
+                        q.header.timestamp = ticks as u32;
+                        seq = seq.wrapping_add(1);
+                        if let Ok(b) = q.marshal() {
+                            let _ = src.push_buffer(gst::Buffer::from_slice(b.freeze()));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let me = PathBuf::from("/proc/self/stat");
+    let (c0, t0) = (cpu_seconds(&me), Instant::now());
+    std::thread::sleep(duration);
+    let cores = (cpu_seconds(&me) - c0) / t0.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for f in feeders {
+        let _ = f.join();
+    }
+    let _ = p.set_state(gst::State::Null);
+    cores
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    format!("{cores} cores ({cpu}), {mem:.0} GiB")
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument that is not ours means "not me".
+    if std::env::args().skip(1).any(|a| !a.starts_with('-') && !"load".contains(a.as_str())) {
+        return;
+    }
+    tessera::loadgen::media_file::prepare(&media_dir()).expect("media files");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let mut rows: Vec<(String, String, String, String)> = Vec::new();
+
+    // A. CPU per room vs the bare pipeline.
+    let base = baseline_cpu(secs(15));
+    let idle_rss;
+    let (a_report, a_cpu, a_rss) = {
+        let server = Server::start();
+        std::thread::sleep(Duration::from_millis(500));
+        idle_rss = rss_mib(server.pid());
+        let (r, cpu, _, rss) = rt.block_on(measured(&server, opts(server.addr, 1, 4, Some(VideoCodec::H264), secs(6), secs(20))));
+        (r, cpu, rss)
+    };
+    rows.push((
+        "A. CPU per real-time room (4 × H.264 640×360 in, 1280×720@30 H.264 out, audio on)".into(),
+        format!("{a_cpu:.3} cores (worst receiver {:.1} fps)", a_report.worst_fps()),
+        format!("bare GStreamer pipeline {base:.3} cores"),
+        format!("{:.2} (goal ≤ 1.15)", a_cpu / base.max(1e-6)),
+    ));
+
+    // F. Memory: one room of 4 (above) and one room of 8.
+    let (b8_rss, b8_fps) = {
+        let server = Server::start();
+        let (r, _, _, rss) = rt.block_on(measured(&server, opts(server.addr, 1, 8, Some(VideoCodec::H264), secs(5), secs(8))));
+        (rss, r.worst_fps())
+    };
+    let per_participant = (b8_rss - a_rss) / 4.0;
+    let per_room = a_rss - idle_rss - 4.0 * per_participant;
+    rows.push((
+        "F. Memory (server RSS)".into(),
+        format!("{per_room:.1} MiB per room + {per_participant:.1} MiB per participant"),
+        format!("idle server {idle_rss:.1} MiB; 1×4 {a_rss:.1} MiB; 1×8 {b8_rss:.1} MiB (worst {b8_fps:.1} fps)"),
+        "—".into(),
+    ));
+
+    // E. Audio path (mixer thread) at 4, 8, 16 participants, audio only.
+    let mut mix = Vec::new();
+    for n in [4usize, 8, 16] {
+        let server = Server::start();
+        let (_, _, m, _) = rt.block_on(measured(&server, opts(server.addr, 1, n, None, secs(4), secs(10))));
+        mix.push((n, m));
+    }
+    let ratio = mix[2].1 / mix[1].1.max(1e-9);
+    rows.push((
+        "E. Audio mixer CPU at 4 / 8 / 16 participants".into(),
+        mix.iter().map(|(n, m)| format!("{n}: {:.2} ms/s", m * 1000.0)).collect::<Vec<_>>().join(", "),
+        "8 participants".into(),
+        format!("16/8 = {ratio:.2} (goal ≤ 2.2)"),
+    ));
+
+    // B. Rooms held.
+    let mut held = 0;
+    let mut b_detail = String::new();
+    let max_rooms = if quick() { 2 } else { 10 };
+    for rooms in 1..=max_rooms {
+        let server = Server::start();
+        let (r, cpu, _, _) = rt.block_on(measured(&server, opts(server.addr, rooms, 4, Some(VideoCodec::H264), secs(6), secs(12))));
+        let ok = r.worst_fps() >= 29.0 && r.worst_gap() <= Duration::from_millis(200);
+        b_detail.push_str(&format!("{rooms} room(s): worst {:.1} fps, longest freeze {} ms, server {cpu:.2} cores{}\n", r.worst_fps(), r.worst_gap().as_millis(), if ok { "" } else { " ✗" }));
+        if !ok {
+            break;
+        }
+        held = rooms;
+    }
+    rows.push(("B. Rooms held (≥ 29 fps, no freeze > 200 ms)".into(), format!("{held}"), "—".into(), format!("{held} (goal ≥ 7)")));
+
+    let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
+    for (a, b, c, d) in &rows {
+        table.push_str(&format!("| {a} | {b} | {c} | {d} |\n"));
+    }
+    let date = tessera::room::rfc3339(std::time::SystemTime::now());
+    let doc = format!(
+        "# Benchmark results\n\nMeasured {date} on {} by `make bench` (`benches/load.rs`; release build). \
+         The load generator runs on the same machine, so it competes with the server for the same cores.\n\n{table}\n\
+         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}\nNot yet measured: C (server-added latency) and D (join time in Chromium).\n",
+        machine(),
+        a_report.to_markdown()
+    );
+    println!("{doc}");
+    if !quick() {
+        let _ = std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/RESULTS.md"), doc);
+    }
+}
