@@ -16,6 +16,8 @@ pub struct ReceiverStats {
     pub max_gap: Duration,
     /// Frames counted inside the measurement window.
     pub window_frames: u64,
+    /// The current frame was already counted as a keyframe (SPS and IDR both mark one).
+    keyframe_counted: bool,
 }
 
 /// Whether an RTP video payload starts a keyframe.
@@ -66,10 +68,12 @@ impl ReceiverStats {
     /// Counts one video packet; `window_start` bounds the freeze and fps measurement.
     pub fn on_video(&mut self, h264: bool, payload: &[u8], marker: bool, now: Instant, window_start: Instant) {
         self.bytes += payload.len() as u64;
-        if is_keyframe(h264, payload) {
+        if !self.keyframe_counted && is_keyframe(h264, payload) {
             self.keyframes += 1;
+            self.keyframe_counted = true;
         }
         if marker {
+            self.keyframe_counted = false;
             self.frames += 1;
             if self.first_frame.is_none() {
                 self.first_frame = Some(now);
