@@ -33,7 +33,8 @@ fn cpu_seconds(stat_path: &Path) -> f64 {
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 =
+        f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     ticks / 100.0 // CLK_TCK is 100 on Linux
 }
 
@@ -104,7 +105,14 @@ fn media_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen")
 }
 
-fn opts(addr: SocketAddr, rooms: usize, participants: usize, video: Option<VideoCodec>, warmup: Duration, duration: Duration) -> LoadOptions {
+fn opts(
+    addr: SocketAddr,
+    rooms: usize,
+    participants: usize,
+    video: Option<VideoCodec>,
+    warmup: Duration,
+    duration: Duration,
+) -> LoadOptions {
     LoadOptions { addr, rooms, participants, video, audio: true, warmup, duration, media_dir: media_dir() }
 }
 
@@ -130,9 +138,12 @@ fn baseline_cpu(duration: Duration) -> f64 {
     use gstreamer as gst;
     use gstreamer::prelude::*;
     gst::init().expect("gstreamer");
-    let pipelines = tessera::media::pipelines::Pipelines::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("pipelines");
+    let pipelines =
+        tessera::media::pipelines::Pipelines::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("pipelines");
     let enc = tessera::media::pipelines::render(&pipelines.encode_h264, &tessera::config::CompositeConfig::default());
-    let mut desc = format!("compositor name=mix background=black ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! {enc} ! fakesink sync=false ");
+    let mut desc = format!(
+        "compositor name=mix background=black ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! {enc} ! fakesink sync=false "
+    );
     for i in 0..4 {
         desc.push_str(&format!(
             "appsrc name=in{i} is-live=true format=time do-timestamp=true caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102 ! rtpjitterbuffer latency=60 ! rtph264depay ! avdec_h264 ! videoconvert ! mix.sink_{i} "
@@ -274,7 +285,12 @@ fn main() {
         let server = Server::start();
         let (r, cpu, _, _) = rt.block_on(measured(&server, opts(server.addr, rooms, 4, Some(VideoCodec::H264), secs(6), secs(12))));
         let ok = r.worst_fps() >= 29.0 && r.worst_gap() <= Duration::from_millis(200);
-        b_detail.push_str(&format!("{rooms} room(s): worst {:.1} fps, longest freeze {} ms, server {cpu:.2} cores{}\n", r.worst_fps(), r.worst_gap().as_millis(), if ok { "" } else { " ✗" }));
+        b_detail.push_str(&format!(
+            "{rooms} room(s): worst {:.1} fps, longest freeze {} ms, server {cpu:.2} cores{}\n",
+            r.worst_fps(),
+            r.worst_gap().as_millis(),
+            if ok { "" } else { " ✗" }
+        ));
         if !ok {
             break;
         }

@@ -82,11 +82,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             rtc_ip: None,
             public_ip: None,
-            ice_servers: vec![IceServer {
-                urls: vec!["stun:stun.l.google.com:19302".into()],
-                username: None,
-                credential: None,
-            }],
+            ice_servers: vec![IceServer { urls: vec!["stun:stun.l.google.com:19302".into()], username: None, credential: None }],
             composite: CompositeConfig::default(),
             pipelines_dir: default_dir("pipelines"),
             client_dir: default_dir("client"),
@@ -99,11 +95,7 @@ impl Default for Config {
 /// `./NAME` when it exists (an installed server run from its folder), else the source tree's.
 fn default_dir(name: &str) -> PathBuf {
     let local = PathBuf::from(name);
-    if local.is_dir() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
-    }
+    if local.is_dir() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join(name) }
 }
 
 /// Values given on the command line or in the environment; `None` keeps the file's value.
@@ -121,8 +113,7 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let mut cfg = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
                 Self::from_toml(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?
             }
             None => Self::default(),

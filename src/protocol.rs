@@ -96,8 +96,7 @@ impl ServerMessage {
 
 /// Parses one text frame; the error text is meant for the client.
 pub fn parse_client_message(text: &str) -> Result<ClientMessage, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let Some(kind) = value.get("type").and_then(|t| t.as_str()).map(str::to_owned) else {
         return Err("a message must be a JSON object with a string \"type\"".into());
     };
@@ -138,11 +137,8 @@ mod tests {
 
     #[test]
     fn server_messages_are_camel_case() {
-        let s = serde_json::to_string(&ServerMessage::ParticipantLeft {
-            participant_id: "p".into(),
-            reason: LeaveReason::Disconnected,
-        })
-        .unwrap();
+        let s = serde_json::to_string(&ServerMessage::ParticipantLeft { participant_id: "p".into(), reason: LeaveReason::Disconnected })
+            .unwrap();
         assert_eq!(s, r#"{"type":"participantLeft","participantId":"p","reason":"disconnected"}"#);
         let s = serde_json::to_string(&ServerMessage::Candidate {
             candidate: "c".into(),

@@ -46,9 +46,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
         cancel.child_token(),
     );
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let state = AppState { rooms: rooms.clone(), rtc: RtcFactory::new(&config), config: Arc::new(config) };
     let stop = cancel.clone();

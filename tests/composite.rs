@@ -82,9 +82,11 @@ async fn three_participants_get_grid_and_mix_minus_then_one_leaves() {
     assert_eq!(b.received.video_codec.lock().unwrap().as_deref(), Some("video/VP8"), "VP8-only receiver gets VP8");
     assert_eq!(a.received.video_codec.lock().unwrap().as_deref().map(str::to_ascii_uppercase).as_deref(), Some("VIDEO/H264"));
 
-    for (who, cl, own, others) in [("A", &a, 500.0, [800.0, 1300.0]), ("B", &b, 800.0, [500.0, 1300.0]), ("C", &c, 1300.0, [500.0, 800.0])] {
+    for (who, cl, own, others) in [("A", &a, 500.0, [800.0, 1300.0]), ("B", &b, 800.0, [500.0, 1300.0]), ("C", &c, 1300.0, [500.0, 800.0])]
+    {
         cl.clear_audio();
-        eventually(Duration::from_secs(20), &format!("{who} hears the others but not itself"), || async { check_mix(cl, own, &others) }).await;
+        eventually(Duration::from_secs(20), &format!("{who} hears the others but not itself"), || async { check_mix(cl, own, &others) })
+            .await;
     }
 
     let info = common::http::request(addr, "GET", &format!("/api/v1/rooms/{room}"), None).await.1;

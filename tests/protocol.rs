@@ -96,7 +96,12 @@ async fn protocol_errors_never_disturb_the_room() {
     expect_error(&mut bad, Message::text(r#"{"type":"candidate","sdpMid":"0"}"#), "bad_message").await;
     expect_error(&mut bad, Message::binary(vec![1u8, 2, 3]), "bad_message").await;
     expect_error(&mut bad, Message::text(r#"{"type":"offer","sdp":"hello"}"#), "bad_sdp").await;
-    expect_error(&mut bad, Message::text(r#"{"type":"offer","sdp":"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\n"}"#), "bad_sdp").await;
+    expect_error(
+        &mut bad,
+        Message::text(r#"{"type":"offer","sdp":"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\n"}"#),
+        "bad_sdp",
+    )
+    .await;
 
     // A real offer is answered on the same socket, then a broken candidate is refused.
     let offer = real_offer().await;
@@ -104,7 +109,12 @@ async fn protocol_errors_never_disturb_the_room() {
     let answer = next_json(&mut bad).await;
     assert_eq!(answer["type"], "answer", "{answer}");
     assert!(answer["sdp"].as_str().is_some_and(|s| s.starts_with("v=0")));
-    expect_error(&mut bad, Message::text(r#"{"type":"candidate","candidate":"candidate:this is not one","sdpMid":"0","sdpMLineIndex":0}"#), "bad_candidate").await;
+    expect_error(
+        &mut bad,
+        Message::text(r#"{"type":"candidate","candidate":"candidate:this is not one","sdpMid":"0","sdpMLineIndex":0}"#),
+        "bad_candidate",
+    )
+    .await;
 
     // `leave` ends it; the good participant is told.
     bad.send(Message::text(r#"{"type":"leave"}"#)).await.expect("send");

@@ -28,11 +28,7 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std
 
 /// Every route, with rejections recovered into JSON errors.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    let api = rooms::create(state.clone())
-        .or(rooms::get(state.clone()))
-        .or(ws::signaling(state.clone()))
-        .or(health::healthz(state.clone()));
-    api.or(client::files(state))
-        .recover(rejection::recover)
-        .with(warp::trace::request())
+    let api =
+        rooms::create(state.clone()).or(rooms::get(state.clone())).or(ws::signaling(state.clone())).or(health::healthz(state.clone()));
+    api.or(client::files(state)).recover(rejection::recover).with(warp::trace::request())
 }

@@ -27,17 +27,15 @@ fn parse_create(body: &[u8]) -> Result<Option<String>, ApiError> {
 }
 
 pub fn create(state: AppState) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    warp::path!("api" / "v1" / "rooms")
-        .and(warp::post())
-        .and(warp::body::stream())
-        .and(with_state(state))
-        .and_then(|body, state: AppState| async move {
+    warp::path!("api" / "v1" / "rooms").and(warp::post()).and(warp::body::stream()).and(with_state(state)).and_then(
+        |body, state: AppState| async move {
             let body = read_limited(body, MAX_BODY as usize).await.map_err(warp::reject::custom)?;
             let name = parse_create(&body).map_err(warp::reject::custom)?;
             let room = state.rooms.create(name);
             let body = serde_json::json!({ "id": room.id, "name": room.name, "createdAt": room.created_at });
             Ok::<_, warp::Rejection>(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
-        })
+        },
+    )
 }
 
 /// Reads a request body (with or without Content-Length) up to `limit` bytes.
@@ -64,14 +62,13 @@ where
 }
 
 pub fn get(state: AppState) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    warp::path!("api" / "v1" / "rooms" / String)
-        .and(warp::get())
-        .and(with_state(state))
-        .and_then(|id: String, state: AppState| async move {
+    warp::path!("api" / "v1" / "rooms" / String).and(warp::get()).and(with_state(state)).and_then(
+        |id: String, state: AppState| async move {
             let room = state.rooms.get(&id).ok_or_else(|| warp::reject::custom(ApiError::RoomNotFound(id.clone())))?;
             let info = room.info().await.ok_or_else(|| warp::reject::custom(ApiError::RoomNotFound(id)))?;
             Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
-        })
+        },
+    )
 }
 
 use warp::Reply;

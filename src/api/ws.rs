@@ -4,8 +4,8 @@
 
 use super::{AppState, with_state};
 use crate::protocol::{IceServerInfo, ServerMessage, parse_client_message};
-use crate::room::participant::{self, Session, Signal};
 use crate::room::JoinError;
+use crate::room::participant::{self, Session, Signal};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use tokio::sync::mpsc;

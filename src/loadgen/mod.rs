@@ -3,8 +3,8 @@
 //! files (looped, timestamps rewritten) and never decodes what it receives: it counts frames,
 //! keyframes, freezes and bytes from the RTP.
 
-pub mod session;
 pub mod http;
 pub mod media_file;
 pub mod run;
+pub mod session;
 pub mod stats;

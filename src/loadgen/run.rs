@@ -74,7 +74,9 @@ impl LoadReport {
 
     /// A markdown table: one row per room, then the worst receiver.
     pub fn to_markdown(&self) -> String {
-        let mut s = String::from("| room | receivers | min fps | mean fps | max freeze ms | keyframes | kbit/s per receiver |\n|---|---|---|---|---|---|---|\n");
+        let mut s = String::from(
+            "| room | receivers | min fps | mean fps | max freeze ms | keyframes | kbit/s per receiver |\n|---|---|---|---|---|---|---|\n",
+        );
         for room in 0..self.rooms {
             let rs: Vec<&Receiver> = self.receivers.iter().filter(|r| r.room == room).collect();
             if rs.is_empty() {
@@ -85,11 +87,18 @@ impl LoadReport {
             let mean = fps.iter().sum::<f64>() / fps.len() as f64;
             let gap = rs.iter().map(|r| r.stats.max_gap).max().unwrap_or_default();
             let kf: u64 = rs.iter().map(|r| r.stats.keyframes).sum();
-            let kbps = rs.iter().map(|r| r.stats.bytes as f64 * 8.0 / 1000.0).sum::<f64>() / rs.len() as f64 / (self.window.as_secs_f64() + 1e-9);
+            let kbps =
+                rs.iter().map(|r| r.stats.bytes as f64 * 8.0 / 1000.0).sum::<f64>() / rs.len() as f64 / (self.window.as_secs_f64() + 1e-9);
             s.push_str(&format!("| {room} | {} | {min:.1} | {mean:.1} | {} | {kf} | {kbps:.0} |\n", rs.len(), gap.as_millis()));
         }
         if let Some(w) = self.worst() {
-            s.push_str(&format!("\nWorst receiver: room {} {} at {:.1} fps, longest freeze {} ms.\n", w.room, w.name, self.fps(w), w.stats.max_gap.as_millis()));
+            s.push_str(&format!(
+                "\nWorst receiver: room {} {} at {:.1} fps, longest freeze {} ms.\n",
+                w.room,
+                w.name,
+                self.fps(w),
+                w.stats.max_gap.as_millis()
+            ));
         }
         s
     }
@@ -108,7 +117,14 @@ async fn create_room(addr: SocketAddr, name: &str) -> Result<String, LoadError> 
 }
 
 /// Sends `file` forever, paced by its RTP timestamps, with fresh SSRC/sequence/timestamps.
-async fn send_looped(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, file: Arc<RtpFile>, frame_ticks: u32, mut connected: watch::Receiver<bool>) {
+async fn send_looped(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    file: Arc<RtpFile>,
+    frame_ticks: u32,
+    mut connected: watch::Receiver<bool>,
+) {
     if connected.wait_for(|c| *c).await.is_err() {
         return;
     }

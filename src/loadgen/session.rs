@@ -68,11 +68,18 @@ pub fn payload_type(codec: VideoCodec) -> u8 {
 
 fn media_engine(media: SessionMedia) -> Result<MediaEngine, webrtc::error::Error> {
     let mut m = MediaEngine::default();
-    m.register_codec(RTCRtpCodecParameters { rtp_codec: crate::rtc::audio_codec(), payload_type: crate::rtc::PT_OPUS, ..Default::default() }, RtpCodecKind::Audio)?;
+    m.register_codec(
+        RTCRtpCodecParameters { rtp_codec: crate::rtc::audio_codec(), payload_type: crate::rtc::PT_OPUS, ..Default::default() },
+        RtpCodecKind::Audio,
+    )?;
     for codec in [VideoCodec::Vp8, VideoCodec::H264] {
         if media.video.is_none() || media.video == Some(codec) {
             m.register_codec(
-                RTCRtpCodecParameters { rtp_codec: crate::rtc::video_codec(codec), payload_type: payload_type(codec), ..Default::default() },
+                RTCRtpCodecParameters {
+                    rtp_codec: crate::rtc::video_codec(codec),
+                    payload_type: payload_type(codec),
+                    ..Default::default()
+                },
                 RtpCodecKind::Video,
             )?;
         }
@@ -125,11 +132,15 @@ impl Session {
         let mut video = None;
         if let Some(codec) = media.video {
             let ssrc = rand::random::<u32>();
-            let t = crate::rtc::local_rtp_track(format!("load-{id}"), "cam".into(), RtpCodecKind::Video, crate::rtc::video_codec(codec), ssrc);
+            let t =
+                crate::rtc::local_rtp_track(format!("load-{id}"), "cam".into(), RtpCodecKind::Video, crate::rtc::video_codec(codec), ssrc);
             pc.add_track(t.clone() as Arc<dyn TrackLocal>).await?;
             video = Some((t, ssrc));
         } else {
-            let init = rtc::rtp_transceiver::RTCRtpTransceiverInit { direction: rtc::rtp_transceiver::RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
+            let init = rtc::rtp_transceiver::RTCRtpTransceiverInit {
+                direction: rtc::rtp_transceiver::RTCRtpTransceiverDirection::Recvonly,
+                ..Default::default()
+            };
             pc.add_transceiver_from_kind(RtpCodecKind::Video, Some(init)).await?;
         }
         let mut audio = None;

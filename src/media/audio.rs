@@ -226,10 +226,16 @@ mod tests {
         for id in ["a", "b"] {
             let q = Arc::new(Mutex::new(InputQueue::default()));
             st.inputs.insert(id.into(), q.clone());
-            inputs.insert(id, AudioInput { decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(), queue: q, pcm: vec![0; FRAME * 6] });
+            inputs.insert(
+                id,
+                AudioInput { decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(), queue: q, pcm: vec![0; FRAME * 6] },
+            );
             senders.insert(id, opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap());
             let (tx, rx) = mpsc::channel(100);
-            st.outputs.insert(id.into(), Output { encoder: opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap(), tx });
+            st.outputs.insert(
+                id.into(),
+                Output { encoder: opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap(), tx },
+            );
             outputs.insert(id, rx);
         }
         let mut sc = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };

@@ -58,11 +58,7 @@ fn package_of(factory: &str) -> &'static str {
 /// Initialises GStreamer and checks elements and pipeline files.
 pub fn check(pipelines: &Pipelines, composite: &CompositeConfig) -> Result<(), CheckError> {
     gst::init().map_err(CheckError::Init)?;
-    let mut missing: Vec<&str> = CODE_ELEMENTS
-        .iter()
-        .map(|(f, _)| *f)
-        .filter(|f| gst::ElementFactory::find(f).is_none())
-        .collect();
+    let mut missing: Vec<&str> = CODE_ELEMENTS.iter().map(|(f, _)| *f).filter(|f| gst::ElementFactory::find(f).is_none()).collect();
     for (file, desc) in pipelines.all() {
         for token in desc.split('!') {
             let factory = token.split_whitespace().next().unwrap_or_default();

@@ -86,14 +86,11 @@ pub(crate) struct EncoderBranch {
 
 /// Builds `description` into a bin ending in an appsink and links it to `tee`.
 pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) -> Result<EncoderBranch, MediaError> {
-    let chain = gst::parse::bin_from_description(description, true)
-        .map_err(|source| MediaError::Parse { name: "encoder".into(), source })?;
+    let chain =
+        gst::parse::bin_from_description(description, true).map_err(|source| MediaError::Parse { name: "encoder".into(), source })?;
     let bin = gst::Bin::new();
     let sink = make("appsink")?;
-    let appsink = sink
-        .clone()
-        .dynamic_cast::<gst_app::AppSink>()
-        .map_err(|_| MediaError::Graph("appsink is not an AppSink".into()))?;
+    let appsink = sink.clone().dynamic_cast::<gst_app::AppSink>().map_err(|_| MediaError::Graph("appsink is not an AppSink".into()))?;
     appsink.set_sync(false);
     appsink.set_max_buffers(64);
     appsink.set_drop(true);

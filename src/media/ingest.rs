@@ -36,10 +36,7 @@ pub(crate) struct IngestBin {
 pub(crate) fn build(name: &str, codec: VideoCodec, payload_type: u8) -> Result<(IngestBin, VideoIngest), MediaError> {
     let bin = gst::Bin::new();
     let src = make("appsrc")?;
-    let appsrc = src
-        .clone()
-        .dynamic_cast::<gst_app::AppSrc>()
-        .map_err(|_| MediaError::Graph("appsrc is not an AppSrc".into()))?;
+    let appsrc = src.clone().dynamic_cast::<gst_app::AppSrc>().map_err(|_| MediaError::Graph("appsrc is not an AppSrc".into()))?;
     appsrc.set_caps(Some(
         &gst::Caps::builder("application/x-rtp")
             .field("media", "video")

@@ -56,7 +56,5 @@ pub enum MediaError {
 }
 
 pub(crate) fn make(factory: &str) -> Result<gstreamer::Element, MediaError> {
-    gstreamer::ElementFactory::make(factory)
-        .build()
-        .map_err(|e| MediaError::Element(factory.to_owned(), e))
+    gstreamer::ElementFactory::make(factory).build().map_err(|e| MediaError::Element(factory.to_owned(), e))
 }

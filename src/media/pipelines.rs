@@ -29,15 +29,9 @@ impl Pipelines {
     pub fn load(dir: &Path) -> Result<Self, PipelinesError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read_to_string(&path)
-                .map(|t| strip_comments(&t))
-                .map_err(|source| PipelinesError::Read { path, source })
+            std::fs::read_to_string(&path).map(|t| strip_comments(&t)).map_err(|source| PipelinesError::Read { path, source })
         };
-        Ok(Self {
-            composite: read(Self::FILES[0])?,
-            encode_h264: read(Self::FILES[1])?,
-            encode_vp8: read(Self::FILES[2])?,
-        })
+        Ok(Self { composite: read(Self::FILES[0])?, encode_h264: read(Self::FILES[1])?, encode_vp8: read(Self::FILES[2])? })
     }
 
     /// `(file name, description)` pairs, for checks and error messages.
@@ -47,11 +41,7 @@ impl Pipelines {
 }
 
 fn strip_comments(text: &str) -> String {
-    text.lines()
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.lines().map(|l| l.trim()).filter(|l| !l.is_empty() && !l.starts_with('#')).collect::<Vec<_>>().join(" ")
 }
 
 /// Fills `{width}`, `{height}`, `{fps}`, `{bitrate_kbps}`, `{bitrate_bps}` and `{keyint}`

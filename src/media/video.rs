@@ -66,12 +66,9 @@ impl RoomVideo {
         let pipeline = gst::Pipeline::new();
         let canvas = gst::parse::bin_from_description(&render(&pipelines.composite, &cfg), false)
             .map_err(|source| MediaError::Parse { name: Pipelines::FILES[0].into(), source })?;
-        let mixer = canvas
-            .by_name("mixer")
-            .ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `mixer`".into()))?;
-        let tee = canvas
-            .by_name("composite")
-            .ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `composite`".into()))?;
+        let mixer = canvas.by_name("mixer").ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `mixer`".into()))?;
+        let tee =
+            canvas.by_name("composite").ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `composite`".into()))?;
         pipeline.add(&canvas)?;
         pipeline.set_state(gst::State::Playing)?;
         Ok(Self { pipeline, canvas, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new() })
@@ -106,10 +103,7 @@ impl RoomVideo {
 
     fn link_source(&self, source: &gst::Bin) -> Result<gst::Pad, MediaError> {
         self.canvas.add(source)?;
-        let pad = self
-            .mixer
-            .request_pad_simple("sink_%u")
-            .ok_or_else(|| MediaError::Graph("compositor gave no sink pad".into()))?;
+        let pad = self.mixer.request_pad_simple("sink_%u").ok_or_else(|| MediaError::Graph("compositor gave no sink pad".into()))?;
         let src = source.static_pad("src").ok_or_else(|| MediaError::Graph("tile source has no src pad".into()))?;
         src.link(&pad)?;
         source.sync_state_with_parent()?;
@@ -213,12 +207,7 @@ impl RoomVideo {
 
     /// Drops `id`'s subscriptions; an encoder nobody receives any more is removed.
     pub fn unsubscribe(&mut self, id: &str) {
-        let idle: Vec<VideoCodec> = self
-            .encoders
-            .iter()
-            .filter(|(_, (_, fanout))| fanout.remove(id) == 0)
-            .map(|(c, _)| *c)
-            .collect();
+        let idle: Vec<VideoCodec> = self.encoders.iter().filter(|(_, (_, fanout))| fanout.remove(id) == 0).map(|(c, _)| *c).collect();
         for codec in idle {
             if let Some((branch, _)) = self.encoders.remove(&codec) {
                 self.tee.release_request_pad(&branch.tee_pad);

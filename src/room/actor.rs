@@ -79,10 +79,7 @@ impl Room {
     fn ensure_media(&mut self) -> Result<&mut Media, RoomMediaError> {
         if self.media.is_none() {
             let video = RoomVideo::new(self.ctx.pipelines.clone(), self.ctx.composite.clone())?;
-            let bus = video
-                .bus()
-                .ok_or_else(|| crate::media::MediaError::Graph("pipeline has no bus".into()))?
-                .stream();
+            let bus = video.bus().ok_or_else(|| crate::media::MediaError::Graph("pipeline has no bus".into()))?.stream();
             let audio = AudioMixer::start(&self.handle.id)?;
             let count = CountGuard::new(&self.ctx.stats, |s| &s.room_media);
             self.media = Some(Media { video, audio, bus, _count: count });
@@ -203,7 +200,9 @@ impl Room {
                             tracing::warn!(participant = %id, error = %e, "could not restore placeholder");
                         }
                         if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
-                            let _ = m.events.send(RoomEvent::MediaError { message: format!("your video could not be decoded: {}", err.error()) });
+                            let _ = m
+                                .events
+                                .send(RoomEvent::MediaError { message: format!("your video could not be decoded: {}", err.error()) });
                         }
                     }
                     None => {

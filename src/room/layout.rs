@@ -61,10 +61,7 @@ mod tests {
     #[test]
     fn one_fills_the_canvas_and_two_sit_side_by_side() {
         assert_eq!(grid(1, 1280, 720), vec![Rect { x: 0, y: 0, w: 1280, h: 720 }]);
-        assert_eq!(
-            grid(2, 1280, 720),
-            vec![Rect { x: 0, y: 0, w: 640, h: 720 }, Rect { x: 640, y: 0, w: 640, h: 720 }]
-        );
+        assert_eq!(grid(2, 1280, 720), vec![Rect { x: 0, y: 0, w: 640, h: 720 }, Rect { x: 640, y: 0, w: 640, h: 720 }]);
     }
 
     #[test]

@@ -9,11 +9,11 @@ pub mod layout;
 pub mod participant;
 mod time;
 
+use crate::config::CompositeConfig;
 use crate::media::audio::AudioInput;
 use crate::media::pipelines::Pipelines;
 use crate::media::video::VideoSubscription;
 use crate::media::{VideoCodec, VideoIngest};
-use crate::config::CompositeConfig;
 use crate::protocol::{LeaveReason, ParticipantInfo};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -52,10 +52,17 @@ impl Drop for CountGuard {
 #[derive(Debug, Clone)]
 pub enum RoomEvent {
     Joined(ParticipantInfo),
-    Left { id: String, reason: LeaveReason },
-    Ended { reason: String },
+    Left {
+        id: String,
+        reason: LeaveReason,
+    },
+    Ended {
+        reason: String,
+    },
     /// The room's media failed for this participant or everyone; shown to the user.
-    MediaError { message: String },
+    MediaError {
+        message: String,
+    },
 }
 
 /// Why a join was refused.

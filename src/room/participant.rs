@@ -7,8 +7,8 @@
 //! cancellation do.
 
 use super::{CountGuard, RoomEvent, RoomHandle, Stats};
-use crate::media::VideoCodec;
 use crate::media::KeyframeGate;
+use crate::media::VideoCodec;
 use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
 use crate::rtc::{self, PeerEvent, PeerEventForwarder, RtcFactory, sdp};
 use ::rtc::peer_connection::sdp::RTCSessionDescription;
@@ -209,7 +209,12 @@ impl Participant {
         }
     }
 
-    async fn add_local_track(&self, kind: RtpCodecKind, codec: ::rtc::rtp_transceiver::rtp_sender::RTCRtpCodec, label: &str) -> Result<LocalOut, webrtc::error::Error> {
+    async fn add_local_track(
+        &self,
+        kind: RtpCodecKind,
+        codec: ::rtc::rtp_transceiver::rtp_sender::RTCRtpCodec,
+        label: &str,
+    ) -> Result<LocalOut, webrtc::error::Error> {
         let ssrc = rand::random::<u32>();
         let track = rtc::local_rtp_track(format!("tessera-{}", self.room.id), format!("{label}-{}", self.id), kind, codec, ssrc);
         let sender = self.pc.add_track(track.clone()).await?;
@@ -224,11 +229,15 @@ impl Participant {
         if self.video_out.is_none()
             && let Some(codec) = summary.receive_video
         {
-            let out = self.add_local_track(RtpCodecKind::Video, rtc::video_codec(codec), "composite-video").await.map_err(OfferError::Rejected)?;
+            let out = self
+                .add_local_track(RtpCodecKind::Video, rtc::video_codec(codec), "composite-video")
+                .await
+                .map_err(OfferError::Rejected)?;
             self.video_out = Some((out, codec));
         }
         if self.audio_out.is_none() && summary.receives_audio {
-            self.audio_out = Some(self.add_local_track(RtpCodecKind::Audio, rtc::audio_codec(), "mix-audio").await.map_err(OfferError::Rejected)?);
+            self.audio_out =
+                Some(self.add_local_track(RtpCodecKind::Audio, rtc::audio_codec(), "mix-audio").await.map_err(OfferError::Rejected)?);
         }
         self.pc.set_remote_description(desc).await.map_err(OfferError::Rejected)?;
         self.remote_set = true;
@@ -256,7 +265,8 @@ impl Participant {
                     let pt = negotiated_pt(&out.sender, rtc::video_codec(*codec).mime_type.as_str(), default_video_pt(*codec)).await;
                     self.video_keyframes = Some(sub.keyframes.clone());
                     self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), sub.keyframes.clone()).in_current_span());
-                    self.tasks.spawn(send_video(out.track.clone(), out.ssrc, pt, sub.packets, self.connected.subscribe()).in_current_span());
+                    self.tasks
+                        .spawn(send_video(out.track.clone(), out.ssrc, pt, sub.packets, self.connected.subscribe()).in_current_span());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "no composite video");
@@ -309,7 +319,13 @@ async fn until_connected<T>(connected: &mut tokio::sync::watch::Receiver<bool>, 
     true
 }
 
-async fn send_video(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut packets: mpsc::Receiver<rtp::Packet>, mut connected: tokio::sync::watch::Receiver<bool>) {
+async fn send_video(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    mut packets: mpsc::Receiver<rtp::Packet>,
+    mut connected: tokio::sync::watch::Receiver<bool>,
+) {
     if !until_connected(&mut connected, &mut packets).await {
         return;
     }
@@ -321,7 +337,13 @@ async fn send_video(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut pack
 }
 
 /// Packetises this receiver's mix-minus Opus frames (20 ms each).
-async fn send_audio(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut frames: mpsc::Receiver<bytes::Bytes>, mut connected: tokio::sync::watch::Receiver<bool>) {
+async fn send_audio(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    mut frames: mpsc::Receiver<bytes::Bytes>,
+    mut connected: tokio::sync::watch::Receiver<bool>,
+) {
     if !until_connected(&mut connected, &mut frames).await {
         return;
     }

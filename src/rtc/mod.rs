@@ -9,17 +9,17 @@ pub use events::{PeerEvent, PeerEventForwarder};
 
 use crate::config::Config;
 use rtc::interceptor::{Registry, Slot};
+use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use std::net::IpAddr;
 use std::sync::Arc;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder};
 
 pub use rtc::peer_connection::transport::RTCIceCandidateType;

@@ -54,8 +54,7 @@ pub fn summarize(offer: &str) -> Result<OfferSummary, SdpError> {
         return Err(SdpError::NoMedia);
     }
     let receives = |attrs: &[&str]| {
-        !attrs.iter().any(|a| *a == "a=sendonly" || *a == "a=inactive")
-            && !attrs.iter().any(|a| a.starts_with("m=") && a.contains(" 0 "))
+        !attrs.iter().any(|a| *a == "a=sendonly" || *a == "a=inactive") && !attrs.iter().any(|a| a.starts_with("m=") && a.contains(" 0 "))
     };
     let mut summary = OfferSummary { receives_audio: false, receive_video: None };
     for (kind, attrs) in &sections {
@@ -76,7 +75,9 @@ pub fn summarize(offer: &str) -> Result<OfferSummary, SdpError> {
                     }
                 }
                 let h264 = attrs.iter().any(|a| {
-                    a.strip_prefix("a=fmtp:").and_then(|r| r.split_once(' ')).is_some_and(|(pt, f)| h264_pts.iter().any(|p| p == pt) && h264_ok(f))
+                    a.strip_prefix("a=fmtp:")
+                        .and_then(|r| r.split_once(' '))
+                        .is_some_and(|(pt, f)| h264_pts.iter().any(|p| p == pt) && h264_ok(f))
                 });
                 summary.receive_video = Some(if h264 {
                     VideoCodec::H264

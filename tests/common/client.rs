@@ -178,7 +178,13 @@ impl Client {
     }
 }
 
-async fn pump(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, mut rx: mpsc::Receiver<rtp::Packet>, mut connected: tokio::sync::watch::Receiver<bool>) {
+async fn pump(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    mut rx: mpsc::Receiver<rtp::Packet>,
+    mut connected: tokio::sync::watch::Receiver<bool>,
+) {
     if connected.wait_for(|c| *c).await.is_err() {
         return;
     }
@@ -214,7 +220,11 @@ async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, pipelines
                 if appsrc.is_none() {
                     let mime = track.codec(p.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
                     *received.video_codec.lock().expect("not poisoned") = Some(mime.clone());
-                    let (name, chain) = if mime.eq_ignore_ascii_case("video/H264") { ("H264", "rtph264depay ! avdec_h264") } else { ("VP8", "rtpvp8depay ! vp8dec") };
+                    let (name, chain) = if mime.eq_ignore_ascii_case("video/H264") {
+                        ("H264", "rtph264depay ! avdec_h264")
+                    } else {
+                        ("VP8", "rtpvp8depay ! vp8dec")
+                    };
                     let desc = format!(
                         "appsrc name=in is-live=true format=time do-timestamp=true caps=application/x-rtp,media=video,clock-rate=90000,encoding-name={name},payload={} ! rtpjitterbuffer latency=50 ! {chain} ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false",
                         p.header.payload_type
