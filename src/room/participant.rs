@@ -265,8 +265,9 @@ impl Participant {
                     let pt = negotiated_pt(&out.sender, rtc::video_codec(*codec).mime_type.as_str(), default_video_pt(*codec)).await;
                     self.video_keyframes = Some(sub.keyframes.clone());
                     self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), sub.keyframes.clone()).in_current_span());
-                    self.tasks
-                        .spawn(send_video(out.track.clone(), out.ssrc, pt, sub.packets, self.connected.subscribe()).in_current_span());
+                    self.tasks.spawn(
+                        rtc::forward_rtp(out.track.clone(), out.ssrc, pt, sub.packets, self.connected.subscribe()).in_current_span(),
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "no composite video");
@@ -309,33 +310,6 @@ async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str, fallback: u8) ->
         .unwrap_or(fallback)
 }
 
-/// Writes the shared encoder's packets with this receiver's SSRC and payload type.
-/// Waits until the peer connection is up, then drops what queued meanwhile (stale media).
-async fn until_connected<T>(connected: &mut tokio::sync::watch::Receiver<bool>, queue: &mut mpsc::Receiver<T>) -> bool {
-    if connected.wait_for(|c| *c).await.is_err() {
-        return false;
-    }
-    while queue.try_recv().is_ok() {}
-    true
-}
-
-async fn send_video(
-    track: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
-    pt: u8,
-    mut packets: mpsc::Receiver<rtp::Packet>,
-    mut connected: tokio::sync::watch::Receiver<bool>,
-) {
-    if !until_connected(&mut connected, &mut packets).await {
-        return;
-    }
-    while let Some(mut p) = packets.recv().await {
-        p.header.ssrc = ssrc;
-        p.header.payload_type = pt;
-        let _ = track.write_rtp(p).await;
-    }
-}
-
 /// Packetises this receiver's mix-minus Opus frames (20 ms each).
 async fn send_audio(
     track: Arc<TrackLocalStaticRTP>,
@@ -344,7 +318,7 @@ async fn send_audio(
     mut frames: mpsc::Receiver<bytes::Bytes>,
     mut connected: tokio::sync::watch::Receiver<bool>,
 ) {
-    if !until_connected(&mut connected, &mut frames).await {
+    if !rtc::until_connected(&mut connected, &mut frames).await {
         return;
     }
     let mut seq: u16 = rand::random();

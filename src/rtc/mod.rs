@@ -19,6 +19,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use std::net::IpAddr;
 use std::sync::Arc;
+use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder};
 
@@ -146,6 +147,35 @@ pub fn local_rtp_track(stream_id: String, track_id: String, kind: RtpCodecKind, 
             ..Default::default()
         }],
     )))
+}
+
+/// Waits until the peer connection is up, then drops what queued meanwhile (stale media).
+/// `false` when the connection state is gone (the peer was dropped).
+pub async fn until_connected<T>(connected: &mut tokio::sync::watch::Receiver<bool>, queue: &mut tokio::sync::mpsc::Receiver<T>) -> bool {
+    if connected.wait_for(|c| *c).await.is_err() {
+        return false;
+    }
+    while queue.try_recv().is_ok() {}
+    true
+}
+
+/// Writes ready-made RTP packets to `track` with its SSRC and payload type, once `connected`
+/// turns true (packets queued before that are stale and dropped), until `packets` closes.
+pub async fn forward_rtp(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    mut packets: tokio::sync::mpsc::Receiver<rtc::rtp::Packet>,
+    mut connected: tokio::sync::watch::Receiver<bool>,
+) {
+    if !until_connected(&mut connected, &mut packets).await {
+        return;
+    }
+    while let Some(mut p) = packets.recv().await {
+        p.header.ssrc = ssrc;
+        p.header.payload_type = pt;
+        let _ = track.write_rtp(p).await;
+    }
 }
 
 /// Whether an RTCP packet type is a keyframe request (PLI or FIR).

@@ -15,8 +15,6 @@ use std::sync::{Arc, Mutex};
 use tessera::loadgen::session::{Session, SessionMedia, payload_type};
 use tessera::media::VideoCodec;
 use tokio::sync::mpsc;
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// What a synthetic participant sends and accepts.
@@ -102,8 +100,8 @@ impl Client {
         ));
         let (vtrack, vssrc) = session.video.clone().expect("video track");
         let (atrack, assrc) = session.audio.clone().expect("audio track");
-        let vsend = tokio::spawn(pump(vtrack, vssrc, payload_type(vcodec), vrx, session.connected.clone()));
-        let asend = tokio::spawn(pump(atrack, assrc, tessera::rtc::PT_OPUS, arx, session.connected.clone()));
+        let vsend = tokio::spawn(tessera::rtc::forward_rtp(vtrack, vssrc, payload_type(vcodec), vrx, session.connected.clone()));
+        let asend = tokio::spawn(tessera::rtc::forward_rtp(atrack, assrc, tessera::rtc::PT_OPUS, arx, session.connected.clone()));
         session.own(vsend);
         session.own(asend);
         let mut tracks = std::mem::replace(&mut session.tracks, mpsc::unbounded_channel().1);
@@ -175,23 +173,6 @@ impl Client {
         for p in self.pipelines.lock().map(|v| v.clone()).unwrap_or_default() {
             let _ = p.set_state(gst::State::Null);
         }
-    }
-}
-
-async fn pump(
-    track: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
-    pt: u8,
-    mut rx: mpsc::Receiver<rtp::Packet>,
-    mut connected: tokio::sync::watch::Receiver<bool>,
-) {
-    if connected.wait_for(|c| *c).await.is_err() {
-        return;
-    }
-    while let Some(mut p) = rx.recv().await {
-        p.header.ssrc = ssrc;
-        p.header.payload_type = pt;
-        let _ = track.write_rtp(p).await;
     }
 }
 
