@@ -3,8 +3,8 @@
 use super::rejection::ApiError;
 use super::{AppState, with_state};
 use serde::Deserialize;
-use warp::Filter;
 use warp::http::StatusCode;
+use warp::{Filter, Reply};
 
 /// Largest accepted request body.
 const MAX_BODY: u64 = 16 * 1024;
@@ -70,8 +70,6 @@ pub fn get(state: AppState) -> impl Filter<Extract = (warp::reply::Response,), E
         },
     )
 }
-
-use warp::Reply;
 
 #[cfg(test)]
 mod tests {

@@ -64,7 +64,7 @@ pub fn check(pipelines: &Pipelines, composite: &CompositeConfig) -> Result<(), C
             let factory = token.split_whitespace().next().unwrap_or_default();
             let is_caps = factory.contains('/');
             if !factory.is_empty() && !is_caps && gst::ElementFactory::find(factory).is_none() {
-                missing.push(KNOWN_PACKAGES.iter().find(|(f, _)| *f == factory).map(|(f, _)| *f).unwrap_or(factory));
+                missing.push(factory);
             }
         }
         if missing.is_empty() {

@@ -8,7 +8,6 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use rtc::rtp;
 use rtc::shared::marshal::Unmarshal;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -20,7 +19,6 @@ pub const RECEIVER_QUEUE: usize = 512;
 #[derive(Default)]
 pub(crate) struct Fanout {
     receivers: Mutex<Vec<(String, mpsc::Sender<rtp::Packet>)>>,
-    pub dropped: AtomicU64,
 }
 
 impl Fanout {
@@ -29,10 +27,8 @@ impl Fanout {
         let Ok(mut list) = self.receivers.lock() else { return };
         list.retain(|(_, tx)| match tx.try_send(packet.clone()) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                true
-            }
+            // A slow receiver loses its own packets; the others are unaffected.
+            Err(mpsc::error::TrySendError::Full(_)) => true,
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
     }

@@ -5,7 +5,7 @@
 //! removed participant leaves no element behind ([`RoomVideo::element_count`] lets tests check);
 //! dropping a `RoomVideo` sets its pipeline to `Null`.
 
-use super::encoder::{self, EncoderBranch, Fanout, KeyframeGate};
+use super::encoder::{self, EncoderBranch, KeyframeGate};
 use super::ingest::{self, IngestBin, VideoIngest};
 use super::pipelines::{Pipelines, render};
 use super::{MediaError, VideoCodec, tile};
@@ -57,7 +57,7 @@ pub struct RoomVideo {
     cfg: CompositeConfig,
     pipelines: Arc<Pipelines>,
     tiles: Vec<Tile>,
-    encoders: HashMap<VideoCodec, (EncoderBranch, Arc<Fanout>)>,
+    encoders: HashMap<VideoCodec, EncoderBranch>,
 }
 
 impl RoomVideo {
@@ -94,11 +94,6 @@ impl RoomVideo {
 
     pub fn encoder_count(&self) -> usize {
         self.encoders.len()
-    }
-
-    /// Packets dropped because a receiver's queue was full, over all encoders.
-    pub fn dropped_packets(&self) -> u64 {
-        self.encoders.values().map(|(_, f)| f.dropped.load(std::sync::atomic::Ordering::Relaxed)).sum()
     }
 
     fn link_source(&self, source: &gst::Bin) -> Result<gst::Pad, MediaError> {
@@ -196,20 +191,19 @@ impl RoomVideo {
                 VideoCodec::Vp8 => &self.pipelines.encode_vp8,
             };
             let branch = encoder::build(&self.canvas, &self.tee, &render(desc, &self.cfg))?;
-            let fanout = branch.fanout.clone();
-            self.encoders.insert(codec, (branch, fanout));
+            self.encoders.insert(codec, branch);
         }
-        let (branch, fanout) = self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))?;
-        let packets = fanout.add(id);
+        let branch = self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))?;
+        let packets = branch.fanout.add(id);
         branch.keyframes.request(Duration::from_millis(100));
         Ok(VideoSubscription { codec, packets, keyframes: branch.keyframes.clone() })
     }
 
     /// Drops `id`'s subscriptions; an encoder nobody receives any more is removed.
     pub fn unsubscribe(&mut self, id: &str) {
-        let idle: Vec<VideoCodec> = self.encoders.iter().filter(|(_, (_, fanout))| fanout.remove(id) == 0).map(|(c, _)| *c).collect();
+        let idle: Vec<VideoCodec> = self.encoders.iter().filter(|(_, branch)| branch.fanout.remove(id) == 0).map(|(c, _)| *c).collect();
         for codec in idle {
-            if let Some((branch, _)) = self.encoders.remove(&codec) {
+            if let Some(branch) = self.encoders.remove(&codec) {
                 self.tee.release_request_pad(&branch.tee_pad);
                 let _ = branch.bin.set_state(gst::State::Null);
                 let _ = self.canvas.remove(&branch.bin);
