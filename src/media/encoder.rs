@@ -88,6 +88,8 @@ pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) ->
     let sink = make("appsink")?;
     let appsink = sink.clone().dynamic_cast::<gst_app::AppSink>().map_err(|_| MediaError::Graph("appsink is not an AppSink".into()))?;
     appsink.set_sync(false);
+    // Added to a running live pipeline: it must not ask the pipeline to preroll again.
+    appsink.set_async(false);
     appsink.set_max_buffers(64);
     appsink.set_drop(true);
     bin.add_many([chain.upcast_ref::<gst::Element>(), &sink])?;

@@ -71,6 +71,14 @@ impl RoomVideo {
             canvas.by_name("composite").ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `composite`".into()))?;
         pipeline.add(&canvas)?;
         pipeline.set_state(gst::State::Playing)?;
+        // A live pipeline reaches PLAYING asynchronously. Tiles and encoders are added right after
+        // this; added mid-transition, `sync_state_with_parent` can leave them in PAUSED and the
+        // pipeline never gets to PLAYING, so the composite would never start. Wait it out.
+        let (done, state, _) = pipeline.state(gst::ClockTime::from_seconds(5));
+        done?;
+        if state != gst::State::Playing {
+            return Err(MediaError::Graph(format!("the room pipeline is {state:?}, not PLAYING")));
+        }
         Ok(Self { pipeline, canvas, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new() })
     }
 
