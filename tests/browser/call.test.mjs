@@ -53,6 +53,8 @@ test('two browsers join through the UI, decode the composite, and hang up', asyn
   await alice.waitForURL(/\?room=/);
   const roomId = new URL(alice.url()).searchParams.get('room');
   assert.match(roomId, /^[A-Za-z0-9]{22}$/);
+  // Alice is in (welcome received) before Bob joins, so she is the one told "Bob joined".
+  await waitFor(() => alice.locator('#log').innerText().then((t) => t.includes('You joined')), 'Alice to be in the room');
 
   await bob.goto(server.base);
   await bob.fill('#name', 'Bob');
