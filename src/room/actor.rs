@@ -35,7 +35,7 @@ struct Room {
 }
 
 pub(crate) fn spawn(handle: RoomHandle, rx: mpsc::Receiver<Command>, ctx: RoomContext, cancel: CancellationToken) {
-    let span = tracing::info_span!("room", id = %handle.id);
+    let span = tracing::info_span!(parent: None, "room", id = %handle.id);
     let room = Room { handle, ctx, members: Vec::new(), media: None, cancel };
     tokio::spawn(room.run(rx).instrument(span));
 }

@@ -94,7 +94,7 @@ enum Exit {
 
 /// Runs a participant until it leaves; tells the room on the way out.
 pub async fn run(s: Session) {
-    let span = tracing::info_span!("participant", room = %s.room.id, id = %s.id, name = %s.name);
+    let span = tracing::info_span!(parent: None, "participant", room = %s.room.id, id = %s.id, name = %s.name);
     run_inner(s).instrument(span).await
 }
 
