@@ -1,6 +1,8 @@
 //! Configuration: one struct, filled from a TOML file, then environment variables and flags
 //! (which win), then validated. `tessera.sample.toml` documents every key.
 
+use crate::auth::ApiKey;
+use crate::webhook::WebhookConfig;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -36,7 +38,7 @@ pub struct IceServer {
 }
 
 /// Settings of the composite every room produces.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompositeConfig {
     pub width: u32,
@@ -72,8 +74,27 @@ pub struct Config {
     pub client_dir: PathBuf,
     /// Largest signaling message accepted, bytes.
     pub max_message_bytes: usize,
-    /// Most participants in one room (the grid tiles at most 25).
+    /// Most participants any room may allow (the grid tiles at most 25); a room's own
+    /// `maxParticipants` (default 16) is capped by it.
     pub max_participants: usize,
+    /// The SQLite database of rooms and schedules (`:memory:` keeps nothing).
+    pub database: PathBuf,
+    /// Base URL clients reach the server at, for `joinUrl` (default `http://{listen}`).
+    pub public_url: Option<String>,
+    /// How long before `startsAt` a scheduled room may be joined, seconds.
+    pub early_join_seconds: u32,
+    /// Most rooms that may be scheduled or open at once.
+    pub max_rooms: usize,
+    /// Server API keys (`TESSERA_API_KEYS="id:secret,..."` adds more). None = open mode, which
+    /// is only allowed on a loopback listen address.
+    pub api_keys: Vec<ApiKey>,
+    /// Secret that signs join tokens (at least 32 bytes). Default: generated once and kept in
+    /// the database, so tokens survive restarts.
+    pub token_secret: Option<String>,
+    /// Lifetime of the host token returned when a room is created, seconds after its start.
+    pub host_token_ttl_seconds: u32,
+    /// Where room and participant events are POSTed.
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for Config {
@@ -88,6 +109,14 @@ impl Default for Config {
             client_dir: default_dir("client"),
             max_message_bytes: 64 * 1024,
             max_participants: 25,
+            database: PathBuf::from("data/tessera.db"),
+            public_url: None,
+            early_join_seconds: 600,
+            max_rooms: 1000,
+            api_keys: Vec::new(),
+            token_secret: None,
+            host_token_ttl_seconds: 86_400,
+            webhook: None,
         }
     }
 }
@@ -106,6 +135,22 @@ pub struct Overrides {
     pub public_ip: Option<IpAddr>,
     pub pipelines_dir: Option<PathBuf>,
     pub client_dir: Option<PathBuf>,
+    pub database: Option<PathBuf>,
+    pub public_url: Option<String>,
+    /// `id:secret,id:secret` (from `TESSERA_API_KEYS`); added to the file's keys.
+    pub api_keys: Option<String>,
+}
+
+/// Parses `id:secret,id:secret`.
+pub fn parse_api_keys(s: &str) -> Result<Vec<ApiKey>, ConfigError> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once(':') {
+            Some((id, secret)) => Ok(ApiKey { id: id.trim().into(), secret: secret.trim().into() }),
+            None => Err(ConfigError::Invalid("TESSERA_API_KEYS entries must look like id:secret".into())),
+        })
+        .collect()
 }
 
 impl Config {
@@ -132,6 +177,15 @@ impl Config {
         }
         if let Some(v) = overrides.client_dir {
             cfg.client_dir = v;
+        }
+        if let Some(v) = overrides.database {
+            cfg.database = v;
+        }
+        if let Some(v) = overrides.public_url {
+            cfg.public_url = Some(v);
+        }
+        if let Some(v) = overrides.api_keys {
+            cfg.api_keys.extend(parse_api_keys(&v)?);
         }
         cfg.validate()?;
         Ok(cfg)
@@ -163,6 +217,48 @@ impl Config {
         if !(1..=25).contains(&self.max_participants) {
             return bad("max_participants must be within 1..=25".into());
         }
+        if self.api_keys.is_empty() && !self.listen.ip().is_loopback() {
+            return bad(format!(
+                "refusing to listen on {} without API keys: anyone could create and control rooms. Set api_keys in the config file or TESSERA_API_KEYS=id:secret (or listen on 127.0.0.1 for development)",
+                self.listen
+            ));
+        }
+        for (i, k) in self.api_keys.iter().enumerate() {
+            if k.id.is_empty() || !k.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return bad(format!("api key id {:?} must be letters, digits, - or _", k.id));
+            }
+            if k.secret.len() < 16 || k.secret.contains(':') {
+                return bad(format!("the secret of api key {:?} must be at least 16 characters without ':'", k.id));
+            }
+            if self.api_keys[..i].iter().any(|o| o.id == k.id) {
+                return bad(format!("api key id {:?} is given twice", k.id));
+            }
+        }
+        if self.token_secret.as_ref().is_some_and(|t| t.len() < 32) {
+            return bad("token_secret must be at least 32 characters".into());
+        }
+        if !(60..=30 * 86_400).contains(&self.host_token_ttl_seconds) {
+            return bad("host_token_ttl_seconds must be within 60..=2592000".into());
+        }
+        if self.max_rooms == 0 {
+            return bad("max_rooms must be at least 1".into());
+        }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return bad(format!("public_url {u:?} must start with http:// or https://"));
+        }
+        if let Some(w) = &self.webhook {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return bad(format!("webhook.url {:?} must start with http:// or https://", w.url));
+            }
+            if w.secret.len() < 16 {
+                return bad("webhook.secret must be at least 16 characters".into());
+            }
+            if !(1..=20).contains(&w.max_attempts) {
+                return bad("webhook.max_attempts must be within 1..=20".into());
+            }
+        }
         for s in &self.ice_servers {
             if s.urls.is_empty() {
                 return bad("every ice_servers entry needs at least one url".into());
@@ -184,6 +280,14 @@ impl Config {
             None => IpAddr::from([0, 0, 0, 0]),
         }
     }
+
+    /// Base of the links handed out (`joinUrl`), without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +304,10 @@ mod tests {
     #[test]
     fn non_loopback_listen_binds_all_interfaces_unless_overridden() {
         let mut c = Config { listen: "0.0.0.0:8080".parse().unwrap(), ..Config::default() };
+        let refused = c.validate().unwrap_err().to_string();
+        assert!(refused.contains("without API keys"), "{refused}");
+        c.api_keys = parse_api_keys("ops:0123456789abcdef").unwrap();
+        c.validate().unwrap();
         assert_eq!(c.media_bind_ip(), IpAddr::from([0, 0, 0, 0]));
         c.rtc_ip = Some("10.1.2.3".parse().unwrap());
         assert_eq!(c.media_bind_ip(), "10.1.2.3".parse::<IpAddr>().unwrap());

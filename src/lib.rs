@@ -10,9 +10,14 @@
 //! - [`room`]: one actor task per room, one task per participant.
 //! - [`rtc`]: webrtc-rs peer connections; callbacks only forward events.
 //! - [`media`]: the GStreamer composite, ingest, encoders, and the mix-minus audio mixer.
+//! - [`auth`]: API keys and join tokens (JWT).
+//! - [`store`]: SQLite persistence of rooms and settings.
+//! - [`webhook`]: signed event delivery with retries.
+//! - [`wire`]: REST and webhook JSON types (the OpenAPI document is generated from them).
 //! - [`api`]: REST, WebSocket signaling and the static client.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod ids;
 pub mod loadgen;
@@ -21,4 +26,7 @@ pub mod protocol;
 pub mod room;
 pub mod rtc;
 pub mod server;
+pub mod store;
 pub mod telemetry;
+pub mod webhook;
+pub mod wire;

@@ -35,6 +35,15 @@ enum Command {
         /// Folder of the browser client.
         #[arg(long, env = "TESSERA_CLIENT_DIR")]
         client_dir: Option<PathBuf>,
+        /// SQLite database of rooms and schedules (default ./data/tessera.db).
+        #[arg(long, env = "TESSERA_DATABASE")]
+        database: Option<PathBuf>,
+        /// Base URL clients reach this server at, for the links it hands out.
+        #[arg(long, env = "TESSERA_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// API keys as `id:secret,id:secret` (prefer the environment variable to the flag).
+        #[arg(long, env = "TESSERA_API_KEYS", hide_env_values = true)]
+        api_keys: Option<String>,
     },
     /// Load a running server with R rooms × N synthetic participants and report what they
     /// receive (frames, fps, freezes, keyframes, bytes — counted from RTP, not decoded).
@@ -68,8 +77,9 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     tessera::telemetry::init();
     match Cli::parse().command {
-        Command::Serve { listen, config, rtc_ip, public_ip, pipelines_dir, client_dir } => {
-            let cfg = Config::load(config.as_deref(), Overrides { listen, rtc_ip, public_ip, pipelines_dir, client_dir })?;
+        Command::Serve { listen, config, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys } => {
+            let overrides = Overrides { listen, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys };
+            let cfg = Config::load(config.as_deref(), overrides)?;
             let running = tessera::server::start(cfg).await.context("the server could not start")?;
             tracing::info!("open http://{} in a browser", running.addr);
             tokio::select! {

@@ -24,12 +24,22 @@ pub enum ClientMessage {
     Leave {},
 }
 
-/// A participant as other participants see it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// A participant as others (and the REST API) see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantInfo {
+    /// This session's id (a reconnect gets a new one).
     pub id: String,
+    /// Stable identity from the join token (random for anonymous joins in open mode).
+    pub identity: String,
     pub name: String,
+    pub role: crate::auth::Role,
+    /// RFC 3339.
+    pub joined_at: String,
+    /// Muted by the host: their audio is not in the mix.
+    pub audio_muted: bool,
+    /// Muted by the host: their tile shows the placeholder.
+    pub video_muted: bool,
 }
 
 /// An ICE server as browsers take it in `RTCConfiguration.iceServers`.
@@ -44,13 +54,31 @@ pub struct IceServerInfo {
 }
 
 /// Why a participant left.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum LeaveReason {
     /// Sent `leave` or closed its socket.
     Left,
     /// Its connection failed or vanished.
     Disconnected,
+    /// Removed by the host or an API call.
+    Kicked,
+    /// The same identity joined again (a reload, another device); the older session is removed.
+    Replaced,
+    /// The room ended.
+    RoomEnded,
+}
+
+impl LeaveReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveReason::Left => "left",
+            LeaveReason::Disconnected => "disconnected",
+            LeaveReason::Kicked => "kicked",
+            LeaveReason::Replaced => "replaced",
+            LeaveReason::RoomEnded => "roomEnded",
+        }
+    }
 }
 
 /// What the server sends.
@@ -59,6 +87,8 @@ pub enum LeaveReason {
 pub enum ServerMessage {
     Welcome {
         participant_id: String,
+        /// Yourself as others see you (your role tells whether you have host powers).
+        you: ParticipantInfo,
         room_id: String,
         participants: Vec<ParticipantInfo>,
         ice_servers: Vec<IceServerInfo>,
@@ -79,18 +109,34 @@ pub enum ServerMessage {
         participant_id: String,
         reason: LeaveReason,
     },
+    /// A participant's server-side mute changed (sent to everyone, the participant included).
+    ParticipantUpdated {
+        participant: ParticipantInfo,
+    },
+    /// You were removed from the room (`kicked` or `replaced`); the server closes the
+    /// connection after it (close code 4001).
+    Removed {
+        reason: LeaveReason,
+        message: String,
+    },
+    /// The room ended; the server closes the connection after it (close code 4410).
     RoomEnded {
+        /// `deleted`, `timeLimit`, `emptyTimeout` or `serverShutdown`.
         reason: String,
+        message: String,
     },
     Error {
         code: String,
         message: String,
+        /// With `room_not_started`: when the room starts (RFC 3339).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        starts_at: Option<String>,
     },
 }
 
 impl ServerMessage {
     pub fn error(code: &str, message: impl Into<String>) -> Self {
-        Self::Error { code: code.to_owned(), message: message.into() }
+        Self::Error { code: code.to_owned(), message: message.into(), starts_at: None }
     }
 }
 

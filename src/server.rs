@@ -1,10 +1,14 @@
-//! Wiring: checks media, builds the shared state and serves HTTP until cancelled.
+//! Wiring: checks media, opens the store, restores rooms, builds the shared state and serves
+//! HTTP until cancelled.
 
 use crate::api::{self, AppState};
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::media::{check, pipelines::Pipelines};
 use crate::room::{RoomContext, Rooms, Stats};
 use crate::rtc::RtcFactory;
+use crate::store::Store;
+use crate::webhook::Webhooks;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +20,8 @@ pub enum StartError {
     Pipelines(#[from] crate::media::pipelines::PipelinesError),
     #[error(transparent)]
     Media(#[from] check::CheckError),
+    #[error("the database could not be opened")]
+    Store(#[from] crate::store::StoreError),
     #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
@@ -32,24 +38,49 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Checks GStreamer and the pipeline files, binds `config.listen`, and serves in a task.
-pub async fn start(config: Config) -> Result<Running, StartError> {
+/// Checks GStreamer and the pipeline files, opens the store and restores its rooms: everything
+/// but the listener. Must run inside a Tokio runtime (room actors and webhooks are tasks).
+pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, StartError> {
     let pipelines = Pipelines::load(&config.pipelines_dir)?;
     check::check(&pipelines, &config.composite)?;
+    let store = Store::open(&config.database)?;
+    let secret = match &config.token_secret {
+        Some(s) => s.clone(),
+        None => store.setting_or_insert("token_secret", || crate::ids::random_id(48))?,
+    };
+    let auth = Auth::new(config.api_keys.clone(), secret.as_bytes());
+    let webhooks = Webhooks::start(config.webhook.clone(), cancel.child_token());
+    let ctx = RoomContext {
+        pipelines: Arc::new(pipelines),
+        stats: Arc::new(Stats::default()),
+        store,
+        webhooks,
+        early_join_seconds: config.early_join_seconds.into(),
+    };
+    let rooms = Rooms::new(ctx, config.max_rooms, cancel.child_token());
+    let restored = rooms.restore()?;
+    if auth.is_open() {
+        tracing::warn!("auth: OPEN mode (no API keys configured; allowed because the listen address is loopback). Anyone who can reach this address can create and control rooms");
+    } else {
+        tracing::info!(keys = config.api_keys.len(), "auth: API keys required for management calls; join tokens required to join");
+    }
+    tracing::info!(database = %config.database.display(), restored, "rooms restored from the store");
+    Ok(AppState { rooms, rtc: RtcFactory::new(&config), auth, config: Arc::new(config) })
+}
+
+/// [`build`]s the server, binds `config.listen`, and serves in a task.
+pub async fn start(config: Config) -> Result<Running, StartError> {
     let cancel = CancellationToken::new();
-    let rooms = Rooms::new(
-        RoomContext {
-            pipelines: Arc::new(pipelines),
-            composite: config.composite.clone(),
-            max_participants: config.max_participants,
-            stats: Arc::new(Stats::default()),
-        },
-        cancel.child_token(),
-    );
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.map_err(|source| StartError::Listen { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
-    let state = AppState { rooms: rooms.clone(), rtc: RtcFactory::new(&config), config: Arc::new(config) };
+    let listen = config.listen;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
+    let mut config = config;
+    if config.public_url.is_none() {
+        // With port 0 the real port is only known now; links must carry it.
+        config.public_url = Some(format!("http://{addr}"));
+    }
+    let state = build(config, &cancel)?;
+    let rooms = state.rooms.clone();
     let stop = cancel.clone();
     let server = warp::serve(api::routes(state)).incoming(listener).graceful(async move { stop.cancelled().await });
     let task = tokio::spawn(server.run());

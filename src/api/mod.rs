@@ -1,13 +1,22 @@
 //! HTTP surface (the only module that knows warp): REST under `/api/v1`, WebSocket signaling,
-//! `/healthz`, and the browser client at `/`. One file per handler; [`rejection`] maps typed
-//! errors and warp's own rejections to a status and `{"code","message"}`.
+//! `/healthz`, the OpenAPI document and the browser client at `/`. One file per resource;
+//! [`rejection`] maps typed errors and warp's own rejections to a status and
+//! `{"code","message"}`.
+//!
+//! Every REST call first identifies its caller ([`caller`]) and checks what the caller may do
+//! before it looks anything up, so a refused caller learns nothing about which rooms exist.
 
+mod body;
 mod client;
 mod health;
+pub mod openapi;
+mod participants;
 pub mod rejection;
 mod rooms;
+mod tokens;
 mod ws;
 
+use crate::auth::{Auth, Caller};
 use crate::config::Config;
 use crate::room::Rooms;
 use crate::rtc::RtcFactory;
@@ -20,15 +29,30 @@ pub struct AppState {
     pub rooms: Rooms,
     pub config: Arc<Config>,
     pub rtc: RtcFactory,
+    pub auth: Auth,
 }
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
     warp::any().map(move || state.clone())
 }
 
+/// The caller, from the `Authorization` header (401 when it is bad or missing outside open mode).
+fn caller(state: &AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone + use<> {
+    let auth = state.auth.clone();
+    warp::header::optional::<String>("authorization")
+        .and_then(move |h: Option<String>| {
+            let r = auth.caller(h.as_deref()).map_err(rejection::reject);
+            async move { r }
+        })
+}
+
 /// Every route, with rejections recovered into JSON errors.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    let api =
-        rooms::create(state.clone()).or(rooms::get(state.clone())).or(ws::signaling(state.clone())).or(health::healthz(state.clone()));
+    let api = rooms::routes(&state)
+        .or(participants::routes(&state))
+        .or(tokens::routes(&state))
+        .or(ws::signaling(state.clone()))
+        .or(openapi::route())
+        .or(health::healthz(state.clone()));
     api.or(client::files(state)).recover(rejection::recover).with(warp::trace::request())
 }

@@ -1,7 +1,10 @@
 //! Typed API errors → HTTP status + `{"code": "...", "message": "..."}`; warp's own
 //! rejections (no route, wrong method, body too large, bad JSON) get the same shape.
 
-use serde::Serialize;
+use crate::auth::AuthError;
+use crate::room::{CreateError, ManageError};
+use crate::store::StoreError;
+use crate::wire::ErrorBody;
 use std::convert::Infallible;
 use warp::http::StatusCode;
 use warp::reject::Reject;
@@ -12,32 +15,78 @@ use warp::{Rejection, Reply};
 pub enum ApiError {
     #[error("no room with id {0:?}")]
     RoomNotFound(String),
+    #[error("no participant with id {0:?} in this room")]
+    ParticipantNotFound(String),
+    #[error("the room has ended")]
+    RoomEnded,
     #[error("{0}")]
     BadRequest(String),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{0}")]
+    TooManyRooms(String),
+    #[error("the server could not complete the request")]
+    Internal(#[source] StoreError),
 }
 
 impl Reject for ApiError {}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, source = ?std::error::Error::source(&e), "store failure");
+        ApiError::Internal(e)
+    }
+}
+
+impl From<CreateError> for ApiError {
+    fn from(e: CreateError) -> Self {
+        match e {
+            CreateError::Invalid(m) => ApiError::BadRequest(m),
+            CreateError::TooMany(_) => ApiError::TooManyRooms(e.to_string()),
+            CreateError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::Ended => ApiError::RoomEnded,
+            ManageError::NoParticipant(p) => ApiError::ParticipantNotFound(p),
+            ManageError::Invalid(m) => ApiError::BadRequest(m),
+            ManageError::Store(s) => s.into(),
+        }
+    }
+}
 
 impl ApiError {
     fn status_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::RoomNotFound(_) => (StatusCode::NOT_FOUND, "room_not_found"),
+            ApiError::ParticipantNotFound(_) => (StatusCode::NOT_FOUND, "participant_not_found"),
+            ApiError::RoomEnded => (StatusCode::CONFLICT, "room_ended"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Auth(a) => (StatusCode::from_u16(a.status()).unwrap_or(StatusCode::UNAUTHORIZED), a.code()),
+            ApiError::TooManyRooms(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_rooms"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }
 
-#[derive(Serialize)]
-pub struct ErrorBody {
-    pub code: String,
-    pub message: String,
+/// Turns an error into a warp rejection (recovered by [`recover`]).
+pub fn reject(e: impl Into<ApiError>) -> Rejection {
+    warp::reject::custom(e.into())
 }
 
 pub fn error_reply(status: StatusCode, code: &str, message: impl Into<String>) -> warp::reply::Response {
-    warp::reply::with_status(warp::reply::json(&ErrorBody { code: code.into(), message: message.into() }), status).into_response()
+    let mut r = warp::reply::with_status(warp::reply::json(&ErrorBody { code: code.into(), message: message.into() }), status).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static("Bearer"));
+    }
+    r
 }
 
 pub async fn recover(r: Rejection) -> Result<warp::reply::Response, Infallible> {

@@ -1,86 +1,232 @@
-//! `POST /api/v1/rooms` and `GET /api/v1/rooms/{id}`.
+//! `/api/v1/rooms`: create (now or scheduled), list, get, change and end rooms.
 
-use super::rejection::ApiError;
-use super::{AppState, with_state};
-use serde::Deserialize;
+use super::rejection::{ApiError, reject};
+use super::{AppState, body, caller, with_state};
+use crate::auth::{Caller, Role};
+use crate::room::spec::{DEFAULT_EMPTY_TIMEOUT, DEFAULT_MAX_PARTICIPANTS, EndReason, RoomSpec, RoomState};
+use crate::room::{Lookup, RoomHandle, RoomInfo, RoomPatch, format_unix, now_unix, parse_rfc3339};
+use crate::store::RoomFilter;
+use crate::wire::{CreateRoomRequest, CreateRoomResponse, ErrorBody, PatchRoomRequest, RoomList, RoomView};
+use std::collections::HashMap;
 use warp::http::StatusCode;
+use warp::reply::Response;
 use warp::{Filter, Reply};
 
-/// Largest accepted request body.
-const MAX_BODY: u64 = 16 * 1024;
+type Reject = warp::Rejection;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRoom {
-    name: Option<String>,
+pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Reject> + Clone + use<> {
+    let s = || with_state(state.clone()).and(caller(state));
+    let rooms = warp::path!("api" / "v1" / "rooms");
+    let room = warp::path!("api" / "v1" / "rooms" / String);
+    let create = rooms.and(warp::post()).and(s()).and(body::limited()).and_then(|st, c, b| async move {
+        create_room(st, c, b).await.map_err(reject)
+    });
+    let list = rooms.and(warp::get()).and(s()).and(warp::query::<HashMap<String, String>>()).and_then(|st, c, q| async move {
+        list_rooms(st, c, q).await.map_err(reject)
+    });
+    let get = room.and(warp::get()).and(s()).and_then(|id, st, c| async move { get_room(id, st, c).await.map_err(reject) });
+    let patch = room.and(warp::patch()).and(s()).and(body::limited()).and_then(|id, st, c, b| async move {
+        patch_room(id, st, c, b).await.map_err(reject)
+    });
+    let delete = room.and(warp::delete()).and(s()).and_then(|id, st, c| async move { delete_room(id, st, c).await.map_err(reject) });
+    create.or(list).unify().or(get).unify().or(patch).unify().or(delete).unify()
 }
 
-fn parse_create(body: &[u8]) -> Result<Option<String>, ApiError> {
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(None);
+/// A time field of a request, in Unix seconds.
+pub(super) fn parse_time(field: &str, value: &str) -> Result<i64, ApiError> {
+    parse_rfc3339(value).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
+}
+
+/// The live room `id`, or 404 / 409.
+pub(super) fn live_room(state: &AppState, id: &str) -> Result<RoomHandle, ApiError> {
+    match state.rooms.lookup(id)? {
+        Lookup::Live(h) => Ok(h),
+        Lookup::Ended(_) => Err(ApiError::RoomEnded),
+        Lookup::NotFound => Err(ApiError::RoomNotFound(id.into())),
     }
-    let req: CreateRoom = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    match req.name.map(|n| n.trim().to_owned()) {
-        Some(n) if n.is_empty() || n.chars().count() > 100 => Err(ApiError::BadRequest("name must be 1 to 100 characters".into())),
-        other => Ok(other),
+}
+
+pub(super) fn join_url(state: &AppState, room: &str, token: Option<&str>) -> String {
+    let base = state.config.base_url();
+    match token {
+        Some(t) => format!("{base}/?room={room}&token={t}"),
+        None => format!("{base}/?room={room}"),
     }
 }
 
-pub fn create(state: AppState) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    warp::path!("api" / "v1" / "rooms").and(warp::post()).and(warp::body::stream()).and(with_state(state)).and_then(
-        |body, state: AppState| async move {
-            let body = read_limited(body, MAX_BODY as usize).await.map_err(warp::reject::custom)?;
-            let name = parse_create(&body).map_err(warp::reject::custom)?;
-            let room = state.rooms.create(name);
-            let body = serde_json::json!({ "id": room.id, "name": room.name, "createdAt": room.created_at });
-            Ok::<_, warp::Rejection>(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
-        },
-    )
+fn check_max_participants(state: &AppState, n: u32) -> Result<(), ApiError> {
+    let cap = state.config.max_participants as u32;
+    if n > cap {
+        return Err(ApiError::BadRequest(format!("maxParticipants must be at most {cap} on this server")));
+    }
+    Ok(())
 }
 
-/// Reads a request body (with or without Content-Length) up to `limit` bytes.
-async fn read_limited<S, B>(mut body: S, limit: usize) -> Result<Vec<u8>, ApiError>
-where
-    S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: bytes::Buf,
-{
-    use futures::StreamExt;
-    let mut out = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-        if out.len() + chunk.remaining() > limit {
-            return Err(ApiError::TooLarge(limit));
+fn view(info: RoomInfo) -> RoomView {
+    let n = info.participants.len();
+    let mut v = RoomView::new(&info.spec, now_unix(), n, Some(info.participants));
+    v.media = info.media;
+    v
+}
+
+fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomSpec, ApiError> {
+    let id = crate::ids::room_id();
+    let starts_at = req.starts_at.as_deref().map(|v| parse_time("startsAt", v)).transpose()?;
+    let ends_at = req.ends_at.as_deref().map(|v| parse_time("endsAt", v)).transpose()?;
+    if ends_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::BadRequest("endsAt must be in the future".into()));
+    }
+    let cap = state.config.max_participants as u32;
+    let max_participants = req.max_participants.unwrap_or(DEFAULT_MAX_PARTICIPANTS.min(cap));
+    check_max_participants(state, max_participants)?;
+    Ok(RoomSpec {
+        name: req.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| format!("Room {}", &id[..6])),
+        id,
+        created_at: now,
+        starts_at,
+        ends_at,
+        empty_timeout_seconds: req.empty_timeout_seconds.unwrap_or(DEFAULT_EMPTY_TIMEOUT),
+        max_participants,
+        composite: req.composite.as_ref().map(Into::into).unwrap_or_else(|| state.config.composite.clone()),
+        metadata: req.metadata,
+        ended_at: None,
+        end_reason: None,
+    })
+}
+
+/// Create a room, open now or scheduled (`startsAt` in the future). Returns the room, a host
+/// token for its creator, and the link to share.
+#[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", request_body = CreateRoomRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = CreateRoomResponse),
+        (status = 400, body = ErrorBody, description = "invalid body or field"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many live rooms")))]
+pub async fn create_room(state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
+    state.auth.require_admin(&caller)?;
+    let req: CreateRoomRequest = body::json(&raw)?.unwrap_or_default();
+    let now = now_unix();
+    let spec = spec_from(&state, req, now)?;
+    state.rooms.create(spec.clone())?;
+    let valid_from = spec.starts_at.unwrap_or(now).max(now);
+    let ttl = valid_from - now + i64::from(state.config.host_token_ttl_seconds);
+    let identity = format!("host-{}", crate::ids::random_id(10));
+    let (token, exp) = state.auth.issue(&spec.id, &identity, "Host", Role::Host, now, ttl)?;
+    let resp = CreateRoomResponse {
+        room: RoomView::new(&spec, now, 0, None),
+        join_url: join_url(&state, &spec.id, None),
+        host_token: token,
+        host_token_expires_at: format_unix(exp),
+    };
+    Ok(warp::reply::with_status(warp::reply::json(&resp), StatusCode::CREATED).into_response())
+}
+
+const MAX_PAGE: u32 = 200;
+
+fn filter_from(q: &HashMap<String, String>) -> Result<RoomFilter, ApiError> {
+    let mut f = RoomFilter { limit: 50, ..Default::default() };
+    for (k, v) in q {
+        let int = |max: u32| {
+            v.parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| ApiError::BadRequest(format!("{k} must be a whole number up to {max}")))
+        };
+        match k.as_str() {
+            "state" => {
+                f.state = Some(match v.as_str() {
+                    "scheduled" => RoomState::Scheduled,
+                    "open" => RoomState::Open,
+                    "ended" => RoomState::Ended,
+                    _ => return Err(ApiError::BadRequest("state must be scheduled, open or ended".into())),
+                })
+            }
+            "startsFrom" => f.starts_from = Some(parse_time("startsFrom", v)?),
+            "startsBefore" => f.starts_before = Some(parse_time("startsBefore", v)?),
+            "limit" => f.limit = int(MAX_PAGE)?.max(1),
+            "offset" => f.offset = int(u32::MAX)?,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter {other:?} (known: state, startsFrom, startsBefore, limit, offset)"
+                )));
+            }
         }
-        while chunk.has_remaining() {
-            let c = chunk.chunk();
-            out.extend_from_slice(c);
-            let n = c.len();
-            chunk.advance(n);
-        }
     }
-    Ok(out)
+    Ok(f)
 }
 
-pub fn get(state: AppState) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    warp::path!("api" / "v1" / "rooms" / String).and(warp::get()).and(with_state(state)).and_then(
-        |id: String, state: AppState| async move {
-            let room = state.rooms.get(&id).ok_or_else(|| warp::reject::custom(ApiError::RoomNotFound(id.clone())))?;
-            let info = room.info().await.ok_or_else(|| warp::reject::custom(ApiError::RoomNotFound(id)))?;
-            Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
-        },
-    )
+/// List rooms, oldest first: filter by `state` and by a window on `startsAt`; page with `limit`
+/// (1..=200, default 50) and `offset`.
+#[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])),
+    params(
+        ("state" = Option<String>, Query, description = "scheduled, open or ended"),
+        ("startsFrom" = Option<String>, Query, description = "RFC 3339: only rooms starting at or after"),
+        ("startsBefore" = Option<String>, Query, description = "RFC 3339: only rooms starting before"),
+        ("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query)),
+    responses((status = 200, body = RoomList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_rooms(state: AppState, caller: Caller, q: HashMap<String, String>) -> Result<Response, ApiError> {
+    state.auth.require_admin(&caller)?;
+    let f = filter_from(&q)?;
+    let (rooms, total) = state.rooms.list(&f)?;
+    let now = now_unix();
+    let end = u64::from(f.offset) + rooms.len() as u64;
+    let list = RoomList {
+        rooms: rooms.iter().map(|(s, n)| RoomView::new(s, now, *n, None)).collect(),
+        total,
+        next_offset: (end < total).then_some(end),
+    };
+    Ok(warp::reply::json(&list).into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A room, with its live participants and media counts while it is open.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = RoomView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    let v = match state.rooms.lookup(&id)? {
+        Lookup::Live(h) => view(h.info().await.ok_or_else(|| ApiError::RoomNotFound(id.clone()))?),
+        Lookup::Ended(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
+        Lookup::NotFound => return Err(ApiError::RoomNotFound(id)),
+    };
+    Ok(warp::reply::json(&v).into_response())
+}
 
-    #[test]
-    fn create_body_rules() {
-        assert_eq!(parse_create(b"").unwrap(), None);
-        assert_eq!(parse_create(br#"{"name":" Standup "}"#).unwrap().as_deref(), Some("Standup"));
-        assert!(parse_create(br#"{"name":""}"#).is_err());
-        assert!(parse_create(br#"{"nme":"x"}"#).is_err());
-        assert!(parse_create(b"{").is_err());
+/// Change a room: rename, reschedule (`startsAt` only before it opens), `endsAt`, timeouts,
+/// limits, metadata. `null` clears `startsAt`, `endsAt` or `metadata`.
+#[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = PatchRoomRequest,
+    responses((status = 200, body = RoomView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the room has ended")))]
+pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
+    state.auth.require_admin(&caller)?;
+    let req: PatchRoomRequest = body::json_required(&raw)?;
+    let time = |field: &str, v: Option<Option<String>>| -> Result<Option<Option<i64>>, ApiError> {
+        v.map(|o| o.map(|s| parse_time(field, &s)).transpose()).transpose()
+    };
+    if let Some(n) = req.max_participants {
+        check_max_participants(&state, n)?;
     }
+    let patch = RoomPatch {
+        name: req.name.map(|n| n.trim().to_owned()),
+        starts_at: time("startsAt", req.starts_at)?,
+        ends_at: time("endsAt", req.ends_at)?,
+        empty_timeout_seconds: req.empty_timeout_seconds,
+        max_participants: req.max_participants,
+        metadata: req.metadata,
+    };
+    let info = live_room(&state, &id)?.update(patch).await?;
+    Ok(warp::reply::json(&view(info)).into_response())
+}
+
+/// End the room for everyone now: each participant gets `roomEnded` (reason `deleted`) and is
+/// disconnected; the media is torn down. Ending an ended room returns it unchanged.
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = RoomView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    let spec = match state.rooms.lookup(&id)? {
+        Lookup::Live(h) => h.end(EndReason::Deleted).await.or_else(|_| state.rooms.store().get_room(&id)?.ok_or(ApiError::RoomEnded))?,
+        Lookup::Ended(spec) => spec,
+        Lookup::NotFound => return Err(ApiError::RoomNotFound(id)),
+    };
+    Ok(warp::reply::json(&RoomView::new(&spec, now_unix(), 0, None)).into_response())
 }

@@ -1,11 +1,14 @@
-//! `GET /api/v1/rooms/{id}/ws?name=NAME`: the signaling WebSocket. This handler only moves
-//! frames: text in → parsed [`ClientMessage`] → the participant task; [`ServerMessage`]s out →
-//! text frames. Malformed input is answered here with `bad_message` and never reaches the room.
+//! `GET /api/v1/rooms/{id}/ws?token=JWT` (or `?name=NAME` in open mode): the signaling
+//! WebSocket. This handler checks the join token, joins the room, and then only moves frames:
+//! text in → parsed [`ClientMessage`] → the participant task; [`ServerMessage`]s out → text
+//! frames. Malformed input is answered here with `bad_message` and never reaches the room.
 
 use super::{AppState, with_state};
+use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, ServerMessage, parse_client_message};
-use crate::room::JoinError;
 use crate::room::participant::{self, Session, Signal};
+use crate::room::{JoinError, JoinRequest, Lookup, format_unix};
+use tokio_util::sync::CancellationToken;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
@@ -13,9 +16,13 @@ use warp::Filter;
 use warp::ws::{Message, WebSocket};
 
 /// Close codes (documented in docs/signaling.md).
+pub const CLOSE_REMOVED: u16 = 4001;
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+pub const CLOSE_FORBIDDEN: u16 = 4403;
 pub const CLOSE_ROOM_NOT_FOUND: u16 = 4404;
 pub const CLOSE_ROOM_FULL: u16 = 4409;
 pub const CLOSE_ROOM_ENDED: u16 = 4410;
+pub const CLOSE_NOT_STARTED: u16 = 4425;
 pub const CLOSE_INTERNAL: u16 = 4500;
 
 pub fn signaling(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
@@ -26,7 +33,8 @@ pub fn signaling(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), 
         .map(|room_id: String, ws: warp::ws::Ws, query: HashMap<String, String>, state: AppState| {
             let limit = state.config.max_message_bytes;
             let name = clean_name(query.get("name").map(String::as_str));
-            ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| session(socket, room_id, name, state))
+            let token = query.get("token").cloned().filter(|t| !t.is_empty());
+            ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| session(socket, room_id, name, token, state))
         })
 }
 
@@ -45,26 +53,67 @@ async fn refuse(mut ws: futures::stream::SplitSink<WebSocket, Message>, msg: Ser
     let _ = ws.close().await;
 }
 
-async fn session(socket: WebSocket, room_id: String, name: String, state: AppState) {
+/// Who is joining, from the token (or anonymous in open mode).
+fn join_request(state: &AppState, room_id: &str, name: String, token: Option<&str>) -> Result<JoinRequest, AuthError> {
+    match token {
+        Some(t) => {
+            let c = state.auth.verify_join(t, room_id)?;
+            let name = if c.name.trim().is_empty() { name } else { c.name };
+            Ok(JoinRequest { identity: c.sub, name, role: c.role })
+        }
+        None if state.auth.is_open() => {
+            Ok(JoinRequest { identity: format!("guest-{}", crate::ids::random_id(10)), name, role: Role::Participant })
+        }
+        None => Err(AuthError::Missing),
+    }
+}
+
+async fn session(socket: WebSocket, room_id: String, name: String, token: Option<String>, state: AppState) {
     let (ws_tx, mut ws_rx) = socket.split();
-    let Some(room) = state.rooms.get(&room_id) else {
-        return refuse(ws_tx, ServerMessage::error("room_not_found", format!("no room with id {room_id:?}")), CLOSE_ROOM_NOT_FOUND).await;
+    let req = match join_request(&state, &room_id, name, token.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            let close = if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN };
+            let message = match &e {
+                AuthError::Missing => "joining this room needs a join token (?token=)".to_owned(),
+                other => other.to_string(),
+            };
+            return refuse(ws_tx, ServerMessage::error(e.code(), message), close).await;
+        }
     };
-    let joined = match room.join(name.clone()).await {
+    let room = match state.rooms.lookup(&room_id) {
+        Ok(Lookup::Live(room)) => room,
+        Ok(Lookup::Ended(_)) => return refuse(ws_tx, ServerMessage::error("room_ended", "the room has ended"), CLOSE_ROOM_ENDED).await,
+        Ok(Lookup::NotFound) => {
+            return refuse(ws_tx, ServerMessage::error("room_not_found", format!("no room with id {room_id:?}")), CLOSE_ROOM_NOT_FOUND)
+                .await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "room lookup failed");
+            return refuse(ws_tx, ServerMessage::error("internal", "the server could not look up the room"), CLOSE_INTERNAL).await;
+        }
+    };
+    let joined = match room.join(req).await {
         Ok(j) => j,
         Err(e) => {
             let (code, close) = match e {
                 JoinError::Full(_) => ("room_full", CLOSE_ROOM_FULL),
-                JoinError::Gone => ("room_ended", CLOSE_ROOM_ENDED),
+                JoinError::Ended => ("room_ended", CLOSE_ROOM_ENDED),
+                JoinError::NotStarted { .. } => ("room_not_started", CLOSE_NOT_STARTED),
                 JoinError::Media(_) => ("internal", CLOSE_INTERNAL),
             };
-            return refuse(ws_tx, ServerMessage::error(code, e.to_string()), close).await;
+            let mut msg = ServerMessage::error(code, e.to_string());
+            if let (JoinError::NotStarted { starts_at }, ServerMessage::Error { starts_at: at, .. }) = (&e, &mut msg) {
+                *at = Some(format_unix(*starts_at));
+            }
+            return refuse(ws_tx, msg, close).await;
         }
     };
     let (out_tx, out_rx) = mpsc::channel::<ServerMessage>(256);
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>(64);
     let welcome = ServerMessage::Welcome {
-        participant_id: joined.participant_id.clone(),
+        participant_id: joined.participant.id.clone(),
+        you: joined.participant.clone(),
         room_id: room.id.clone(),
         participants: joined.participants,
         ice_servers: state
@@ -75,23 +124,24 @@ async fn session(socket: WebSocket, room_id: String, name: String, state: AppSta
             .collect(),
     };
     let _ = out_tx.send(welcome).await;
-    let cancel = joined.cancel.clone();
+    let done = CancellationToken::new();
     tokio::spawn(participant::run(Session {
-        id: joined.participant_id,
-        name,
+        id: joined.participant.id,
+        name: joined.participant.name,
         room,
         events: joined.events,
         signals: sig_rx,
         out: out_tx.clone(),
         rtc: state.rtc.clone(),
         cancel: joined.cancel,
+        done: done.clone(),
         stats: state.rooms.stats().clone(),
     }));
     tokio::spawn(write_frames(ws_tx, out_rx));
 
     let lost = loop {
         tokio::select! {
-            _ = cancel.cancelled() => break false,
+            _ = done.cancelled() => break false,
             frame = ws_rx.next() => match frame {
                 None => break false,
                 Some(Err(e)) => {
@@ -125,15 +175,21 @@ async fn session(socket: WebSocket, room_id: String, name: String, state: AppSta
 }
 
 /// Sends queued messages until every sender (this handler and the participant) is gone, then
-/// closes the socket.
+/// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000.
 async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mut out: mpsc::Receiver<ServerMessage>) {
+    let mut close = (1000u16, "bye");
     while let Some(msg) = out.recv().await {
+        match msg {
+            ServerMessage::RoomEnded { .. } => close = (CLOSE_ROOM_ENDED, "room ended"),
+            ServerMessage::Removed { .. } => close = (CLOSE_REMOVED, "removed"),
+            _ => {}
+        }
         let Ok(text) = serde_json::to_string(&msg) else { continue };
         if ws.send(Message::text(text)).await.is_err() {
             return;
         }
     }
-    let _ = ws.send(Message::close_with(1000u16, "bye")).await;
+    let _ = ws.send(Message::close_with(close.0, close.1)).await;
     let _ = ws.close().await;
 }
 

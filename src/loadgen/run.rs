@@ -110,7 +110,7 @@ async fn create_room(addr: SocketAddr, name: &str) -> Result<String, LoadError> 
         .await
         .map_err(|e| LoadError::CreateRoom(e.to_string()))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| LoadError::CreateRoom(e.to_string()))?;
-    match (status, v["id"].as_str()) {
+    match (status, v["room"]["id"].as_str()) {
         (201, Some(id)) => Ok(id.to_owned()),
         _ => Err(LoadError::CreateRoom(format!("{status}: {text}"))),
     }

@@ -88,9 +88,15 @@ fn media_engine(media: SessionMedia) -> Result<MediaEngine, webrtc::error::Error
 }
 
 impl Session {
-    /// Connects to `room` on `addr` as `name`, offers, and keeps negotiating in the background.
+    /// Connects to `room` on `addr` as `name` (open mode), offers, and keeps negotiating in the
+    /// background.
     pub async fn join(addr: SocketAddr, room: &str, name: &str, media: SessionMedia) -> Result<Session, SessionError> {
-        let url = format!("ws://{addr}/api/v1/rooms/{room}/ws?name={name}");
+        Self::join_with(addr, room, &format!("name={name}"), media).await
+    }
+
+    /// Like [`Session::join`] with the WebSocket's query string given (`token=...`).
+    pub async fn join_with(addr: SocketAddr, room: &str, query: &str, media: SessionMedia) -> Result<Session, SessionError> {
+        let url = format!("ws://{addr}/api/v1/rooms/{room}/ws?{query}");
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
         let (mut ws_tx, mut ws_rx) = ws.split();
         let welcome: serde_json::Value = match ws_rx.next().await {

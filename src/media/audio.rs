@@ -86,6 +86,8 @@ struct Output {
 struct MixerState {
     inputs: HashMap<String, Arc<Mutex<InputQueue>>>,
     outputs: HashMap<String, Output>,
+    /// Participants muted by the host: their input is drained but not mixed.
+    muted: std::collections::HashSet<String>,
 }
 
 /// Handle to a room's mixer thread.
@@ -133,6 +135,19 @@ impl AudioMixer {
         if let Ok(mut s) = self.state.lock() {
             s.inputs.remove(id);
             s.outputs.remove(id);
+            s.muted.remove(id);
+        }
+    }
+
+    /// Keeps `id`'s audio out of (or puts it back into) everyone's mix; holds for an input
+    /// attached later too.
+    pub fn set_muted(&self, id: &str, muted: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            if muted {
+                s.muted.insert(id.to_owned());
+            } else {
+                s.muted.remove(id);
+            }
         }
     }
 
@@ -182,7 +197,7 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
     for (id, q) in &s.inputs {
         let buf = sc.frames.entry(id.clone()).or_insert_with(|| vec![0; FRAME]);
         let got = q.lock().map(|mut q| q.take_frame(buf)).unwrap_or(false);
-        if got {
+        if got && !s.muted.contains(id) {
             mixminus::accumulate(&mut sc.sum, buf);
             live.push(id.as_str());
         }

@@ -45,6 +45,8 @@ struct Tile {
     name: String,
     source: Source,
     pad: gst::Pad,
+    /// A placeholder drawn over the video while the participant is video-muted.
+    cover: Option<(gst::Bin, gst::Pad)>,
 }
 
 pub struct RoomVideo {
@@ -125,6 +127,9 @@ impl RoomVideo {
         let rects = layout::grid(self.tiles.len(), self.cfg.width, self.cfg.height);
         for (t, r) in self.tiles.iter().zip(rects) {
             tile::place(&t.pad, r, 1);
+            if let Some((_, pad)) = &t.cover {
+                tile::place(pad, r, 2);
+            }
         }
     }
 
@@ -135,7 +140,7 @@ impl RoomVideo {
         }
         let bin = tile::placeholder(name, self.cfg.fps)?;
         let pad = self.link_source(&bin)?;
-        self.tiles.push(Tile { id: id.into(), name: name.into(), source: Source::Placeholder(bin), pad });
+        self.tiles.push(Tile { id: id.into(), name: name.into(), source: Source::Placeholder(bin), pad, cover: None });
         self.relayout();
         Ok(())
     }
@@ -144,7 +149,8 @@ impl RoomVideo {
         let idx = self.tiles.iter().position(|t| t.id == id).ok_or_else(|| MediaError::Graph(format!("no tile for {id}")))?;
         let pad = self.link_source(new.bin())?;
         let name = self.tiles[idx].name.clone();
-        let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), name, source: new, pad });
+        let cover = self.tiles[idx].cover.take();
+        let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), name, source: new, pad, cover });
         self.unlink_source(old.source.bin(), &old.pad);
         self.relayout();
         Ok(())
@@ -168,10 +174,34 @@ impl RoomVideo {
         self.swap_source(id, Source::Placeholder(bin))
     }
 
+    /// Covers `id`'s tile with its placeholder (video muted by the host) or uncovers it. The
+    /// input keeps decoding underneath, so unmuting shows the picture at once.
+    pub fn set_covered(&mut self, id: &str, covered: bool) -> Result<(), MediaError> {
+        let idx = self.tiles.iter().position(|t| t.id == id).ok_or_else(|| MediaError::Graph(format!("no tile for {id}")))?;
+        match (covered, self.tiles[idx].cover.is_some()) {
+            (true, false) => {
+                let bin = tile::placeholder(&format!("{} (video off)", self.tiles[idx].name), self.cfg.fps)?;
+                let pad = self.link_source(&bin)?;
+                self.tiles[idx].cover = Some((bin, pad));
+                self.relayout();
+            }
+            (false, true) => {
+                if let Some((bin, pad)) = self.tiles[idx].cover.take() {
+                    self.unlink_source(&bin, &pad);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// Removes `id`'s tile and subscriptions, and re-tiles.
     pub fn remove_participant(&mut self, id: &str) {
         if let Some(idx) = self.tiles.iter().position(|t| t.id == id) {
-            let t = self.tiles.remove(idx);
+            let mut t = self.tiles.remove(idx);
+            if let Some((bin, pad)) = t.cover.take() {
+                self.unlink_source(&bin, &pad);
+            }
             self.unlink_source(t.source.bin(), &t.pad);
             self.relayout();
         }

@@ -1,15 +1,28 @@
-//! The room actor: one task per room owning the participant list and the media (video graph +
-//! audio mixer). Every change to either goes through its command channel, so no lock guards
-//! them. The media exists while at least one participant is in the room.
+//! The room actor: one task per live room owning its record ([`RoomSpec`]), the participant list,
+//! the timers (opening at `startsAt`, `endsAt`, the empty timeout) and the media (video graph +
+//! audio mixer). Every change goes through its command channel, so no lock guards them.
+//!
+//! Invariants: the media exists while at least one participant is in the room; every change to
+//! the record is written to the store before it is acknowledged; when the room ends, everyone
+//! is told (`Ended`) before their event channel closes, the record is stored as ended, and the
+//! room leaves the registry.
 
-use super::{Command, JoinError, Joined, MediaStats, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError};
+use super::spec::{EndReason, RoomSpec, RoomState};
+use super::{
+    Command, JoinError, JoinRequest, Joined, ManageError, MediaStats, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError,
+    RoomPatch, Rooms, format_unix, now_unix,
+};
 use crate::media::audio::AudioMixer;
 use crate::media::video::RoomVideo;
 use crate::protocol::{LeaveReason, ParticipantInfo};
 use crate::room::CountGuard;
+use crate::webhook::WebhookEvent;
 use futures::StreamExt;
 use gstreamer as gst;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -26,18 +39,56 @@ struct Media {
     _count: CountGuard,
 }
 
+/// What a timer firing means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Open,
+    TimeLimit,
+    Empty,
+}
+
 struct Room {
+    spec: RoomSpec,
     handle: RoomHandle,
+    rooms: Rooms,
     ctx: RoomContext,
     members: Vec<Member>,
     media: Option<Media>,
     cancel: CancellationToken,
+    /// Whether the room has opened (roomStarted sent, or it was open before a restart).
+    opened: bool,
+    /// Since when the open room has had nobody in it.
+    empty_since: Option<Instant>,
+    ended: bool,
 }
 
-pub(crate) fn spawn(handle: RoomHandle, rx: mpsc::Receiver<Command>, ctx: RoomContext, cancel: CancellationToken) {
-    let span = tracing::info_span!(parent: None, "room", id = %handle.id);
-    let room = Room { handle, ctx, members: Vec::new(), media: None, cancel };
-    tokio::spawn(room.run(rx).instrument(span));
+pub(crate) struct Start {
+    pub spec: RoomSpec,
+    pub handle: RoomHandle,
+    pub rx: mpsc::Receiver<Command>,
+    pub rooms: Rooms,
+    pub cancel: CancellationToken,
+    /// Restored at start-up (an open room does not announce itself again).
+    pub restored: bool,
+}
+
+pub(crate) fn spawn(s: Start) {
+    let span = tracing::info_span!(parent: None, "room", id = %s.spec.id);
+    let open_now = s.spec.state(now_unix()) == RoomState::Open;
+    let ctx = s.rooms.ctx.clone();
+    let room = Room {
+        spec: s.spec,
+        handle: s.handle,
+        rooms: s.rooms,
+        ctx,
+        members: Vec::new(),
+        media: None,
+        cancel: s.cancel,
+        opened: open_now && s.restored,
+        empty_since: None,
+        ended: false,
+    };
+    tokio::spawn(room.run(s.rx).instrument(span));
 }
 
 async fn next_bus_message(media: &mut Option<Media>) -> Option<gst::Message> {
@@ -47,13 +98,34 @@ async fn next_bus_message(media: &mut Option<Media>) -> Option<gst::Message> {
     }
 }
 
+/// The `Instant` of Unix time `t` (past times are now).
+fn instant_of(t: i64) -> Instant {
+    Instant::now() + Duration::from_secs(t.saturating_sub(now_unix()).max(0) as u64)
+}
+
+async fn sleep_until(deadline: Option<(Instant, Timer)>) -> Timer {
+    match deadline {
+        Some((at, timer)) => {
+            tokio::time::sleep_until(at).await;
+            timer
+        }
+        None => std::future::pending().await,
+    }
+}
+
 impl Room {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        tracing::info!(name = %self.handle.name, "room open");
-        loop {
+        tracing::info!(name = %self.spec.name, state = self.spec.state(now_unix()).as_str(), "room ready");
+        if !self.opened && self.spec.state(now_unix()) == RoomState::Open {
+            self.open();
+        } else if self.opened {
+            self.empty_since = Some(Instant::now());
+        }
+        while !self.ended {
+            let deadline = self.next_deadline();
             tokio::select! {
                 _ = self.cancel.cancelled() => {
-                    self.broadcast(RoomEvent::Ended { reason: "server shutting down".into() }, None);
+                    self.broadcast(RoomEvent::Ended(None), None);
                     break;
                 }
                 cmd = rx.recv() => match cmd {
@@ -61,13 +133,87 @@ impl Room {
                     None => break,
                 },
                 Some(msg) = next_bus_message(&mut self.media) => self.on_bus(msg),
+                timer = sleep_until(deadline) => self.on_timer(timer),
             }
         }
-        for m in self.members.drain(..) {
-            m.cancel.cancel();
-        }
+        // Dropping the members closes their event channels after whatever was queued (the
+        // `Ended` event), so each participant tells its client before it stops.
+        self.members.clear();
         self.media = None;
+        self.handle.present.store(0, Ordering::Relaxed);
+        self.rooms.remove(&self.spec.id);
         tracing::info!("room closed");
+    }
+
+    fn next_deadline(&self) -> Option<(Instant, Timer)> {
+        let mut next: Option<(Instant, Timer)> = None;
+        let mut consider = |at: Instant, t: Timer| {
+            if next.is_none_or(|(n, _)| at < n) {
+                next = Some((at, t));
+            }
+        };
+        if !self.opened
+            && let Some(s) = self.spec.starts_at
+        {
+            consider(instant_of(s), Timer::Open);
+        }
+        if let Some(e) = self.spec.ends_at {
+            consider(instant_of(e), Timer::TimeLimit);
+        }
+        if self.opened
+            && let Some(since) = self.empty_since
+        {
+            consider(since + Duration::from_secs(self.spec.empty_timeout_seconds.into()), Timer::Empty);
+        }
+        next
+    }
+
+    fn on_timer(&mut self, timer: Timer) {
+        match timer {
+            Timer::Open if self.spec.state(now_unix()) == RoomState::Open => self.open(),
+            // Woken early (whole-second rounding): the next deadline is recomputed.
+            Timer::Open => {}
+            Timer::TimeLimit => self.end(EndReason::TimeLimit),
+            Timer::Empty => self.end(EndReason::EmptyTimeout),
+        }
+    }
+
+    fn room_json(&self) -> serde_json::Value {
+        serde_json::to_value(crate::wire::RoomView::new(&self.spec, now_unix(), self.members.len(), None)).unwrap_or_default()
+    }
+
+    fn webhook(&self, event: &'static str, participant: Option<&ParticipantInfo>, reason: Option<&str>) {
+        let mut ev = WebhookEvent::new(event, self.room_json());
+        ev.participant = participant.and_then(|p| serde_json::to_value(p).ok());
+        ev.reason = reason.map(str::to_owned);
+        self.ctx.webhooks.send(ev);
+    }
+
+    fn open(&mut self) {
+        self.opened = true;
+        if self.members.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+        tracing::info!("room open");
+        self.webhook("roomStarted", None, None);
+    }
+
+    fn end(&mut self, reason: EndReason) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.spec.ended_at = Some(now_unix());
+        self.spec.end_reason = Some(reason);
+        if let Err(e) = self.ctx.store.update_room(&self.spec) {
+            tracing::error!(error = %e, "could not store the room as ended");
+        }
+        tracing::info!(reason = reason.as_str(), participants = self.members.len(), "room ended");
+        self.broadcast(RoomEvent::Ended(Some(reason)), None);
+        for m in &self.members {
+            self.webhook("participantLeft", Some(&m.info), Some(LeaveReason::RoomEnded.as_str()));
+        }
+        self.webhook("roomEnded", None, Some(reason.as_str()));
     }
 
     fn broadcast(&self, ev: RoomEvent, except: Option<&str>) {
@@ -78,9 +224,9 @@ impl Room {
 
     fn ensure_media(&mut self) -> Result<&mut Media, RoomMediaError> {
         if self.media.is_none() {
-            let video = RoomVideo::new(self.ctx.pipelines.clone(), self.ctx.composite.clone())?;
+            let video = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.composite.clone())?;
             let bus = video.bus().ok_or_else(|| crate::media::MediaError::Graph("pipeline has no bus".into()))?.stream();
-            let audio = AudioMixer::start(&self.handle.id)?;
+            let audio = AudioMixer::start(&self.spec.id)?;
             let count = CountGuard::new(&self.ctx.stats, |s| &s.room_media);
             self.media = Some(Media { video, audio, bus, _count: count });
             tracing::info!("media pipeline started");
@@ -88,14 +234,14 @@ impl Room {
         self.media.as_mut().ok_or(RoomMediaError::Gone)
     }
 
-    fn is_member(&self, id: &str) -> bool {
-        self.members.iter().any(|m| m.info.id == id)
+    fn member_index(&self, id: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.info.id == id)
     }
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Join { name, reply } => {
-                let _ = reply.send(self.join(name));
+            Command::Join { req, reply } => {
+                let _ = reply.send(self.join(req));
             }
             Command::Leave { id, reason } => self.leave(&id, reason),
             Command::AttachVideo { id, codec, payload_type, reply } => {
@@ -124,55 +270,153 @@ impl Room {
             Command::Info { reply } => {
                 let _ = reply.send(self.info());
             }
+            Command::Update { patch, reply } => {
+                let _ = reply.send(self.update(patch));
+            }
+            Command::End { reason, reply } => {
+                self.end(reason);
+                let _ = reply.send(Ok(self.spec.clone()));
+            }
+            Command::Kick { id, reply } => {
+                let r = match self.member_index(&id) {
+                    Some(_) => {
+                        self.remove_member(&id, LeaveReason::Kicked);
+                        Ok(())
+                    }
+                    None => Err(ManageError::NoParticipant(id)),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Mute { id, audio, video, reply } => {
+                let _ = reply.send(self.mute(&id, audio, video));
+            }
         }
     }
 
     fn member_media(&mut self, id: &str) -> Result<&mut Media, RoomMediaError> {
-        if !self.is_member(id) {
+        if self.member_index(id).is_none() {
             return Err(RoomMediaError::NotJoined);
         }
         self.ensure_media()
     }
 
-    fn join(&mut self, name: String) -> Result<Joined, JoinError> {
-        if self.cancel.is_cancelled() {
-            return Err(JoinError::Gone);
+    fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
+        let now = now_unix();
+        if self.ended || self.cancel.is_cancelled() {
+            return Err(JoinError::Ended);
         }
-        if self.members.len() >= self.ctx.max_participants {
-            return Err(JoinError::Full(self.ctx.max_participants));
+        if let Some(s) = self.spec.starts_at
+            && now < s - self.ctx.early_join_seconds
+        {
+            return Err(JoinError::NotStarted { starts_at: s });
         }
-        let info = ParticipantInfo { id: crate::ids::participant_id(), name };
+        // A second session of the same identity (a reload, another tab) replaces the first, so
+        // a reload never leaves a ghost tile behind for the ICE timeout.
+        if let Some(old) = self.members.iter().find(|m| m.info.identity == req.identity).map(|m| m.info.id.clone()) {
+            self.remove_member(&old, LeaveReason::Replaced);
+        }
+        if self.members.len() >= self.spec.max_participants as usize {
+            return Err(JoinError::Full(self.spec.max_participants));
+        }
+        let info = ParticipantInfo {
+            id: crate::ids::participant_id(),
+            identity: req.identity,
+            name: req.name,
+            role: req.role,
+            joined_at: format_unix(now),
+            audio_muted: false,
+            video_muted: false,
+        };
         let media = self.ensure_media().map_err(|e| JoinError::Media(e.to_string()))?;
         media.video.add_participant(&info.id, &info.name).map_err(|e| JoinError::Media(e.to_string()))?;
         let (tx, events) = mpsc::unbounded_channel();
         let cancel = self.cancel.child_token();
         let participants = self.members.iter().map(|m| m.info.clone()).collect();
         self.broadcast(RoomEvent::Joined(info.clone()), None);
-        tracing::info!(participant = %info.id, name = %info.name, "joined");
+        tracing::info!(participant = %info.id, name = %info.name, role = ?info.role, "joined");
         self.members.push(Member { info: info.clone(), events: tx, cancel: cancel.clone() });
-        Ok(Joined { participant_id: info.id, participants, events, cancel })
+        self.handle.present.store(self.members.len(), Ordering::Relaxed);
+        self.empty_since = None;
+        self.webhook("participantJoined", Some(&info), None);
+        Ok(Joined { participant: info, participants, events, cancel })
     }
 
+    /// The participant left by itself (its task is ending).
     fn leave(&mut self, id: &str, reason: LeaveReason) {
-        let Some(idx) = self.members.iter().position(|m| m.info.id == id) else { return };
-        let member = self.members.remove(idx);
-        member.cancel.cancel();
+        if let Some(m) = self.take_member(id, reason) {
+            m.cancel.cancel();
+        }
+    }
+
+    /// The room removes a participant: it is told why, then its event channel closes.
+    fn remove_member(&mut self, id: &str, reason: LeaveReason) {
+        if let Some(m) = self.take_member(id, reason) {
+            let _ = m.events.send(RoomEvent::Removed(reason));
+        }
+    }
+
+    fn take_member(&mut self, id: &str, reason: LeaveReason) -> Option<Member> {
+        let member = self.members.remove(self.member_index(id)?);
         if let Some(m) = self.media.as_mut() {
             m.video.remove_participant(id);
             m.audio.remove(id);
         }
-        tracing::info!(participant = %id, ?reason, "left");
+        tracing::info!(participant = %id, reason = reason.as_str(), "left");
         self.broadcast(RoomEvent::Left { id: id.into(), reason }, None);
-        if self.members.is_empty() && self.media.take().is_some() {
-            tracing::info!("last participant left: media pipeline torn down");
+        self.handle.present.store(self.members.len(), Ordering::Relaxed);
+        self.webhook("participantLeft", Some(&member.info), Some(reason.as_str()));
+        if self.members.is_empty() {
+            self.empty_since = Some(Instant::now());
+            if self.media.take().is_some() {
+                tracing::info!("last participant left: media pipeline torn down");
+            }
         }
+        Some(member)
+    }
+
+    fn mute(&mut self, id: &str, audio: Option<bool>, video: Option<bool>) -> Result<ParticipantInfo, ManageError> {
+        let idx = self.member_index(id).ok_or_else(|| ManageError::NoParticipant(id.into()))?;
+        let info = {
+            let m = &mut self.members[idx].info;
+            m.audio_muted = audio.unwrap_or(m.audio_muted);
+            m.video_muted = video.unwrap_or(m.video_muted);
+            m.clone()
+        };
+        if let Some(media) = self.media.as_mut() {
+            media.audio.set_muted(id, info.audio_muted);
+            if let Err(e) = media.video.set_covered(id, info.video_muted) {
+                tracing::warn!(participant = %id, error = %e, "could not change the video mute");
+            }
+        }
+        tracing::info!(participant = %id, audio = info.audio_muted, video = info.video_muted, "mute changed");
+        self.broadcast(RoomEvent::Updated(info.clone()), None);
+        Ok(info)
+    }
+
+    fn update(&mut self, patch: RoomPatch) -> Result<RoomInfo, ManageError> {
+        if self.ended {
+            return Err(ManageError::Ended);
+        }
+        let mut next = self.spec.clone();
+        patch.apply(&mut next);
+        next.validate().map_err(ManageError::Invalid)?;
+        if self.opened && next.starts_at != self.spec.starts_at {
+            return Err(ManageError::Invalid("startsAt cannot change once the room is open".into()));
+        }
+        if let Some(e) = next.ends_at
+            && e <= now_unix()
+        {
+            return Err(ManageError::Invalid("endsAt must be in the future".into()));
+        }
+        self.ctx.store.update_room(&next)?;
+        self.spec = next;
+        tracing::info!("room updated");
+        Ok(self.info())
     }
 
     fn info(&self) -> RoomInfo {
         RoomInfo {
-            id: self.handle.id.clone(),
-            name: self.handle.name.clone(),
-            created_at: self.handle.created_at.clone(),
+            spec: self.spec.clone(),
             participants: self.members.iter().map(|m| m.info.clone()).collect(),
             media: self.media.as_ref().map(|m| {
                 let (audio_inputs, audio_outputs) = m.audio.counts();

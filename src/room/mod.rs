@@ -1,20 +1,26 @@
-//! Rooms: the registry, a [`RoomHandle`] per room driving one actor task ([`actor`]) that owns
-//! the participants list and the media, and one task per participant ([`participant`]).
+//! Rooms: the registry of live (scheduled or open) rooms, a [`RoomHandle`] per room driving one
+//! actor task ([`actor`]) that owns the room's record, participants, timers and media, and one
+//! task per participant ([`participant`]).
 //!
-//! Cancellation flows server → room → participant through child `CancellationToken`s; dropping
-//! every handle of a room also stops its actor.
+//! Invariants: a room is in the registry exactly while its actor runs; an ended room lives on
+//! only in the store. Cancellation (server shutdown) flows server → room → participant through
+//! child `CancellationToken`s and does not end rooms: they are restored at the next start.
 
 pub mod actor;
 pub mod layout;
 pub mod participant;
+pub mod spec;
 mod time;
 
-use crate::config::CompositeConfig;
+use crate::auth::Role;
 use crate::media::audio::AudioInput;
 use crate::media::pipelines::Pipelines;
 use crate::media::video::VideoSubscription;
 use crate::media::{VideoCodec, VideoIngest};
 use crate::protocol::{LeaveReason, ParticipantInfo};
+use crate::store::{RoomFilter, Store, StoreError};
+use crate::webhook::Webhooks;
+use spec::{EndReason, RoomSpec};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use time::rfc3339;
+pub use time::{format_unix, now_unix, parse_rfc3339, rfc3339};
 
 /// Live-object counters, for `/healthz` and leak tests.
 #[derive(Debug, Default)]
@@ -56,22 +62,35 @@ pub enum RoomEvent {
         id: String,
         reason: LeaveReason,
     },
-    Ended {
-        reason: String,
-    },
+    /// A participant's mute state changed.
+    Updated(ParticipantInfo),
+    /// You are removed (kicked or replaced); your session ends.
+    Removed(LeaveReason),
+    /// The room ended (`None`: the server is shutting down; the room is not ended).
+    Ended(Option<EndReason>),
     /// The room's media failed for this participant or everyone; shown to the user.
     MediaError {
         message: String,
     },
 }
 
+/// Who is joining.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    pub identity: String,
+    pub name: String,
+    pub role: Role,
+}
+
 /// Why a join was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
     #[error("the room is full ({0} participants)")]
-    Full(usize),
+    Full(u32),
     #[error("the room has ended")]
-    Gone,
+    Ended,
+    #[error("the room has not started yet; it starts at {}", format_unix(*.starts_at))]
+    NotStarted { starts_at: i64 },
     #[error("the room's media could not start: {0}")]
     Media(String),
 }
@@ -89,16 +108,29 @@ pub enum RoomMediaError {
     Audio(#[from] crate::media::audio::AudioError),
 }
 
+/// Errors of management commands (update, kick, mute, end).
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("the room has ended")]
+    Ended,
+    #[error("no participant with id {0:?} in this room")]
+    NoParticipant(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the room could not be saved")]
+    Store(#[from] StoreError),
+}
+
 /// Accepted join.
 pub struct Joined {
-    pub participant_id: String,
+    pub participant: ParticipantInfo,
     pub participants: Vec<ParticipantInfo>,
     pub events: mpsc::UnboundedReceiver<RoomEvent>,
     pub cancel: CancellationToken,
 }
 
 /// Media counts reported by a room (leak tests compare them).
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaStats {
     pub elements: usize,
@@ -108,19 +140,50 @@ pub struct MediaStats {
     pub audio_outputs: usize,
 }
 
-/// Snapshot of a room.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Snapshot of a live room.
+#[derive(Debug, Clone)]
 pub struct RoomInfo {
-    pub id: String,
-    pub name: String,
-    pub created_at: String,
+    pub spec: RoomSpec,
     pub participants: Vec<ParticipantInfo>,
     pub media: Option<MediaStats>,
 }
 
+/// A change to a room; `None` leaves a field alone, `Some(None)` clears an optional one.
+#[derive(Debug, Clone, Default)]
+pub struct RoomPatch {
+    pub name: Option<String>,
+    pub starts_at: Option<Option<i64>>,
+    pub ends_at: Option<Option<i64>>,
+    pub empty_timeout_seconds: Option<u32>,
+    pub max_participants: Option<u32>,
+    pub metadata: Option<Option<serde_json::Value>>,
+}
+
+impl RoomPatch {
+    pub fn apply(&self, spec: &mut RoomSpec) {
+        if let Some(v) = &self.name {
+            spec.name = v.clone();
+        }
+        if let Some(v) = self.starts_at {
+            spec.starts_at = v;
+        }
+        if let Some(v) = self.ends_at {
+            spec.ends_at = v;
+        }
+        if let Some(v) = self.empty_timeout_seconds {
+            spec.empty_timeout_seconds = v;
+        }
+        if let Some(v) = self.max_participants {
+            spec.max_participants = v;
+        }
+        if let Some(v) = &self.metadata {
+            spec.metadata = v.clone();
+        }
+    }
+}
+
 pub(crate) enum Command {
-    Join { name: String, reply: oneshot::Sender<Result<Joined, JoinError>> },
+    Join { req: JoinRequest, reply: oneshot::Sender<Result<Joined, JoinError>> },
     Leave { id: String, reason: LeaveReason },
     AttachVideo { id: String, codec: VideoCodec, payload_type: u8, reply: oneshot::Sender<Result<VideoIngest, RoomMediaError>> },
     DetachVideo { id: String },
@@ -128,15 +191,19 @@ pub(crate) enum Command {
     SubscribeVideo { id: String, codec: VideoCodec, reply: oneshot::Sender<Result<VideoSubscription, RoomMediaError>> },
     SubscribeAudio { id: String, reply: oneshot::Sender<Result<mpsc::Receiver<Bytes>, RoomMediaError>> },
     Info { reply: oneshot::Sender<RoomInfo> },
+    Update { patch: RoomPatch, reply: oneshot::Sender<Result<RoomInfo, ManageError>> },
+    End { reason: EndReason, reply: oneshot::Sender<Result<RoomSpec, ManageError>> },
+    Kick { id: String, reply: oneshot::Sender<Result<(), ManageError>> },
+    Mute { id: String, audio: Option<bool>, video: Option<bool>, reply: oneshot::Sender<Result<ParticipantInfo, ManageError>> },
 }
 
 /// A cheap, clonable handle to a room's actor.
 #[derive(Clone)]
 pub struct RoomHandle {
     pub id: String,
-    pub name: String,
-    pub created_at: String,
     tx: mpsc::Sender<Command>,
+    /// Participants now in the room (kept by the actor; read by room lists).
+    present: Arc<AtomicUsize>,
 }
 
 impl RoomHandle {
@@ -146,8 +213,12 @@ impl RoomHandle {
         rx.await.ok()
     }
 
-    pub async fn join(&self, name: String) -> Result<Joined, JoinError> {
-        self.ask(|reply| Command::Join { name, reply }).await.unwrap_or(Err(JoinError::Gone))
+    pub fn participant_count(&self) -> usize {
+        self.present.load(Ordering::Relaxed)
+    }
+
+    pub async fn join(&self, req: JoinRequest) -> Result<Joined, JoinError> {
+        self.ask(|reply| Command::Join { req, reply }).await.unwrap_or(Err(JoinError::Ended))
     }
 
     pub async fn leave(&self, id: &str, reason: LeaveReason) {
@@ -174,8 +245,26 @@ impl RoomHandle {
         self.ask(|reply| Command::SubscribeAudio { id: id.into(), reply }).await.unwrap_or(Err(RoomMediaError::Gone))
     }
 
+    /// `None` when the room has just ended.
     pub async fn info(&self) -> Option<RoomInfo> {
         self.ask(|reply| Command::Info { reply }).await
+    }
+
+    pub async fn update(&self, patch: RoomPatch) -> Result<RoomInfo, ManageError> {
+        self.ask(|reply| Command::Update { patch, reply }).await.unwrap_or(Err(ManageError::Ended))
+    }
+
+    /// Ends the room for everyone; returns its final record.
+    pub async fn end(&self, reason: EndReason) -> Result<RoomSpec, ManageError> {
+        self.ask(|reply| Command::End { reason, reply }).await.unwrap_or(Err(ManageError::Ended))
+    }
+
+    pub async fn kick(&self, id: &str) -> Result<(), ManageError> {
+        self.ask(|reply| Command::Kick { id: id.into(), reply }).await.unwrap_or(Err(ManageError::Ended))
+    }
+
+    pub async fn mute(&self, id: &str, audio: Option<bool>, video: Option<bool>) -> Result<ParticipantInfo, ManageError> {
+        self.ask(|reply| Command::Mute { id: id.into(), audio, video, reply }).await.unwrap_or(Err(ManageError::Ended))
     }
 }
 
@@ -183,9 +272,29 @@ impl RoomHandle {
 #[derive(Clone)]
 pub struct RoomContext {
     pub pipelines: Arc<Pipelines>,
-    pub composite: CompositeConfig,
-    pub max_participants: usize,
     pub stats: Arc<Stats>,
+    pub store: Store,
+    pub webhooks: Webhooks,
+    /// How long before `startsAt` joining is allowed, seconds.
+    pub early_join_seconds: i64,
+}
+
+/// Why a room could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the server already holds its maximum of {0} scheduled or open rooms")]
+    TooMany(usize),
+    #[error("the room could not be saved")]
+    Store(#[from] StoreError),
+}
+
+/// A room looked up by id.
+pub enum Lookup {
+    Live(RoomHandle),
+    Ended(RoomSpec),
+    NotFound,
 }
 
 /// All rooms of the server.
@@ -193,35 +302,90 @@ pub struct RoomContext {
 pub struct Rooms {
     map: Arc<Mutex<HashMap<String, RoomHandle>>>,
     ctx: RoomContext,
+    max_rooms: usize,
     cancel: CancellationToken,
 }
 
 impl Rooms {
-    pub fn new(ctx: RoomContext, cancel: CancellationToken) -> Self {
-        Self { map: Arc::default(), ctx, cancel }
+    pub fn new(ctx: RoomContext, max_rooms: usize, cancel: CancellationToken) -> Self {
+        Self { map: Arc::default(), ctx, max_rooms, cancel }
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
         &self.ctx.stats
     }
 
-    /// Creates a room and starts its actor.
-    pub fn create(&self, name: Option<String>) -> RoomHandle {
-        let id = crate::ids::room_id();
-        let name = name.unwrap_or_else(|| format!("Room {}", &id[..6]));
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    fn spawn(&self, spec: RoomSpec, restored: bool) -> RoomHandle {
         let (tx, rx) = mpsc::channel(256);
-        let handle = RoomHandle { id: id.clone(), name, created_at: rfc3339(std::time::SystemTime::now()), tx };
-        actor::spawn(handle.clone(), rx, self.ctx.clone(), self.cancel.child_token());
+        let handle = RoomHandle { id: spec.id.clone(), tx, present: Arc::default() };
         if let Ok(mut m) = self.map.lock() {
-            m.insert(id, handle.clone());
+            m.insert(spec.id.clone(), handle.clone());
         }
+        actor::spawn(actor::Start { spec, handle: handle.clone(), rx, rooms: self.clone(), cancel: self.cancel.child_token(), restored });
         handle
     }
 
+    /// Validates, stores and starts a new room.
+    pub fn create(&self, spec: RoomSpec) -> Result<RoomHandle, CreateError> {
+        spec.validate().map_err(CreateError::Invalid)?;
+        if self.len() >= self.max_rooms {
+            return Err(CreateError::TooMany(self.max_rooms));
+        }
+        self.ctx.store.insert_room(&spec)?;
+        Ok(self.spawn(spec, false))
+    }
+
+    /// Starts an actor for every stored room that has not ended (at server start). Rooms that
+    /// were open when the server stopped reopen, with their empty timeout counted from now.
+    pub fn restore(&self) -> Result<usize, StoreError> {
+        let rooms = self.ctx.store.unfinished_rooms()?;
+        let n = rooms.len();
+        for spec in rooms {
+            self.spawn(spec, true);
+        }
+        Ok(n)
+    }
+
+    /// The live room `id`.
     pub fn get(&self, id: &str) -> Option<RoomHandle> {
         self.map.lock().ok()?.get(id).cloned()
     }
 
+    /// The room `id`, live or ended.
+    pub fn lookup(&self, id: &str) -> Result<Lookup, StoreError> {
+        if let Some(h) = self.get(id) {
+            return Ok(Lookup::Live(h));
+        }
+        Ok(match self.ctx.store.get_room(id)? {
+            Some(spec) if spec.ended_at.is_some() => Lookup::Ended(spec),
+            // Stored but not live: it ended in the instant between the two reads, or the actor
+            // is being restored; either way there is no room to use.
+            Some(_) | None => Lookup::NotFound,
+        })
+    }
+
+    /// A page of rooms from the store, each with its live participant count.
+    pub fn list(&self, filter: &RoomFilter) -> Result<(Vec<(RoomSpec, usize)>, u64), StoreError> {
+        let (specs, total) = self.ctx.store.list_rooms(filter, now_unix())?;
+        let map = self.map.lock().map(|m| m.clone()).unwrap_or_default();
+        Ok((specs.into_iter().map(|s| {
+            let n = map.get(&s.id).map(RoomHandle::participant_count).unwrap_or(0);
+            (s, n)
+        }).collect(), total))
+    }
+
+    /// Called by a room's actor when it stops.
+    fn remove(&self, id: &str) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(id);
+        }
+    }
+
+    /// Live rooms (scheduled or open).
     pub fn len(&self) -> usize {
         self.map.lock().map(|m| m.len()).unwrap_or(0)
     }

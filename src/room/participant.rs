@@ -51,6 +51,8 @@ pub struct Session {
     pub out: mpsc::Sender<ServerMessage>,
     pub rtc: RtcFactory,
     pub cancel: CancellationToken,
+    /// Cancelled when this task ends, whatever the reason (the signaling connection closes then).
+    pub done: CancellationToken,
     pub stats: Arc<Stats>,
 }
 
@@ -88,8 +90,10 @@ struct Participant {
 }
 
 enum Exit {
+    /// The participant went: tell the room.
     Leave(LeaveReason),
-    RoomEnded,
+    /// The room removed us or ended: it knows already.
+    Removed,
 }
 
 /// Runs a participant until it leaves; tells the room on the way out.
@@ -100,6 +104,7 @@ pub async fn run(s: Session) {
 
 async fn run_inner(mut s: Session) {
     let _task = CountGuard::new(&s.stats, |s| &s.participant_tasks);
+    let _done = s.done.clone().drop_guard();
     let (forwarder, mut peer_events) = PeerEventForwarder::new();
     let pc = match s.rtc.peer(forwarder).await {
         Ok(pc) => pc,
@@ -127,7 +132,7 @@ async fn run_inner(mut s: Session) {
     };
     let exit = loop {
         tokio::select! {
-            _ = s.cancel.cancelled() => break Exit::RoomEnded,
+            _ = s.cancel.cancelled() => break Exit::Removed,
             msg = s.signals.recv() => match msg {
                 None | Some(Signal::Client(ClientMessage::Leave {})) => break Exit::Leave(LeaveReason::Left),
                 Some(Signal::Lost) => break Exit::Leave(LeaveReason::Disconnected),
@@ -142,13 +147,26 @@ async fn run_inner(mut s: Session) {
                 }
             },
             ev = s.events.recv() => match ev {
-                None => break Exit::RoomEnded,
+                None => break Exit::Removed,
                 Some(RoomEvent::Joined(info)) => p.send(ServerMessage::ParticipantJoined { participant: info }).await,
                 Some(RoomEvent::Left { id, reason }) => p.send(ServerMessage::ParticipantLeft { participant_id: id, reason }).await,
+                Some(RoomEvent::Updated(info)) => p.send(ServerMessage::ParticipantUpdated { participant: info }).await,
                 Some(RoomEvent::MediaError { message }) => p.send(ServerMessage::error("media_error", message)).await,
-                Some(RoomEvent::Ended { reason }) => {
-                    p.send(ServerMessage::RoomEnded { reason }).await;
-                    break Exit::RoomEnded;
+                Some(RoomEvent::Removed(reason)) => {
+                    let message = match reason {
+                        LeaveReason::Replaced => "you joined this room again from somewhere else",
+                        _ => "you were removed from the room",
+                    };
+                    p.send(ServerMessage::Removed { reason, message: message.into() }).await;
+                    break Exit::Removed;
+                }
+                Some(RoomEvent::Ended(reason)) => {
+                    let (reason, message) = match reason {
+                        Some(r) => (r.as_str(), r.message()),
+                        None => ("serverShutdown", "the server is shutting down"),
+                    };
+                    p.send(ServerMessage::RoomEnded { reason: reason.into(), message: message.into() }).await;
+                    break Exit::Removed;
                 }
             },
             Some(ev) = peer_events.recv() => match ev {

@@ -1,10 +1,76 @@
-//! RFC 3339 timestamps without a date-time dependency.
+//! RFC 3339 timestamps without a date-time dependency. Times are whole seconds since the Unix
+//! epoch (`i64`) everywhere in the domain; only the wire sees strings.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Now, in seconds since the Unix epoch.
+pub fn now_unix() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
 
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
 pub fn rfc3339(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    format_unix(secs)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days-from-civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses an RFC 3339 date-time (`2026-11-21T09:30:00Z`, `...T09:30:00.250+01:00`) into Unix
+/// seconds (fractions are dropped). The error says what is wrong.
+pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not an RFC 3339 date-time like 2026-11-21T09:30:00Z");
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return Err(bad());
+    }
+    let digits = |part: Option<&str>| -> Result<i64, String> {
+        match part {
+            Some(p) if p.bytes().all(|c| c.is_ascii_digit()) => p.parse::<i64>().map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    };
+    let num = |r: std::ops::Range<usize>| digits(s.get(r));
+    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo) || d < 1 || d > month_days[(mo - 1) as usize] || h > 23 || mi > 59 || se > 60 {
+        return Err(bad());
+    }
+    let mut rest = s.get(19..).ok_or_else(bad)?;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && rest.as_bytes()[3] == b':' => {
+            let (oh, om) = (digits(rest.get(1..3))?, digits(rest.get(4..6))?);
+            if oh > 23 || om > 59 {
+                return Err(bad());
+            }
+            let o = oh * 3600 + om * 60;
+            if rest.starts_with('-') { -o } else { o }
+        }
+        _ => return Err(bad()),
+    };
+    Ok(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se.min(59) - offset)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds.
+pub fn format_unix(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (proleptic Gregorian), after H. Hinnant's published algorithm.
     let z = days + 719_468;
@@ -29,5 +95,17 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_219_200 + 3661)), "2026-11-21T01:01:01Z");
+    }
+
+    #[test]
+    fn parse_round_trips_and_rejects_junk() {
+        for t in [0i64, 951_782_400, 1_795_219_200 + 3661, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&format_unix(t)).unwrap(), t);
+        }
+        assert_eq!(parse_rfc3339("2026-11-21T02:01:01.5+01:00").unwrap(), 1_795_219_200 + 3661);
+        assert_eq!(parse_rfc3339("2026-11-20T20:01:01-05:00").unwrap(), 1_795_219_200 + 3661);
+        for junk in ["", "tomorrow", "2026-02-30T00:00:00Z", "2026-11-21T24:00:00Z", "2026-11-21T00:00:00", "2026-11-21T00:00:00+1:00", "2026-11-21T00:00:00.Z"] {
+            assert!(parse_rfc3339(junk).is_err(), "{junk}");
+        }
     }
 }

@@ -19,7 +19,10 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// What a synthetic participant sends and accepts.
 #[derive(Clone)]
+#[derive(Default, Clone)]
 pub struct Opts {
+    /// Joins with this token when set (else anonymously as `name`, in open mode).
+    pub token: Option<String>,
     pub name: String,
     pub rgb: [u8; 3],
     pub tone_hz: f64,
@@ -77,7 +80,11 @@ impl Client {
     pub async fn join(addr: std::net::SocketAddr, room: &str, opts: Opts) -> Client {
         gst::init().expect("gstreamer");
         let vcodec = if opts.h264 { VideoCodec::H264 } else { VideoCodec::Vp8 };
-        let mut session = Session::join(addr, room, &opts.name, SessionMedia { video: Some(vcodec), audio: true }).await.expect("joins");
+        let query = match &opts.token {
+            Some(t) => format!("token={t}"),
+            None => format!("name={}", opts.name),
+        };
+        let mut session = Session::join_with(addr, room, &query, SessionMedia { video: Some(vcodec), audio: true }).await.expect("joins");
         let received = Arc::new(Received::default());
         let pipelines = Arc::new(Mutex::new(Vec::new()));
 

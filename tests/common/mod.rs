@@ -16,9 +16,13 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server in open mode with an in-memory database.
     pub async fn start() -> Self {
+        Self::start_with(test_config()).await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
         tessera::telemetry::init();
-        let config = Config { listen: "127.0.0.1:0".parse().expect("literal address"), ..Config::default() };
         let running = tessera::server::start(config).await.expect("server starts");
         Self { running }
     }
@@ -30,7 +34,7 @@ impl TestServer {
     pub async fn create_room(&self) -> String {
         let (status, body) = http::request(self.addr(), "POST", "/api/v1/rooms", Some(r#"{"name":"test"}"#)).await;
         assert_eq!(status, 201, "{body}");
-        body["id"].as_str().expect("room id").to_owned()
+        body["room"]["id"].as_str().expect("room id").to_owned()
     }
 
     pub async fn health(&self) -> serde_json::Value {
@@ -42,6 +46,11 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.running.cancel.cancel();
     }
+}
+
+/// Loopback on a free port, open mode, nothing persisted.
+pub fn test_config() -> Config {
+    Config { listen: "127.0.0.1:0".parse().expect("literal address"), database: ":memory:".into(), ..Config::default() }
 }
 
 /// Polls `check` every 50 ms until it returns `Ok`, or fails with its last error after `limit`.

@@ -1,0 +1,50 @@
+//! Request bodies: read with a size limit (with or without Content-Length) and parsed as JSON
+//! with an error that says what is wrong.
+
+use super::rejection::ApiError;
+use bytes::Buf;
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use warp::Filter;
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// The raw body, at most [`MAX_BODY`] bytes.
+pub fn limited() -> impl Filter<Extract = (Vec<u8>,), Error = warp::Rejection> + Clone {
+    warp::body::stream().and_then(|body| async move { read_limited(body, MAX_BODY).await.map_err(warp::reject::custom) })
+}
+
+async fn read_limited<S, B>(mut body: S, limit: usize) -> Result<Vec<u8>, ApiError>
+where
+    S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if out.len() + chunk.remaining() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        while chunk.has_remaining() {
+            let c = chunk.chunk();
+            out.extend_from_slice(c);
+            let n = c.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a JSON body; `None` when the body is empty.
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Parses a JSON body that must be present.
+pub fn json_required<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    json(body)?.ok_or_else(|| ApiError::BadRequest("a JSON body is required".into()))
+}

@@ -1,0 +1,68 @@
+//! `/api/v1/rooms/{id}/participants`: list, kick and mute (host powers).
+
+use super::rejection::{ApiError, reject};
+use super::rooms::live_room;
+use super::{AppState, body, caller, with_state};
+use crate::auth::Caller;
+use crate::protocol::ParticipantInfo;
+use crate::wire::{ErrorBody, MuteRequest, ParticipantList};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + use<> {
+    let s = || with_state(state.clone()).and(caller(state));
+    let list = warp::path!("api" / "v1" / "rooms" / String / "participants")
+        .and(warp::get())
+        .and(s())
+        .and_then(|id, st, c| async move { list_participants(id, st, c).await.map_err(reject) });
+    let kick = warp::path!("api" / "v1" / "rooms" / String / "participants" / String)
+        .and(warp::delete())
+        .and(s())
+        .and_then(|id, pid, st, c| async move { kick_participant(id, pid, st, c).await.map_err(reject) });
+    let mute = warp::path!("api" / "v1" / "rooms" / String / "participants" / String / "mute")
+        .and(warp::post())
+        .and(s())
+        .and(body::limited())
+        .and_then(|id, pid, st, c, b| async move { mute_participant(id, pid, st, c, b).await.map_err(reject) });
+    list.or(kick).unify().or(mute).unify()
+}
+
+/// Who is in the room now.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/participants", tag = "participants", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ParticipantList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn list_participants(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    let info = live_room(&state, &id)?.info().await.ok_or(ApiError::RoomEnded)?;
+    Ok(warp::reply::json(&ParticipantList { participants: info.participants }).into_response())
+}
+
+/// Remove a participant: the others get `participantLeft` with reason `kicked`, the participant
+/// gets `removed` and is disconnected. They may join again with a valid token.
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/participants/{pid}", tag = "participants", security(("bearer" = [])),
+    params(("id" = String, Path), ("pid" = String, Path, description = "the participant's session id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn kick_participant(id: String, pid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    live_room(&state, &id)?.kick(&pid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Mute or unmute a participant on the server: a muted audio leaves everyone's mix, a muted
+/// video shows the placeholder on its tile. Everyone gets `participantUpdated`.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/participants/{pid}/mute", tag = "participants", security(("bearer" = [])),
+    params(("id" = String, Path), ("pid" = String, Path)), request_body = MuteRequest,
+    responses((status = 200, body = ParticipantInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn mute_participant(id: String, pid: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    let req: MuteRequest = body::json_required(&raw)?;
+    if req.audio.is_none() && req.video.is_none() {
+        return Err(ApiError::BadRequest("give \"audio\" and/or \"video\" (true mutes, false unmutes)".into()));
+    }
+    let info = live_room(&state, &id)?.mute(&pid, req.audio, req.video).await?;
+    Ok(warp::reply::json(&info).into_response())
+}

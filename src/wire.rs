@@ -1,0 +1,221 @@
+//! REST and webhook wire types (JSON, camelCase), apart from the domain types they show. The
+//! OpenAPI document is generated from these (`utoipa`). Requests deny unknown fields so typos
+//! are caught.
+
+use crate::auth::Role;
+use crate::config::CompositeConfig;
+use crate::protocol::ParticipantInfo;
+use crate::room::MediaStats;
+use crate::room::format_unix;
+use crate::room::spec::RoomSpec;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// A composite's size, frame rate and bitrate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompositeSettings {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bitrate_kbps: u32,
+}
+
+impl From<&CompositeConfig> for CompositeSettings {
+    fn from(c: &CompositeConfig) -> Self {
+        Self { width: c.width, height: c.height, fps: c.fps, bitrate_kbps: c.bitrate_kbps }
+    }
+}
+
+impl From<&CompositeSettings> for CompositeConfig {
+    fn from(c: &CompositeSettings) -> Self {
+        Self { width: c.width, height: c.height, fps: c.fps, bitrate_kbps: c.bitrate_kbps }
+    }
+}
+
+/// A room.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomView {
+    pub id: String,
+    pub name: String,
+    /// `scheduled`, `open` or `ended`.
+    #[schema(example = "open")]
+    pub state: String,
+    /// RFC 3339 (UTC).
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<String>,
+    pub empty_timeout_seconds: u32,
+    pub max_participants: u32,
+    pub composite: CompositeSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// `deleted`, `timeLimit` or `emptyTimeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+    pub num_participants: usize,
+    /// Present on `GET /rooms/{id}` of a live room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participants: Option<Vec<ParticipantInfo>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaStats>,
+}
+
+impl RoomView {
+    pub fn new(s: &RoomSpec, now: i64, num_participants: usize, participants: Option<Vec<ParticipantInfo>>) -> Self {
+        Self {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            state: s.state(now).as_str().into(),
+            created_at: format_unix(s.created_at),
+            starts_at: s.starts_at.map(format_unix),
+            ends_at: s.ends_at.map(format_unix),
+            empty_timeout_seconds: s.empty_timeout_seconds,
+            max_participants: s.max_participants,
+            composite: (&s.composite).into(),
+            metadata: s.metadata.clone(),
+            ended_at: s.ended_at.map(format_unix),
+            end_reason: s.end_reason.map(|r| r.as_str().into()),
+            num_participants,
+            participants,
+            media: None,
+        }
+    }
+}
+
+/// `POST /rooms`. Every field is optional; with `startsAt` in the future the room is scheduled.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRoomRequest {
+    pub name: Option<String>,
+    /// RFC 3339; in the future makes the room scheduled.
+    pub starts_at: Option<String>,
+    /// RFC 3339; the room ends then, whoever is in it.
+    pub ends_at: Option<String>,
+    /// Default 300.
+    pub empty_timeout_seconds: Option<u32>,
+    /// Default 16, at most 25.
+    pub max_participants: Option<u32>,
+    /// Default: the server's composite settings.
+    pub composite: Option<CompositeSettings>,
+    /// Your app's own JSON, at most 4 KiB.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// `201` reply to `POST /rooms`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRoomResponse {
+    pub room: RoomView,
+    /// A join token with the host role: end the room, kick, mute.
+    pub host_token: String,
+    pub host_token_expires_at: String,
+    /// Link to the browser client for this room (add `&token=` for a token).
+    pub join_url: String,
+}
+
+/// Deserialises a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PATCH /rooms/{id}`: only the fields given change; `null` clears `startsAt`, `endsAt`,
+/// `metadata`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchRoomRequest {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub starts_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub ends_at: Option<Option<String>>,
+    pub empty_timeout_seconds: Option<u32>,
+    pub max_participants: Option<u32>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Option<serde_json::Value>>,
+}
+
+/// `GET /rooms`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomList {
+    pub rooms: Vec<RoomView>,
+    /// Rooms matching the filter, over all pages.
+    pub total: u64,
+    /// `offset` of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+}
+
+/// `GET /rooms/{id}/participants`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantList {
+    pub participants: Vec<ParticipantInfo>,
+}
+
+/// `POST /rooms/{id}/participants/{pid}/mute`: `true` mutes, `false` unmutes, absent keeps.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MuteRequest {
+    pub audio: Option<bool>,
+    pub video: Option<bool>,
+}
+
+/// `POST /rooms/{id}/tokens`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Display name, 1 to 64 characters.
+    pub name: String,
+    /// Default `participant`.
+    pub role: Option<Role>,
+    /// Default 3600, at most 30 days.
+    pub ttl_seconds: Option<u32>,
+    /// Stable identity (letters, digits, `-`, `_`, `.`, `@`); default: random. A second join with
+    /// the same identity replaces the first session.
+    pub identity: Option<String>,
+}
+
+/// A join token.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub token: String,
+    pub identity: String,
+    pub expires_at: String,
+    pub join_url: String,
+}
+
+/// Every error: a stable machine code and a sentence for people.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "room_not_found")]
+    pub code: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_tells_absent_from_null() {
+        let p: PatchRoomRequest = serde_json::from_str(r#"{"endsAt":null,"name":"x"}"#).unwrap();
+        assert_eq!(p.ends_at, Some(None));
+        assert_eq!(p.starts_at, None);
+        let p: PatchRoomRequest = serde_json::from_str(r#"{"startsAt":"2030-01-01T00:00:00Z"}"#).unwrap();
+        assert_eq!(p.starts_at, Some(Some("2030-01-01T00:00:00Z".into())));
+        assert!(serde_json::from_str::<PatchRoomRequest>(r#"{"nmae":"x"}"#).is_err());
+    }
+}
