@@ -144,7 +144,7 @@ impl Store {
     /// Rooms that have not ended (restored at start-up).
     pub fn unfinished_rooms(&self) -> Result<Vec<RoomSpec>, StoreError> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM rooms WHERE ended_at IS NULL ORDER BY created_at, id"))?;
+            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM rooms WHERE ended_at IS NULL ORDER BY created_at, rowid"))?;
             let rows = stmt.query_map([], read_raw)?.collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().map(RawRoom::decode).collect()
         })
@@ -167,7 +167,7 @@ impl Store {
                     r.get(0)
                 })?;
             let mut stmt =
-                c.prepare(&format!("SELECT {COLUMNS} FROM rooms WHERE {filter} ORDER BY created_at, id LIMIT ?5 OFFSET ?6"))?;
+                c.prepare(&format!("SELECT {COLUMNS} FROM rooms WHERE {filter} ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6"))?;
             let rows = stmt
                 .query_map(params![state, now, f.starts_from, f.starts_before, f.limit, f.offset], read_raw)?
                 .collect::<Result<Vec<_>, _>>()?;

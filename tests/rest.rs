@@ -1,0 +1,345 @@
+//! REST contract, one test per endpoint with every error path, plus the auth matrix: every
+//! protected call × every kind of credential. Driven in-process with `warp::test` (no sockets).
+
+use serde_json::{Value, json};
+use tessera::auth::{Auth, Role};
+use tessera::config::Config;
+use tessera::room::now_unix;
+use tokio_util::sync::CancellationToken;
+
+const KEY: &str = "ops:0123456789abcdef-secret";
+const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
+
+struct Api {
+    state: tessera::api::AppState,
+    _cancel: tokio_util::sync::DropGuard,
+}
+
+fn config(keys: bool) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("literal"),
+        database: ":memory:".into(),
+        api_keys: if keys { tessera::config::parse_api_keys(KEY).expect("valid") } else { vec![] },
+        token_secret: Some(TOKEN_SECRET.into()),
+        public_url: Some("https://calls.example.com".into()),
+        ..Config::default()
+    }
+}
+
+impl Api {
+    fn new(keys: bool) -> Self {
+        tessera::telemetry::init();
+        let cancel = CancellationToken::new();
+        let state = tessera::server::build(config(keys), &cancel).expect("builds");
+        Self { state, _cancel: cancel.drop_guard() }
+    }
+
+    async fn call(&self, method: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> (u16, Value) {
+        let mut req = warp::test::request().method(method).path(path);
+        if let Some(a) = auth {
+            req = req.header("authorization", format!("Bearer {a}"));
+        }
+        if let Some(b) = body {
+            req = req.body(b.to_owned());
+        }
+        let resp = req.reply(&tessera::api::routes(self.state.clone())).await;
+        let v = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+        (resp.status().as_u16(), v)
+    }
+
+    async fn create(&self, body: Value) -> Value {
+        let (st, v) = self.call("POST", "/api/v1/rooms", Some(KEY), Some(&body.to_string())).await;
+        assert_eq!(st, 201, "{v}");
+        v
+    }
+}
+
+/// Asserts an error response: status, code, and a non-empty message.
+#[track_caller]
+fn err(got: (u16, Value), status: u16, code: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1["code"], code, "{}", got.1);
+    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", got.1);
+}
+
+fn in_secs(s: i64) -> String {
+    tessera::room::format_unix(now_unix() + s)
+}
+
+#[tokio::test]
+async fn create_room_now_and_scheduled_and_every_bad_body() {
+    let api = Api::new(true);
+    let v = api.create(json!({})).await;
+    let room = &v["room"];
+    assert_eq!(room["state"], "open");
+    assert_eq!(room["id"].as_str().map(str::len), Some(22));
+    assert_eq!((room["emptyTimeoutSeconds"].as_u64(), room["maxParticipants"].as_u64()), (Some(300), Some(16)));
+    assert_eq!(room["composite"], json!({"width": 1280, "height": 720, "fps": 30, "bitrateKbps": 1500}));
+    assert!(v["hostToken"].as_str().is_some_and(|t| t.split('.').count() == 3), "a JWT: {v}");
+    assert_eq!(v["joinUrl"], format!("https://calls.example.com/?room={}", room["id"].as_str().expect("id")));
+
+    let starts = in_secs(3600);
+    let v = api
+        .create(json!({"name": "Dentist", "startsAt": starts, "endsAt": in_secs(7200), "emptyTimeoutSeconds": 60,
+            "maxParticipants": 2, "composite": {"width": 640, "height": 360, "fps": 15, "bitrateKbps": 600}, "metadata": {"appointment": 7}}))
+        .await;
+    let room = &v["room"];
+    assert_eq!((room["state"].as_str(), room["startsAt"].as_str()), (Some("scheduled"), Some(starts.as_str())));
+    assert_eq!(room["metadata"], json!({"appointment": 7}));
+    assert_eq!(room["composite"]["width"], 640);
+
+    for (body, why) in [
+        ("{nope", "malformed JSON"),
+        (r#"{"title":"x"}"#, "unknown field"),
+        (r#"{"name":""}"#, "empty name"),
+        (r#"{"startsAt":"tomorrow"}"#, "bad time"),
+        (r#"{"endsAt":"2001-01-01T00:00:00Z"}"#, "endsAt in the past"),
+        (r#"{"maxParticipants":26}"#, "over 25"),
+        (r#"{"maxParticipants":0}"#, "zero"),
+        (r#"{"emptyTimeoutSeconds":0}"#, "zero timeout"),
+        (r#"{"composite":{"width":641,"height":360,"fps":30,"bitrateKbps":500}}"#, "odd width"),
+        (r#"{"composite":{"width":640}}"#, "partial composite"),
+        (r#"{"maxParticipants":"many"}"#, "wrong type"),
+    ] {
+        let got = api.call("POST", "/api/v1/rooms", Some(KEY), Some(body)).await;
+        assert_eq!(got.0, 400, "{why}: {}", got.1);
+        err(got, 400, "bad_request");
+    }
+    let s = in_secs(3600);
+    err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&json!({"startsAt": s, "endsAt": s}).to_string())).await, 400, "bad_request");
+    let big_meta = json!({"metadata": {"blob": "x".repeat(5000)}}).to_string();
+    err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&big_meta)).await, 400, "bad_request");
+    err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&" ".repeat(20_000))).await, 413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn list_rooms_filters_and_pages() {
+    let api = Api::new(true);
+    let a = api.create(json!({"name": "a"})).await["room"]["id"].clone();
+    let b = api.create(json!({"name": "b", "startsAt": in_secs(3600)})).await["room"]["id"].clone();
+    let c = api.create(json!({"name": "c", "startsAt": in_secs(86_400 * 3)})).await["room"]["id"].clone();
+    let d = api.create(json!({"name": "d"})).await["room"]["id"].clone();
+    assert_eq!(api.call("DELETE", &format!("/api/v1/rooms/{}", d.as_str().expect("id")), Some(KEY), None).await.0, 200);
+
+    let ids = |v: &Value| v["rooms"].as_array().expect("rooms").iter().map(|r| r["id"].clone()).collect::<Vec<_>>();
+    let (st, all) = api.call("GET", "/api/v1/rooms", Some(KEY), None).await;
+    assert_eq!(st, 200);
+    assert_eq!(ids(&all), [a.clone(), b.clone(), c.clone(), d.clone()]);
+    assert_eq!(all["total"], 4);
+    assert!(all.get("nextOffset").is_none());
+    assert_eq!(ids(&api.call("GET", "/api/v1/rooms?state=open", Some(KEY), None).await.1), [a.clone()]);
+    assert_eq!(ids(&api.call("GET", "/api/v1/rooms?state=scheduled", Some(KEY), None).await.1), [b.clone(), c.clone()]);
+    assert_eq!(ids(&api.call("GET", "/api/v1/rooms?state=ended", Some(KEY), None).await.1), [d.clone()]);
+    let window = format!("/api/v1/rooms?state=scheduled&startsFrom={}&startsBefore={}", in_secs(0), in_secs(86_400));
+    assert_eq!(ids(&api.call("GET", &window, Some(KEY), None).await.1), [b.clone()]);
+    let (_, page) = api.call("GET", "/api/v1/rooms?limit=3", Some(KEY), None).await;
+    assert_eq!((ids(&page).len(), page["nextOffset"].as_u64()), (3, Some(3)));
+    let (_, page) = api.call("GET", "/api/v1/rooms?limit=3&offset=3", Some(KEY), None).await;
+    assert_eq!(ids(&page), [d.clone()]);
+
+    for q in ["state=done", "limit=500", "limit=x", "offset=-1", "startsFrom=soon", "color=red"] {
+        err(api.call("GET", &format!("/api/v1/rooms?{q}"), Some(KEY), None).await, 400, "bad_request");
+    }
+}
+
+#[tokio::test]
+async fn get_patch_and_delete_a_room() {
+    let api = Api::new(true);
+    let id = api.create(json!({"name": "Standup", "endsAt": in_secs(3600)})).await["room"]["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/rooms/{id}");
+    let (st, v) = api.call("GET", &path, Some(KEY), None).await;
+    assert_eq!((st, v["name"].as_str(), v["participants"].clone()), (200, Some("Standup"), json!([])));
+    assert!(v["media"].is_null(), "no media before anyone joins");
+
+    let patch = json!({"name": "Retro", "endsAt": null, "emptyTimeoutSeconds": 30, "maxParticipants": 4, "metadata": {"team": "a"}});
+    let (st, v) = api.call("PATCH", &path, Some(KEY), Some(&patch.to_string())).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!((v["name"].as_str(), v["emptyTimeoutSeconds"].as_u64(), v["maxParticipants"].as_u64()), (Some("Retro"), Some(30), Some(4)));
+    assert!(v.get("endsAt").is_none(), "null clears endsAt: {v}");
+    assert_eq!(api.call("GET", &path, Some(KEY), None).await.1["metadata"], json!({"team": "a"}));
+    // An open room cannot be rescheduled.
+    err(api.call("PATCH", &path, Some(KEY), Some(&json!({"startsAt": in_secs(600)}).to_string())).await, 400, "bad_request");
+    for body in ["", "{", r#"{"nmae":"x"}"#, r#"{"maxParticipants":99}"#, r#"{"name":""}"#, r#"{"endsAt":"2001-01-01T00:00:00Z"}"#] {
+        err(api.call("PATCH", &path, Some(KEY), Some(body)).await, 400, "bad_request");
+    }
+    err(api.call("PATCH", "/api/v1/rooms/NoSuchRoom", Some(KEY), Some(r#"{"name":"x"}"#)).await, 404, "room_not_found");
+
+    // A scheduled room can be rescheduled.
+    let sid = api.create(json!({"startsAt": in_secs(3600)})).await["room"]["id"].as_str().expect("id").to_owned();
+    let later = in_secs(7200);
+    let (st, v) = api.call("PATCH", &format!("/api/v1/rooms/{sid}"), Some(KEY), Some(&json!({"startsAt": later}).to_string())).await;
+    assert_eq!((st, v["startsAt"].as_str()), (200, Some(later.as_str())));
+
+    let (st, v) = api.call("DELETE", &path, Some(KEY), None).await;
+    assert_eq!((st, v["state"].as_str(), v["endReason"].as_str()), (200, Some("ended"), Some("deleted")));
+    let (st, again) = api.call("DELETE", &path, Some(KEY), None).await;
+    assert_eq!((st, again["endedAt"].clone()), (200, v["endedAt"].clone()), "ending twice is harmless");
+    assert_eq!(api.call("GET", &path, Some(KEY), None).await.1["state"], "ended");
+    err(api.call("PATCH", &path, Some(KEY), Some(r#"{"name":"x"}"#)).await, 409, "room_ended");
+    err(api.call("DELETE", "/api/v1/rooms/NoSuchRoom", Some(KEY), None).await, 404, "room_not_found");
+    err(api.call("GET", "/api/v1/rooms/NoSuchRoom", Some(KEY), None).await, 404, "room_not_found");
+}
+
+#[tokio::test]
+async fn participants_kick_mute_and_tokens() {
+    let api = Api::new(true);
+    let id = api.create(json!({})).await["room"]["id"].as_str().expect("id").to_owned();
+    let (st, v) = api.call("GET", &format!("/api/v1/rooms/{id}/participants"), Some(KEY), None).await;
+    assert_eq!((st, v), (200, json!({"participants": []})));
+    err(api.call("DELETE", &format!("/api/v1/rooms/{id}/participants/nobody"), Some(KEY), None).await, 404, "participant_not_found");
+    let mute = format!("/api/v1/rooms/{id}/participants/nobody/mute");
+    err(api.call("POST", &mute, Some(KEY), Some(r#"{"audio":true}"#)).await, 404, "participant_not_found");
+    for body in ["", "{}", r#"{"audio":"yes"}"#, r#"{"audio":true,"loud":1}"#] {
+        err(api.call("POST", &mute, Some(KEY), Some(body)).await, 400, "bad_request");
+    }
+
+    let tokens = format!("/api/v1/rooms/{id}/tokens");
+    let (st, v) = api.call("POST", &tokens, Some(KEY), Some(r#"{"name":"Ada","identity":"ada@example.com","ttlSeconds":120}"#)).await;
+    assert_eq!(st, 201, "{v}");
+    let token = v["token"].as_str().expect("token");
+    let auth = Auth::new(vec![], TOKEN_SECRET.as_bytes());
+    let claims = auth.verify_join(token, &id).expect("a valid token for this room");
+    assert_eq!((claims.sub.as_str(), claims.name.as_str(), claims.role), ("ada@example.com", "Ada", Role::Participant));
+    assert!((claims.exp - now_unix() - 120).abs() <= 2);
+    assert_eq!(v["joinUrl"], format!("https://calls.example.com/?room={id}&token={token}"));
+    let (_, host) = api.call("POST", &tokens, Some(KEY), Some(r#"{"name":"Boss","role":"host"}"#)).await;
+    assert_eq!(auth.verify_join(host["token"].as_str().expect("token"), &id).expect("valid").role, Role::Host);
+    for body in ["", r#"{}"#, r#"{"name":""}"#, r#"{"name":"x","role":"god"}"#, r#"{"name":"x","ttlSeconds":0}"#, r#"{"name":"x","identity":"a b"}"#] {
+        err(api.call("POST", &tokens, Some(KEY), Some(body)).await, 400, "bad_request");
+    }
+    err(api.call("POST", "/api/v1/rooms/NoSuchRoom/tokens", Some(KEY), Some(r#"{"name":"x"}"#)).await, 404, "room_not_found");
+    api.call("DELETE", &format!("/api/v1/rooms/{id}"), Some(KEY), None).await;
+    err(api.call("POST", &tokens, Some(KEY), Some(r#"{"name":"x"}"#)).await, 409, "room_ended");
+    err(api.call("GET", &format!("/api/v1/rooms/{id}/participants"), Some(KEY), None).await, 409, "room_ended");
+}
+
+#[tokio::test]
+async fn health_client_and_unknown_paths() {
+    let api = Api::new(true);
+    let (st, h) = api.call("GET", "/healthz", None, None).await;
+    assert_eq!((st, h["status"].as_str(), h["participantTasks"].as_u64()), (200, Some("ok"), Some(0)));
+    let resp = warp::test::request().path("/").reply(&tessera::api::routes(api.state.clone())).await;
+    assert_eq!(resp.status(), 200);
+    assert!(String::from_utf8_lossy(resp.body()).contains("New room"));
+    err(api.call("GET", "/api/v1/nothing-here", Some(KEY), None).await, 404, "not_found");
+    err(api.call("PUT", "/api/v1/rooms", Some(KEY), Some("{}")).await, 405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_endpoint() {
+    let api = Api::new(true);
+    let (st, doc) = api.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(st, 200);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
+    for (path, methods) in [
+        ("/api/v1/rooms", &["get", "post"][..]),
+        ("/api/v1/rooms/{id}", &["get", "patch", "delete"][..]),
+        ("/api/v1/rooms/{id}/participants", &["get"][..]),
+        ("/api/v1/rooms/{id}/participants/{pid}", &["delete"][..]),
+        ("/api/v1/rooms/{id}/participants/{pid}/mute", &["post"][..]),
+        ("/api/v1/rooms/{id}/tokens", &["post"][..]),
+    ] {
+        for m in methods {
+            assert!(doc["paths"][path][m].is_object(), "{m} {path} missing from the OpenAPI document");
+        }
+    }
+    assert!(doc["components"]["schemas"]["CreateRoomRequest"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn open_mode_needs_no_credential_but_checks_one_given() {
+    let api = Api::new(false);
+    let (st, v) = api.call("POST", "/api/v1/rooms", None, None).await;
+    assert_eq!(st, 201, "{v}");
+    let id = v["room"]["id"].as_str().expect("id");
+    assert_eq!(api.call("GET", "/api/v1/rooms", None, None).await.0, 200);
+    err(api.call("GET", "/api/v1/rooms", Some("forged.token.here"), None).await, 401, "invalid_credentials");
+    // A participant token presented in open mode is still a participant token.
+    let (_, t) = api.call("POST", &format!("/api/v1/rooms/{id}/tokens"), None, Some(r#"{"name":"p"}"#)).await;
+    let p = t["token"].as_str().expect("token");
+    err(api.call("DELETE", &format!("/api/v1/rooms/{id}"), Some(p), None).await, 403, "forbidden");
+}
+
+/// Who calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cred {
+    None,
+    Participant,
+    Host,
+    OtherRoomHost,
+    ApiKey,
+    WrongSecret,
+    Expired,
+    Forged,
+}
+
+/// Who may make a call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Policy {
+    Admin,
+    Host,
+}
+
+fn expected(policy: Policy, cred: Cred) -> Result<(), (u16, &'static str)> {
+    match (cred, policy) {
+        (Cred::ApiKey, _) => Ok(()),
+        (Cred::Host, Policy::Host) => Ok(()),
+        (Cred::None, _) => Err((401, "unauthorized")),
+        (Cred::WrongSecret | Cred::Forged, _) => Err((401, "invalid_credentials")),
+        (Cred::Expired, _) => Err((401, "token_expired")),
+        (Cred::OtherRoomHost, Policy::Host) => Err((403, "wrong_room")),
+        (Cred::Participant | Cred::Host | Cred::OtherRoomHost, _) => Err((403, "forbidden")),
+    }
+}
+
+#[tokio::test]
+async fn auth_matrix_for_every_protected_call() {
+    let api = Api::new(true);
+    let auth = Auth::new(vec![], TOKEN_SECRET.as_bytes());
+    let forger = Auth::new(vec![], b"not-the-server-secret-0123456789abc");
+    let now = now_unix();
+    let other = api.create(json!({})).await;
+    let other_host = other["hostToken"].as_str().expect("token").to_owned();
+
+    // (method, path after the room id, body, policy, status when allowed)
+    let calls: &[(&str, &str, Option<&str>, Policy, u16)] = &[
+        ("POST", "/api/v1/rooms", Some("{}"), Policy::Admin, 201),
+        ("GET", "/api/v1/rooms", None, Policy::Admin, 200),
+        ("GET", "/api/v1/rooms/{id}", None, Policy::Host, 200),
+        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"name":"x"}"#), Policy::Admin, 200),
+        ("DELETE", "/api/v1/rooms/{id}", None, Policy::Host, 200),
+        ("GET", "/api/v1/rooms/{id}/participants", None, Policy::Host, 200),
+        ("DELETE", "/api/v1/rooms/{id}/participants/nobody", None, Policy::Host, 404),
+        ("POST", "/api/v1/rooms/{id}/participants/nobody/mute", Some(r#"{"audio":true}"#), Policy::Host, 404),
+        ("POST", "/api/v1/rooms/{id}/tokens", Some(r#"{"name":"x"}"#), Policy::Admin, 201),
+    ];
+    let creds =
+        [Cred::None, Cred::Participant, Cred::Host, Cred::OtherRoomHost, Cred::ApiKey, Cred::WrongSecret, Cred::Expired, Cred::Forged];
+    for &(method, path, body, policy, ok_status) in calls {
+        for cred in creds {
+            // A fresh room per case, so a DELETE in one case cannot change another.
+            let created = api.create(json!({})).await;
+            let id = created["room"]["id"].as_str().expect("id").to_owned();
+            let host = created["hostToken"].as_str().expect("token").to_owned();
+            let credential = match cred {
+                Cred::None => None,
+                Cred::Participant => Some(auth.issue(&id, "p1", "P", Role::Participant, now, 600).expect("token").0),
+                Cred::Host => Some(host),
+                Cred::OtherRoomHost => Some(other_host.clone()),
+                Cred::ApiKey => Some(KEY.to_owned()),
+                Cred::WrongSecret => Some("ops:not-the-right-secret".to_owned()),
+                Cred::Expired => Some(auth.issue(&id, "h", "H", Role::Host, now - 7200, 600).expect("token").0),
+                Cred::Forged => Some(forger.issue(&id, "h", "H", Role::Host, now, 600).expect("token").0),
+            };
+            let got = api.call(method, &path.replace("{id}", &id), credential.as_deref(), body).await;
+            let case = format!("{method} {path} with {cred:?}: {} {}", got.0, got.1);
+            match expected(policy, cred) {
+                Ok(()) => assert_eq!(got.0, ok_status, "{case}"),
+                Err((status, code)) => {
+                    assert_eq!((got.0, got.1["code"].as_str()), (status, Some(code)), "{case}");
+                }
+            }
+        }
+    }
+}
