@@ -115,7 +115,15 @@ impl Auth {
     }
 
     /// Issues a join token valid from `now` for `ttl_seconds`.
-    pub fn issue(&self, room: &str, identity: &str, name: &str, role: Role, now: i64, ttl_seconds: i64) -> Result<(String, i64), AuthError> {
+    pub fn issue(
+        &self,
+        room: &str,
+        identity: &str,
+        name: &str,
+        role: Role,
+        now: i64,
+        ttl_seconds: i64,
+    ) -> Result<(String, i64), AuthError> {
         let claims = JoinClaims {
             sub: identity.into(),
             room: room.into(),

@@ -60,7 +60,9 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
     let rooms = Rooms::new(ctx, config.max_rooms, cancel.child_token());
     let restored = rooms.restore()?;
     if auth.is_open() {
-        tracing::warn!("auth: OPEN mode (no API keys configured; allowed because the listen address is loopback). Anyone who can reach this address can create and control rooms");
+        tracing::warn!(
+            "auth: OPEN mode (no API keys configured; allowed because the listen address is loopback). Anyone who can reach this address can create and control rooms"
+        );
     } else {
         tracing::info!(keys = config.api_keys.len(), "auth: API keys required for management calls; join tokens required to join");
     }

@@ -60,7 +60,14 @@ pub struct WebhookEvent {
 
 impl WebhookEvent {
     pub fn new(event: &'static str, room: serde_json::Value) -> Self {
-        Self { event, id: crate::ids::random_id(20), created_at: crate::room::format_unix(crate::room::now_unix()), room, participant: None, reason: None }
+        Self {
+            event,
+            id: crate::ids::random_id(20),
+            created_at: crate::room::format_unix(crate::room::now_unix()),
+            room,
+            participant: None,
+            reason: None,
+        }
     }
 }
 

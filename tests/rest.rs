@@ -204,7 +204,14 @@ async fn participants_kick_mute_and_tokens() {
     assert_eq!(v["joinUrl"], format!("https://calls.example.com/?room={id}&token={token}"));
     let (_, host) = api.call("POST", &tokens, Some(KEY), Some(r#"{"name":"Boss","role":"host"}"#)).await;
     assert_eq!(auth.verify_join(host["token"].as_str().expect("token"), &id).expect("valid").role, Role::Host);
-    for body in ["", r#"{}"#, r#"{"name":""}"#, r#"{"name":"x","role":"god"}"#, r#"{"name":"x","ttlSeconds":0}"#, r#"{"name":"x","identity":"a b"}"#] {
+    for body in [
+        "",
+        r#"{}"#,
+        r#"{"name":""}"#,
+        r#"{"name":"x","role":"god"}"#,
+        r#"{"name":"x","ttlSeconds":0}"#,
+        r#"{"name":"x","identity":"a b"}"#,
+    ] {
         err(api.call("POST", &tokens, Some(KEY), Some(body)).await, 400, "bad_request");
     }
     err(api.call("POST", "/api/v1/rooms/NoSuchRoom/tokens", Some(KEY), Some(r#"{"name":"x"}"#)).await, 404, "room_not_found");

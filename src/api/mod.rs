@@ -39,11 +39,10 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std
 /// The caller, from the `Authorization` header (401 when it is bad or missing outside open mode).
 fn caller(state: &AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone + use<> {
     let auth = state.auth.clone();
-    warp::header::optional::<String>("authorization")
-        .and_then(move |h: Option<String>| {
-            let r = auth.caller(h.as_deref()).map_err(rejection::reject);
-            async move { r }
-        })
+    warp::header::optional::<String>("authorization").and_then(move |h: Option<String>| {
+        let r = auth.caller(h.as_deref()).map_err(rejection::reject);
+        async move { r }
+    })
 }
 
 /// Every route, with rejections recovered into JSON errors.

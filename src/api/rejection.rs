@@ -82,7 +82,8 @@ pub fn reject(e: impl Into<ApiError>) -> Rejection {
 }
 
 pub fn error_reply(status: StatusCode, code: &str, message: impl Into<String>) -> warp::reply::Response {
-    let mut r = warp::reply::with_status(warp::reply::json(&ErrorBody { code: code.into(), message: message.into() }), status).into_response();
+    let mut r =
+        warp::reply::with_status(warp::reply::json(&ErrorBody { code: code.into(), message: message.into() }), status).into_response();
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static("Bearer"));
     }

@@ -18,16 +18,22 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
     let s = || with_state(state.clone()).and(caller(state));
     let rooms = warp::path!("api" / "v1" / "rooms");
     let room = warp::path!("api" / "v1" / "rooms" / String);
-    let create = rooms.and(warp::post()).and(s()).and(body::limited()).and_then(|st, c, b| async move {
-        create_room(st, c, b).await.map_err(reject)
-    });
-    let list = rooms.and(warp::get()).and(s()).and(warp::query::<HashMap<String, String>>()).and_then(|st, c, q| async move {
-        list_rooms(st, c, q).await.map_err(reject)
-    });
+    let create = rooms
+        .and(warp::post())
+        .and(s())
+        .and(body::limited())
+        .and_then(|st, c, b| async move { create_room(st, c, b).await.map_err(reject) });
+    let list = rooms
+        .and(warp::get())
+        .and(s())
+        .and(warp::query::<HashMap<String, String>>())
+        .and_then(|st, c, q| async move { list_rooms(st, c, q).await.map_err(reject) });
     let get = room.and(warp::get()).and(s()).and_then(|id, st, c| async move { get_room(id, st, c).await.map_err(reject) });
-    let patch = room.and(warp::patch()).and(s()).and(body::limited()).and_then(|id, st, c, b| async move {
-        patch_room(id, st, c, b).await.map_err(reject)
-    });
+    let patch = room
+        .and(warp::patch())
+        .and(s())
+        .and(body::limited())
+        .and_then(|id, st, c, b| async move { patch_room(id, st, c, b).await.map_err(reject) });
     let delete = room.and(warp::delete()).and(s()).and_then(|id, st, c| async move { delete_room(id, st, c).await.map_err(reject) });
     create.or(list).unify().or(get).unify().or(patch).unify().or(delete).unify()
 }
@@ -128,7 +134,10 @@ fn filter_from(q: &HashMap<String, String>) -> Result<RoomFilter, ApiError> {
     let mut f = RoomFilter { limit: 50, ..Default::default() };
     for (k, v) in q {
         let int = |max: u32| {
-            v.parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| ApiError::BadRequest(format!("{k} must be a whole number up to {max}")))
+            v.parse::<u32>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| ApiError::BadRequest(format!("{k} must be a whole number up to {max}")))
         };
         match k.as_str() {
             "state" => {

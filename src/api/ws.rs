@@ -8,10 +8,10 @@ use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Session, Signal};
 use crate::room::{JoinError, JoinRequest, Lookup, format_unix};
-use tokio_util::sync::CancellationToken;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use warp::Filter;
 use warp::ws::{Message, WebSocket};
 

@@ -20,8 +20,8 @@ use crate::media::{VideoCodec, VideoIngest};
 use crate::protocol::{LeaveReason, ParticipantInfo};
 use crate::store::{RoomFilter, Store, StoreError};
 use crate::webhook::Webhooks;
-use spec::{EndReason, RoomSpec};
 use bytes::Bytes;
+use spec::{EndReason, RoomSpec};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -372,10 +372,16 @@ impl Rooms {
     pub fn list(&self, filter: &RoomFilter) -> Result<(Vec<(RoomSpec, usize)>, u64), StoreError> {
         let (specs, total) = self.ctx.store.list_rooms(filter, now_unix())?;
         let map = self.map.lock().map(|m| m.clone()).unwrap_or_default();
-        Ok((specs.into_iter().map(|s| {
-            let n = map.get(&s.id).map(RoomHandle::participant_count).unwrap_or(0);
-            (s, n)
-        }).collect(), total))
+        Ok((
+            specs
+                .into_iter()
+                .map(|s| {
+                    let n = map.get(&s.id).map(RoomHandle::participant_count).unwrap_or(0);
+                    (s, n)
+                })
+                .collect(),
+            total,
+        ))
     }
 
     /// Called by a room's actor when it stops.

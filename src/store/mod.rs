@@ -162,10 +162,11 @@ impl Store {
               AND (?3 IS NULL OR starts_at >= ?3)
               AND (?4 IS NULL OR starts_at < ?4)";
         self.with(|c| {
-            let total: i64 =
-                c.query_row(&format!("SELECT COUNT(*) FROM rooms WHERE {filter}"), params![state, now, f.starts_from, f.starts_before], |r| {
-                    r.get(0)
-                })?;
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM rooms WHERE {filter}"),
+                params![state, now, f.starts_from, f.starts_before],
+                |r| r.get(0),
+            )?;
             let mut stmt =
                 c.prepare(&format!("SELECT {COLUMNS} FROM rooms WHERE {filter} ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6"))?;
             let rows = stmt

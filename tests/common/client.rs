@@ -18,8 +18,7 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// What a synthetic participant sends and accepts.
-#[derive(Clone)]
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Opts {
     /// Joins with this token when set (else anonymously as `name`, in open mode).
     pub token: Option<String>,
