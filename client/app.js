@@ -3,7 +3,7 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { ws: null, pc: null, local: null, participants: new Map(), selfId: null, ended: false };
+const state = { ws: null, pc: null, local: null, participants: new Map(), selfId: null, ended: false, roomId: null, isHost: false };
 window.tessera = state; // for tests and debugging
 
 function log(text, isError = false) {
@@ -15,24 +15,66 @@ function log(text, isError = false) {
 
 function showHomeError(text) { $('home-error').textContent = text; }
 
-function roomFromUrl() { return new URLSearchParams(location.search).get('room'); }
+const params = new URLSearchParams(location.search);
+function roomFromUrl() { return params.get('room'); }
 
-async function createRoom() {
-  const res = await fetch('/api/v1/rooms', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({}),
-  });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.message || `the server said ${res.status}`);
-  return body.id;
+// The creator of a room keeps its host token (end for everyone, kick, mute) in this browser.
+const hostKey = (id) => `tessera.host.${id}`;
+function hostToken(id) { return localStorage.getItem(hostKey(id)); }
+
+function plainError(body, status) {
+  const words = {
+    unauthorized: 'this server needs an API key to create rooms; ask whoever runs it for an invitation link',
+    invalid_credentials: 'the credentials were not accepted',
+    token_expired: 'your access has expired',
+    forbidden: 'you are not allowed to do that',
+    too_many_rooms: 'the server has too many rooms right now; try again later',
+    room_ended: 'the room has already ended',
+    room_not_found: 'the room does not exist',
+  };
+  return words[body.code] || body.message || `the server said ${status}`;
 }
 
-function goToRoom(id) {
+async function api(method, path, body, token) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(plainError(json, res.status));
+  return json;
+}
+
+async function createRoom(startsAt) {
+  const body = await api('POST', '/api/v1/rooms', startsAt ? { startsAt } : {});
+  localStorage.setItem(hostKey(body.room.id), body.hostToken);
+  return body;
+}
+
+function goToRoom(id, token) {
   const name = $('name').value.trim();
   if (!name) { showHomeError('Please type your name first.'); return; }
   localStorage.setItem('tessera.name', name);
-  history.pushState({}, '', `/?room=${encodeURIComponent(id)}`);
-  join(id, name);
+  const link = `/?room=${encodeURIComponent(id)}${token ? `&token=${encodeURIComponent(token)}` : ''}`;
+  history.pushState({}, '', link);
+  join(id, name, token || hostToken(id));
 }
+
+function whenText(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString([], { dateStyle: 'full', timeStyle: 'short' });
+}
+
+// Close codes of docs/signaling.md in plain words.
+const CLOSE_WORDS = {
+  4001: 'you were removed from the room',
+  4401: 'your invitation link is not valid or has expired',
+  4403: 'this invitation is for another room',
+  4404: 'this room does not exist',
+  4409: 'the room is full',
+  4410: 'the room has ended',
+  4425: 'the room has not started yet',
+  4500: 'the server could not set up your connection',
+};
 
 async function getMedia() {
   try {
@@ -47,33 +89,65 @@ function send(msg) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(msg));
 }
 
-function nameOf(id) { return state.participants.get(id) || 'Someone'; }
+function nameOf(id) { return (state.participants.get(id) || {}).name || 'Someone'; }
 
-async function join(roomId, name) {
+async function join(roomId, name, token) {
   $('home').hidden = true;
   $('call').hidden = false;
+  state.roomId = roomId;
   $('room-label').textContent = `Room ${roomId}`;
   state.local = await getMedia();
   if (state.local) $('preview').srcObject = state.local;
   else $('preview').hidden = true;
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${proto}://${location.host}/api/v1/rooms/${encodeURIComponent(roomId)}/ws?name=${encodeURIComponent(name)}`);
+  let query = `name=${encodeURIComponent(name)}`;
+  if (token) query += `&token=${encodeURIComponent(token)}`;
+  const ws = new WebSocket(`${proto}://${location.host}/api/v1/rooms/${encodeURIComponent(roomId)}/ws?${query}`);
   state.ws = ws;
+  state.token = token;
   ws.onmessage = (ev) => onMessage(JSON.parse(ev.data)).catch((e) => log(`Error: ${e.message}`, true));
   ws.onclose = (ev) => {
     if (!state.ended) {
-      const why = ev.code === 4404 ? 'this room does not exist' : ev.code === 4409 ? 'the room is full' : 'the connection to the server closed';
-      log(`Disconnected: ${why}.`, true);
+      log(`Disconnected: ${CLOSE_WORDS[ev.code] || 'the connection to the server closed'}.`, true);
     }
     finish(false);
   };
+}
+
+// The people list; a host gets kick and mute buttons for everyone else.
+function renderPeople() {
+  const ul = $('people');
+  ul.replaceChildren();
+  for (const [id, p] of state.participants) {
+    const li = document.createElement('li');
+    const muted = [p.audioMuted && 'muted', p.videoMuted && 'video off'].filter(Boolean).join(', ');
+    li.textContent = `${p.name}${id === state.selfId ? ' (you)' : ''}${muted ? ` — ${muted}` : ''}`;
+    if (state.isHost && id !== state.selfId) {
+      const act = (label, fn) => {
+        const b = document.createElement('button');
+        b.textContent = label;
+        b.onclick = () => fn().catch((e) => log(`Could not ${label.toLowerCase()}: ${e.message}`, true));
+        li.append(b);
+      };
+      const base = `/api/v1/rooms/${encodeURIComponent(state.roomId)}/participants/${encodeURIComponent(id)}`;
+      act(p.audioMuted ? 'Unmute' : 'Mute', () => api('POST', `${base}/mute`, { audio: !p.audioMuted }, state.token));
+      act(p.videoMuted ? 'Show video' : 'Hide video', () => api('POST', `${base}/mute`, { video: !p.videoMuted }, state.token));
+      act('Remove', () => api('DELETE', base, undefined, state.token));
+    }
+    ul.append(li);
+  }
 }
 
 async function onMessage(msg) {
   switch (msg.type) {
     case 'welcome': {
       state.selfId = msg.participantId;
-      for (const p of msg.participants) state.participants.set(p.id, p.name);
+      state.isHost = msg.you.role === 'host';
+      $('end-all').hidden = !state.isHost;
+      state.participants.set(msg.you.id, msg.you);
+      for (const p of msg.participants) state.participants.set(p.id, p);
+      renderPeople();
+      if (state.isHost) log('You are the host: you can mute or remove people and end the call for everyone.');
       log(msg.participants.length ? `You joined. Here already: ${msg.participants.map((p) => p.name).join(', ')}.` : 'You joined. Waiting for others…');
       await startPeer(msg.iceServers);
       break;
@@ -85,20 +159,45 @@ async function onMessage(msg) {
       await state.pc.addIceCandidate({ candidate: msg.candidate, sdpMid: msg.sdpMid, sdpMLineIndex: msg.sdpMLineIndex });
       break;
     case 'participantJoined':
-      state.participants.set(msg.participant.id, msg.participant.name);
+      state.participants.set(msg.participant.id, msg.participant);
       log(`${msg.participant.name} joined.`);
+      renderPeople();
       break;
-    case 'participantLeft':
-      log(`${nameOf(msg.participantId)} ${msg.reason === 'disconnected' ? 'lost their connection' : 'left'}.`);
+    case 'participantLeft': {
+      const how = { disconnected: 'lost their connection', kicked: 'was removed by the host', replaced: 'rejoined from elsewhere' };
+      log(`${nameOf(msg.participantId)} ${how[msg.reason] || 'left'}.`);
       state.participants.delete(msg.participantId);
+      renderPeople();
+      break;
+    }
+    case 'participantUpdated': {
+      const p = msg.participant;
+      const who = p.id === state.selfId ? 'The host' : nameOf(p.id);
+      const before = state.participants.get(p.id) || {};
+      state.participants.set(p.id, p);
+      if (p.id === state.selfId && before.audioMuted !== p.audioMuted) log(`${who} ${p.audioMuted ? 'muted' : 'unmuted'} your microphone.`);
+      else if (p.id === state.selfId && before.videoMuted !== p.videoMuted) log(`${who} ${p.videoMuted ? 'hid' : 'showed'} your video.`);
+      else log(`${who} is now ${[p.audioMuted ? 'muted' : 'unmuted', p.videoMuted ? 'with video hidden' : ''].join(' ').trim()}.`);
+      renderPeople();
+      break;
+    }
+    case 'removed':
+      log(msg.reason === 'replaced' ? 'You joined this call from another tab or device, so this one left.' : 'The host removed you from the call.', true);
+      state.ended = true;
+      finish(false);
       break;
     case 'roomEnded':
-      log(`The call ended (${msg.reason}).`);
+      log(`The call ended: ${msg.message}.`);
       state.ended = true;
       finish(false);
       break;
     case 'error':
-      log(`Error: ${msg.message}`, true);
+      if (msg.code === 'room_not_started') {
+        log(`This room opens on ${whenText(msg.startsAt)}. Come back then — this link will work.`, true);
+        state.ended = true;
+      } else {
+        log(`Error: ${msg.message}`, true);
+      }
       break;
     default:
       break;
@@ -145,15 +244,33 @@ function finish(sayBye) {
   if (state.pc) state.pc.close();
   if (state.ws && state.ws.readyState <= WebSocket.OPEN) state.ws.close(1000);
   $('hang-up').disabled = true;
+  $('end-all').disabled = true;
 }
 
 $('new-room').onclick = async () => {
-  try { goToRoom(await createRoom()); } catch (e) { showHomeError(`Could not create a room: ${e.message}`); }
+  if (!$('name').value.trim()) { showHomeError('Please type your name first.'); return; }
+  try { goToRoom((await createRoom()).room.id); } catch (e) { showHomeError(`Could not create a room: ${e.message}`); }
+};
+$('schedule-room').onclick = async () => {
+  const when = new Date($('starts-at').value);
+  if (Number.isNaN(when.getTime())) { showHomeError('Pick a date and time for the room.'); return; }
+  if (when.getTime() < Date.now()) { showHomeError('Pick a time in the future.'); return; }
+  try {
+    const created = await createRoom(when.toISOString());
+    $('scheduled-when').textContent = whenText(created.room.startsAt);
+    $('scheduled-link').value = created.joinUrl;
+    $('scheduled').hidden = false;
+    showHomeError('');
+  } catch (e) { showHomeError(`Could not schedule a room: ${e.message}`); }
 };
 $('join-room').onclick = () => {
   const id = $('room-id').value.trim();
   if (!id) { showHomeError('Type a room ID to join.'); return; }
-  goToRoom(id);
+  goToRoom(id, id === roomFromUrl() ? params.get('token') : null);
+};
+$('end-all').onclick = () => {
+  api('DELETE', `/api/v1/rooms/${encodeURIComponent(state.roomId)}`, undefined, state.token)
+    .catch((e) => log(`Could not end the call: ${e.message}`, true));
 };
 $('toggle-mic').onclick = () => toggle('audio', $('toggle-mic'), 'Mute mic', 'Unmute mic');
 $('toggle-cam').onclick = () => toggle('video', $('toggle-cam'), 'Stop camera', 'Start camera');

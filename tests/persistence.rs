@@ -79,8 +79,9 @@ async fn scheduled_room_survives_a_restart_and_opens_on_time() {
     let server = start(&config);
     ready(addr).await;
     let starts_at = tessera::room::now_unix() + 8;
-    let (st, v) =
-        call(addr, "POST", "/api/v1/rooms", Some(json!({"name": "Later", "startsAt": tessera::room::format_unix(starts_at)}))).await.expect("create");
+    let (st, v) = call(addr, "POST", "/api/v1/rooms", Some(json!({"name": "Later", "startsAt": tessera::room::format_unix(starts_at)})))
+        .await
+        .expect("create");
     assert_eq!(st, 201, "{v}");
     let scheduled = v["room"]["id"].as_str().expect("id").to_owned();
     let (_, v) = call(addr, "POST", "/api/v1/rooms", Some(json!({"name": "Now"}))).await.expect("create");

@@ -118,7 +118,7 @@ pub async fn create_room(state: AppState, caller: Caller, raw: Vec<u8>) -> Resul
     let valid_from = spec.starts_at.unwrap_or(now).max(now);
     let ttl = valid_from - now + i64::from(state.config.host_token_ttl_seconds);
     let identity = format!("host-{}", crate::ids::random_id(10));
-    let (token, exp) = state.auth.issue(&spec.id, &identity, "Host", Role::Host, now, ttl)?;
+    let (token, exp) = state.auth.issue(&spec.id, &identity, "", Role::Host, now, ttl)?;
     let resp = CreateRoomResponse {
         room: RoomView::new(&spec, now, 0, None),
         join_url: join_url(&state, &spec.id, None),

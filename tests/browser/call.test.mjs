@@ -80,3 +80,48 @@ test('two browsers join through the UI, decode the composite, and hang up', asyn
   const health = await (await fetch(`${server.base}/api/v1/rooms/${roomId}`)).json();
   assert.deepEqual(health.participants.map((p) => p.name), ['Alice']);
 });
+
+test('the creator is host: sees people, ends the call for everyone; a scheduled link says when it opens', async () => {
+  const alice = await (await browser.newContext()).newPage();
+  const bob = await (await browser.newContext()).newPage();
+  for (const p of [alice, bob]) p.on('pageerror', (e) => console.error('page error:', e.message));
+
+  await alice.goto(server.base);
+  await alice.fill('#name', 'Alice');
+  await alice.click('#new-room');
+  await alice.waitForURL(/\?room=/);
+  const roomId = new URL(alice.url()).searchParams.get('room');
+  await waitFor(() => alice.locator('#log').innerText().then((t) => t.includes('You are the host')), 'Alice to be host');
+  assert.equal(await alice.locator('#end-all').isVisible(), true, 'the host sees "End for everyone"');
+
+  await bob.goto(`${server.base}/?room=${roomId}`);
+  await bob.fill('#name', 'Bob');
+  await bob.click('#join-room');
+  await waitFor(() => bob.locator('#log').innerText().then((t) => t.includes('You joined')), 'Bob to join');
+  assert.equal(await bob.locator('#end-all').isVisible(), false, 'a participant has no host controls');
+  await waitFor(() => alice.locator('#people li', { hasText: 'Bob' }).locator('button', { hasText: 'Remove' }).count().then((n) => n === 1),
+    'Alice to see Bob with a Remove button');
+
+  await alice.click('#end-all');
+  await waitFor(() => bob.locator('#log').innerText().then((t) => t.includes('The call ended')), 'Bob to be told the call ended');
+  await waitFor(() => bob.evaluate(() => window.tessera.pc && window.tessera.pc.connectionState === 'closed'), "Bob's peer connection to close");
+  const room = await (await fetch(`${server.base}/api/v1/rooms/${roomId}`)).json();
+  assert.equal(room.state, 'ended');
+  assert.equal(room.endReason, 'deleted');
+
+  // Schedule a room for tomorrow; its link, opened early, says when the room opens.
+  const carol = await (await browser.newContext()).newPage();
+  await carol.goto(server.base);
+  await carol.fill('#name', 'Carol');
+  await carol.click('#schedule summary');
+  const tomorrow = new Date(Date.now() + 86400000);
+  const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  await carol.fill('#starts-at', local);
+  await carol.click('#schedule-room');
+  const link = await waitFor(() => carol.locator('#scheduled-link').inputValue(), 'the shareable link');
+  assert.match(link, /\?room=[A-Za-z0-9]{22}$/);
+  await carol.goto(link);
+  await carol.fill('#name', 'Carol');
+  await carol.click('#join-room');
+  await waitFor(() => carol.locator('#log').innerText().then((t) => t.includes('This room opens on')), 'Carol to be told when the room opens');
+});

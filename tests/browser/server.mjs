@@ -7,7 +7,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 export async function startServer() {
   const bin = process.env.TESSERA_BIN || path.join(root, 'target/debug/tessera');
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], {
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--database', ':memory:'], {
     cwd: root,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
