@@ -371,17 +371,16 @@ impl Rooms {
     /// A page of rooms from the store, each with its live participant count.
     pub fn list(&self, filter: &RoomFilter) -> Result<(Vec<(RoomSpec, usize)>, u64), StoreError> {
         let (specs, total) = self.ctx.store.list_rooms(filter, now_unix())?;
-        let map = self.map.lock().map(|m| m.clone()).unwrap_or_default();
-        Ok((
-            specs
-                .into_iter()
-                .map(|s| {
-                    let n = map.get(&s.id).map(RoomHandle::participant_count).unwrap_or(0);
-                    (s, n)
-                })
-                .collect(),
-            total,
-        ))
+        let map = self.map.lock().ok();
+        let present = |id: &str| map.as_ref().and_then(|m| m.get(id)).map(RoomHandle::participant_count).unwrap_or(0);
+        let rooms = specs
+            .into_iter()
+            .map(|s| {
+                let n = present(&s.id);
+                (s, n)
+            })
+            .collect();
+        Ok((rooms, total))
     }
 
     /// Called by a room's actor when it stops.
