@@ -253,15 +253,6 @@ async fn host_mutes_and_kicks() {
     b.close().await;
     c.close().await;
     all_released(&server).await;
-
-    // A room with endsAt ends then, with people in it: they are told why.
-    let (timed, _) = create(addr, json!({"endsAt": tessera::room::format_unix(tessera::room::now_unix() + 2)})).await;
-    let t = token(addr, &timed, "stayer", None).await;
-    let mut w = ws(addr, &timed, &format!("token={t}")).await;
-    assert_eq!(first_message(&mut w).await["type"], "welcome");
-    let (ended, close) = first_and_close(w).await;
-    assert_eq!((ended["type"].as_str(), ended["reason"].as_str(), close), (Some("roomEnded"), Some("timeLimit"), Some(4410)), "{ended}");
-    assert_eq!(call(addr, "GET", &format!("/api/v1/rooms/{timed}"), KEY, None).await.1["endReason"], "timeLimit");
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -88,38 +88,28 @@ impl Store {
     }
 
     pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
+        self.write_room(&format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"), r)
+    }
+
+    /// Writes every field of an existing room but its id and creation time.
+    pub fn update_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
+        self.write_room(
+            "UPDATE rooms SET name = ?2, starts_at = ?4, ends_at = ?5, empty_timeout_seconds = ?6, max_participants = ?7,
+             composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11 WHERE id = ?1",
+            r,
+        )
+    }
+
+    /// Runs `sql` with the room's fields bound as ?1..?11 in [`COLUMNS`] order.
+    fn write_room(&self, sql: &str, r: &RoomSpec) -> Result<(), StoreError> {
         let (composite, metadata) = encode_json(r)?;
         self.with(|c| {
             c.execute(
-                &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                sql,
                 params![
                     r.id,
                     r.name,
                     r.created_at,
-                    r.starts_at,
-                    r.ends_at,
-                    r.empty_timeout_seconds,
-                    r.max_participants,
-                    composite,
-                    metadata,
-                    r.ended_at,
-                    r.end_reason.map(EndReason::as_str)
-                ],
-            )?;
-            Ok(())
-        })
-    }
-
-    /// Writes every field of an existing room.
-    pub fn update_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
-        let (composite, metadata) = encode_json(r)?;
-        self.with(|c| {
-            c.execute(
-                "UPDATE rooms SET name = ?2, starts_at = ?3, ends_at = ?4, empty_timeout_seconds = ?5, max_participants = ?6,
-                 composite = ?7, metadata = ?8, ended_at = ?9, end_reason = ?10 WHERE id = ?1",
-                params![
-                    r.id,
-                    r.name,
                     r.starts_at,
                     r.ends_at,
                     r.empty_timeout_seconds,

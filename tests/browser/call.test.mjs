@@ -42,16 +42,21 @@ async function waitFor(fn, what, timeoutMs = 20000) {
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
+// Types `name` on the home page, presses "New room", and returns the room id from the URL.
+async function createRoomAs(page, name) {
+  await page.goto(server.base);
+  await page.fill('#name', name);
+  await page.click('#new-room');
+  await page.waitForURL(/\?room=/);
+  return new URL(page.url()).searchParams.get('room');
+}
+
 test('two browsers join through the UI, decode the composite, and hang up', async () => {
   const alice = await (await browser.newContext()).newPage();
   const bob = await (await browser.newContext()).newPage();
   for (const p of [alice, bob]) p.on('pageerror', (e) => console.error('page error:', e.message));
 
-  await alice.goto(server.base);
-  await alice.fill('#name', 'Alice');
-  await alice.click('#new-room');
-  await alice.waitForURL(/\?room=/);
-  const roomId = new URL(alice.url()).searchParams.get('room');
+  const roomId = await createRoomAs(alice, 'Alice');
   assert.match(roomId, /^[A-Za-z0-9]{22}$/);
   // Alice is in (welcome received) before Bob joins, so she is the one told "Bob joined".
   await waitFor(() => alice.locator('#log').innerText().then((t) => t.includes('You joined')), 'Alice to be in the room');
@@ -86,11 +91,7 @@ test('the creator is host: sees people, ends the call for everyone; a scheduled 
   const bob = await (await browser.newContext()).newPage();
   for (const p of [alice, bob]) p.on('pageerror', (e) => console.error('page error:', e.message));
 
-  await alice.goto(server.base);
-  await alice.fill('#name', 'Alice');
-  await alice.click('#new-room');
-  await alice.waitForURL(/\?room=/);
-  const roomId = new URL(alice.url()).searchParams.get('room');
+  const roomId = await createRoomAs(alice, 'Alice');
   await waitFor(() => alice.locator('#log').innerText().then((t) => t.includes('You are the host')), 'Alice to be host');
   assert.equal(await alice.locator('#end-all').isVisible(), true, 'the host sees "End for everyone"');
 
