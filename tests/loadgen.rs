@@ -25,7 +25,7 @@ async fn loadgen_reports_every_receiver() {
     let report = run(&opts).await.expect("load runs");
     assert_eq!(report.receivers.len(), 4);
     for r in &report.receivers {
-        assert!(report.fps(r) > 15.0, "{} receives the composite: {:.1} fps", r.name, report.fps(r));
+        assert!(report.fps(r) > 15.0, "{} receives the composite: {:.1} fps\n{}", r.name, report.fps(r), report.to_markdown());
         assert!(r.stats.bytes > 10_000, "{}: {} bytes", r.name, r.stats.bytes);
         assert!(r.stats.audio_packets > 50, "{}: {} audio packets", r.name, r.stats.audio_packets);
     }
