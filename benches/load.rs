@@ -113,7 +113,7 @@ fn opts(
     warmup: Duration,
     duration: Duration,
 ) -> LoadOptions {
-    LoadOptions { addr, rooms, participants, video, audio: true, warmup, duration, media_dir: media_dir() }
+    LoadOptions { addr, rooms, participants, video, audio: true, warmup, duration, media_dir: media_dir(), composite: None }
 }
 
 /// Runs a load while sampling the server's CPU over the measurement window only.

@@ -70,7 +70,21 @@ enum Command {
         /// Where the pre-encoded media files are kept (made on first use).
         #[arg(long, default_value = "target/loadgen")]
         media_dir: PathBuf,
+        /// The composite of each room, as WIDTHxHEIGHT@FPS:KBPS (e.g. 640x360@30:600).
+        /// Default: the server's.
+        #[arg(long, value_parser = parse_composite)]
+        composite: Option<tessera::wire::CompositeSettings>,
     },
+}
+
+/// `WIDTHxHEIGHT@FPS:KBPS`; the server validates the ranges.
+fn parse_composite(s: &str) -> Result<tessera::wire::CompositeSettings, String> {
+    let bad = || format!("expected WIDTHxHEIGHT@FPS:KBPS such as 640x360@30:600, got {s:?}");
+    let (size, rest) = s.split_once('@').ok_or_else(bad)?;
+    let (w, h) = size.split_once('x').ok_or_else(bad)?;
+    let (fps, kbps) = rest.split_once(':').ok_or_else(bad)?;
+    let n = |v: &str| v.parse::<u32>().map_err(|_| bad());
+    Ok(tessera::wire::CompositeSettings { width: n(w)?, height: n(h)?, fps: n(fps)?, bitrate_kbps: n(kbps)? })
 }
 
 #[tokio::main]
@@ -90,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
             running.cancel.cancel();
             let _ = running.task.await;
         }
-        Command::Loadgen { server, rooms, participants, video, no_audio, warmup, duration, media_dir } => {
+        Command::Loadgen { server, rooms, participants, video, no_audio, warmup, duration, media_dir, composite } => {
             let video = match video.as_str() {
                 "vp8" => Some(tessera::media::VideoCodec::Vp8),
                 "h264" => Some(tessera::media::VideoCodec::H264),
@@ -106,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
                 warmup: std::time::Duration::from_secs(warmup),
                 duration: std::time::Duration::from_secs(duration),
                 media_dir,
+                composite,
             };
             let report = tessera::loadgen::run::run(&opts).await?;
             // The report is this command's output, so it goes to stdout (not the log).

@@ -21,11 +21,15 @@ async fn loadgen_reports_every_receiver() {
         warmup: Duration::from_secs(2),
         duration: Duration::from_secs(3),
         media_dir,
+        // A 640×360 composite keeps this test light: it is about the load generator's counting
+        // (the room sizes are measured by `make bench`).
+        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600 }),
     };
     let report = run(&opts).await.expect("load runs");
+    eprintln!("{}", report.to_markdown());
     assert_eq!(report.receivers.len(), 4);
     for r in &report.receivers {
-        assert!(report.fps(r) > 15.0, "{} receives the composite: {:.1} fps\n{}", r.name, report.fps(r), report.to_markdown());
+        assert!(report.fps(r) > 24.0, "{} receives the composite: {:.1} fps\n{}", r.name, report.fps(r), report.to_markdown());
         assert!(r.stats.bytes > 10_000, "{}: {} bytes", r.name, r.stats.bytes);
         assert!(r.stats.audio_packets > 50, "{}: {} audio packets", r.name, r.stats.audio_packets);
     }

@@ -36,6 +36,8 @@ pub struct LoadOptions {
     pub warmup: Duration,
     pub duration: Duration,
     pub media_dir: PathBuf,
+    /// The composite each room produces; `None` takes the server's default.
+    pub composite: Option<crate::wire::CompositeSettings>,
 }
 
 /// One receiver's result.
@@ -104,8 +106,12 @@ impl LoadReport {
     }
 }
 
-async fn create_room(addr: SocketAddr, name: &str) -> Result<String, LoadError> {
-    let body = serde_json::json!({ "name": name }).to_string();
+async fn create_room(addr: SocketAddr, name: &str, composite: Option<&crate::wire::CompositeSettings>) -> Result<String, LoadError> {
+    let mut body = serde_json::json!({ "name": name });
+    if let Some(c) = composite {
+        body["composite"] = serde_json::json!(c);
+    }
+    let body = body.to_string();
     let (status, text) = super::http::raw(addr, "POST", "/api/v1/rooms", Some(body.as_bytes()), &[])
         .await
         .map_err(|e| LoadError::CreateRoom(e.to_string()))?;
@@ -186,7 +192,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     let far_future = Instant::now() + Duration::from_secs(3600 * 24);
     let window_start: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     for room in 0..opts.rooms {
-        let room_id = create_room(opts.addr, &format!("load-{room}")).await?;
+        let room_id = create_room(opts.addr, &format!("load-{room}"), opts.composite.as_ref()).await?;
         for n in 0..opts.participants {
             let name = format!("load-{room}-{n}");
             let mut s = Session::join(opts.addr, &room_id, &name, SessionMedia { video: opts.video, audio: opts.audio }).await?;

@@ -80,10 +80,9 @@ impl ReceiverStats {
             }
             if now >= window_start {
                 self.window_frames += 1;
-                if let Some(prev) = self.last_frame {
-                    let from = prev.max(window_start);
-                    self.max_gap = self.max_gap.max(now.saturating_duration_since(from));
-                }
+                // A stream that starts late froze from the window's start.
+                let from = self.last_frame.map_or(window_start, |prev| prev.max(window_start));
+                self.max_gap = self.max_gap.max(now.saturating_duration_since(from));
             }
             self.last_frame = Some(now);
         }
@@ -120,5 +119,13 @@ mod tests {
         s.on_video(false, &[0], true, t0 + Duration::from_millis(1300), t0 + Duration::from_secs(1));
         assert_eq!(s.max_gap, Duration::from_millis(300));
         assert_eq!((s.frames, s.window_frames), (3, 1));
+    }
+
+    #[test]
+    fn a_late_first_frame_is_a_freeze_from_the_window_start() {
+        let t0 = Instant::now();
+        let mut s = ReceiverStats::default();
+        s.on_video(false, &[0], true, t0 + Duration::from_millis(1700), t0 + Duration::from_secs(1));
+        assert_eq!(s.max_gap, Duration::from_millis(700));
     }
 }
