@@ -116,6 +116,11 @@ impl RoomVideo {
     }
 
     fn unlink_source(&self, source: &gst::Bin, pad: &gst::Pad) {
+        // From here on the source's buffers are dropped, not refused: a push onto the released
+        // pad would fail `not-linked` and post an error for the whole room (seen under load).
+        if let Some(src) = source.static_pad("src") {
+            src.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, |_, _| gst::PadProbeReturn::Drop);
+        }
         // Release the compositor pad first: a streaming thread blocked on it is woken (flushing)
         // instead of holding up the state change below.
         self.mixer.release_request_pad(pad);
@@ -206,6 +211,19 @@ impl RoomVideo {
             self.relayout();
         }
         self.unsubscribe(id);
+    }
+
+    /// Whether `obj` is still part of this room's pipeline. A bus message may come from a tile
+    /// source that was taken out after it posted.
+    pub fn contains(&self, obj: &gst::Object) -> bool {
+        let mut cur = Some(obj.clone());
+        while let Some(o) = cur {
+            if &o == self.pipeline.upcast_ref::<gst::Object>() {
+                return true;
+            }
+            cur = o.parent();
+        }
+        false
     }
 
     /// Which participant's tile the object `obj` (a bus message source) belongs to.

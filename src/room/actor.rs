@@ -435,6 +435,9 @@ impl Room {
         use gst::MessageView;
         let Some(media) = self.media.as_mut() else { return };
         match msg.view() {
+            MessageView::Error(err) if msg.src().is_some_and(|s| !media.video.contains(s)) => {
+                tracing::debug!(error = %err.error(), "error from an element already taken out of the room; ignored");
+            }
             MessageView::Error(err) => {
                 let owner = msg.src().and_then(|s| media.video.owner_of(s));
                 match owner {
