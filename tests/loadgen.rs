@@ -42,3 +42,23 @@ async fn loadgen_reports_every_receiver() {
     })
     .await;
 }
+
+/// The latency probe sees its flashes in the composite and its beeps in the mix (the figures
+/// themselves are `make bench`'s business, not a test's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn latency_probe_sees_every_flash_and_beep() {
+    use tessera::loadgen::probe::{LatencyOptions, measure};
+    let server = TestServer::start().await;
+    let opts = LatencyOptions {
+        addr: server.addr(),
+        media_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen"),
+        warmup: Duration::from_secs(1),
+        duration: Duration::from_secs(4),
+        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600 }),
+    };
+    let report = measure(&opts).await.expect("probe runs");
+    eprintln!("{report:?}");
+    // Two flashes and two beeps a second for 4 s, with some slack.
+    assert!(report.video_ms.len() >= 5, "flashes seen: {:?}", report.video_ms);
+    assert!(report.audio_ms.len() >= 5, "beeps heard: {:?}", report.audio_ms);
+}

@@ -64,20 +64,89 @@ impl RtpFile {
         Ok(Self { packets, clock_rate })
     }
 
-    /// Length of one loop in clock ticks (last timestamp − first + one frame of `frame_ticks`).
+    /// Length of one loop in clock ticks: one `frame_ticks` per frame (distinct timestamp), and
+    /// at least the span of the timestamps plus one frame. Counting frames matters for Opus:
+    /// the encoder's look-ahead stamps only the first packet 6.5 ms early, so the span alone
+    /// would loop 6.5 ms short and send audio faster than real time.
     pub fn loop_ticks(&self, frame_ticks: u32) -> u32 {
         let first = self.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
         let last = self.packets.last().map(|p| p.header.timestamp).unwrap_or(0);
-        last.wrapping_sub(first).wrapping_add(frame_ticks)
+        let mut frames = 0u32;
+        let mut prev = None;
+        for p in &self.packets {
+            if prev != Some(p.header.timestamp) {
+                frames += 1;
+                prev = Some(p.header.timestamp);
+            }
+        }
+        last.wrapping_sub(first).wrapping_add(frame_ticks).max(frames.wrapping_mul(frame_ticks))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(timestamps: &[u32]) -> RtpFile {
+        let packets = timestamps
+            .iter()
+            .map(|&t| rtp::Packet { header: rtp::header::Header { timestamp: t, ..Default::default() }, ..Default::default() })
+            .collect();
+        RtpFile { packets, clock_rate: 48_000 }
+    }
+
+    #[test]
+    fn a_loop_lasts_one_frame_per_frame() {
+        // Opus: the first packet is stamped 312 ticks (6.5 ms) early.
+        assert_eq!(file(&[0, 648, 1608, 2568]).loop_ticks(960), 4 * 960);
+        // Video: several packets per frame.
+        assert_eq!(file(&[0, 0, 3000, 3000, 6000]).loop_ticks(3000), 9000);
     }
 }
 
 fn encode(desc: &str, path: &Path) -> Result<(), MediaFileError> {
+    let pipeline = launch(desc)?;
+    write_packets(&pipeline, path)
+}
+
+fn launch(desc: &str) -> Result<gst::Pipeline, MediaFileError> {
     gst::init().map_err(|e| MediaFileError::Encode(e.to_string()))?;
-    let pipeline = gst::parse::launch(desc)
+    gst::parse::launch(desc)
         .map_err(|e| MediaFileError::Encode(e.to_string()))?
         .downcast::<gst::Pipeline>()
-        .map_err(|_| MediaFileError::Encode("not a pipeline".into()))?;
+        .map_err(|_| MediaFileError::Encode("not a pipeline".into()))
+}
+
+/// Encodes raw `frames` (each `frame` long, described by `caps`) with `chain` (which ends in an
+/// RTP payloader) into an RTP file at `path`.
+pub(crate) fn encode_raw(
+    caps: &str,
+    frame: std::time::Duration,
+    frames: impl Iterator<Item = Vec<u8>>,
+    chain: &str,
+    path: &Path,
+) -> Result<(), MediaFileError> {
+    let pipeline = launch(&format!("appsrc name=in format=time caps={caps} ! {chain} ! appsink name=out sync=false"))?;
+    let src = pipeline
+        .by_name("in")
+        .and_then(|s| s.downcast::<gst_app::AppSrc>().ok())
+        .ok_or_else(|| MediaFileError::Encode("no appsrc named in".into()))?;
+    // Everything is queued before the pipeline runs; `write_packets` drains it to EOS.
+    src.set_max_bytes(0);
+    for (i, data) in frames.enumerate() {
+        let mut buf = gst::Buffer::from_mut_slice(data);
+        if let Some(b) = buf.get_mut() {
+            b.set_pts(gst::ClockTime::from_nseconds(frame.as_nanos() as u64 * i as u64));
+            b.set_duration(gst::ClockTime::from_nseconds(frame.as_nanos() as u64));
+        }
+        src.push_buffer(buf).map_err(|e| MediaFileError::Encode(e.to_string()))?;
+    }
+    let _ = src.end_of_stream();
+    write_packets(&pipeline, path)
+}
+
+/// Plays `pipeline` and writes what its appsink `out` receives, until EOS.
+fn write_packets(pipeline: &gst::Pipeline, path: &Path) -> Result<(), MediaFileError> {
     let sink = pipeline
         .by_name("out")
         .and_then(|s| s.downcast::<gst_app::AppSink>().ok())

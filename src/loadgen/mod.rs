@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod media_file;
+pub mod probe;
 pub mod run;
 pub mod session;
 pub mod stats;

@@ -22,6 +22,8 @@ pub enum LoadError {
     Session(#[from] SessionError),
     #[error("creating a room failed: {0}")]
     CreateRoom(String),
+    #[error("the latency probe failed: {0}")]
+    Probe(String),
 }
 
 /// What to run.
@@ -106,7 +108,11 @@ impl LoadReport {
     }
 }
 
-async fn create_room(addr: SocketAddr, name: &str, composite: Option<&crate::wire::CompositeSettings>) -> Result<String, LoadError> {
+pub(crate) async fn create_room(
+    addr: SocketAddr,
+    name: &str,
+    composite: Option<&crate::wire::CompositeSettings>,
+) -> Result<String, LoadError> {
     let mut body = serde_json::json!({ "name": name });
     if let Some(c) = composite {
         body["composite"] = serde_json::json!(c);
@@ -178,6 +184,27 @@ async fn count(track: Arc<dyn TrackRemote>, stats: Arc<Mutex<ReceiverStats>>, wi
     }
 }
 
+/// Starts sending `video` (with its codec) and `audio` on the session's tracks, looped.
+fn start_sending(s: &mut Session, video: Option<(&Arc<RtpFile>, VideoCodec)>, audio: Option<&Arc<RtpFile>>) {
+    if let (Some((t, ssrc)), Some((file, codec))) = (s.video.clone(), video) {
+        let task = tokio::spawn(send_looped(t, ssrc, payload_type(codec), file.clone(), 3000, s.connected.clone()));
+        s.own(task);
+    }
+    if let (Some((t, ssrc)), Some(audio)) = (s.audio.clone(), audio) {
+        let task = tokio::spawn(send_looped(t, ssrc, crate::rtc::PT_OPUS, audio.clone(), 960, s.connected.clone()));
+        s.own(task);
+    }
+}
+
+/// Sends the load generator's ordinary clip (and tone, if `audio`) on `s` (made by
+/// [`media_file::prepare`]).
+pub(crate) fn send_ordinary(s: &mut Session, media_dir: &std::path::Path, codec: VideoCodec, audio: bool) -> Result<(), LoadError> {
+    let video = Arc::new(RtpFile::load(&media_file::video_file(media_dir, codec), 90_000)?);
+    let tone = if audio { Some(Arc::new(RtpFile::load(&media_file::audio_file(media_dir), 48_000)?)) } else { None };
+    start_sending(s, Some((&video, codec)), tone.as_ref());
+    Ok(())
+}
+
 /// Runs the load and returns what every receiver saw in the measurement window.
 pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     media_file::prepare(&opts.media_dir)?;
@@ -196,14 +223,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
         for n in 0..opts.participants {
             let name = format!("load-{room}-{n}");
             let mut s = Session::join(opts.addr, &room_id, &name, SessionMedia { video: opts.video, audio: opts.audio }).await?;
-            if let (Some((t, ssrc)), Some(file), Some(codec)) = (s.video.clone(), video.clone(), opts.video) {
-                let task = tokio::spawn(send_looped(t, ssrc, payload_type(codec), file, 3000, s.connected.clone()));
-                s.own(task);
-            }
-            if let Some((t, ssrc)) = s.audio.clone() {
-                let task = tokio::spawn(send_looped(t, ssrc, crate::rtc::PT_OPUS, audio.clone(), 960, s.connected.clone()));
-                s.own(task);
-            }
+            start_sending(&mut s, video.as_ref().zip(opts.video), Some(&audio));
             let st = Arc::new(Mutex::new(ReceiverStats::default()));
             let mut tracks = std::mem::replace(&mut s.tracks, tokio::sync::mpsc::unbounded_channel().1);
             let (st2, ws) = (st.clone(), window_start.clone());

@@ -18,8 +18,12 @@ pub const SAMPLE_RATE: u32 = 48_000;
 pub const FRAME: usize = 960;
 /// Samples an input may hold before the oldest are dropped (bounds added latency to ~100 ms).
 const MAX_QUEUED: usize = FRAME * 5;
-/// Samples gathered after an underrun before the input is mixed again (absorbs jitter).
-const PRIME: usize = FRAME * 2;
+/// Frames gathered before an input is mixed (again): its jitter allowance. It starts at one
+/// frame (the least latency: a packet waits only for the next tick), grows by one frame at each
+/// underrun up to [`MAX_TARGET`], and shrinks back after [`CALM_FRAMES`] without one (dropping
+/// the spare frame it held, so the latency really comes down).
+const MAX_TARGET: usize = 4;
+const CALM_FRAMES: u32 = 250; // 5 s
 const FRAME_TIME: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
@@ -30,10 +34,20 @@ pub enum AudioError {
     Thread(#[source] std::io::Error),
 }
 
-#[derive(Default)]
+/// One input's decoded samples: an adaptive jitter buffer in front of the mixer.
 struct InputQueue {
     samples: VecDeque<i16>,
     primed: bool,
+    /// Frames to gather before mixing (1..=MAX_TARGET).
+    target: usize,
+    /// Frames taken since the last underrun.
+    calm: u32,
+}
+
+impl Default for InputQueue {
+    fn default() -> Self {
+        Self { samples: VecDeque::new(), primed: false, target: 1, calm: 0 }
+    }
 }
 
 impl InputQueue {
@@ -41,19 +55,38 @@ impl InputQueue {
     /// re-priming.
     fn take_frame(&mut self, out: &mut [i16]) -> bool {
         if !self.primed {
-            if self.samples.len() < PRIME {
+            if self.samples.len() < self.target * FRAME {
                 return false;
             }
             self.primed = true;
         }
         if self.samples.len() < FRAME {
+            // An underrun: the input is late (or stopped). Allow it more jitter next time.
             self.primed = false;
+            self.target = (self.target + 1).min(MAX_TARGET);
+            self.calm = 0;
             return false;
         }
         for (o, s) in out.iter_mut().zip(self.samples.drain(..FRAME)) {
             *o = s;
         }
+        self.calm += 1;
+        if self.calm >= CALM_FRAMES && self.target > 1 {
+            self.target -= 1;
+            self.calm = 0;
+            if self.samples.len() >= FRAME {
+                self.samples.drain(..FRAME);
+            }
+        }
         true
+    }
+
+    fn push(&mut self, pcm: &[i16]) {
+        self.samples.extend(pcm);
+        if self.samples.len() > MAX_QUEUED {
+            let excess = self.samples.len() - self.target * FRAME;
+            self.samples.drain(..excess);
+        }
     }
 }
 
@@ -69,11 +102,7 @@ impl AudioInput {
     pub fn push_opus(&mut self, payload: &[u8]) {
         let Ok(n) = self.decoder.decode(payload, &mut self.pcm, false) else { return };
         let Ok(mut q) = self.queue.lock() else { return };
-        q.samples.extend(&self.pcm[..n]);
-        if q.samples.len() > MAX_QUEUED {
-            let excess = q.samples.len() - PRIME;
-            q.samples.drain(..excess);
-        }
+        q.push(&self.pcm[..n]);
     }
 }
 
@@ -228,6 +257,31 @@ mod tests {
             frames += 1;
         }
         (frames, (energy / (frames.max(1) * FRAME) as f64).sqrt())
+    }
+
+    #[test]
+    fn the_jitter_allowance_grows_on_underruns_and_shrinks_when_calm() {
+        let mut q = InputQueue::default();
+        let mut out = vec![0i16; FRAME];
+        let frame = vec![1i16; FRAME];
+        q.push(&frame);
+        assert!(q.take_frame(&mut out), "one frame is enough at first");
+        assert!(!q.take_frame(&mut out), "underrun");
+        assert_eq!(q.target, 2);
+        q.push(&frame);
+        assert!(!q.take_frame(&mut out), "re-priming to two frames");
+        q.push(&frame);
+        assert!(q.take_frame(&mut out));
+        for _ in 0..CALM_FRAMES {
+            q.push(&frame);
+            assert!(q.take_frame(&mut out));
+        }
+        assert_eq!(q.target, 1, "back to one frame after a calm spell");
+        assert_eq!(q.samples.len(), 0, "and the spare frame is gone");
+        for _ in 0..10 {
+            q.push(&frame);
+        }
+        assert!(q.samples.len() <= MAX_QUEUED, "a burst is cut back: {} samples", q.samples.len());
     }
 
     /// Real Opus round trip through the mixer: `a` sends a tone, `b` silence; `a` must not hear
