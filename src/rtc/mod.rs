@@ -97,6 +97,8 @@ fn media_engine() -> Result<MediaEngine, RtcError> {
     Ok(m)
 }
 
+const ICE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl RtcFactory {
     pub fn new(cfg: &Config) -> Self {
         Self { bind_ip: cfg.media_bind_ip(), public_ip: cfg.public_ip }
@@ -115,7 +117,11 @@ impl RtcFactory {
         let registry = registry.with(Slot::from(14_000), keyframe::KeyframeRequestForwarder::default());
         let mut settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-            .with_include_loopback_candidate(self.bind_ip.is_loopback());
+            .with_include_loopback_candidate(self.bind_ip.is_loopback())
+            // Checks every 50 ms instead of 200 (for the same 1.4 s per candidate): the server's
+            // own check of the pair the browser nominates is what completes ICE, and waiting for
+            // the next 200 ms round was most of the join time on a fast network.
+            .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(28));
         if let Some(ip) = self.public_ip {
             settings = settings.with_nat_1to1_ips(vec![ip.to_string()], RTCIceCandidateType::Host);
         }
