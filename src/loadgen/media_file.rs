@@ -24,10 +24,12 @@ pub enum MediaFileError {
     Encode(String),
 }
 
-/// A looped RTP stream held in memory.
+/// A looped RTP stream held in memory, its timestamps regular: frame `k` (the `k`-th distinct
+/// timestamp) is stamped `k × frame_ticks`.
 pub struct RtpFile {
     pub packets: Vec<rtp::Packet>,
     pub clock_rate: u32,
+    pub frame_ticks: u32,
 }
 
 pub fn video_file(dir: &Path, codec: VideoCodec) -> PathBuf {
@@ -42,9 +44,12 @@ pub fn audio_file(dir: &Path) -> PathBuf {
 }
 
 impl RtpFile {
-    pub fn load(path: &Path, clock_rate: u32) -> Result<Self, MediaFileError> {
+    /// Reads `path`, whose frames last `frame_ticks` of `clock_rate`. The timestamps are made
+    /// regular: Opus encoders stamp the first packet early by their look-ahead (6.5 ms), which
+    /// paced as recorded is a 6.5 ms jolt on every loop.
+    pub fn load(path: &Path, clock_rate: u32, frame_ticks: u32) -> Result<Self, MediaFileError> {
         let data = std::fs::read(path).map_err(|source| MediaFileError::Io { path: path.into(), source })?;
-        let mut packets = Vec::new();
+        let mut packets: Vec<rtp::Packet> = Vec::new();
         let mut i = 0;
         while i + 4 <= data.len() {
             let len = u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
@@ -61,25 +66,25 @@ impl RtpFile {
         if packets.is_empty() {
             return Err(MediaFileError::Empty { path: path.into() });
         }
-        Ok(Self { packets, clock_rate })
+        Ok(Self::regular(packets, clock_rate, frame_ticks))
     }
 
-    /// Length of one loop in clock ticks: one `frame_ticks` per frame (distinct timestamp), and
-    /// at least the span of the timestamps plus one frame. Counting frames matters for Opus:
-    /// the encoder's look-ahead stamps only the first packet 6.5 ms early, so the span alone
-    /// would loop 6.5 ms short and send audio faster than real time.
-    pub fn loop_ticks(&self, frame_ticks: u32) -> u32 {
-        let first = self.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
-        let last = self.packets.last().map(|p| p.header.timestamp).unwrap_or(0);
-        let mut frames = 0u32;
+    fn regular(mut packets: Vec<rtp::Packet>, clock_rate: u32, frame_ticks: u32) -> Self {
+        let mut frame = 0u32;
         let mut prev = None;
-        for p in &self.packets {
-            if prev != Some(p.header.timestamp) {
-                frames += 1;
-                prev = Some(p.header.timestamp);
+        for p in &mut packets {
+            if prev.is_some_and(|t| t != p.header.timestamp) {
+                frame += 1;
             }
+            prev = Some(p.header.timestamp);
+            p.header.timestamp = frame.wrapping_mul(frame_ticks);
         }
-        last.wrapping_sub(first).wrapping_add(frame_ticks).max(frames.wrapping_mul(frame_ticks))
+        Self { packets, clock_rate, frame_ticks }
+    }
+
+    /// Length of one loop in clock ticks: one `frame_ticks` per frame.
+    pub fn loop_ticks(&self) -> u32 {
+        self.packets.last().map_or(0, |p| p.header.timestamp.wrapping_add(self.frame_ticks))
     }
 }
 
@@ -87,20 +92,24 @@ impl RtpFile {
 mod tests {
     use super::*;
 
-    fn file(timestamps: &[u32]) -> RtpFile {
+    fn file(timestamps: &[u32], frame_ticks: u32) -> RtpFile {
         let packets = timestamps
             .iter()
             .map(|&t| rtp::Packet { header: rtp::header::Header { timestamp: t, ..Default::default() }, ..Default::default() })
             .collect();
-        RtpFile { packets, clock_rate: 48_000 }
+        RtpFile::regular(packets, 48_000, frame_ticks)
     }
 
     #[test]
-    fn a_loop_lasts_one_frame_per_frame() {
+    fn timestamps_are_made_regular() {
         // Opus: the first packet is stamped 312 ticks (6.5 ms) early.
-        assert_eq!(file(&[0, 648, 1608, 2568]).loop_ticks(960), 4 * 960);
-        // Video: several packets per frame.
-        assert_eq!(file(&[0, 0, 3000, 3000, 6000]).loop_ticks(3000), 9000);
+        let f = file(&[0, 648, 1608, 2568], 960);
+        assert_eq!(f.packets.iter().map(|p| p.header.timestamp).collect::<Vec<_>>(), [0, 960, 1920, 2880]);
+        assert_eq!(f.loop_ticks(), 4 * 960);
+        // Video: several packets per frame keep sharing their frame's timestamp.
+        let f = file(&[7, 7, 3007, 3007, 6007], 3000);
+        assert_eq!(f.packets.iter().map(|p| p.header.timestamp).collect::<Vec<_>>(), [0, 0, 3000, 3000, 6000]);
+        assert_eq!(f.loop_ticks(), 9000);
     }
 }
 

@@ -19,6 +19,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use webrtc::media_stream::track_local::TrackLocal;
@@ -132,47 +133,56 @@ fn onset(pcm: &[i16]) -> Option<Duration> {
     Some(Duration::from_nanos(i as u64 * 1_000_000_000 / 48_000))
 }
 
-/// Sends `file` looped like the load generator does, and records when each loop's packet
-/// `mark` (and, for video, the rest of its frame) has been written, plus `offset` (where in
-/// that packet's audio the beep starts).
-#[allow(clippy::too_many_arguments)]
-async fn send_marked(
+/// What the probe sends on one track, and where the marked packet of each loop is.
+struct Marked {
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     pt: u8,
     file: Arc<RtpFile>,
-    frame_ticks: u32,
+    /// The packet whose sending is recorded (with, for video, the rest of its frame).
     mark: usize,
+    /// Where in the marked packet's audio the beep starts.
     offset: Duration,
-    sent: Arc<Mutex<Vec<Instant>>>,
-) {
-    let start = tokio::time::Instant::now();
-    let first = file.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
-    let mark_ts = file.packets.get(mark).map(|p| p.header.timestamp);
-    let lap_ticks = file.loop_ticks(frame_ticks) as u64;
-    let (mut seq, ts_base) = (rand::random::<u16>(), rand::random::<u32>());
-    for lap in 0u64.. {
-        for p in file.packets.iter() {
-            let ticks = lap * lap_ticks + p.header.timestamp.wrapping_sub(first) as u64;
-            tokio::time::sleep_until(start + Duration::from_secs_f64(ticks as f64 / file.clock_rate as f64)).await;
-            let mut q = p.clone();
-            q.header.ssrc = ssrc;
-            q.header.payload_type = pt;
-            q.header.sequence_number = seq;
-            q.header.timestamp = ts_base.wrapping_add(ticks as u32);
-            seq = seq.wrapping_add(1);
-            let (is_mark, last_of_frame) = (Some(p.header.timestamp) == mark_ts, p.header.marker || frame_ticks == 960);
-            if track.write_rtp(q).await.is_err() {
-                return;
-            }
-            if is_mark
-                && last_of_frame
-                && let Ok(mut s) = sent.lock()
-            {
-                s.push(Instant::now() + offset);
+}
+
+/// Sends `m.file` looped, paced by its timestamps, on a thread of its own until `stop`, and
+/// records when each loop's marked packet has been written. A plain thread sleeping to each
+/// packet's time keeps the sender's own timing out of the figure: paced by the busy async
+/// runtime it shared with the receiver's decoding, it jittered by several milliseconds.
+fn send_marked(m: Marked, sent: Arc<Mutex<Vec<Instant>>>, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let rt = tokio::runtime::Handle::current();
+    std::thread::Builder::new().name("probe-sender".into()).spawn(move || {
+        let start = Instant::now();
+        let first = m.file.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
+        let mark_ts = m.file.packets.get(m.mark).map(|p| p.header.timestamp);
+        let lap_ticks = m.file.loop_ticks() as u64;
+        let (mut seq, ts_base) = (rand::random::<u16>(), rand::random::<u32>());
+        for lap in 0u64.. {
+            for p in m.file.packets.iter() {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let ticks = lap * lap_ticks + p.header.timestamp.wrapping_sub(first) as u64;
+                let at = start + Duration::from_secs_f64(ticks as f64 / m.file.clock_rate as f64);
+                if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let mut q = p.clone();
+                q.header.ssrc = m.ssrc;
+                q.header.payload_type = m.pt;
+                q.header.sequence_number = seq;
+                q.header.timestamp = ts_base.wrapping_add(ticks as u32);
+                seq = seq.wrapping_add(1);
+                let is_mark = Some(p.header.timestamp) == mark_ts && (p.header.marker || m.file.clock_rate == 48_000);
+                if rt.block_on(m.track.write_rtp(q)).is_err() {
+                    return;
+                }
+                if is_mark && let Ok(mut s) = sent.lock() {
+                    s.push(Instant::now() + m.offset);
+                }
             }
         }
-    }
+    })
 }
 
 /// Matches each arrival to the latest send before it (within one loop) and returns the gaps.
@@ -296,15 +306,17 @@ async fn receive(track: Arc<dyn TrackRemote>, t0: Instant, decoder: Arc<Composit
 /// Runs the probe: one room of four, the sender (flashes and beeps), a receiver and two others
 /// sending the load generator's ordinary media.
 pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> {
+    gst::init().map_err(|e| LoadError::Probe(e.to_string()))?;
     media_file::prepare(&opts.media_dir)?;
     prepare(&opts.media_dir)?;
-    let flash = Arc::new(RtpFile::load(&flash_file(&opts.media_dir), 90_000)?);
-    let beep = Arc::new(RtpFile::load(&beep_file(&opts.media_dir), 48_000)?);
+    let flash = Arc::new(RtpFile::load(&flash_file(&opts.media_dir), 90_000, 3000)?);
+    let beep = Arc::new(RtpFile::load(&beep_file(&opts.media_dir), 48_000, 960)?);
     let (onset_packet, onset_at) = beep_onset(&beep).ok_or_else(|| LoadError::Probe("the beep file decodes to silence".into()))?;
     let room = super::run::create_room(opts.addr, "latency-probe", opts.composite.as_ref()).await?;
     let media = SessionMedia { video: Some(VideoCodec::H264), audio: true };
 
     let (flashes_sent, beeps_sent) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+    let (stop, mut senders) = (Arc::new(AtomicBool::new(false)), Vec::new());
     let mut sender = Session::join(opts.addr, &room, "probe-sender", media).await?;
     let mut receiver = Session::join(opts.addr, &room, "probe-receiver", media).await?;
     for s in [&mut sender, &mut receiver] {
@@ -334,8 +346,11 @@ pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> 
         others.push(o);
     }
     if let (Some((vt, vs)), Some((at, asrc))) = (sender.video.clone(), sender.audio.clone()) {
-        sender.own(tokio::spawn(send_marked(vt, vs, payload_type(VideoCodec::H264), flash, 3000, 0, Duration::ZERO, flashes_sent.clone())));
-        sender.own(tokio::spawn(send_marked(at, asrc, crate::rtc::PT_OPUS, beep, 960, onset_packet, onset_at, beeps_sent.clone())));
+        let video = Marked { track: vt, ssrc: vs, pt: payload_type(VideoCodec::H264), file: flash, mark: 0, offset: Duration::ZERO };
+        let audio = Marked { track: at, ssrc: asrc, pt: crate::rtc::PT_OPUS, file: beep, mark: onset_packet, offset: onset_at };
+        for (m, sent) in [(video, &flashes_sent), (audio, &beeps_sent)] {
+            senders.push(send_marked(m, sent.clone(), stop.clone()).map_err(|e| LoadError::Probe(e.to_string()))?);
+        }
     }
     tokio::time::sleep(opts.warmup).await;
     let from = Instant::now();
@@ -348,6 +363,10 @@ pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> 
         video_ms: match_up(&snapshot(&flashes_sent), &snapshot(&flashes_seen), within),
         audio_ms: match_up(&snapshot(&beeps_sent), &snapshot(&beeps_heard), within),
     };
+    stop.store(true, Ordering::Relaxed);
+    for t in senders {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     sender.close(true).await;
     receiver.close(true).await;
     for o in others {

@@ -129,20 +129,13 @@ pub(crate) async fn create_room(
 }
 
 /// Sends `file` forever, paced by its RTP timestamps, with fresh SSRC/sequence/timestamps.
-async fn send_looped(
-    track: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
-    pt: u8,
-    file: Arc<RtpFile>,
-    frame_ticks: u32,
-    mut connected: watch::Receiver<bool>,
-) {
+async fn send_looped(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, file: Arc<RtpFile>, mut connected: watch::Receiver<bool>) {
     if connected.wait_for(|c| *c).await.is_err() {
         return;
     }
     let start = tokio::time::Instant::now();
     let first = file.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
-    let lap_ticks = file.loop_ticks(frame_ticks) as u64;
+    let lap_ticks = file.loop_ticks() as u64;
     let (mut seq, ts_base) = (rand::random::<u16>(), rand::random::<u32>());
     for lap in 0u64.. {
         for p in &file.packets {
@@ -187,11 +180,11 @@ async fn count(track: Arc<dyn TrackRemote>, stats: Arc<Mutex<ReceiverStats>>, wi
 /// Starts sending `video` (with its codec) and `audio` on the session's tracks, looped.
 fn start_sending(s: &mut Session, video: Option<(&Arc<RtpFile>, VideoCodec)>, audio: Option<&Arc<RtpFile>>) {
     if let (Some((t, ssrc)), Some((file, codec))) = (s.video.clone(), video) {
-        let task = tokio::spawn(send_looped(t, ssrc, payload_type(codec), file.clone(), 3000, s.connected.clone()));
+        let task = tokio::spawn(send_looped(t, ssrc, payload_type(codec), file.clone(), s.connected.clone()));
         s.own(task);
     }
     if let (Some((t, ssrc)), Some(audio)) = (s.audio.clone(), audio) {
-        let task = tokio::spawn(send_looped(t, ssrc, crate::rtc::PT_OPUS, audio.clone(), 960, s.connected.clone()));
+        let task = tokio::spawn(send_looped(t, ssrc, crate::rtc::PT_OPUS, audio.clone(), s.connected.clone()));
         s.own(task);
     }
 }
@@ -199,8 +192,8 @@ fn start_sending(s: &mut Session, video: Option<(&Arc<RtpFile>, VideoCodec)>, au
 /// Sends the load generator's ordinary clip (and tone, if `audio`) on `s` (made by
 /// [`media_file::prepare`]).
 pub(crate) fn send_ordinary(s: &mut Session, media_dir: &std::path::Path, codec: VideoCodec, audio: bool) -> Result<(), LoadError> {
-    let video = Arc::new(RtpFile::load(&media_file::video_file(media_dir, codec), 90_000)?);
-    let tone = if audio { Some(Arc::new(RtpFile::load(&media_file::audio_file(media_dir), 48_000)?)) } else { None };
+    let video = Arc::new(RtpFile::load(&media_file::video_file(media_dir, codec), 90_000, 3000)?);
+    let tone = if audio { Some(Arc::new(RtpFile::load(&media_file::audio_file(media_dir), 48_000, 960)?)) } else { None };
     start_sending(s, Some((&video, codec)), tone.as_ref());
     Ok(())
 }
@@ -209,10 +202,10 @@ pub(crate) fn send_ordinary(s: &mut Session, media_dir: &std::path::Path, codec:
 pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     media_file::prepare(&opts.media_dir)?;
     let video = match opts.video {
-        Some(c) => Some(Arc::new(RtpFile::load(&media_file::video_file(&opts.media_dir, c), 90_000)?)),
+        Some(c) => Some(Arc::new(RtpFile::load(&media_file::video_file(&opts.media_dir, c), 90_000, 3000)?)),
         None => None,
     };
-    let audio = Arc::new(RtpFile::load(&media_file::audio_file(&opts.media_dir), 48_000)?);
+    let audio = Arc::new(RtpFile::load(&media_file::audio_file(&opts.media_dir), 48_000, 960)?);
     let mut sessions = Vec::new();
     let mut stats = Vec::new();
     // The window starts after every join and the warm-up; receivers read it per packet.
