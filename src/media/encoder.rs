@@ -152,10 +152,13 @@ pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) ->
     );
 
     parent.add(&bin)?;
+    // Playing before it is linked: the tee is already pushing, and a push into a branch still
+    // in NULL returns FLUSHING, which the tee passes up and which stops the compositor's
+    // streaming task for good (the room's composite died, about one room in 40 under load).
+    bin.sync_state_with_parent()?;
     let tee_pad = tee.request_pad_simple("src_%u").ok_or_else(|| MediaError::Graph("tee gave no src pad".into()))?;
     let bin_sink = bin.static_pad("sink").ok_or_else(|| MediaError::Graph("encoder bin has no sink pad".into()))?;
     tee_pad.link(&bin_sink)?;
-    bin.sync_state_with_parent()?;
     let keyframes = Arc::new(KeyframeGate::new(appsink));
     Ok(EncoderBranch { bin, tee_pad, fanout, keyframes })
 }

@@ -25,7 +25,11 @@ async function inboundVideo(page) {
     if (!pc) return { framesDecoded: 0 };
     const stats = await pc.getStats();
     for (const s of stats.values()) {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') return { framesDecoded: s.framesDecoded || 0, codec: s.codecId };
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        // Kept for the failure report: what the receiver got when it did not decode.
+        window.__lastInbound = { packetsReceived: s.packetsReceived, framesReceived: s.framesReceived, framesDecoded: s.framesDecoded, keyFramesDecoded: s.keyFramesDecoded, pliCount: s.pliCount, packetsLost: s.packetsLost, connection: pc.connectionState };
+        return { framesDecoded: s.framesDecoded || 0, codec: s.codecId };
+      }
     }
     return { framesDecoded: 0 };
   });
@@ -69,7 +73,15 @@ test('two browsers join through the UI, decode the composite, and hang up', asyn
   await waitFor(() => alice.locator('#log').innerText().then((t) => t.includes('Bob joined')), 'Alice to hear that Bob joined');
 
   for (const [who, page] of [['Alice', alice], ['Bob', bob]]) {
-    const first = await waitFor(async () => { const s = await inboundVideo(page); return s.framesDecoded > 0 && s; }, `${who} to decode composite frames`);
+    let first;
+    try {
+      first = await waitFor(async () => { const s = await inboundVideo(page); return s.framesDecoded > 0 && s; }, `${who} to decode composite frames`);
+    } catch (e) {
+      // A rare failure: say what the browser received and what the server logged.
+      console.error(`${who}'s inbound video:`, JSON.stringify(await page.evaluate(() => window.__lastInbound ?? null)));
+      console.error('server log:\n' + server.log().split('\n').filter((l) => !/remote_addr is empty|pingAllCandidates|remote_srtp_context/.test(l)).join('\n'));
+      throw e;
+    }
     const later = await waitFor(async () => { const s = await inboundVideo(page); return s.framesDecoded > first.framesDecoded + 20 && s; }, `${who}'s decoded frame count to grow`);
     assert.ok(later.framesDecoded > first.framesDecoded);
     const width = await waitFor(() => page.evaluate(() => document.getElementById('composite').videoWidth), `${who}'s composite to have a size`);
