@@ -192,7 +192,14 @@ pub async fn list_rooms(state: AppState, caller: Caller, q: HashMap<String, Stri
 pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
     let v = match state.rooms.lookup(&id)? {
-        Lookup::Live(h) => view(h.info().await.ok_or_else(|| ApiError::RoomNotFound(id.clone()))?),
+        Lookup::Live(h) => match h.info().await {
+            Some(info) => view(info),
+            // It ended between the lookup and the question: the store has its final record.
+            None => match state.rooms.store().get_room(&id)? {
+                Some(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
+                None => return Err(ApiError::RoomNotFound(id)),
+            },
+        },
         Lookup::Ended(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
         Lookup::NotFound => return Err(ApiError::RoomNotFound(id)),
     };

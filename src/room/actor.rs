@@ -136,12 +136,14 @@ impl Room {
                 timer = sleep_until(deadline) => self.on_timer(timer),
             }
         }
+        // Out of the registry first: from here on lookups read the stored (ended) record instead
+        // of asking an actor that no longer answers while its media is torn down.
+        self.rooms.remove(&self.spec.id);
         // Dropping the members closes their event channels after whatever was queued (the
         // `Ended` event), so each participant tells its client before it stops.
         self.members.clear();
         self.media = None;
         self.handle.present.store(0, Ordering::Relaxed);
-        self.rooms.remove(&self.spec.id);
         tracing::info!("room closed");
     }
 

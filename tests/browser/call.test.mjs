@@ -43,6 +43,9 @@ async function waitFor(fn, what, timeoutMs = 20000) {
     if (last) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
+  // Rare failures are hard to chase without the server's side of the story.
+  const log = server.log().split('\n').filter((l) => !/remote_addr is empty|pingAllCandidates|remote_srtp_context/.test(l));
+  console.error(`server log (last 80 lines):\n${log.slice(-80).join('\n')}`);
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
@@ -77,9 +80,8 @@ test('two browsers join through the UI, decode the composite, and hang up', asyn
     try {
       first = await waitFor(async () => { const s = await inboundVideo(page); return s.framesDecoded > 0 && s; }, `${who} to decode composite frames`);
     } catch (e) {
-      // A rare failure: say what the browser received and what the server logged.
+      // A rare failure: say what the browser received (waitFor printed the server's log).
       console.error(`${who}'s inbound video:`, JSON.stringify(await page.evaluate(() => window.__lastInbound ?? null)));
-      console.error('server log:\n' + server.log().split('\n').filter((l) => !/remote_addr is empty|pingAllCandidates|remote_srtp_context/.test(l)).join('\n'));
       throw e;
     }
     const later = await waitFor(async () => { const s = await inboundVideo(page); return s.framesDecoded > first.framesDecoded + 20 && s; }, `${who}'s decoded frame count to grow`);
