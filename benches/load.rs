@@ -423,7 +423,8 @@ fn main() {
     let doc = format!(
         "# Benchmark results\n\nMeasured {date} on {} by `make bench` (`benches/load.rs`; release build). \
          The load generator runs on the same machine, so it competes with the server for the same cores.\n\n{table}\n\
-         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}",
+         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}\n\
+         What each optimisation changed, measured: [OPTIMISATIONS.md](OPTIMISATIONS.md).\n",
         machine(),
         a_markdown
     );
