@@ -1,6 +1,8 @@
-//! Criterion micro-benchmarks for the loops the server owns: mix-minus for a frame, and the
-//! grid layout. Baselines measured in the same run: a plain sum of the inputs (what any mixer
-//! must do) for mix-minus, so the report reads as a ratio.
+//! Criterion micro-benchmarks for the loops the server owns: mix-minus for a frame, the RTP
+//! fan-out of one composite packet, the load generator's keyframe check, and the grid layout.
+//! Baselines measured in the same run, so the report reads as a ratio: a plain sum of the
+//! inputs (what any mixer must do) for mix-minus; copying and parsing the packet once (what any
+//! fan-out must do) for the fan-out.
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use tessera::media::mixminus::{accumulate, minus};
@@ -46,9 +48,47 @@ fn mixing(c: &mut Criterion) {
     g.finish();
 }
 
+/// One 1200-byte H.264 RTP packet as the payloader emits it.
+fn composite_packet() -> Vec<u8> {
+    let mut p = vec![0x80u8, 102, 0x12, 0x34, 0, 0, 0x10, 0, 0xde, 0xad, 0xbe, 0xef];
+    p.extend((0..1188).map(|i| (i % 251) as u8));
+    p[12] = 0x7c; // FU-A
+    p[13] = 0x85; // start of an IDR
+    p
+}
+
+fn rtp(c: &mut Criterion) {
+    use rtc::shared::marshal::Unmarshal;
+    let packet = composite_packet();
+    let mut g = c.benchmark_group("rtp_fan_out");
+    g.bench_function("copy_and_parse_only", |b| {
+        b.iter(|| {
+            let mut bytes = bytes::Bytes::copy_from_slice(black_box(&packet));
+            black_box(rtc::rtp::Packet::unmarshal(&mut bytes).ok())
+        })
+    });
+    for n in [4usize, 16] {
+        let fanout = tessera::media::Fanout::default();
+        let mut rxs: Vec<_> = (0..n).map(|i| fanout.add(&format!("r{i}"))).collect();
+        g.bench_with_input(BenchmarkId::new("deliver", n), &n, |b, _| {
+            b.iter(|| {
+                fanout.deliver_rtp(black_box(&packet));
+                // Receivers keep up: drain what was queued so no queue fills.
+                for rx in rxs.iter_mut() {
+                    black_box(rx.try_recv().ok());
+                }
+            })
+        });
+    }
+    g.finish();
+    c.bench_function("loadgen_is_keyframe_h264", |b| {
+        b.iter(|| black_box(tessera::loadgen::stats::is_keyframe(true, black_box(&packet[12..]))))
+    });
+}
+
 fn layout(c: &mut Criterion) {
     c.bench_function("grid_25_tiles", |b| b.iter(|| black_box(grid(black_box(25), 1280, 720))));
 }
 
-criterion_group!(benches, mixing, layout);
+criterion_group!(benches, mixing, rtp, layout);
 criterion_main!(benches);

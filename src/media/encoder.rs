@@ -17,11 +17,20 @@ pub const RECEIVER_QUEUE: usize = 512;
 
 /// Receivers of one encoder's output.
 #[derive(Default)]
-pub(crate) struct Fanout {
+pub struct Fanout {
     receivers: Mutex<Vec<(String, mpsc::Sender<rtp::Packet>)>>,
 }
 
 impl Fanout {
+    /// The appsink's per-packet work: one encoded RTP packet, parsed once, queued for every
+    /// receiver (each gets a clone sharing the payload bytes).
+    pub fn deliver_rtp(&self, data: &[u8]) {
+        let mut bytes = Bytes::copy_from_slice(data);
+        if let Ok(packet) = rtp::Packet::unmarshal(&mut bytes) {
+            self.deliver(packet);
+        }
+    }
+
     fn deliver(&self, packet: rtp::Packet) {
         // The lock is never held across an await; the appsink thread is its only long user.
         let Ok(mut list) = self.receivers.lock() else { return };
@@ -141,10 +150,7 @@ pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) ->
                 if let Some(buffer) = sample.buffer()
                     && let Ok(map) = buffer.map_readable()
                 {
-                    let mut bytes = Bytes::copy_from_slice(map.as_slice());
-                    if let Ok(packet) = rtp::Packet::unmarshal(&mut bytes) {
-                        out.deliver(packet);
-                    }
+                    out.deliver_rtp(map.as_slice());
                 }
                 Ok(gst::FlowSuccess::Ok)
             })

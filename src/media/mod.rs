@@ -13,7 +13,7 @@ pub mod pipelines;
 pub mod video;
 
 mod encoder;
-pub use encoder::KeyframeGate;
+pub use encoder::{Fanout, KeyframeGate};
 mod ingest;
 pub use ingest::VideoIngest;
 mod tile;
