@@ -225,26 +225,16 @@ fn feed(
     std::thread::spawn(move || {
         use rtc::shared::marshal::Marshal;
         let start = Instant::now();
-        let first = file.packets[0].header.timestamp;
-        let lap = file.loop_ticks() as u64;
-        let mut seq = 0u16;
-        for l in 0u64.. {
-            for pkt in &file.packets {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    return;
-                }
-                let ticks = l * lap + pkt.header.timestamp.wrapping_sub(first) as u64;
-                let at = start + Duration::from_secs_f64(ticks as f64 / file.clock_rate as f64);
-                if let Some(d) = at.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(d);
-                }
-                let mut q = pkt.clone();
-                q.header.sequence_number = seq;
-                q.header.timestamp = ticks as u32;
-                seq = seq.wrapping_add(1);
-                if let Ok(b) = q.marshal() {
-                    let _ = src.push_buffer(gst::Buffer::from_slice(b.freeze()));
-                }
+        let (ssrc, pt) = (file.packets[0].header.ssrc, file.packets[0].header.payload_type);
+        for due in file.looped(ssrc, pt) {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            if let Some(d) = (start + due.at).checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+            if let Ok(b) = due.packet.marshal() {
+                let _ = src.push_buffer(gst::Buffer::from_slice(b.freeze()));
             }
         }
     })

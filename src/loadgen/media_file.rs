@@ -86,6 +86,33 @@ impl RtpFile {
     pub fn loop_ticks(&self) -> u32 {
         self.packets.last().map_or(0, |p| p.header.timestamp.wrapping_add(self.frame_ticks))
     }
+
+    /// The file looped forever as one new stream: SSRC `ssrc`, payload type `pt`, sequence
+    /// numbers and timestamps from random bases. Each packet comes with when it is due after
+    /// the stream's start (by its timestamp) and its index in the file.
+    pub fn looped(&self, ssrc: u32, pt: u8) -> impl Iterator<Item = Due> + '_ {
+        let lap = self.loop_ticks() as u64;
+        let (seq, ts) = (rand::random::<u16>(), rand::random::<u32>());
+        let laps = if self.packets.is_empty() { 0..0 } else { 0..u64::MAX };
+        laps.flat_map(move |l| self.packets.iter().enumerate().map(move |(i, p)| (l, i, p))).enumerate().map(move |(n, (l, index, p))| {
+            let ticks = l * lap + p.header.timestamp as u64;
+            let mut packet = p.clone();
+            packet.header.ssrc = ssrc;
+            packet.header.payload_type = pt;
+            packet.header.sequence_number = seq.wrapping_add(n as u16);
+            packet.header.timestamp = ts.wrapping_add(ticks as u32);
+            Due { at: std::time::Duration::from_secs_f64(ticks as f64 / self.clock_rate as f64), index, packet }
+        })
+    }
+}
+
+/// A packet of [`RtpFile::looped`].
+pub struct Due {
+    /// When it is due, after the stream's start.
+    pub at: std::time::Duration,
+    /// Its packet's index in the file.
+    pub index: usize,
+    pub packet: rtp::Packet,
 }
 
 #[cfg(test)]
@@ -110,6 +137,20 @@ mod tests {
         let f = file(&[7, 7, 3007, 3007, 6007], 3000);
         assert_eq!(f.packets.iter().map(|p| p.header.timestamp).collect::<Vec<_>>(), [0, 0, 3000, 3000, 6000]);
         assert_eq!(f.loop_ticks(), 9000);
+    }
+
+    #[test]
+    fn a_looped_stream_runs_on_without_gaps() {
+        let f = file(&[0, 0, 3000], 3000);
+        let due: Vec<Due> = f.looped(7, 102).take(6).collect();
+        let ms: Vec<u128> = due.iter().map(|d| d.at.as_millis()).collect();
+        assert_eq!(ms, [0, 0, 62, 125, 125, 187], "the second lap follows the first by one loop (6000 ticks at 48 kHz)");
+        assert_eq!(due.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1, 2, 0, 1, 2]);
+        let seq: Vec<u16> =
+            due.iter().map(|d| d.packet.header.sequence_number.wrapping_sub(due[0].packet.header.sequence_number)).collect();
+        assert_eq!(seq, [0, 1, 2, 3, 4, 5]);
+        assert!(due.iter().all(|d| d.packet.header.ssrc == 7 && d.packet.header.payload_type == 102));
+        assert_eq!(due[3].packet.header.timestamp.wrapping_sub(due[0].packet.header.timestamp), 6000);
     }
 }
 

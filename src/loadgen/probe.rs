@@ -153,33 +153,21 @@ fn send_marked(m: Marked, sent: Arc<Mutex<Vec<Instant>>>, stop: Arc<AtomicBool>)
     let rt = tokio::runtime::Handle::current();
     std::thread::Builder::new().name("probe-sender".into()).spawn(move || {
         let start = Instant::now();
-        let first = m.file.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
         let mark_ts = m.file.packets.get(m.mark).map(|p| p.header.timestamp);
-        let lap_ticks = m.file.loop_ticks() as u64;
-        let (mut seq, ts_base) = (rand::random::<u16>(), rand::random::<u32>());
-        for lap in 0u64.. {
-            for p in m.file.packets.iter() {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let ticks = lap * lap_ticks + p.header.timestamp.wrapping_sub(first) as u64;
-                let at = start + Duration::from_secs_f64(ticks as f64 / m.file.clock_rate as f64);
-                if let Some(wait) = at.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-                let mut q = p.clone();
-                q.header.ssrc = m.ssrc;
-                q.header.payload_type = m.pt;
-                q.header.sequence_number = seq;
-                q.header.timestamp = ts_base.wrapping_add(ticks as u32);
-                seq = seq.wrapping_add(1);
-                let is_mark = Some(p.header.timestamp) == mark_ts && (p.header.marker || m.file.clock_rate == 48_000);
-                if rt.block_on(m.track.write_rtp(q)).is_err() {
-                    return;
-                }
-                if is_mark && let Ok(mut s) = sent.lock() {
-                    s.push(Instant::now() + m.offset);
-                }
+        for due in m.file.looped(m.ssrc, m.pt) {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if let Some(wait) = (start + due.at).checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let is_mark =
+                Some(m.file.packets[due.index].header.timestamp) == mark_ts && (due.packet.header.marker || m.file.clock_rate == 48_000);
+            if rt.block_on(m.track.write_rtp(due.packet)).is_err() {
+                return;
+            }
+            if is_mark && let Ok(mut s) = sent.lock() {
+                s.push(Instant::now() + m.offset);
             }
         }
     })

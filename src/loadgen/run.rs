@@ -134,22 +134,10 @@ async fn send_looped(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, file: A
         return;
     }
     let start = tokio::time::Instant::now();
-    let first = file.packets.first().map(|p| p.header.timestamp).unwrap_or(0);
-    let lap_ticks = file.loop_ticks() as u64;
-    let (mut seq, ts_base) = (rand::random::<u16>(), rand::random::<u32>());
-    for lap in 0u64.. {
-        for p in &file.packets {
-            let ticks = lap * lap_ticks + p.header.timestamp.wrapping_sub(first) as u64;
-            tokio::time::sleep_until(start + Duration::from_secs_f64(ticks as f64 / file.clock_rate as f64)).await;
-            let mut q = p.clone();
-            q.header.ssrc = ssrc;
-            q.header.payload_type = pt;
-            q.header.sequence_number = seq;
-            q.header.timestamp = ts_base.wrapping_add(ticks as u32);
-            seq = seq.wrapping_add(1);
-            if track.write_rtp(q).await.is_err() {
-                return;
-            }
+    for due in file.looped(ssrc, pt) {
+        tokio::time::sleep_until(start + due.at).await;
+        if track.write_rtp(due.packet).await.is_err() {
+            return;
         }
     }
 }
