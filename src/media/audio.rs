@@ -19,8 +19,10 @@ pub const FRAME: usize = 960;
 /// Samples an input may hold before the oldest are dropped (bounds added latency to ~100 ms).
 const MAX_QUEUED: usize = FRAME * 5;
 /// Frames gathered before an input is mixed (again): its jitter allowance. It starts at one
-/// frame (the least latency: a packet waits only for the next tick), grows by one frame at each
-/// underrun up to [`MAX_TARGET`], and shrinks back after [`CALM_FRAMES`] without one.
+/// frame (the least latency: a packet waits only for the next tick), grows by one frame at an
+/// underrun that follows another within [`CALM_FRAMES`] (up to [`MAX_TARGET`]), and shrinks back
+/// after [`CALM_FRAMES`] without one. A lone late packet costs one 20 ms gap, not 5 s of extra
+/// latency: its frame then stands in the queue and the standing-queue rule below drops it.
 const MAX_TARGET: usize = 4;
 const CALM_FRAMES: u32 = 250; // 5 s
 /// A queue that never fell below `target` frames (after taking) for this many ticks holds a
@@ -52,7 +54,8 @@ struct InputQueue {
 
 impl Default for InputQueue {
     fn default() -> Self {
-        Self { samples: VecDeque::new(), primed: false, target: 1, calm: 0, low: usize::MAX, ticks: 0 }
+        // Calm from the start, so a first underrun counts as a lone one.
+        Self { samples: VecDeque::new(), primed: false, target: 1, calm: CALM_FRAMES, low: usize::MAX, ticks: 0 }
     }
 }
 
@@ -67,9 +70,12 @@ impl InputQueue {
             self.primed = true;
         }
         if self.samples.len() < FRAME {
-            // An underrun: the input is late (or stopped). Allow it more jitter next time.
+            // An underrun: the input is late (or stopped). A second one within the calm spell
+            // says the jitter is real: allow it more.
             self.primed = false;
-            self.target = (self.target + 1).min(MAX_TARGET);
+            if self.calm < CALM_FRAMES {
+                self.target = (self.target + 1).min(MAX_TARGET);
+            }
             self.calm = 0;
             return false;
         }
@@ -291,6 +297,10 @@ mod tests {
         q.push(&frame);
         assert!(q.take_frame(&mut out), "one frame is enough at first");
         assert!(!q.take_frame(&mut out), "underrun");
+        assert_eq!(q.target, 1, "a lone underrun does not add latency");
+        q.push(&frame);
+        assert!(q.take_frame(&mut out), "primed again with one frame");
+        assert!(!q.take_frame(&mut out), "a second underrun soon after");
         assert_eq!(q.target, 2);
         q.push(&frame);
         assert!(!q.take_frame(&mut out), "re-priming to two frames");
