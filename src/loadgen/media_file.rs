@@ -213,7 +213,11 @@ fn write_packets(pipeline: &gst::Pipeline, path: &Path) -> Result<(), MediaFileE
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| MediaFileError::Io { path: parent.into(), source })?;
     }
-    std::fs::write(path, out).map_err(|source| MediaFileError::Io { path: path.into(), source })
+    // Written aside, then renamed: tests running at once may make the same file, and none may
+    // read another's half-written copy.
+    let tmp = path.with_extension(format!("tmp-{}-{}", std::process::id(), rand::random::<u32>()));
+    std::fs::write(&tmp, out).map_err(|source| MediaFileError::Io { path: tmp.clone(), source })?;
+    std::fs::rename(&tmp, path).map_err(|source| MediaFileError::Io { path: path.into(), source })
 }
 
 /// Encodes the load generator's inputs into `dir` unless they exist: 10 s of 640×360@30 moving
