@@ -116,11 +116,23 @@ pub fn prepare(dir: &Path) -> Result<(), MediaFileError> {
     Ok(())
 }
 
-/// Where the beep starts in `file`: the first packet whose decoded audio is loud, and the time
-/// into that packet of its first loud sample (Opus' look-ahead shifts it off the file's start).
+/// Where the beep starts in `file` as a receiver in steady state hears it: the first loud packet
+/// of the second pass through the file, and the time into that packet of its first loud sample.
+/// The first pass is decoded only to set the decoder's state: a fresh decoder hears the beep
+/// 6.5 ms into packet 0 (after Opus' look-ahead), while one that has just played the silent end
+/// of the loop hears it 1.5 ms into packet 1, 15 ms later (measured on the server's decoder).
+/// Taking the fresh reading added those 15 ms to every audio latency.
 fn beep_onset(file: &RtpFile) -> Option<(usize, Duration)> {
+    onset_after_loops(file, 1)
+}
+
+/// The beep's packet and onset in the pass through `file` that follows `loops` whole passes.
+fn onset_after_loops(file: &RtpFile, loops: usize) -> Option<(usize, Duration)> {
     let mut dec = opus::Decoder::new(48_000, opus::Channels::Mono).ok()?;
     let mut pcm = vec![0i16; 5760];
+    for p in file.packets.iter().cycle().take(loops * file.packets.len()) {
+        dec.decode(&p.payload, &mut pcm, false).ok()?;
+    }
     file.packets.iter().enumerate().find_map(|(i, p)| {
         let n = dec.decode(&p.payload, &mut pcm, false).ok()?;
         onset(&pcm[..n]).map(|at| (i, at))
@@ -384,6 +396,17 @@ mod tests {
         let got = match_up(&sent, &[ms(40), ms(560), ms(1900)], Duration::from_millis(500));
         assert_eq!(got.len(), 2, "an arrival a whole loop late matches nothing: {got:?}");
         assert!((got[0] - 40.0).abs() < 0.5 && (got[1] - 60.0).abs() < 0.5, "{got:?}");
+    }
+
+    #[test]
+    fn the_beep_reference_is_where_a_looping_decoder_hears_it() {
+        gst::init().expect("gstreamer");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen");
+        prepare(&dir).expect("probe media");
+        let file = RtpFile::load(&beep_file(&dir), 48_000, 960).expect("beep file");
+        let reference = beep_onset(&file).expect("the beep sounds");
+        assert_eq!(onset_after_loops(&file, 4), Some(reference), "the reference is the steady state");
+        assert_ne!(onset_after_loops(&file, 0), Some(reference), "a fresh decoder hears the beep elsewhere");
     }
 
     #[test]
