@@ -304,22 +304,40 @@ fn main() {
 
     let mut a_markdown = String::new();
     if wanted("A") {
-        // A. CPU per room vs the bare pipeline.
-        let base = baseline_cpu(secs(15), true);
-        let base_video = baseline_cpu(secs(15), false);
-        let idle_rss;
-        let (a_report, a_cpu, a_rss) = {
+        // A. CPU per room vs the bare pipeline, in interleaved rounds: this machine's speed
+        // drifts by ±10 % from minute to minute (the same x264 thread measured 0.089–0.108
+        // cores), so each round's server figure is divided by a baseline measured next to it
+        // and the median round is reported.
+        let rounds = if quick() { 1 } else { 3 };
+        let mut a_rounds: Vec<(f64, f64)> = Vec::new();
+        let mut idle_rss = 0.0;
+        let mut a_run = None;
+        for _ in 0..rounds {
+            let base = baseline_cpu(secs(10), true);
             let server = Server::start();
             std::thread::sleep(Duration::from_millis(500));
             idle_rss = rss_mib(server.pid());
-            let (r, cpu, _, rss) = rt.block_on(measured(&server, opts(server.addr, 1, 4, Some(VideoCodec::H264), secs(6), secs(20))));
-            (r, cpu, rss)
+            let (r, cpu, _, rss) = rt.block_on(measured(&server, opts(server.addr, 1, 4, Some(VideoCodec::H264), secs(6), secs(14))));
+            a_rounds.push((cpu, base));
+            a_run = Some((r, rss));
+        }
+        let base_video = baseline_cpu(secs(10), false);
+        let (a_report, a_rss) = a_run.expect("at least one round");
+        let median_by = |key: &dyn Fn(&(f64, f64)) -> f64| {
+            let mut v: Vec<f64> = a_rounds.iter().map(key).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
         };
+        let ratio = median_by(&|(cpu, base)| cpu / base.max(1e-6));
+        let (a_cpu, base) = (median_by(&|r| r.0), median_by(&|r| r.1));
+        let each = a_rounds.iter().map(|(c, b)| format!("{c:.3}/{b:.3}")).collect::<Vec<_>>().join(", ");
         rows.push((
             "A. CPU per real-time room (4 × H.264 640×360 in, 1280×720@30 H.264 out, audio on)".into(),
-            format!("{a_cpu:.3} cores (worst receiver {:.1} fps)", a_report.worst_fps()),
-            format!("bare GStreamer pipeline doing the same video and mix-minus audio work {base:.3} cores; its video part alone {base_video:.3} cores"),
-            format!("{:.2} (goal ≤ 1.15); against the video part alone {:.2}", a_cpu / base.max(1e-6), a_cpu / base_video.max(1e-6)),
+            format!("{a_cpu:.3} cores, median of {rounds} rounds (worst receiver {:.1} fps)", a_report.worst_fps()),
+            format!(
+                "bare GStreamer pipeline doing the same video and mix-minus audio work {base:.3} cores (rounds, server/bare: {each}); its video part alone {base_video:.3} cores"
+            ),
+            format!("{ratio:.2}, median round (goal ≤ 1.15); against the video part alone {:.2}", a_cpu / base_video.max(1e-6)),
         ));
 
         // F. Memory: one room of 4 (above) and one room of 8.

@@ -44,6 +44,10 @@ enum Command {
         /// API keys as `id:secret,id:secret` (prefer the environment variable to the flag).
         #[arg(long, env = "TESSERA_API_KEYS", hide_env_values = true)]
         api_keys: Option<String>,
+        /// Async worker threads (signaling, WebRTC, packet forwarding). Default: half the
+        /// cores, at least one; the media work has threads of its own (GStreamer, the mixers).
+        #[arg(long, env = "TESSERA_WORKERS")]
+        workers: Option<usize>,
     },
     /// Load a running server with R rooms × N synthetic participants and report what they
     /// receive (frames, fps, freezes, keyframes, bytes — counted from RTP, not decoded).
@@ -87,11 +91,27 @@ fn parse_composite(s: &str) -> Result<tessera::wire::CompositeSettings, String> 
     Ok(tessera::wire::CompositeSettings { width: n(w)?, height: n(h)?, fps: n(fps)?, bitrate_kbps: n(kbps)? })
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tessera::telemetry::init();
-    match Cli::parse().command {
-        Command::Serve { listen, config, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys } => {
+    let cli = Cli::parse();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Serve { workers, .. } = &cli.command {
+        rt.worker_threads(workers.unwrap_or_else(default_workers).max(1));
+    }
+    rt.enable_all().build().context("cannot start the async runtime")?.block_on(run(cli))
+}
+
+/// Half the cores, at least one. The async workers only move packets and messages: every
+/// worker that sleeps between packets is woken for the next one, and on 2 cores a second
+/// worker cost the server ~0.02 cores per room in futex and scheduler time (benchmark A,
+/// `benches/OPTIMISATIONS.md`) without holding more rooms (benchmark B).
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen, config, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys, workers: _ } => {
             let overrides = Overrides { listen, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys };
             let cfg = Config::load(config.as_deref(), overrides)?;
             let running = tessera::server::start(cfg).await.context("the server could not start")?;
