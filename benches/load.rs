@@ -57,13 +57,43 @@ fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// CPU seconds of the server's mixer threads (named `mix-…`).
-fn mixer_cpu(pid: u32) -> f64 {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0.0 };
-    dir.flatten()
-        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("mix-")))
-        .map(|t| cpu_seconds(&t.path().join("stat")))
-        .sum()
+/// What a server thread does, from its name (GStreamer names a streaming thread after the
+/// element that starts it; x264's own threads inherit their creator's name).
+fn thread_role(comm: &str) -> &'static str {
+    match comm.trim() {
+        c if c.starts_with("mix-") => "audio mixer (mix-minus, Opus encode)",
+        c if c.starts_with("queue") => "video encoder (x264 and its threads, RTP payloader)",
+        c if c.starts_with("rtpjitterbuffer") => "ingest (jitter buffer, depayload, decode, scale; per participant)",
+        c if c.starts_with("mixer") => "compositor",
+        c if c.starts_with("tokio") => "async workers (WebRTC: ICE, DTLS, SRTP, RTCP; Opus decode; signaling)",
+        _ => "other (placeholders, labels, bus, HTTP)",
+    }
+}
+
+/// CPU seconds of the server's threads, summed by [`thread_role`].
+fn cpu_by_role(pid: u32) -> std::collections::BTreeMap<&'static str, f64> {
+    let mut by = std::collections::BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return by };
+    for t in dir.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        *by.entry(thread_role(&comm)).or_insert(0.0) += cpu_seconds(&t.path().join("stat"));
+    }
+    by
+}
+
+/// One load run's figures over its measurement window.
+struct Measured {
+    report: LoadReport,
+    cores: f64,
+    /// Cores by thread role, busiest first.
+    roles: Vec<(&'static str, f64)>,
+    rss: f64,
+}
+
+impl Measured {
+    fn role(&self, prefix: &str) -> f64 {
+        self.roles.iter().filter(|(r, _)| r.starts_with(prefix)).map(|(_, c)| c).sum()
+    }
 }
 
 struct Server {
@@ -133,18 +163,20 @@ fn opts(
 }
 
 /// Runs a load while sampling the server's CPU over the measurement window only.
-async fn measured(server: &Server, o: LoadOptions) -> (LoadReport, f64, f64, f64) {
+async fn measured(server: &Server, o: LoadOptions) -> Measured {
     let (pid, warm, dur) = (server.pid(), o.warmup, o.duration);
     let load = tokio::spawn(async move { run(&o).await.expect("load runs") });
     // Joining takes a moment; the window opens `warmup` after the last join. Approximate by
     // sampling from warm-up end: CPU per second is what matters, not the exact edges.
     tokio::time::sleep(warm + Duration::from_secs(1)).await;
-    let (c0, m0, t0) = (server.cpu(), mixer_cpu(pid), Instant::now());
+    let (c0, r0, t0) = (server.cpu(), cpu_by_role(pid), Instant::now());
     tokio::time::sleep(dur.saturating_sub(Duration::from_secs(2))).await;
-    let (c1, m1, el) = (server.cpu(), mixer_cpu(pid), t0.elapsed().as_secs_f64());
+    let (c1, r1, el) = (server.cpu(), cpu_by_role(pid), t0.elapsed().as_secs_f64());
     let rss = rss_mib(pid);
     let report = load.await.expect("load task");
-    (report, (c1 - c0) / el, (m1 - m0) / el, rss)
+    let mut roles: Vec<(&'static str, f64)> = r1.iter().map(|(k, v)| (*k, (v - r0.get(k).unwrap_or(&0.0)) / el)).collect();
+    roles.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Measured { report, cores: (c1 - c0) / el, roles, rss }
 }
 
 /// The bare GStreamer pipeline doing one room's work: 4 × (RTP H.264 640×360 → depay → decode)
@@ -317,12 +349,13 @@ fn main() {
             let server = Server::start();
             std::thread::sleep(Duration::from_millis(500));
             idle_rss = rss_mib(server.pid());
-            let (r, cpu, _, rss) = rt.block_on(measured(&server, opts(server.addr, 1, 4, Some(VideoCodec::H264), secs(6), secs(14))));
-            a_rounds.push((cpu, base));
-            a_run = Some((r, rss));
+            let m = rt.block_on(measured(&server, opts(server.addr, 1, 4, Some(VideoCodec::H264), secs(6), secs(14))));
+            a_rounds.push((m.cores, base));
+            a_run = Some(m);
         }
         let base_video = baseline_cpu(secs(10), false);
-        let (a_report, a_rss) = a_run.expect("at least one round");
+        let a_last = a_run.expect("at least one round");
+        let (a_report, a_rss) = (&a_last.report, a_last.rss);
         let median_by = |key: &dyn Fn(&(f64, f64)) -> f64| {
             let mut v: Vec<f64> = a_rounds.iter().map(key).collect();
             v.sort_by(f64::total_cmp);
@@ -343,8 +376,8 @@ fn main() {
         // F. Memory: one room of 4 (above) and one room of 8.
         let (b8_rss, b8_fps) = {
             let server = Server::start();
-            let (r, _, _, rss) = rt.block_on(measured(&server, opts(server.addr, 1, 8, Some(VideoCodec::H264), secs(5), secs(8))));
-            (rss, r.worst_fps())
+            let m = rt.block_on(measured(&server, opts(server.addr, 1, 8, Some(VideoCodec::H264), secs(5), secs(8))));
+            (m.rss, m.report.worst_fps())
         };
         let per_participant = (b8_rss - a_rss) / 4.0;
         let per_room = a_rss - idle_rss - 4.0 * per_participant;
@@ -356,14 +389,21 @@ fn main() {
         ));
 
         a_markdown = a_report.to_markdown();
+        a_markdown.push_str(&format!(
+            "\nWhere the server's {:.3} cores went in the last round, by thread (the bare video pipeline: {base_video:.3}):\n\n| threads | cores |\n|---|---|\n",
+            a_last.cores
+        ));
+        for (role, cores) in a_last.roles.iter().filter(|(_, c)| *c >= 0.001) {
+            a_markdown.push_str(&format!("| {role} | {cores:.3} |\n"));
+        }
     }
     if wanted("E") {
         // E. Audio path (mixer thread) at 4, 8, 16 participants, audio only.
         let mut mix = Vec::new();
         for n in [4usize, 8, 16] {
             let server = Server::start();
-            let (_, _, m, _) = rt.block_on(measured(&server, opts(server.addr, 1, n, None, secs(4), secs(10))));
-            mix.push((n, m));
+            let m = rt.block_on(measured(&server, opts(server.addr, 1, n, None, secs(4), secs(10))));
+            mix.push((n, m.role("audio mixer")));
         }
         let ratio = mix[2].1 / mix[1].1.max(1e-9);
         rows.push((
@@ -408,7 +448,8 @@ fn main() {
         let max_rooms = if quick() { 2 } else { 12 };
         for rooms in 1..=max_rooms {
             let server = Server::start();
-            let (r, cpu, _, _) = rt.block_on(measured(&server, opts(server.addr, rooms, 4, Some(VideoCodec::H264), secs(6), secs(12))));
+            let m = rt.block_on(measured(&server, opts(server.addr, rooms, 4, Some(VideoCodec::H264), secs(6), secs(12))));
+            let (r, cpu) = (m.report, m.cores);
             let ok = r.worst_fps() >= 29.0 && r.worst_gap() <= Duration::from_millis(200);
             b_detail.push_str(&format!(
                 "{rooms} room(s): worst {:.1} fps, longest freeze {} ms, server {cpu:.2} cores{}\n",

@@ -5,13 +5,13 @@
 //! Invariants: the mixer thread never blocks on a receiver (full queues drop that receiver's
 //! frame); it stops when the [`AudioMixer`] is dropped.
 
-use super::mixminus;
+use super::{PacketSink, mixminus};
 use bytes::Bytes;
+use rtc::rtp;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 pub const SAMPLE_RATE: u32 = 48_000;
 /// 20 ms at 48 kHz mono.
@@ -124,9 +124,12 @@ impl AudioInput {
     }
 }
 
+/// One receiver of the mix: its encoder, where its packets go, and its RTP numbering.
 struct Output {
     encoder: opus::Encoder,
-    tx: mpsc::Sender<Bytes>,
+    sink: Arc<dyn PacketSink>,
+    seq: u16,
+    ts: u32,
 }
 
 #[derive(Default)]
@@ -166,17 +169,18 @@ impl AudioMixer {
         Ok(AudioInput { decoder, queue, pcm: vec![0; FRAME * 6] })
     }
 
-    /// Registers `id` as a receiver: every 20 ms it gets one Opus frame of everyone else.
-    pub fn add_output(&self, id: &str) -> Result<mpsc::Receiver<Bytes>, AudioError> {
+    /// Registers `id` as a receiver: every 20 ms `sink` gets one RTP packet holding an Opus
+    /// frame of everyone else (the sink sets SSRC and payload type).
+    pub fn add_output(&self, id: &str, sink: Arc<dyn PacketSink>) -> Result<(), AudioError> {
         // Low-delay (CELT only) looks ahead 2.5 ms instead of VoIP mode's 6.5 ms; at 32 kbit/s
         // it carries speech and music in a mix well, for no more CPU (benchmarks C and E).
         let mut encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::LowDelay)?;
         encoder.set_bitrate(opus::Bitrate::Bits(32_000))?;
-        let (tx, rx) = mpsc::channel(50);
+        let output = Output { encoder, sink, seq: rand::random(), ts: rand::random() };
         if let Ok(mut s) = self.state.lock() {
-            s.outputs.insert(id.to_owned(), Output { encoder, tx });
+            s.outputs.insert(id.to_owned(), output);
         }
-        Ok(rx)
+        Ok(())
     }
 
     /// Removes `id` as input and receiver.
@@ -261,28 +265,40 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
             live.push(id.as_str());
         }
     }
+    let mut gone = Vec::new();
     for (id, out) in s.outputs.iter_mut() {
         let own = if live.contains(&id.as_str()) { sc.frames.get(id).map(|v| v.as_slice()) } else { None };
         mixminus::minus(&sc.sum, own, &mut sc.out);
         if let Ok(n) = out.encoder.encode(&sc.out, &mut sc.encoded) {
-            let _ = out.tx.try_send(Bytes::copy_from_slice(&sc.encoded[..n]));
+            let header = rtp::header::Header { version: 2, sequence_number: out.seq, timestamp: out.ts, ..Default::default() };
+            if !out.sink.send(rtp::Packet { header, payload: Bytes::copy_from_slice(&sc.encoded[..n]) }) {
+                gone.push(id.clone());
+            }
         }
+        // Numbered per tick whether or not a packet went out: a gap reads as loss, not as time
+        // standing still.
+        out.seq = out.seq.wrapping_add(1);
+        out.ts = out.ts.wrapping_add(FRAME as u32);
+    }
+    for id in gone {
+        s.outputs.remove(&id);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::mpsc;
 
     fn tone(freq: f32, n: usize) -> Vec<i16> {
         (0..n).map(|i| ((i as f32 * freq * 2.0 * std::f32::consts::PI / 48_000.0).sin() * 8000.0) as i16).collect()
     }
 
-    fn rms_of(rx: &mut mpsc::Receiver<Bytes>) -> (usize, f64) {
+    fn rms_of(rx: &mut mpsc::Receiver<rtp::Packet>) -> (usize, f64) {
         let mut dec = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap();
         let (mut energy, mut frames, mut pcm) = (0f64, 0, vec![0i16; FRAME]);
         while let Ok(p) = rx.try_recv() {
-            let n = dec.decode(&p, &mut pcm, false).unwrap();
+            let n = dec.decode(&p.payload, &mut pcm, false).unwrap();
             energy += pcm[..n].iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
             frames += 1;
         }
@@ -358,10 +374,8 @@ mod tests {
             );
             senders.insert(id, opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap());
             let (tx, rx) = mpsc::channel(100);
-            st.outputs.insert(
-                id.into(),
-                Output { encoder: opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap(), tx },
-            );
+            let encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap();
+            st.outputs.insert(id.into(), Output { encoder, sink: Arc::new(tx), seq: 0, ts: 0 });
             outputs.insert(id, rx);
         }
         let mut sc = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
@@ -378,6 +392,9 @@ mod tests {
         let (frames_a, rms_a) = rms_of(outputs.get_mut("a").unwrap());
         let (frames_b, rms_b) = rms_of(outputs.get_mut("b").unwrap());
         assert_eq!((frames_a, frames_b), (20, 20), "one output frame per tick for each receiver");
+        drop(outputs.remove("b"));
+        mix_one_frame(&mut st, &mut sc);
+        assert!(!st.outputs.contains_key("b") && st.outputs.contains_key("a"), "a receiver that is gone is dropped, once");
         assert!(rms_a < 50.0, "receiver a hears its own tone: rms {rms_a}");
         assert!(rms_b > 2000.0, "receiver b does not hear a: rms {rms_b}");
     }

@@ -1,7 +1,7 @@
 //! One encoder branch per codec in use: tee → the operator's encode chain → appsink, whose RTP
 //! packets are fanned out to every receiver of that codec. Encoded once, sent to many.
 
-use super::{MediaError, make};
+use super::{MediaError, PacketSink, make};
 use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -10,20 +10,16 @@ use rtc::rtp;
 use rtc::shared::marshal::Unmarshal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-
-/// Packets a slow receiver may have queued before its packets are dropped (~0.5 s of video).
-pub const RECEIVER_QUEUE: usize = 512;
 
 /// Receivers of one encoder's output.
 #[derive(Default)]
 pub struct Fanout {
-    receivers: Mutex<Vec<(String, mpsc::Sender<rtp::Packet>)>>,
+    receivers: Mutex<Vec<(String, Arc<dyn PacketSink>)>>,
 }
 
 impl Fanout {
-    /// The appsink's per-packet work: one encoded RTP packet, parsed once, queued for every
-    /// receiver (each gets a clone sharing the payload bytes).
+    /// The appsink's per-packet work: one encoded RTP packet, parsed once, handed to every
+    /// receiver's sink (each gets a clone sharing the payload bytes).
     pub fn deliver_rtp(&self, data: &[u8]) {
         let mut bytes = Bytes::copy_from_slice(data);
         if let Ok(packet) = rtp::Packet::unmarshal(&mut bytes) {
@@ -34,21 +30,14 @@ impl Fanout {
     fn deliver(&self, packet: rtp::Packet) {
         // The lock is never held across an await; the appsink thread is its only long user.
         let Ok(mut list) = self.receivers.lock() else { return };
-        list.retain(|(_, tx)| match tx.try_send(packet.clone()) {
-            Ok(()) => true,
-            // A slow receiver loses its own packets; the others are unaffected.
-            Err(mpsc::error::TrySendError::Full(_)) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        list.retain(|(_, sink)| sink.send(packet.clone()));
     }
 
-    pub fn add(&self, id: &str) -> mpsc::Receiver<rtp::Packet> {
-        let (tx, rx) = mpsc::channel(RECEIVER_QUEUE);
+    pub fn add(&self, id: &str, sink: Arc<dyn PacketSink>) {
         if let Ok(mut list) = self.receivers.lock() {
             list.retain(|(pid, _)| pid != id);
-            list.push((id.to_owned(), tx));
+            list.push((id.to_owned(), sink));
         }
-        rx
     }
 
     pub fn remove(&self, id: &str) -> usize {

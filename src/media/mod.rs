@@ -4,7 +4,8 @@
 //!
 //! Invariant: everything here is synchronous and owned by one room actor; only the appsink
 //! fan-out and the audio mixer thread run on their own threads, and they never block on a
-//! receiver (a full receiver queue drops packets for that receiver only).
+//! receiver: they hand each packet to the receiver's [`PacketSink`], which drops it when that
+//! receiver cannot take it now (a slow receiver loses its own packets only).
 
 pub mod audio;
 pub mod check;
@@ -17,6 +18,20 @@ pub use encoder::{Fanout, KeyframeGate};
 mod ingest;
 pub use ingest::VideoIngest;
 mod tile;
+
+/// Where one receiver's outgoing packets go. Called on media threads (the encoder's appsink,
+/// the mixer) once per packet, so it must not block or wait; a receiver that cannot take the
+/// packet now loses it. Returns `false` once the receiver is gone for good (it is then dropped).
+pub trait PacketSink: Send + Sync {
+    fn send(&self, packet: rtc::rtp::Packet) -> bool;
+}
+
+/// A queue as a sink (tests, benchmarks): full loses the packet, closed ends the receiver.
+impl PacketSink for tokio::sync::mpsc::Sender<rtc::rtp::Packet> {
+    fn send(&self, packet: rtc::rtp::Packet) -> bool {
+        !matches!(self.try_send(packet), Err(tokio::sync::mpsc::error::TrySendError::Closed(_)))
+    }
+}
 
 /// A video codec we ingest and send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

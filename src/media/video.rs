@@ -8,21 +8,18 @@
 use super::encoder::{self, EncoderBranch, KeyframeGate};
 use super::ingest::{self, IngestBin, VideoIngest};
 use super::pipelines::{Pipelines, render};
-use super::{MediaError, VideoCodec, tile};
+use super::{MediaError, PacketSink, VideoCodec, tile};
 use crate::config::CompositeConfig;
 use crate::room::layout;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use rtc::rtp;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// A receiver's share of one encoder's output.
 pub struct VideoSubscription {
     pub codec: VideoCodec,
-    pub packets: mpsc::Receiver<rtp::Packet>,
     pub keyframes: Arc<KeyframeGate>,
 }
 
@@ -238,9 +235,10 @@ impl RoomVideo {
         None
     }
 
-    /// Subscribes `id` to the composite in `codec`, starting that encoder if none runs yet,
-    /// and forces a keyframe so the new receiver shows a picture promptly.
-    pub fn subscribe(&mut self, id: &str, codec: VideoCodec) -> Result<VideoSubscription, MediaError> {
+    /// Subscribes `id` to the composite in `codec` (its packets go to `sink`), starting that
+    /// encoder if none runs yet, and forces a keyframe so the new receiver shows a picture
+    /// promptly.
+    pub fn subscribe(&mut self, id: &str, codec: VideoCodec, sink: Arc<dyn PacketSink>) -> Result<VideoSubscription, MediaError> {
         if !self.encoders.contains_key(&codec) {
             let desc = match codec {
                 VideoCodec::H264 => &self.pipelines.encode_h264,
@@ -250,9 +248,9 @@ impl RoomVideo {
             self.encoders.insert(codec, branch);
         }
         let branch = self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))?;
-        let packets = branch.fanout.add(id);
+        branch.fanout.add(id, sink);
         branch.keyframes.request(Duration::from_millis(100));
-        Ok(VideoSubscription { codec, packets, keyframes: branch.keyframes.clone() })
+        Ok(VideoSubscription { codec, keyframes: branch.keyframes.clone() })
     }
 
     /// Drops `id`'s subscriptions; an encoder nobody receives any more is removed.

@@ -261,12 +261,12 @@ impl Room {
                 let r = self.member_media(&id).and_then(|m| Ok(m.audio.add_input(&id)?));
                 let _ = reply.send(r);
             }
-            Command::SubscribeVideo { id, codec, reply } => {
-                let r = self.member_media(&id).and_then(|m| Ok(m.video.subscribe(&id, codec)?));
+            Command::SubscribeVideo { id, codec, sink, reply } => {
+                let r = self.member_media(&id).and_then(|m| Ok(m.video.subscribe(&id, codec, sink)?));
                 let _ = reply.send(r);
             }
-            Command::SubscribeAudio { id, reply } => {
-                let r = self.member_media(&id).and_then(|m| Ok(m.audio.add_output(&id)?));
+            Command::SubscribeAudio { id, sink, reply } => {
+                let r = self.member_media(&id).and_then(|m| Ok(m.audio.add_output(&id, sink)?));
                 let _ = reply.send(r);
             }
             Command::Info { reply } => {

@@ -16,11 +16,10 @@ use crate::auth::Role;
 use crate::media::audio::AudioInput;
 use crate::media::pipelines::Pipelines;
 use crate::media::video::VideoSubscription;
-use crate::media::{VideoCodec, VideoIngest};
+use crate::media::{PacketSink, VideoCodec, VideoIngest};
 use crate::protocol::{LeaveReason, ParticipantInfo};
 use crate::store::{RoomFilter, Store, StoreError};
 use crate::webhook::Webhooks;
-use bytes::Bytes;
 use spec::{EndReason, RoomSpec};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -183,18 +182,59 @@ impl RoomPatch {
 }
 
 pub(crate) enum Command {
-    Join { req: JoinRequest, reply: oneshot::Sender<Result<Joined, JoinError>> },
-    Leave { id: String, reason: LeaveReason },
-    AttachVideo { id: String, codec: VideoCodec, payload_type: u8, reply: oneshot::Sender<Result<VideoIngest, RoomMediaError>> },
-    DetachVideo { id: String },
-    AttachAudio { id: String, reply: oneshot::Sender<Result<AudioInput, RoomMediaError>> },
-    SubscribeVideo { id: String, codec: VideoCodec, reply: oneshot::Sender<Result<VideoSubscription, RoomMediaError>> },
-    SubscribeAudio { id: String, reply: oneshot::Sender<Result<mpsc::Receiver<Bytes>, RoomMediaError>> },
-    Info { reply: oneshot::Sender<RoomInfo> },
-    Update { patch: RoomPatch, reply: oneshot::Sender<Result<RoomInfo, ManageError>> },
-    End { reason: EndReason, reply: oneshot::Sender<Result<RoomSpec, ManageError>> },
-    Kick { id: String, reply: oneshot::Sender<Result<(), ManageError>> },
-    Mute { id: String, audio: Option<bool>, video: Option<bool>, reply: oneshot::Sender<Result<ParticipantInfo, ManageError>> },
+    Join {
+        req: JoinRequest,
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
+    Leave {
+        id: String,
+        reason: LeaveReason,
+    },
+    AttachVideo {
+        id: String,
+        codec: VideoCodec,
+        payload_type: u8,
+        reply: oneshot::Sender<Result<VideoIngest, RoomMediaError>>,
+    },
+    DetachVideo {
+        id: String,
+    },
+    AttachAudio {
+        id: String,
+        reply: oneshot::Sender<Result<AudioInput, RoomMediaError>>,
+    },
+    SubscribeVideo {
+        id: String,
+        codec: VideoCodec,
+        sink: Arc<dyn PacketSink>,
+        reply: oneshot::Sender<Result<VideoSubscription, RoomMediaError>>,
+    },
+    SubscribeAudio {
+        id: String,
+        sink: Arc<dyn PacketSink>,
+        reply: oneshot::Sender<Result<(), RoomMediaError>>,
+    },
+    Info {
+        reply: oneshot::Sender<RoomInfo>,
+    },
+    Update {
+        patch: RoomPatch,
+        reply: oneshot::Sender<Result<RoomInfo, ManageError>>,
+    },
+    End {
+        reason: EndReason,
+        reply: oneshot::Sender<Result<RoomSpec, ManageError>>,
+    },
+    Kick {
+        id: String,
+        reply: oneshot::Sender<Result<(), ManageError>>,
+    },
+    Mute {
+        id: String,
+        audio: Option<bool>,
+        video: Option<bool>,
+        reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
+    },
 }
 
 /// A cheap, clonable handle to a room's actor.
@@ -237,12 +277,19 @@ impl RoomHandle {
         self.ask(|reply| Command::AttachAudio { id: id.into(), reply }).await.unwrap_or(Err(RoomMediaError::Gone))
     }
 
-    pub async fn subscribe_video(&self, id: &str, codec: VideoCodec) -> Result<VideoSubscription, RoomMediaError> {
-        self.ask(|reply| Command::SubscribeVideo { id: id.into(), codec, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
+    /// The composite in `codec` goes to `sink` from now on.
+    pub async fn subscribe_video(
+        &self,
+        id: &str,
+        codec: VideoCodec,
+        sink: Arc<dyn PacketSink>,
+    ) -> Result<VideoSubscription, RoomMediaError> {
+        self.ask(|reply| Command::SubscribeVideo { id: id.into(), codec, sink, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
     }
 
-    pub async fn subscribe_audio(&self, id: &str) -> Result<mpsc::Receiver<Bytes>, RoomMediaError> {
-        self.ask(|reply| Command::SubscribeAudio { id: id.into(), reply }).await.unwrap_or(Err(RoomMediaError::Gone))
+    /// `id`'s mix-minus goes to `sink` from now on.
+    pub async fn subscribe_audio(&self, id: &str, sink: Arc<dyn PacketSink>) -> Result<(), RoomMediaError> {
+        self.ask(|reply| Command::SubscribeAudio { id: id.into(), sink, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
     }
 
     /// `None` when the room has just ended.

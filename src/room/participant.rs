@@ -14,7 +14,6 @@ use crate::rtc::{self, PeerEvent, PeerEventForwarder, RtcFactory, sdp};
 use ::rtc::peer_connection::sdp::RTCSessionDescription;
 use ::rtc::peer_connection::transport::RTCIceCandidateInit;
 use ::rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use ::rtc::rtp;
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use ::rtc::shared::marshal::Marshal;
 use std::sync::Arc;
@@ -280,17 +279,16 @@ impl Participant {
         Ok(())
     }
 
-    /// Subscribes to the room's composite and mix and starts the tasks that write them out.
+    /// Subscribes to the room's composite and mix: the media threads write them straight to
+    /// this peer's tracks (through [`rtc::RtpWriter`]) once the connection is up.
     async fn start_sending(&mut self) {
         if let Some((out, codec)) = &self.video_out {
-            match self.room.subscribe_video(&self.id, *codec).await {
+            let pt = negotiated_pt(&out.sender, rtc::video_codec(*codec).mime_type.as_str(), default_video_pt(*codec)).await;
+            let sink = Arc::new(rtc::RtpWriter::new(out.track.clone(), out.ssrc, pt, self.connected.subscribe()));
+            match self.room.subscribe_video(&self.id, *codec, sink).await {
                 Ok(sub) => {
-                    let pt = negotiated_pt(&out.sender, rtc::video_codec(*codec).mime_type.as_str(), default_video_pt(*codec)).await;
                     self.video_keyframes = Some(sub.keyframes.clone());
                     self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), sub.keyframes.clone()).in_current_span());
-                    self.tasks.spawn(
-                        rtc::forward_rtp(out.track.clone(), out.ssrc, pt, sub.packets, self.connected.subscribe()).in_current_span(),
-                    );
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "no composite video");
@@ -299,11 +297,10 @@ impl Participant {
             }
         }
         if let Some(out) = &self.audio_out {
-            match self.room.subscribe_audio(&self.id).await {
-                Ok(rx) => {
-                    let pt = negotiated_pt(&out.sender, rtc::audio_codec().mime_type.as_str(), rtc::PT_OPUS).await;
-                    self.tasks.spawn(send_audio(out.track.clone(), out.ssrc, pt, rx, self.connected.subscribe()).in_current_span());
-                }
+            let pt = negotiated_pt(&out.sender, rtc::audio_codec().mime_type.as_str(), rtc::PT_OPUS).await;
+            let sink = Arc::new(rtc::RtpWriter::new(out.track.clone(), out.ssrc, pt, self.connected.subscribe()));
+            match self.room.subscribe_audio(&self.id, sink).await {
+                Ok(()) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "no mixed audio");
                     self.send(ServerMessage::error("media_error", format!("the mixed audio is unavailable: {e}"))).await;
@@ -331,27 +328,6 @@ async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str, fallback: u8) ->
         .max_by_key(|c| c.rtp_codec.sdp_fmtp_line.contains("packetization-mode=1"))
         .map(|c| c.payload_type)
         .unwrap_or(fallback)
-}
-
-/// Packetises this receiver's mix-minus Opus frames (20 ms each).
-async fn send_audio(
-    track: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
-    pt: u8,
-    mut frames: mpsc::Receiver<bytes::Bytes>,
-    mut connected: tokio::sync::watch::Receiver<bool>,
-) {
-    if !rtc::until_connected(&mut connected, &mut frames).await {
-        return;
-    }
-    let mut seq: u16 = rand::random();
-    let mut ts: u32 = rand::random();
-    while let Some(payload) = frames.recv().await {
-        let header = rtp::header::Header { version: 2, payload_type: pt, sequence_number: seq, timestamp: ts, ssrc, ..Default::default() };
-        seq = seq.wrapping_add(1);
-        ts = ts.wrapping_add(crate::media::audio::FRAME as u32);
-        let _ = track.write_rtp(rtp::Packet { header, payload }).await;
-    }
 }
 
 /// A receiver's PLI/FIR → a (rate-limited) keyframe from the shared encoder.

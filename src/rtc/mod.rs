@@ -155,6 +155,44 @@ pub fn local_rtp_track(stream_id: String, track_id: String, kind: RtpCodecKind, 
     )))
 }
 
+/// Writes ready-made RTP packets (the composite, the mix) to a local track from a media thread,
+/// with the track's SSRC and payload type, without waiting: the packet goes straight into the
+/// peer connection's own queue. It is dropped when the connection is not up yet (stale media),
+/// or when that queue is full or busy (a slow receiver loses its own packets).
+///
+/// This replaced a queue and a task per receiver that only awaited `write_rtp`: one task wake
+/// and poll less per packet per receiver (benchmark A, `benches/OPTIMISATIONS.md`).
+pub struct RtpWriter {
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    connected: tokio::sync::watch::Receiver<bool>,
+}
+
+impl RtpWriter {
+    pub fn new(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, connected: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self { track, ssrc, pt, connected }
+    }
+}
+
+impl crate::media::PacketSink for RtpWriter {
+    fn send(&self, mut packet: rtc::rtp::Packet) -> bool {
+        match self.connected.has_changed() {
+            // The participant's session is gone: so is this receiver.
+            Err(_) => return false,
+            Ok(_) if !*self.connected.borrow() => return true,
+            Ok(_) => {}
+        }
+        packet.header.ssrc = self.ssrc;
+        packet.header.payload_type = self.pt;
+        // One poll: the track's context lock and the driver queue's send complete at once
+        // unless contended or full, and dropping the pending future then loses only this packet.
+        let write = std::pin::pin!(self.track.write_rtp(packet));
+        let _ = write.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        true
+    }
+}
+
 /// Waits until the peer connection is up, then drops what queued meanwhile (stale media).
 /// `false` when the connection state is gone (the peer was dropped).
 pub async fn until_connected<T>(connected: &mut tokio::sync::watch::Receiver<bool>, queue: &mut tokio::sync::mpsc::Receiver<T>) -> bool {
