@@ -64,7 +64,7 @@ fn thread_role(comm: &str) -> &'static str {
         c if c.starts_with("mix-") => "audio mixer (mix-minus, Opus encode)",
         c if c.starts_with("queue") => "video encoder (x264 and its threads, RTP payloader)",
         c if c.starts_with("rtpjitterbuffer") => "ingest (jitter buffer, depayload, decode, scale; per participant)",
-        c if c.starts_with("mixer") => "compositor",
+        c if c.starts_with("mixer") || c.starts_with("mix:") => "compositor",
         c if c.starts_with("tokio") => "async workers (WebRTC: ICE, DTLS, SRTP, RTCP; Opus decode; signaling)",
         _ => "other (placeholders, labels, bus, HTTP)",
     }
@@ -184,7 +184,7 @@ async fn measured(server: &Server, o: LoadOptions) -> Measured {
 /// mix-minus audio: 4 × (RTP Opus → depay → decode), for each participant a mixer of the other
 /// three → Opus encode → fakesink (only with `audio`). Returns its CPU in cores, measured on
 /// this process.
-fn baseline_cpu(duration: Duration, audio: bool) -> f64 {
+fn baseline_cpu(duration: Duration, audio: bool) -> (f64, std::collections::BTreeMap<&'static str, f64>) {
     use gstreamer as gst;
     use gstreamer::prelude::*;
     gst::init().expect("gstreamer");
@@ -236,15 +236,17 @@ fn baseline_cpu(duration: Duration, audio: bool) -> f64 {
     }
     std::thread::sleep(Duration::from_secs(3));
     let me = PathBuf::from("/proc/self/stat");
-    let (c0, t0) = (cpu_seconds(&me), Instant::now());
+    let (c0, r0, t0) = (cpu_seconds(&me), cpu_by_role(std::process::id()), Instant::now());
     std::thread::sleep(duration);
-    let cores = (cpu_seconds(&me) - c0) / t0.elapsed().as_secs_f64();
+    let el = t0.elapsed().as_secs_f64();
+    let cores = (cpu_seconds(&me) - c0) / el;
+    let roles = cpu_by_role(std::process::id()).into_iter().map(|(k, v)| (k, (v - r0.get(k).unwrap_or(&0.0)) / el)).collect();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for f in feeders {
         let _ = f.join();
     }
     let _ = p.set_state(gst::State::Null);
-    cores
+    (cores, roles)
 }
 
 /// Pushes `file` looped into `src` in real time (paced by its RTP timestamps), like a sender.
@@ -345,7 +347,7 @@ fn main() {
         let mut idle_rss = 0.0;
         let mut a_run = None;
         for _ in 0..rounds {
-            let base = baseline_cpu(secs(10), true);
+            let (base, _) = baseline_cpu(secs(10), true);
             let server = Server::start();
             std::thread::sleep(Duration::from_millis(500));
             idle_rss = rss_mib(server.pid());
@@ -353,7 +355,7 @@ fn main() {
             a_rounds.push((m.cores, base));
             a_run = Some(m);
         }
-        let base_video = baseline_cpu(secs(10), false);
+        let (base_video, base_roles) = baseline_cpu(secs(10), false);
         let a_last = a_run.expect("at least one round");
         let (a_report, a_rss) = (&a_last.report, a_last.rss);
         let median_by = |key: &dyn Fn(&(f64, f64)) -> f64| {
@@ -390,11 +392,13 @@ fn main() {
 
         a_markdown = a_report.to_markdown();
         a_markdown.push_str(&format!(
-            "\nWhere the server's {:.3} cores went in the last round, by thread (the bare video pipeline: {base_video:.3}):\n\n| threads | cores |\n|---|---|\n",
+            "\nWhere the cores went, by thread: the server in the last round ({:.3}) and the bare video pipeline ({base_video:.3}; \
+             its threads run in the benchmark's process, whose own idle threads count as other):\n\n\
+             | threads | server | bare video pipeline |\n|---|---|---|\n",
             a_last.cores
         ));
         for (role, cores) in a_last.roles.iter().filter(|(_, c)| *c >= 0.001) {
-            a_markdown.push_str(&format!("| {role} | {cores:.3} |\n"));
+            a_markdown.push_str(&format!("| {role} | {cores:.3} | {:.3} |\n", base_roles.get(role).copied().unwrap_or(0.0)));
         }
     }
     if wanted("E") {
