@@ -93,6 +93,9 @@ async fn three_participants_get_grid_and_mix_minus_then_one_leaves() {
     assert_eq!(info["media"]["tiles"], 3, "{info}");
     assert_eq!(info["media"]["encoders"], 2, "one H.264 and one VP8 encoder for three receivers: {info}");
     assert_eq!(info["media"]["audioInputs"], 3, "{info}");
+    for loss in ["videoPacketsDropped", "audioPacketsDropped", "audioUnderruns", "audioDiscardedMs"] {
+        assert!(info["media"][loss].is_u64(), "{loss} is reported: {info}");
+    }
 
     // C leaves: within 5 s the others are told and see exactly the two remaining colours.
     let c_id = c.id.clone();

@@ -5,7 +5,7 @@
 //! Invariants: the mixer thread never blocks on a receiver (full queues drop that receiver's
 //! frame); it stops when the [`AudioMixer`] is dropped.
 
-use super::{PacketSink, mixminus};
+use super::{Delivery, PacketSink, mixminus};
 use bytes::Bytes;
 use rtc::rtp;
 use std::collections::{HashMap, VecDeque};
@@ -50,12 +50,24 @@ struct InputQueue {
     /// Lowest level after taking, and ticks counted, in the current standing-queue window.
     low: usize,
     ticks: u32,
+    /// Underruns and samples thrown away since the mixer last collected them into its stats.
+    underruns: u64,
+    discarded: u64,
 }
 
 impl Default for InputQueue {
     fn default() -> Self {
         // Calm from the start, so a first underrun counts as a lone one.
-        Self { samples: VecDeque::new(), primed: false, target: 1, calm: CALM_FRAMES, low: usize::MAX, ticks: 0 }
+        Self {
+            samples: VecDeque::new(),
+            primed: false,
+            target: 1,
+            calm: CALM_FRAMES,
+            low: usize::MAX,
+            ticks: 0,
+            underruns: 0,
+            discarded: 0,
+        }
     }
 }
 
@@ -73,6 +85,7 @@ impl InputQueue {
             // An underrun: the input is late (or stopped). A second one within the calm spell
             // says the jitter is real: allow it more.
             self.primed = false;
+            self.underruns += 1;
             if self.calm < CALM_FRAMES {
                 self.target = (self.target + 1).min(MAX_TARGET);
             }
@@ -92,6 +105,7 @@ impl InputQueue {
         if self.ticks >= STANDING_WINDOW {
             if self.low >= self.target * FRAME {
                 self.samples.drain(..FRAME);
+                self.discarded += FRAME as u64;
             }
             self.low = usize::MAX;
             self.ticks = 0;
@@ -104,6 +118,7 @@ impl InputQueue {
         if self.samples.len() > MAX_QUEUED {
             let excess = self.samples.len() - self.target * FRAME;
             self.samples.drain(..excess);
+            self.discarded += excess as u64;
         }
     }
 }
@@ -132,8 +147,20 @@ struct Output {
     ts: u32,
 }
 
+/// What the mix lost over the room's life: each figure is one receiver's or one input's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AudioStats {
+    /// Mixed packets a receiver could not take.
+    pub dropped_packets: u64,
+    /// Ticks at which an input that was playing had no frame ready (a gap in its audio).
+    pub underruns: u64,
+    /// Input samples thrown away to keep latency down (standing or overflowing queues).
+    pub discarded_samples: u64,
+}
+
 #[derive(Default)]
 struct MixerState {
+    stats: AudioStats,
     inputs: HashMap<String, Arc<Mutex<InputQueue>>>,
     outputs: HashMap<String, Output>,
     /// Participants muted by the host: their input is drained but not mixed.
@@ -204,6 +231,10 @@ impl AudioMixer {
         }
     }
 
+    pub fn stats(&self) -> AudioStats {
+        self.state.lock().map(|s| s.stats).unwrap_or_default()
+    }
+
     pub fn counts(&self) -> (usize, usize) {
         self.state.lock().map(|s| (s.inputs.len(), s.outputs.len())).unwrap_or_default()
     }
@@ -254,6 +285,8 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
             .map(|mut q| {
                 let before = q.target;
                 let got = q.take_frame(buf);
+                s.stats.underruns += std::mem::take(&mut q.underruns);
+                s.stats.discarded_samples += std::mem::take(&mut q.discarded);
                 if q.target != before {
                     tracing::debug!(participant = %id, frames = q.target, "audio input jitter allowance changed");
                 }
@@ -271,8 +304,10 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
         mixminus::minus(&sc.sum, own, &mut sc.out);
         if let Ok(n) = out.encoder.encode(&sc.out, &mut sc.encoded) {
             let header = rtp::header::Header { version: 2, sequence_number: out.seq, timestamp: out.ts, ..Default::default() };
-            if !out.sink.send(rtp::Packet { header, payload: Bytes::copy_from_slice(&sc.encoded[..n]) }) {
-                gone.push(id.clone());
+            match out.sink.send(rtp::Packet { header, payload: Bytes::copy_from_slice(&sc.encoded[..n]) }) {
+                Delivery::Sent | Delivery::NotReady => {}
+                Delivery::Dropped => s.stats.dropped_packets += 1,
+                Delivery::Gone => gone.push(id.clone()),
             }
         }
         // Numbered per tick whether or not a packet went out: a gap reads as loss, not as time
@@ -355,6 +390,27 @@ mod tests {
         }
         assert_eq!(levels[0], 3);
         assert_eq!(*levels.last().expect("levels"), 0, "the standing frames are gone: {levels:?}");
+    }
+
+    #[test]
+    fn losses_are_counted_in_the_stats() {
+        let mut st = MixerState::default();
+        let q = Arc::new(Mutex::new(InputQueue::default()));
+        st.inputs.insert("a".into(), q.clone());
+        let (tx, _rx) = mpsc::channel(1);
+        let encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap();
+        st.outputs.insert("b".into(), Output { encoder, sink: Arc::new(tx), seq: 0, ts: 0 });
+        let mut sc = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
+        q.lock().unwrap().push(&[1; FRAME]);
+        for _ in 0..3 {
+            mix_one_frame(&mut st, &mut sc);
+        }
+        let s = st.stats;
+        assert_eq!(s.dropped_packets, 2, "b's queue took one packet of three: {s:?}");
+        assert_eq!(s.underruns, 1, "a played one frame, then ran dry once (not once per tick): {s:?}");
+        q.lock().unwrap().push(&vec![1; MAX_QUEUED + FRAME]);
+        mix_one_frame(&mut st, &mut sc);
+        assert!(st.stats.discarded_samples >= FRAME as u64, "an overflowing queue is cut back and counted: {:?}", st.stats);
     }
 
     /// Real Opus round trip through the mixer: `a` sends a tone, `b` silence; `a` must not hear

@@ -1,13 +1,14 @@
 //! One encoder branch per codec in use: tee → the operator's encode chain → appsink, whose RTP
 //! packets are fanned out to every receiver of that codec. Encoded once, sent to many.
 
-use super::{MediaError, PacketSink, make};
+use super::{Delivery, MediaError, PacketSink, make};
 use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use rtc::rtp;
 use rtc::shared::marshal::Unmarshal;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct Fanout {
     receivers: Mutex<Vec<(String, Arc<dyn PacketSink>)>>,
+    /// Packets receivers could not take (shared by the room's encoders).
+    dropped: Arc<AtomicU64>,
 }
 
 impl Fanout {
@@ -30,7 +33,19 @@ impl Fanout {
     fn deliver(&self, packet: rtp::Packet) {
         // The lock is never held across an await; the appsink thread is its only long user.
         let Ok(mut list) = self.receivers.lock() else { return };
-        list.retain(|(_, sink)| sink.send(packet.clone()));
+        list.retain(|(_, sink)| match sink.send(packet.clone()) {
+            Delivery::Sent | Delivery::NotReady => true,
+            Delivery::Dropped => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Delivery::Gone => false,
+        });
+    }
+
+    /// Counts into `dropped` the packets receivers could not take.
+    pub fn counting_drops_into(dropped: Arc<AtomicU64>) -> Self {
+        Self { receivers: Mutex::default(), dropped }
     }
 
     pub fn add(&self, id: &str, sink: Arc<dyn PacketSink>) {
@@ -114,7 +129,12 @@ pub(crate) struct EncoderBranch {
 }
 
 /// Builds `description` into a bin ending in an appsink and links it to `tee`.
-pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) -> Result<EncoderBranch, MediaError> {
+pub(crate) fn build(
+    parent: &gst::Bin,
+    tee: &gst::Element,
+    description: &str,
+    dropped: Arc<AtomicU64>,
+) -> Result<EncoderBranch, MediaError> {
     let chain =
         gst::parse::bin_from_description(description, true).map_err(|source| MediaError::Parse { name: "encoder".into(), source })?;
     let bin = gst::Bin::new();
@@ -130,7 +150,7 @@ pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) ->
     let sink_pad = chain.static_pad("sink").ok_or_else(|| MediaError::Graph("encoder chain has no sink pad".into()))?;
     bin.add_pad(&gst::GhostPad::with_target(&sink_pad)?)?;
 
-    let fanout = Arc::new(Fanout::default());
+    let fanout = Arc::new(Fanout::counting_drops_into(dropped));
     let out = fanout.clone();
     appsink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
@@ -161,6 +181,32 @@ pub(crate) fn build(parent: &gst::Bin, tee: &gst::Element, description: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rtc::shared::marshal::Marshal;
+
+    #[test]
+    fn a_slow_receiver_loses_its_own_packets_and_a_gone_one_is_removed() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let fanout = Fanout::counting_drops_into(dropped.clone());
+        let (fast_tx, mut fast) = tokio::sync::mpsc::channel::<rtp::Packet>(8);
+        let (slow_tx, _slow) = tokio::sync::mpsc::channel::<rtp::Packet>(1);
+        let (gone_tx, gone) = tokio::sync::mpsc::channel::<rtp::Packet>(8);
+        fanout.add("fast", Arc::new(fast_tx));
+        fanout.add("slow", Arc::new(slow_tx));
+        fanout.add("gone", Arc::new(gone_tx));
+        drop(gone);
+        let packet = rtp::Packet { header: rtp::header::Header { version: 2, ..Default::default() }, payload: Bytes::from_static(b"x") };
+        let raw = packet.marshal().expect("marshals");
+        for _ in 0..3 {
+            fanout.deliver_rtp(&raw);
+        }
+        let mut got = 0;
+        while fast.try_recv().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, 3, "the fast receiver gets every packet");
+        assert_eq!(dropped.load(Ordering::Relaxed), 2, "the slow one took one and lost two");
+        assert_eq!(fanout.remove("nobody"), 2, "the gone receiver was removed");
+    }
 
     #[tokio::test]
     async fn requests_inside_the_gap_are_deferred_not_lost() {

@@ -21,15 +21,31 @@ mod tile;
 
 /// Where one receiver's outgoing packets go. Called on media threads (the encoder's appsink,
 /// the mixer) once per packet, so it must not block or wait; a receiver that cannot take the
-/// packet now loses it. Returns `false` once the receiver is gone for good (it is then dropped).
+/// packet now loses it.
 pub trait PacketSink: Send + Sync {
-    fn send(&self, packet: rtc::rtp::Packet) -> bool;
+    fn send(&self, packet: rtc::rtp::Packet) -> Delivery;
+}
+
+/// What became of one packet handed to a [`PacketSink`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// Not wanted yet (the receiver's connection is not up): not a loss.
+    NotReady,
+    /// The receiver could not take it now (its queue was full): counted as a loss.
+    Dropped,
+    /// The receiver is gone for good; it is removed.
+    Gone,
 }
 
 /// A queue as a sink (tests, benchmarks): full loses the packet, closed ends the receiver.
 impl PacketSink for tokio::sync::mpsc::Sender<rtc::rtp::Packet> {
-    fn send(&self, packet: rtc::rtp::Packet) -> bool {
-        !matches!(self.try_send(packet), Err(tokio::sync::mpsc::error::TrySendError::Closed(_)))
+    fn send(&self, packet: rtc::rtp::Packet) -> Delivery {
+        match self.try_send(packet) {
+            Ok(()) => Delivery::Sent,
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Delivery::Dropped,
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
+        }
     }
 }
 

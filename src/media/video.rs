@@ -15,6 +15,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A receiver's share of one encoder's output.
@@ -57,6 +58,8 @@ pub struct RoomVideo {
     pipelines: Arc<Pipelines>,
     tiles: Vec<Tile>,
     encoders: HashMap<VideoCodec, EncoderBranch>,
+    /// Composite packets receivers could not take, over the room's life.
+    dropped: Arc<AtomicU64>,
 }
 
 impl RoomVideo {
@@ -78,7 +81,7 @@ impl RoomVideo {
         if state != gst::State::Playing {
             return Err(MediaError::Graph(format!("the room pipeline is {state:?}, not PLAYING")));
         }
-        Ok(Self { pipeline, canvas, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new() })
+        Ok(Self { pipeline, canvas, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new(), dropped: Arc::default() })
     }
 
     pub fn bus(&self) -> Option<gst::Bus> {
@@ -101,6 +104,11 @@ impl RoomVideo {
 
     pub fn encoder_count(&self) -> usize {
         self.encoders.len()
+    }
+
+    /// Composite packets that receivers could not take (each receiver's own loss).
+    pub fn dropped_packets(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     fn link_source(&self, source: &gst::Bin) -> Result<gst::Pad, MediaError> {
@@ -244,7 +252,7 @@ impl RoomVideo {
                 VideoCodec::H264 => &self.pipelines.encode_h264,
                 VideoCodec::Vp8 => &self.pipelines.encode_vp8,
             };
-            let branch = encoder::build(&self.canvas, &self.tee, &render(desc, &self.cfg))?;
+            let branch = encoder::build(&self.canvas, &self.tee, &render(desc, &self.cfg), self.dropped.clone())?;
             self.encoders.insert(codec, branch);
         }
         let branch = self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))?;

@@ -422,12 +422,17 @@ impl Room {
             participants: self.members.iter().map(|m| m.info.clone()).collect(),
             media: self.media.as_ref().map(|m| {
                 let (audio_inputs, audio_outputs) = m.audio.counts();
+                let audio = m.audio.stats();
                 MediaStats {
                     elements: m.video.element_count(),
                     tiles: m.video.tile_count(),
                     encoders: m.video.encoder_count(),
                     audio_inputs,
                     audio_outputs,
+                    video_packets_dropped: m.video.dropped_packets(),
+                    audio_packets_dropped: audio.dropped_packets,
+                    audio_underruns: audio.underruns,
+                    audio_discarded_ms: audio.discarded_samples * 1000 / u64::from(crate::media::audio::SAMPLE_RATE),
                 }
             }),
         }

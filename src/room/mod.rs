@@ -128,7 +128,7 @@ pub struct Joined {
     pub cancel: CancellationToken,
 }
 
-/// Media counts reported by a room (leak tests compare them).
+/// Media counts reported by a room (leak tests compare them) and what its media lost so far.
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaStats {
@@ -137,6 +137,14 @@ pub struct MediaStats {
     pub encoders: usize,
     pub audio_inputs: usize,
     pub audio_outputs: usize,
+    /// Composite video packets a slow receiver could not take (each loses only its own).
+    pub video_packets_dropped: u64,
+    /// Mixed audio packets a slow receiver could not take.
+    pub audio_packets_dropped: u64,
+    /// Times an input's audio ran dry while it was playing (each is a gap in that voice).
+    pub audio_underruns: u64,
+    /// Milliseconds of input audio thrown away to keep latency down.
+    pub audio_discarded_ms: u64,
 }
 
 /// Snapshot of a live room.

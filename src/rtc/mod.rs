@@ -175,12 +175,14 @@ impl RtpWriter {
     }
 }
 
+use crate::media::Delivery;
+
 impl crate::media::PacketSink for RtpWriter {
-    fn send(&self, mut packet: rtc::rtp::Packet) -> bool {
+    fn send(&self, mut packet: rtc::rtp::Packet) -> Delivery {
         match self.connected.has_changed() {
             // The participant's session is gone: so is this receiver.
-            Err(_) => return false,
-            Ok(_) if !*self.connected.borrow() => return true,
+            Err(_) => return Delivery::Gone,
+            Ok(_) if !*self.connected.borrow() => return Delivery::NotReady,
             Ok(_) => {}
         }
         packet.header.ssrc = self.ssrc;
@@ -188,8 +190,10 @@ impl crate::media::PacketSink for RtpWriter {
         // One poll: the track's context lock and the driver queue's send complete at once
         // unless contended or full, and dropping the pending future then loses only this packet.
         let write = std::pin::pin!(self.track.write_rtp(packet));
-        let _ = write.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
-        true
+        match write.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+            std::task::Poll::Ready(Ok(())) => Delivery::Sent,
+            std::task::Poll::Ready(Err(_)) | std::task::Poll::Pending => Delivery::Dropped,
+        }
     }
 }
 
