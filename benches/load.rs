@@ -455,10 +455,14 @@ fn main() {
             let m = rt.block_on(measured(&server, opts(server.addr, rooms, 4, Some(VideoCodec::H264), secs(6), secs(12))));
             let (r, cpu) = (m.report, m.cores);
             let ok = r.worst_fps() >= 29.0 && r.worst_gap() <= Duration::from_millis(200);
+            let lost = r.total_losses();
             b_detail.push_str(&format!(
-                "{rooms} room(s): worst {:.1} fps, longest freeze {} ms, server {cpu:.2} cores{}\n",
+                "{rooms} room(s): worst {:.1} fps, longest freeze {} ms, server {cpu:.2} cores; lost: {} packets, {} audio underruns, {} ms audio discarded{}\n",
                 r.worst_fps(),
                 r.worst_gap().as_millis(),
+                lost.packets_dropped,
+                lost.audio_underruns,
+                lost.audio_discarded_ms,
                 if ok { "" } else { " ✗" }
             ));
             if !ok {

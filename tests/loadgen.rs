@@ -33,6 +33,7 @@ async fn loadgen_reports_every_receiver() {
         assert!(r.stats.bytes > 10_000, "{}: {} bytes", r.name, r.stats.bytes);
         assert!(r.stats.audio_packets > 50, "{}: {} audio packets", r.name, r.stats.audio_packets);
     }
+    assert!(report.losses.iter().all(Option::is_some), "the server's loss counters are read for every room: {:?}", report.losses);
     let md = report.to_markdown();
     assert!(md.contains("| 0 | 2 |") && md.contains("| 1 | 2 |"), "{md}");
     // Every session left: the server holds nothing afterwards.

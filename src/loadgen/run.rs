@@ -50,12 +50,33 @@ pub struct Receiver {
     pub stats: ReceiverStats,
 }
 
+/// What a room's media lost in the window, as the server counts it (`GET /rooms/{id}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoomLosses {
+    /// Composite and mixed packets that slow receivers could not take.
+    pub packets_dropped: u64,
+    pub audio_underruns: u64,
+    pub audio_discarded_ms: u64,
+}
+
+impl RoomLosses {
+    fn since(self, earlier: RoomLosses) -> RoomLosses {
+        RoomLosses {
+            packets_dropped: self.packets_dropped.saturating_sub(earlier.packets_dropped),
+            audio_underruns: self.audio_underruns.saturating_sub(earlier.audio_underruns),
+            audio_discarded_ms: self.audio_discarded_ms.saturating_sub(earlier.audio_discarded_ms),
+        }
+    }
+}
+
 /// The whole run's result.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
     pub receivers: Vec<Receiver>,
     pub window: Duration,
     pub rooms: usize,
+    /// Per room, what the server counted as lost in the window (`None`: it did not say).
+    pub losses: Vec<Option<RoomLosses>>,
 }
 
 impl LoadReport {
@@ -76,10 +97,20 @@ impl LoadReport {
         self.receivers.iter().map(|r| r.stats.max_gap).max().unwrap_or_default()
     }
 
+    /// Every room's losses added up (rooms the server said nothing about count as none).
+    pub fn total_losses(&self) -> RoomLosses {
+        self.losses.iter().flatten().fold(RoomLosses::default(), |a, l| RoomLosses {
+            packets_dropped: a.packets_dropped + l.packets_dropped,
+            audio_underruns: a.audio_underruns + l.audio_underruns,
+            audio_discarded_ms: a.audio_discarded_ms + l.audio_discarded_ms,
+        })
+    }
+
     /// A markdown table: one row per room, then the worst receiver.
     pub fn to_markdown(&self) -> String {
         let mut s = String::from(
-            "| room | receivers | min fps | mean fps | max freeze ms | keyframes | kbit/s per receiver |\n|---|---|---|---|---|---|---|\n",
+            "| room | receivers | min fps | mean fps | max freeze ms | keyframes | kbit/s per receiver | packets dropped | audio underruns | audio discarded ms |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
         );
         for room in 0..self.rooms {
             let rs: Vec<&Receiver> = self.receivers.iter().filter(|r| r.room == room).collect();
@@ -93,7 +124,11 @@ impl LoadReport {
             let kf: u64 = rs.iter().map(|r| r.stats.keyframes).sum();
             let kbps =
                 rs.iter().map(|r| r.stats.bytes as f64 * 8.0 / 1000.0).sum::<f64>() / rs.len() as f64 / (self.window.as_secs_f64() + 1e-9);
-            s.push_str(&format!("| {room} | {} | {min:.1} | {mean:.1} | {} | {kf} | {kbps:.0} |\n", rs.len(), gap.as_millis()));
+            let losses = match self.losses.get(room).copied().flatten() {
+                Some(l) => format!("{} | {} | {}", l.packets_dropped, l.audio_underruns, l.audio_discarded_ms),
+                None => "— | — | —".into(),
+            };
+            s.push_str(&format!("| {room} | {} | {min:.1} | {mean:.1} | {} | {kf} | {kbps:.0} | {losses} |\n", rs.len(), gap.as_millis()));
         }
         if let Some(w) = self.worst() {
             s.push_str(&format!(
@@ -126,6 +161,26 @@ pub(crate) async fn create_room(
         (201, Some(id)) => Ok(id.to_owned()),
         _ => Err(LoadError::CreateRoom(format!("{status}: {text}"))),
     }
+}
+
+/// The server's loss counters for a room, or `None` when it cannot be asked.
+async fn room_losses(addr: SocketAddr, id: &str) -> Option<RoomLosses> {
+    let (status, text) = super::http::raw(addr, "GET", &format!("/api/v1/rooms/{id}"), None, &[]).await.ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok().filter(|_| status == 200)?;
+    let m = &v["media"];
+    Some(RoomLosses {
+        packets_dropped: m["videoPacketsDropped"].as_u64()? + m["audioPacketsDropped"].as_u64()?,
+        audio_underruns: m["audioUnderruns"].as_u64()?,
+        audio_discarded_ms: m["audioDiscardedMs"].as_u64()?,
+    })
+}
+
+async fn all_losses(addr: SocketAddr, rooms: &[String]) -> Vec<Option<RoomLosses>> {
+    let mut out = Vec::with_capacity(rooms.len());
+    for id in rooms {
+        out.push(room_losses(addr, id).await);
+    }
+    out
 }
 
 /// Sends `file` forever, paced by its RTP timestamps, with fresh SSRC/sequence/timestamps.
@@ -199,8 +254,10 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     // The window starts after every join and the warm-up; receivers read it per packet.
     let far_future = Instant::now() + Duration::from_secs(3600 * 24);
     let window_start: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
+    let mut room_ids = Vec::new();
     for room in 0..opts.rooms {
         let room_id = create_room(opts.addr, &format!("load-{room}"), opts.composite.as_ref()).await?;
+        room_ids.push(room_id.clone());
         for n in 0..opts.participants {
             let name = format!("load-{room}-{n}");
             let mut s = Session::join(opts.addr, &room_id, &name, SessionMedia { video: opts.video, audio: opts.audio }).await?;
@@ -220,14 +277,17 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     tokio::time::sleep(opts.warmup).await;
     let start = Instant::now();
     let _ = window_start.set(start);
+    let losses_before = all_losses(opts.addr, &room_ids).await;
     for (_, _, st) in &stats {
         if let Ok(mut s) = st.lock() {
             s.bytes = 0;
             s.keyframes = 0;
         }
     }
-    tokio::time::sleep(opts.duration).await;
+    tokio::time::sleep(opts.duration.saturating_sub(start.elapsed())).await;
     let window = start.elapsed();
+    let losses =
+        all_losses(opts.addr, &room_ids).await.into_iter().zip(losses_before).map(|(after, before)| Some(after?.since(before?))).collect();
     let receivers = stats
         .iter()
         .map(|(room, name, st)| Receiver { room: *room, name: name.clone(), stats: st.lock().map(|s| s.clone()).unwrap_or_default() })
@@ -235,5 +295,5 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     for s in sessions {
         s.close(true).await;
     }
-    Ok(LoadReport { receivers, window, rooms: opts.rooms })
+    Ok(LoadReport { receivers, window, rooms: opts.rooms, losses })
 }
