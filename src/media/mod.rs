@@ -8,6 +8,7 @@
 //! receiver cannot take it now (a slow receiver loses its own packets only).
 
 pub mod audio;
+pub mod bus;
 pub mod check;
 pub mod mixminus;
 pub mod pipelines;

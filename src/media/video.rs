@@ -5,6 +5,7 @@
 //! removed participant leaves no element behind ([`RoomVideo::element_count`] lets tests check);
 //! dropping a `RoomVideo` sets its pipeline to `Null`.
 
+use super::bus::{self, BusMessages};
 use super::encoder::{self, EncoderBranch, KeyframeGate};
 use super::ingest::{self, IngestBin, VideoIngest};
 use super::pipelines::{Pipelines, render};
@@ -63,8 +64,9 @@ pub struct RoomVideo {
 }
 
 impl RoomVideo {
-    /// Builds the canvas and starts it playing.
-    pub fn new(pipelines: Arc<Pipelines>, cfg: CompositeConfig) -> Result<Self, MediaError> {
+    /// Builds the canvas and starts it playing; its bus messages come out of the returned stream
+    /// (watched from before the start, see [`super::bus`]).
+    pub fn new(pipelines: Arc<Pipelines>, cfg: CompositeConfig) -> Result<(Self, BusMessages), MediaError> {
         let pipeline = gst::Pipeline::new();
         let canvas = gst::parse::bin_from_description(&render(&pipelines.composite, &cfg), false)
             .map_err(|source| MediaError::Parse { name: Pipelines::FILES[0].into(), source })?;
@@ -72,6 +74,7 @@ impl RoomVideo {
         let tee =
             canvas.by_name("composite").ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `composite`".into()))?;
         pipeline.add(&canvas)?;
+        let messages = bus::watch(&pipeline.bus().ok_or_else(|| MediaError::Graph("pipeline has no bus".into()))?);
         pipeline.set_state(gst::State::Playing)?;
         // A live pipeline reaches PLAYING asynchronously. Tiles and encoders are added right after
         // this; added mid-transition, `sync_state_with_parent` can leave them in PAUSED and the
@@ -81,11 +84,9 @@ impl RoomVideo {
         if state != gst::State::Playing {
             return Err(MediaError::Graph(format!("the room pipeline is {state:?}, not PLAYING")));
         }
-        Ok(Self { pipeline, canvas, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new(), dropped: Arc::default() })
-    }
-
-    pub fn bus(&self) -> Option<gst::Bus> {
-        self.pipeline.bus()
+        let video =
+            Self { pipeline, canvas, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new(), dropped: Arc::default() };
+        Ok((video, messages))
     }
 
     /// Elements in the pipeline, recursively (bins included).

@@ -35,7 +35,7 @@ struct Member {
 struct Media {
     video: RoomVideo,
     audio: AudioMixer,
-    bus: gst::bus::BusStream,
+    bus: crate::media::bus::BusMessages,
     _count: CountGuard,
 }
 
@@ -226,8 +226,7 @@ impl Room {
 
     fn ensure_media(&mut self) -> Result<&mut Media, RoomMediaError> {
         if self.media.is_none() {
-            let video = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.composite.clone())?;
-            let bus = video.bus().ok_or_else(|| crate::media::MediaError::Graph("pipeline has no bus".into()))?.stream();
+            let (video, bus) = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.composite.clone())?;
             let audio = AudioMixer::start(&self.spec.id)?;
             let count = CountGuard::new(&self.ctx.stats, |s| &s.room_media);
             self.media = Some(Media { video, audio, bus, _count: count });
