@@ -299,12 +299,9 @@ impl Participant {
         if let Some(out) = &self.audio_out {
             let pt = negotiated_pt(&out.sender, rtc::audio_codec().mime_type.as_str(), rtc::PT_OPUS).await;
             let sink = Arc::new(rtc::RtpWriter::new(out.track.clone(), out.ssrc, pt, self.connected.subscribe()));
-            match self.room.subscribe_audio(&self.id, sink).await {
-                Ok(()) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "no mixed audio");
-                    self.send(ServerMessage::error("media_error", format!("the mixed audio is unavailable: {e}"))).await;
-                }
+            if let Err(e) = self.room.subscribe_audio(&self.id, sink).await {
+                tracing::warn!(error = %e, "no mixed audio");
+                self.send(ServerMessage::error("media_error", format!("the mixed audio is unavailable: {e}"))).await;
             }
         }
     }
