@@ -72,14 +72,21 @@ fn thread_role(comm: &str) -> &'static str {
 }
 
 /// CPU seconds of the server's threads, summed by [`thread_role`].
-fn cpu_by_role(pid: u32) -> std::collections::BTreeMap<&'static str, f64> {
-    let mut by = std::collections::BTreeMap::new();
+fn cpu_by_role(pid: u32) -> Roles {
+    let mut by = Roles::new();
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return by };
     for t in dir.flatten() {
         let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
         *by.entry(thread_role(&comm)).or_insert(0.0) += cpu_seconds(&t.path().join("stat"));
     }
     by
+}
+
+type Roles = std::collections::BTreeMap<&'static str, f64>;
+
+/// Cores per role between two [`cpu_by_role`] samples `secs` apart.
+fn cores_by_role(before: &Roles, after: Roles, secs: f64) -> Roles {
+    after.into_iter().map(|(k, v)| (k, (v - before.get(k).unwrap_or(&0.0)) / secs)).collect()
 }
 
 /// One load run's figures over its measurement window.
@@ -175,7 +182,7 @@ async fn measured(server: &Server, o: LoadOptions) -> Measured {
     let (c1, r1, el) = (server.cpu(), cpu_by_role(pid), t0.elapsed().as_secs_f64());
     let rss = rss_mib(pid);
     let report = load.await.expect("load task");
-    let mut roles: Vec<(&'static str, f64)> = r1.iter().map(|(k, v)| (*k, (v - r0.get(k).unwrap_or(&0.0)) / el)).collect();
+    let mut roles: Vec<(&'static str, f64)> = cores_by_role(&r0, r1, el).into_iter().collect();
     roles.sort_by(|a, b| b.1.total_cmp(&a.1));
     Measured { report, cores: (c1 - c0) / el, roles, rss }
 }
@@ -185,7 +192,7 @@ async fn measured(server: &Server, o: LoadOptions) -> Measured {
 /// mix-minus audio: 4 × (RTP Opus → depay → decode), for each participant a mixer of the other
 /// three → Opus encode → fakesink (only with `audio`). Returns its CPU in cores, measured on
 /// this process.
-fn baseline_cpu(duration: Duration, audio: bool) -> (f64, std::collections::BTreeMap<&'static str, f64>) {
+fn baseline_cpu(duration: Duration, audio: bool) -> (f64, Roles) {
     use gstreamer as gst;
     use gstreamer::prelude::*;
     gst::init().expect("gstreamer");
@@ -241,7 +248,7 @@ fn baseline_cpu(duration: Duration, audio: bool) -> (f64, std::collections::BTre
     std::thread::sleep(duration);
     let el = t0.elapsed().as_secs_f64();
     let cores = (cpu_seconds(&me) - c0) / el;
-    let roles = cpu_by_role(std::process::id()).into_iter().map(|(k, v)| (k, (v - r0.get(k).unwrap_or(&0.0)) / el)).collect();
+    let roles = cores_by_role(&r0, cpu_by_role(std::process::id()), el);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for f in feeders {
         let _ = f.join();
@@ -458,7 +465,7 @@ fn main() {
             let lost = r.total_losses();
             // Audio held too: at most 1 % of the input audio thrown away (the server's count).
             // Video alone hid an overloaded room whose voices had broken up (OPTIMISATIONS.md 13).
-            let input_ms = (rooms * 4) as f64 * r.window.as_secs_f64() * 1000.0;
+            let input_ms = r.receivers.len() as f64 * r.window.as_secs_f64() * 1000.0;
             let audio_ok = lost.audio_discarded_ms as f64 <= 0.01 * input_ms;
             let ok = r.worst_fps() >= 29.0 && r.worst_gap() <= Duration::from_millis(200) && audio_ok;
             b_detail.push_str(&format!(
