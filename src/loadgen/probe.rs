@@ -40,7 +40,8 @@ const BEEP_PEAK: i16 = 4000;
 pub struct LatencyOptions {
     pub addr: SocketAddr,
     pub media_dir: PathBuf,
-    /// Sending before measuring (the server's audio jitter allowance settles within 5 s).
+    /// Sending before measuring, counted from the receiver's first flash and beep (the server's
+    /// audio jitter allowance settles within 5 s).
     pub warmup: Duration,
     /// How long to measure flashes and beeps (two of each per second).
     pub duration: Duration,
@@ -351,6 +352,14 @@ pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> 
         for (m, sent) in [(video, &flashes_sent), (audio, &beeps_sent)] {
             senders.push(send_marked(m, sent.clone(), stop.clone()).map_err(|e| LoadError::Probe(e.to_string()))?);
         }
+    }
+    // The window opens only once the receiver shows the first flash and sounds the first beep
+    // (joining and the first keyframe take longer on a loaded machine than any fixed wait), then
+    // after `warmup` more for the server's audio allowance to settle.
+    let started = Instant::now();
+    let seen_any = |m: &Arc<Mutex<Vec<Instant>>>| m.lock().is_ok_and(|v| !v.is_empty());
+    while !(seen_any(&flashes_seen) && seen_any(&beeps_heard)) && started.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(opts.warmup).await;
     let from = Instant::now();
