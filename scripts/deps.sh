@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Tessera needs on Debian 12 (only what is missing): GStreamer 1.22 and plugins,
-# build tools for the Rust crates, Chromium and Node for the browser tests.
+# build tools for the Rust crates, Chromium and Node for the browser tests, and the real servers
+# the output tests push to (nginx with the RTMP module).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools
   chromium iproute2 util-linux
+  nginx libnginx-mod-rtmp
 )
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)

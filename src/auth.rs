@@ -28,6 +28,8 @@ pub enum Role {
     /// May end the room, kick and mute.
     Host,
     Participant,
+    /// May only watch the room's HLS output (cannot join the call).
+    Viewer,
 }
 
 /// The claims of a join token.
@@ -70,13 +72,15 @@ pub enum AuthError {
     NotHost,
     #[error("this call needs a server API key")]
     NotAdmin,
+    #[error("a viewer token can only watch the room's live output, not join the call")]
+    ViewerOnly,
 }
 
 impl AuthError {
     pub fn status(&self) -> u16 {
         match self {
             AuthError::Missing | AuthError::Expired | AuthError::Invalid => 401,
-            AuthError::WrongRoom | AuthError::NotHost | AuthError::NotAdmin => 403,
+            AuthError::WrongRoom | AuthError::NotHost | AuthError::NotAdmin | AuthError::ViewerOnly => 403,
         }
     }
 
@@ -86,7 +90,7 @@ impl AuthError {
             AuthError::Expired => "token_expired",
             AuthError::Invalid => "invalid_credentials",
             AuthError::WrongRoom => "wrong_room",
-            AuthError::NotHost | AuthError::NotAdmin => "forbidden",
+            AuthError::NotHost | AuthError::NotAdmin | AuthError::ViewerOnly => "forbidden",
         }
     }
 }

@@ -95,6 +95,16 @@ pub struct Config {
     pub host_token_ttl_seconds: u32,
     /// Where room and participant events are POSTed.
     pub webhook: Option<WebhookConfig>,
+    /// Folder of recordings (one sub-folder per recording, holding its MP4 parts).
+    pub recordings_dir: PathBuf,
+    /// Folder of live HLS files (one sub-folder per room, removed when HLS stops).
+    pub hls_dir: PathBuf,
+    /// Recordings running at once on this server (a room runs at most one).
+    pub max_recordings: usize,
+    /// RTMP outputs at once per room.
+    pub max_streams_per_room: usize,
+    /// Length of a recording part, seconds: a longer recording continues in a new file.
+    pub recording_part_seconds: u64,
 }
 
 impl Default for Config {
@@ -117,6 +127,11 @@ impl Default for Config {
             token_secret: None,
             host_token_ttl_seconds: 86_400,
             webhook: None,
+            recordings_dir: PathBuf::from("data/recordings"),
+            hls_dir: PathBuf::from("data/live"),
+            max_recordings: 20,
+            max_streams_per_room: 3,
+            recording_part_seconds: 3600,
         }
     }
 }
@@ -216,6 +231,15 @@ impl Config {
         }
         if !(1..=25).contains(&self.max_participants) {
             return bad("max_participants must be within 1..=25".into());
+        }
+        if !(1..=1000).contains(&self.max_recordings) {
+            return bad(format!("max_recordings must be within 1..=1000, got {}", self.max_recordings));
+        }
+        if !(1..=20).contains(&self.max_streams_per_room) {
+            return bad(format!("max_streams_per_room must be within 1..=20, got {}", self.max_streams_per_room));
+        }
+        if !(10..=6 * 3600).contains(&self.recording_part_seconds) {
+            return bad(format!("recording_part_seconds must be within 10..=21600, got {}", self.recording_part_seconds));
         }
         if self.api_keys.is_empty() && !self.listen.ip().is_loopback() {
             return bad(format!(

@@ -19,6 +19,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod egress;
 pub mod ids;
 pub mod loadgen;
 pub mod media;

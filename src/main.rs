@@ -122,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             tracing::info!("shutting down");
             running.cancel.cancel();
+            running.wait_for_outputs(std::time::Duration::from_secs(10)).await;
             let _ = running.task.await;
         }
         Command::Loadgen { server, rooms, participants, video, no_audio, warmup, duration, media_dir, composite } => {

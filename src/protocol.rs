@@ -53,6 +53,15 @@ pub struct IceServerInfo {
     pub credential: Option<String>,
 }
 
+/// A running recording, as participants are told of it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingInfo {
+    pub id: String,
+    /// RFC 3339 with milliseconds.
+    pub started_at: String,
+}
+
 /// Why a participant left.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -92,6 +101,8 @@ pub enum ServerMessage {
         room_id: String,
         participants: Vec<ParticipantInfo>,
         ice_servers: Vec<IceServerInfo>,
+        /// The recording running now, or `null`.
+        recording: Option<RecordingInfo>,
     },
     Answer {
         sdp: String,
@@ -112,6 +123,18 @@ pub enum ServerMessage {
     /// A participant's server-side mute changed (sent to everyone, the participant included).
     ParticipantUpdated {
         participant: ParticipantInfo,
+    },
+    /// A recording of the room started (sent to everyone).
+    RecordingStarted {
+        recording: RecordingInfo,
+    },
+    /// The room's recording stopped: `state` is `finalizing` (stopped by request or because
+    /// the room ended; the file is being closed) or `failed` (with `reason`).
+    RecordingStopped {
+        recording_id: String,
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// You were removed from the room (`kicked` or `replaced`); the server closes the
     /// connection after it (close code 4001).

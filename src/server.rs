@@ -4,6 +4,7 @@
 use crate::api::{self, AppState};
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::egress::EgressContext;
 use crate::media::{check, pipelines::Pipelines};
 use crate::room::{RoomContext, Rooms, Stats};
 use crate::rtc::RtcFactory;
@@ -38,6 +39,17 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<()>,
 }
 
+impl Running {
+    /// After cancelling: waits (at most `limit`) for running recordings to close their files.
+    pub async fn wait_for_outputs(&self, limit: std::time::Duration) {
+        let counts = self.rooms.egress_counts();
+        let deadline = tokio::time::Instant::now() + limit;
+        while counts.recordings.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// Checks GStreamer and the pipeline files, opens the store and restores its rooms: everything
 /// but the listener. Must run inside a Tokio runtime (room actors and webhooks are tasks).
 pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, StartError> {
@@ -50,11 +62,31 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
     };
     let auth = Auth::new(config.api_keys.clone(), secret.as_bytes());
     let webhooks = Webhooks::start(config.webhook.clone(), cancel.child_token());
+    let pipelines = Arc::new(pipelines);
+    let egress = EgressContext {
+        store: store.clone(),
+        webhooks: webhooks.clone(),
+        pipelines: pipelines.clone(),
+        composite: config.composite.clone(),
+        recordings_dir: config.recordings_dir.clone(),
+        hls_dir: config.hls_dir.clone(),
+        max_recordings: config.max_recordings,
+        max_streams_per_room: config.max_streams_per_room,
+        part_duration: std::time::Duration::from_secs(config.recording_part_seconds),
+        counts: Arc::default(),
+    };
+    let interrupted = crate::egress::recording::recover(&egress)?;
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "recordings cut short by the last stop are marked interrupted");
+    }
+    // HLS files of a previous run are stale: the live output starts afresh.
+    let _ = std::fs::remove_dir_all(&config.hls_dir);
     let ctx = RoomContext {
-        pipelines: Arc::new(pipelines),
+        pipelines,
         stats: Arc::new(Stats::default()),
         store,
         webhooks,
+        egress,
         early_join_seconds: config.early_join_seconds.into(),
     };
     let rooms = Rooms::new(ctx, config.max_rooms, cancel.child_token());

@@ -46,7 +46,8 @@ fn default_backoff_ms() -> u64 {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEvent {
-    /// `roomStarted`, `roomEnded`, `participantJoined` or `participantLeft`.
+    /// `roomStarted`, `roomEnded`, `participantJoined`, `participantLeft`, `recordingStarted`,
+    /// `recordingFinished` or `recordingFailed`.
     pub event: &'static str,
     /// Unique per event; the same on every retry (deduplicate on it).
     pub id: String,
@@ -56,6 +57,9 @@ pub struct WebhookEvent {
     pub participant: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// With `recordingStarted`, `recordingFinished` and `recordingFailed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<serde_json::Value>,
 }
 
 impl WebhookEvent {
@@ -67,6 +71,7 @@ impl WebhookEvent {
             room,
             participant: None,
             reason: None,
+            recording: None,
         }
     }
 }

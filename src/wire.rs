@@ -60,6 +60,12 @@ pub struct RoomView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_reason: Option<String>,
     pub num_participants: usize,
+    /// Record from the moment the room's first participant joins.
+    pub auto_record: bool,
+    /// Publish HLS at `/live/{id}/index.m3u8` while the room's media runs.
+    pub hls: bool,
+    /// HLS may be watched without a viewer token.
+    pub public: bool,
     /// Present on `GET /rooms/{id}` of a live room.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<ParticipantInfo>>,
@@ -83,6 +89,9 @@ impl RoomView {
             ended_at: s.ended_at.map(format_unix),
             end_reason: s.end_reason.map(|r| r.as_str().into()),
             num_participants,
+            auto_record: s.auto_record,
+            hls: s.hls,
+            public: s.public,
             participants,
             media: None,
         }
@@ -107,6 +116,12 @@ pub struct CreateRoomRequest {
     /// Your app's own JSON, at most 4 KiB.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// Start a recording when the first participant joins (default false).
+    pub auto_record: Option<bool>,
+    /// Publish HLS while the room's media runs (default false).
+    pub hls: Option<bool>,
+    /// HLS may be watched without a viewer token (default false).
+    pub public: Option<bool>,
 }
 
 /// `201` reply to `POST /rooms`.
@@ -143,6 +158,10 @@ pub struct PatchRoomRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Option<serde_json::Value>>,
+    pub auto_record: Option<bool>,
+    /// `true` starts HLS now if the room's media runs; `false` stops it and removes its files.
+    pub hls: Option<bool>,
+    pub public: Option<bool>,
 }
 
 /// `GET /rooms`.
@@ -195,6 +214,93 @@ pub struct TokenResponse {
     pub identity: String,
     pub expires_at: String,
     pub join_url: String,
+}
+
+/// One file of a recording.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartView {
+    /// 1-based; download at `/api/v1/recordings/{id}/parts/{index}`.
+    pub index: u32,
+    pub bytes: u64,
+    pub duration_ms: u64,
+}
+
+/// A recording.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingView {
+    pub id: String,
+    pub room_id: String,
+    /// `recording`, `finalizing`, `complete`, `interrupted` or `failed`.
+    #[schema(example = "complete")]
+    pub state: String,
+    /// Why it failed or was interrupted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// RFC 3339 with milliseconds.
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// Media duration over every part (while recording: time since the start).
+    pub duration_ms: u64,
+    pub bytes: u64,
+    pub parts: Vec<PartView>,
+}
+
+/// Unix milliseconds as RFC 3339 with milliseconds.
+pub fn format_unix_ms(ms: i64) -> String {
+    let secs = format_unix(ms.div_euclid(1000));
+    match secs.strip_suffix('Z') {
+        Some(s) => format!("{s}.{:03}Z", ms.rem_euclid(1000)),
+        None => secs,
+    }
+}
+
+impl RecordingView {
+    pub fn new(r: &crate::egress::spec::RecordingRecord) -> Self {
+        let running = r.state.is_active();
+        let duration_ms = match (running, r.duration_ms) {
+            (false, Some(d)) => d,
+            _ => (r.ended_at.unwrap_or_else(crate::egress::recording::now_ms) - r.started_at).max(0) as u64,
+        };
+        Self {
+            id: r.id.clone(),
+            room_id: r.room_id.clone(),
+            state: r.state.as_str().into(),
+            reason: r.reason.clone(),
+            started_at: format_unix_ms(r.started_at),
+            ended_at: r.ended_at.map(format_unix_ms),
+            duration_ms,
+            bytes: r.bytes,
+            parts: r.parts.iter().map(|p| PartView { index: p.index, bytes: p.bytes, duration_ms: p.duration_ms }).collect(),
+        }
+    }
+}
+
+/// `GET /recordings`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingList {
+    pub recordings: Vec<RecordingView>,
+    pub total: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+}
+
+/// `POST /rooms/{id}/streams`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartStreamRequest {
+    /// `rtmp://host[:port]/app/streamkey` or `rtmps://…`, at most 2048 characters.
+    pub url: String,
+}
+
+/// `GET /rooms/{id}/streams`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamList {
+    pub streams: Vec<crate::egress::rtmp::StreamView>,
 }
 
 /// Every error: a stable machine code and a sentence for people.

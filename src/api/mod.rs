@@ -8,11 +8,15 @@
 
 mod body;
 mod client;
+mod download;
 mod health;
+mod live;
 pub mod openapi;
 mod participants;
+mod recordings;
 pub mod rejection;
 mod rooms;
+mod streams;
 mod tokens;
 mod ws;
 
@@ -50,6 +54,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
     let api = rooms::routes(&state)
         .or(participants::routes(&state))
         .or(tokens::routes(&state))
+        .or(recordings::routes(&state))
+        .or(streams::routes(&state))
+        .or(live::routes(&state))
         .or(ws::signaling(state.clone()))
         .or(openapi::route())
         .or(health::healthz(state.clone()));

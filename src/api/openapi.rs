@@ -1,7 +1,7 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3 document, generated from the handlers' and wire
 //! types' annotations (`utoipa`), so it cannot drift from the code.
 
-use super::{participants, rooms, tokens};
+use super::{participants, recordings, rooms, streams, tokens};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use warp::Filter;
@@ -29,7 +29,10 @@ impl Modify for BearerAuth {
     paths(
         rooms::create_room, rooms::list_rooms, rooms::get_room, rooms::patch_room, rooms::delete_room,
         participants::list_participants, participants::kick_participant, participants::mute_participant,
-        tokens::create_token
+        tokens::create_token,
+        recordings::start_recording, recordings::stop_recording, recordings::list_recordings, recordings::get_recording,
+        recordings::delete_recording, recordings::download_file, recordings::download_part,
+        streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream
     ),
     modifiers(&BearerAuth)
 )]

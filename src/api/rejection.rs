@@ -29,6 +29,19 @@ pub enum ApiError {
     TooManyRooms(String),
     #[error("the server could not complete the request")]
     Internal(#[source] StoreError),
+    /// 404 with its own code (`recording_not_found`, `stream_not_found`, `part_not_found`, …).
+    #[error("{1}")]
+    NotFound(&'static str, String),
+    /// 409 with its own code (`recording_running`, `recording_not_running`, `multiple_parts`).
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    /// 429 with its own code (`too_many_recordings`, `too_many_streams`).
+    #[error("{1}")]
+    Limit(&'static str, String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("the range is outside the file's {0} bytes")]
+    RangeNotSatisfiable(u64),
 }
 
 impl Reject for ApiError {}
@@ -61,6 +74,22 @@ impl From<ManageError> for ApiError {
     }
 }
 
+impl From<crate::egress::OutputError> for ApiError {
+    fn from(e: crate::egress::OutputError) -> Self {
+        use crate::egress::OutputError as O;
+        use crate::egress::recording::RecordError as R;
+        match e {
+            O::Record(R::AlreadyRunning(_)) => ApiError::Conflict("recording_running", e.to_string()),
+            O::Record(R::TooMany(_)) => ApiError::Limit("too_many_recordings", e.to_string()),
+            O::Record(R::Store(s)) => s.into(),
+            O::NotFound(_) => ApiError::NotFound("output_not_found", e.to_string()),
+            O::TooManyStreams(_) => ApiError::Limit("too_many_streams", e.to_string()),
+            O::Invalid(m) => ApiError::BadRequest(m),
+            O::Media(_) => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     fn status_code(&self) -> (StatusCode, &'static str) {
         match self {
@@ -72,6 +101,11 @@ impl ApiError {
             ApiError::Auth(a) => (StatusCode::from_u16(a.status()).unwrap_or(StatusCode::UNAUTHORIZED), a.code()),
             ApiError::TooManyRooms(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_rooms"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::NotFound(code, _) => (StatusCode::NOT_FOUND, code),
+            ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
+            ApiError::Limit(code, _) => (StatusCode::TOO_MANY_REQUESTS, code),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "media_unavailable"),
+            ApiError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),
         }
     }
 }
@@ -93,7 +127,13 @@ pub fn error_reply(status: StatusCode, code: &str, message: impl Into<String>) -
 pub async fn recover(r: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(e) = r.find::<ApiError>() {
         let (status, code) = e.status_code();
-        return Ok(error_reply(status, code, e.to_string()));
+        let mut reply = error_reply(status, code, e.to_string());
+        if let ApiError::RangeNotSatisfiable(len) = e
+            && let Ok(v) = warp::http::HeaderValue::from_str(&format!("bytes */{len}"))
+        {
+            reply.headers_mut().insert("content-range", v);
+        }
+        return Ok(reply);
     }
     if r.is_not_found() {
         return Ok(error_reply(StatusCode::NOT_FOUND, "not_found", "no such resource"));

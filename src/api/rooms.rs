@@ -97,6 +97,9 @@ fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomS
         metadata: req.metadata,
         ended_at: None,
         end_reason: None,
+        auto_record: req.auto_record.unwrap_or(false),
+        hls: req.hls.unwrap_or(false),
+        public: req.public.unwrap_or(false),
     })
 }
 
@@ -228,6 +231,9 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         empty_timeout_seconds: req.empty_timeout_seconds,
         max_participants: req.max_participants,
         metadata: req.metadata,
+        auto_record: req.auto_record,
+        hls: req.hls,
+        public: req.public,
     };
     let info = live_room(&state, &id)?.update(patch).await?;
     Ok(warp::reply::json(&view(info)).into_response())

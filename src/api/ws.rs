@@ -58,6 +58,9 @@ fn join_request(state: &AppState, room_id: &str, name: String, token: Option<&st
     match token {
         Some(t) => {
             let c = state.auth.verify_join(t, room_id)?;
+            if c.role == Role::Viewer {
+                return Err(AuthError::ViewerOnly);
+            }
             let name = if c.name.trim().is_empty() { name } else { c.name };
             Ok(JoinRequest { identity: c.sub, name, role: c.role })
         }
@@ -122,6 +125,7 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
             .iter()
             .map(|s| IceServerInfo { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
             .collect(),
+        recording: joined.recording,
     };
     let _ = out_tx.send(welcome).await;
     let done = CancellationToken::new();

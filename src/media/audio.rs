@@ -5,6 +5,7 @@
 //! Invariants: the mixer thread never blocks on a receiver (full queues drop that receiver's
 //! frame); it stops when the [`AudioMixer`] is dropped.
 
+use super::tap::{EgressTap, Taps, clock_now};
 use super::{Delivery, PacketSink, mixminus};
 use bytes::Bytes;
 use rtc::rtp;
@@ -165,6 +166,8 @@ struct MixerState {
     outputs: HashMap<String, Output>,
     /// Participants muted by the host: their input is drained but not mixed.
     muted: std::collections::HashSet<String>,
+    /// Recordings and live outputs: each gets the full mix (everyone unmuted) every tick.
+    taps: Taps,
 }
 
 /// Handle to a room's mixer thread.
@@ -208,6 +211,19 @@ impl AudioMixer {
             s.outputs.insert(id.to_owned(), output);
         }
         Ok(())
+    }
+
+    /// Feeds the full mix (every unmuted input, nobody subtracted) to `tap` every 20 ms.
+    pub fn add_tap(&self, id: &str, tap: Arc<dyn EgressTap>) {
+        if let Ok(s) = self.state.lock() {
+            s.taps.add(id, tap);
+        }
+    }
+
+    pub fn remove_tap(&self, id: &str) {
+        if let Ok(s) = self.state.lock() {
+            s.taps.remove(id);
+        }
     }
 
     /// Removes `id` as input and receiver.
@@ -297,6 +313,12 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
             mixminus::accumulate(&mut sc.sum, buf);
             live.push(id.as_str());
         }
+    }
+    if !s.taps.is_empty() {
+        mixminus::minus(&sc.sum, None, &mut sc.out);
+        // The frame taken now arrived during the last tick: its start is one frame ago.
+        let at = clock_now().saturating_sub(gstreamer::ClockTime::from_mseconds(FRAME_TIME.as_millis() as u64));
+        s.taps.each(|t| t.audio(&sc.out, at));
     }
     let mut gone = Vec::new();
     for (id, out) in s.outputs.iter_mut() {

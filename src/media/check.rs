@@ -33,6 +33,17 @@ const KNOWN_PACKAGES: &[(&str, &str)] = &[
     ("openh264enc", "gstreamer1.0-plugins-bad"),
     ("vaapih264enc", "gstreamer1.0-vaapi"),
     ("avenc_h264_omx", "gstreamer1.0-libav"),
+    ("h264parse", "gstreamer1.0-plugins-bad"),
+    ("aacparse", "gstreamer1.0-plugins-good"),
+    ("avenc_aac", "gstreamer1.0-libav"),
+    ("voaacenc", "gstreamer1.0-plugins-bad"),
+    ("audioconvert", "gstreamer1.0-plugins-base"),
+    ("splitmuxsink", "gstreamer1.0-plugins-good"),
+    ("mp4mux", "gstreamer1.0-plugins-good"),
+    ("flvmux", "gstreamer1.0-plugins-good"),
+    ("rtmp2sink", "gstreamer1.0-plugins-bad"),
+    ("hlssink2", "gstreamer1.0-plugins-bad"),
+    ("mpegtsmux", "gstreamer1.0-plugins-bad"),
 ];
 
 /// Errors that stop the server from starting.
@@ -55,15 +66,19 @@ fn package_of(factory: &str) -> &'static str {
         .unwrap_or("the package providing it (try `apt-file search libgst`)")
 }
 
+/// The element names in a description: words that are not properties (`a=b`), caps
+/// (`video/x-raw,…`) or pad references (`mux.`, `sink.video`).
+fn factories(desc: &str) -> impl Iterator<Item = &str> {
+    desc.split(|c: char| c == '!' || c.is_whitespace()).filter(|w| !w.is_empty() && !w.contains(['=', '/', '.', ',', '"', '(', ')']))
+}
+
 /// Initialises GStreamer and checks elements and pipeline files.
 pub fn check(pipelines: &Pipelines, composite: &CompositeConfig) -> Result<(), CheckError> {
     gst::init().map_err(CheckError::Init)?;
     let mut missing: Vec<&str> = CODE_ELEMENTS.iter().map(|(f, _)| *f).filter(|f| gst::ElementFactory::find(f).is_none()).collect();
     for (file, desc) in pipelines.all() {
-        for token in desc.split('!') {
-            let factory = token.split_whitespace().next().unwrap_or_default();
-            let is_caps = factory.contains('/');
-            if !factory.is_empty() && !is_caps && gst::ElementFactory::find(factory).is_none() {
+        for factory in factories(desc) {
+            if gst::ElementFactory::find(factory).is_none() {
                 missing.push(factory);
             }
         }
@@ -96,5 +111,7 @@ mod tests {
         let e = check(&p, &CompositeConfig::default()).unwrap_err().to_string();
         assert!(e.contains("nosuchenc264"), "{e}");
         assert_eq!(package_of("x264enc"), "gstreamer1.0-plugins-ugly");
+        let words: Vec<&str> = factories("appsrc name=a ! video/x-raw,width=2 ! q.sink_0 mux. splitmuxsink name=s").collect();
+        assert_eq!(words, ["appsrc", "splitmuxsink"]);
     }
 }

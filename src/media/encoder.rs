@@ -1,6 +1,7 @@
 //! One encoder branch per codec in use: tee → the operator's encode chain → appsink, whose RTP
 //! packets are fanned out to every receiver of that codec. Encoded once, sent to many.
 
+use super::tap::Taps;
 use super::{Delivery, MediaError, PacketSink, make};
 use bytes::Bytes;
 use gstreamer as gst;
@@ -53,6 +54,15 @@ impl Fanout {
             list.retain(|(pid, _)| pid != id);
             list.push((id.to_owned(), sink));
         }
+    }
+
+    /// Receivers now fed.
+    pub fn len(&self) -> usize {
+        self.receivers.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn remove(&self, id: &str) -> usize {
@@ -126,6 +136,37 @@ pub(crate) struct EncoderBranch {
     pub tee_pad: gst::Pad,
     pub fanout: Arc<Fanout>,
     pub keyframes: Arc<KeyframeGate>,
+    /// Recordings and live outputs fed with this branch's encoded access units.
+    pub taps: Arc<Taps>,
+}
+
+/// Hands every encoded access unit entering the payloader (the last element of the chain) to
+/// `taps`, stamped with its absolute clock time. Costs one atomic check per frame when no tap
+/// is attached; never copies the frame.
+fn tap_encoded(chain: &gst::Bin, taps: Arc<Taps>) -> Result<(), MediaError> {
+    let src = chain.static_pad("src").ok_or_else(|| MediaError::Graph("encoder chain has no src pad".into()))?;
+    let ghost = src.downcast::<gst::GhostPad>().map_err(|_| MediaError::Graph("encoder chain's src pad is not a ghost pad".into()))?;
+    let payloader =
+        ghost.target().and_then(|p| p.parent_element()).ok_or_else(|| MediaError::Graph("encoder chain ends in no element".into()))?;
+    let pad = payloader.static_pad("sink").ok_or_else(|| MediaError::Graph("the payloader has no sink pad".into()))?;
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if taps.is_empty() {
+            return gst::PadProbeReturn::Ok;
+        }
+        let (Some(buffer), Some(caps)) = (info.buffer(), pad.current_caps()) else { return gst::PadProbeReturn::Ok };
+        // Running time from the segment, not the raw PTS: x264enc offsets its timestamps (and
+        // its segment) by 1000 hours so that DTS never goes negative.
+        let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
+        let Some(segment) = pad.sticky_event::<gst::event::Segment>(0) else { return gst::PadProbeReturn::Ok };
+        let Some(running) = segment.segment().downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(pts)) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let base = pad.parent_element().and_then(|e| e.base_time()).unwrap_or_default();
+        let at = base + running;
+        taps.each(|t| t.video(buffer, &caps, at));
+        gst::PadProbeReturn::Ok
+    });
+    Ok(())
 }
 
 /// Builds `description` into a bin ending in an appsink and links it to `tee`.
@@ -150,6 +191,8 @@ pub(crate) fn build(
     let sink_pad = chain.static_pad("sink").ok_or_else(|| MediaError::Graph("encoder chain has no sink pad".into()))?;
     bin.add_pad(&gst::GhostPad::with_target(&sink_pad)?)?;
 
+    let taps = Arc::new(Taps::default());
+    tap_encoded(&chain, taps.clone())?;
     let fanout = Arc::new(Fanout::counting_drops_into(dropped));
     let out = fanout.clone();
     appsink.set_callbacks(
@@ -175,7 +218,7 @@ pub(crate) fn build(
     let bin_sink = bin.static_pad("sink").ok_or_else(|| MediaError::Graph("encoder bin has no sink pad".into()))?;
     tee_pad.link(&bin_sink)?;
     let keyframes = Arc::new(KeyframeGate::new(appsink));
-    Ok(EncoderBranch { bin, tee_pad, fanout, keyframes })
+    Ok(EncoderBranch { bin, tee_pad, fanout, keyframes, taps })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod bus;
 pub mod check;
 pub mod mixminus;
 pub mod pipelines;
+pub mod tap;
 pub mod video;
 
 mod encoder;

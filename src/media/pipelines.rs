@@ -21,22 +21,41 @@ pub struct Pipelines {
     pub composite: String,
     pub encode_h264: String,
     pub encode_vp8: String,
+    /// Outputs: the recording, RTMP and HLS chains (fed by appsrcs, see `egress`).
+    pub record: String,
+    pub rtmp: String,
+    pub hls: String,
 }
 
 impl Pipelines {
-    pub const FILES: [&'static str; 3] = ["composite.pipeline", "encode-h264.pipeline", "encode-vp8.pipeline"];
+    pub const FILES: [&'static str; 6] =
+        ["composite.pipeline", "encode-h264.pipeline", "encode-vp8.pipeline", "record.pipeline", "rtmp.pipeline", "hls.pipeline"];
 
     pub fn load(dir: &Path) -> Result<Self, PipelinesError> {
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read_to_string(&path).map(|t| strip_comments(&t)).map_err(|source| PipelinesError::Read { path, source })
         };
-        Ok(Self { composite: read(Self::FILES[0])?, encode_h264: read(Self::FILES[1])?, encode_vp8: read(Self::FILES[2])? })
+        Ok(Self {
+            composite: read(Self::FILES[0])?,
+            encode_h264: read(Self::FILES[1])?,
+            encode_vp8: read(Self::FILES[2])?,
+            record: read(Self::FILES[3])?,
+            rtmp: read(Self::FILES[4])?,
+            hls: read(Self::FILES[5])?,
+        })
     }
 
     /// `(file name, description)` pairs, for checks and error messages.
-    pub fn all(&self) -> [(&'static str, &str); 3] {
-        [(Self::FILES[0], &self.composite), (Self::FILES[1], &self.encode_h264), (Self::FILES[2], &self.encode_vp8)]
+    pub fn all(&self) -> [(&'static str, &str); 6] {
+        [
+            (Self::FILES[0], &self.composite),
+            (Self::FILES[1], &self.encode_h264),
+            (Self::FILES[2], &self.encode_vp8),
+            (Self::FILES[3], &self.record),
+            (Self::FILES[4], &self.rtmp),
+            (Self::FILES[5], &self.hls),
+        ]
     }
 }
 

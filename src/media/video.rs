@@ -9,6 +9,7 @@ use super::bus::{self, BusMessages};
 use super::encoder::{self, EncoderBranch, KeyframeGate};
 use super::ingest::{self, IngestBin, VideoIngest};
 use super::pipelines::{Pipelines, render};
+use super::tap::EgressTap;
 use super::{MediaError, PacketSink, VideoCodec, tile};
 use crate::config::CompositeConfig;
 use crate::room::layout;
@@ -244,10 +245,8 @@ impl RoomVideo {
         None
     }
 
-    /// Subscribes `id` to the composite in `codec` (its packets go to `sink`), starting that
-    /// encoder if none runs yet, and forces a keyframe so the new receiver shows a picture
-    /// promptly.
-    pub fn subscribe(&mut self, id: &str, codec: VideoCodec, sink: Arc<dyn PacketSink>) -> Result<VideoSubscription, MediaError> {
+    /// The encoder branch of `codec`, started if none runs yet.
+    fn encoder(&mut self, codec: VideoCodec) -> Result<&EncoderBranch, MediaError> {
         if !self.encoders.contains_key(&codec) {
             let desc = match codec {
                 VideoCodec::H264 => &self.pipelines.encode_h264,
@@ -256,15 +255,47 @@ impl RoomVideo {
             let branch = encoder::build(&self.canvas, &self.tee, &render(desc, &self.cfg), self.dropped.clone())?;
             self.encoders.insert(codec, branch);
         }
-        let branch = self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))?;
+        self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))
+    }
+
+    /// Subscribes `id` to the composite in `codec` (its packets go to `sink`), starting that
+    /// encoder if none runs yet, and forces a keyframe so the new receiver shows a picture
+    /// promptly.
+    pub fn subscribe(&mut self, id: &str, codec: VideoCodec, sink: Arc<dyn PacketSink>) -> Result<VideoSubscription, MediaError> {
+        let branch = self.encoder(codec)?;
         branch.fanout.add(id, sink);
         branch.keyframes.request(Duration::from_millis(100));
         Ok(VideoSubscription { codec, keyframes: branch.keyframes.clone() })
     }
 
+    /// Feeds the H.264 composite (the very access units H.264 receivers get) to `tap`, starting
+    /// the H.264 encoder if no receiver uses it, and forces a keyframe for the tap to start on.
+    pub fn add_tap(&mut self, id: &str, tap: Arc<dyn EgressTap>) -> Result<Arc<KeyframeGate>, MediaError> {
+        let branch = self.encoder(VideoCodec::H264)?;
+        branch.taps.add(id, tap);
+        branch.keyframes.request(Duration::from_millis(100));
+        Ok(branch.keyframes.clone())
+    }
+
+    /// Stops feeding `id`; the H.264 encoder stops too if nobody else uses it.
+    pub fn remove_tap(&mut self, id: &str) {
+        if let Some(b) = self.encoders.get(&VideoCodec::H264) {
+            b.taps.remove(id);
+        }
+        self.remove_idle_encoders();
+    }
+
     /// Drops `id`'s subscriptions; an encoder nobody receives any more is removed.
     pub fn unsubscribe(&mut self, id: &str) {
-        let idle: Vec<VideoCodec> = self.encoders.iter().filter(|(_, branch)| branch.fanout.remove(id) == 0).map(|(c, _)| *c).collect();
+        for branch in self.encoders.values() {
+            branch.fanout.remove(id);
+        }
+        self.remove_idle_encoders();
+    }
+
+    fn remove_idle_encoders(&mut self) {
+        let idle: Vec<VideoCodec> =
+            self.encoders.iter().filter(|(_, b)| b.fanout.is_empty() && b.taps.is_empty()).map(|(c, _)| *c).collect();
         for codec in idle {
             if let Some(branch) = self.encoders.remove(&codec) {
                 self.tee.release_request_pad(&branch.tee_pad);

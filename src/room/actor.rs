@@ -12,6 +12,7 @@ use super::{
     Command, JoinError, JoinRequest, Joined, ManageError, MediaStats, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError,
     RoomPatch, Rooms, format_unix, now_unix,
 };
+use crate::egress::{EgressEvent, RoomEgress};
 use crate::media::audio::AudioMixer;
 use crate::media::video::RoomVideo;
 use crate::protocol::{LeaveReason, ParticipantInfo};
@@ -25,6 +26,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+mod outputs;
 
 struct Member {
     info: ParticipantInfo,
@@ -60,6 +63,9 @@ struct Room {
     /// Since when the open room has had nobody in it.
     empty_since: Option<Instant>,
     ended: bool,
+    /// Recording and live outputs (fed by the media; they keep it running while they run).
+    egress: RoomEgress,
+    egress_events: mpsc::UnboundedReceiver<EgressEvent>,
 }
 
 pub(crate) struct Start {
@@ -76,6 +82,7 @@ pub(crate) fn spawn(s: Start) {
     let span = tracing::info_span!(parent: None, "room", id = %s.spec.id);
     let open_now = s.spec.state(now_unix()) == RoomState::Open;
     let ctx = s.rooms.ctx.clone();
+    let (egress, egress_events) = RoomEgress::new(&s.spec.id, ctx.egress.clone());
     let room = Room {
         spec: s.spec,
         handle: s.handle,
@@ -87,6 +94,8 @@ pub(crate) fn spawn(s: Start) {
         opened: open_now && s.restored,
         empty_since: None,
         ended: false,
+        egress,
+        egress_events,
     };
     tokio::spawn(room.run(s.rx).instrument(span));
 }
@@ -133,12 +142,15 @@ impl Room {
                     None => break,
                 },
                 Some(msg) = next_bus_message(&mut self.media) => self.on_bus(msg),
+                Some(ev) = self.egress_events.recv() => self.on_egress_event(ev),
                 timer = sleep_until(deadline) => self.on_timer(timer),
             }
         }
         // Out of the registry first: from here on lookups read the stored (ended) record instead
         // of asking an actor that no longer answers while its media is torn down.
         self.rooms.remove(&self.spec.id);
+        // Outputs first (recordings close their files), while the media still feeds them.
+        self.egress.stop_all(outputs::refs(&mut self.media));
         // Dropping the members closes their event channels after whatever was queued (the
         // `Ended` event), so each participant tells its client before it stops.
         self.members.clear();
@@ -211,6 +223,7 @@ impl Room {
             tracing::error!(error = %e, "could not store the room as ended");
         }
         tracing::info!(reason = reason.as_str(), participants = self.members.len(), "room ended");
+        self.stop_outputs();
         self.broadcast(RoomEvent::Ended(Some(reason)), None);
         for m in &self.members {
             self.webhook("participantLeft", Some(&m.info), Some(LeaveReason::RoomEnded.as_str()));
@@ -291,6 +304,21 @@ impl Room {
             Command::Mute { id, audio, video, reply } => {
                 let _ = reply.send(self.mute(&id, audio, video));
             }
+            Command::StartRecording { reply } => {
+                let _ = reply.send(self.start_recording());
+            }
+            Command::StopRecording { id, reply } => {
+                let _ = reply.send(self.stop_recording(&id));
+            }
+            Command::StartStream { url, reply } => {
+                let _ = reply.send(self.start_stream(&url));
+            }
+            Command::Streams { reply } => {
+                let _ = reply.send(self.egress.streams());
+            }
+            Command::StopStream { id, reply } => {
+                let _ = reply.send(self.stop_stream(&id));
+            }
         }
     }
 
@@ -330,6 +358,7 @@ impl Room {
         };
         let media = self.ensure_media().map_err(|e| JoinError::Media(e.to_string()))?;
         media.video.add_participant(&info.id, &info.name).map_err(|e| JoinError::Media(e.to_string()))?;
+        self.auto_outputs();
         let (tx, events) = mpsc::unbounded_channel();
         let cancel = self.cancel.child_token();
         let participants = self.members.iter().map(|m| m.info.clone()).collect();
@@ -339,7 +368,7 @@ impl Room {
         self.handle.present.store(self.members.len(), Ordering::Relaxed);
         self.empty_since = None;
         self.webhook("participantJoined", Some(&info), None);
-        Ok(Joined { participant: info, participants, events, cancel })
+        Ok(Joined { participant: info, participants, recording: self.recording_info(), events, cancel })
     }
 
     /// The participant left by itself (its task is ending).
@@ -368,9 +397,7 @@ impl Room {
         self.webhook("participantLeft", Some(&member.info), Some(reason.as_str()));
         if self.members.is_empty() {
             self.empty_since = Some(Instant::now());
-            if self.media.take().is_some() {
-                tracing::info!("last participant left: media pipeline torn down");
-            }
+            self.release_media_if_idle();
         }
         Some(member)
     }
@@ -410,7 +437,11 @@ impl Room {
             return Err(ManageError::Invalid("endsAt must be in the future".into()));
         }
         self.ctx.store.update_room(&next)?;
+        let hls_changed = next.hls != self.spec.hls;
         self.spec = next;
+        if hls_changed {
+            self.apply_hls_setting();
+        }
         tracing::info!("room updated");
         Ok(self.info())
     }

@@ -13,11 +13,14 @@ pub mod spec;
 mod time;
 
 use crate::auth::Role;
+use crate::egress::OutputError;
+use crate::egress::rtmp::StreamView;
+use crate::egress::spec::RecordingRecord;
 use crate::media::audio::AudioInput;
 use crate::media::pipelines::Pipelines;
 use crate::media::video::VideoSubscription;
 use crate::media::{PacketSink, VideoCodec, VideoIngest};
-use crate::protocol::{LeaveReason, ParticipantInfo};
+use crate::protocol::{LeaveReason, ParticipantInfo, RecordingInfo};
 use crate::store::{RoomFilter, Store, StoreError};
 use crate::webhook::Webhooks;
 use spec::{EndReason, RoomSpec};
@@ -70,6 +73,12 @@ pub enum RoomEvent {
     /// The room's media failed for this participant or everyone; shown to the user.
     MediaError {
         message: String,
+    },
+    RecordingStarted(RecordingInfo),
+    RecordingStopped {
+        id: String,
+        state: &'static str,
+        reason: Option<String>,
     },
 }
 
@@ -124,6 +133,8 @@ pub enum ManageError {
 pub struct Joined {
     pub participant: ParticipantInfo,
     pub participants: Vec<ParticipantInfo>,
+    /// The recording running when this participant joined.
+    pub recording: Option<RecordingInfo>,
     pub events: mpsc::UnboundedReceiver<RoomEvent>,
     pub cancel: CancellationToken,
 }
@@ -164,6 +175,9 @@ pub struct RoomPatch {
     pub empty_timeout_seconds: Option<u32>,
     pub max_participants: Option<u32>,
     pub metadata: Option<Option<serde_json::Value>>,
+    pub auto_record: Option<bool>,
+    pub hls: Option<bool>,
+    pub public: Option<bool>,
 }
 
 impl RoomPatch {
@@ -185,6 +199,15 @@ impl RoomPatch {
         }
         if let Some(v) = &self.metadata {
             spec.metadata = v.clone();
+        }
+        if let Some(v) = self.auto_record {
+            spec.auto_record = v;
+        }
+        if let Some(v) = self.hls {
+            spec.hls = v;
+        }
+        if let Some(v) = self.public {
+            spec.public = v;
         }
     }
 }
@@ -242,6 +265,24 @@ pub(crate) enum Command {
         audio: Option<bool>,
         video: Option<bool>,
         reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
+    },
+    StartRecording {
+        reply: oneshot::Sender<Result<RecordingRecord, OutputError>>,
+    },
+    StopRecording {
+        id: String,
+        reply: oneshot::Sender<Result<(), OutputError>>,
+    },
+    StartStream {
+        url: String,
+        reply: oneshot::Sender<Result<StreamView, OutputError>>,
+    },
+    Streams {
+        reply: oneshot::Sender<Vec<StreamView>>,
+    },
+    StopStream {
+        id: String,
+        reply: oneshot::Sender<Result<StreamView, OutputError>>,
     },
 }
 
@@ -321,6 +362,27 @@ impl RoomHandle {
     pub async fn mute(&self, id: &str, audio: Option<bool>, video: Option<bool>) -> Result<ParticipantInfo, ManageError> {
         self.ask(|reply| Command::Mute { id: id.into(), audio, video, reply }).await.unwrap_or(Err(ManageError::Ended))
     }
+
+    /// Starts recording (even an empty room: its media starts for it). `None`: the room ended.
+    pub async fn start_recording(&self) -> Option<Result<RecordingRecord, OutputError>> {
+        self.ask(|reply| Command::StartRecording { reply }).await
+    }
+
+    pub async fn stop_recording(&self, id: &str) -> Option<Result<(), OutputError>> {
+        self.ask(|reply| Command::StopRecording { id: id.into(), reply }).await
+    }
+
+    pub async fn start_stream(&self, url: String) -> Option<Result<StreamView, OutputError>> {
+        self.ask(|reply| Command::StartStream { url, reply }).await
+    }
+
+    pub async fn streams(&self) -> Option<Vec<StreamView>> {
+        self.ask(|reply| Command::Streams { reply }).await
+    }
+
+    pub async fn stop_stream(&self, id: &str) -> Option<Result<StreamView, OutputError>> {
+        self.ask(|reply| Command::StopStream { id: id.into(), reply }).await
+    }
 }
 
 /// What every room is built with.
@@ -330,6 +392,7 @@ pub struct RoomContext {
     pub stats: Arc<Stats>,
     pub store: Store,
     pub webhooks: Webhooks,
+    pub egress: crate::egress::EgressContext,
     /// How long before `startsAt` joining is allowed, seconds.
     pub early_join_seconds: i64,
 }
@@ -372,6 +435,14 @@ impl Rooms {
 
     pub fn store(&self) -> &Store {
         &self.ctx.store
+    }
+
+    pub fn egress(&self) -> &crate::egress::EgressContext {
+        &self.ctx.egress
+    }
+
+    pub fn egress_counts(&self) -> Arc<crate::egress::Counts> {
+        self.ctx.egress.counts.clone()
     }
 
     fn spawn(&self, spec: RoomSpec, restored: bool) -> RoomHandle {

@@ -156,6 +156,10 @@ async fn run_inner(mut s: Session) {
                 Some(RoomEvent::Left { id, reason }) => p.send(ServerMessage::ParticipantLeft { participant_id: id, reason }).await,
                 Some(RoomEvent::Updated(info)) => p.send(ServerMessage::ParticipantUpdated { participant: info }).await,
                 Some(RoomEvent::MediaError { message }) => p.send(ServerMessage::error("media_error", message)).await,
+                Some(RoomEvent::RecordingStarted(recording)) => p.send(ServerMessage::RecordingStarted { recording }).await,
+                Some(RoomEvent::RecordingStopped { id, state, reason }) => {
+                    p.send(ServerMessage::RecordingStopped { recording_id: id, state: state.into(), reason }).await
+                }
                 Some(RoomEvent::Removed(reason)) => {
                     let message = match reason {
                         LeaveReason::Replaced => "you joined this room again from somewhere else",

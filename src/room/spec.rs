@@ -81,6 +81,12 @@ pub struct RoomSpec {
     pub metadata: Option<serde_json::Value>,
     pub ended_at: Option<i64>,
     pub end_reason: Option<EndReason>,
+    /// Start a recording when the room's media starts (its first participant joins).
+    pub auto_record: bool,
+    /// Publish the composite as HLS while the room's media runs.
+    pub hls: bool,
+    /// The HLS output may be watched without a viewer token.
+    pub public: bool,
 }
 
 impl RoomSpec {
@@ -152,6 +158,9 @@ mod tests {
             metadata: None,
             ended_at: None,
             end_reason: None,
+            auto_record: false,
+            hls: false,
+            public: false,
         }
     }
 

@@ -12,6 +12,9 @@ use rusqlite_migration::{M, Migrations};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod recordings;
+pub use recordings::RecordingFilter;
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,7 +41,7 @@ pub enum StoreError {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/0001_rooms.sql"))])
+    Migrations::new(vec![M::up(include_str!("migrations/0001_rooms.sql")), M::up(include_str!("migrations/0002_recordings.sql"))])
 }
 
 /// Which rooms `list_rooms` returns.
@@ -59,8 +62,8 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
 }
 
-const COLUMNS: &str =
-    "id, name, created_at, starts_at, ends_at, empty_timeout_seconds, max_participants, composite, metadata, ended_at, end_reason";
+const COLUMNS: &str = "id, name, created_at, starts_at, ends_at, empty_timeout_seconds, max_participants, composite, metadata, ended_at, \
+     end_reason, auto_record, hls, public";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it; `:memory:` keeps it
@@ -88,19 +91,20 @@ impl Store {
     }
 
     pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
-        self.write_room(&format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"), r)
+        self.write_room(&format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"), r)
     }
 
     /// Writes every field of an existing room but its id and creation time.
     pub fn update_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
         self.write_room(
             "UPDATE rooms SET name = ?2, starts_at = ?4, ends_at = ?5, empty_timeout_seconds = ?6, max_participants = ?7,
-             composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11 WHERE id = ?1",
+             composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11, auto_record = ?12, hls = ?13, public = ?14
+             WHERE id = ?1",
             r,
         )
     }
 
-    /// Runs `sql` with the room's fields bound as ?1..?11 in [`COLUMNS`] order.
+    /// Runs `sql` with the room's fields bound as ?1..?14 in [`COLUMNS`] order.
     fn write_room(&self, sql: &str, r: &RoomSpec) -> Result<(), StoreError> {
         let (composite, metadata) = encode_json(r)?;
         self.with(|c| {
@@ -117,7 +121,10 @@ impl Store {
                     composite,
                     metadata,
                     r.ended_at,
-                    r.end_reason.map(EndReason::as_str)
+                    r.end_reason.map(EndReason::as_str),
+                    r.auto_record,
+                    r.hls,
+                    r.public
                 ],
             )?;
             Ok(())
@@ -204,6 +211,9 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawRoom> {
             metadata: None,
             ended_at: row.get(9)?,
             end_reason: None,
+            auto_record: row.get(11)?,
+            hls: row.get(12)?,
+            public: row.get(13)?,
         },
         composite: row.get(7)?,
         metadata: row.get(8)?,
@@ -242,6 +252,9 @@ mod tests {
             metadata: Some(serde_json::json!({"crm": 42})),
             ended_at: None,
             end_reason: None,
+            auto_record: true,
+            hls: false,
+            public: false,
         }
     }
 

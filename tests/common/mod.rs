@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod decode;
 pub mod http;
 pub mod signal;
 

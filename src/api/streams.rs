@@ -1,0 +1,90 @@
+//! Live RTMP outputs of a room: start (`POST`), list and read (`GET`), stop (`DELETE`). API key
+//! or the room's host token. Stream keys never appear in answers (`rtmp://host/app/****`).
+
+use super::body;
+use super::rejection::{ApiError, reject};
+use super::rooms::live_room;
+use super::{AppState, caller, with_state};
+use crate::auth::Caller;
+use crate::egress::rtmp::StreamView;
+use crate::wire::{ErrorBody, StartStreamRequest, StreamList};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+type Reject = warp::Rejection;
+
+pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Reject> + Clone + use<> {
+    let s = || with_state(state.clone()).and(caller(state));
+    let streams = || warp::path!("api" / "v1" / "rooms" / String / "streams");
+    let stream = || warp::path!("api" / "v1" / "rooms" / String / "streams" / String);
+    let start = streams()
+        .and(warp::post())
+        .and(s())
+        .and(body::limited())
+        .and_then(|id, st, c, b| async move { start_stream(id, st, c, b).await.map_err(reject) });
+    let list = streams().and(warp::get()).and(s()).and_then(|id, st, c| async move { list_streams(id, st, c).await.map_err(reject) });
+    let get = stream().and(warp::get()).and(s()).and_then(|id, sid, st, c| async move { get_stream(id, sid, st, c).await.map_err(reject) });
+    let stop =
+        stream().and(warp::delete()).and(s()).and_then(|id, sid, st, c| async move { stop_stream(id, sid, st, c).await.map_err(reject) });
+    start.or(list).unify().or(get).unify().or(stop).unify()
+}
+
+/// Push the room's composite and full mix (H.264 + AAC in FLV) to an RTMP ingest. The answer
+/// comes at once in state `connecting`; it becomes `live` when the server acknowledges data,
+/// `retrying` (with `lastError`) while it cannot reach or keep the server, retrying with
+/// back-off from 1 s to 30 s until stopped.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/streams", tag = "streams", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = StartStreamRequest,
+    responses((status = 201, body = StreamView), (status = 400, body = ErrorBody, description = "a bad url"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`room_ended`"),
+        (status = 429, body = ErrorBody, description = "`too_many_streams`: the room runs its maximum"),
+        (status = 503, body = ErrorBody, description = "`media_unavailable`")))]
+pub async fn start_stream(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    let req: StartStreamRequest = body::json_required(&raw)?;
+    let view = live_room(&state, &id)?.start_stream(req.url).await.ok_or(ApiError::RoomEnded)??;
+    Ok(warp::reply::with_status(warp::reply::json(&view), StatusCode::CREATED).into_response())
+}
+
+/// The room's RTMP outputs (stopped ones are forgotten).
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/streams", tag = "streams", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = StreamList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn list_streams(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    let streams = live_room(&state, &id)?.streams().await.ok_or(ApiError::RoomEnded)?;
+    Ok(warp::reply::json(&StreamList { streams }).into_response())
+}
+
+/// One RTMP output.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/streams/{streamId}", tag = "streams", security(("bearer" = [])),
+    params(("id" = String, Path), ("streamId" = String, Path)),
+    responses((status = 200, body = StreamView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`stream_not_found`")))]
+pub async fn get_stream(id: String, sid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    let streams = live_room(&state, &id)?.streams().await.ok_or(ApiError::RoomEnded)?;
+    let s = streams
+        .into_iter()
+        .find(|s| s.id == sid)
+        .ok_or_else(|| ApiError::NotFound("stream_not_found", format!("no stream {sid:?} in this room")))?;
+    Ok(warp::reply::json(&s).into_response())
+}
+
+/// Stop an RTMP output; returns it in state `stopped`.
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/streams/{streamId}", tag = "streams", security(("bearer" = [])),
+    params(("id" = String, Path), ("streamId" = String, Path)),
+    responses((status = 200, body = StreamView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`stream_not_found`")))]
+pub async fn stop_stream(id: String, sid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+    state.auth.require_host(&caller, &id)?;
+    let view = live_room(&state, &id)?
+        .stop_stream(&sid)
+        .await
+        .ok_or(ApiError::RoomEnded)?
+        .map_err(|_| ApiError::NotFound("stream_not_found", format!("no stream {sid:?} in this room")))?;
+    Ok(warp::reply::json(&view).into_response())
+}

@@ -1,0 +1,129 @@
+//! HLS for a room (`pipelines/hls.pipeline`: the composite's H.264 as it is plus the full mix as
+//! AAC, in MPEG-TS segments written by `hlssink2`): `index.m3u8` and ~2 s segments that start
+//! on keyframes (the composite has one every two seconds) in a sliding window, older segments
+//! deleted. The API serves them at `/live/{roomId}/…`.
+//!
+//! Invariants: the room's folder holds only the current window; it is removed when HLS stops
+//! (by request, on failure, or because the room ended).
+
+use super::{EgressContext, EgressEvent, PipelineGuard, Relay, count_guard};
+use crate::media::KeyframeGate;
+use crate::media::pipelines::render;
+use futures::StreamExt;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+/// The playlist's file name.
+pub const PLAYLIST: &str = "index.m3u8";
+
+/// The room's handle on its HLS output.
+pub struct HlsHandle {
+    pub id: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl HlsHandle {
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The folder of `room`'s HLS files.
+pub fn room_dir(hls_dir: &Path, room: &str) -> PathBuf {
+    hls_dir.join(room)
+}
+
+/// A file name the HLS route may serve: the playlist or a segment, nothing with a path in it.
+pub fn servable(name: &str) -> bool {
+    name == PLAYLIST
+        || (name.starts_with("segment")
+            && name.ends_with(".ts")
+            && name.len() < 32
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+}
+
+pub fn start(
+    ctx: &EgressContext,
+    id: &str,
+    room: &str,
+    relay: Arc<Relay>,
+    keyframes: Arc<KeyframeGate>,
+    events: mpsc::UnboundedSender<EgressEvent>,
+) -> Result<HlsHandle, String> {
+    let dir = room_dir(&ctx.hls_dir, room);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the HLS folder {}: {e}", dir.display()))?;
+    let desc = render(&ctx.pipelines.hls, &ctx.composite);
+    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("hls.pipeline does not parse: {e}"))?;
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&bin).map_err(|e| format!("hls.pipeline: {e}"))?;
+    let guard = PipelineGuard::new(pipeline, &ctx.counts);
+    let (video, audio) = super::appsrcs(&bin, "hls.pipeline")?;
+    let sink = bin.by_name("sink").ok_or("hls.pipeline has no element named `sink` (an hlssink2)")?;
+    sink.set_property("location", dir.join("segment%05d.ts").to_string_lossy().to_string());
+    sink.set_property("playlist-location", dir.join(PLAYLIST).to_string_lossy().to_string());
+    let feed = Arc::new(super::feed::Feed::new(video, audio));
+    guard.0.set_state(gst::State::Playing).map_err(|e| format!("the HLS pipeline did not start: {e}"))?;
+    relay.set(Some(feed.clone()));
+    keyframes.request(Duration::from_millis(100));
+    let (tx, rx) = oneshot::channel();
+    let span = tracing::info_span!(parent: None, "hls", id = %id, room = %room);
+    span.in_scope(|| tracing::info!(dir = %dir.display(), "hls output started"));
+    let task = follow(ctx.clone(), id.to_owned(), dir, guard, relay, rx, events);
+    tokio::spawn(task.instrument(span));
+    Ok(HlsHandle { id: id.to_owned(), stop: Some(tx) })
+}
+
+async fn follow(
+    ctx: EgressContext,
+    id: String,
+    dir: PathBuf,
+    guard: PipelineGuard,
+    relay: Arc<Relay>,
+    mut stop: oneshot::Receiver<()>,
+    events: mpsc::UnboundedSender<EgressEvent>,
+) {
+    let _count = count_guard(&ctx.counts.hls);
+    let Some(bus) = guard.0.bus() else { return };
+    let mut messages = bus.stream();
+    let failed = loop {
+        tokio::select! {
+            _ = &mut stop => break false,
+            msg = messages.next() => match msg {
+                None => break true,
+                Some(m) => if let gst::MessageView::Error(e) = m.view() {
+                    tracing::warn!(error = %e.error(), "hls output failed");
+                    break true;
+                },
+            },
+        }
+    };
+    relay.close();
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+    tracing::info!("hls output stopped; files removed");
+    if failed {
+        let _ = events.send(EgressEvent::OutputEnded { id });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_playlist_and_segments_are_servable() {
+        assert!(servable("index.m3u8"));
+        assert!(servable("segment00012.ts"));
+        for bad in ["../index.m3u8", "segment/../../x.ts", "segment1.ts.tmp", "other.ts", "", "segment%2f.ts"] {
+            assert!(!servable(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Egress: what leaves a room besides the call itself. A recording ([`recording`]: MP4 parts
+//! that survive `kill -9`), live RTMP pushes ([`rtmp`]) and HLS ([`hls`]). Each output is its
+//! own GStreamer pipeline fed through a [`Relay`] tap with the room's **already encoded** H.264
+//! composite and its full audio mix, so an output costs an AAC encode and a muxer, never a
+//! second video encode.
+//!
+//! The room actor owns one [`RoomEgress`] and only calls into it; outputs report their ends
+//! through [`EgressEvent`]s the actor reads. Invariants: an output's failure (full disk, RTMP
+//! server gone, muxer error) ends or retries that output only, never the room (each output has
+//! its own pipeline and bus, and its feed drops data rather than wait); every output pipeline
+//! is set to `Null` by its [`PipelineGuard`] on every exit path; the counts in [`Counts`] go
+//! back to zero when every output has ended (leak tests read them in `/healthz`).
+
+pub mod feed;
+pub mod hls;
+pub mod mp4;
+pub mod recording;
+pub mod rtmp;
+pub mod spec;
+
+use crate::config::CompositeConfig;
+use crate::media::audio::AudioMixer;
+use crate::media::pipelines::Pipelines;
+use crate::media::tap::{EgressTap, TapStatus};
+use crate::media::video::RoomVideo;
+use crate::media::{KeyframeGate, MediaError};
+use crate::store::Store;
+use crate::webhook::Webhooks;
+use feed::Feed;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use recording::{RecordError, RecordingHandle};
+use spec::{RecordingRecord, RecordingState};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Live outputs, for `/healthz` and leak tests.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub recordings: AtomicUsize,
+    pub streams: AtomicUsize,
+    pub hls: AtomicUsize,
+    /// Output pipelines in existence (each is set to `Null` and freed when its output ends).
+    pub pipelines: AtomicUsize,
+}
+
+/// Counts one live thing in `c` until dropped.
+pub(crate) struct CountGuard<'a>(&'a AtomicUsize);
+
+pub(crate) fn count_guard(c: &AtomicUsize) -> CountGuard<'_> {
+    c.fetch_add(1, Ordering::SeqCst);
+    CountGuard(c)
+}
+
+impl Drop for CountGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What every room's egress is built with.
+#[derive(Clone)]
+pub struct EgressContext {
+    pub store: Store,
+    pub webhooks: Webhooks,
+    pub pipelines: Arc<Pipelines>,
+    pub composite: CompositeConfig,
+    pub recordings_dir: PathBuf,
+    pub hls_dir: PathBuf,
+    /// Recordings running at once on this server.
+    pub max_recordings: usize,
+    /// RTMP outputs at once per room.
+    pub max_streams_per_room: usize,
+    /// Length of a recording part before the next one starts.
+    pub part_duration: Duration,
+    pub counts: Arc<Counts>,
+}
+
+/// An output's end or change, reported to its room's actor.
+#[derive(Debug, Clone)]
+pub enum EgressEvent {
+    RecordingEnded {
+        id: String,
+        state: RecordingState,
+        reason: Option<String>,
+    },
+    /// An output stopped for good by itself (RTMP given up, HLS failed).
+    OutputEnded {
+        id: String,
+    },
+}
+
+/// Sets its pipeline to `Null` when dropped (every exit path of an output), and counts it in
+/// [`Counts::pipelines`] while it exists.
+pub struct PipelineGuard(pub gst::Pipeline, Arc<Counts>);
+
+impl PipelineGuard {
+    pub fn new(pipeline: gst::Pipeline, counts: &Arc<Counts>) -> Self {
+        counts.pipelines.fetch_add(1, Ordering::SeqCst);
+        Self(pipeline, counts.clone())
+    }
+}
+
+impl Drop for PipelineGuard {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+        self.1.pipelines.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The `video` and `audio` appsrcs of an output bin.
+pub(crate) fn appsrcs(bin: &gst::Bin, file: &str) -> Result<(gst_app::AppSrc, gst_app::AppSrc), String> {
+    Ok((recording::appsrc_named(bin, "video", file)?, recording::appsrc_named(bin, "audio", file)?))
+}
+
+/// The tap an output is attached to the room with. The output's current [`Feed`] can change
+/// (an RTMP output rebuilds its pipeline on each retry) while the tap stays attached.
+#[derive(Default)]
+pub struct Relay {
+    feed: Mutex<Option<Arc<Feed>>>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Relay {
+    pub fn set(&self, feed: Option<Arc<Feed>>) {
+        if let Ok(mut f) = self.feed.lock() {
+            *f = feed;
+        }
+    }
+
+    /// Detaches for good: the room's media drops the tap at its next frame.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.set(None);
+    }
+
+    fn current(&self) -> Option<Arc<Feed>> {
+        self.feed.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+impl EgressTap for Relay {
+    fn video(&self, au: &gst::Buffer, caps: &gst::Caps, at: gst::ClockTime) -> TapStatus {
+        if self.closed.load(Ordering::Relaxed) {
+            return TapStatus::Closed;
+        }
+        if let Some(f) = self.current() {
+            f.video(au, caps, at);
+        }
+        TapStatus::Open
+    }
+
+    fn audio(&self, pcm: &[i16], at: gst::ClockTime) -> TapStatus {
+        if self.closed.load(Ordering::Relaxed) {
+            return TapStatus::Closed;
+        }
+        if let Some(f) = self.current() {
+            f.audio(pcm, at);
+        }
+        TapStatus::Open
+    }
+}
+
+/// A room's media as the egress needs it.
+pub struct MediaRefs<'a> {
+    pub video: &'a mut RoomVideo,
+    pub audio: &'a AudioMixer,
+}
+
+impl MediaRefs<'_> {
+    fn attach(&mut self, id: &str) -> Result<(Arc<Relay>, Arc<KeyframeGate>), MediaError> {
+        let relay = Arc::new(Relay::default());
+        let gate = self.video.add_tap(id, relay.clone())?;
+        self.audio.add_tap(id, relay.clone());
+        Ok((relay, gate))
+    }
+
+    fn detach(&mut self, id: &str) {
+        self.video.remove_tap(id);
+        self.audio.remove_tap(id);
+    }
+}
+
+/// Errors of output requests.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("no running output {0:?} in this room")]
+    NotFound(String),
+    #[error("the room already has its maximum of {0} streams")]
+    TooManyStreams(usize),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the room's media could not feed the output: {0}")]
+    Media(#[from] MediaError),
+}
+
+/// A room's outputs, owned by its actor.
+pub struct RoomEgress {
+    room_id: String,
+    ctx: EgressContext,
+    tx: mpsc::UnboundedSender<EgressEvent>,
+    recording: Option<RecordingHandle>,
+    streams: Vec<rtmp::StreamHandle>,
+    hls: Option<hls::HlsHandle>,
+}
+
+impl RoomEgress {
+    pub fn new(room_id: &str, ctx: EgressContext) -> (Self, mpsc::UnboundedReceiver<EgressEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { room_id: room_id.to_owned(), ctx, tx, recording: None, streams: Vec::new(), hls: None }, rx)
+    }
+
+    /// Whether any output runs (the room keeps its media while one does, even when empty).
+    pub fn is_active(&self) -> bool {
+        self.recording.is_some() || !self.streams.is_empty() || self.hls.is_some()
+    }
+
+    /// The running recording: id and start (Unix ms).
+    pub fn recording(&self) -> Option<(String, i64)> {
+        self.recording.as_ref().map(|r| (r.id.clone(), r.started_at))
+    }
+
+    pub fn start_recording(&mut self, mut media: MediaRefs<'_>, room_json: serde_json::Value) -> Result<RecordingRecord, OutputError> {
+        if let Some(r) = &self.recording {
+            return Err(RecordError::AlreadyRunning(r.id.clone()).into());
+        }
+        let id = format!("rec_{}", crate::ids::random_id(16));
+        let (relay, gate) = media.attach(&id)?;
+        match recording::start(&self.ctx, &id, &self.room_id, room_json, relay, gate, self.tx.clone()) {
+            Ok((rec, Some(handle))) => {
+                self.recording = Some(handle);
+                Ok(rec)
+            }
+            Ok((rec, None)) => {
+                media.detach(&id);
+                Ok(rec)
+            }
+            Err(e) => {
+                media.detach(&id);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Stops the running recording `id` (it finalizes in the background).
+    pub fn stop_recording(&mut self, id: &str, mut media: Option<MediaRefs<'_>>) -> Result<(), OutputError> {
+        match self.recording.take() {
+            Some(mut r) if r.id == id => {
+                r.stop();
+                if let Some(m) = media.as_mut() {
+                    m.detach(id);
+                }
+                Ok(())
+            }
+            other => {
+                self.recording = other;
+                Err(OutputError::NotFound(id.into()))
+            }
+        }
+    }
+
+    pub fn start_stream(&mut self, mut media: MediaRefs<'_>, url: &str) -> Result<rtmp::StreamView, OutputError> {
+        let live = self.streams.iter().filter(|s| !s.is_stopped()).count();
+        if live >= self.ctx.max_streams_per_room {
+            return Err(OutputError::TooManyStreams(self.ctx.max_streams_per_room));
+        }
+        let target = rtmp::RtmpUrl::parse(url).map_err(OutputError::Invalid)?;
+        let id = format!("str_{}", crate::ids::random_id(12));
+        let (relay, gate) = media.attach(&id)?;
+        let handle = rtmp::start(&self.ctx, &id, target, relay, gate, self.tx.clone());
+        let view = handle.view();
+        self.streams.push(handle);
+        Ok(view)
+    }
+
+    pub fn streams(&self) -> Vec<rtmp::StreamView> {
+        self.streams.iter().map(rtmp::StreamHandle::view).collect()
+    }
+
+    pub fn stop_stream(&mut self, id: &str, mut media: Option<MediaRefs<'_>>) -> Result<rtmp::StreamView, OutputError> {
+        let idx = self.streams.iter().position(|s| s.id == id).ok_or_else(|| OutputError::NotFound(id.into()))?;
+        let mut s = self.streams.remove(idx);
+        s.stop();
+        if let Some(m) = media.as_mut() {
+            m.detach(id);
+        }
+        Ok(s.view())
+    }
+
+    /// Starts HLS if it is not running.
+    pub fn start_hls(&mut self, mut media: MediaRefs<'_>) -> Result<(), OutputError> {
+        if self.hls.is_some() {
+            return Ok(());
+        }
+        let id = format!("hls_{}", crate::ids::random_id(12));
+        let (relay, gate) = media.attach(&id)?;
+        match hls::start(&self.ctx, &id, &self.room_id, relay, gate, self.tx.clone()) {
+            Ok(h) => {
+                self.hls = Some(h);
+                Ok(())
+            }
+            Err(reason) => {
+                media.detach(&id);
+                Err(OutputError::Invalid(reason))
+            }
+        }
+    }
+
+    pub fn stop_hls(&mut self, mut media: Option<MediaRefs<'_>>) {
+        if let Some(mut h) = self.hls.take() {
+            h.stop();
+            if let Some(m) = media.as_mut() {
+                m.detach(&h.id);
+            }
+        }
+    }
+
+    pub fn hls_running(&self) -> bool {
+        self.hls.is_some()
+    }
+
+    /// An output ended by itself: forget it and detach its tap. Returns the recording's end
+    /// when it was the recording.
+    pub fn on_event(&mut self, ev: &EgressEvent, mut media: Option<MediaRefs<'_>>) {
+        let id = match ev {
+            EgressEvent::RecordingEnded { id, .. } => {
+                if self.recording.as_ref().is_some_and(|r| &r.id == id) {
+                    self.recording = None;
+                }
+                id
+            }
+            EgressEvent::OutputEnded { id } => {
+                self.streams.retain(|s| &s.id != id);
+                if self.hls.as_ref().is_some_and(|h| &h.id == id) {
+                    self.hls = None;
+                }
+                id
+            }
+        };
+        if let Some(m) = media.as_mut() {
+            m.detach(id);
+        }
+    }
+
+    /// Stops every output (the room ends or its media goes): recordings finalize, streams end,
+    /// HLS files are removed.
+    pub fn stop_all(&mut self, mut media: Option<MediaRefs<'_>>) {
+        if let Some(id) = self.recording.as_ref().map(|r| r.id.clone()) {
+            let _ = self.stop_recording(&id, media.as_mut().map(|m| MediaRefs { video: m.video, audio: m.audio }));
+        }
+        for id in self.streams.iter().map(|s| s.id.clone()).collect::<Vec<_>>() {
+            let _ = self.stop_stream(&id, media.as_mut().map(|m| MediaRefs { video: m.video, audio: m.audio }));
+        }
+        self.stop_hls(media);
+    }
+}
+
+impl Drop for RoomEgress {
+    fn drop(&mut self) {
+        self.stop_all(None);
+    }
+}

@@ -1,0 +1,269 @@
+//! One recording: its pipeline (`pipelines/record.pipeline`: the composite's H.264 as it is,
+//! the full mix encoded to AAC, MP4 parts written by `splitmuxsink` with robust muxing), its
+//! record in the store, and the task that follows it to the end.
+//!
+//! Crash safety: each part is an MP4 whose header sits at the front in space reserved for the
+//! part's whole length and is rewritten every second (`reserved-moov-update-period`), so after a
+//! `kill -9` the open part is an ordinary, seekable MP4 missing at most the last ~1 s. A part
+//! closes before its reserve runs out (`max-size-time`); the next one opens on a keyframe.
+//!
+//! Invariants: the record is stored (state `recording`) before the first byte is written and on
+//! every change of state; the pipeline is set to `Null` on every exit path (guard); the server-
+//! wide count of running recordings is released exactly once, when the task ends.
+
+use super::feed::Feed;
+use super::spec::{PART_PATTERN, RecordingRecord, RecordingState};
+use super::{EgressContext, EgressEvent, PipelineGuard, Relay, count_guard};
+use crate::media::KeyframeGate;
+use crate::media::pipelines::render;
+use crate::webhook::WebhookEvent;
+use futures::StreamExt;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+/// How long a stopped recording may take to close its open part before it counts as failed.
+const FINALIZE_TIMEOUT: Duration = Duration::from_secs(20);
+/// The part header is rewritten this often (the most a crash can lose, plus buffering).
+const MOOV_UPDATE: Duration = Duration::from_secs(1);
+
+/// Why a recording could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("a recording of this room is already running ({0})")]
+    AlreadyRunning(String),
+    #[error("the server already runs its maximum of {0} recordings")]
+    TooMany(usize),
+    #[error("the recording could not be stored")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The room's handle on a running recording.
+pub struct RecordingHandle {
+    pub id: String,
+    pub started_at: i64,
+    pub feed: Arc<Feed>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl RecordingHandle {
+    /// Asks the recording to close its open part and finish (asynchronously: its task reports
+    /// the end through the room's egress events).
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Starts recording `room_id`. The record is stored first; if the pipeline cannot start (no
+/// folder, no space, a bad pipeline file) the recording is returned already `failed`, with the
+/// reason, and nothing else is affected.
+pub fn start(
+    ctx: &EgressContext,
+    id: &str,
+    room_id: &str,
+    room_json: serde_json::Value,
+    relay: Arc<Relay>,
+    keyframes: Arc<KeyframeGate>,
+    events: mpsc::UnboundedSender<EgressEvent>,
+) -> Result<(RecordingRecord, Option<RecordingHandle>), RecordError> {
+    let running = ctx.counts.recordings.load(std::sync::atomic::Ordering::SeqCst);
+    if running >= ctx.max_recordings {
+        return Err(RecordError::TooMany(ctx.max_recordings));
+    }
+    let id = id.to_owned();
+    let mut rec = RecordingRecord {
+        id: id.clone(),
+        room_id: room_id.to_owned(),
+        state: RecordingState::Recording,
+        reason: None,
+        started_at: now_ms(),
+        ended_at: None,
+        duration_ms: None,
+        bytes: 0,
+        parts: Vec::new(),
+        dir: ctx.recordings_dir.join(&id),
+    };
+    ctx.store.put_recording(&rec)?;
+    let span = tracing::info_span!(parent: None, "recording", id = %id, room = %room_id);
+    let built = span.in_scope(|| build(ctx, &rec));
+    match built {
+        Ok((guard, feed)) => {
+            relay.set(Some(feed.clone()));
+            keyframes.request(Duration::from_millis(100));
+            let (stop_tx, stop_rx) = oneshot::channel();
+            let handle = RecordingHandle { id: id.clone(), started_at: rec.started_at, feed: feed.clone(), stop: Some(stop_tx) };
+            span.in_scope(|| tracing::info!(dir = %rec.dir.display(), "recording started"));
+            webhook(ctx, "recordingStarted", &room_json, &rec);
+            let task = follow(ctx.clone(), rec.clone(), guard, (relay, feed), stop_rx, room_json, events);
+            tokio::spawn(task.instrument(span));
+            Ok((rec, Some(handle)))
+        }
+        Err(reason) => {
+            span.in_scope(|| tracing::warn!(%reason, "recording failed to start"));
+            rec.state = RecordingState::Failed;
+            rec.reason = Some(reason);
+            rec.ended_at = Some(now_ms());
+            rec.refresh_from_disk();
+            ctx.store.put_recording(&rec)?;
+            webhook(ctx, "recordingFailed", &room_json, &rec);
+            Ok((rec, None))
+        }
+    }
+}
+
+/// Builds and starts the pipeline; the error is the reason shown to people.
+fn build(ctx: &EgressContext, rec: &RecordingRecord) -> Result<(PipelineGuard, Arc<Feed>), String> {
+    std::fs::create_dir_all(&rec.dir).map_err(|e| format!("cannot create the recording folder {}: {e}", rec.dir.display()))?;
+    let desc = render(&ctx.pipelines.record, &ctx.composite);
+    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("record.pipeline does not parse: {e}"))?;
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&bin).map_err(|e| format!("record.pipeline: {e}"))?;
+    let guard = PipelineGuard::new(pipeline, &ctx.counts);
+    let (video, audio) = super::appsrcs(&bin, "record.pipeline")?;
+    let sink = bin.by_name("sink").ok_or("record.pipeline has no element named `sink` (a splitmuxsink)")?;
+    let part = ctx.part_duration;
+    sink.set_property("location", rec.dir.join(PART_PATTERN).to_string_lossy().to_string());
+    sink.set_property("start-index", 1i32);
+    sink.set_property("max-size-time", part.as_nanos() as u64);
+    // The header reserve covers the part plus the wait for the next keyframe, with room to spare;
+    // splitmuxsink also starts a new part early should the reserve run low (robust muxing).
+    let reserve = part + part / 10 + Duration::from_secs(30);
+    let mux = gst::ElementFactory::make("mp4mux").build().map_err(|e| format!("mp4mux: {e}"))?;
+    mux.set_property("reserved-max-duration", reserve.as_nanos() as u64);
+    mux.set_property("reserved-moov-update-period", MOOV_UPDATE.as_nanos() as u64);
+    sink.set_property("muxer", &mux);
+    sink.set_property("use-robust-muxing", true);
+    let feed = Arc::new(Feed::new(video, audio));
+    guard.0.set_state(gst::State::Playing).map_err(|e| format!("the recording pipeline did not start: {e}"))?;
+    Ok((guard, feed))
+}
+
+fn webhook(ctx: &EgressContext, event: &'static str, room: &serde_json::Value, rec: &RecordingRecord) {
+    let mut ev = WebhookEvent::new(event, room.clone());
+    ev.recording = serde_json::to_value(crate::wire::RecordingView::new(rec)).ok();
+    ev.reason = rec.reason.clone();
+    ctx.webhooks.send(ev);
+}
+
+/// Follows the recording to its end: parts as they open, an error (failed), the stop request
+/// (finalizing, then end-of-stream: complete), and reports the end to the room.
+async fn follow(
+    ctx: EgressContext,
+    mut rec: RecordingRecord,
+    guard: PipelineGuard,
+    (relay, feed): (Arc<Relay>, Arc<Feed>),
+    mut stop: oneshot::Receiver<()>,
+    room_json: serde_json::Value,
+    events: mpsc::UnboundedSender<EgressEvent>,
+) {
+    let _count = count_guard(&ctx.counts.recordings);
+    let Some(bus) = guard.0.bus() else { return };
+    let mut messages = bus.stream();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let outcome: Result<(), String> = loop {
+        let timeout = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = &mut stop, if deadline.is_none() => {
+                let _ = r;
+                rec.state = RecordingState::Finalizing;
+                let _ = ctx.store.put_recording(&rec);
+                feed.finish();
+                deadline = Some(tokio::time::Instant::now() + FINALIZE_TIMEOUT);
+                tracing::info!("recording stopping: closing the open part");
+            }
+            _ = timeout => break Err(format!("the open part did not close within {} s", FINALIZE_TIMEOUT.as_secs())),
+            msg = messages.next() => {
+                let Some(msg) = msg else { break Err("the recording pipeline's bus closed".into()) };
+                match msg.view() {
+                    gst::MessageView::Eos(_) => break Ok(()),
+                    gst::MessageView::Error(e) => {
+                        let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                        break Err(format!("{src}: {}", e.error()));
+                    }
+                    gst::MessageView::Element(e) => {
+                        if let Some(s) = e.structure()
+                            && s.name() == "splitmuxsink-fragment-opened"
+                        {
+                            rec.parts = rec.scan_parts();
+                            tracing::info!(part = rec.parts.len(), "recording part opened");
+                            let _ = ctx.store.put_recording(&rec);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    relay.close();
+    feed.close();
+    drop(guard);
+    let (video, audio) = (feed.video_frames.load(Ordering::Relaxed), feed.audio_frames.load(Ordering::Relaxed));
+    tracing::debug!(video, audio, "frames handed to the recording");
+    rec.ended_at = Some(now_ms());
+    rec.refresh_from_disk();
+    match outcome {
+        Ok(()) => {
+            rec.state = RecordingState::Complete;
+            tracing::info!(duration_ms = rec.duration_ms, bytes = rec.bytes, parts = rec.parts.len(), "recording complete");
+        }
+        Err(reason) => {
+            tracing::warn!(%reason, "recording failed");
+            rec.state = RecordingState::Failed;
+            rec.reason = Some(reason);
+        }
+    }
+    if let Err(e) = ctx.store.put_recording(&rec) {
+        tracing::error!(error = %e, "could not store the recording's end");
+    }
+    let event = if rec.state == RecordingState::Complete { "recordingFinished" } else { "recordingFailed" };
+    webhook(&ctx, event, &room_json, &rec);
+    let _ = events.send(EgressEvent::RecordingEnded { id: rec.id.clone(), state: rec.state, reason: rec.reason.clone() });
+}
+
+/// At start-up: every recording still marked `recording` or `finalizing` was cut short by the
+/// stop. It becomes `interrupted`, with its parts, size and duration read from the files.
+pub fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreError> {
+    let cut = ctx.store.active_recordings()?;
+    for mut rec in cut.iter().cloned() {
+        rec.refresh_from_disk();
+        rec.state = RecordingState::Interrupted;
+        rec.reason = Some("the server stopped while recording; the files hold what was written until then".into());
+        let last_write = rec
+            .parts
+            .last()
+            .and_then(|p| std::fs::metadata(rec.dir.join(&p.file)).ok())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64);
+        rec.ended_at = Some(last_write.unwrap_or(rec.started_at + rec.duration_ms.unwrap_or(0) as i64));
+        ctx.store.put_recording(&rec)?;
+        tracing::warn!(recording = %rec.id, room = %rec.room_id, duration_ms = rec.duration_ms, "recording was interrupted by a stop");
+        webhook(ctx, "recordingFinished", &serde_json::json!({ "id": rec.room_id }), &rec);
+    }
+    Ok(cut.len())
+}
+
+/// The appsrcs of an output bin (`video` and `audio`).
+pub(super) fn appsrc_named(bin: &gst::Bin, name: &str, file: &str) -> Result<gst_app::AppSrc, String> {
+    bin.by_name(name)
+        .ok_or_else(|| format!("{file} has no element named `{name}`"))?
+        .dynamic_cast::<gst_app::AppSrc>()
+        .map_err(|_| format!("`{name}` in {file} is not an appsrc"))
+}

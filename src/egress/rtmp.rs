@@ -1,0 +1,290 @@
+//! A live RTMP push (`pipelines/rtmp.pipeline`: the composite's H.264 as it is plus the full
+//! mix as AAC, in FLV, to `rtmp2sink`), kept alive by a task that rebuilds it with back-off when
+//! the server refuses, drops or stops acknowledging it.
+//!
+//! States: `connecting` (first attempt, nothing sent yet), `live` (bytes flow to the server), `retrying` (the last attempt failed; `lastError` says how; the next
+//! attempt waits 1, 2, 4 … 30 s), `stopped`. An `rtmp2sink` whose server vanished can sit
+//! without an error for a long time, so progress is watched: nothing newly sent for [`STALL`]
+//! counts as a failure.
+//!
+//! Invariants: the stream key is never logged nor returned (only [`RtmpUrl::masked`] is); the
+//! room is never touched by a failure here (the relay just has no feed while retrying).
+
+use super::feed::Feed;
+use super::{EgressContext, EgressEvent, PipelineGuard, Relay, count_guard};
+use crate::media::KeyframeGate;
+use crate::media::pipelines::render;
+use futures::StreamExt;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+/// No newly acknowledged bytes for this long: the connection is considered dead.
+const STALL: Duration = Duration::from_secs(6);
+const POLL: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// An RTMP target: the full URL (secret) and the form that may be shown.
+#[derive(Clone)]
+pub struct RtmpUrl {
+    full: String,
+    masked: String,
+}
+
+impl std::fmt::Debug for RtmpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.masked)
+    }
+}
+
+impl RtmpUrl {
+    /// Accepts `rtmp://host[:port]/app/key` and `rtmps://…`; the message says what is wrong.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.len() > 2048 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err("url must be at most 2048 characters without spaces or control characters".into());
+        }
+        let rest = url.strip_prefix("rtmp://").or_else(|| url.strip_prefix("rtmps://")).ok_or("url must start with rtmp:// or rtmps://")?;
+        let (host, path) = rest.split_once('/').ok_or("url must look like rtmp://host/app/streamkey")?;
+        let (app, key) = path.split_once('/').ok_or("url must look like rtmp://host/app/streamkey")?;
+        if host.is_empty() || app.is_empty() || key.is_empty() {
+            return Err("url must look like rtmp://host/app/streamkey (host, app and key are required)".into());
+        }
+        let scheme = if url.starts_with("rtmps://") { "rtmps" } else { "rtmp" };
+        Ok(Self { full: url.to_owned(), masked: format!("{scheme}://{host}/{app}/****") })
+    }
+
+    pub fn masked(&self) -> &str {
+        &self.masked
+    }
+}
+
+/// An RTMP output as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamView {
+    pub id: String,
+    /// The target with its stream key masked (`rtmp://host/app/****`).
+    pub url: String,
+    /// `connecting`, `live`, `retrying` or `stopped`.
+    pub state: String,
+    /// Why the last attempt failed (with `retrying`, and after it on `live` until cleared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Attempts that failed so far.
+    pub retries: u32,
+    /// Bytes sent to the RTMP server over this output's life.
+    pub bytes_sent: u64,
+    /// RFC 3339.
+    pub started_at: String,
+}
+
+#[derive(Debug, Clone)]
+struct Status {
+    state: &'static str,
+    last_error: Option<String>,
+    retries: u32,
+    bytes_sent: u64,
+}
+
+/// The room's handle on one RTMP output.
+pub struct StreamHandle {
+    pub id: String,
+    url: String,
+    started_at: i64,
+    status: Arc<Mutex<Status>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl StreamHandle {
+    pub fn view(&self) -> StreamView {
+        let st = self.status.lock().map(|s| s.clone()).unwrap_or(Status { state: "stopped", last_error: None, retries: 0, bytes_sent: 0 });
+        StreamView {
+            id: self.id.clone(),
+            url: self.url.clone(),
+            state: st.state.into(),
+            last_error: st.last_error,
+            retries: st.retries,
+            bytes_sent: st.bytes_sent,
+            started_at: crate::room::format_unix(self.started_at),
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.status.lock().map(|s| s.state == "stopped").unwrap_or(true)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Ok(mut s) = self.status.lock() {
+            s.state = "stopped";
+        }
+    }
+}
+
+/// Starts pushing to `target`; the task keeps it up until stopped.
+pub fn start(
+    ctx: &EgressContext,
+    id: &str,
+    target: RtmpUrl,
+    relay: Arc<Relay>,
+    keyframes: Arc<KeyframeGate>,
+    events: mpsc::UnboundedSender<EgressEvent>,
+) -> StreamHandle {
+    let status = Arc::new(Mutex::new(Status { state: "connecting", last_error: None, retries: 0, bytes_sent: 0 }));
+    let (tx, rx) = oneshot::channel();
+    let span = tracing::info_span!(parent: None, "rtmp", id = %id, url = %target.masked());
+    span.in_scope(|| tracing::info!("rtmp output started"));
+    let task = run(ctx.clone(), id.to_owned(), target.clone(), relay, keyframes, status.clone(), rx, events);
+    tokio::spawn(task.instrument(span));
+    StreamHandle { id: id.to_owned(), url: target.masked, started_at: crate::room::now_unix(), status, stop: Some(tx) }
+}
+
+fn set(status: &Mutex<Status>, f: impl FnOnce(&mut Status)) {
+    if let Ok(mut s) = status.lock() {
+        f(&mut s);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    ctx: EgressContext,
+    id: String,
+    target: RtmpUrl,
+    relay: Arc<Relay>,
+    keyframes: Arc<KeyframeGate>,
+    status: Arc<Mutex<Status>>,
+    mut stop: oneshot::Receiver<()>,
+    events: mpsc::UnboundedSender<EgressEvent>,
+) {
+    let _count = count_guard(&ctx.counts.streams);
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let outcome = tokio::select! {
+            _ = &mut stop => break,
+            r = attempt(&ctx, &target, &relay, &keyframes, &status) => r,
+        };
+        relay.set(None);
+        let stopped = status.lock().map(|s| s.state == "stopped").unwrap_or(true);
+        if stopped {
+            break;
+        }
+        let was_live = outcome.1;
+        if was_live {
+            backoff = Duration::from_secs(1);
+        }
+        tracing::warn!(error = %outcome.0, retry_in_s = backoff.as_secs(), "rtmp output failed; retrying");
+        set(&status, |s| {
+            s.state = "retrying";
+            s.last_error = Some(outcome.0.clone());
+            s.retries += 1;
+        });
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    relay.close();
+    set(&status, |s| s.state = "stopped");
+    tracing::info!("rtmp output stopped");
+    let _ = events.send(EgressEvent::OutputEnded { id });
+}
+
+/// One connection: builds the pipeline, feeds it, and returns why it ended and whether it was
+/// live at some point. Dropping the future (stop) tears the pipeline down.
+async fn attempt(
+    ctx: &EgressContext,
+    target: &RtmpUrl,
+    relay: &Relay,
+    keyframes: &Arc<KeyframeGate>,
+    status: &Mutex<Status>,
+) -> (String, bool) {
+    let (guard, feed, sink) = match build(ctx, target) {
+        Ok(b) => b,
+        Err(e) => return (e, false),
+    };
+    relay.set(Some(feed.clone()));
+    keyframes.request(Duration::from_millis(100));
+    let Some(bus) = guard.0.bus() else { return ("the pipeline has no bus".into(), false) };
+    let mut messages = bus.stream();
+    let mut poll = tokio::time::interval(POLL);
+    let (mut sent, mut last_progress, mut live) = (0u64, tokio::time::Instant::now(), false);
+    let base = status.lock().map(|s| s.bytes_sent).unwrap_or(0);
+    let why = loop {
+        tokio::select! {
+            msg = messages.next() => match msg {
+                None => break "the pipeline's bus closed".to_string(),
+                Some(m) => match m.view() {
+                    gst::MessageView::Error(e) => break e.error().to_string(),
+                    gst::MessageView::Eos(_) => break "the stream ended".to_string(),
+                    _ => {}
+                },
+            },
+            _ = poll.tick() => {
+                let now = sent_bytes(&sink);
+                if now > sent {
+                    sent = now;
+                    last_progress = tokio::time::Instant::now();
+                    if !live {
+                        live = true;
+                        tracing::info!("rtmp output live");
+                    }
+                    set(status, |s| {
+                        s.state = "live";
+                        s.bytes_sent = base + sent;
+                    });
+                } else if last_progress.elapsed() > STALL {
+                    break format!("nothing could be sent to the RTMP server for {} s", STALL.as_secs());
+                }
+            }
+        }
+    };
+    feed.close();
+    drop(guard);
+    (why, live)
+}
+
+/// Bytes written to the sink's connection (0 before it is up). Written, not acknowledged: a
+/// server acknowledges only every `ack_window` bytes (nginx-rtmp: 5 MB by default, ~20 s of
+/// composite), too rarely to tell a live stream from a stalled one; a dead server shows as a
+/// bus error from `rtmp2sink` (within its `timeout` once the socket buffer is full).
+fn sent_bytes(sink: &gst::Element) -> u64 {
+    sink.property::<Option<gst::Structure>>("stats").and_then(|s| s.get::<u64>("out-bytes-total").ok()).unwrap_or(0)
+}
+
+fn build(ctx: &EgressContext, target: &RtmpUrl) -> Result<(PipelineGuard, Arc<Feed>, gst::Element), String> {
+    let desc = render(&ctx.pipelines.rtmp, &ctx.composite);
+    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("rtmp.pipeline does not parse: {e}"))?;
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&bin).map_err(|e| format!("rtmp.pipeline: {e}"))?;
+    let guard = PipelineGuard::new(pipeline, &ctx.counts);
+    let (video, audio) = super::appsrcs(&bin, "rtmp.pipeline")?;
+    let sink = bin.by_name("sink").ok_or("rtmp.pipeline has no element named `sink` (an rtmp2sink)")?;
+    sink.set_property("location", &target.full);
+    let feed = Arc::new(Feed::new(video, audio));
+    guard.0.set_state(gst::State::Playing).map_err(|e| format!("the RTMP pipeline did not start: {e}"))?;
+    Ok((guard, feed, sink))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_keys_masked() {
+        let u = RtmpUrl::parse("rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl").unwrap();
+        assert_eq!(u.masked(), "rtmp://a.rtmp.youtube.com/live2/****");
+        assert!(!format!("{u:?}").contains("abcd"), "Debug shows the masked form");
+        assert_eq!(RtmpUrl::parse("rtmps://host:443/app/k?x=1").unwrap().masked(), "rtmps://host:443/app/****");
+        for bad in ["http://x/a/b", "rtmp://host/app", "rtmp:///app/key", "rtmp://host//key", "rtmp://h/a/k y", ""] {
+            assert!(RtmpUrl::parse(bad).is_err(), "{bad:?} is refused");
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! What a recording is, as the store keeps it: its state, times, size and part files. Pure data;
+//! the recording pipeline lives in [`super::recording`].
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Where a recording is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RecordingState {
+    /// Media is being written.
+    Recording,
+    /// Stopped; the open part is being closed.
+    Finalizing,
+    /// Every part is closed and playable.
+    Complete,
+    /// The server stopped (crash, `kill -9`, power loss) while it was recording; the parts on
+    /// disk play up to at most ~2 s before the stop.
+    Interrupted,
+    /// It could not be written (`reason` says why); parts written before the failure remain.
+    Failed,
+}
+
+impl RecordingState {
+    pub const ALL: [RecordingState; 5] = [
+        RecordingState::Recording,
+        RecordingState::Finalizing,
+        RecordingState::Complete,
+        RecordingState::Interrupted,
+        RecordingState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingState::Recording => "recording",
+            RecordingState::Finalizing => "finalizing",
+            RecordingState::Complete => "complete",
+            RecordingState::Interrupted => "interrupted",
+            RecordingState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Still being written (or closed): its files change.
+    pub fn is_active(self) -> bool {
+        matches!(self, RecordingState::Recording | RecordingState::Finalizing)
+    }
+}
+
+/// One file of a recording (a new part starts before any per-file limit is reached).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    /// 1-based.
+    pub index: u32,
+    /// File name inside the recording's folder.
+    pub file: String,
+    pub bytes: u64,
+    /// As written in the file's header (0 while unknown).
+    pub duration_ms: u64,
+}
+
+/// A recording's record. Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingRecord {
+    pub id: String,
+    pub room_id: String,
+    pub state: RecordingState,
+    pub reason: Option<String>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub duration_ms: Option<u64>,
+    pub bytes: u64,
+    pub parts: Vec<Part>,
+    /// Folder of the part files.
+    pub dir: PathBuf,
+}
+
+impl RecordingRecord {
+    /// The part files on disk now, in order, with their sizes and (when the header says)
+    /// durations. Finished and interrupted recordings are described by this.
+    pub fn scan_parts(&self) -> Vec<Part> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut names: Vec<String> =
+            entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).filter(|n| part_index(n).is_some()).collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter_map(|file| {
+                let path = self.dir.join(&file);
+                let bytes = std::fs::metadata(&path).ok()?.len();
+                let duration_ms = super::mp4::duration_ms(&path).unwrap_or(0);
+                Some(Part { index: part_index(&file)?, file, bytes, duration_ms })
+            })
+            .collect()
+    }
+
+    /// Sets parts, bytes and duration from the files on disk.
+    pub fn refresh_from_disk(&mut self) {
+        self.parts = self.scan_parts();
+        self.bytes = self.parts.iter().map(|p| p.bytes).sum();
+        self.duration_ms = Some(self.parts.iter().map(|p| p.duration_ms).sum());
+    }
+}
+
+/// The name of part `index` (1-based).
+pub fn part_file(index: u32) -> String {
+    format!("part-{index:04}.mp4")
+}
+
+/// The printf pattern splitmuxsink fills with the part index.
+pub const PART_PATTERN: &str = "part-%04d.mp4";
+
+fn part_index(name: &str) -> Option<u32> {
+    name.strip_prefix("part-")?.strip_suffix(".mp4")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_and_part_names_parse() {
+        for s in RecordingState::ALL {
+            assert_eq!(RecordingState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(RecordingState::parse("paused"), None);
+        assert_eq!(part_index(&part_file(7)), Some(7));
+        assert_eq!(part_index("part-0001.mp4.tmp"), None);
+        assert_eq!(part_index("notes.txt"), None);
+    }
+}

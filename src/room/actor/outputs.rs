@@ -1,0 +1,134 @@
+//! The room actor's side of its outputs (recording, RTMP, HLS): starting and stopping them on
+//! request, on room settings (`autoRecord`, `hls`) and when the room ends, telling participants,
+//! and keeping the media alive exactly while participants or outputs need it.
+
+use super::{Media, Room};
+use crate::egress::rtmp::StreamView;
+use crate::egress::spec::{RecordingRecord, RecordingState};
+use crate::egress::{EgressEvent, MediaRefs, OutputError};
+use crate::protocol::RecordingInfo;
+use crate::room::{RoomEvent, RoomMediaError};
+use crate::wire::format_unix_ms;
+
+/// The media as the egress needs it (`None` when the room has no media now).
+pub(super) fn refs(media: &mut Option<Media>) -> Option<MediaRefs<'_>> {
+    media.as_mut().map(|m| MediaRefs { video: &mut m.video, audio: &m.audio })
+}
+
+fn media_error(e: RoomMediaError) -> OutputError {
+    match e {
+        RoomMediaError::Media(m) => OutputError::Media(m),
+        other => OutputError::Invalid(format!("the room's media could not start: {other}")),
+    }
+}
+
+impl Room {
+    pub(super) fn recording_info(&self) -> Option<RecordingInfo> {
+        self.egress.recording().map(|(id, started_at)| RecordingInfo { id, started_at: format_unix_ms(started_at) })
+    }
+
+    pub(super) fn start_recording(&mut self) -> Result<RecordingRecord, OutputError> {
+        if self.ended {
+            return Err(OutputError::Invalid("the room has ended".into()));
+        }
+        let room_json = self.room_json();
+        self.ensure_media().map_err(media_error)?;
+        let rec = self.egress.start_recording(refs(&mut self.media).ok_or_else(|| OutputError::Invalid("no media".into()))?, room_json)?;
+        match rec.state {
+            RecordingState::Recording => {
+                if let Some(info) = self.recording_info() {
+                    self.broadcast(RoomEvent::RecordingStarted(info), None);
+                }
+            }
+            _ => {
+                // Failed at once (no folder, no space): the host is told like any failure.
+                self.broadcast(
+                    RoomEvent::RecordingStopped { id: rec.id.clone(), state: rec.state.as_str(), reason: rec.reason.clone() },
+                    None,
+                );
+                self.release_media_if_idle();
+            }
+        }
+        Ok(rec)
+    }
+
+    pub(super) fn stop_recording(&mut self, id: &str) -> Result<(), OutputError> {
+        self.egress.stop_recording(id, refs(&mut self.media))?;
+        self.broadcast(RoomEvent::RecordingStopped { id: id.into(), state: RecordingState::Finalizing.as_str(), reason: None }, None);
+        self.release_media_if_idle();
+        Ok(())
+    }
+
+    pub(super) fn start_stream(&mut self, url: &str) -> Result<StreamView, OutputError> {
+        if self.ended {
+            return Err(OutputError::Invalid("the room has ended".into()));
+        }
+        self.ensure_media().map_err(media_error)?;
+        let r = self.egress.start_stream(refs(&mut self.media).ok_or_else(|| OutputError::Invalid("no media".into()))?, url);
+        if r.is_err() {
+            self.release_media_if_idle();
+        }
+        r
+    }
+
+    pub(super) fn stop_stream(&mut self, id: &str) -> Result<StreamView, OutputError> {
+        let v = self.egress.stop_stream(id, refs(&mut self.media))?;
+        self.release_media_if_idle();
+        Ok(v)
+    }
+
+    /// Outputs the room's settings ask for when its media starts: a recording (`autoRecord`)
+    /// and HLS (`hls`).
+    pub(super) fn auto_outputs(&mut self) {
+        if self.spec.auto_record && self.egress.recording().is_none() {
+            match self.start_recording() {
+                Ok(rec) => tracing::info!(recording = %rec.id, state = rec.state.as_str(), "automatic recording started"),
+                Err(e) => tracing::warn!(error = %e, "automatic recording could not start"),
+            }
+        }
+        if self.spec.hls && !self.egress.hls_running() {
+            self.apply_hls_setting();
+        }
+    }
+
+    /// Starts or stops HLS to match the room's `hls` setting (starting needs running media:
+    /// otherwise it starts with the first participant).
+    pub(super) fn apply_hls_setting(&mut self) {
+        if self.spec.hls {
+            if let Some(m) = refs(&mut self.media)
+                && let Err(e) = self.egress.start_hls(m)
+            {
+                tracing::warn!(error = %e, "hls could not start");
+            }
+        } else {
+            self.egress.stop_hls(refs(&mut self.media));
+            self.release_media_if_idle();
+        }
+    }
+
+    /// The room ends: every output stops (the recording closes its file) and participants are
+    /// told the recording stopped.
+    pub(super) fn stop_outputs(&mut self) {
+        if let Some((id, _)) = self.egress.recording() {
+            self.broadcast(RoomEvent::RecordingStopped { id, state: RecordingState::Finalizing.as_str(), reason: None }, None);
+        }
+        self.egress.stop_all(refs(&mut self.media));
+    }
+
+    pub(super) fn on_egress_event(&mut self, ev: EgressEvent) {
+        self.egress.on_event(&ev, refs(&mut self.media));
+        if let EgressEvent::RecordingEnded { id, state, reason } = ev
+            && state == RecordingState::Failed
+        {
+            self.broadcast(RoomEvent::RecordingStopped { id, state: state.as_str(), reason }, None);
+        }
+        self.release_media_if_idle();
+    }
+
+    /// Tears the media down when nobody is in the room and no output needs it.
+    pub(super) fn release_media_if_idle(&mut self) {
+        if self.members.is_empty() && !self.egress.is_active() && self.media.take().is_some() {
+            tracing::info!("nobody in the room and no output running: media pipeline torn down");
+        }
+    }
+}
