@@ -3,7 +3,7 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { ws: null, pc: null, local: null, participants: new Map(), selfId: null, ended: false, roomId: null, isHost: false };
+const state = { ws: null, pc: null, local: null, participants: new Map(), selfId: null, ended: false, roomId: null, isHost: false, recording: null, lastRecordingId: null, recordBusy: false, failedRecordingId: null };
 window.tessera = state; // for tests and debugging
 
 function log(text, isError = false) {
@@ -31,6 +31,10 @@ function plainError(body, status) {
     too_many_rooms: 'the server has too many rooms right now; try again later',
     room_ended: 'the room has already ended',
     room_not_found: 'the room does not exist',
+    recording_running: 'a recording is already running',
+    recording_not_found: 'that recording does not exist',
+    too_many_recordings: 'the server is recording as many calls as it can; try again later',
+    media_unavailable: "the room's media could not start",
   };
   return words[body.code] || body.message || `the server said ${status}`;
 }
@@ -138,17 +142,66 @@ function renderPeople() {
   }
 }
 
+// The recording running now ({id, startedAt}) or null: the red indicator, and the host's button.
+function setRecording(rec) {
+  state.recording = rec;
+  if (rec) state.lastRecordingId = rec.id;
+  $('recording-indicator').hidden = !rec;
+  $('recording-indicator').title = rec ? `Recording since ${new Date(rec.startedAt).toLocaleTimeString()}` : '';
+  if (rec) $('recording-error').hidden = true;
+  renderRecordButton();
+}
+
+function renderRecordButton() {
+  const b = $('record-button');
+  b.hidden = !state.isHost;
+  b.textContent = state.recording ? 'Stop recording' : 'Record';
+  b.disabled = state.recordBusy || state.ended;
+}
+
+// A recording's failure reason (server words, e.g. an OS error) in plain words.
+function recordingTrouble(reason = '') {
+  if (/no space left|os error 28/i.test(reason)) return "the server's disk is full";
+  if (/permission denied|os error 13/i.test(reason)) return 'the server is not allowed to write the recording';
+  if (/recording folder|no such file|os error 2\b/i.test(reason)) return "the server's recording folder is missing or unusable";
+  return 'the server could not write the file';
+}
+
+// The banner under the header, for recording trouble; it stays until dismissed.
+function showRecordingError(text) {
+  $('recording-error-text').textContent = text;
+  $('recording-error').hidden = false;
+  log(text, true);
+}
+
+// Told once per recording, whether by signaling or by the host's own request; it may fail
+// as it starts, while it runs, or while its file is being closed after a stop.
+function recordingFailed(id, reason) {
+  if (state.failedRecordingId === id) return;
+  state.failedRecordingId = id;
+  const started = state.lastRecordingId === id;
+  let text = `${started ? 'The recording failed' : 'The recording could not start'}: ${recordingTrouble(reason)}.`;
+  if (state.isHost) {
+    if (started) text += ' What was recorded until then is kept.';
+    text += ` The server said: ${(reason || 'nothing more').replace(/\.$/, '')}. You can press Record to try again.`;
+  }
+  if (state.recording?.id === id) setRecording(null);
+  showRecordingError(text);
+}
+
 async function onMessage(msg) {
   switch (msg.type) {
     case 'welcome': {
       state.selfId = msg.participantId;
       state.isHost = msg.you.role === 'host';
       $('end-all').hidden = !state.isHost;
+      setRecording(msg.recording || null);
       state.participants.set(msg.you.id, msg.you);
       for (const p of msg.participants) state.participants.set(p.id, p);
       renderPeople();
-      if (state.isHost) log('You are the host: you can mute or remove people and end the call for everyone.');
+      if (state.isHost) log('You are the host: you can mute or remove people, record the call and end it for everyone.');
       log(msg.participants.length ? `You joined. Here already: ${msg.participants.map((p) => p.name).join(', ')}.` : 'You joined. Waiting for others…');
+      if (msg.recording) log('This call is being recorded.');
       await startPeer(msg.iceServers);
       break;
     }
@@ -181,6 +234,14 @@ async function onMessage(msg) {
       renderPeople();
       break;
     }
+    case 'recordingStarted':
+      if (state.recording?.id !== msg.recording.id) log('Recording started: this call is being recorded.');
+      setRecording(msg.recording);
+      break;
+    case 'recordingStopped':
+      if (msg.state === 'failed') recordingFailed(msg.recordingId, msg.reason);
+      else if (state.recording?.id === msg.recordingId) { log('Recording stopped.'); setRecording(null); }
+      break;
     case 'removed':
       log(msg.reason === 'replaced' ? 'You joined this call from another tab or device, so this one left.' : 'The host removed you from the call.', true);
       state.ended = true;
@@ -245,6 +306,7 @@ function finish(sayBye) {
   if (state.ws && state.ws.readyState <= WebSocket.OPEN) state.ws.close(1000);
   $('hang-up').disabled = true;
   $('end-all').disabled = true;
+  setRecording(null);
 }
 
 $('new-room').onclick = async () => {
@@ -272,6 +334,27 @@ $('end-all').onclick = () => {
   api('DELETE', `/api/v1/rooms/${encodeURIComponent(state.roomId)}`, undefined, state.token)
     .catch((e) => log(`Could not end the call: ${e.message}`, true));
 };
+$('record-button').onclick = async () => {
+  const running = state.recording;
+  state.recordBusy = true;
+  renderRecordButton();
+  try {
+    if (running) {
+      await api('POST', `/api/v1/recordings/${encodeURIComponent(running.id)}/stop`, undefined, state.token);
+      if (state.recording?.id === running.id) { log('Recording stopped.'); setRecording(null); }
+    } else {
+      const rec = await api('POST', `/api/v1/rooms/${encodeURIComponent(state.roomId)}/recordings`, undefined, state.token);
+      if (rec.state === 'failed') recordingFailed(rec.id, rec.reason);
+      else if (state.recording?.id !== rec.id) { log('Recording started: this call is being recorded.'); setRecording({ id: rec.id, startedAt: rec.startedAt }); }
+    }
+  } catch (e) {
+    showRecordingError(`Could not ${running ? 'stop' : 'start'} the recording: ${e.message}`);
+  } finally {
+    state.recordBusy = false;
+    renderRecordButton();
+  }
+};
+$('recording-error-close').onclick = () => { $('recording-error').hidden = true; };
 $('toggle-mic').onclick = () => toggle('audio', $('toggle-mic'), 'Mute mic', 'Unmute mic');
 $('toggle-cam').onclick = () => toggle('video', $('toggle-cam'), 'Stop camera', 'Start camera');
 $('hang-up').onclick = () => { log('You left the call.'); finish(true); };

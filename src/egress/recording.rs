@@ -3,8 +3,8 @@
 //! record in the store, and the task that follows it to the end.
 //!
 //! Crash safety: each part is an MP4 whose header sits at the front in space reserved for the
-//! part's whole length and is rewritten every second (`reserved-moov-update-period`), so after a
-//! `kill -9` the open part is an ordinary, seekable MP4 missing at most the last ~1 s. A part
+//! part's whole length and is rewritten every 0.5 s (`reserved-moov-update-period`), so after a
+//! `kill -9` the open part is an ordinary, seekable MP4 missing at most the last ~1.5 s. A part
 //! closes before its reserve runs out (`max-size-time`); the next one opens on a keyframe.
 //!
 //! Invariants: the record is stored (state `recording`) before the first byte is written and on
@@ -29,8 +29,10 @@ use tracing::Instrument;
 
 /// How long a stopped recording may take to close its open part before it counts as failed.
 const FINALIZE_TIMEOUT: Duration = Duration::from_secs(20);
-/// The part header is rewritten this often (the most a crash can lose, plus buffering).
-const MOOV_UPDATE: Duration = Duration::from_secs(1);
+/// The part header is rewritten this often. What a crash loses is this plus the keyframe
+/// interval that splitmuxsink holds back (1 s in `encode-h264.pipeline`): at most ~1.5 s
+/// (measured with `kill -9` at every phase of the keyframe interval).
+const MOOV_UPDATE: Duration = Duration::from_millis(500);
 
 /// Why a recording could not start.
 #[derive(Debug, thiserror::Error)]
@@ -140,11 +142,16 @@ fn build(ctx: &EgressContext, rec: &RecordingRecord) -> Result<(PipelineGuard, A
     // The header reserve covers the part plus the wait for the next keyframe, with room to spare;
     // splitmuxsink also starts a new part early should the reserve run low (robust muxing).
     let reserve = part + part / 10 + Duration::from_secs(30);
-    let mux = gst::ElementFactory::make("mp4mux").build().map_err(|e| format!("mp4mux: {e}"))?;
+    // The muxer splitmuxsink made when the bin was parsed: properties must go on it (a muxer
+    // set through `muxer` after the pads are linked is ignored, and `muxer-properties` only
+    // applies with async-finalize; both leave a header that is never updated).
+    let mux = sink
+        .dynamic_cast_ref::<gst::ChildProxy>()
+        .and_then(|c| c.child_by_name("muxer"))
+        .ok_or("record.pipeline: the splitmuxsink has no muxer (async-finalize must be false)")?;
+    sink.set_property("use-robust-muxing", true);
     mux.set_property("reserved-max-duration", reserve.as_nanos() as u64);
     mux.set_property("reserved-moov-update-period", MOOV_UPDATE.as_nanos() as u64);
-    sink.set_property("muxer", &mux);
-    sink.set_property("use-robust-muxing", true);
     let feed = Arc::new(Feed::new(video, audio));
     guard.0.set_state(gst::State::Playing).map_err(|e| format!("the recording pipeline did not start: {e}"))?;
     Ok((guard, feed))

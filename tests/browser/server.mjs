@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export async function startServer() {
+// `extraArgs` go after the defaults, e.g. `['--config', file]` (flags override the file).
+export async function startServer(extraArgs = []) {
   const bin = process.env.TESSERA_BIN || path.join(root, 'target/debug/tessera');
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--database', ':memory:'], {
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--database', ':memory:', ...extraArgs], {
     cwd: root,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
