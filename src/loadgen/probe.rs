@@ -117,6 +117,15 @@ pub fn prepare(dir: &Path) -> Result<(), MediaFileError> {
     Ok(())
 }
 
+/// The beep file as one 0.5 s loop, like the flash video: the Opus encoder's flush at the end
+/// of the file adds a 26th packet, which made the beeps come every 520 ms and drift 20 ms per
+/// loop against the flashes.
+fn load_beep(dir: &Path) -> Result<RtpFile, MediaFileError> {
+    let mut beep = RtpFile::load(&beep_file(dir), 48_000, 960)?;
+    beep.packets.truncate(AUDIO_LOOP);
+    Ok(beep)
+}
+
 /// Where the beep starts in `file` as a receiver in steady state hears it: the first loud packet
 /// of the second pass through the file, and the time into that packet of its first loud sample.
 /// The first pass is decoded only to set the decoder's state: a fresh decoder hears the beep
@@ -144,6 +153,55 @@ fn onset_after_loops(file: &RtpFile, loops: usize) -> Option<(usize, Duration)> 
 fn onset(pcm: &[i16]) -> Option<Duration> {
     let i = pcm.iter().position(|s| s.saturating_abs() > BEEP_PEAK)?;
     Some(Duration::from_nanos(i as u64 * 1_000_000_000 / 48_000))
+}
+
+/// A probe sender at work: when each loop's flash frame and each beep's onset were sent.
+pub struct Marks {
+    pub flashes: Arc<Mutex<Vec<Instant>>>,
+    pub beeps: Arc<Mutex<Vec<Instant>>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Marks {
+    pub async fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// Starts sending the flash video and the beep audio on `session`'s tracks (H.264 and Opus),
+/// each on a thread of its own: a flash every 0.5 s and a beep every 0.5 s.
+fn send_marks(session: &Session, flash: Arc<RtpFile>, beep: Arc<RtpFile>, onset: (usize, Duration)) -> Result<Marks, LoadError> {
+    let marks = Marks { flashes: Arc::default(), beeps: Arc::default(), stop: Arc::new(AtomicBool::new(false)), threads: Vec::new() };
+    let (Some((vt, vs)), Some((at, asrc))) = (session.video.clone(), session.audio.clone()) else {
+        return Err(LoadError::Probe("the sender has no video or audio track".into()));
+    };
+    let video = Marked { track: vt, ssrc: vs, pt: payload_type(VideoCodec::H264), file: flash, mark: 0, offset: Duration::ZERO };
+    let audio = Marked { track: at, ssrc: asrc, pt: crate::rtc::PT_OPUS, file: beep, mark: onset.0, offset: onset.1 };
+    let mut marks = marks;
+    for (m, sent) in [(video, marks.flashes.clone()), (audio, marks.beeps.clone())] {
+        marks.threads.push(send_marked(m, sent, marks.stop.clone()).map_err(|e| LoadError::Probe(e.to_string()))?);
+    }
+    Ok(marks)
+}
+
+/// Joins `room` as a probe sender that flashes its tile and beeps at the same instants, twice a
+/// second (for A/V sync checks of what the server outputs). Returns its session (keep it) and
+/// the send times.
+pub async fn flash_and_beep(addr: SocketAddr, room: &str, media_dir: &Path) -> Result<(Session, Marks), LoadError> {
+    gst::init().map_err(|e| LoadError::Probe(e.to_string()))?;
+    prepare(media_dir)?;
+    let flash = Arc::new(RtpFile::load(&flash_file(media_dir), 90_000, 3000)?);
+    let beep = Arc::new(load_beep(media_dir)?);
+    let onset = beep_onset(&beep).ok_or_else(|| LoadError::Probe("the beep file decodes to silence".into()))?;
+    let session = Session::join(addr, room, "probe-sender", SessionMedia { video: Some(VideoCodec::H264), audio: true }).await?;
+    let mut c = session.connected.clone();
+    let _ = tokio::time::timeout(Duration::from_secs(10), c.wait_for(|c| *c)).await;
+    let marks = send_marks(&session, flash, beep, onset)?;
+    Ok((session, marks))
 }
 
 /// What the probe sends on one track, and where the marked packet of each loop is.
@@ -311,13 +369,11 @@ pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> 
     media_file::prepare(&opts.media_dir)?;
     prepare(&opts.media_dir)?;
     let flash = Arc::new(RtpFile::load(&flash_file(&opts.media_dir), 90_000, 3000)?);
-    let beep = Arc::new(RtpFile::load(&beep_file(&opts.media_dir), 48_000, 960)?);
+    let beep = Arc::new(load_beep(&opts.media_dir)?);
     let (onset_packet, onset_at) = beep_onset(&beep).ok_or_else(|| LoadError::Probe("the beep file decodes to silence".into()))?;
     let room = super::run::create_room(opts.addr, "latency-probe", opts.composite.as_ref()).await?;
     let media = SessionMedia { video: Some(VideoCodec::H264), audio: true };
 
-    let (flashes_sent, beeps_sent) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
-    let (stop, mut senders) = (Arc::new(AtomicBool::new(false)), Vec::new());
     let mut sender = Session::join(opts.addr, &room, "probe-sender", media).await?;
     let mut receiver = Session::join(opts.addr, &room, "probe-receiver", media).await?;
     for s in [&mut sender, &mut receiver] {
@@ -346,13 +402,8 @@ pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> 
         super::run::send_ordinary(&mut o, &opts.media_dir, VideoCodec::H264, false)?;
         others.push(o);
     }
-    if let (Some((vt, vs)), Some((at, asrc))) = (sender.video.clone(), sender.audio.clone()) {
-        let video = Marked { track: vt, ssrc: vs, pt: payload_type(VideoCodec::H264), file: flash, mark: 0, offset: Duration::ZERO };
-        let audio = Marked { track: at, ssrc: asrc, pt: crate::rtc::PT_OPUS, file: beep, mark: onset_packet, offset: onset_at };
-        for (m, sent) in [(video, &flashes_sent), (audio, &beeps_sent)] {
-            senders.push(send_marked(m, sent.clone(), stop.clone()).map_err(|e| LoadError::Probe(e.to_string()))?);
-        }
-    }
+    let marks = send_marks(&sender, flash, beep, (onset_packet, onset_at))?;
+    let (flashes_sent, beeps_sent) = (marks.flashes.clone(), marks.beeps.clone());
     // The window opens only once the receiver shows the first flash and sounds the first beep
     // (joining and the first keyframe take longer on a loaded machine than any fixed wait), then
     // after `warmup` more for the server's audio allowance to settle.
@@ -372,10 +423,7 @@ pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> 
         video_ms: match_up(&snapshot(&flashes_sent), &snapshot(&flashes_seen), within),
         audio_ms: match_up(&snapshot(&beeps_sent), &snapshot(&beeps_heard), within),
     };
-    stop.store(true, Ordering::Relaxed);
-    for t in senders {
-        let _ = tokio::task::spawn_blocking(move || t.join()).await;
-    }
+    marks.stop().await;
     sender.close(true).await;
     receiver.close(true).await;
     for o in others {

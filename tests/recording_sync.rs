@@ -1,0 +1,111 @@
+//! Audio and video stay together in a recording: a sender flashes its tile and beeps twice a
+//! second (the latency probe's sender); in the recorded MP4 every flash and its beep are as far
+//! apart as they were when sent, within 60 ms.
+
+mod common;
+
+use common::decode::decode;
+use common::{TestServer, eventually, test_config};
+use std::time::{Duration, Instant};
+
+const FLASH_LUMA: f64 = 128.0;
+const BEEP_PEAK: i16 = 4000;
+const TOLERANCE_MS: f64 = 60.0;
+
+/// For each `a`, the signed distance to the nearest `b` (ms), if within 250 ms.
+fn nearest(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().filter_map(|x| b.iter().map(|y| y - x).min_by(|p, q| p.abs().total_cmp(&q.abs())).filter(|d| d.abs() < 250.0)).collect()
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flashes_and_beeps_line_up_in_the_recording() {
+    let dir = std::env::temp_dir().join(format!("tessera-sync-{}", tessera::ids::random_id(8)));
+    let mut cfg = test_config();
+    cfg.recordings_dir = dir.join("recordings");
+    let server = TestServer::start_with(cfg).await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let media_dir = std::env::temp_dir().join("tessera-loadgen-media");
+    std::fs::create_dir_all(&media_dir).expect("media dir");
+    let (session, marks) = tessera::loadgen::probe::flash_and_beep(addr, &room, &media_dir).await.expect("the sender joins");
+    // Let the first keyframe and the mixer's jitter allowance settle.
+    eventually(Duration::from_secs(20), "the sender is mixed", || async {
+        let (_, info) = common::http::request(addr, "GET", &format!("/api/v1/rooms/{room}"), None).await;
+        if info["media"]["audioInputs"] == 1 { Ok(()) } else { Err(info.to_string()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let (st, rec) = common::http::request(addr, "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
+    assert_eq!(st, 201, "{rec}");
+    let id = rec["id"].as_str().expect("id").to_owned();
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let (st, _) = common::http::request(addr, "POST", &format!("/api/v1/recordings/{id}/stop"), None).await;
+    assert_eq!(st, 200);
+    eventually(Duration::from_secs(20), "the recording completes", || async {
+        let (_, v) = common::http::request(addr, "GET", &format!("/api/v1/recordings/{id}"), None).await;
+        if v["state"] == "complete" { Ok(()) } else { Err(v.to_string()) }
+    })
+    .await;
+    let flashes_sent: Vec<Instant> = marks.flashes.lock().expect("lock").clone();
+    let beeps_sent: Vec<Instant> = marks.beeps.lock().expect("lock").clone();
+    marks.stop().await;
+    session.close(true).await;
+
+    // What was sent: each flash's distance to its beep, on the sender's clock.
+    let ms = |t: &Instant| {
+        t.saturating_duration_since(t0).as_secs_f64() * 1000.0 - if *t < t0 { t0.duration_since(*t).as_secs_f64() * 1000.0 } else { 0.0 }
+    };
+    let sent_gaps = nearest(&flashes_sent.iter().map(ms).collect::<Vec<_>>(), &beeps_sent.iter().map(ms).collect::<Vec<_>>());
+    eprintln!("sent gaps {sent_gaps:.0?}");
+    let sent_gap = median(&nearest(&flashes_sent.iter().map(ms).collect::<Vec<_>>(), &beeps_sent.iter().map(ms).collect::<Vec<_>>()));
+
+    // What was recorded: the sender's tile is the whole canvas (it is alone in the room).
+    let file = dir.join("recordings").join(&id).join("part-0001.mp4");
+    let uri = format!("file://{}", file.display());
+    let probe = Box::new(|f: &common::signal::Frame| {
+        let [r, g, b] = f.mean(f.width / 2, f.height / 2, 40);
+        0.299 * r + 0.587 * g + 0.114 * b
+    });
+    let d = tokio::task::spawn_blocking(move || decode(&uri, &[], Some(probe), None)).await.expect("joins").expect("decodes");
+    let mut flashes = Vec::new();
+    let mut bright = false;
+    for &(t, luma) in &d.probes {
+        if luma > FLASH_LUMA && !bright {
+            flashes.push(t as f64);
+        }
+        bright = luma > FLASH_LUMA;
+    }
+    let start = d.audio_start_ms.unwrap_or(0) as f64;
+    let mut beeps = Vec::new();
+    let mut quiet = 0usize;
+    for (i, s) in d.audio.iter().enumerate() {
+        if s.saturating_abs() > BEEP_PEAK {
+            if quiet > 4800 {
+                beeps.push(start + i as f64 / 48.0);
+            }
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+    }
+    // Skip the first second (the recording starts on a keyframe mid-loop).
+    let flashes: Vec<f64> = flashes.into_iter().filter(|t| *t > 1000.0).collect();
+    assert!(flashes.len() >= 10, "flashes seen in the recording: {flashes:?}");
+    assert!(beeps.len() >= 10, "beeps heard in the recording: {beeps:?}");
+    let gaps = nearest(&flashes, &beeps);
+    eprintln!("recorded flashes {flashes:.0?} beeps {beeps:.0?}");
+    assert!(gaps.len() + 2 >= flashes.len(), "most flashes have a beep next to them: {gaps:?}");
+    let errors: Vec<f64> = gaps.iter().map(|g| g - sent_gap).collect();
+    let worst = errors.iter().fold(0f64, |m, e| m.max(e.abs()));
+    eprintln!("A/V sync in the recording: sent gap {sent_gap:.1} ms, recorded errors {errors:.0?} (worst {worst:.0} ms)");
+    assert!(worst <= TOLERANCE_MS, "audio and video drift apart by up to {worst:.0} ms in the recording: {errors:.0?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
