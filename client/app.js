@@ -72,7 +72,7 @@ function whenText(iso) {
 const CLOSE_WORDS = {
   4001: 'you were removed from the room',
   4401: 'your invitation link is not valid or has expired',
-  4403: 'this invitation is for another room',
+  4403: 'this invitation does not let you join this call (it is for another room, or for watching the live stream only)',
   4404: 'this room does not exist',
   4409: 'the room is full',
   4410: 'the room has ended',

@@ -191,7 +191,7 @@ pub async fn delete_recording(id: String, state: AppState, caller: Caller) -> Re
 
 /// Download a recording (`/file`: the whole recording when it is one part, the usual case) or
 /// one part (`/parts/{n}`, 1-based), as `video/mp4` with `Range` support, so a `<video>` can
-/// seek in it. A running recording's open part plays up to its last header update (≤ 1 s ago).
+/// seek in it. A running recording's open part plays up to its last header update (every 0.5 s).
 #[utoipa::path(get, path = "/api/v1/recordings/{id}/file", tag = "recordings", security(("bearer" = [])),
     params(("id" = String, Path), ("Range" = Option<String>, Header, description = "bytes=start-end, bytes=start- or bytes=-suffix")),
     responses((status = 200, description = "the MP4 file", content_type = "video/mp4"),

@@ -31,7 +31,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
 }
 
 /// Push the room's composite and full mix (H.264 + AAC in FLV) to an RTMP ingest. The answer
-/// comes at once in state `connecting`; it becomes `live` when the server acknowledges data,
+/// comes at once in state `connecting`; it becomes `live` while data flows to the server,
 /// `retrying` (with `lastError`) while it cannot reach or keep the server, retrying with
 /// back-off from 1 s to 30 s until stopped.
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/streams", tag = "streams", security(("bearer" = [])),

@@ -15,7 +15,7 @@ pub enum RecordingState {
     /// Every part is closed and playable.
     Complete,
     /// The server stopped (crash, `kill -9`, power loss) while it was recording; the parts on
-    /// disk play up to at most ~2 s before the stop.
+    /// disk play up to at most ~1.5 s before the stop.
     Interrupted,
     /// It could not be written (`reason` says why); parts written before the failure remain.
     Failed,

@@ -356,9 +356,14 @@ impl Room {
             audio_muted: false,
             video_muted: false,
         };
+        let fresh = self.media.is_none();
         let media = self.ensure_media().map_err(|e| JoinError::Media(e.to_string()))?;
         media.video.add_participant(&info.id, &info.name).map_err(|e| JoinError::Media(e.to_string()))?;
-        self.auto_outputs();
+        if fresh {
+            // The call (re)starts: outputs the room asks for start with it. Not on later joins,
+            // so a recording the host stopped is not restarted by the next person in.
+            self.auto_outputs();
+        }
         let (tx, events) = mpsc::unbounded_channel();
         let cancel = self.cancel.child_token();
         let participants = self.members.iter().map(|m| m.info.clone()).collect();

@@ -77,8 +77,8 @@ impl Room {
         Ok(v)
     }
 
-    /// Outputs the room's settings ask for when its media starts: a recording (`autoRecord`)
-    /// and HLS (`hls`).
+    /// Outputs the room's settings ask for when its media starts (the first participant joins
+    /// a room without media): a recording (`autoRecord`) and HLS (`hls`).
     pub(super) fn auto_outputs(&mut self) {
         if self.spec.auto_record && self.egress.recording().is_none() {
             match self.start_recording() {
