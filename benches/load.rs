@@ -9,6 +9,8 @@
 //! - D. Join time in headless Chromium (`tests/browser/join-bench.mjs`).
 //! - E. Audio path CPU (the mixer thread) at 4, 8, 16 participants.
 //! - F. Server memory per room and per participant.
+//! - G. What outputs cost: a recording, then HLS and an RTMP push on top, in a room of 4
+//!   ([`outputs`]); and B again with every room recording.
 //!
 //! Prints a markdown table and writes `benches/RESULTS.md`. Run with `make bench`.
 //! `TESSERA_BENCH_QUICK=1` shortens every window (for a smoke run).
@@ -22,6 +24,9 @@ use tessera::loadgen::media_file::{self, RtpFile};
 use tessera::loadgen::probe::{LatencyOptions, LatencyReport, measure, percentile};
 use tessera::loadgen::run::{LoadOptions, LoadReport, run};
 use tessera::media::VideoCodec;
+
+#[path = "load/outputs.rs"]
+mod outputs;
 
 /// `TESSERA_BENCH_ONLY=C,D` runs only those (A includes F); such a run does not write
 /// `benches/RESULTS.md`.
@@ -111,8 +116,14 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    /// With extra `serve` arguments (e.g. `--config FILE`).
+    fn start_with(extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("RUST_LOG", std::env::var("TESSERA_BENCH_SERVER_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::piped())
@@ -333,6 +344,49 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), {mem:.0} GiB")
 }
 
+/// B: adds rooms of 4 (H.264) until one fails the criteria; with `recording`, every room records.
+/// Each step is logged into `detail`. Returns the most rooms held.
+fn rooms_held(rt: &tokio::runtime::Runtime, recording: bool, detail: &mut String) -> usize {
+    let mut held = 0;
+    let max_rooms = if quick() { 2 } else { 12 };
+    let dir = std::env::temp_dir().join(format!("tessera-bench-rec-{}", std::process::id()));
+    let config = outputs::config_file(&dir);
+    for rooms in 1..=max_rooms {
+        let server = if recording { Server::start_with(&["--config", &config]) } else { Server::start() };
+        let o = opts(server.addr, rooms, 4, Some(VideoCodec::H264), secs(6), secs(12));
+        let m = rt.block_on(async {
+            let recorder = recording.then(|| tokio::spawn(outputs::record_every_room(server.addr, rooms)));
+            let m = measured(&server, o).await;
+            if let Some(r) = recorder {
+                let _ = r.await;
+            }
+            m
+        });
+        let (r, cpu) = (m.report, m.cores);
+        let lost = r.total_losses();
+        // Audio held too: at most 1 % of the input audio thrown away (the server's count).
+        // Video alone hid an overloaded room whose voices had broken up (OPTIMISATIONS.md 13).
+        let input_ms = r.receivers.len() as f64 * r.window.as_secs_f64() * 1000.0;
+        let audio_ok = lost.audio_discarded_ms as f64 <= 0.01 * input_ms;
+        let ok = r.worst_fps() >= 29.0 && r.worst_gap() <= Duration::from_millis(200) && audio_ok;
+        detail.push_str(&format!(
+            "{rooms} room(s): worst {:.1} fps, longest freeze {} ms, server {cpu:.2} cores; lost: {} packets, {} audio underruns, {} ms audio discarded{}\n",
+            r.worst_fps(),
+            r.worst_gap().as_millis(),
+            lost.packets_dropped,
+            lost.audio_underruns,
+            lost.audio_discarded_ms,
+            if ok { "" } else { " ✗" }
+        ));
+        if !ok {
+            break;
+        }
+        held = rooms;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    held
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench targets without it,
     // and minutes of load in a debug build is no test. A filter that is not ours means "not me".
@@ -456,37 +510,26 @@ fn main() {
     let mut b_detail = String::new();
     if wanted("B") {
         // B. Rooms held.
-        let mut held = 0;
-        let max_rooms = if quick() { 2 } else { 12 };
-        for rooms in 1..=max_rooms {
-            let server = Server::start();
-            let m = rt.block_on(measured(&server, opts(server.addr, rooms, 4, Some(VideoCodec::H264), secs(6), secs(12))));
-            let (r, cpu) = (m.report, m.cores);
-            let lost = r.total_losses();
-            // Audio held too: at most 1 % of the input audio thrown away (the server's count).
-            // Video alone hid an overloaded room whose voices had broken up (OPTIMISATIONS.md 13).
-            let input_ms = r.receivers.len() as f64 * r.window.as_secs_f64() * 1000.0;
-            let audio_ok = lost.audio_discarded_ms as f64 <= 0.01 * input_ms;
-            let ok = r.worst_fps() >= 29.0 && r.worst_gap() <= Duration::from_millis(200) && audio_ok;
-            b_detail.push_str(&format!(
-                "{rooms} room(s): worst {:.1} fps, longest freeze {} ms, server {cpu:.2} cores; lost: {} packets, {} audio underruns, {} ms audio discarded{}\n",
-                r.worst_fps(),
-                r.worst_gap().as_millis(),
-                lost.packets_dropped,
-                lost.audio_underruns,
-                lost.audio_discarded_ms,
-                if ok { "" } else { " ✗" }
-            ));
-            if !ok {
-                break;
-            }
-            held = rooms;
-        }
+        let held = rooms_held(&rt, false, &mut b_detail);
         rows.push((
             "B. Rooms held (≥ 29 fps, no freeze > 200 ms, ≤ 1 % of input audio discarded)".into(),
             format!("{held}"),
             "—".into(),
             format!("{held} (goal ≥ 7)"),
+        ));
+    }
+    let mut g_markdown = String::new();
+    if wanted("G") {
+        let (g_rows, md) = outputs::costs(&rt);
+        rows.extend(g_rows);
+        g_markdown = md;
+        b_detail.push_str("\nWith every room recording:\n\n");
+        let held = rooms_held(&rt, true, &mut b_detail);
+        rows.push((
+            "G. Rooms held with every room recording (same criteria as B)".into(),
+            format!("{held}"),
+            "B above, without recordings".into(),
+            "—".into(),
         ));
     }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
@@ -497,7 +540,7 @@ fn main() {
     let doc = format!(
         "# Benchmark results\n\nMeasured {date} on {} by `make bench` (`benches/load.rs`; release build). \
          The load generator runs on the same machine, so it competes with the server for the same cores.\n\n{table}\n\
-         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}\n\
+         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}\n{g_markdown}\
          What each optimisation changed, measured: [OPTIMISATIONS.md](OPTIMISATIONS.md).\n",
         machine(),
         a_markdown

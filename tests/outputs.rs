@@ -7,12 +7,12 @@ mod common;
 
 use common::client::{Client, Opts};
 use common::decode::decode;
-use common::nginx::Nginx;
 use common::signal::{db, distance, tone_power};
 use common::{TestServer, eventually, test_config};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
+use tessera::loadgen::rtmp_server::RtmpServer;
 
 const RED: [u8; 3] = [220, 40, 40];
 const KEY: &str = "0123456789abcdef";
@@ -38,7 +38,7 @@ fn check_red_and_tone(d: &common::decode::Decoded, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rtmp_output_goes_live_retries_when_the_server_dies_and_comes_back() {
-    let mut nginx = tokio::task::spawn_blocking(Nginx::start).await.expect("joins");
+    let mut nginx = tokio::task::spawn_blocking(RtmpServer::start).await.expect("joins").expect("nginx-rtmp starts");
     let server = TestServer::start().await;
     let addr = server.addr();
     let before = server.health().await;
@@ -48,7 +48,7 @@ async fn rtmp_output_goes_live_retries_when_the_server_dies_and_comes_back() {
         .await;
 
     let secret = "sk-live-7f3a9c";
-    let target = format!("rtmp://127.0.0.1:{}/live/{secret}", nginx.port);
+    let target = nginx.url(secret);
     let (st, s, text) = call(addr, "POST", &format!("/api/v1/rooms/{room}/streams"), Some(json!({"url": target})), None).await;
     assert_eq!(st, 201, "{text}");
     assert!(!text.contains(secret), "the stream key is masked in the answer: {text}");
@@ -85,7 +85,7 @@ async fn rtmp_output_goes_live_retries_when_the_server_dies_and_comes_back() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(a.frames() > n0 + 20, "the call goes on while the output retries");
 
-    tokio::task::block_in_place(|| nginx.restart());
+    tokio::task::block_in_place(|| nginx.restart()).expect("nginx-rtmp restarts");
     let live = eventually(Duration::from_secs(40), "the stream is live again", state("live")).await;
     assert!(live["retries"].as_u64().is_some_and(|r| r >= 1), "{live}");
     let pull = target.clone();

@@ -6,6 +6,7 @@
 pub mod http;
 pub mod media_file;
 pub mod probe;
+pub mod rtmp_server;
 pub mod run;
 pub mod session;
 pub mod stats;

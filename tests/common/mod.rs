@@ -6,7 +6,6 @@
 pub mod client;
 pub mod decode;
 pub mod http;
-pub mod nginx;
 pub mod signal;
 
 use std::time::{Duration, Instant};
