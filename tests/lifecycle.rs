@@ -13,8 +13,6 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tessera::config::Config;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "ops:0123456789abcdef-secret";
@@ -70,64 +68,9 @@ async fn all_released(server: &TestServer) {
     .await;
 }
 
-/// A webhook receiver: answers the first request 500, the rest 200, and forwards each request's
-/// headers (lower-cased) and body.
-async fn webhook_receiver() -> (SocketAddr, mpsc::UnboundedReceiver<(Vec<(String, String)>, Vec<u8>)>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut first = true;
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let (head_end, len) = loop {
-                let n = sock.read(&mut chunk).await.unwrap_or(0);
-                if n == 0 {
-                    break (0, 0);
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
-                    let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-                    break (i + 4, len);
-                }
-            };
-            while buf.len() < head_end + len {
-                let n = sock.read(&mut chunk).await.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-            let headers = head
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                .collect();
-            let status = if first { "500 Internal Server Error" } else { "200 OK" };
-            first = false;
-            let _ = sock.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes()).await;
-            let _ = tx.send((headers, buf[head_end..].to_vec()));
-        }
-    });
-    (addr, rx)
-}
-
-fn verify_signature(header: &str, body: &[u8]) -> bool {
-    use hmac::{Hmac, Mac};
-    let Some((t, v1)) = header.strip_prefix("t=").and_then(|r| r.split_once(",v1=")) else { return false };
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(HOOK_SECRET.as_bytes()).expect("any key length");
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    hex::decode(v1).is_ok_and(|sig| mac.verify_slice(&sig).is_ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn host_ends_the_room_for_everyone_and_webhooks_arrive_signed() {
-    let (hook_addr, mut hooks) = webhook_receiver().await;
+    let (hook_addr, mut hooks) = common::webhook::receiver().await;
     let webhook = tessera::webhook::WebhookConfig {
         url: format!("http://{hook_addr}/hooks"),
         secret: HOOK_SECRET.into(),
@@ -161,7 +104,11 @@ async fn host_ends_the_room_for_everyone_and_webhooks_arrive_signed() {
         let (headers, body) =
             tokio::time::timeout(Duration::from_secs(10), hooks.recv()).await.expect("webhook within 10 s").expect("open");
         let get = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-        assert!(verify_signature(&get("tessera-signature"), &body), "bad signature {:?}", get("tessera-signature"));
+        assert!(
+            common::webhook::verify_signature(HOOK_SECRET, &get("tessera-signature"), &body),
+            "bad signature {:?}",
+            get("tessera-signature")
+        );
         let v: Value = serde_json::from_slice(&body).expect("JSON body");
         assert_eq!(v["room"]["id"], room.as_str());
         assert_eq!(get("tessera-event"), v["event"].as_str().unwrap_or_default());

@@ -7,44 +7,14 @@ mod common;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(config: &Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the tessera binary starts");
-    Server { child }
-}
 
 async fn call(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value), String> {
     let body = body.map(|b| b.to_string());
     let (st, text) =
         tessera::loadgen::http::raw(addr, method, path, body.as_deref().map(str::as_bytes), &[]).await.map_err(|e| e.to_string())?;
     Ok((st, serde_json::from_str(&text).unwrap_or(Value::Null)))
-}
-
-async fn ready(addr: SocketAddr) {
-    common::eventually(Duration::from_secs(20), "the server answers", || async { call(addr, "GET", "/healthz", None).await.map(|_| ()) })
-        .await;
 }
 
 async fn room_state(addr: SocketAddr, id: &str) -> Result<String, String> {
@@ -76,8 +46,8 @@ async fn scheduled_room_survives_a_restart_and_opens_on_time() {
     std::fs::write(&config, format!("listen = \"{addr}\"\ndatabase = \"{}\"\nearly_join_seconds = 0\n", dir.join("t.db").display()))
         .expect("config written");
 
-    let server = start(&config);
-    ready(addr).await;
+    let server = common::binary::start(&config);
+    common::binary::ready(addr).await;
     let starts_at = tessera::room::now_unix() + 8;
     let (st, v) = call(addr, "POST", "/api/v1/rooms", Some(json!({"name": "Later", "startsAt": tessera::room::format_unix(starts_at)})))
         .await
@@ -89,8 +59,8 @@ async fn scheduled_room_survives_a_restart_and_opens_on_time() {
     assert_eq!(join(addr, &scheduled).await["code"], "room_not_started");
     drop(server); // SIGKILL: nothing is flushed on the way out.
 
-    let server = start(&config);
-    ready(addr).await;
+    let server = common::binary::start(&config);
+    common::binary::ready(addr).await;
     assert_eq!(room_state(addr, &scheduled).await.expect("still there"), "scheduled");
     assert_eq!(room_state(addr, &open).await.expect("still there"), "open", "a room open at the stop reopens");
     assert_eq!(join(addr, &open).await["type"], "welcome");

@@ -36,6 +36,11 @@ where
     Ok(out)
 }
 
+/// A query parameter `key` that must be a whole number up to `max`.
+pub fn whole_number(key: &str, value: &str, max: u32) -> Result<u32, ApiError> {
+    value.parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| ApiError::BadRequest(format!("{key} must be a whole number up to {max}")))
+}
+
 /// Parses a JSON body; `None` when the body is empty.
 pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -66,7 +66,7 @@ pub async fn serve(path: &Path, range: Option<&str>, content_type: &'static str,
         None => (0, len, StatusCode::OK),
     };
     if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| ApiError::Unavailable(format!("the file could not be read: {e}")))?;
+        file.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| ApiError::Storage(format!("the file could not be read: {e}")))?;
     }
     let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {

@@ -85,7 +85,7 @@ fn recording(state: &AppState, caller: &Caller, id: &str) -> Result<RecordingRec
     responses(
         (status = 201, body = RecordingView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`recording_running`: one runs already; `room_ended`"),
+        (status = 409, body = ErrorBody, description = "`recording_running`: one runs already; `room_ended`; `room_not_open`: scheduled, not started yet"),
         (status = 429, body = ErrorBody, description = "`too_many_recordings`: the server runs its maximum"),
         (status = 503, body = ErrorBody, description = "`media_unavailable`: the room's media could not start")))]
 pub async fn start_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
@@ -117,12 +117,7 @@ const MAX_PAGE: u32 = 200;
 fn filter_from(q: &HashMap<String, String>) -> Result<RecordingFilter, ApiError> {
     let mut f = RecordingFilter { limit: 50, ..Default::default() };
     for (k, v) in q {
-        let int = |max: u32| {
-            v.parse::<u32>()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| ApiError::BadRequest(format!("{k} must be a whole number up to {max}")))
-        };
+        let int = |max: u32| super::body::whole_number(k, v, max);
         match k.as_str() {
             "roomId" => f.room_id = Some(v.clone()),
             "state" => {
@@ -173,7 +168,8 @@ pub async fn get_recording(id: String, state: AppState, caller: Caller) -> Resul
 #[utoipa::path(delete, path = "/api/v1/recordings/{id}", tag = "recordings", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`recording_running`: stop it first")))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`recording_running`: stop it first"),
+        (status = 503, body = ErrorBody, description = "`storage_error`: the files could not be removed")))]
 pub async fn delete_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     let rec = recording(&state, &caller, &id)?;
     if rec.state.is_active() {
@@ -182,7 +178,7 @@ pub async fn delete_recording(id: String, state: AppState, caller: Caller) -> Re
     if let Err(e) = std::fs::remove_dir_all(&rec.dir)
         && e.kind() != std::io::ErrorKind::NotFound
     {
-        return Err(ApiError::Unavailable(format!("the recording's files could not be removed: {e}")));
+        return Err(ApiError::Storage(format!("the recording's files could not be removed: {e}")));
     }
     state.rooms.store().delete_recording(&id)?;
     tracing::info!(recording = %id, "recording deleted");
@@ -197,9 +193,11 @@ pub async fn delete_recording(id: String, state: AppState, caller: Caller) -> Re
     responses((status = 200, description = "the MP4 file", content_type = "video/mp4"),
         (status = 206, description = "the requested range", content_type = "video/mp4"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "a malformed Range header"),
         (status = 404, body = ErrorBody, description = "`recording_not_found`, `file_not_found`"),
         (status = 409, body = ErrorBody, description = "`multiple_parts`: download /parts/{n}"),
-        (status = 416, body = ErrorBody, description = "`range_not_satisfiable`")))]
+        (status = 416, body = ErrorBody, description = "`range_not_satisfiable`"),
+        (status = 503, body = ErrorBody, description = "`storage_error`: the file could not be read")))]
 pub async fn download_file(
     id: String,
     part: Option<u32>,
@@ -238,8 +236,10 @@ pub async fn download_file(
     responses((status = 200, description = "the MP4 part", content_type = "video/mp4"),
         (status = 206, description = "the requested range", content_type = "video/mp4"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "a malformed Range header"),
         (status = 404, body = ErrorBody, description = "`recording_not_found`, `part_not_found`"),
-        (status = 416, body = ErrorBody, description = "`range_not_satisfiable`")))]
+        (status = 416, body = ErrorBody, description = "`range_not_satisfiable`"),
+        (status = 503, body = ErrorBody, description = "`storage_error`: the file could not be read")))]
 pub async fn download_part(id: String, n: u32, state: AppState, caller: Caller, range: Option<String>) -> Result<Response, ApiError> {
     download_file(id, Some(n), state, caller, range).await
 }

@@ -40,6 +40,9 @@ pub enum ApiError {
     Limit(&'static str, String),
     #[error("{0}")]
     Unavailable(String),
+    /// 503 `storage_error`: a file could not be read or removed.
+    #[error("{0}")]
+    Storage(String),
     #[error("the range is outside the file's {0} bytes")]
     RangeNotSatisfiable(u64),
 }
@@ -85,6 +88,7 @@ impl From<crate::egress::OutputError> for ApiError {
             O::NotFound(_) => ApiError::NotFound("output_not_found", e.to_string()),
             O::TooManyStreams(_) => ApiError::Limit("too_many_streams", e.to_string()),
             O::Invalid(m) => ApiError::BadRequest(m),
+            O::NotOpen(m) => ApiError::Conflict("room_not_open", m),
             O::Media(_) => ApiError::Unavailable(e.to_string()),
         }
     }
@@ -105,6 +109,7 @@ impl ApiError {
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
             ApiError::Limit(code, _) => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "media_unavailable"),
+            ApiError::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_error"),
             ApiError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),
         }
     }

@@ -136,12 +136,7 @@ const MAX_PAGE: u32 = 200;
 fn filter_from(q: &HashMap<String, String>) -> Result<RoomFilter, ApiError> {
     let mut f = RoomFilter { limit: 50, ..Default::default() };
     for (k, v) in q {
-        let int = |max: u32| {
-            v.parse::<u32>()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| ApiError::BadRequest(format!("{k} must be a whole number up to {max}")))
-        };
+        let int = |max: u32| super::body::whole_number(k, v, max);
         match k.as_str() {
             "state" => {
                 f.state = Some(match v.as_str() {

@@ -38,7 +38,8 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
     params(("id" = String, Path)), request_body = StartStreamRequest,
     responses((status = 201, body = StreamView), (status = 400, body = ErrorBody, description = "a bad url"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`room_ended`"),
+        (status = 409, body = ErrorBody, description = "`room_ended`; `room_not_open`: scheduled, not started yet"),
+        (status = 413, body = ErrorBody, description = "the body is over 16 KiB"),
         (status = 429, body = ErrorBody, description = "`too_many_streams`: the room runs its maximum"),
         (status = 503, body = ErrorBody, description = "`media_unavailable`")))]
 pub async fn start_stream(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {

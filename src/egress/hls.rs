@@ -6,9 +6,8 @@
 //! Invariants: the room's folder holds only the current window; it is removed when HLS stops
 //! (by request, on failure, or because the room ended).
 
-use super::{EgressContext, EgressEvent, PipelineGuard, Relay, count_guard};
+use super::{EgressContext, EgressEvent, OutputPipeline, PipelineGuard, Relay, count_guard};
 use crate::media::KeyframeGate;
-use crate::media::pipelines::render;
 use futures::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -60,16 +59,9 @@ pub fn start(
     let dir = room_dir(&ctx.hls_dir, room);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the HLS folder {}: {e}", dir.display()))?;
-    let desc = render(&ctx.pipelines.hls, &ctx.composite);
-    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("hls.pipeline does not parse: {e}"))?;
-    let pipeline = gst::Pipeline::new();
-    pipeline.add(&bin).map_err(|e| format!("hls.pipeline: {e}"))?;
-    let guard = PipelineGuard::new(pipeline, &ctx.counts);
-    let (video, audio) = super::appsrcs(&bin, "hls.pipeline")?;
-    let sink = bin.by_name("sink").ok_or("hls.pipeline has no element named `sink` (an hlssink2)")?;
+    let OutputPipeline { guard, sink, feed } = super::build_output(ctx, &ctx.pipelines.hls, "hls.pipeline", "an hlssink2")?;
     sink.set_property("location", dir.join("segment%05d.ts").to_string_lossy().to_string());
     sink.set_property("playlist-location", dir.join(PLAYLIST).to_string_lossy().to_string());
-    let feed = Arc::new(super::feed::Feed::new(video, audio));
     guard.0.set_state(gst::State::Playing).map_err(|e| format!("the HLS pipeline did not start: {e}"))?;
     relay.set(Some(feed.clone()));
     keyframes.request(Duration::from_millis(100));

@@ -112,9 +112,32 @@ impl Drop for PipelineGuard {
     }
 }
 
-/// The `video` and `audio` appsrcs of an output bin.
-pub(crate) fn appsrcs(bin: &gst::Bin, file: &str) -> Result<(gst_app::AppSrc, gst_app::AppSrc), String> {
-    Ok((recording::appsrc_named(bin, "video", file)?, recording::appsrc_named(bin, "audio", file)?))
+/// An output's pipeline, built from its description in `pipelines/`.
+pub(crate) struct OutputPipeline {
+    pub guard: PipelineGuard,
+    /// The element named `sink`.
+    pub sink: gst::Element,
+    /// The pipeline's inputs (`video` and `audio` appsrcs), fed by [`Feed`].
+    pub feed: Arc<Feed>,
+}
+
+/// Builds `desc` (the file `file`, whose `sink` is `kind`) into a pipeline counted in
+/// [`Counts::pipelines`]; not started. The error is the reason shown to people.
+pub(crate) fn build_output(ctx: &EgressContext, desc: &str, file: &str, kind: &str) -> Result<OutputPipeline, String> {
+    let desc = crate::media::pipelines::render(desc, &ctx.composite);
+    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("{file} does not parse: {e}"))?;
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&bin).map_err(|e| format!("{file}: {e}"))?;
+    let guard = PipelineGuard::new(pipeline, &ctx.counts);
+    let appsrc = |name: &str| {
+        bin.by_name(name)
+            .ok_or_else(|| format!("{file} has no element named `{name}`"))?
+            .dynamic_cast::<gst_app::AppSrc>()
+            .map_err(|_| format!("`{name}` in {file} is not an appsrc"))
+    };
+    let feed = Arc::new(Feed::new(appsrc("video")?, appsrc("audio")?));
+    let sink = bin.by_name("sink").ok_or_else(|| format!("{file} has no element named `sink` ({kind})"))?;
+    Ok(OutputPipeline { guard, sink, feed })
 }
 
 /// The tap an output is attached to the room with. The output's current [`Feed`] can change
@@ -196,6 +219,8 @@ pub enum OutputError {
     TooManyStreams(usize),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotOpen(String),
     #[error("the room's media could not feed the output: {0}")]
     Media(#[from] MediaError),
 }

@@ -13,14 +13,12 @@
 
 use super::feed::Feed;
 use super::spec::{PART_PATTERN, RecordingRecord, RecordingState};
-use super::{EgressContext, EgressEvent, PipelineGuard, Relay, count_guard};
+use super::{EgressContext, EgressEvent, OutputPipeline, PipelineGuard, Relay, count_guard};
 use crate::media::KeyframeGate;
-use crate::media::pipelines::render;
 use crate::webhook::WebhookEvent;
 use futures::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -128,13 +126,7 @@ pub fn start(
 /// Builds and starts the pipeline; the error is the reason shown to people.
 fn build(ctx: &EgressContext, rec: &RecordingRecord) -> Result<(PipelineGuard, Arc<Feed>), String> {
     std::fs::create_dir_all(&rec.dir).map_err(|e| format!("cannot create the recording folder {}: {e}", rec.dir.display()))?;
-    let desc = render(&ctx.pipelines.record, &ctx.composite);
-    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("record.pipeline does not parse: {e}"))?;
-    let pipeline = gst::Pipeline::new();
-    pipeline.add(&bin).map_err(|e| format!("record.pipeline: {e}"))?;
-    let guard = PipelineGuard::new(pipeline, &ctx.counts);
-    let (video, audio) = super::appsrcs(&bin, "record.pipeline")?;
-    let sink = bin.by_name("sink").ok_or("record.pipeline has no element named `sink` (a splitmuxsink)")?;
+    let OutputPipeline { guard, sink, feed } = super::build_output(ctx, &ctx.pipelines.record, "record.pipeline", "a splitmuxsink")?;
     let part = ctx.part_duration;
     sink.set_property("location", rec.dir.join(PART_PATTERN).to_string_lossy().to_string());
     sink.set_property("start-index", 1i32);
@@ -152,7 +144,6 @@ fn build(ctx: &EgressContext, rec: &RecordingRecord) -> Result<(PipelineGuard, A
     sink.set_property("use-robust-muxing", true);
     mux.set_property("reserved-max-duration", reserve.as_nanos() as u64);
     mux.set_property("reserved-moov-update-period", MOOV_UPDATE.as_nanos() as u64);
-    let feed = Arc::new(Feed::new(video, audio));
     guard.0.set_state(gst::State::Playing).map_err(|e| format!("the recording pipeline did not start: {e}"))?;
     Ok((guard, feed))
 }
@@ -265,12 +256,4 @@ pub fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreError> {
         webhook(ctx, "recordingFinished", &serde_json::json!({ "id": rec.room_id }), &rec);
     }
     Ok(cut.len())
-}
-
-/// The appsrcs of an output bin (`video` and `audio`).
-pub(super) fn appsrc_named(bin: &gst::Bin, name: &str, file: &str) -> Result<gst_app::AppSrc, String> {
-    bin.by_name(name)
-        .ok_or_else(|| format!("{file} has no element named `{name}`"))?
-        .dynamic_cast::<gst_app::AppSrc>()
-        .map_err(|_| format!("`{name}` in {file} is not an appsrc"))
 }

@@ -11,9 +11,8 @@
 //! room is never touched by a failure here (the relay just has no feed while retrying).
 
 use super::feed::Feed;
-use super::{EgressContext, EgressEvent, PipelineGuard, Relay, count_guard};
+use super::{EgressContext, EgressEvent, OutputPipeline, PipelineGuard, Relay, count_guard};
 use crate::media::KeyframeGate;
-use crate::media::pipelines::render;
 use futures::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -260,15 +259,8 @@ fn sent_bytes(sink: &gst::Element) -> u64 {
 }
 
 fn build(ctx: &EgressContext, target: &RtmpUrl) -> Result<(PipelineGuard, Arc<Feed>, gst::Element), String> {
-    let desc = render(&ctx.pipelines.rtmp, &ctx.composite);
-    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("rtmp.pipeline does not parse: {e}"))?;
-    let pipeline = gst::Pipeline::new();
-    pipeline.add(&bin).map_err(|e| format!("rtmp.pipeline: {e}"))?;
-    let guard = PipelineGuard::new(pipeline, &ctx.counts);
-    let (video, audio) = super::appsrcs(&bin, "rtmp.pipeline")?;
-    let sink = bin.by_name("sink").ok_or("rtmp.pipeline has no element named `sink` (an rtmp2sink)")?;
+    let OutputPipeline { guard, sink, feed } = super::build_output(ctx, &ctx.pipelines.rtmp, "rtmp.pipeline", "an rtmp2sink")?;
     sink.set_property("location", &target.full);
-    let feed = Arc::new(Feed::new(video, audio));
     guard.0.set_state(gst::State::Playing).map_err(|e| format!("the RTMP pipeline did not start: {e}"))?;
     Ok((guard, feed, sink))
 }

@@ -3,10 +3,12 @@
 //! decodes what it receives.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod client;
 pub mod decode;
 pub mod http;
 pub mod signal;
+pub mod webhook;
 
 use std::time::{Duration, Instant};
 use tessera::config::Config;

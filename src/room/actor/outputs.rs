@@ -23,14 +23,21 @@ fn media_error(e: RoomMediaError) -> OutputError {
 }
 
 impl Room {
+    /// Outputs need an open room (not scheduled, not ended).
+    fn check_open(&self) -> Result<(), OutputError> {
+        match self.spec.state(crate::room::now_unix()) {
+            crate::room::spec::RoomState::Open if !self.ended => Ok(()),
+            crate::room::spec::RoomState::Scheduled => Err(OutputError::NotOpen("the room has not started yet".into())),
+            _ => Err(OutputError::NotOpen("the room has ended".into())),
+        }
+    }
+
     pub(super) fn recording_info(&self) -> Option<RecordingInfo> {
         self.egress.recording().map(|(id, started_at)| RecordingInfo { id, started_at: format_unix_ms(started_at) })
     }
 
     pub(super) fn start_recording(&mut self) -> Result<RecordingRecord, OutputError> {
-        if self.ended {
-            return Err(OutputError::Invalid("the room has ended".into()));
-        }
+        self.check_open()?;
         let room_json = self.room_json();
         self.ensure_media().map_err(media_error)?;
         let rec = self.egress.start_recording(refs(&mut self.media).ok_or_else(|| OutputError::Invalid("no media".into()))?, room_json)?;
@@ -60,9 +67,7 @@ impl Room {
     }
 
     pub(super) fn start_stream(&mut self, url: &str) -> Result<StreamView, OutputError> {
-        if self.ended {
-            return Err(OutputError::Invalid("the room has ended".into()));
-        }
+        self.check_open()?;
         self.ensure_media().map_err(media_error)?;
         let r = self.egress.start_stream(refs(&mut self.media).ok_or_else(|| OutputError::Invalid("no media".into()))?, url);
         if r.is_err() {
