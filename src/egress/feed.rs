@@ -1,44 +1,30 @@
-//! The bridge from a room's media threads into one output pipeline: an [`EgressTap`] that pushes
-//! the composite's H.264 access units and the full mix into the output's two `appsrc`s.
+//! The bridge from a room's media into one output pipeline: the composite's H.264 access units
+//! (an [`EgressTap`] on the encoder) and the room's encoded full mix (from the shared encoder in
+//! [`super::audio`]) pushed into the output's two `appsrc`s.
 //!
 //! Invariants: nothing here blocks a media thread (the appsrcs are bounded and drop their oldest
 //! data when the output falls behind); the output's timeline starts at the first keyframe it
 //! gets (video before it is skipped, audio before it is skipped), so every file or stream starts
-//! decodable and with audio and video together; audio is stamped by counting samples from its
-//! first frame, and re-anchored to the clock only when the two drift apart by more than
-//! [`AUDIO_RESYNC`] (the mixer thread stalled), so small scheduling jitter never shows as gaps.
+//! decodable and with audio and video together; both streams are stamped from the same clock.
 
-use crate::media::audio::{FRAME, SAMPLE_RATE};
 use crate::media::tap::{EgressTap, TapStatus};
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Audio timestamps follow the clock again when sample counting is this far off.
-const AUDIO_RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(80);
+/// How late input data may arrive after its timestamp (the latency the appsrcs report).
+const INPUT_LATENCY: gst::ClockTime = gst::ClockTime::from_mseconds(300);
 /// Most data an output may hold back before its oldest is dropped.
 const VIDEO_QUEUE_BYTES: u64 = 8 * 1024 * 1024;
 const AUDIO_QUEUE_BYTES: u64 = 512 * 1024;
-
-/// Raw audio caps of the mix as the tap gives it.
-pub fn audio_caps() -> gst::Caps {
-    gst::Caps::builder("audio/x-raw")
-        .field("format", "S16LE")
-        .field("layout", "interleaved")
-        .field("rate", SAMPLE_RATE as i32)
-        .field("channels", 1i32)
-        .build()
-}
 
 #[derive(Default)]
 struct Timeline {
     /// Absolute clock time of the output's zero (its first keyframe).
     origin: Option<gst::ClockTime>,
     caps: Option<gst::Caps>,
-    /// Output time of the first counted audio sample, and samples counted since.
-    audio_base: Option<gst::ClockTime>,
-    audio_samples: u64,
+    audio_caps: Option<gst::Caps>,
 }
 
 /// One output's inputs.
@@ -62,8 +48,11 @@ impl Feed {
             src.set_block(false);
             src.set_max_bytes(max);
             src.set_leaky_type(gst_app::AppLeakyType::Downstream);
+            // Data arrives up to ~100 ms after its timestamp (encoders in the room's pipeline
+            // and the shared audio encoder); said as latency, so a live muxer (flvmux) waits
+            // for it instead of timing out and leaving a stream out.
+            src.set_latency(INPUT_LATENCY, gst::ClockTime::from_seconds(1));
         }
-        audio.set_caps(Some(&audio_caps()));
         Self {
             video,
             audio,
@@ -128,46 +117,40 @@ impl EgressTap for Feed {
         TapStatus::Open
     }
 
-    fn audio(&self, pcm: &[i16], at: gst::ClockTime) -> TapStatus {
-        if self.is_closed() {
-            return TapStatus::Closed;
-        }
-        let Ok(mut t) = self.timeline.lock() else { return TapStatus::Closed };
-        let Some(origin) = t.origin else { return TapStatus::Open };
-        let Some(now) = at.checked_sub(origin) else { return TapStatus::Open };
-        let counted = t.audio_base.map(|b| b + samples_time(t.audio_samples));
-        let pts = match counted {
-            Some(c) if c.absdiff(now) <= AUDIO_RESYNC => c,
-            _ => {
-                t.audio_base = Some(now);
-                t.audio_samples = 0;
-                now
-            }
-        };
-        t.audio_samples += pcm.len() as u64;
-        drop(t);
-        let mut bytes = Vec::with_capacity(pcm.len() * 2);
-        for s in pcm {
-            bytes.extend_from_slice(&s.to_le_bytes());
-        }
-        let mut buf = gst::Buffer::from_mut_slice(bytes);
-        {
-            let b = buf.make_mut();
-            b.set_pts(pts);
-            b.set_duration(samples_time(pcm.len() as u64));
-        }
-        if self.audio.push_buffer(buf).is_ok() {
-            self.audio_frames.fetch_add(1, Ordering::Relaxed);
-        }
+    /// The room's shared encoder hands out the mix already encoded (see [`super::audio`]).
+    fn audio(&self, _pcm: &[i16], _at: gst::ClockTime) -> TapStatus {
         TapStatus::Open
     }
 }
 
-fn samples_time(n: u64) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds(n * 1_000_000_000 / u64::from(SAMPLE_RATE))
+impl Feed {
+    /// One encoded audio frame of the full mix (from the room's shared encoder), stamped with
+    /// the absolute clock time of its first sample. Frames from before the output's first
+    /// keyframe are skipped.
+    pub fn encoded_audio(&self, frame: &gst::Buffer, caps: &gst::Caps, at: gst::ClockTime) {
+        if self.is_closed() {
+            return;
+        }
+        let Ok(mut t) = self.timeline.lock() else { return };
+        let Some(pts) = t.origin.and_then(|o| at.checked_sub(o)) else { return };
+        if t.audio_caps.as_ref() != Some(caps) {
+            self.audio.set_caps(Some(caps));
+            t.audio_caps = Some(caps.clone());
+        }
+        drop(t);
+        // The encoder's DTS is on the absolute clock too: both move to the output's timeline
+        // (flvmux orders by DTS and waited forever for an audio frame hours ahead).
+        let mut out = frame.copy();
+        {
+            let b = out.make_mut();
+            b.set_pts(pts);
+            b.set_dts(pts);
+        }
+        if self.audio.push_buffer(out).is_ok() {
+            self.audio_frames.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
-
-const _: () = assert!(FRAME == 960, "the mix comes in 20 ms frames");
 
 #[cfg(test)]
 mod tests {
@@ -182,35 +165,27 @@ mod tests {
     }
 
     #[test]
-    fn output_starts_at_the_first_keyframe_and_audio_is_counted_not_jittered() {
+    fn output_starts_at_the_first_keyframe_and_audio_follows_it() {
         gst::init().expect("gstreamer");
-        let (v, a) = (appsrc(), appsrc());
-        let feed = Feed::new(v, a);
+        let feed = Feed::new(appsrc(), appsrc());
         let caps = gst::Caps::builder("video/x-h264").build();
+        let aac = gst::Caps::builder("audio/mpeg").field("mpegversion", 4i32).build();
         let mut delta = gst::Buffer::with_size(10).unwrap();
         delta.make_mut().set_flags(gst::BufferFlags::DELTA_UNIT);
         let key = gst::Buffer::with_size(10).unwrap();
-        assert_eq!(feed.audio(&[0; FRAME], ms(990)), TapStatus::Open);
+        let frame = gst::Buffer::with_size(10).unwrap();
+        feed.encoded_audio(&frame, &aac, ms(990));
         feed.video(&delta, &caps, ms(1000));
         assert!(!feed.started(), "a delta frame does not start the output");
+        assert_eq!(feed.audio_frames.load(Ordering::Relaxed), 0, "audio waits for the first keyframe");
         feed.video(&key, &caps, ms(1033));
         assert!(feed.started());
-        // Audio before the origin is skipped; then frames at jittery clock times are stamped
-        // 20 ms apart.
-        feed.audio(&[0; FRAME], ms(1020));
-        for at in [1040, 1063, 1079, 1101] {
-            feed.audio(&[0; FRAME], ms(at));
-        }
-        assert_eq!(feed.audio_frames.load(Ordering::Relaxed), 4);
-        assert_eq!(feed.video_frames.load(Ordering::Relaxed), 1);
-        let t = feed.timeline.lock().unwrap();
-        assert_eq!(t.audio_base, Some(ms(7)), "anchored at the first frame after the origin");
-        assert_eq!(t.audio_samples, 4 * FRAME as u64);
-        drop(t);
-        // A stall of the mixer (200 ms) re-anchors instead of piling up.
-        feed.audio(&[0; FRAME], ms(1300));
-        assert_eq!(feed.timeline.lock().unwrap().audio_base, Some(ms(267)));
+        feed.encoded_audio(&frame, &aac, ms(1020));
+        assert_eq!(feed.audio_frames.load(Ordering::Relaxed), 0, "audio from before the origin is skipped");
+        feed.encoded_audio(&frame, &aac, ms(1040));
+        feed.video(&delta, &caps, ms(1066));
+        assert_eq!((feed.video_frames.load(Ordering::Relaxed), feed.audio_frames.load(Ordering::Relaxed)), (2, 1));
         feed.finish();
-        assert_eq!(feed.audio(&[0; FRAME], ms(1320)), TapStatus::Closed);
+        assert_eq!(feed.video(&delta, &caps, ms(1100)), TapStatus::Closed);
     }
 }

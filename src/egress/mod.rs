@@ -11,6 +11,7 @@
 //! is set to `Null` by its [`PipelineGuard`] on every exit path; the counts in [`Counts`] go
 //! back to zero when every output has ended (leak tests read them in `/healthz`).
 
+pub mod audio;
 pub mod feed;
 pub mod hls;
 pub mod mp4;
@@ -112,6 +113,16 @@ impl Drop for PipelineGuard {
     }
 }
 
+/// A pipeline of `desc` (the file `file` of `pipelines/`), counted in [`Counts::pipelines`],
+/// not started, and the bin holding its elements.
+pub(crate) fn build_pipeline(ctx: &EgressContext, desc: &str, file: &str) -> Result<(PipelineGuard, gst::Bin), String> {
+    let desc = crate::media::pipelines::render(desc, &ctx.composite);
+    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("{file} does not parse: {e}"))?;
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&bin).map_err(|e| format!("{file}: {e}"))?;
+    Ok((PipelineGuard::new(pipeline, &ctx.counts), bin))
+}
+
 /// An output's pipeline, built from its description in `pipelines/`.
 pub(crate) struct OutputPipeline {
     pub guard: PipelineGuard,
@@ -124,11 +135,7 @@ pub(crate) struct OutputPipeline {
 /// Builds `desc` (the file `file`, whose `sink` is `kind`) into a pipeline counted in
 /// [`Counts::pipelines`]; not started. The error is the reason shown to people.
 pub(crate) fn build_output(ctx: &EgressContext, desc: &str, file: &str, kind: &str) -> Result<OutputPipeline, String> {
-    let desc = crate::media::pipelines::render(desc, &ctx.composite);
-    let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("{file} does not parse: {e}"))?;
-    let pipeline = gst::Pipeline::new();
-    pipeline.add(&bin).map_err(|e| format!("{file}: {e}"))?;
-    let guard = PipelineGuard::new(pipeline, &ctx.counts);
+    let (guard, bin) = build_pipeline(ctx, desc, file)?;
     let appsrc = |name: &str| {
         bin.by_name(name)
             .ok_or_else(|| format!("{file} has no element named `{name}`"))?
@@ -177,14 +184,18 @@ impl EgressTap for Relay {
         TapStatus::Open
     }
 
-    fn audio(&self, pcm: &[i16], at: gst::ClockTime) -> TapStatus {
-        if self.closed.load(Ordering::Relaxed) {
-            return TapStatus::Closed;
-        }
-        if let Some(f) = self.current() {
-            f.audio(pcm, at);
-        }
+    /// Outputs get the mix encoded once per room, through [`Relay::encoded_audio`].
+    fn audio(&self, _pcm: &[i16], _at: gst::ClockTime) -> TapStatus {
         TapStatus::Open
+    }
+}
+
+impl Relay {
+    /// One AAC frame of the room's full mix (from [`audio::AudioEncoder`]).
+    pub fn encoded_audio(&self, frame: &gst::Buffer, caps: &gst::Caps, at: gst::ClockTime) {
+        if let Some(f) = self.current().filter(|_| !self.closed.load(Ordering::Relaxed)) {
+            f.encoded_audio(frame, caps, at);
+        }
     }
 }
 
@@ -194,17 +205,45 @@ pub struct MediaRefs<'a> {
     pub audio: &'a AudioMixer,
 }
 
-impl MediaRefs<'_> {
-    fn attach(&mut self, id: &str) -> Result<(Arc<Relay>, Arc<KeyframeGate>), MediaError> {
+/// The mixer tap of the room's shared audio encoder.
+const AUDIO_TAP: &str = "egress-audio";
+
+impl RoomEgress {
+    /// Feeds a new output `id`: the composite's access units through a tap on the H.264
+    /// encoder, the mix through the room's audio encoder (started with the first output).
+    fn attach(&mut self, media: &mut MediaRefs<'_>, id: &str) -> Result<(Arc<Relay>, Arc<KeyframeGate>), OutputError> {
+        let encoder = match &self.audio {
+            Some(e) => e.clone(),
+            None => {
+                let e = audio::AudioEncoder::start(&self.ctx).map_err(OutputError::Invalid)?;
+                media.audio.add_tap(AUDIO_TAP, e.clone());
+                self.audio = Some(e.clone());
+                e
+            }
+        };
         let relay = Arc::new(Relay::default());
-        let gate = self.video.add_tap(id, relay.clone())?;
-        self.audio.add_tap(id, relay.clone());
-        Ok((relay, gate))
+        encoder.add(id, relay.clone());
+        match media.video.add_tap(id, relay.clone()) {
+            Ok(gate) => Ok((relay, gate)),
+            Err(e) => {
+                self.detach(Some(media), id);
+                Err(e.into())
+            }
+        }
     }
 
-    fn detach(&mut self, id: &str) {
-        self.video.remove_tap(id);
-        self.audio.remove_tap(id);
+    /// Stops feeding output `id`; the audio encoder stops with the last output.
+    fn detach(&mut self, media: Option<&mut MediaRefs<'_>>, id: &str) {
+        let left = self.audio.as_ref().map(|e| e.remove(id)).unwrap_or(0);
+        if let Some(m) = media {
+            m.video.remove_tap(id);
+            if left == 0 {
+                m.audio.remove_tap(AUDIO_TAP);
+            }
+        }
+        if left == 0 {
+            self.audio = None;
+        }
     }
 }
 
@@ -233,12 +272,14 @@ pub struct RoomEgress {
     recording: Option<RecordingHandle>,
     streams: Vec<rtmp::StreamHandle>,
     hls: Option<hls::HlsHandle>,
+    /// The mix encoded once for every output (while any runs).
+    audio: Option<Arc<audio::AudioEncoder>>,
 }
 
 impl RoomEgress {
     pub fn new(room_id: &str, ctx: EgressContext) -> (Self, mpsc::UnboundedReceiver<EgressEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Self { room_id: room_id.to_owned(), ctx, tx, recording: None, streams: Vec::new(), hls: None }, rx)
+        (Self { room_id: room_id.to_owned(), ctx, tx, recording: None, streams: Vec::new(), hls: None, audio: None }, rx)
     }
 
     /// Whether any output runs (the room keeps its media while one does, even when empty).
@@ -256,18 +297,18 @@ impl RoomEgress {
             return Err(RecordError::AlreadyRunning(r.id.clone()).into());
         }
         let id = format!("rec_{}", crate::ids::random_id(16));
-        let (relay, gate) = media.attach(&id)?;
+        let (relay, gate) = self.attach(&mut media, &id)?;
         match recording::start(&self.ctx, &id, &self.room_id, room_json, relay, gate, self.tx.clone()) {
             Ok((rec, Some(handle))) => {
                 self.recording = Some(handle);
                 Ok(rec)
             }
             Ok((rec, None)) => {
-                media.detach(&id);
+                self.detach(Some(&mut media), &id);
                 Ok(rec)
             }
             Err(e) => {
-                media.detach(&id);
+                self.detach(Some(&mut media), &id);
                 Err(e.into())
             }
         }
@@ -278,9 +319,7 @@ impl RoomEgress {
         match self.recording.take() {
             Some(mut r) if r.id == id => {
                 r.stop();
-                if let Some(m) = media.as_mut() {
-                    m.detach(id);
-                }
+                self.detach(media.as_mut(), id);
                 Ok(())
             }
             other => {
@@ -297,7 +336,7 @@ impl RoomEgress {
         }
         let target = rtmp::RtmpUrl::parse(url).map_err(OutputError::Invalid)?;
         let id = format!("str_{}", crate::ids::random_id(12));
-        let (relay, gate) = media.attach(&id)?;
+        let (relay, gate) = self.attach(&mut media, &id)?;
         let handle = rtmp::start(&self.ctx, &id, target, relay, gate, self.tx.clone());
         let view = handle.view();
         self.streams.push(handle);
@@ -312,9 +351,7 @@ impl RoomEgress {
         let idx = self.streams.iter().position(|s| s.id == id).ok_or_else(|| OutputError::NotFound(id.into()))?;
         let mut s = self.streams.remove(idx);
         s.stop();
-        if let Some(m) = media.as_mut() {
-            m.detach(id);
-        }
+        self.detach(media.as_mut(), id);
         Ok(s.view())
     }
 
@@ -324,14 +361,14 @@ impl RoomEgress {
             return Ok(());
         }
         let id = format!("hls_{}", crate::ids::random_id(12));
-        let (relay, gate) = media.attach(&id)?;
+        let (relay, gate) = self.attach(&mut media, &id)?;
         match hls::start(&self.ctx, &id, &self.room_id, relay, gate, self.tx.clone()) {
             Ok(h) => {
                 self.hls = Some(h);
                 Ok(())
             }
             Err(reason) => {
-                media.detach(&id);
+                self.detach(Some(&mut media), &id);
                 Err(OutputError::Invalid(reason))
             }
         }
@@ -340,9 +377,7 @@ impl RoomEgress {
     pub fn stop_hls(&mut self, mut media: Option<MediaRefs<'_>>) {
         if let Some(mut h) = self.hls.take() {
             h.stop();
-            if let Some(m) = media.as_mut() {
-                m.detach(&h.id);
-            }
+            self.detach(media.as_mut(), &h.id);
         }
     }
 
@@ -368,9 +403,7 @@ impl RoomEgress {
                 id
             }
         };
-        if let Some(m) = media.as_mut() {
-            m.detach(id);
-        }
+        self.detach(media.as_mut(), id);
     }
 
     /// Stops every output (the room ends or its media goes): recordings finalize, streams end,

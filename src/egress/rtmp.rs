@@ -247,6 +247,9 @@ async fn attempt(
     };
     feed.close();
     drop(guard);
+    let (video, audio) =
+        (feed.video_frames.load(std::sync::atomic::Ordering::Relaxed), feed.audio_frames.load(std::sync::atomic::Ordering::Relaxed));
+    tracing::debug!(video, audio, "frames handed to the RTMP output");
     (why, live)
 }
 

@@ -25,11 +25,20 @@ pub struct Pipelines {
     pub record: String,
     pub rtmp: String,
     pub hls: String,
+    /// The room's full mix encoded once for all outputs.
+    pub audio_aac: String,
 }
 
 impl Pipelines {
-    pub const FILES: [&'static str; 6] =
-        ["composite.pipeline", "encode-h264.pipeline", "encode-vp8.pipeline", "record.pipeline", "rtmp.pipeline", "hls.pipeline"];
+    pub const FILES: [&'static str; 7] = [
+        "composite.pipeline",
+        "encode-h264.pipeline",
+        "encode-vp8.pipeline",
+        "record.pipeline",
+        "rtmp.pipeline",
+        "hls.pipeline",
+        "audio-aac.pipeline",
+    ];
 
     pub fn load(dir: &Path) -> Result<Self, PipelinesError> {
         let read = |name: &str| {
@@ -43,11 +52,12 @@ impl Pipelines {
             record: read(Self::FILES[3])?,
             rtmp: read(Self::FILES[4])?,
             hls: read(Self::FILES[5])?,
+            audio_aac: read(Self::FILES[6])?,
         })
     }
 
     /// `(file name, description)` pairs, for checks and error messages.
-    pub fn all(&self) -> [(&'static str, &str); 6] {
+    pub fn all(&self) -> [(&'static str, &str); 7] {
         [
             (Self::FILES[0], &self.composite),
             (Self::FILES[1], &self.encode_h264),
@@ -55,6 +65,7 @@ impl Pipelines {
             (Self::FILES[3], &self.record),
             (Self::FILES[4], &self.rtmp),
             (Self::FILES[5], &self.hls),
+            (Self::FILES[6], &self.audio_aac),
         ]
     }
 }

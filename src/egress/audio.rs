@@ -1,0 +1,168 @@
+//! The room's full mix, encoded once for all its outputs (`pipelines/audio-aac.pipeline`: raw
+//! PCM in, AAC out). It is a tap on the mixer; each encoded frame goes to every output's
+//! [`Relay`]. One encoder per room whatever the number of outputs: with an AAC encoder in each
+//! output, every further output cost 0.018 core, most of it encoding (benchmark G).
+//!
+//! Timestamps: the mixer hands a 20 ms frame every tick, stamped with the clock. Frames are
+//! stamped by counting samples from the first one, re-anchored to the clock only when the two
+//! drift apart by more than [`RESYNC`] (the mixer thread stalled), so scheduling jitter never
+//! shows as gaps or overlaps in the outputs. Encoded frames keep those absolute times.
+//!
+//! Invariants: the mixer thread never waits here (the appsrc is bounded and drops its oldest);
+//! the pipeline is set to `Null` when the encoder is dropped (its guard).
+
+use super::{EgressContext, PipelineGuard, Relay};
+use crate::media::audio::SAMPLE_RATE;
+use crate::media::tap::{EgressTap, TapStatus};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use std::sync::{Arc, Mutex};
+
+/// Audio timestamps follow the clock again when sample counting is this far off.
+const RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(80);
+const QUEUE_BYTES: u64 = 256 * 1024;
+
+/// The mix as the mixer gives it: S16 mono 48 kHz.
+fn pcm_caps() -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", "S16LE")
+        .field("layout", "interleaved")
+        .field("rate", SAMPLE_RATE as i32)
+        .field("channels", 1i32)
+        .build()
+}
+
+fn samples_time(n: u64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(n * 1_000_000_000 / u64::from(SAMPLE_RATE))
+}
+
+/// Sample counting against the clock.
+#[derive(Default)]
+struct Counter {
+    base: Option<gst::ClockTime>,
+    samples: u64,
+}
+
+impl Counter {
+    /// The time to stamp a frame of `n` samples that the clock says starts at `at`.
+    fn stamp(&mut self, at: gst::ClockTime, n: usize) -> gst::ClockTime {
+        let counted = self.base.map(|b| b + samples_time(self.samples));
+        let pts = match counted {
+            Some(c) if c.absdiff(at) <= RESYNC => c,
+            _ => {
+                self.base = Some(at);
+                self.samples = 0;
+                at
+            }
+        };
+        self.samples += n as u64;
+        pts
+    }
+}
+
+/// Where encoded frames go.
+type Relays = Arc<Mutex<Vec<(String, Arc<Relay>)>>>;
+
+pub struct AudioEncoder {
+    src: gst_app::AppSrc,
+    counter: Mutex<Counter>,
+    relays: Relays,
+    _guard: PipelineGuard,
+}
+
+impl AudioEncoder {
+    /// Builds and starts the encoder.
+    pub fn start(ctx: &EgressContext) -> Result<Arc<Self>, String> {
+        let file = "audio-aac.pipeline";
+        let (guard, bin) = super::build_pipeline(ctx, &ctx.pipelines.audio_aac, file)?;
+        let named = |name: &str| bin.by_name(name).ok_or_else(|| format!("{file} has no element named `{name}`"));
+        let src = named("src")?.dynamic_cast::<gst_app::AppSrc>().map_err(|_| format!("`src` in {file} is not an appsrc"))?;
+        let sink = named("sink")?;
+        src.set_caps(Some(&pcm_caps()));
+        src.set_format(gst::Format::Time);
+        src.set_is_live(true);
+        src.set_block(false);
+        src.set_max_bytes(QUEUE_BYTES);
+        src.set_leaky_type(gst_app::AppLeakyType::Downstream);
+        let appsink = sink.dynamic_cast::<gst_app::AppSink>().map_err(|_| "`sink` in audio-aac.pipeline is not an appsink")?;
+        appsink.set_sync(false);
+        let relays: Relays = Arc::default();
+        let out = relays.clone();
+        appsink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let (Some(frame), Some(caps)) = (sample.buffer_owned(), sample.caps_owned()) else { return Ok(gst::FlowSuccess::Ok) };
+                    let Some(at) = frame.pts() else { return Ok(gst::FlowSuccess::Ok) };
+                    if let Ok(list) = out.lock() {
+                        for (_, relay) in list.iter() {
+                            relay.encoded_audio(&frame, &caps, at);
+                        }
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        guard.0.set_state(gst::State::Playing).map_err(|e| format!("the audio encoder did not start: {e}"))?;
+        Ok(Arc::new(Self { src, counter: Mutex::default(), relays, _guard: guard }))
+    }
+
+    pub fn add(&self, id: &str, relay: Arc<Relay>) {
+        if let Ok(mut l) = self.relays.lock() {
+            l.retain(|(r, _)| r != id);
+            l.push((id.to_owned(), relay));
+        }
+    }
+
+    /// Removes `id`; returns how many outputs remain.
+    pub fn remove(&self, id: &str) -> usize {
+        self.relays
+            .lock()
+            .map(|mut l| {
+                l.retain(|(r, _)| r != id);
+                l.len()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl EgressTap for AudioEncoder {
+    fn video(&self, _: &gst::Buffer, _: &gst::Caps, _: gst::ClockTime) -> TapStatus {
+        TapStatus::Open
+    }
+
+    fn audio(&self, pcm: &[i16], at: gst::ClockTime) -> TapStatus {
+        let Ok(pts) = self.counter.lock().map(|mut c| c.stamp(at, pcm.len())) else { return TapStatus::Closed };
+        let mut bytes = Vec::with_capacity(pcm.len() * 2);
+        for s in pcm {
+            bytes.extend_from_slice(&s.to_le_bytes());
+        }
+        let mut buf = gst::Buffer::from_mut_slice(bytes);
+        {
+            let b = buf.make_mut();
+            b.set_pts(pts);
+            b.set_duration(samples_time(pcm.len() as u64));
+        }
+        let _ = self.src.push_buffer(buf);
+        TapStatus::Open
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> gst::ClockTime {
+        gst::ClockTime::from_mseconds(v)
+    }
+
+    #[test]
+    fn frames_are_stamped_by_counting_and_re_anchored_after_a_stall() {
+        let mut c = Counter::default();
+        let stamps: Vec<u64> = [1000, 1023, 1039, 1061, 1080].iter().map(|&t| c.stamp(ms(t), 960).mseconds()).collect();
+        assert_eq!(stamps, [1000, 1020, 1040, 1060, 1080], "jitter in the mixer's ticks does not show");
+        assert_eq!(c.stamp(ms(1300), 960).mseconds(), 1300, "a 200 ms stall re-anchors instead of piling up");
+        assert_eq!(c.stamp(ms(1325), 960).mseconds(), 1320);
+    }
+}
