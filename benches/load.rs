@@ -68,7 +68,14 @@ fn rss_mib(pid: u32) -> f64 {
 fn thread_role(comm: &str) -> &'static str {
     match comm.trim() {
         c if c.starts_with("mix-") => "audio mixer (mix-minus, Opus encode)",
-        c if c.starts_with("queue") => "video encoder (x264 and its threads, RTP payloader)",
+        c if c.starts_with("h264q") || c.starts_with("vp8q") => "video encoder (x264 and its threads, RTP payloader)",
+        // Output pipelines (benchmark G): appsrcs `video`/`audio`/`src`, their queues, muxers.
+        c if ["queue", "video:", "audio:", "src:", "mux", "mpegtsmux", "splitmux", "aacparse", "rtmp2"]
+            .iter()
+            .any(|p| c.starts_with(p)) =>
+        {
+            "outputs (shared AAC encode, parse, mux, file and socket writes)"
+        }
         c if c.starts_with("rtpjitterbuffer") => "ingest (jitter buffer, depayload, decode, scale; per participant)",
         c if c.starts_with("mixer") || c.starts_with("mix:") => "compositor",
         c if c.starts_with("tokio") => "async workers (WebRTC: ICE, DTLS, SRTP, RTCP; Opus decode; signaling)",

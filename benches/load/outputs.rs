@@ -2,11 +2,11 @@
 //! windows: no output, a recording, then the recording + HLS + an RTMP push to nginx-rtmp on
 //! loopback. The windows are interleaved over rounds (this machine's speed drifts ±10 % per
 //! minute) and the median difference is reported. The thread table compares the last round's
-//! "none" and "all" windows: threads that appeared with the outputs are theirs; the encoder's
+//! "none" and "all" windows by thread name (GStreamer names a streaming thread after its element,
+//! and reuses pooled threads, so names, not thread ids, tell whose work it is); the encoder's
 //! row shows that nothing is encoded twice.
 
-use super::{Roles, Server, opts, quick, secs};
-use std::collections::HashSet;
+use super::{Roles, Server, cpu_by_role, opts, quick, secs};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -53,41 +53,18 @@ pub async fn record_every_room(addr: SocketAddr, n: usize) {
     }
 }
 
-fn threads(pid: u32) -> HashSet<String> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default()
-}
-
-/// CPU seconds by role of the threads in `known`, and of the others (the outputs' own).
-fn split_cpu(pid: u32, known: &HashSet<String>) -> (Roles, f64) {
-    let (mut roles, mut outputs) = (Roles::new(), 0.0);
-    for t in threads(pid) {
-        let dir = format!("/proc/{pid}/task/{t}");
-        let cpu = super::cpu_seconds(&Path::new(&dir).join("stat"));
-        if known.contains(&t) {
-            let comm = std::fs::read_to_string(Path::new(&dir).join("comm")).unwrap_or_default();
-            *roles.entry(super::thread_role(&comm)).or_insert(0.0) += cpu;
-        } else {
-            outputs += cpu;
-        }
-    }
-    (roles, outputs)
-}
-
 struct Window {
     cores: f64,
     roles: Roles,
-    outputs: f64,
 }
 
-async fn window(server: &Server, known: &HashSet<String>, len: Duration) -> Window {
+async fn window(server: &Server, len: Duration) -> Window {
     let pid = server.pid();
-    let (c0, (r0, o0), t0) = (server.cpu(), split_cpu(pid, known), Instant::now());
+    let (c0, r0, t0) = (server.cpu(), cpu_by_role(pid), Instant::now());
     tokio::time::sleep(len).await;
     let el = t0.elapsed().as_secs_f64();
-    let (c1, (r1, o1)) = (server.cpu(), split_cpu(pid, known));
-    Window { cores: (c1 - c0) / el, roles: super::cores_by_role(&r0, r1, el), outputs: (o1 - o0) / el }
+    let (c1, r1) = (server.cpu(), cpu_by_role(pid));
+    Window { cores: (c1 - c0) / el, roles: super::cores_by_role(&r0, r1, el) }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -115,13 +92,12 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
         let load = tokio::spawn(async move { tessera::loadgen::run::run(&o).await.expect("load runs") });
         let room = open_rooms(addr, 1).await.into_iter().next().expect("the load's room");
         tokio::time::sleep(secs(6) + Duration::from_secs(1)).await;
-        let known = threads(server.pid());
         for _ in 0..rounds {
-            let w0 = window(&server, &known, len).await;
+            let w0 = window(&server, len).await;
             let r = call(addr, "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
             let rid = r["id"].as_str().expect("recording id").to_owned();
             tokio::time::sleep(settle).await;
-            let w1 = window(&server, &known, len).await;
+            let w1 = window(&server, len).await;
             call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(r#"{"hls":true}"#.into())).await;
             let s =
                 call(addr, "POST", &format!("/api/v1/rooms/{room}/streams"), Some(format!(r#"{{"url":"{}"}}"#, nginx.url("bench")))).await;
@@ -129,7 +105,7 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
             tokio::time::sleep(settle).await;
             let st = call(addr, "GET", &format!("/api/v1/rooms/{room}/streams/{sid}"), None).await;
             assert_eq!(st["state"], "live", "the benchmark's RTMP output is live: {st}");
-            let w2 = window(&server, &known, len).await;
+            let w2 = window(&server, len).await;
             call(addr, "DELETE", &format!("/api/v1/rooms/{room}/streams/{sid}"), None).await;
             call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(r#"{"hls":false}"#.into())).await;
             call(addr, "POST", &format!("/api/v1/recordings/{rid}/stop"), None).await;
@@ -161,12 +137,10 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
         ),
     ];
     let mut md = format!(
-        "\nG, where the cores went in the last round: no output ({:.3}) and recording + HLS + RTMP ({:.3}). Threads that \
-         started with the outputs (appsrc, AAC encoders, muxers, file and socket writers) are counted apart; the video \
-         encoder's row shows the composite is not encoded again:\n\n| threads | no output | three outputs |\n|---|---|---|\n",
+        "\nG, where the cores went in the last round: no output ({:.3}) and recording + HLS + RTMP ({:.3}), by thread; \
+         the video encoder's row shows the composite is not encoded again:\n\n| threads | no output | three outputs |\n|---|---|---|\n",
         w0.cores, w2.cores
     );
-    md.push_str(&format!("| outputs' own threads | 0.000 | {:.3} |\n", w2.outputs));
     for (role, cores) in w2.roles.iter().filter(|(_, c)| **c >= 0.001) {
         md.push_str(&format!("| {role} | {:.3} | {cores:.3} |\n", w0.roles.get(role).copied().unwrap_or(0.0)));
     }
