@@ -34,6 +34,6 @@ if ! command -v cargo >/dev/null; then
 fi
 
 # Browser-test driver (never downloads a browser: the tests use Debian's /usr/bin/chromium).
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/hls.js ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -238,6 +238,15 @@ impl Config {
         if !(1..=20).contains(&self.max_streams_per_room) {
             return bad(format!("max_streams_per_room must be within 1..=20, got {}", self.max_streams_per_room));
         }
+        // The HLS folder is emptied at start-up: it must hold nothing else.
+        let (hls, rec) = (&self.hls_dir, &self.recordings_dir);
+        if hls.as_os_str().is_empty() || hls.starts_with(rec) || rec.starts_with(hls) || self.database.starts_with(hls) {
+            return bad(format!(
+                "hls_dir {} must be a folder of its own (it is emptied at start-up): not recordings_dir {}, not inside or around it, and not holding the database",
+                hls.display(),
+                rec.display()
+            ));
+        }
         if !(10..=6 * 3600).contains(&self.recording_part_seconds) {
             return bad(format!("recording_part_seconds must be within 10..=21600, got {}", self.recording_part_seconds));
         }
@@ -361,5 +370,21 @@ mod tests {
         let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tessera.sample.toml")).unwrap();
         let c = Config::from_toml(&text).unwrap();
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_hls_folder_must_be_its_own() {
+        let mut c = Config::default();
+        c.validate().unwrap();
+        for (hls, rec) in [("data", "data/recordings"), ("data/recordings", "data/recordings"), ("data/recordings/live", "data/recordings")]
+        {
+            c.hls_dir = hls.into();
+            c.recordings_dir = rec.into();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("hls_dir"), "{hls} vs {rec}: {e}");
+        }
+        c.hls_dir = "data".into();
+        c.recordings_dir = "recordings".into();
+        assert!(c.validate().is_err(), "the database data/tessera.db is inside it");
     }
 }

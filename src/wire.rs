@@ -289,11 +289,18 @@ pub struct RecordingList {
 }
 
 /// `POST /rooms/{id}/streams`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartStreamRequest {
     /// `rtmp://host[:port]/app/streamkey` or `rtmps://…`, at most 2048 characters.
     pub url: String,
+}
+
+/// Never shows the URL: it holds the stream key.
+impl std::fmt::Debug for StartStreamRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StartStreamRequest { url: <secret> }")
+    }
 }
 
 /// `GET /rooms/{id}/streams`.

@@ -79,7 +79,7 @@ async fn auto_recording_is_announced_controlled_by_the_host_and_finalized_when_t
 
     eventually(Duration::from_secs(20), "the recording has written media", || async {
         let (_, v) = call(addr, "GET", &format!("/api/v1/recordings/{id}"), &host, None).await;
-        if v["bytes"].as_u64().unwrap_or(0) > 0 && v["durationMs"].as_u64().unwrap_or(0) >= 2000 { Ok(()) } else { Err(v.to_string()) }
+        if v["bytes"].as_u64().unwrap_or(0) > 0 && v["durationMs"].as_u64().unwrap_or(0) >= 3000 { Ok(()) } else { Err(v.to_string()) }
     })
     .await;
     let (st, _) = call(addr, "DELETE", &format!("/api/v1/rooms/{room}"), &host, None).await;

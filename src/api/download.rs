@@ -1,6 +1,6 @@
 //! Serving a file with HTTP range support (RFC 9110 §14): `Range: bytes=a-b`, `bytes=a-` and
 //! `bytes=-n` give `206 Partial Content` with `Content-Range`; a range past the end gives `416`
-//! with `Content-Range: bytes */len`; no (or an unusable multi-range) header gives the whole
+//! with `Content-Range: bytes */len`; no header, several ranges or an invalid one give the whole
 //! file with `200`. Every answer says `Accept-Ranges: bytes`. The body is streamed in 64 KiB
 //! chunks from a task, so a large file is never held in memory.
 
@@ -22,35 +22,36 @@ pub struct ByteRange {
     pub end: u64,
 }
 
-/// Parses a `Range` header against a file of `len` bytes. `Ok(None)`: serve the whole file
-/// (no header, another unit, several ranges); `Err`: the range cannot be satisfied.
+/// Parses a `Range` header against a file of `len` bytes. `Ok(None)`: serve the whole file (no
+/// header, another unit, several ranges, or a header that is not valid syntax, which RFC 9110
+/// says to ignore); `Err`: a valid range that cannot be satisfied (`416`).
 pub fn parse_range(header: Option<&str>, len: u64) -> Result<Option<ByteRange>, ApiError> {
-    let Some(spec) = header.map(str::trim).and_then(|h| h.strip_prefix("bytes=")) else { return Ok(None) };
+    let Some(h) = header.map(str::trim) else { return Ok(None) };
+    let Some(spec) = h.get(..6).filter(|u| u.eq_ignore_ascii_case("bytes=")).map(|_| &h[6..]) else { return Ok(None) };
     if spec.contains(',') {
         return Ok(None);
     }
-    let (a, b) = spec.split_once('-').ok_or_else(|| ApiError::BadRequest("Range must look like bytes=start-end".into()))?;
-    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| ApiError::BadRequest("Range must look like bytes=start-end".into()));
-    let range = match (a.trim().is_empty(), b.trim().is_empty()) {
-        (true, true) => return Err(ApiError::BadRequest("Range must look like bytes=start-end".into())),
-        (true, false) => {
-            let n = num(b)?;
+    let Some((a, b)) = spec.split_once('-') else { return Ok(None) };
+    // `1*DIGIT` only: no signs, no spaces inside.
+    let num =
+        |s: &str| Some(s.trim()).filter(|t| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit())).and_then(|t| t.parse::<u64>().ok());
+    let range = match (num(a), num(b), a.trim().is_empty()) {
+        (None, Some(n), true) => {
             if n == 0 || len == 0 {
                 return Err(ApiError::RangeNotSatisfiable(len));
             }
             ByteRange { start: len.saturating_sub(n), end: len - 1 }
         }
-        (false, open_end) => {
-            let start = num(a)?;
-            let end = if open_end { len.saturating_sub(1) } else { num(b)?.min(len.saturating_sub(1)) };
-            if !open_end && num(b)? < start {
-                return Err(ApiError::BadRequest("Range end is before its start".into()));
+        (Some(start), end, false) if b.trim().is_empty() || end.is_some() => {
+            if end.is_some_and(|e| e < start) {
+                return Ok(None);
             }
             if start >= len {
                 return Err(ApiError::RangeNotSatisfiable(len));
             }
-            ByteRange { start, end }
+            ByteRange { start, end: end.map_or(len - 1, |e| e.min(len - 1)) }
         }
+        _ => return Ok(None),
     };
     Ok(Some(range))
 }
@@ -123,8 +124,9 @@ mod tests {
         assert_eq!(parse_range(None, 1000).unwrap(), None);
         assert!(matches!(r("bytes=1000-"), Err(ApiError::RangeNotSatisfiable(1000))));
         assert!(matches!(r("bytes=-0"), Err(ApiError::RangeNotSatisfiable(1000))));
-        assert!(matches!(r("bytes=5-1"), Err(ApiError::BadRequest(_))));
-        assert!(matches!(r("bytes=x-1"), Err(ApiError::BadRequest(_))));
-        assert!(matches!(r("bytes=-"), Err(ApiError::BadRequest(_))));
+        assert_eq!(r("Bytes=0-0").unwrap(), Some(ByteRange { start: 0, end: 0 }), "the unit is case-insensitive");
+        for invalid in ["bytes=5-1", "bytes=x-1", "bytes=-", "bytes=+5-", "bytes=1", "bytes=1-2-3"] {
+            assert_eq!(r(invalid).unwrap(), None, "{invalid} is not valid syntax: ignored, the whole file is served");
+        }
     }
 }

@@ -23,19 +23,23 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
         .and_then(|room, file, st, auth, q, range| async move { serve(room, file, st, auth, q, range).await.map_err(reject) })
 }
 
-fn authorize(state: &AppState, room: &str, public: bool, header: Option<&str>, token: Option<&str>) -> Result<(), ApiError> {
-    if public {
-        return Ok(());
-    }
+/// Who may watch, decided before anything about the room is looked up: a credential is checked
+/// on its own (a token names its room); without one, only a live public room answers, and any
+/// other room id, existing or not, gets the same 401.
+fn authorize(state: &AppState, room: &str, header: Option<&str>, token: Option<&str>) -> Result<(), ApiError> {
     if let Some(t) = token {
         state.auth.verify_join(t, room)?;
         return Ok(());
     }
-    match state.auth.caller(header)? {
-        Caller::Open if header.is_none() && !state.auth.is_open() => Err(AuthError::Missing.into()),
-        Caller::Open | Caller::ApiKey(_) => Ok(()),
-        Caller::Token(c) if c.room == room => Ok(()),
-        Caller::Token(_) => Err(AuthError::WrongRoom.into()),
+    match state.auth.caller(header) {
+        Ok(Caller::ApiKey(_)) => Ok(()),
+        Ok(Caller::Token(c)) if c.room == room => Ok(()),
+        Ok(Caller::Token(_)) => Err(AuthError::WrongRoom.into()),
+        Ok(Caller::Open) if header.is_none() && state.rooms.get(room).is_some_and(|h| h.is_public()) => Ok(()),
+        Ok(Caller::Open) if state.auth.is_open() => Ok(()),
+        Ok(Caller::Open) => Err(AuthError::Missing.into()),
+        Err(AuthError::Missing) if state.rooms.get(room).is_some_and(|h| h.is_public()) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -48,20 +52,20 @@ async fn serve(
     range: Option<String>,
 ) -> Result<Response, ApiError> {
     let token = q.get("token").filter(|t| !t.is_empty());
-    let public = match state.rooms.lookup(&room)? {
-        Lookup::Live(h) => h.info().await.map(|i| i.spec.public).unwrap_or(false),
-        Lookup::Ended(_) => return Err(ApiError::RoomEnded),
-        Lookup::NotFound => return Err(ApiError::RoomNotFound(room)),
-    };
-    authorize(&state, &room, public, header.as_deref(), token.map(String::as_str))?;
+    authorize(&state, &room, header.as_deref(), token.map(String::as_str))?;
+    if state.rooms.get(&room).is_none() {
+        return Err(match state.rooms.lookup(&room)? {
+            Lookup::Ended(_) => ApiError::RoomEnded,
+            _ => ApiError::RoomNotFound(room),
+        });
+    }
     if !hls::servable(&file) {
         return Err(ApiError::NotFound("not_found", "no such HLS file".into()));
     }
-    let path = hls::room_dir(&state.config.hls_dir, &room).join(&file);
+    let not_running = || ApiError::NotFound("hls_not_running", "the room is not publishing HLS now".into());
+    let path = hls::current_dir(&state.config.hls_dir, &room).ok_or_else(not_running)?.join(&file);
     if file == hls::PLAYLIST {
-        let text = tokio::fs::read_to_string(&path)
-            .await
-            .map_err(|_| ApiError::NotFound("hls_not_running", "the room is not publishing HLS now".into()))?;
+        let text = tokio::fs::read_to_string(&path).await.map_err(|_| not_running())?;
         let body = match token {
             Some(t) => text
                 .lines()

@@ -193,7 +193,6 @@ pub async fn delete_recording(id: String, state: AppState, caller: Caller) -> Re
     responses((status = 200, description = "the MP4 file", content_type = "video/mp4"),
         (status = 206, description = "the requested range", content_type = "video/mp4"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 400, body = ErrorBody, description = "a malformed Range header"),
         (status = 404, body = ErrorBody, description = "`recording_not_found`, `file_not_found`"),
         (status = 409, body = ErrorBody, description = "`multiple_parts`: download /parts/{n}"),
         (status = 416, body = ErrorBody, description = "`range_not_satisfiable`"),
@@ -236,7 +235,6 @@ pub async fn download_file(
     responses((status = 200, description = "the MP4 part", content_type = "video/mp4"),
         (status = 206, description = "the requested range", content_type = "video/mp4"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 400, body = ErrorBody, description = "a malformed Range header"),
         (status = 404, body = ErrorBody, description = "`recording_not_found`, `part_not_found`"),
         (status = 416, body = ErrorBody, description = "`range_not_satisfiable`"),
         (status = 503, body = ErrorBody, description = "`storage_error`: the file could not be read")))]

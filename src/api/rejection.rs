@@ -89,6 +89,7 @@ impl From<crate::egress::OutputError> for ApiError {
             O::TooManyStreams(_) => ApiError::Limit("too_many_streams", e.to_string()),
             O::Invalid(m) => ApiError::BadRequest(m),
             O::NotOpen(m) => ApiError::Conflict("room_not_open", m),
+            O::Unavailable(m) => ApiError::Unavailable(m),
             O::Media(_) => ApiError::Unavailable(e.to_string()),
         }
     }

@@ -20,7 +20,8 @@ use gstreamer_app as gst_app;
 use std::sync::{Arc, Mutex};
 
 /// Audio timestamps follow the clock again when sample counting is this far off.
-const RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(80);
+/// Below the ±60 ms the outputs promise between audio and video; above the mixer's usual jitter.
+const RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(40);
 const QUEUE_BYTES: u64 = 256 * 1024;
 
 /// The mix as the mixer gives it: S16 mono 48 kHz.
@@ -34,7 +35,7 @@ fn pcm_caps() -> gst::Caps {
 }
 
 fn samples_time(n: u64) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds(n * 1_000_000_000 / u64::from(SAMPLE_RATE))
+    gst::ClockTime::from_nseconds((u128::from(n) * 1_000_000_000 / u128::from(SAMPLE_RATE)) as u64)
 }
 
 /// Sample counting against the clock.

@@ -34,9 +34,29 @@ impl HlsHandle {
     }
 }
 
-/// The folder of `room`'s HLS files.
+/// The folder of `room`'s HLS outputs; each output writes in a sub-folder of its own (named
+/// after its id), so one being removed never takes the files of the next.
 pub fn room_dir(hls_dir: &Path, room: &str) -> PathBuf {
     hls_dir.join(room)
+}
+
+/// The folder of the room's current HLS output: the newest with a playlist.
+pub fn current_dir(hls_dir: &Path, room: &str) -> Option<PathBuf> {
+    std::fs::read_dir(room_dir(hls_dir, room))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter_map(|p| Some((std::fs::metadata(p.join(PLAYLIST)).ok()?.modified().ok()?, p)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p)
+}
+
+/// Removes an output's folder, and the room's folder once it is empty.
+fn remove(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
 }
 
 /// A file name the HLS route may serve: the playlist or a segment, nothing with a path in it.
@@ -56,13 +76,22 @@ pub fn start(
     keyframes: Arc<KeyframeGate>,
     events: mpsc::UnboundedSender<EgressEvent>,
 ) -> Result<HlsHandle, String> {
-    let dir = room_dir(&ctx.hls_dir, room);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = room_dir(&ctx.hls_dir, room).join(id);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the HLS folder {}: {e}", dir.display()))?;
-    let OutputPipeline { guard, sink, feed } = super::build_output(ctx, &ctx.pipelines.hls, "hls.pipeline", "an hlssink2")?;
-    sink.set_property("location", dir.join("segment%05d.ts").to_string_lossy().to_string());
-    sink.set_property("playlist-location", dir.join(PLAYLIST).to_string_lossy().to_string());
-    guard.0.set_state(gst::State::Playing).map_err(|e| format!("the HLS pipeline did not start: {e}"))?;
+    let started = (|| {
+        let OutputPipeline { guard, sink, feed } = super::build_output(ctx, &ctx.pipelines.hls, "hls.pipeline", "an hlssink2")?;
+        super::set_checked(&sink, "location", dir.join("segment%05d.ts").to_string_lossy().to_string())?;
+        super::set_checked(&sink, "playlist-location", dir.join(PLAYLIST).to_string_lossy().to_string())?;
+        guard.0.set_state(gst::State::Playing).map_err(|e| format!("the HLS pipeline did not start: {e}"))?;
+        Ok::<_, String>((guard, feed))
+    })();
+    let (guard, feed) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            remove(&dir);
+            return Err(e);
+        }
+    };
     relay.set(Some(feed.clone()));
     keyframes.request(Duration::from_millis(100));
     let (tx, rx) = oneshot::channel();
@@ -99,7 +128,7 @@ async fn follow(
     };
     relay.close();
     drop(guard);
-    let _ = std::fs::remove_dir_all(&dir);
+    remove(&dir);
     tracing::info!("hls output stopped; files removed");
     if failed {
         let _ = events.send(EgressEvent::OutputEnded { id });

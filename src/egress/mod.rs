@@ -107,9 +107,18 @@ impl PipelineGuard {
 }
 
 impl Drop for PipelineGuard {
+    /// Stopping can block (rtmp2sink joins its connection thread), so inside the runtime it
+    /// runs on a blocking thread, never on an async worker or a room actor.
     fn drop(&mut self) {
-        let _ = self.0.set_state(gst::State::Null);
-        self.1.pipelines.fetch_sub(1, Ordering::SeqCst);
+        let (pipeline, counts) = (self.0.clone(), self.1.clone());
+        let stop = move || {
+            let _ = pipeline.set_state(gst::State::Null);
+            counts.pipelines.fetch_sub(1, Ordering::SeqCst);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(stop)),
+            Err(_) => stop(),
+        }
     }
 }
 
@@ -121,6 +130,22 @@ pub(crate) fn build_pipeline(ctx: &EgressContext, desc: &str, file: &str) -> Res
     let pipeline = gst::Pipeline::new();
     pipeline.add(&bin).map_err(|e| format!("{file}: {e}"))?;
     Ok((PipelineGuard::new(pipeline, &ctx.counts), bin))
+}
+
+/// Sets property `name` of `element` if it has one of the value's type. The pipeline files can
+/// be edited, and a property of another type would panic in `set_property`; here it is an error
+/// that fails that output only.
+pub(crate) fn set_checked(element: &gst::Element, name: &str, value: impl Into<gst::glib::Value>) -> Result<(), String> {
+    let value = value.into();
+    let kind = element.factory().map(|f| f.name().to_string()).unwrap_or_default();
+    match element.find_property(name) {
+        Some(p) if value.type_().is_a(p.value_type()) => {
+            element.set_property_from_value(name, &value);
+            Ok(())
+        }
+        Some(p) => Err(format!("`{}` ({kind}): property {name} is a {}, not a {}", element.name(), p.value_type(), value.type_())),
+        None => Err(format!("`{}` ({kind}) has no property {name}", element.name())),
+    }
 }
 
 /// An output's pipeline, built from its description in `pipelines/`.
@@ -215,7 +240,7 @@ impl RoomEgress {
         let encoder = match &self.audio {
             Some(e) => e.clone(),
             None => {
-                let e = audio::AudioEncoder::start(&self.ctx).map_err(OutputError::Invalid)?;
+                let e = audio::AudioEncoder::start(&self.ctx).map_err(OutputError::Unavailable)?;
                 media.audio.add_tap(AUDIO_TAP, e.clone());
                 self.audio = Some(e.clone());
                 e
@@ -260,6 +285,9 @@ pub enum OutputError {
     Invalid(String),
     #[error("{0}")]
     NotOpen(String),
+    /// The server could not feed the output (its encoder or media failed to start).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("the room's media could not feed the output: {0}")]
     Media(#[from] MediaError),
 }
@@ -295,6 +323,10 @@ impl RoomEgress {
     pub fn start_recording(&mut self, mut media: MediaRefs<'_>, room_json: serde_json::Value) -> Result<RecordingRecord, OutputError> {
         if let Some(r) = &self.recording {
             return Err(RecordError::AlreadyRunning(r.id.clone()).into());
+        }
+        // Refused before anything is started for it (the place is taken in `recording::start`).
+        if self.ctx.counts.recordings.load(Ordering::SeqCst) >= self.ctx.max_recordings {
+            return Err(RecordError::TooMany(self.ctx.max_recordings).into());
         }
         let id = format!("rec_{}", crate::ids::random_id(16));
         let (relay, gate) = self.attach(&mut media, &id)?;
@@ -369,7 +401,7 @@ impl RoomEgress {
             }
             Err(reason) => {
                 self.detach(Some(&mut media), &id);
-                Err(OutputError::Invalid(reason))
+                Err(OutputError::Unavailable(reason))
             }
         }
     }

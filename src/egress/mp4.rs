@@ -1,5 +1,5 @@
 //! Reads an MP4 file's duration from its `moov/mvhd` header, without decoding: enough to report
-//! the parts of a recording that was cut short (the header is rewritten every second while
+//! the parts of a recording that was cut short (the header is rewritten every 0.5 s while
 //! recording, so it holds the duration up to the last rewrite).
 
 use std::io::{Read, Seek, SeekFrom};
@@ -9,13 +9,13 @@ use std::path::Path;
 /// first box of type `want`'s payload.
 fn find_box<R: Read + Seek>(r: &mut R, start: u64, end: u64, want: &[u8; 4]) -> Option<(u64, u64)> {
     let mut pos = start;
-    while pos + 8 <= end {
+    while pos.checked_add(8).is_some_and(|p| p <= end) {
         r.seek(SeekFrom::Start(pos)).ok()?;
         let mut head = [0u8; 8];
         r.read_exact(&mut head).ok()?;
         let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as u64;
         let (size, header) = match size32 {
-            0 => (end - pos, 8),
+            0 => (end.checked_sub(pos)?, 8),
             1 => {
                 let mut large = [0u8; 8];
                 r.read_exact(&mut large).ok()?;
@@ -39,23 +39,29 @@ pub fn duration_ms(path: &Path) -> Option<u64> {
     let mut f = std::fs::File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     let (moov, moov_len) = find_box(&mut f, 0, len, b"moov")?;
-    let (mvhd, _) = find_box(&mut f, moov, moov + moov_len, b"mvhd")?;
+    let (mvhd, _) = find_box(&mut f, moov, moov.checked_add(moov_len)?, b"mvhd")?;
     f.seek(SeekFrom::Start(mvhd)).ok()?;
     let mut version = [0u8; 4];
     f.read_exact(&mut version).ok()?;
-    let (timescale, duration) = if version[0] == 1 {
-        let mut b = [0u8; 28];
-        f.read_exact(&mut b).ok()?;
-        (u32::from_be_bytes([b[16], b[17], b[18], b[19]]) as u64, u64::from_be_bytes(b[20..28].try_into().ok()?))
-    } else {
-        let mut b = [0u8; 16];
-        f.read_exact(&mut b).ok()?;
-        (u32::from_be_bytes([b[8], b[9], b[10], b[11]]) as u64, u32::from_be_bytes([b[12], b[13], b[14], b[15]]) as u64)
+    let (timescale, duration) = match version[0] {
+        1 => {
+            let mut b = [0u8; 28];
+            f.read_exact(&mut b).ok()?;
+            let d = u64::from_be_bytes(b[20..28].try_into().ok()?);
+            (u32::from_be_bytes([b[16], b[17], b[18], b[19]]) as u64, (d != u64::MAX).then_some(d)?)
+        }
+        0 => {
+            let mut b = [0u8; 16];
+            f.read_exact(&mut b).ok()?;
+            let d = u32::from_be_bytes([b[12], b[13], b[14], b[15]]);
+            (u32::from_be_bytes([b[8], b[9], b[10], b[11]]) as u64, (d != u32::MAX).then_some(d as u64)?)
+        }
+        _ => return None,
     };
     if timescale == 0 {
         return None;
     }
-    Some(duration.saturating_mul(1000) / timescale)
+    Some((duration as u128 * 1000 / timescale as u128).min(u64::MAX as u128) as u64)
 }
 
 /// Whether the movie header comes before the media data (a player can start and seek without

@@ -13,7 +13,7 @@
 
 use super::feed::Feed;
 use super::spec::{PART_PATTERN, RecordingRecord, RecordingState};
-use super::{EgressContext, EgressEvent, OutputPipeline, PipelineGuard, Relay, count_guard};
+use super::{Counts, EgressContext, EgressEvent, OutputPipeline, PipelineGuard, Relay};
 use crate::media::KeyframeGate;
 use crate::webhook::WebhookEvent;
 use futures::StreamExt;
@@ -61,6 +61,23 @@ impl RecordingHandle {
     }
 }
 
+/// One of the server's `max_recordings` places, held by a running recording.
+pub(crate) struct Slot(Arc<Counts>);
+
+impl Slot {
+    /// Takes a place if fewer than `max` recordings run.
+    pub(crate) fn reserve(counts: &Arc<Counts>, max: usize) -> Option<Self> {
+        counts.recordings.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(Self(counts.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.recordings.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -78,10 +95,8 @@ pub fn start(
     keyframes: Arc<KeyframeGate>,
     events: mpsc::UnboundedSender<EgressEvent>,
 ) -> Result<(RecordingRecord, Option<RecordingHandle>), RecordError> {
-    let running = ctx.counts.recordings.load(std::sync::atomic::Ordering::SeqCst);
-    if running >= ctx.max_recordings {
-        return Err(RecordError::TooMany(ctx.max_recordings));
-    }
+    // Reserved now, not when the task runs: rooms starting at once cannot pass the limit together.
+    let slot = Slot::reserve(&ctx.counts, ctx.max_recordings).ok_or(RecordError::TooMany(ctx.max_recordings))?;
     let id = id.to_owned();
     let mut rec = RecordingRecord {
         id: id.clone(),
@@ -106,7 +121,7 @@ pub fn start(
             let handle = RecordingHandle { id: id.clone(), started_at: rec.started_at, feed: feed.clone(), stop: Some(stop_tx) };
             span.in_scope(|| tracing::info!(dir = %rec.dir.display(), "recording started"));
             webhook(ctx, "recordingStarted", &room_json, &rec);
-            let task = follow(ctx.clone(), rec.clone(), guard, (relay, feed), stop_rx, room_json, events);
+            let task = follow(ctx.clone(), rec.clone(), (guard, slot), (relay, feed), stop_rx, room_json, events);
             tokio::spawn(task.instrument(span));
             Ok((rec, Some(handle)))
         }
@@ -128,9 +143,9 @@ fn build(ctx: &EgressContext, rec: &RecordingRecord) -> Result<(PipelineGuard, A
     std::fs::create_dir_all(&rec.dir).map_err(|e| format!("cannot create the recording folder {}: {e}", rec.dir.display()))?;
     let OutputPipeline { guard, sink, feed } = super::build_output(ctx, &ctx.pipelines.record, "record.pipeline", "a splitmuxsink")?;
     let part = ctx.part_duration;
-    sink.set_property("location", rec.dir.join(PART_PATTERN).to_string_lossy().to_string());
-    sink.set_property("start-index", 1i32);
-    sink.set_property("max-size-time", part.as_nanos() as u64);
+    super::set_checked(&sink, "location", rec.dir.join(PART_PATTERN).to_string_lossy().to_string())?;
+    super::set_checked(&sink, "start-index", 1i32)?;
+    super::set_checked(&sink, "max-size-time", part.as_nanos() as u64)?;
     // The header reserve covers the part plus the wait for the next keyframe, with room to spare;
     // splitmuxsink also starts a new part early should the reserve run low (robust muxing).
     let reserve = part + part / 10 + Duration::from_secs(30);
@@ -140,10 +155,11 @@ fn build(ctx: &EgressContext, rec: &RecordingRecord) -> Result<(PipelineGuard, A
     let mux = sink
         .dynamic_cast_ref::<gst::ChildProxy>()
         .and_then(|c| c.child_by_name("muxer"))
+        .and_then(|o| o.downcast::<gst::Element>().ok())
         .ok_or("record.pipeline: the splitmuxsink has no muxer (async-finalize must be false)")?;
-    sink.set_property("use-robust-muxing", true);
-    mux.set_property("reserved-max-duration", reserve.as_nanos() as u64);
-    mux.set_property("reserved-moov-update-period", MOOV_UPDATE.as_nanos() as u64);
+    super::set_checked(&sink, "use-robust-muxing", true)?;
+    super::set_checked(&mux, "reserved-max-duration", reserve.as_nanos() as u64)?;
+    super::set_checked(&mux, "reserved-moov-update-period", MOOV_UPDATE.as_nanos() as u64)?;
     guard.0.set_state(gst::State::Playing).map_err(|e| format!("the recording pipeline did not start: {e}"))?;
     Ok((guard, feed))
 }
@@ -160,13 +176,12 @@ fn webhook(ctx: &EgressContext, event: &'static str, room: &serde_json::Value, r
 async fn follow(
     ctx: EgressContext,
     mut rec: RecordingRecord,
-    guard: PipelineGuard,
+    (guard, _slot): (PipelineGuard, Slot),
     (relay, feed): (Arc<Relay>, Arc<Feed>),
     mut stop: oneshot::Receiver<()>,
     room_json: serde_json::Value,
     events: mpsc::UnboundedSender<EgressEvent>,
 ) {
-    let _count = count_guard(&ctx.counts.recordings);
     let Some(bus) = guard.0.bus() else { return };
     let mut messages = bus.stream();
     let mut deadline: Option<tokio::time::Instant> = None;

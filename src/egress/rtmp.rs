@@ -32,6 +32,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub struct RtmpUrl {
     full: String,
     masked: String,
+    /// The secret part (`app/` onwards is shown masked).
+    key: String,
 }
 
 impl std::fmt::Debug for RtmpUrl {
@@ -54,7 +56,20 @@ impl RtmpUrl {
             return Err("url must look like rtmp://host/app/streamkey (host, app and key are required)".into());
         }
         let scheme = if url.starts_with("rtmps://") { "rtmps" } else { "rtmp" };
-        Ok(Self { full: url.to_owned(), masked: format!("{scheme}://{host}/{app}/****") })
+        // A password in `user:pass@host` is as secret as the key.
+        let shown_host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        Ok(Self { full: url.to_owned(), masked: format!("{scheme}://{shown_host}/{app}/****"), key: key.to_owned() })
+    }
+
+    /// `text` (an error from the RTMP server or GStreamer) with the URL and the key masked: a
+    /// server refusing a publish may quote the stream name back.
+    pub fn scrub(&self, text: &str) -> String {
+        let bare = self.key.split('?').next().unwrap_or(&self.key);
+        let mut out = text.replace(&self.full, &self.masked).replace(&self.key, "****");
+        if !bare.is_empty() {
+            out = out.replace(bare, "****");
+        }
+        out
     }
 
     pub fn masked(&self) -> &str {
@@ -169,6 +184,7 @@ async fn run(
             _ = &mut stop => break,
             r = attempt(&ctx, &target, &relay, &keyframes, &status) => r,
         };
+        let outcome = (target.scrub(&outcome.0), outcome.1);
         relay.set(None);
         let stopped = status.lock().map(|s| s.state == "stopped").unwrap_or(true);
         if stopped {
@@ -263,7 +279,7 @@ fn sent_bytes(sink: &gst::Element) -> u64 {
 
 fn build(ctx: &EgressContext, target: &RtmpUrl) -> Result<(PipelineGuard, Arc<Feed>, gst::Element), String> {
     let OutputPipeline { guard, sink, feed } = super::build_output(ctx, &ctx.pipelines.rtmp, "rtmp.pipeline", "an rtmp2sink")?;
-    sink.set_property("location", &target.full);
+    super::set_checked(&sink, "location", target.full.as_str())?;
     guard.0.set_state(gst::State::Playing).map_err(|e| format!("the RTMP pipeline did not start: {e}"))?;
     Ok((guard, feed, sink))
 }
@@ -278,6 +294,13 @@ mod tests {
         assert_eq!(u.masked(), "rtmp://a.rtmp.youtube.com/live2/****");
         assert!(!format!("{u:?}").contains("abcd"), "Debug shows the masked form");
         assert_eq!(RtmpUrl::parse("rtmps://host:443/app/k?x=1").unwrap().masked(), "rtmps://host:443/app/****");
+        let p = RtmpUrl::parse("rtmp://user:hunter2@host/app/name?token=abc").unwrap();
+        assert_eq!(p.masked(), "rtmp://host/app/****", "no password in what is shown");
+        assert_eq!(p.scrub("stream name already exists"), "stream **** already exists");
+        assert_eq!(
+            u.scrub("publish denied; stream abcd-efgh-ijkl already exists at rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl"),
+            "publish denied; stream **** already exists at rtmp://a.rtmp.youtube.com/live2/****"
+        );
         for bad in ["http://x/a/b", "rtmp://host/app", "rtmp:///app/key", "rtmp://host//key", "rtmp://h/a/k y", ""] {
             assert!(RtmpUrl::parse(bad).is_err(), "{bad:?} is refused");
         }

@@ -86,7 +86,7 @@ impl RecordingRecord {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
         let mut names: Vec<String> =
             entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).filter(|n| part_index(n).is_some()).collect();
-        names.sort();
+        names.sort_by_key(|n| part_index(n));
         names
             .into_iter()
             .filter_map(|file| {

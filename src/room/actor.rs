@@ -210,6 +210,10 @@ impl Room {
         }
         tracing::info!("room open");
         self.webhook("roomStarted", None, None);
+        // People who joined early are in a call already: its outputs start now.
+        if !self.members.is_empty() {
+            self.auto_outputs();
+        }
     }
 
     fn end(&mut self, reason: EndReason) {
@@ -356,20 +360,21 @@ impl Room {
             audio_muted: false,
             video_muted: false,
         };
-        let fresh = self.media.is_none();
+        let first = self.members.is_empty();
         let media = self.ensure_media().map_err(|e| JoinError::Media(e.to_string()))?;
         media.video.add_participant(&info.id, &info.name).map_err(|e| JoinError::Media(e.to_string()))?;
-        if fresh {
-            // The call (re)starts: outputs the room asks for start with it. Not on later joins,
-            // so a recording the host stopped is not restarted by the next person in.
-            self.auto_outputs();
-        }
         let (tx, events) = mpsc::unbounded_channel();
         let cancel = self.cancel.child_token();
         let participants = self.members.iter().map(|m| m.info.clone()).collect();
         self.broadcast(RoomEvent::Joined(info.clone()), None);
         tracing::info!(participant = %info.id, name = %info.name, role = ?info.role, "joined");
         self.members.push(Member { info: info.clone(), events: tx, cancel: cancel.clone() });
+        if first {
+            // The call starts: outputs the room asks for start with it (after the member is in,
+            // so a failing output never takes the media from under them). Not on later joins,
+            // so a recording the host stopped is not restarted by the next person in.
+            self.auto_outputs();
+        }
         self.handle.present.store(self.members.len(), Ordering::Relaxed);
         self.empty_since = None;
         self.webhook("participantJoined", Some(&info), None);
@@ -443,6 +448,7 @@ impl Room {
         }
         self.ctx.store.update_room(&next)?;
         let hls_changed = next.hls != self.spec.hls;
+        self.handle.public.store(next.public, Ordering::Relaxed);
         self.spec = next;
         if hls_changed {
             self.apply_hls_setting();

@@ -293,6 +293,8 @@ pub struct RoomHandle {
     tx: mpsc::Sender<Command>,
     /// Participants now in the room (kept by the actor; read by room lists).
     present: Arc<AtomicUsize>,
+    /// The room's `public` setting (kept by the actor; read by the HLS route without asking it).
+    public: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RoomHandle {
@@ -304,6 +306,11 @@ impl RoomHandle {
 
     pub fn participant_count(&self) -> usize {
         self.present.load(Ordering::Relaxed)
+    }
+
+    /// Whether its live output may be watched without a token.
+    pub fn is_public(&self) -> bool {
+        self.public.load(Ordering::Relaxed)
     }
 
     pub async fn join(&self, req: JoinRequest) -> Result<Joined, JoinError> {
@@ -447,7 +454,7 @@ impl Rooms {
 
     fn spawn(&self, spec: RoomSpec, restored: bool) -> RoomHandle {
         let (tx, rx) = mpsc::channel(256);
-        let handle = RoomHandle { id: spec.id.clone(), tx, present: Arc::default() };
+        let handle = RoomHandle { id: spec.id.clone(), tx, present: Arc::default(), public: Arc::new(spec.public.into()) };
         if let Ok(mut m) = self.map.lock() {
             m.insert(spec.id.clone(), handle.clone());
         }

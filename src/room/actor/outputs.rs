@@ -18,7 +18,7 @@ pub(super) fn refs(media: &mut Option<Media>) -> Option<MediaRefs<'_>> {
 fn media_error(e: RoomMediaError) -> OutputError {
     match e {
         RoomMediaError::Media(m) => OutputError::Media(m),
-        other => OutputError::Invalid(format!("the room's media could not start: {other}")),
+        other => OutputError::Unavailable(format!("the room's media could not start: {other}")),
     }
 }
 
@@ -40,7 +40,17 @@ impl Room {
         self.check_open()?;
         let room_json = self.room_json();
         self.ensure_media().map_err(media_error)?;
-        let rec = self.egress.start_recording(refs(&mut self.media).ok_or_else(|| OutputError::Invalid("no media".into()))?, room_json)?;
+        let started = match refs(&mut self.media) {
+            Some(m) => self.egress.start_recording(m, room_json),
+            None => Err(OutputError::Unavailable("the room has no media".into())),
+        };
+        let rec = match started {
+            Ok(rec) => rec,
+            Err(e) => {
+                self.release_media_if_idle();
+                return Err(e);
+            }
+        };
         match rec.state {
             RecordingState::Recording => {
                 if let Some(info) = self.recording_info() {
@@ -69,7 +79,10 @@ impl Room {
     pub(super) fn start_stream(&mut self, url: &str) -> Result<StreamView, OutputError> {
         self.check_open()?;
         self.ensure_media().map_err(media_error)?;
-        let r = self.egress.start_stream(refs(&mut self.media).ok_or_else(|| OutputError::Invalid("no media".into()))?, url);
+        let r = match refs(&mut self.media) {
+            Some(m) => self.egress.start_stream(m, url),
+            None => Err(OutputError::Unavailable("the room has no media".into())),
+        };
         if r.is_err() {
             self.release_media_if_idle();
         }
