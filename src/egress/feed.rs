@@ -104,14 +104,7 @@ impl EgressTap for Feed {
             t.caps = Some(caps.clone());
         }
         drop(t);
-        // A shallow copy: the encoded bytes are shared, only the timestamps are the output's.
-        let mut out = au.copy();
-        {
-            let b = out.make_mut();
-            b.set_pts(pts);
-            b.set_dts(pts);
-        }
-        if self.video.push_buffer(out).is_ok() {
+        if push_at(&self.video, au, pts) {
             self.video_frames.fetch_add(1, Ordering::Relaxed);
         }
         TapStatus::Open
@@ -138,18 +131,23 @@ impl Feed {
             t.audio_caps = Some(caps.clone());
         }
         drop(t);
-        // The encoder's DTS is on the absolute clock too: both move to the output's timeline
-        // (flvmux orders by DTS and waited forever for an audio frame hours ahead).
-        let mut out = frame.copy();
-        {
-            let b = out.make_mut();
-            b.set_pts(pts);
-            b.set_dts(pts);
-        }
-        if self.audio.push_buffer(out).is_ok() {
+        if push_at(&self.audio, frame, pts) {
             self.audio_frames.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Pushes a shallow copy of `frame` (the encoded bytes are shared) stamped `pts` on the output's
+/// timeline, DTS included: the encoders' DTS is on the absolute clock (flvmux orders by DTS and
+/// waited forever for an audio frame hours ahead). Whether `src` took it.
+fn push_at(src: &gst_app::AppSrc, frame: &gst::Buffer, pts: gst::ClockTime) -> bool {
+    let mut out = frame.copy();
+    {
+        let b = out.make_mut();
+        b.set_pts(pts);
+        b.set_dts(pts);
+    }
+    src.push_buffer(out).is_ok()
 }
 
 #[cfg(test)]

@@ -127,7 +127,8 @@ async fn follow(
         }
     };
     relay.close();
-    drop(guard);
+    // Stopped before its folder goes: a pipeline still writing could put files back.
+    guard.stop().await;
     remove(&dir);
     tracing::info!("hls output stopped; files removed");
     if failed {

@@ -104,6 +104,13 @@ impl PipelineGuard {
         counts.pipelines.fetch_add(1, Ordering::SeqCst);
         Self(pipeline, counts.clone())
     }
+
+    /// Stops the pipeline (on a blocking thread) and waits until it has: its files are closed
+    /// and nothing writes any more.
+    pub async fn stop(self) {
+        let p = self.0.clone();
+        let _ = tokio::task::spawn_blocking(move || p.set_state(gst::State::Null)).await;
+    }
 }
 
 impl Drop for PipelineGuard {

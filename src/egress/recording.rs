@@ -226,7 +226,7 @@ async fn follow(
     };
     relay.close();
     feed.close();
-    drop(guard);
+    guard.stop().await;
     let (video, audio) = (feed.video_frames.load(Ordering::Relaxed), feed.audio_frames.load(Ordering::Relaxed));
     tracing::debug!(video, audio, "frames handed to the recording");
     rec.ended_at = Some(now_ms());

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs } from './server.mjs';
+import { startServer, chromiumArgs, waitUntil } from './server.mjs';
 
 let server;
 let browser;
@@ -35,19 +35,7 @@ async function inboundVideo(page) {
   });
 }
 
-async function waitFor(fn, what, timeoutMs = 20000) {
-  const start = Date.now();
-  let last;
-  while (Date.now() - start < timeoutMs) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  // Rare failures are hard to chase without the server's side of the story.
-  const log = server.log().split('\n').filter((l) => !/remote_addr is empty|pingAllCandidates|remote_srtp_context/.test(l));
-  console.error(`server log (last 80 lines):\n${log.slice(-80).join('\n')}`);
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
+const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
 
 // Types `name` on the home page, presses "New room", and returns the room id from the URL.
 async function createRoomAs(page, name) {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs } from './server.mjs';
+import { startServer, chromiumArgs, waitUntil } from './server.mjs';
 
 const require = createRequire(import.meta.url);
 const API_KEY = 'hls-test:hls-test-secret-0123456789';
@@ -47,18 +47,7 @@ after(async () => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(fn, what, timeoutMs = 20000) {
-  const start = Date.now();
-  let last;
-  while (Date.now() - start < timeoutMs) {
-    last = await fn();
-    if (last) return last;
-    await sleep(200);
-  }
-  const log = server.log().split('\n').filter((l) => !/remote_addr is empty|pingAllCandidates|remote_srtp_context/.test(l));
-  console.error(`server log (last 80 lines):\n${log.slice(-80).join('\n')}`);
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
+const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs, 200);
 
 async function api(method, url, body) {
   const res = await fetch(`${server.base}${url}`, { method, headers: admin, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs } from './server.mjs';
+import { startServer, chromiumArgs, waitUntil } from './server.mjs';
 
 let server;
 let browser;
@@ -30,18 +30,7 @@ after(async () => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(fn, what, timeoutMs = 20000, srv = server) {
-  const start = Date.now();
-  let last;
-  while (Date.now() - start < timeoutMs) {
-    last = await fn();
-    if (last) return last;
-    await sleep(100);
-  }
-  const log = srv.log().split('\n').filter((l) => !/remote_addr is empty|pingAllCandidates|remote_srtp_context/.test(l));
-  console.error(`server log (last 80 lines):\n${log.slice(-80).join('\n')}`);
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
+const waitFor = (fn, what, timeoutMs, srv = server) => waitUntil(srv, fn, what, timeoutMs);
 
 async function getRecording(id) {
   const res = await fetch(`${server.base}/api/v1/recordings/${id}`);

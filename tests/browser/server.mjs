@@ -37,3 +37,18 @@ export const chromiumArgs = [
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
 ];
+
+/// Polls `fn` until it returns something truthy (returned), or fails after `timeoutMs` with the
+/// tail of `server`'s log (rare failures are hard to chase without the server's side).
+export async function waitUntil(server, fn, what, timeoutMs = 20000, intervalMs = 100) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < timeoutMs) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  const log = server.log().split('\n').filter((l) => !/remote_addr is empty|pingAllCandidates|remote_srtp_context/.test(l));
+  console.error(`server log (last 80 lines):\n${log.slice(-80).join('\n')}`);
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
