@@ -245,12 +245,24 @@ async fn openapi_document_lists_every_endpoint() {
         ("/api/v1/rooms/{id}/participants/{pid}", &["delete"][..]),
         ("/api/v1/rooms/{id}/participants/{pid}/mute", &["post"][..]),
         ("/api/v1/rooms/{id}/tokens", &["post"][..]),
+        ("/api/v1/rooms/{id}/recordings", &["post"][..]),
+        ("/api/v1/recordings", &["get"][..]),
+        ("/api/v1/recordings/{id}", &["get", "delete"][..]),
+        ("/api/v1/recordings/{id}/stop", &["post"][..]),
+        ("/api/v1/recordings/{id}/file", &["get"][..]),
+        ("/api/v1/recordings/{id}/parts/{n}", &["get"][..]),
+        ("/api/v1/rooms/{id}/streams", &["get", "post"][..]),
+        ("/api/v1/rooms/{id}/streams/{streamId}", &["get", "delete"][..]),
+        ("/live/{roomId}/{file}", &["get"][..]),
     ] {
         for m in methods {
             assert!(doc["paths"][path][m].is_object(), "{m} {path} missing from the OpenAPI document");
         }
     }
     assert!(doc["components"]["schemas"]["CreateRoomRequest"].is_object());
+    for schema in ["RecordingView", "RecordingList", "StreamView", "StartStreamRequest"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema} missing from the OpenAPI document");
+    }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 

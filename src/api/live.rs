@@ -8,6 +8,7 @@ use super::{AppState, download, with_state};
 use crate::auth::{AuthError, Caller};
 use crate::egress::hls;
 use crate::room::Lookup;
+use crate::wire::ErrorBody;
 use std::collections::HashMap;
 use warp::http::HeaderValue;
 use warp::reply::Response;
@@ -43,7 +44,23 @@ fn authorize(state: &AppState, room: &str, header: Option<&str>, token: Option<&
     }
 }
 
-async fn serve(
+/// The room's HLS output: `index.m3u8` (with `?token=`, its segment links carry the token) and
+/// its `segmentNNNNN.ts` files. A public room needs no credential; otherwise a token of the room
+/// (any role; `viewer` tokens exist for this) as `?token=` or Bearer, or an API key.
+#[utoipa::path(get, path = "/live/{roomId}/{file}", tag = "live",
+    params(("roomId" = String, Path), ("file" = String, Path, description = "`index.m3u8` or a segment named in it"),
+        ("token" = Option<String>, Query, description = "a join token of the room"),
+        ("Range" = Option<String>, Header, description = "segments only: bytes=start-end")),
+    responses(
+        (status = 200, description = "the playlist (`application/vnd.apple.mpegurl`) or a segment (`video/mp2t`)"),
+        (status = 206, description = "a range of a segment"),
+        (status = 401, body = ErrorBody, description = "no credential (and the room is not a live public one), expired or forged"),
+        (status = 403, body = ErrorBody, description = "`wrong_room`: a token of another room"),
+        (status = 404, body = ErrorBody, description = "`room_not_found`, `hls_not_running`, `not_found` (not a playlist or segment name), `file_not_found`"),
+        (status = 409, body = ErrorBody, description = "`room_ended`"),
+        (status = 416, body = ErrorBody, description = "`range_not_satisfiable`"),
+        (status = 503, body = ErrorBody, description = "`storage_error`")))]
+pub async fn serve(
     room: String,
     file: String,
     state: AppState,

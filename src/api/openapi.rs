@@ -1,7 +1,7 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3 document, generated from the handlers' and wire
 //! types' annotations (`utoipa`), so it cannot drift from the code.
 
-use super::{participants, recordings, rooms, streams, tokens};
+use super::{live, participants, recordings, rooms, streams, tokens};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use warp::Filter;
@@ -32,7 +32,8 @@ impl Modify for BearerAuth {
         tokens::create_token,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings, recordings::get_recording,
         recordings::delete_recording, recordings::download_file, recordings::download_part,
-        streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream
+        streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream,
+        live::serve
     ),
     modifiers(&BearerAuth)
 )]
