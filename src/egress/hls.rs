@@ -1,6 +1,6 @@
 //! HLS for a room (`pipelines/hls.pipeline`: the composite's H.264 as it is plus the full mix as
 //! AAC, in MPEG-TS segments written by `hlssink2`): `index.m3u8` and ~2 s segments that start
-//! on keyframes (the H.264 composite has one every second) in a sliding window, older segments
+//! on keyframes (the H.264 composite has one every 2 s at most) in a sliding window, older segments
 //! deleted. The API serves them at `/live/{roomId}/…`.
 //!
 //! Invariants: the room's folder holds only the current window; it is removed when HLS stops

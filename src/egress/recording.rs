@@ -27,6 +27,8 @@ use tracing::Instrument;
 
 /// How long a stopped recording may take to close its open part before it counts as failed.
 const FINALIZE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How often a running recording asks the composite's encoder for a keyframe.
+const KEYFRAME_EVERY: Duration = Duration::from_secs(1);
 /// The part header is rewritten this often. What a crash loses is this plus the keyframe
 /// interval that splitmuxsink holds back (1 s in `encode-h264.pipeline`): at most ~1.5 s
 /// (measured with `kill -9` at every phase of the keyframe interval).
@@ -121,7 +123,7 @@ pub fn start(
             let handle = RecordingHandle { id: id.clone(), started_at: rec.started_at, feed: feed.clone(), stop: Some(stop_tx) };
             span.in_scope(|| tracing::info!(dir = %rec.dir.display(), "recording started"));
             webhook(ctx, "recordingStarted", &room_json, &rec);
-            let task = follow(ctx.clone(), rec.clone(), (guard, slot), (relay, feed), stop_rx, room_json, events);
+            let task = follow(ctx.clone(), rec.clone(), (guard, slot), (relay, feed, keyframes), stop_rx, room_json, events);
             tokio::spawn(task.instrument(span));
             Ok((rec, Some(handle)))
         }
@@ -177,7 +179,7 @@ async fn follow(
     ctx: EgressContext,
     mut rec: RecordingRecord,
     (guard, _slot): (PipelineGuard, Slot),
-    (relay, feed): (Arc<Relay>, Arc<Feed>),
+    (relay, feed, keyframes): (Arc<Relay>, Arc<Feed>, Arc<KeyframeGate>),
     mut stop: oneshot::Receiver<()>,
     room_json: serde_json::Value,
     events: mpsc::UnboundedSender<EgressEvent>,
@@ -185,6 +187,9 @@ async fn follow(
     let Some(bus) = guard.0.bus() else { return };
     let mut messages = bus.stream();
     let mut deadline: Option<tokio::time::Instant> = None;
+    // A keyframe every second while recording (the composite has one every 2 s otherwise): a
+    // part holds back one keyframe interval, and this keeps what a crash loses under 2 s.
+    let mut every_second = tokio::time::interval(KEYFRAME_EVERY);
     let outcome: Result<(), String> = loop {
         let timeout = async {
             match deadline {
@@ -202,6 +207,9 @@ async fn follow(
                 tracing::info!("recording stopping: closing the open part");
             }
             _ = timeout => break Err(format!("the open part did not close within {} s", FINALIZE_TIMEOUT.as_secs())),
+            _ = every_second.tick(), if deadline.is_none() => {
+                keyframes.request(KEYFRAME_EVERY - Duration::from_millis(100));
+            }
             msg = messages.next() => {
                 let Some(msg) = msg else { break Err("the recording pipeline's bus closed".into()) };
                 match msg.view() {
