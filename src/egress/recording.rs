@@ -49,7 +49,6 @@ pub enum RecordError {
 pub struct RecordingHandle {
     pub id: String,
     pub started_at: i64,
-    pub feed: Arc<Feed>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -120,7 +119,7 @@ pub fn start(
             relay.set(Some(feed.clone()));
             keyframes.request(Duration::from_millis(100));
             let (stop_tx, stop_rx) = oneshot::channel();
-            let handle = RecordingHandle { id: id.clone(), started_at: rec.started_at, feed: feed.clone(), stop: Some(stop_tx) };
+            let handle = RecordingHandle { id: id.clone(), started_at: rec.started_at, stop: Some(stop_tx) };
             span.in_scope(|| tracing::info!(dir = %rec.dir.display(), "recording started"));
             webhook(ctx, "recordingStarted", &room_json, &rec);
             let task = follow(ctx.clone(), rec.clone(), (guard, slot), (relay, feed, keyframes), stop_rx, room_json, events);
