@@ -28,6 +28,10 @@ async fn flashes_and_beeps_line_up_in_the_recording() {
     let dir = std::env::temp_dir().join(format!("tessera-sync-{}", tessera::ids::random_id(8)));
     let mut cfg = test_config();
     cfg.recordings_dir = dir.join("recordings");
+    // TESSERA_SYNC_SECONDS records longer (a manual soak run; the suite uses 8 s).
+    let secs = std::env::var("TESSERA_SYNC_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8u64);
+    // One part holds the whole soak, so the decode below sees all of it.
+    cfg.recording_part_seconds = cfg.recording_part_seconds.max(secs + 120);
     let server = TestServer::start_with(cfg).await;
     let addr = server.addr();
     let room = server.create_room().await;
@@ -46,8 +50,6 @@ async fn flashes_and_beeps_line_up_in_the_recording() {
     assert_eq!(st, 201, "{rec}");
     let id = rec["id"].as_str().expect("id").to_owned();
     let t0 = Instant::now();
-    // TESSERA_SYNC_SECONDS records longer (a manual soak run; the suite uses 8 s).
-    let secs = std::env::var("TESSERA_SYNC_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8u64);
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let (st, _) = common::http::request(addr, "POST", &format!("/api/v1/recordings/{id}/stop"), None).await;
     assert_eq!(st, 200);
