@@ -6,7 +6,7 @@
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use tessera::media::mixminus::{accumulate, minus};
-use tessera::room::layout::grid;
+use tessera::layout::grid;
 
 const FRAME: usize = 960;
 

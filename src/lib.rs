@@ -6,6 +6,7 @@
 //! Layers (only `api` knows warp, only `rtc` knows webrtc-rs callbacks, only `media` knows
 //! GStreamer):
 //! - [`config`]: one validated configuration, from a TOML file, environment and flags.
+//! - [`layout`]: layouts as data (slots with roles) and where each tile goes; pure.
 //! - [`protocol`]: the signaling wire types (the contract in `docs/signaling.md`).
 //! - [`room`]: one actor task per room, one task per participant.
 //! - [`rtc`]: webrtc-rs peer connections; callbacks only forward events.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod config;
 pub mod egress;
 pub mod ids;
+pub mod layout;
 pub mod loadgen;
 pub mod media;
 pub mod protocol;

@@ -2,7 +2,7 @@
 //! video has not arrived (or never will).
 
 use super::{MediaError, make};
-use crate::room::layout::Rect;
+use crate::layout::Rect;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 

@@ -12,7 +12,7 @@ use super::pipelines::{Pipelines, render};
 use super::tap::EgressTap;
 use super::{MediaError, PacketSink, VideoCodec, tile};
 use crate::config::CompositeConfig;
-use crate::room::layout;
+use crate::layout;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::collections::HashMap;

@@ -7,7 +7,6 @@
 //! child `CancellationToken`s and does not end rooms: they are restored at the next start.
 
 pub mod actor;
-pub mod layout;
 pub mod participant;
 pub mod spec;
 mod time;

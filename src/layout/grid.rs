@@ -1,5 +1,4 @@
-//! The grid: where each participant's tile goes on the canvas. Pure; re-computed on every join
-//! and leave.
+//! Pixel rectangles and the plain grid (also how a `rest` area arranges its tiles).
 
 /// A tile's rectangle on the canvas, pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,16 +9,16 @@ pub struct Rect {
     pub h: i32,
 }
 
-/// Largest grid the layout tiles (5×5).
-pub const MAX_TILES: usize = 25;
+/// Most tiles a canvas shows: 25 participants and one shared screen.
+pub const MAX_TILES: usize = 26;
 
-/// Columns and rows for `n` tiles: 1 → 1×1, 2 → 2×1, 3–4 → 2×2, 5–9 → 3×3, … up to 5×5.
+/// Columns and rows for `n` tiles: 1 → 1×1, 2 → 2×1, 3–4 → 2×2, 5–9 → 3×3, … up to 6×6.
 pub fn grid_shape(n: usize) -> (usize, usize) {
     match n {
         0 | 1 => (1, 1),
         2 => (2, 1),
         _ => {
-            let cols = (1..=5).find(|c| c * c >= n).unwrap_or(5);
+            let cols = (1..=6).find(|c| c * c >= n).unwrap_or(6);
             (cols, cols)
         }
     }
@@ -28,16 +27,22 @@ pub fn grid_shape(n: usize) -> (usize, usize) {
 /// Tiles for `n` participants on a `width`×`height` canvas, in participant order, row-major.
 /// Pixel remainders go to the last row/column so the grid covers the canvas exactly.
 pub fn grid(n: usize, width: u32, height: u32) -> Vec<Rect> {
+    grid_in(Rect { x: 0, y: 0, w: width as i32, h: height as i32 }, n)
+}
+
+/// `n` tiles (at most [`MAX_TILES`]) in a grid covering `area`.
+pub fn grid_in(area: Rect, n: usize) -> Vec<Rect> {
     let n = n.min(MAX_TILES);
     let (cols, rows) = grid_shape(n);
-    let (w, h) = (width as i32, height as i32);
-    let edge = |i: usize, count: usize, total: i32| total * i as i32 / count as i32;
+    // Even edges: I420 chroma is subsampled by two, an odd edge would smear a tile's border.
+    let edge = |i: usize, count: usize, total: i32| (total * i as i32 / count as i32) & !1;
     (0..n)
         .map(|i| {
             let (c, r) = (i % cols, i / cols);
-            let (x0, x1) = (edge(c, cols, w), edge(c + 1, cols, w));
-            let (y0, y1) = (edge(r, rows, h), edge(r + 1, rows, h));
-            Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }
+            let x1 = if c + 1 == cols { area.w } else { edge(c + 1, cols, area.w) };
+            let y1 = if r + 1 == rows { area.h } else { edge(r + 1, rows, area.h) };
+            let (x0, y0) = (edge(c, cols, area.w), edge(r, rows, area.h));
+            Rect { x: area.x + x0, y: area.y + y0, w: x1 - x0, h: y1 - y0 }
         })
         .collect()
 }
@@ -66,7 +71,7 @@ mod tests {
 
     #[test]
     fn tiles_never_overlap_and_stay_on_canvas() {
-        for n in 1..=25 {
+        for n in 1..=MAX_TILES {
             let tiles = grid(n, 1280, 720);
             assert_eq!(tiles.len(), n);
             for (i, a) in tiles.iter().enumerate() {
@@ -77,6 +82,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(grid(30, 1280, 720).len(), 25);
+        assert_eq!(grid(30, 1280, 720).len(), MAX_TILES);
     }
 }
