@@ -5,8 +5,8 @@
 //! fan-out must do) for the fan-out.
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
-use tessera::media::mixminus::{accumulate, minus};
 use tessera::layout::grid;
+use tessera::media::mixminus::{accumulate, minus};
 
 const FRAME: usize = 960;
 

@@ -1,9 +1,20 @@
 // Tessera browser client: joins a room over the signaling WebSocket (docs/signaling.md),
-// sends camera + mic, shows the one composite the server sends back.
+// sends camera + mic (and a screen when sharing), shows the one composite the server sends back.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { ws: null, pc: null, local: null, participants: new Map(), selfId: null, ended: false, roomId: null, isHost: false, recording: null, lastRecordingId: null, recordBusy: false, failedRecordingId: null };
+const state = {
+  ws: null, pc: null, local: null, participants: new Map(), selfId: null, ended: false, roomId: null, isHost: false,
+  recording: null, lastRecordingId: null, recordBusy: false, failedRecordingId: null,
+  // The room's effective layout, as in `welcome.layout` and `layoutChanged`.
+  layout: { layout: 'grid', pinnedParticipantId: null, screenParticipantId: null },
+  // The last `activeSpeakers`: who is talking, loudest first.
+  activeSpeakers: { dominantParticipantId: null, speakers: [] },
+  screen: null, // while sharing: {stream, track, sender, confirmed}
+  shareBusy: false, // the browser's screen picker is open
+  negotiation: Promise.resolve(), // offers go out one at a time (see negotiate)
+  onReply: null, // settles the wait for the server's reply to the offer in flight
+};
 window.tessera = state; // for tests and debugging
 
 function log(text, isError = false) {
@@ -35,6 +46,7 @@ function plainError(body, status) {
     recording_not_found: 'that recording does not exist',
     too_many_recordings: 'the server is recording as many calls as it can; try again later',
     media_unavailable: "the room's media could not start",
+    participant_not_found: 'that person is no longer in the call',
   };
   return words[body.code] || body.message || `the server said ${status}`;
 }
@@ -95,6 +107,11 @@ function send(msg) {
 
 function nameOf(id) { return (state.participants.get(id) || {}).name || 'Someone'; }
 
+// Host actions on the room itself (layout, pin) go to PATCH with the host's join token.
+function patchRoom(body) {
+  return api('PATCH', `/api/v1/rooms/${encodeURIComponent(state.roomId)}`, body, state.token);
+}
+
 async function join(roomId, name, token) {
   $('home').hidden = true;
   $('call').hidden = false;
@@ -118,28 +135,146 @@ async function join(roomId, name, token) {
   };
 }
 
-// The people list; a host gets kick and mute buttons for everyone else.
+// The people list: who is pinned and who shares their screen; a host gets a Pin button for
+// everyone, and kick and mute buttons for everyone else. Who is talking is drawn by renderSpeaking.
 function renderPeople() {
   const ul = $('people');
   ul.replaceChildren();
-  for (const [id, p] of state.participants) {
-    const li = document.createElement('li');
-    const muted = [p.audioMuted && 'muted', p.videoMuted && 'video off'].filter(Boolean).join(', ');
-    li.textContent = `${p.name}${id === state.selfId ? ' (you)' : ''}${muted ? ` — ${muted}` : ''}`;
-    if (state.isHost && id !== state.selfId) {
-      const act = (label, fn) => {
-        const b = document.createElement('button');
-        b.textContent = label;
-        b.onclick = () => fn().catch((e) => log(`Could not ${label.toLowerCase()}: ${e.message}`, true));
-        li.append(b);
-      };
-      const base = `/api/v1/rooms/${encodeURIComponent(state.roomId)}/participants/${encodeURIComponent(id)}`;
-      act(p.audioMuted ? 'Unmute' : 'Mute', () => api('POST', `${base}/mute`, { audio: !p.audioMuted }, state.token));
-      act(p.videoMuted ? 'Show video' : 'Hide video', () => api('POST', `${base}/mute`, { video: !p.videoMuted }, state.token));
-      act('Remove', () => api('DELETE', base, undefined, state.token));
-    }
-    ul.append(li);
+  for (const [id, p] of state.participants) ul.append(personItem(id, p));
+  renderSpeaking();
+}
+
+function personItem(id, p) {
+  const li = document.createElement('li');
+  li.dataset.participantId = id;
+  const pinned = id === state.layout.pinnedParticipantId;
+  const sharing = id === state.layout.screenParticipantId;
+  li.classList.toggle('pinned', pinned);
+  li.classList.toggle('sharing', sharing);
+  const muted = [p.audioMuted && 'muted', p.videoMuted && 'video off'].filter(Boolean).join(', ');
+  li.append(textSpan('name', `${p.name}${id === state.selfId ? ' (you)' : ''}${muted ? ` — ${muted}` : ''}`));
+  li.append(levelBar(), badge('dominant', 'has the floor'));
+  if (pinned) li.append(badge('pinned', 'pinned'));
+  if (sharing) li.append(badge('sharing', 'sharing screen'));
+  if (state.isHost) li.append(...hostButtons(id, p));
+  return li;
+}
+
+function textSpan(className, text) {
+  const span = document.createElement('span');
+  span.className = className;
+  span.textContent = text;
+  return span;
+}
+
+function badge(kind, text) {
+  const span = textSpan(`badge ${kind}`, text);
+  span.hidden = kind === 'dominant'; // shown by renderSpeaking
+  return span;
+}
+
+// How loud someone is now (filled by renderSpeaking).
+function levelBar() {
+  const bar = document.createElement('span');
+  bar.className = 'level';
+  bar.setAttribute('aria-hidden', 'true');
+  bar.append(document.createElement('span'));
+  return bar;
+}
+
+function actionButton(label, fn) {
+  const b = document.createElement('button');
+  b.textContent = label;
+  b.onclick = () => fn().catch((e) => log(`Could not ${label.toLowerCase()}: ${e.message}`, true));
+  return b;
+}
+
+function hostButtons(id, p) {
+  const buttons = [pinButton(id)];
+  if (id === state.selfId) return buttons;
+  const base = `/api/v1/rooms/${encodeURIComponent(state.roomId)}/participants/${encodeURIComponent(id)}`;
+  buttons.push(
+    actionButton(p.audioMuted ? 'Unmute' : 'Mute', () => api('POST', `${base}/mute`, { audio: !p.audioMuted }, state.token)),
+    actionButton(p.videoMuted ? 'Show video' : 'Hide video', () => api('POST', `${base}/mute`, { video: !p.videoMuted }, state.token)),
+    actionButton('Remove', () => api('DELETE', base, undefined, state.token)),
+  );
+  return buttons;
+}
+
+// Pinning someone also switches the room to the `pinned` layout (a pin alone does not).
+function pinButton(id) {
+  const pinned = id === state.layout.pinnedParticipantId;
+  const b = actionButton(pinned ? 'Unpin' : 'Pin', () => patchRoom(pinned ? { pin: null } : { layout: 'pinned', pin: id }));
+  b.dataset.pin = id;
+  return b;
+}
+
+// Who is talking, drawn onto the people list in place: it changes a few times a second, and
+// rebuilding the list (and its buttons) that often would swallow the host's clicks.
+function renderSpeaking() {
+  const { dominantParticipantId, speakers } = state.activeSpeakers;
+  const levels = new Map(speakers.map((s) => [s.participantId, s.level]));
+  for (const li of $('people').children) {
+    const id = li.dataset.participantId;
+    const dominant = id === dominantParticipantId;
+    li.classList.toggle('speaking', levels.has(id));
+    li.classList.toggle('dominant', dominant);
+    li.querySelector('.badge.dominant').hidden = !dominant;
+    li.querySelector('.level > span').style.width = `${Math.round((levels.get(id) || 0) * 100)}%`;
   }
+}
+
+function setActiveSpeakers(msg) {
+  const level = (x) => (Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0);
+  const speakers = (Array.isArray(msg.speakers) ? msg.speakers : [])
+    .filter((s) => s && typeof s.participantId === 'string')
+    .map((s) => ({ participantId: s.participantId, level: level(s.level) }));
+  state.activeSpeakers = { dominantParticipantId: msg.dominantParticipantId ?? null, speakers };
+  renderSpeaking();
+}
+
+// The layout object of `welcome.layout` or `layoutChanged`.
+function layoutFrom(m) {
+  const l = m || {};
+  return {
+    layout: typeof l.layout === 'string' && l.layout ? l.layout : 'grid',
+    pinnedParticipantId: l.pinnedParticipantId ?? null,
+    screenParticipantId: l.screenParticipantId ?? null,
+  };
+}
+
+function setLayout(next) {
+  const before = state.layout;
+  state.layout = next;
+  announceLayout(before, next);
+  followServerShare();
+  renderLayout();
+  renderPeople();
+}
+
+function announceLayout(before, next) {
+  const self = (id) => id === state.selfId;
+  if (next.screenParticipantId !== before.screenParticipantId) {
+    if (before.screenParticipantId) log(self(before.screenParticipantId) ? 'Your screen is no longer shared.' : `${nameOf(before.screenParticipantId)} stopped sharing their screen.`);
+    if (next.screenParticipantId) log(self(next.screenParticipantId) ? 'Your screen is being shared.' : `${nameOf(next.screenParticipantId)} is sharing their screen.`);
+  }
+  if (next.pinnedParticipantId !== before.pinnedParticipantId) {
+    log(next.pinnedParticipantId ? `${self(next.pinnedParticipantId) ? 'You are' : `${nameOf(next.pinnedParticipantId)} is`} pinned.` : 'Nobody is pinned now.');
+  }
+  if (next.layout !== before.layout) log(`The layout is now ${next.layout}.`);
+}
+
+// The host's layout selector, or the layout's name for everyone else. Layouts an operator added
+// (pipelines/layouts.json) are shown by their names.
+function renderLayout() {
+  const { layout } = state.layout;
+  const select = $('layout-select');
+  if (![...select.options].some((o) => o.value === layout)) select.append(new Option(layout, layout));
+  select.value = layout;
+  select.disabled = state.ended;
+  $('layout-control').hidden = !state.isHost;
+  $('layout-label').hidden = state.isHost;
+  $('layout-label').textContent = `Layout: ${layout}`;
 }
 
 // The recording running now ({id, startedAt}) or null: the red indicator, and the host's button.
@@ -198,15 +333,19 @@ async function onMessage(msg) {
       setRecording(msg.recording || null);
       state.participants.set(msg.you.id, msg.you);
       for (const p of msg.participants) state.participants.set(p.id, p);
+      state.layout = layoutFrom(msg.layout);
+      renderLayout();
       renderPeople();
-      if (state.isHost) log('You are the host: you can mute or remove people, record the call and end it for everyone.');
+      if (state.isHost) log('You are the host: you can mute or remove people, choose the layout, pin someone, record the call and end it for everyone.');
       log(msg.participants.length ? `You joined. Here already: ${msg.participants.map((p) => p.name).join(', ')}.` : 'You joined. Waiting for others…');
       if (msg.recording) log('This call is being recorded.');
+      if (state.layout.screenParticipantId) log(`${nameOf(state.layout.screenParticipantId)} is sharing their screen.`);
       await startPeer(msg.iceServers);
+      renderShareButton();
       break;
     }
     case 'answer':
-      await state.pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+      await onAnswer(msg.sdp);
       break;
     case 'candidate':
       await state.pc.addIceCandidate({ candidate: msg.candidate, sdpMid: msg.sdpMid, sdpMLineIndex: msg.sdpMLineIndex });
@@ -234,6 +373,12 @@ async function onMessage(msg) {
       renderPeople();
       break;
     }
+    case 'layoutChanged':
+      setLayout(layoutFrom(msg));
+      break;
+    case 'activeSpeakers':
+      setActiveSpeakers(msg);
+      break;
     case 'recordingStarted':
       if (state.recording?.id !== msg.recording.id) log('Recording started: this call is being recorded.');
       setRecording(msg.recording);
@@ -256,7 +401,11 @@ async function onMessage(msg) {
       if (msg.code === 'room_not_started') {
         log(`This room opens on ${whenText(msg.startsAt)}. Come back then — this link will work.`, true);
         state.ended = true;
+      } else if (msg.code === 'screen_share_busy' || msg.code === 'screen_share_failed') {
+        await screenShareRefused(msg);
       } else {
+        // These refuse the offer in flight: no answer will come for it.
+        if (msg.code === 'bad_sdp' || msg.code === 'bad_message') state.onReply?.();
         log(`Error: ${msg.message}`, true);
       }
       break;
@@ -271,6 +420,9 @@ async function startPeer(iceServers) {
   const composite = new MediaStream();
   $('composite').srcObject = composite;
   pc.ontrack = (ev) => {
+    // One composite video and one mix; a later m-line (the screen's, once renegotiated) brings
+    // nothing to show.
+    if (composite.getTracks().some((t) => t.kind === ev.track.kind)) return;
     composite.addTrack(ev.track);
     $('composite').play().catch(() => {});
   };
@@ -285,9 +437,118 @@ async function startPeer(iceServers) {
     pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.addTransceiver('video', { direction: 'recvonly' });
   }
-  const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
-  send({ type: 'offer', sdp: pc.localDescription.sdp });
+  negotiate();
+}
+
+// Sends an offer for the peer connection as it is now, after the server has replied to the
+// previous one, so that an answer is never applied to the wrong offer. Every offer sent while
+// sharing names the screen's track; one without it ends the share.
+function negotiate() {
+  state.negotiation = state.negotiation.then(sendOffer).catch((e) => {
+    if (!state.ended) log(`Could not set up the media connection: ${e.message}`, true);
+  });
+  return state.negotiation;
+}
+
+async function sendOffer() {
+  const pc = state.pc;
+  if (!pc || pc.signalingState === 'closed') return;
+  await pc.setLocalDescription(await pc.createOffer());
+  const replied = serverReply();
+  const msg = { type: 'offer', sdp: pc.localDescription.sdp };
+  if (state.screen) msg.screenTrackId = state.screen.track.id;
+  send(msg);
+  await replied;
+}
+
+// Resolves when the server has replied to the offer just sent (its answer, or an error refusing
+// it), or after ANSWER_WAIT_MS without a reply: then the next offer goes anyway, and a late
+// answer is still applied if no other offer went out meanwhile.
+const ANSWER_WAIT_MS = 10000;
+function serverReply() {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      if (state.onReply === done) state.onReply = null;
+      resolve();
+    };
+    const timer = setTimeout(done, ANSWER_WAIT_MS);
+    state.onReply = done;
+  });
+}
+
+// The first answer and every renegotiation's; ICE candidates keep flowing both ways throughout
+// (one bundled transport: a renegotiation gathers no new ones).
+async function onAnswer(sdp) {
+  const pc = state.pc;
+  if (!pc || pc.signalingState !== 'have-local-offer') return; // no offer is waiting for it
+  try {
+    await pc.setRemoteDescription({ type: 'answer', sdp });
+  } finally {
+    state.onReply?.();
+  }
+}
+
+const canShareScreen = () => Boolean(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+
+function renderShareButton() {
+  const b = $('share-screen');
+  b.hidden = !canShareScreen();
+  b.textContent = state.screen ? 'Stop sharing' : 'Share screen';
+  b.disabled = state.shareBusy || state.ended || !state.pc;
+}
+
+// Adds the screen to the same peer connection and renegotiates. Cancelling the browser's
+// picker is not an error.
+async function startShare() {
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: true });
+  } catch (e) {
+    if (e.name !== 'NotAllowedError' && e.name !== 'AbortError') log(`Could not share your screen (${e.name}).`, true);
+    return;
+  }
+  const [track] = stream.getVideoTracks();
+  if (!track || state.screen || state.ended || !state.pc) { // the call ended while the picker was open
+    stream.getTracks().forEach((t) => t.stop());
+    return;
+  }
+  track.contentHint = 'detail';
+  track.onended = () => stopShare(); // the browser's own "Stop sharing"
+  state.screen = { stream, track, sender: state.pc.addTrack(track, stream), confirmed: false };
+  renderShareButton();
+  negotiate();
+}
+
+// Removes the screen and renegotiates without `screenTrackId`, which ends the share.
+function stopShare() {
+  const share = state.screen;
+  if (!share) return Promise.resolve();
+  state.screen = null;
+  share.track.onended = null;
+  share.stream.getTracks().forEach((t) => t.stop());
+  renderShareButton();
+  if (!state.pc || state.pc.signalingState === 'closed') return Promise.resolve();
+  state.pc.removeTrack(share.sender);
+  return negotiate();
+}
+
+// `screen_share_busy` (someone else shares) or `screen_share_failed`: the server ignores our
+// screen, so stop sending it.
+async function screenShareRefused(msg) {
+  const busy = msg.code === 'screen_share_busy';
+  const why = (msg.message || (busy ? 'someone else is already sharing their screen' : 'the server could not show your screen')).replace(/\.$/, '');
+  log(`${busy ? 'Could not share your screen' : 'Screen sharing stopped'}: ${why}.`, true);
+  await stopShare();
+}
+
+// Once the server has shown our screen, its saying that someone else (or nobody) shares means
+// our share ended there; stop sending it.
+function followServerShare() {
+  const share = state.screen;
+  if (!share) return;
+  if (state.layout.screenParticipantId === state.selfId) share.confirmed = true;
+  else if (share.confirmed) stopShare();
 }
 
 function toggle(kind, button, onLabel, offLabel) {
@@ -302,10 +563,14 @@ function finish(sayBye) {
   if (sayBye) send({ type: 'leave' });
   state.ended = true;
   if (state.local) state.local.getTracks().forEach((t) => t.stop());
+  if (state.screen) state.screen.stream.getTracks().forEach((t) => t.stop());
+  state.screen = null;
   if (state.pc) state.pc.close();
   if (state.ws && state.ws.readyState <= WebSocket.OPEN) state.ws.close(1000);
   $('hang-up').disabled = true;
   $('end-all').disabled = true;
+  $('layout-select').disabled = true;
+  renderShareButton();
   setRecording(null);
 }
 
@@ -352,6 +617,34 @@ $('record-button').onclick = async () => {
   } finally {
     state.recordBusy = false;
     renderRecordButton();
+  }
+};
+$('share-screen').onclick = async () => {
+  if (state.screen) { stopShare(); return; }
+  state.shareBusy = true;
+  renderShareButton();
+  try {
+    await startShare();
+  } finally {
+    state.shareBusy = false;
+    renderShareButton();
+  }
+};
+// The host picks the room's layout. While a screen is shared the room shows `presentation`;
+// the choice applies when the sharing stops.
+$('layout-select').onchange = async (ev) => {
+  const layout = ev.target.value;
+  try {
+    await patchRoom({ layout });
+    if (state.layout.screenParticipantId && layout !== 'presentation') {
+      log(`The room will use the ${layout} layout when the screen sharing stops.`);
+      renderLayout();
+    } else if (layout === 'pinned' && !state.layout.pinnedParticipantId) {
+      log('Choose whom to show large with a Pin button in the people list.');
+    }
+  } catch (e) {
+    log(`Could not change the layout: ${e.message}`, true);
+    renderLayout();
   }
 };
 $('recording-error-close').onclick = () => { $('recording-error').hidden = true; };

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub enum ClientMessage {
     Offer {
         sdp: String,
+        /// While sharing a screen: the id of the screen's track (or of the stream it was added
+        /// with). An offer without it ends this participant's share.
+        #[serde(default)]
+        screen_track_id: Option<String>,
     },
     Candidate {
         candidate: String,
@@ -62,6 +66,26 @@ pub struct RecordingInfo {
     pub started_at: String,
 }
 
+/// What the composite shows: sent in `welcome` and, on every change, as `layoutChanged`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutInfo {
+    /// The layout in effect (`presentation` while a screen is shared, unless the host chose
+    /// another since).
+    pub layout: String,
+    pub pinned_participant_id: Option<String>,
+    pub screen_participant_id: Option<String>,
+}
+
+/// One talking participant.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SpeakerInfo {
+    pub participant_id: String,
+    /// 0..1 (steps of 0.05).
+    pub level: f32,
+}
+
 /// Why a participant left.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -103,6 +127,8 @@ pub enum ServerMessage {
         ice_servers: Vec<IceServerInfo>,
         /// The recording running now, or `null`.
         recording: Option<RecordingInfo>,
+        /// What the composite shows now.
+        layout: LayoutInfo,
     },
     Answer {
         sdp: String,
@@ -135,6 +161,17 @@ pub enum ServerMessage {
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+    },
+    /// The layout, the pinned participant or the screen sharer changed (sent to everyone).
+    LayoutChanged {
+        #[serde(flatten)]
+        layout: LayoutInfo,
+    },
+    /// Who is talking (loudest first) and who holds the floor; sent only on change, at most
+    /// about 3 times a second.
+    ActiveSpeakers {
+        dominant_participant_id: Option<String>,
+        speakers: Vec<SpeakerInfo>,
     },
     /// You were removed from the room (`kicked` or `replaced`); the server closes the
     /// connection after it (close code 4001).

@@ -66,6 +66,18 @@ pub struct RoomView {
     pub hls: bool,
     /// HLS may be watched without a viewer token.
     pub public: bool,
+    /// The room's layout: `grid`, `speaker`, `pinned`, `presentation` or one an operator added
+    /// to `layouts.json`. While someone shares a screen the composite shows `presentation`.
+    #[schema(example = "grid")]
+    pub layout: String,
+    /// Participants without video stay off the canvas (they are still in the people list).
+    pub hide_audio_only: bool,
+    /// Live room: whom the `pinned` layout shows large.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned_participant_id: Option<String>,
+    /// Live room: who is sharing a screen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_participant_id: Option<String>,
     /// Present on `GET /rooms/{id}` of a live room.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<ParticipantInfo>>,
@@ -92,6 +104,10 @@ impl RoomView {
             auto_record: s.auto_record,
             hls: s.hls,
             public: s.public,
+            layout: s.layout.clone(),
+            hide_audio_only: s.hide_audio_only,
+            pinned_participant_id: None,
+            screen_participant_id: None,
             participants,
             media: None,
         }
@@ -122,6 +138,11 @@ pub struct CreateRoomRequest {
     pub hls: Option<bool>,
     /// HLS may be watched without a viewer token (default false).
     pub public: Option<bool>,
+    /// Default `grid`: `grid`, `speaker`, `pinned`, `presentation` or one an operator added to
+    /// `layouts.json`; 400 `invalid` for another name.
+    pub layout: Option<String>,
+    /// Default false.
+    pub hide_audio_only: Option<bool>,
 }
 
 /// `201` reply to `POST /rooms`.
@@ -162,6 +183,16 @@ pub struct PatchRoomRequest {
     /// `true` starts HLS now if the room's media runs; `false` stops it and removes its files.
     pub hls: Option<bool>,
     pub public: Option<bool>,
+    /// The room's layout (stored): `grid`, `speaker`, `pinned`, `presentation` or one an
+    /// operator added to `layouts.json`; 400 `invalid` for another name.
+    pub layout: Option<String>,
+    pub hide_audio_only: Option<bool>,
+    /// Live rooms only (not stored): a participant id to show large in the `pinned` layout, or
+    /// `null` to unpin. 404 `participant_not_found` if they are not in the room. Setting a pin
+    /// does not change the layout.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub pin: Option<Option<String>>,
 }
 
 /// `GET /rooms`.

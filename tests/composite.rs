@@ -15,7 +15,7 @@ const BLUE: [u8; 3] = [40, 60, 220];
 const TOLERANCE: f64 = 60.0;
 
 fn opts(name: &str, rgb: [u8; 3], tone_hz: f64, h264: bool) -> Opts {
-    Opts { name: name.into(), rgb, tone_hz, h264, token: None }
+    Opts { name: name.into(), rgb, tone_hz, h264, token: None, ..Default::default() }
 }
 
 /// Checks that the tile centres at `points` show `colours`, and that nothing in a coarse scan

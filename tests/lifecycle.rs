@@ -51,7 +51,7 @@ async fn token(addr: SocketAddr, room: &str, name: &str, identity: Option<&str>)
 
 async fn join(addr: SocketAddr, room: &str, name: &str, rgb: [u8; 3], tone_hz: f64) -> Client {
     let t = token(addr, room, name, None).await;
-    Client::join(addr, room, Opts { token: Some(t), name: name.into(), rgb, tone_hz, h264: true }).await
+    Client::join(addr, room, Opts { token: Some(t), name: name.into(), rgb, tone_hz, h264: true, ..Default::default() }).await
 }
 
 /// Waits for the signaling socket to close and returns its close code.

@@ -24,7 +24,12 @@ async fn one_call(server: &TestServer, n: usize) {
     let (st, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some(&body)).await;
     assert_eq!(st, 201, "{v}");
     let room = v["room"]["id"].as_str().expect("id").to_owned();
-    let a = Client::join(addr, &room, Opts { name: "A".into(), rgb: [200, 30, 30], tone_hz: 600.0, h264: false, token: None }).await;
+    let a = Client::join(
+        addr,
+        &room,
+        Opts { name: "A".into(), rgb: [200, 30, 30], tone_hz: 600.0, h264: false, token: None, ..Default::default() },
+    )
+    .await;
     eventually(Duration::from_secs(30), "A decodes the composite", || async { a.latest_frame().map(|_| ()).ok_or("no frame".to_string()) })
         .await;
     let (st, rec) = common::http::request(addr, "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;

@@ -43,7 +43,8 @@ async fn rtmp_output_goes_live_retries_when_the_server_dies_and_comes_back() {
     let addr = server.addr();
     let before = server.health().await;
     let room = server.create_room().await;
-    let a = Client::join(addr, &room, Opts { name: "A".into(), rgb: RED, tone_hz: 500.0, h264: false, token: None }).await;
+    let a = Client::join(addr, &room, Opts { name: "A".into(), rgb: RED, tone_hz: 500.0, h264: false, token: None, ..Default::default() })
+        .await;
     eventually(Duration::from_secs(30), "A decodes the composite", || async { a.latest_frame().map(|_| ()).ok_or("no frame".to_string()) })
         .await;
 
@@ -145,7 +146,12 @@ async fn hls_is_served_to_viewers_with_a_token_and_refused_without() {
     let first: Value = serde_json::from_str(first.to_text().expect("text")).expect("json");
     assert_eq!((first["type"].as_str(), first["code"].as_str()), (Some("error"), Some("forbidden")), "{first}");
 
-    let _a = Client::join(addr, &room, Opts { name: "A".into(), rgb: RED, tone_hz: 500.0, h264: true, token: Some(participant) }).await;
+    let _a = Client::join(
+        addr,
+        &room,
+        Opts { name: "A".into(), rgb: RED, tone_hz: 500.0, h264: true, token: Some(participant), ..Default::default() },
+    )
+    .await;
     let playlist = format!("/live/{room}/index.m3u8");
     let (st, v, _) = call(addr, "GET", &playlist, None, None).await;
     assert_eq!((st, v["code"].as_str()), (401, Some("unauthorized")), "no token: {v}");

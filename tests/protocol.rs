@@ -63,8 +63,12 @@ async fn protocol_errors_never_disturb_the_room() {
     let server = TestServer::start().await;
     let addr = server.addr();
     let room = server.create_room().await;
-    let mut good =
-        Client::join(addr, &room, Opts { name: "Good".into(), rgb: [220, 40, 40], tone_hz: 500.0, h264: true, token: None }).await;
+    let mut good = Client::join(
+        addr,
+        &room,
+        Opts { name: "Good".into(), rgb: [220, 40, 40], tone_hz: 500.0, h264: true, token: None, ..Default::default() },
+    )
+    .await;
     eventually(Duration::from_secs(20), "the good client receives video", || async {
         if good.frames() > 5 { Ok(()) } else { Err(format!("{} frames", good.frames())) }
     })

@@ -19,7 +19,7 @@ const BLUE: [u8; 3] = [40, 60, 220];
 
 fn opts(name: &str, rgb: [u8; 3], tone_hz: f64) -> Opts {
     // VP8 only: no receiver takes H.264, so the recording alone must start the H.264 branch.
-    Opts { name: name.into(), rgb, tone_hz, h264: false, token: None }
+    Opts { name: name.into(), rgb, tone_hz, h264: false, token: None, ..Default::default() }
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

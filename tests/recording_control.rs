@@ -51,7 +51,14 @@ async fn auto_recording_is_announced_controlled_by_the_host_and_finalized_when_t
     let room = v["room"]["id"].as_str().expect("id").to_owned();
     let host = v["hostToken"].as_str().expect("host token").to_owned();
 
-    let opts = |name: &str, token: String| Opts { token: Some(token), name: name.into(), rgb: [220, 40, 40], tone_hz: 440.0, h264: true };
+    let opts = |name: &str, token: String| Opts {
+        token: Some(token),
+        name: name.into(),
+        rgb: [220, 40, 40],
+        tone_hz: 440.0,
+        h264: true,
+        ..Default::default()
+    };
     let mut a = Client::join(addr, &room, opts("A", token(addr, &room, "A").await)).await;
     let rec = a.welcome["recording"].clone();
     let id = rec["id"]

@@ -39,7 +39,12 @@ async fn a_recording_cut_by_kill_9_plays_seeks_and_is_marked_interrupted() {
     let (st, v) = tessera::loadgen::http::raw(addr, "POST", "/api/v1/rooms", Some(br#"{"name":"crash"}"#), &[]).await.expect("create");
     assert_eq!(st, 201, "{v}");
     let room = serde_json::from_str::<Value>(&v).expect("json")["room"]["id"].as_str().expect("id").to_owned();
-    let a = Client::join(addr, &room, Opts { name: "A".into(), rgb: [220, 40, 40], tone_hz: 500.0, h264: true, token: None }).await;
+    let a = Client::join(
+        addr,
+        &room,
+        Opts { name: "A".into(), rgb: [220, 40, 40], tone_hz: 500.0, h264: true, token: None, ..Default::default() },
+    )
+    .await;
     common::eventually(Duration::from_secs(30), "A decodes the composite", || async {
         a.latest_frame().map(|_| ()).ok_or("no frame".to_string())
     })

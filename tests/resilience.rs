@@ -8,7 +8,7 @@ use common::{TestServer, eventually};
 use std::time::{Duration, Instant};
 
 fn opts(name: &str, rgb: [u8; 3], tone_hz: f64, h264: bool) -> Opts {
-    Opts { name: name.into(), rgb, tone_hz, h264, token: None }
+    Opts { name: name.into(), rgb, tone_hz, h264, token: None, ..Default::default() }
 }
 
 async fn media(addr: std::net::SocketAddr, room: &str) -> serde_json::Value {

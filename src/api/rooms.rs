@@ -72,6 +72,8 @@ fn view(info: RoomInfo) -> RoomView {
     let n = info.participants.len();
     let mut v = RoomView::new(&info.spec, now_unix(), n, Some(info.participants));
     v.media = info.media;
+    v.pinned_participant_id = info.layout.pinned_participant_id;
+    v.screen_participant_id = info.layout.screen_participant_id;
     v
 }
 
@@ -100,6 +102,8 @@ fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomS
         auto_record: req.auto_record.unwrap_or(false),
         hls: req.hls.unwrap_or(false),
         public: req.public.unwrap_or(false),
+        layout: req.layout.unwrap_or_else(|| "grid".into()),
+        hide_audio_only: req.hide_audio_only.unwrap_or(false),
     })
 }
 
@@ -205,14 +209,30 @@ pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Res
 }
 
 /// Change a room: rename, reschedule (`startsAt` only before it opens), `endsAt`, timeouts,
-/// limits, metadata. `null` clears `startsAt`, `endsAt` or `metadata`.
+/// limits, metadata, outputs, and what the composite shows (`layout`, `pin`, `hideAudioOnly`).
+/// `null` clears `startsAt`, `endsAt` or `metadata`, and unpins. An API key may change
+/// anything; the room's host token only `layout`, `pin` and `hideAudioOnly` (403 otherwise).
+/// Participants are told the new layout (`layoutChanged`).
 #[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = PatchRoomRequest,
     responses((status = 200, body = RoomView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the room has ended")))]
 pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
-    state.auth.require_admin(&caller)?;
+    // The host may change what the call looks like; everything else needs an API key.
+    state.auth.require_host(&caller, &id)?;
     let req: PatchRoomRequest = body::json_required(&raw)?;
+    let only_view = req.name.is_none()
+        && req.starts_at.is_none()
+        && req.ends_at.is_none()
+        && req.empty_timeout_seconds.is_none()
+        && req.max_participants.is_none()
+        && req.metadata.is_none()
+        && req.auto_record.is_none()
+        && req.hls.is_none()
+        && req.public.is_none();
+    if !only_view {
+        state.auth.require_admin(&caller)?;
+    }
     let time = |field: &str, v: Option<Option<String>>| -> Result<Option<Option<i64>>, ApiError> {
         v.map(|o| o.map(|s| parse_time(field, &s)).transpose()).transpose()
     };
@@ -229,6 +249,9 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         auto_record: req.auto_record,
         hls: req.hls,
         public: req.public,
+        layout: req.layout,
+        hide_audio_only: req.hide_audio_only,
+        pin: req.pin,
     };
     let info = live_room(&state, &id)?.update(patch).await?;
     Ok(warp::reply::json(&view(info)).into_response())

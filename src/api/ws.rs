@@ -126,6 +126,7 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
             .map(|s| IceServerInfo { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
             .collect(),
         recording: joined.recording,
+        layout: joined.layout,
     };
     let _ = out_tx.send(welcome).await;
     let done = CancellationToken::new();

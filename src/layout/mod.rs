@@ -146,7 +146,10 @@ impl Layouts {
                     return bad(format!("{name} (maxTiles {}): at most one rest slot", v.max_tiles));
                 }
                 if rests == 0 && singles < v.max_tiles {
-                    return bad(format!("{name} (maxTiles {}): {singles} slots cannot hold {} tiles; add a rest slot", v.max_tiles, v.max_tiles));
+                    return bad(format!(
+                        "{name} (maxTiles {}): {singles} slots cannot hold {} tiles; add a rest slot",
+                        v.max_tiles, v.max_tiles
+                    ));
                 }
                 for (i, s) in v.slots.iter().enumerate() {
                     let inside = [s.x, s.y, s.w, s.h].iter().all(|c| c.is_finite() && (0.0..=1.0).contains(c))
@@ -158,7 +161,8 @@ impl Layouts {
                         return bad(format!("{name} (maxTiles {}): slot {i} is not inside the canvas", v.max_tiles));
                     }
                     for t in &v.slots[i + 1..] {
-                        let apart = s.x + s.w <= t.x + 1e-9 || t.x + t.w <= s.x + 1e-9 || s.y + s.h <= t.y + 1e-9 || t.y + t.h <= s.y + 1e-9;
+                        let apart =
+                            s.x + s.w <= t.x + 1e-9 || t.x + t.w <= s.x + 1e-9 || s.y + s.h <= t.y + 1e-9 || t.y + t.h <= s.y + 1e-9;
                         if !apart {
                             return bad(format!("{name} (maxTiles {}): slots overlap", v.max_tiles));
                         }
@@ -218,7 +222,9 @@ mod tests {
         assert!(Layouts::parse(&outside).unwrap_err().to_string().contains("inside"));
         let short = with(r#","x":[{"maxTiles":4,"slots":[{"role":"rest","x":0,"y":0,"w":1,"h":1}]}]"#);
         assert!(Layouts::parse(&short).unwrap_err().to_string().contains("26"));
-        let no_room = with(r#","x":[{"maxTiles":2,"slots":[{"role":"floor","x":0,"y":0,"w":1,"h":1}]},{"maxTiles":26,"slots":[{"role":"rest","x":0,"y":0,"w":1,"h":1}]}]"#);
+        let no_room = with(
+            r#","x":[{"maxTiles":2,"slots":[{"role":"floor","x":0,"y":0,"w":1,"h":1}]},{"maxTiles":26,"slots":[{"role":"rest","x":0,"y":0,"w":1,"h":1}]}]"#,
+        );
         assert!(Layouts::parse(&no_room).unwrap_err().to_string().contains("cannot hold"));
         assert!(Layouts::parse(&with(r#","bad name":[]"#)).is_err());
         assert!(Layouts::parse("{").is_err());

@@ -67,7 +67,8 @@ pub fn place(variant: &Variant, tiles: &[&str], roles: &Roles, width: u32, heigh
             rest_area = Some((rect, s.arrange));
             continue;
         }
-        let wanted = roles.candidates(s.role).into_iter().flatten().find_map(|id| tiles.iter().position(|t| *t == id).filter(|&i| out[i].is_none()));
+        let wanted =
+            roles.candidates(s.role).into_iter().flatten().find_map(|id| tiles.iter().position(|t| *t == id).filter(|&i| out[i].is_none()));
         if let Some(i) = wanted.or_else(|| out.iter().position(Option::is_none)) {
             out[i] = Some(rect);
         }
@@ -139,7 +140,8 @@ mod tests {
         // Nobody speaking yet: the first tile holds the floor.
         let nobody = place(l.variant("speaker", 4).unwrap(), &tiles, &Roles::default(), 1280, 720);
         assert_eq!(biggest(&nobody), 0);
-        let pinned = place(l.variant("pinned", 4).unwrap(), &tiles, &Roles { speaker: Some("c"), pinned: Some("d"), screen: None }, 1280, 720);
+        let pinned =
+            place(l.variant("pinned", 4).unwrap(), &tiles, &Roles { speaker: Some("c"), pinned: Some("d"), screen: None }, 1280, 720);
         assert_eq!(biggest(&pinned), 3);
         // Pinned with nobody pinned follows the speaker.
         let unpinned = place(l.variant("pinned", 4).unwrap(), &tiles, &Roles { speaker: Some("b"), ..Default::default() }, 1280, 720);

@@ -12,8 +12,8 @@
 use super::media_file::{self, MediaFileError, RtpFile};
 use super::run::LoadError;
 use super::session::{Session, SessionMedia, payload_type};
-use crate::media::VideoCodec;
 use crate::layout;
+use crate::media::VideoCodec;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;

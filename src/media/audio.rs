@@ -5,6 +5,7 @@
 //! Invariants: the mixer thread never blocks on a receiver (full queues drop that receiver's
 //! frame); it stops when the [`AudioMixer`] is dropped.
 
+use super::speaker::{SpeakerDetector, SpeakerUpdate};
 use super::tap::{EgressTap, Taps, clock_now};
 use super::{Delivery, PacketSink, mixminus};
 use bytes::Bytes;
@@ -168,6 +169,9 @@ struct MixerState {
     muted: std::collections::HashSet<String>,
     /// Recordings and live outputs: each gets the full mix (everyone unmuted) every tick.
     taps: Taps,
+    /// Who is talking, from the frames mixed; its decisions go to `speaker_updates`.
+    speakers: SpeakerDetector,
+    speaker_updates: Option<tokio::sync::mpsc::UnboundedSender<SpeakerUpdate>>,
 }
 
 /// Handle to a room's mixer thread.
@@ -178,8 +182,9 @@ pub struct AudioMixer {
 }
 
 impl AudioMixer {
-    pub fn start(room: &str) -> Result<Self, AudioError> {
-        let state = Arc::new(Mutex::new(MixerState::default()));
+    /// Starts the mixer thread; who is talking goes to `speaker_updates` (only on change).
+    pub fn start(room: &str, speaker_updates: tokio::sync::mpsc::UnboundedSender<SpeakerUpdate>) -> Result<Self, AudioError> {
+        let state = Arc::new(Mutex::new(MixerState { speaker_updates: Some(speaker_updates), ..Default::default() }));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (state.clone(), stop.clone());
         let thread = std::thread::Builder::new()
@@ -232,6 +237,7 @@ impl AudioMixer {
             s.inputs.remove(id);
             s.outputs.remove(id);
             s.muted.remove(id);
+            s.speakers.remove(id);
         }
     }
 
@@ -312,7 +318,15 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
         if got && !s.muted.contains(id) {
             mixminus::accumulate(&mut sc.sum, buf);
             live.push(id.as_str());
+            s.speakers.observe(id, Some(buf));
+        } else {
+            s.speakers.observe(id, None);
         }
+    }
+    if let Some(update) = s.speakers.tick()
+        && let Some(tx) = &s.speaker_updates
+    {
+        let _ = tx.send(update);
     }
     if !s.taps.is_empty() {
         mixminus::minus(&sc.sum, None, &mut sc.out);

@@ -12,12 +12,14 @@ pub mod bus;
 pub mod check;
 pub mod mixminus;
 pub mod pipelines;
+pub mod speaker;
 pub mod tap;
 pub mod video;
 
 mod encoder;
 pub use encoder::{Fanout, KeyframeGate};
 mod ingest;
+mod stage;
 pub use ingest::VideoIngest;
 mod tile;
 

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 /// Errors reading the pipeline folder.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelinesError {
+    #[error(transparent)]
+    Layouts(#[from] crate::layout::LayoutsError),
     #[error("cannot read pipeline description {path}")]
     Read {
         path: PathBuf,
@@ -27,6 +29,8 @@ pub struct Pipelines {
     pub hls: String,
     /// The room's full mix encoded once for all outputs.
     pub audio_aac: String,
+    /// The layouts (`layouts.json` in the same folder).
+    pub layouts: std::sync::Arc<crate::layout::Layouts>,
 }
 
 impl Pipelines {
@@ -53,6 +57,7 @@ impl Pipelines {
             rtmp: read(Self::FILES[4])?,
             hls: read(Self::FILES[5])?,
             audio_aac: read(Self::FILES[6])?,
+            layouts: std::sync::Arc::new(crate::layout::Layouts::load(dir)?),
         })
     }
 

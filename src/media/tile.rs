@@ -2,19 +2,8 @@
 //! video has not arrived (or never will).
 
 use super::{MediaError, make};
-use crate::layout::Rect;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-
-/// Moves a compositor sink pad onto `rect`, keeping the input's aspect ratio inside it.
-pub(crate) fn place(pad: &gst::Pad, rect: Rect, zorder: u32) {
-    pad.set_property("xpos", rect.x);
-    pad.set_property("ypos", rect.y);
-    pad.set_property("width", rect.w);
-    pad.set_property("height", rect.h);
-    pad.set_property("zorder", zorder);
-    pad.set_property_from_str("sizing-policy", "keep-aspect-ratio");
-}
 
 /// Escapes text for textoverlay's Pango markup parser.
 pub(crate) fn pango_escape(s: &str) -> String {

@@ -9,10 +9,11 @@ use super::bus::{self, BusMessages};
 use super::encoder::{self, EncoderBranch, KeyframeGate};
 use super::ingest::{self, IngestBin, VideoIngest};
 use super::pipelines::{Pipelines, render};
+use super::stage::{self, Placement, Stage};
 use super::tap::EgressTap;
 use super::{MediaError, PacketSink, VideoCodec, tile};
 use crate::config::CompositeConfig;
-use crate::layout;
+use crate::layout::{self, Roles};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::collections::HashMap;
@@ -40,7 +41,28 @@ impl Source {
     }
 }
 
+/// What the room wants shown: a layout by name and who holds its roles. Ids are participant
+/// ids; the screen is named by its sharer's id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayoutChoice {
+    pub layout: String,
+    pub speaker: Option<String>,
+    pub pinned: Option<String>,
+    /// Whose screen is shared (its tile takes the `screen` slot).
+    pub screen: Option<String>,
+    /// Leave participants without video out of the canvas.
+    pub hide_audio_only: bool,
+    /// Participants talking now: their tiles get a border.
+    pub talking: Vec<String>,
+}
+
+/// The tile id of `owner`'s shared screen.
+fn screen_tile(owner: &str) -> String {
+    format!("{owner}/screen")
+}
+
 struct Tile {
+    /// The participant's id, or [`screen_tile`] of it.
     id: String,
     name: String,
     source: Source,
@@ -62,6 +84,8 @@ pub struct RoomVideo {
     encoders: HashMap<VideoCodec, EncoderBranch>,
     /// Composite packets receivers could not take, over the room's life.
     dropped: Arc<AtomicU64>,
+    stage: Stage,
+    choice: LayoutChoice,
 }
 
 impl RoomVideo {
@@ -85,8 +109,21 @@ impl RoomVideo {
         if state != gst::State::Playing {
             return Err(MediaError::Graph(format!("the room pipeline is {state:?}, not PLAYING")));
         }
-        let video =
-            Self { pipeline, canvas, mixer, tee, cfg, pipelines, tiles: Vec::new(), encoders: HashMap::new(), dropped: Arc::default() };
+        let stage = Stage::attach(&mixer, cfg.width, cfg.height);
+        let choice = LayoutChoice { layout: "grid".into(), ..Default::default() };
+        let video = Self {
+            pipeline,
+            canvas,
+            mixer,
+            tee,
+            cfg,
+            pipelines,
+            tiles: Vec::new(),
+            encoders: HashMap::new(),
+            dropped: Arc::default(),
+            stage,
+            choice,
+        };
         Ok((video, messages))
     }
 
@@ -116,6 +153,7 @@ impl RoomVideo {
     fn link_source(&self, source: &gst::Bin) -> Result<gst::Pad, MediaError> {
         self.canvas.add(source)?;
         let pad = self.mixer.request_pad_simple("sink_%u").ok_or_else(|| MediaError::Graph("compositor gave no sink pad".into()))?;
+        stage::hide_new_pad(&pad);
         let src = source.static_pad("src").ok_or_else(|| MediaError::Graph("tile source has no src pad".into()))?;
         src.link(&pad)?;
         source.sync_state_with_parent()?;
@@ -135,20 +173,77 @@ impl RoomVideo {
         let _ = self.canvas.remove(source);
     }
 
+    /// Re-computes every tile's place from the layout choice and queues it whole (applied by
+    /// the compositor between two frames; see [`super::stage`]).
     fn relayout(&self) {
-        let rects = layout::grid(self.tiles.len(), self.cfg.width, self.cfg.height);
-        for (t, r) in self.tiles.iter().zip(rects) {
-            tile::place(&t.pad, r, 1);
+        let c = &self.choice;
+        let shown: Vec<&Tile> =
+            self.tiles.iter().filter(|t| !c.hide_audio_only || t.id.ends_with("/screen") || matches!(t.source, Source::Video(_))).collect();
+        let ids: Vec<&str> = shown.iter().map(|t| t.id.as_str()).collect();
+        let screen = c.screen.as_deref().map(screen_tile);
+        let roles = Roles { speaker: c.speaker.as_deref(), pinned: c.pinned.as_deref(), screen: screen.as_deref() };
+        let rects = match self.pipelines.layouts.variant(&c.layout, ids.len()) {
+            Some(v) => layout::place(v, &ids, &roles, self.cfg.width, self.cfg.height),
+            None => layout::grid(ids.len(), self.cfg.width, self.cfg.height).into_iter().map(Some).collect(),
+        };
+        let mut placements = Vec::with_capacity(self.tiles.len() * 2);
+        let mut borders = Vec::new();
+        for t in &self.tiles {
+            let rect = ids.iter().position(|id| *id == t.id).and_then(|i| rects[i]);
+            placements.push(Placement { pad: t.pad.clone(), rect, zorder: 1 });
             if let Some((_, pad)) = &t.cover {
-                tile::place(pad, r, 2);
+                placements.push(Placement { pad: pad.clone(), rect, zorder: 2 });
             }
+            if let Some(r) = rect
+                && c.talking.iter().any(|id| *id == t.id)
+            {
+                borders.push(r);
+            }
+        }
+        self.stage.queue(placements, borders);
+    }
+
+    /// Shows the room as `choice` says (layout, roles, borders); no element is added or removed.
+    pub fn set_layout(&mut self, choice: LayoutChoice) {
+        if choice != self.choice {
+            self.choice = choice;
+            self.relayout();
+        }
+    }
+
+    /// Whether `id` sends video that is being decoded (not a placeholder).
+    pub fn has_video(&self, id: &str) -> bool {
+        self.tiles.iter().any(|t| t.id == id && matches!(t.source, Source::Video(_)))
+    }
+
+    /// Adds `owner`'s shared screen as a tile of its own ("<name>'s screen"), decoding its RTP.
+    pub fn attach_screen(&mut self, owner: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, MediaError> {
+        if self.tiles.len() >= layout::MAX_TILES {
+            return Err(MediaError::Graph(format!("the canvas holds at most {} tiles", layout::MAX_TILES)));
+        }
+        self.detach_screen(owner);
+        let name = self.tiles.iter().find(|t| t.id == owner).map(|t| format!("{}'s screen", t.name)).unwrap_or_else(|| "Screen".into());
+        let (bin, handle) = ingest::build(&name, codec, payload_type)?;
+        let pad = self.link_source(&bin.bin)?;
+        self.tiles.push(Tile { id: screen_tile(owner), name, source: Source::Video(bin), pad, cover: None });
+        self.relayout();
+        Ok(handle)
+    }
+
+    /// Removes `owner`'s shared screen, if any.
+    pub fn detach_screen(&mut self, owner: &str) {
+        let id = screen_tile(owner);
+        if let Some(idx) = self.tiles.iter().position(|t| t.id == id) {
+            let t = self.tiles.remove(idx);
+            self.unlink_source(t.source.bin(), &t.pad);
+            self.relayout();
         }
     }
 
     /// Gives `id` a placeholder tile and re-tiles.
     pub fn add_participant(&mut self, id: &str, name: &str) -> Result<(), MediaError> {
         if self.tiles.len() >= layout::MAX_TILES {
-            return Err(MediaError::Graph("the grid holds at most 25 tiles".into()));
+            return Err(MediaError::Graph(format!("the canvas holds at most {} tiles", layout::MAX_TILES)));
         }
         let bin = tile::placeholder(name, self.cfg.fps)?;
         let pad = self.link_source(&bin)?;
@@ -160,6 +255,7 @@ impl RoomVideo {
     fn swap_source(&mut self, id: &str, new: Source) -> Result<(), MediaError> {
         let idx = self.tiles.iter().position(|t| t.id == id).ok_or_else(|| MediaError::Graph(format!("no tile for {id}")))?;
         let pad = self.link_source(new.bin())?;
+        stage::copy_placement(&self.tiles[idx].pad, &pad);
         let name = self.tiles[idx].name.clone();
         let cover = self.tiles[idx].cover.take();
         let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), name, source: new, pad, cover });
@@ -217,6 +313,7 @@ impl RoomVideo {
             self.unlink_source(t.source.bin(), &t.pad);
             self.relayout();
         }
+        self.detach_screen(id);
         self.unsubscribe(id);
     }
 

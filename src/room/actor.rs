@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod outputs;
+mod view;
 
 struct Member {
     info: ParticipantInfo,
@@ -66,6 +67,8 @@ struct Room {
     /// Recording and live outputs (fed by the media; they keep it running while they run).
     egress: RoomEgress,
     egress_events: mpsc::UnboundedReceiver<EgressEvent>,
+    /// Layout, pin, screen share and speakers (`view.rs`).
+    view: view::View,
 }
 
 pub(crate) struct Start {
@@ -96,6 +99,7 @@ pub(crate) fn spawn(s: Start) {
         ended: false,
         egress,
         egress_events,
+        view: view::View::new(),
     };
     tokio::spawn(room.run(s.rx).instrument(span));
 }
@@ -143,6 +147,7 @@ impl Room {
                 },
                 Some(msg) = next_bus_message(&mut self.media) => self.on_bus(msg),
                 Some(ev) = self.egress_events.recv() => self.on_egress_event(ev),
+                Some(u) = self.view.speaker_rx.recv() => self.on_speakers(u),
                 timer = sleep_until(deadline) => self.on_timer(timer),
             }
         }
@@ -244,10 +249,11 @@ impl Room {
     fn ensure_media(&mut self) -> Result<&mut Media, RoomMediaError> {
         if self.media.is_none() {
             let (video, bus) = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.composite.clone())?;
-            let audio = AudioMixer::start(&self.spec.id)?;
+            let audio = AudioMixer::start(&self.spec.id, self.view.speaker_tx.clone())?;
             let count = CountGuard::new(&self.ctx.stats, |s| &s.room_media);
             self.media = Some(Media { video, audio, bus, _count: count });
             tracing::info!("media pipeline started");
+            self.apply_view();
         }
         self.media.as_mut().ok_or(RoomMediaError::Gone)
     }
@@ -266,6 +272,10 @@ impl Room {
                 let r = self.member_media(&id).and_then(|m| Ok(m.video.attach_video(&id, codec, payload_type)?));
                 let _ = reply.send(r);
             }
+            Command::AttachScreen { id, codec, payload_type, reply } => {
+                let _ = reply.send(self.attach_screen(&id, codec, payload_type));
+            }
+            Command::DetachScreen { id } => self.detach_screen(&id),
             Command::DetachVideo { id } => {
                 if let Ok(m) = self.member_media(&id)
                     && let Err(e) = m.video.detach_video(&id)
@@ -378,7 +388,7 @@ impl Room {
         self.handle.present.store(self.members.len(), Ordering::Relaxed);
         self.empty_since = None;
         self.webhook("participantJoined", Some(&info), None);
-        Ok(Joined { participant: info, participants, recording: self.recording_info(), events, cancel })
+        Ok(Joined { participant: info, participants, recording: self.recording_info(), layout: self.layout_info(), events, cancel })
     }
 
     /// The participant left by itself (its task is ending).
@@ -403,6 +413,7 @@ impl Room {
         }
         tracing::info!(participant = %id, reason = reason.as_str(), "left");
         self.broadcast(RoomEvent::Left { id: id.into(), reason }, None);
+        self.forget_in_view(id);
         self.handle.present.store(self.members.len(), Ordering::Relaxed);
         self.webhook("participantLeft", Some(&member.info), Some(reason.as_str()));
         if self.members.is_empty() {
@@ -438,6 +449,10 @@ impl Room {
         let mut next = self.spec.clone();
         patch.apply(&mut next);
         next.validate().map_err(ManageError::Invalid)?;
+        super::check_layout(&self.ctx.pipelines.layouts, &next).map_err(ManageError::Invalid)?;
+        if let Some(pin) = &patch.pin {
+            self.set_pin(pin.clone())?;
+        }
         if self.opened && next.starts_at != self.spec.starts_at {
             return Err(ManageError::Invalid("startsAt cannot change once the room is open".into()));
         }
@@ -453,6 +468,11 @@ impl Room {
         if hls_changed {
             self.apply_hls_setting();
         }
+        if patch.layout.is_some() {
+            // The host's choice wins over the presentation a screen share switched to.
+            self.view.presenting = false;
+        }
+        self.apply_view();
         tracing::info!("room updated");
         Ok(self.info())
     }
@@ -460,6 +480,7 @@ impl Room {
     fn info(&self) -> RoomInfo {
         RoomInfo {
             spec: self.spec.clone(),
+            layout: self.layout_info(),
             participants: self.members.iter().map(|m| m.info.clone()).collect(),
             media: self.media.as_ref().map(|m| {
                 let (audio_inputs, audio_outputs) = m.audio.counts();
@@ -489,6 +510,16 @@ impl Room {
             MessageView::Error(err) => {
                 let owner = msg.src().and_then(|s| media.video.owner_of(s));
                 match owner {
+                    Some(tile) if tile.ends_with("/screen") => {
+                        let id = tile.trim_end_matches("/screen").to_owned();
+                        tracing::warn!(participant = %id, error = %err.error(), "screen share failed");
+                        if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
+                            let _ = m
+                                .events
+                                .send(RoomEvent::MediaError { message: format!("your screen could not be decoded: {}", err.error()) });
+                        }
+                        self.detach_screen(&id);
+                    }
                     Some(id) => {
                         tracing::warn!(participant = %id, error = %err.error(), "input failed; showing placeholder");
                         if let Err(e) = media.video.detach_video(&id) {

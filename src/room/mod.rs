@@ -19,7 +19,7 @@ use crate::media::audio::AudioInput;
 use crate::media::pipelines::Pipelines;
 use crate::media::video::VideoSubscription;
 use crate::media::{PacketSink, VideoCodec, VideoIngest};
-use crate::protocol::{LeaveReason, ParticipantInfo, RecordingInfo};
+use crate::protocol::{LayoutInfo, LeaveReason, ParticipantInfo, RecordingInfo, SpeakerInfo};
 use crate::store::{RoomFilter, Store, StoreError};
 use crate::webhook::Webhooks;
 use spec::{EndReason, RoomSpec};
@@ -79,6 +79,11 @@ pub enum RoomEvent {
         state: &'static str,
         reason: Option<String>,
     },
+    LayoutChanged(LayoutInfo),
+    ActiveSpeakers {
+        dominant: Option<String>,
+        speakers: Vec<SpeakerInfo>,
+    },
 }
 
 /// Who is joining.
@@ -113,6 +118,9 @@ pub enum RoomMediaError {
     Media(#[from] crate::media::MediaError),
     #[error(transparent)]
     Audio(#[from] crate::media::audio::AudioError),
+    /// Someone else is sharing a screen (one at a time).
+    #[error("{0} is already sharing a screen; only one screen can be shared at a time")]
+    ScreenBusy(String),
 }
 
 /// Errors of management commands (update, kick, mute, end).
@@ -134,6 +142,8 @@ pub struct Joined {
     pub participants: Vec<ParticipantInfo>,
     /// The recording running when this participant joined.
     pub recording: Option<RecordingInfo>,
+    /// What the composite shows when this participant joined.
+    pub layout: LayoutInfo,
     pub events: mpsc::UnboundedReceiver<RoomEvent>,
     pub cancel: CancellationToken,
 }
@@ -161,6 +171,8 @@ pub struct MediaStats {
 #[derive(Debug, Clone)]
 pub struct RoomInfo {
     pub spec: RoomSpec,
+    /// What the composite shows now.
+    pub layout: LayoutInfo,
     pub participants: Vec<ParticipantInfo>,
     pub media: Option<MediaStats>,
 }
@@ -177,6 +189,10 @@ pub struct RoomPatch {
     pub auto_record: Option<bool>,
     pub hls: Option<bool>,
     pub public: Option<bool>,
+    pub layout: Option<String>,
+    pub hide_audio_only: Option<bool>,
+    /// Live state, not stored: who the `pinned` layout shows large (`Some(None)` unpins).
+    pub pin: Option<Option<String>>,
 }
 
 impl RoomPatch {
@@ -208,6 +224,12 @@ impl RoomPatch {
         if let Some(v) = self.public {
             spec.public = v;
         }
+        if let Some(v) = &self.layout {
+            spec.layout = v.clone();
+        }
+        if let Some(v) = self.hide_audio_only {
+            spec.hide_audio_only = v;
+        }
     }
 }
 
@@ -227,6 +249,15 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<VideoIngest, RoomMediaError>>,
     },
     DetachVideo {
+        id: String,
+    },
+    AttachScreen {
+        id: String,
+        codec: VideoCodec,
+        payload_type: u8,
+        reply: oneshot::Sender<Result<VideoIngest, RoomMediaError>>,
+    },
+    DetachScreen {
         id: String,
     },
     AttachAudio {
@@ -324,6 +355,16 @@ impl RoomHandle {
         self.ask(|reply| Command::AttachVideo { id: id.into(), codec, payload_type, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
     }
 
+    /// `id`'s shared screen becomes a tile of its own (refused while someone else shares).
+    pub async fn attach_screen(&self, id: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, RoomMediaError> {
+        self.ask(|reply| Command::AttachScreen { id: id.into(), codec, payload_type, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
+    }
+
+    /// `id` stopped sharing its screen (no-op if it was not).
+    pub async fn detach_screen(&self, id: &str) {
+        let _ = self.tx.send(Command::DetachScreen { id: id.into() }).await;
+    }
+
     pub async fn detach_video(&self, id: &str) {
         let _ = self.tx.send(Command::DetachVideo { id: id.into() }).await;
     }
@@ -414,6 +455,16 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
+/// The room's layout must be one of `layouts.json`.
+pub(crate) fn check_layout(layouts: &crate::layout::Layouts, spec: &RoomSpec) -> Result<(), String> {
+    if layouts.contains(&spec.layout) {
+        Ok(())
+    } else {
+        let names: Vec<&str> = layouts.names().collect();
+        Err(format!("layout must be one of {}", names.join(", ")))
+    }
+}
+
 /// A room looked up by id.
 pub enum Lookup {
     Live(RoomHandle),
@@ -464,6 +515,7 @@ impl Rooms {
     /// Validates, stores and starts a new room.
     pub fn create(&self, spec: RoomSpec) -> Result<RoomHandle, CreateError> {
         spec.validate().map_err(CreateError::Invalid)?;
+        check_layout(&self.ctx.pipelines.layouts, &spec).map_err(CreateError::Invalid)?;
         if self.len() >= self.max_rooms {
             return Err(CreateError::TooMany(self.max_rooms));
         }

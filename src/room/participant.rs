@@ -91,6 +91,10 @@ struct Participant {
     video_keyframes: Option<Arc<KeyframeGate>>,
     /// Whether DTLS-SRTP is up: the send tasks wait for it instead of writing into the void.
     connected: tokio::sync::watch::Sender<bool>,
+    /// The track (or stream) id the client says carries its shared screen.
+    screen_track_id: Option<String>,
+    /// The task feeding the shared screen into the room.
+    screen_task: Option<tokio::task::AbortHandle>,
 }
 
 enum Exit {
@@ -133,6 +137,8 @@ async fn run_inner(mut s: Session) {
         sending: false,
         video_keyframes: None,
         connected: tokio::sync::watch::channel(false).0,
+        screen_track_id: None,
+        screen_task: None,
     };
     let exit = loop {
         tokio::select! {
@@ -140,10 +146,15 @@ async fn run_inner(mut s: Session) {
             msg = s.signals.recv() => match msg {
                 None | Some(Signal::Client(ClientMessage::Leave {})) => break Exit::Leave(LeaveReason::Left),
                 Some(Signal::Lost) => break Exit::Leave(LeaveReason::Disconnected),
-                Some(Signal::Client(ClientMessage::Offer { sdp })) => {
+                Some(Signal::Client(ClientMessage::Offer { sdp, screen_track_id })) => {
+                    let stopped_sharing = p.screen_track_id.is_some() && screen_track_id.is_none();
+                    p.screen_track_id = screen_track_id.filter(|t| !t.is_empty());
                     if let Err(e) = p.on_offer(sdp).await {
                         tracing::info!(error = %e, "offer refused");
                         p.send(ServerMessage::error("bad_sdp", e.to_string())).await;
+                    }
+                    if stopped_sharing {
+                        p.stop_screen().await;
                     }
                 }
                 Some(Signal::Client(ClientMessage::Candidate { candidate, sdp_mid, sdp_m_line_index, username_fragment })) => {
@@ -156,6 +167,10 @@ async fn run_inner(mut s: Session) {
                 Some(RoomEvent::Left { id, reason }) => p.send(ServerMessage::ParticipantLeft { participant_id: id, reason }).await,
                 Some(RoomEvent::Updated(info)) => p.send(ServerMessage::ParticipantUpdated { participant: info }).await,
                 Some(RoomEvent::MediaError { message }) => p.send(ServerMessage::error("media_error", message)).await,
+                Some(RoomEvent::LayoutChanged(layout)) => p.send(ServerMessage::LayoutChanged { layout }).await,
+                Some(RoomEvent::ActiveSpeakers { dominant, speakers }) => {
+                    p.send(ServerMessage::ActiveSpeakers { dominant_participant_id: dominant, speakers }).await
+                }
                 Some(RoomEvent::RecordingStarted(recording)) => p.send(ServerMessage::RecordingStarted { recording }).await,
                 Some(RoomEvent::RecordingStopped { id, state, reason }) => {
                     p.send(ServerMessage::RecordingStopped { recording_id: id, state: state.into(), reason }).await
@@ -197,10 +212,7 @@ async fn run_inner(mut s: Session) {
                         _ => {}
                     }
                 }
-                PeerEvent::Track(track) => {
-                    let (room, id) = (p.room.clone(), p.id.clone());
-                    p.tasks.spawn(ingest_track(room, id, track).in_current_span());
-                }
+                PeerEvent::Track(track) => p.on_track(track).await,
             },
         }
     };
@@ -218,6 +230,34 @@ async fn run_inner(mut s: Session) {
 impl Participant {
     async fn send(&self, msg: ServerMessage) {
         let _ = self.out.send(msg).await;
+    }
+
+    /// A remote track: the shared screen if the client named it so, else camera or microphone.
+    async fn on_track(&mut self, track: Arc<dyn TrackRemote>) {
+        let (room, id) = (self.room.clone(), self.id.clone());
+        let is_screen = match &self.screen_track_id {
+            Some(want) => {
+                track.kind().await == RtpCodecKind::Video && (&track.track_id().await == want || &track.stream_id().await == want)
+            }
+            None => false,
+        };
+        if is_screen {
+            if let Some(old) = self.screen_task.take() {
+                old.abort();
+            }
+            let out = self.out.clone();
+            self.screen_task = Some(self.tasks.spawn(ingest_video(room, id, track, Some(out)).in_current_span()));
+        } else {
+            self.tasks.spawn(ingest_track(room, id, track).in_current_span());
+        }
+    }
+
+    /// The client stopped sharing its screen (an offer without `screenTrackId`).
+    async fn stop_screen(&mut self) {
+        if let Some(t) = self.screen_task.take() {
+            t.abort();
+        }
+        self.room.detach_screen(&self.id).await;
     }
 
     async fn on_candidate(&mut self, c: RTCIceCandidateInit) {
@@ -375,12 +415,14 @@ async fn ingest_track(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>)
                 }
             }
         }
-        RtpCodecKind::Video => ingest_video(room, id, track).await,
+        RtpCodecKind::Video => ingest_video(room, id, track, None).await,
         _ => {}
     }
 }
 
-async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>) {
+/// Feeds a video track into the room: the camera, or with `screen` (where to report a refusal)
+/// the shared screen as a tile of its own.
+async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>, screen: Option<mpsc::Sender<ServerMessage>>) {
     // The first packet tells the payload type the sender really uses.
     let first = loop {
         match track.poll().await {
@@ -395,11 +437,21 @@ async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>)
         tracing::warn!(%mime, "video codec not supported; showing placeholder");
         return;
     };
-    let mut ingest = match room.attach_video(&id, codec, first.header.payload_type).await {
-        Ok(i) => i,
-        Err(e) => return tracing::warn!(error = %e, "video input refused"),
+    let attached = match &screen {
+        Some(_) => room.attach_screen(&id, codec, first.header.payload_type).await,
+        None => room.attach_video(&id, codec, first.header.payload_type).await,
     };
-    tracing::info!(?codec, pt = first.header.payload_type, "video input attached");
+    let mut ingest = match (attached, &screen) {
+        (Ok(i), _) => i,
+        (Err(e), Some(out)) => {
+            tracing::info!(error = %e, "screen share refused");
+            let code = if matches!(e, super::RoomMediaError::ScreenBusy(_)) { "screen_share_busy" } else { "screen_share_failed" };
+            let _ = out.send(ServerMessage::error(code, e.to_string())).await;
+            return;
+        }
+        (Err(e), None) => return tracing::warn!(error = %e, "video input refused"),
+    };
+    tracing::info!(?codec, pt = first.header.payload_type, screen = screen.is_some(), "video input attached");
     let pli = |t: &Arc<dyn TrackRemote>| {
         let t = t.clone();
         async move {
@@ -430,5 +482,9 @@ async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>)
             }
         }
     }
-    room.detach_video(&id).await;
+    if screen.is_some() {
+        room.detach_screen(&id).await;
+    } else {
+        room.detach_video(&id).await;
+    }
 }

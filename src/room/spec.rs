@@ -87,6 +87,11 @@ pub struct RoomSpec {
     pub hls: bool,
     /// The HLS output may be watched without a viewer token.
     pub public: bool,
+    /// The layout (a name from `layouts.json`; checked against it where the room is created or
+    /// changed). Screen sharing shows `presentation` over it while it lasts.
+    pub layout: String,
+    /// Participants without video stay off the canvas.
+    pub hide_audio_only: bool,
 }
 
 impl RoomSpec {
@@ -161,6 +166,8 @@ mod tests {
             auto_record: false,
             hls: false,
             public: false,
+            layout: "grid".into(),
+            hide_audio_only: false,
         }
     }
 

@@ -41,7 +41,11 @@ pub enum StoreError {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/0001_rooms.sql")), M::up(include_str!("migrations/0002_recordings.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("migrations/0001_rooms.sql")),
+        M::up(include_str!("migrations/0002_recordings.sql")),
+        M::up(include_str!("migrations/0003_layouts.sql")),
+    ])
 }
 
 /// Which rooms `list_rooms` returns.
@@ -63,7 +67,7 @@ pub struct Store {
 }
 
 const COLUMNS: &str = "id, name, created_at, starts_at, ends_at, empty_timeout_seconds, max_participants, composite, metadata, ended_at, \
-     end_reason, auto_record, hls, public";
+     end_reason, auto_record, hls, public, layout, hide_audio_only";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it; `:memory:` keeps it
@@ -91,20 +95,24 @@ impl Store {
     }
 
     pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
-        self.write_room(&format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"), r)
+        self.write_room(
+            &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+            r,
+        )
     }
 
     /// Writes every field of an existing room but its id and creation time.
     pub fn update_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
         self.write_room(
             "UPDATE rooms SET name = ?2, starts_at = ?4, ends_at = ?5, empty_timeout_seconds = ?6, max_participants = ?7,
-             composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11, auto_record = ?12, hls = ?13, public = ?14
+             composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11, auto_record = ?12, hls = ?13, public = ?14,
+             layout = ?15, hide_audio_only = ?16
              WHERE id = ?1",
             r,
         )
     }
 
-    /// Runs `sql` with the room's fields bound as ?1..?14 in [`COLUMNS`] order.
+    /// Runs `sql` with the room's fields bound as ?1..?16 in [`COLUMNS`] order.
     fn write_room(&self, sql: &str, r: &RoomSpec) -> Result<(), StoreError> {
         let (composite, metadata) = encode_json(r)?;
         self.with(|c| {
@@ -124,7 +132,9 @@ impl Store {
                     r.end_reason.map(EndReason::as_str),
                     r.auto_record,
                     r.hls,
-                    r.public
+                    r.public,
+                    r.layout,
+                    r.hide_audio_only
                 ],
             )?;
             Ok(())
@@ -214,6 +224,8 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawRoom> {
             auto_record: row.get(11)?,
             hls: row.get(12)?,
             public: row.get(13)?,
+            layout: row.get(14)?,
+            hide_audio_only: row.get(15)?,
         },
         composite: row.get(7)?,
         metadata: row.get(8)?,
@@ -255,6 +267,8 @@ mod tests {
             auto_record: true,
             hls: false,
             public: false,
+            layout: "speaker".into(),
+            hide_audio_only: true,
         }
     }
 

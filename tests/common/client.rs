@@ -28,6 +28,10 @@ pub struct Opts {
     /// Send and offer H.264 (else VP8 only). webrtc-rs offers only the codec of the track it
     /// sends, so the codec we send is also the one we can receive.
     pub h264: bool,
+    /// Start with the tone off (see [`Client::set_tone`]).
+    pub silent: bool,
+    /// Send no video (microphone only).
+    pub audio_only: bool,
 }
 
 /// Shared state the receivers fill.
@@ -83,7 +87,8 @@ impl Client {
             Some(t) => format!("token={t}"),
             None => format!("name={}", opts.name),
         };
-        let mut session = Session::join_with(addr, room, &query, SessionMedia { video: Some(vcodec), audio: true }).await.expect("joins");
+        let video = if opts.audio_only { None } else { Some(vcodec) };
+        let mut session = Session::join_with(addr, room, &query, SessionMedia { video, audio: true }).await.expect("joins");
         let received = Arc::new(Received::default());
         let pipelines = Arc::new(Mutex::new(Vec::new()));
 
@@ -96,20 +101,21 @@ impl Client {
         } else {
             "vp8enc deadline=1 cpu-used=8 keyframe-max-dist=10 ! rtpvp8pay mtu=1200"
         };
+        if !opts.audio_only {
+            pipelines.lock().expect("not poisoned").push(rtp_source(
+                &format!("videotestsrc is-live=true pattern=solid-color foreground-color={color} ! video/x-raw,format=I420,width=320,height=240,framerate=15/1 ! {encode} ! appsink name=out sync=false"),
+                vtx,
+            ));
+            let (vtrack, vssrc) = session.video.clone().expect("video track");
+            session.own(tokio::spawn(tessera::rtc::forward_rtp(vtrack, vssrc, payload_type(vcodec), vrx, session.connected.clone())));
+        }
+        let volume = if opts.silent { 0.0 } else { 0.25 };
         pipelines.lock().expect("not poisoned").push(rtp_source(
-            &format!("videotestsrc is-live=true pattern=solid-color foreground-color={color} ! video/x-raw,format=I420,width=320,height=240,framerate=15/1 ! {encode} ! appsink name=out sync=false"),
-            vtx,
-        ));
-        pipelines.lock().expect("not poisoned").push(rtp_source(
-            &format!("audiotestsrc is-live=true wave=sine freq={} volume=0.25 ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! opusenc frame-size=20 bitrate=64000 ! rtpopuspay ! appsink name=out sync=false", opts.tone_hz),
+            &format!("audiotestsrc name=tone is-live=true wave=sine freq={} volume={volume} ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! opusenc frame-size=20 bitrate=64000 ! rtpopuspay ! appsink name=out sync=false", opts.tone_hz),
             atx,
         ));
-        let (vtrack, vssrc) = session.video.clone().expect("video track");
         let (atrack, assrc) = session.audio.clone().expect("audio track");
-        let vsend = tokio::spawn(tessera::rtc::forward_rtp(vtrack, vssrc, payload_type(vcodec), vrx, session.connected.clone()));
-        let asend = tokio::spawn(tessera::rtc::forward_rtp(atrack, assrc, tessera::rtc::PT_OPUS, arx, session.connected.clone()));
-        session.own(vsend);
-        session.own(asend);
+        session.own(tokio::spawn(tessera::rtc::forward_rtp(atrack, assrc, tessera::rtc::PT_OPUS, arx, session.connected.clone())));
         let mut tracks = std::mem::replace(&mut session.tracks, mpsc::unbounded_channel().1);
         let (r2, p2) = (received.clone(), pipelines.clone());
         session.own(tokio::spawn(async move {
@@ -125,6 +131,16 @@ impl Client {
     pub fn stall_video(&self) {
         if let Some(p) = self.pipelines.lock().ok().and_then(|v| v.first().cloned()) {
             let _ = p.set_state(gst::State::Null);
+        }
+    }
+
+    /// Turns the sent tone on (volume 0.25) or off (digital silence).
+    pub fn set_tone(&self, on: bool) {
+        let pipelines = self.pipelines.lock().expect("not poisoned");
+        for p in pipelines.iter() {
+            if let Some(t) = p.by_name("tone") {
+                t.set_property("volume", if on { 0.25f64 } else { 0.0 });
+            }
         }
     }
 

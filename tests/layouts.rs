@@ -1,0 +1,281 @@
+//! Layouts end to end with synthetic participants of distinct colours (4:3 pictures): each
+//! layout puts each colour in its slot with its aspect kept (black bars beside it, never
+//! stretched); the floor follows whoever talks for a second, not a click; changing the layout
+//! twice a second never stalls the composite; only the host (or an API key) may change it.
+
+mod common;
+
+use common::client::{Client, Opts};
+use common::signal::distance;
+use common::{TestServer, eventually};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const RED: [u8; 3] = [220, 40, 40];
+const GREEN: [u8; 3] = [40, 200, 60];
+const BLUE: [u8; 3] = [40, 60, 220];
+const BLACK: [u8; 3] = [0, 0, 0];
+/// The placeholder of a participant without video.
+const GREY: [u8; 3] = [0x30, 0x33, 0x38];
+const TOLERANCE: f64 = 60.0;
+
+fn opts(name: &str, rgb: [u8; 3], tone_hz: f64) -> Opts {
+    Opts { name: name.into(), rgb, tone_hz, silent: true, ..Default::default() }
+}
+
+/// Every `(point, colour)` holds in `c`'s latest composite frame.
+fn shows(c: &Client, points: &[((usize, usize), [u8; 3])]) -> Result<(), String> {
+    let f = c.latest_frame().ok_or("no frame decoded yet")?;
+    for &((x, y), want) in points {
+        let got = f.mean(x, y, 6);
+        if distance(got, want) > TOLERANCE {
+            return Err(format!("({x},{y}) is {got:?}, want {want:?}"));
+        }
+    }
+    Ok(())
+}
+
+async fn patch(addr: std::net::SocketAddr, room: &str, body: &str) -> (u16, Value) {
+    common::http::request(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(body)).await
+}
+
+/// The next event of `kind` within `limit`, skipping others.
+async fn next_of(c: &mut Client, kind: &str, limit: Duration) -> Option<Value> {
+    tokio::time::timeout(limit, c.next_event(kind)).await.ok()
+}
+
+async fn three(addr: std::net::SocketAddr, room: &str) -> (Client, Client, Client) {
+    let r = Client::join(addr, room, opts("Red", RED, 440.0)).await;
+    let g = Client::join(addr, room, opts("Green", GREEN, 660.0)).await;
+    let b = Client::join(addr, room, opts("Blue", BLUE, 880.0)).await;
+    (r, g, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_layout_puts_each_colour_in_its_slot_and_keeps_the_aspect() {
+    let server = TestServer::start().await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let (mut r, _g, b) = three(addr, &room).await;
+    assert_eq!(r.welcome["layout"], serde_json::json!({"layout": "grid", "pinnedParticipantId": null, "screenParticipantId": null}));
+
+    // Grid of 3: 2×2 cells of 640×360; a 4:3 picture is 480×360 in the middle of its cell.
+    eventually(Duration::from_secs(30), "the grid", || async {
+        shows(&r, &[((320, 180), RED), ((960, 180), GREEN), ((320, 540), BLUE), ((960, 540), BLACK), ((40, 180), BLACK)])
+    })
+    .await;
+
+    // Pinned: Blue large (1280×540 slot: 720×540 picture at x 280..1000), the others in a
+    // centred row of 320×180 cells below.
+    let (st, v) = patch(addr, &room, &format!(r#"{{"layout":"pinned","pin":"{}"}}"#, b.id)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["layout"], "pinned");
+    assert_eq!(v["pinnedParticipantId"], b.id.as_str());
+    let ev = next_of(&mut r, "layoutChanged", Duration::from_secs(5)).await.expect("layoutChanged");
+    assert_eq!(ev["layout"], "pinned");
+    assert_eq!(ev["pinnedParticipantId"], b.id.as_str());
+    assert!(ev["screenParticipantId"].is_null());
+    eventually(Duration::from_secs(10), "the pinned layout", || async {
+        shows(
+            &r,
+            &[
+                ((640, 270), BLUE),
+                ((140, 270), BLACK),
+                ((1140, 270), BLACK),
+                ((480, 630), RED),
+                ((800, 630), GREEN),
+                ((340, 630), BLACK),
+                ((100, 630), BLACK),
+            ],
+        )
+    })
+    .await;
+
+    // Presentation without a screen: the pinned participant takes the screen slot (1024×720,
+    // picture 960×720 at x 32..992); the others in a column of 256×144 cells on the right.
+    let (st, _) = patch(addr, &room, r#"{"layout":"presentation"}"#).await;
+    assert_eq!(st, 200);
+    eventually(Duration::from_secs(10), "the presentation layout", || async {
+        shows(&r, &[((512, 360), BLUE), ((10, 360), BLACK), ((1152, 288), RED), ((1152, 432), GREEN), ((1152, 100), BLACK)])
+    })
+    .await;
+
+    // Someone without video gets a placeholder tile; `hideAudioOnly` leaves them off.
+    let (st, _) = patch(addr, &room, r#"{"layout":"grid","pin":null}"#).await;
+    assert_eq!(st, 200);
+    let _d = Client::join(addr, &room, Opts { audio_only: true, ..opts("Dee", [0, 0, 0], 300.0) }).await;
+    eventually(Duration::from_secs(10), "a placeholder for the audio-only participant", || async {
+        shows(&r, &[((320, 180), RED), ((960, 180), GREEN), ((320, 540), BLUE), ((960, 450), GREY)])
+    })
+    .await;
+    let (st, v) = patch(addr, &room, r#"{"hideAudioOnly":true}"#).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["hideAudioOnly"], true);
+    eventually(Duration::from_secs(10), "the audio-only participant off the canvas", || async {
+        shows(&r, &[((320, 180), RED), ((960, 180), GREEN), ((320, 540), BLUE), ((960, 450), BLACK)])
+    })
+    .await;
+    let (_, v) = common::http::request(addr, "GET", &format!("/api/v1/rooms/{room}"), None).await;
+    assert_eq!(v["layout"], "grid");
+    assert_eq!(v["participants"].as_array().map(Vec::len), Some(4), "still in the call: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_floor_follows_who_talks_for_a_second_not_a_click() {
+    let server = TestServer::start().await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let (mut r, g, b) = three(addr, &room).await;
+    let (st, _) = patch(addr, &room, r#"{"layout":"speaker"}"#).await;
+    assert_eq!(st, 200);
+    // Nobody has talked: the first to join holds the floor (1280×540 slot).
+    eventually(Duration::from_secs(30), "the speaker layout", || async {
+        shows(&r, &[((640, 270), RED), ((480, 630), GREEN), ((800, 630), BLUE)])
+    })
+    .await;
+
+    // Green talks: within 2 s it is the dominant speaker, announced after (or with) being heard.
+    g.set_tone(true);
+    let t0 = Instant::now();
+    let mut heard = false;
+    loop {
+        let ev = next_of(&mut r, "activeSpeakers", Duration::from_secs(3)).await.expect("activeSpeakers while Green talks");
+        let ids: Vec<&str> = ev["speakers"].as_array().expect("speakers").iter().filter_map(|s| s["participantId"].as_str()).collect();
+        heard |= ids.contains(&g.id.as_str());
+        if ev["dominantParticipantId"] == g.id.as_str() {
+            assert!(heard, "Green took the floor before it was listed as talking: {ev}");
+            break;
+        }
+    }
+    let took = t0.elapsed();
+    assert!(took <= Duration::from_secs(2), "the floor moved to Green after {took:?}");
+    eventually(Duration::from_secs(3), "Green on the floor", || async {
+        shows(&r, &[((640, 270), GREEN), ((480, 630), RED), ((800, 630), BLUE)])
+    })
+    .await;
+    g.set_tone(false);
+
+    // Blue clicks for 200 ms: listed as talking perhaps, but the floor stays with Green.
+    tokio::time::sleep(Duration::from_millis(600)).await; // Green's tone drains first
+    b.set_tone(true);
+    tokio::time::sleep(Duration::from_millis(200)).await; // the click's length (the stimulus)
+    b.set_tone(false);
+    let until = Instant::now() + Duration::from_secs(2);
+    while let Some(ev) = next_of(&mut r, "activeSpeakers", until.saturating_duration_since(Instant::now())).await {
+        assert_ne!(ev["dominantParticipantId"], b.id.as_str(), "a 200 ms click took the floor: {ev}");
+    }
+    shows(&r, &[((640, 270), GREEN)]).expect("Green keeps the floor after the click");
+
+    // Blue talks: the floor moves within 2 s.
+    b.set_tone(true);
+    let t0 = Instant::now();
+    loop {
+        let ev = next_of(&mut r, "activeSpeakers", Duration::from_secs(3)).await.expect("activeSpeakers while Blue talks");
+        if ev["dominantParticipantId"] == b.id.as_str() {
+            break;
+        }
+    }
+    assert!(t0.elapsed() <= Duration::from_secs(2), "the floor moved to Blue after {:?}", t0.elapsed());
+    eventually(Duration::from_secs(3), "Blue on the floor, with a border", || async {
+        shows(&r, &[((640, 270), BLUE)])?;
+        // The talking tile's border (bright yellow) along the floor slot's top edge.
+        let f = r.latest_frame().ok_or("no frame")?;
+        let edge = f.mean(640, 1, 1);
+        if edge[0] > 150.0 && edge[1] > 150.0 && edge[2] < 120.0 { Ok(()) } else { Err(format!("no border: {edge:?}")) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changing_the_layout_twice_a_second_never_stalls_the_composite() {
+    let server = TestServer::start().await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let (r, g, _b) = three(addr, &room).await;
+    eventually(Duration::from_secs(30), "the composite", || async { shows(&r, &[((320, 180), RED), ((960, 180), GREEN)]) }).await;
+    let layouts = ["speaker", "pinned", "presentation", "grid"];
+    let start = r.frames();
+    let t0 = Instant::now();
+    let mut last = (start, Instant::now());
+    let mut longest = Duration::ZERO;
+    let mut next_change = Instant::now();
+    let mut i = 0;
+    while t0.elapsed() < Duration::from_secs(10) {
+        if Instant::now() >= next_change {
+            let body = format!(r#"{{"layout":"{}","pin":"{}"}}"#, layouts[i % 4], g.id);
+            let (st, v) = patch(addr, &room, &body).await;
+            assert_eq!(st, 200, "{v}");
+            i += 1;
+            next_change += Duration::from_millis(500);
+        }
+        let n = r.frames();
+        if n != last.0 {
+            longest = longest.max(last.1.elapsed());
+            last = (n, Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    longest = longest.max(last.1.elapsed());
+    let fps = (r.frames() - start) as f64 / t0.elapsed().as_secs_f64();
+    eprintln!("{i} layout changes in 10 s: {fps:.1} fps, longest gap between frames {longest:?}");
+    assert!(i >= 19, "only {i} layout changes");
+    assert!(fps >= 29.0, "the composite ran at {fps:.1} fps while the layout changed");
+    assert!(longest <= Duration::from_millis(200), "a {longest:?} freeze while the layout changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_the_host_changes_the_layout_and_bad_values_are_refused() {
+    let server = TestServer::start().await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let token = |role: &'static str| {
+        let room = room.clone();
+        async move {
+            let (st, v) = common::http::request(
+                addr,
+                "POST",
+                &format!("/api/v1/rooms/{room}/tokens"),
+                Some(&format!(r#"{{"name":"x","role":"{role}"}}"#)),
+            )
+            .await;
+            assert_eq!(st, 201, "{v}");
+            v["token"].as_str().expect("token").to_owned()
+        }
+    };
+    let (participant, host) = (token("participant").await, token("host").await);
+    let call = |tok: String, body: &'static str| {
+        let room = room.clone();
+        async move {
+            let auth = format!("Bearer {tok}");
+            let (st, text) =
+                common::http::raw(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(body.as_bytes()), &[("authorization", &auth)])
+                    .await;
+            (st, serde_json::from_str::<Value>(&text).unwrap_or(Value::Null))
+        }
+    };
+    let (st, v) = call(participant.clone(), r#"{"layout":"speaker"}"#).await;
+    assert_eq!((st, v["code"].as_str()), (403, Some("forbidden")), "{v}");
+    let (st, v) = call(host.clone(), r#"{"layout":"speaker"}"#).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["layout"], "speaker");
+    // The host may not change what only an API key may.
+    let (st, _) = call(host.clone(), r#"{"layout":"grid","maxParticipants":3}"#).await;
+    assert_eq!(st, 403);
+    let (st, v) = call(host.clone(), r#"{"layout":"mosaic"}"#).await;
+    assert_eq!((st, v["code"].as_str()), (400, Some("bad_request")), "{v}");
+    assert!(v["message"].as_str().is_some_and(|m| m.contains("speaker")), "{v}");
+    let (st, v) = call(host.clone(), r#"{"pin":"p_nobody"}"#).await;
+    assert_eq!((st, v["code"].as_str()), (404, Some("participant_not_found")), "{v}");
+    let (st, v) = call(host, r#"{"layout":42}"#).await;
+    assert_eq!(st, 400, "{v}");
+    // The stored layout survives in the room record.
+    let (_, v) = common::http::request(addr, "GET", &format!("/api/v1/rooms/{room}"), None).await;
+    assert_eq!(v["layout"], "speaker");
+    // Creating a room with an unknown layout is refused; a known one is kept.
+    let (st, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some(r#"{"layout":"nope"}"#)).await;
+    assert_eq!(st, 400, "{v}");
+    let (st, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some(r#"{"layout":"presentation","hideAudioOnly":true}"#)).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["room"]["layout"], "presentation");
+    assert_eq!(v["room"]["hideAudioOnly"], true);
+}
