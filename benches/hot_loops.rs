@@ -95,7 +95,36 @@ fn rtp(c: &mut Criterion) {
 
 fn layout(c: &mut Criterion) {
     c.bench_function("grid_25_tiles", |b| b.iter(|| black_box(grid(black_box(25), 1280, 720))));
+    let layouts =
+        tessera::layout::Layouts::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("layouts.json");
+    let ids: Vec<String> = (0..16).map(|i| format!("p{i}")).collect();
+    let tiles: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let roles = tessera::layout::Roles { speaker: Some("p3"), pinned: None, screen: None };
+    let variant = layouts.variant("speaker", 16).expect("speaker layout");
+    c.bench_function("place_speaker_16_tiles", |b| {
+        b.iter(|| black_box(tessera::layout::place(variant, black_box(&tiles), &roles, 1280, 720)))
+    });
 }
 
-criterion_group!(benches, mixing, rtp, layout);
+/// The speaker detector's share of a mixer tick: every input's frame observed, then a tick
+/// (a decision every 17th). Baseline: the mix-minus of the same inputs in the same run.
+fn speakers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("speaker_detector_tick");
+    for n in [4usize, 8, 16] {
+        let ins = inputs(n);
+        let ids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        let mut d = tessera::media::speaker::SpeakerDetector::new();
+        g.bench_with_input(BenchmarkId::new("observe_and_tick", n), &ins, |b, ins| {
+            b.iter(|| {
+                for (id, x) in ids.iter().zip(ins) {
+                    d.observe(id, Some(black_box(x)));
+                }
+                black_box(d.tick());
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, mixing, rtp, layout, speakers);
 criterion_main!(benches);

@@ -166,6 +166,20 @@ async fn the_floor_follows_who_talks_for_a_second_not_a_click() {
     }
     shows(&r, &[((640, 270), GREEN)]).expect("Green keeps the floor after the click");
 
+    // Red is muted by the host and talks for 2 s: never heard, never on the floor.
+    let (st, v) =
+        common::http::request(addr, "POST", &format!("/api/v1/rooms/{room}/participants/{}/mute", r.id), Some(r#"{"audio":true}"#)).await;
+    assert_eq!(st, 200, "{v}");
+    r.set_tone(true);
+    let until = Instant::now() + Duration::from_secs(2);
+    while let Some(ev) = next_of(&mut r, "activeSpeakers", until.saturating_duration_since(Instant::now())).await {
+        assert_ne!(ev["dominantParticipantId"], r.id.as_str(), "a muted participant took the floor: {ev}");
+        let talking = ev["speakers"].as_array().expect("speakers").iter().any(|s| s["participantId"] == r.id.as_str());
+        assert!(!talking, "a muted participant is listed as talking: {ev}");
+    }
+    r.set_tone(false);
+    shows(&r, &[((640, 270), GREEN)]).expect("Green keeps the floor while the muted Red talks");
+
     // Blue talks: the floor moves within 2 s.
     b.set_tone(true);
     let t0 = Instant::now();

@@ -514,9 +514,9 @@ impl Room {
                         let id = tile.trim_end_matches("/screen").to_owned();
                         tracing::warn!(participant = %id, error = %err.error(), "screen share failed");
                         if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
-                            let _ = m
-                                .events
-                                .send(RoomEvent::MediaError { message: format!("your screen could not be decoded: {}", err.error()) });
+                            let _ = m.events.send(RoomEvent::ScreenShareFailed {
+                                message: format!("your screen could not be decoded: {}", err.error()),
+                            });
                         }
                         self.detach_screen(&id);
                     }

@@ -73,6 +73,10 @@ pub enum RoomEvent {
     MediaError {
         message: String,
     },
+    /// Your shared screen could not be decoded; it was taken off the canvas.
+    ScreenShareFailed {
+        message: String,
+    },
     RecordingStarted(RecordingInfo),
     RecordingStopped {
         id: String,

@@ -167,6 +167,7 @@ async fn run_inner(mut s: Session) {
                 Some(RoomEvent::Left { id, reason }) => p.send(ServerMessage::ParticipantLeft { participant_id: id, reason }).await,
                 Some(RoomEvent::Updated(info)) => p.send(ServerMessage::ParticipantUpdated { participant: info }).await,
                 Some(RoomEvent::MediaError { message }) => p.send(ServerMessage::error("media_error", message)).await,
+                Some(RoomEvent::ScreenShareFailed { message }) => p.send(ServerMessage::error("screen_share_failed", message)).await,
                 Some(RoomEvent::LayoutChanged(layout)) => p.send(ServerMessage::LayoutChanged { layout }).await,
                 Some(RoomEvent::ActiveSpeakers { dominant, speakers }) => {
                     p.send(ServerMessage::ActiveSpeakers { dominant_participant_id: dominant, speakers }).await
@@ -435,6 +436,11 @@ async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>,
     let mime = track.codec(media_ssrc).await.map(|c| c.mime_type).unwrap_or_default();
     let Some(codec) = codec_of(&mime) else {
         tracing::warn!(%mime, "video codec not supported; showing placeholder");
+        if let Some(out) = &screen {
+            let _ = out
+                .send(ServerMessage::error("screen_share_failed", format!("the screen's codec {mime:?} is not supported (VP8 or H.264)")))
+                .await;
+        }
         return;
     };
     let attached = match &screen {
