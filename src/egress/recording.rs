@@ -215,9 +215,8 @@ async fn follow(
                     gst::MessageView::Eos(_) => break Ok(()),
                     gst::MessageView::Error(e) => {
                         let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
-                        // filesink puts the OS's reason (errno) in the debug text only.
-                        let full = e.debug().is_some_and(|d| d.contains("No space left on device"));
-                        let why = if full { ": no space left on device (the disk is full)" } else { "" };
+                        let full = e.error().matches(gst::ResourceError::NoSpaceLeft);
+                        let why = if full { " (the disk holding the recordings is full)" } else { "" };
                         break Err(format!("{src}: {}{why}", e.error()));
                     }
                     gst::MessageView::Element(e) => {

@@ -84,7 +84,13 @@ mod tests {
         pipeline.set_state(gst::State::Null).expect("stops");
         assert!(eos, "the bus stream delivers the end of stream");
         let seen = niceness.lock().expect("lock");
-        assert_eq!(seen.as_slice(), [own_before.max(VIDEO_NICE); 3], "every buffer was handled on a lowered thread");
+        // VIDEO_NICE exactly; or, when the test itself runs nicer than that without the right to
+        // lower niceness (not root), its own.
+        assert_eq!(seen.len(), 3);
+        assert!(
+            seen.iter().all(|&n| n == VIDEO_NICE || n == own_before.max(VIDEO_NICE)),
+            "every buffer was handled on a lowered thread: {seen:?}"
+        );
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, own_before, "the test's own thread is untouched");
     }
