@@ -87,7 +87,10 @@ async fn a_full_disk_fails_the_recording_alone_and_keeps_what_was_written() {
     })
     .await;
     let reason = failed["reason"].as_str().expect("a reason");
-    assert!(reason.contains("No space left") && reason.contains("disk") && reason.contains("full"), "the reason says the disk is full: {reason}");
+    assert!(
+        reason.contains("No space left") && reason.contains("disk") && reason.contains("full"),
+        "the reason says the disk is full: {reason}"
+    );
     let told = tokio::time::timeout(Duration::from_secs(5), a.next_event("recordingStopped")).await.expect("the participant is told");
     assert_eq!(told["state"], "failed");
 

@@ -327,6 +327,7 @@ async fn auth_matrix_for_every_protected_call() {
         ("GET", "/api/v1/rooms", None, Policy::Admin, 200),
         ("GET", "/api/v1/rooms/{id}", None, Policy::Host, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"name":"x"}"#), Policy::Admin, 200),
+        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"layout":"speaker"}"#), Policy::Host, 200),
         ("DELETE", "/api/v1/rooms/{id}", None, Policy::Host, 200),
         ("GET", "/api/v1/rooms/{id}/participants", None, Policy::Host, 200),
         ("DELETE", "/api/v1/rooms/{id}/participants/nobody", None, Policy::Host, 404),

@@ -218,8 +218,12 @@ pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Res
     responses((status = 200, body = RoomView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the room has ended")))]
 pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
-    // The host may change what the call looks like; everything else needs an API key.
-    state.auth.require_host(&caller, &id)?;
+    // The host may change what the call looks like; everything else needs an API key. A
+    // missing or bad credential is refused (401) before the body is read.
+    let as_host = match state.auth.require_host(&caller, &id) {
+        Err(e) if e.status() == 401 => return Err(e.into()),
+        r => r,
+    };
     let req: PatchRoomRequest = body::json_required(&raw)?;
     let only_view = req.name.is_none()
         && req.starts_at.is_none()
@@ -230,7 +234,9 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         && req.auto_record.is_none()
         && req.hls.is_none()
         && req.public.is_none();
-    if !only_view {
+    if only_view {
+        as_host?;
+    } else {
         state.auth.require_admin(&caller)?;
     }
     let time = |field: &str, v: Option<Option<String>>| -> Result<Option<Option<i64>>, ApiError> {
