@@ -35,7 +35,7 @@ fn edge(v: f64, total: u32) -> i32 {
 fn slot_rect(x: f64, y: f64, w: f64, h: f64, width: u32, height: u32) -> Rect {
     let (x0, y0) = (edge(x, width), edge(y, height));
     let (x1, y1) = (edge(x + w, width), edge(y + h, height));
-    Rect { x: x0, y: y0, w: (x1 - x0).max(2), h: (y1 - y0).max(2) }
+    Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }
 }
 
 /// `n` equal 16:9 cells along a row (or a column), centred in `area`.
@@ -45,18 +45,19 @@ fn strip(area: Rect, n: usize, row: bool) -> Vec<Rect> {
     }
     let k = n as i32;
     if row {
-        let w = ((area.w / k).min(area.h * 16 / 9) & !1).max(2);
-        let x0 = (area.x + (area.w - w * k) / 2) & !1;
+        let w = (area.w / k).min(area.h * 16 / 9) & !1;
+        let x0 = area.x + (((area.w - w * k) / 2) & !1);
         (0..k).map(|i| Rect { x: x0 + i * w, y: area.y, w, h: area.h }).collect()
     } else {
-        let h = ((area.h / k).min(area.w * 9 / 16) & !1).max(2);
-        let y0 = (area.y + (area.h - h * k) / 2) & !1;
+        let h = (area.h / k).min(area.w * 9 / 16) & !1;
+        let y0 = area.y + (((area.h - h * k) / 2) & !1);
         (0..k).map(|i| Rect { x: area.x, y: y0 + i * h, w: area.w, h }).collect()
     }
 }
 
-/// A rectangle for each of `tiles` (ids in display order), in the same order; `None` only for
-/// tiles beyond what the variant can show. Single slots take their role's holder (or, if
+/// A rectangle for each of `tiles` (ids in display order), in the same order; `None` for tiles
+/// beyond what the variant can show, and for any cell under 2×2 pixels (a tiny slot of an
+/// edited `layouts.json` on a small canvas: hidden rather than drawn at the input's own size). Single slots take their role's holder (or, if
 /// nobody holds it, the first tile not yet placed); the `rest` area takes everyone else.
 pub fn place(variant: &Variant, tiles: &[&str], roles: &Roles, width: u32, height: u32) -> Vec<Option<Rect>> {
     let mut out: Vec<Option<Rect>> = vec![None; tiles.len()];
@@ -82,6 +83,11 @@ pub fn place(variant: &Variant, tiles: &[&str], roles: &Roles, width: u32, heigh
         };
         for (i, r) in left.into_iter().zip(rects) {
             out[i] = Some(r);
+        }
+    }
+    for r in out.iter_mut() {
+        if r.is_some_and(|r| r.w < 2 || r.h < 2) {
+            *r = None;
         }
     }
     out
@@ -151,6 +157,37 @@ mod tests {
         assert_eq!(biggest(&screen), 3);
         // The screen slot is most of the canvas.
         assert!(area(&screen[3]) * 2 > 1280 * 720, "{:?}", screen[3]);
+    }
+
+    #[test]
+    fn tiny_cells_are_hidden_never_spilled() {
+        // 26 tiles in a 38 px wide row: cells under 2 px are hidden, none leaves its area.
+        let r = strip(Rect { x: 100, y: 0, w: 38, h: 20 }, 26, true);
+        assert!(r.iter().all(|c| c.x >= 100 && c.x + c.w <= 138), "{r:?}");
+        let v = Variant {
+            max_tiles: 26,
+            slots: vec![super::super::Slot { role: Role::Rest, x: 0.5, y: 0.0, w: 0.03, h: 0.03, arrange: Arrange::Row }],
+        };
+        let ids = ids(26);
+        let tiles: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let placed = place(&v, &tiles, &Roles::default(), 1280, 720);
+        assert!(placed.iter().all(|r| r.is_none_or(|r| r.w >= 2 && r.h >= 2 && r.x >= 640)), "{placed:?}");
+        let grid = grid_in(Rect { x: 0, y: 0, w: 4, h: 4 }, 26);
+        let placed = place(
+            &Variant {
+                max_tiles: 26,
+                slots: vec![super::super::Slot { role: Role::Rest, x: 0.0, y: 0.0, w: 0.003, h: 0.005, arrange: Arrange::Grid }],
+            },
+            &tiles,
+            &Roles::default(),
+            1280,
+            720,
+        );
+        let kept: Vec<Rect> = placed.into_iter().flatten().collect();
+        assert!(kept.iter().all(|r| r.w >= 2 && r.h >= 2), "{grid:?} {kept:?}");
+        for (i, a) in kept.iter().enumerate() {
+            assert!(kept[i + 1..].iter().all(|b| apart(a, b)), "{kept:?}");
+        }
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub(crate) struct Stage {
 
 impl Stage {
     /// Hooks into `mixer` (a compositor): applies queued changes before each frame and paints
-    /// borders on its output (`width`×`height` I420).
-    pub fn attach(mixer: &gst::Element, width: u32, height: u32) -> Self {
+    /// borders on its output (only if it is I420, as `composite.pipeline` ships; an edited
+    /// pipeline with another format gets no borders rather than garbled colours).
+    pub fn attach(mixer: &gst::Element) -> Self {
         let shared: Arc<Mutex<Shared>> = Arc::default();
         mixer.set_property("emit-signals", true);
         let s = shared.clone();
@@ -61,12 +62,15 @@ impl Stage {
         });
         if let Some(src) = mixer.static_pad("src") {
             let s = shared.clone();
-            let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height).build().ok();
-            src.add_probe(gst::PadProbeType::BUFFER, move |_, probe| {
+            src.add_probe(gst::PadProbeType::BUFFER, move |pad, probe| {
                 let borders = s.lock().map(|g| g.borders.clone()).unwrap_or_default();
                 if borders.is_empty() {
                     return gst::PadProbeReturn::Ok;
                 }
+                let info = pad
+                    .current_caps()
+                    .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
+                    .filter(|i| i.format() == gst_video::VideoFormat::I420);
                 if let (Some(info), Some(gst::PadProbeData::Buffer(buf))) = (&info, probe.data.as_mut()) {
                     let buf = buf.make_mut();
                     if let Ok(mut frame) = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, info) {

@@ -109,7 +109,7 @@ impl RoomVideo {
         if state != gst::State::Playing {
             return Err(MediaError::Graph(format!("the room pipeline is {state:?}, not PLAYING")));
         }
-        let stage = Stage::attach(&mixer, cfg.width, cfg.height);
+        let stage = Stage::attach(&mixer);
         let choice = LayoutChoice { layout: "grid".into(), ..Default::default() };
         let video = Self {
             pipeline,
@@ -150,14 +150,31 @@ impl RoomVideo {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Adds `source` to the canvas on a new (hidden) compositor pad; on failure nothing of it
+    /// is left in the graph.
     fn link_source(&self, source: &gst::Bin) -> Result<gst::Pad, MediaError> {
         self.canvas.add(source)?;
-        let pad = self.mixer.request_pad_simple("sink_%u").ok_or_else(|| MediaError::Graph("compositor gave no sink pad".into()))?;
+        let pad = match self.mixer.request_pad_simple("sink_%u") {
+            Some(p) => p,
+            None => {
+                let _ = self.canvas.remove(source);
+                return Err(MediaError::Graph("compositor gave no sink pad".into()));
+            }
+        };
         stage::hide_new_pad(&pad);
-        let src = source.static_pad("src").ok_or_else(|| MediaError::Graph("tile source has no src pad".into()))?;
-        src.link(&pad)?;
-        source.sync_state_with_parent()?;
-        Ok(pad)
+        let linked = (|| {
+            let src = source.static_pad("src").ok_or_else(|| MediaError::Graph("tile source has no src pad".into()))?;
+            src.link(&pad)?;
+            source.sync_state_with_parent()?;
+            Ok::<_, MediaError>(())
+        })();
+        match linked {
+            Ok(()) => Ok(pad),
+            Err(e) => {
+                self.unlink_source(source, &pad);
+                Err(e)
+            }
+        }
     }
 
     fn unlink_source(&self, source: &gst::Bin, pad: &gst::Pad) {
@@ -218,10 +235,10 @@ impl RoomVideo {
 
     /// Adds `owner`'s shared screen as a tile of its own ("<name>'s screen"), decoding its RTP.
     pub fn attach_screen(&mut self, owner: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, MediaError> {
+        self.detach_screen(owner);
         if self.tiles.len() >= layout::MAX_TILES {
             return Err(MediaError::Graph(format!("the canvas holds at most {} tiles", layout::MAX_TILES)));
         }
-        self.detach_screen(owner);
         let name = self.tiles.iter().find(|t| t.id == owner).map(|t| format!("{}'s screen", t.name)).unwrap_or_else(|| "Screen".into());
         let (bin, handle) = ingest::build(&name, codec, payload_type)?;
         let pad = self.link_source(&bin.bin)?;

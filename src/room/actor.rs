@@ -379,6 +379,11 @@ impl Room {
         self.broadcast(RoomEvent::Joined(info.clone()), None);
         tracing::info!(participant = %info.id, name = %info.name, role = ?info.role, "joined");
         self.members.push(Member { info: info.clone(), events: tx, cancel: cancel.clone() });
+        // Who is talking now (others got it as it changed).
+        let talking = self.view.dominant.is_some() || !self.view.speakers.is_empty();
+        if talking && let Some(m) = self.members.last() {
+            let _ = m.events.send(RoomEvent::ActiveSpeakers { dominant: self.view.dominant.clone(), speakers: self.view.speakers.clone() });
+        }
         if first {
             // The call starts: outputs the room asks for start with it (after the member is in,
             // so a failing output never takes the media from under them). Not on later joins,
@@ -431,6 +436,10 @@ impl Room {
             m.video_muted = video.unwrap_or(m.video_muted);
             m.clone()
         };
+        if video == Some(true) {
+            // A host's video mute ends a screen share too.
+            self.detach_screen(id);
+        }
         if let Some(media) = self.media.as_mut() {
             media.audio.set_muted(id, info.audio_muted);
             if let Err(e) = media.video.set_covered(id, info.video_muted) {
@@ -449,9 +458,13 @@ impl Room {
         let mut next = self.spec.clone();
         patch.apply(&mut next);
         next.validate().map_err(ManageError::Invalid)?;
-        super::check_layout(&self.ctx.pipelines.layouts, &next).map_err(ManageError::Invalid)?;
-        if let Some(pin) = &patch.pin {
-            self.set_pin(pin.clone())?;
+        // Only a layout being set is checked: a room whose stored layout an operator removed from
+        // `layouts.json` shows the grid and can still be changed.
+        if patch.layout.is_some() {
+            super::check_layout(&self.ctx.pipelines.layouts, &next).map_err(ManageError::Invalid)?;
+        }
+        if let Some(Some(pin)) = &patch.pin {
+            self.check_pin(pin)?;
         }
         if self.opened && next.starts_at != self.spec.starts_at {
             return Err(ManageError::Invalid("startsAt cannot change once the room is open".into()));
@@ -462,6 +475,9 @@ impl Room {
             return Err(ManageError::Invalid("endsAt must be in the future".into()));
         }
         self.ctx.store.update_room(&next)?;
+        if let Some(pin) = patch.pin {
+            self.view.pin = pin;
+        }
         let hls_changed = next.hls != self.spec.hls;
         self.handle.public.store(next.public, Ordering::Relaxed);
         self.spec = next;

@@ -147,8 +147,9 @@ async fn run_inner(mut s: Session) {
                 None | Some(Signal::Client(ClientMessage::Leave {})) => break Exit::Leave(LeaveReason::Left),
                 Some(Signal::Lost) => break Exit::Leave(LeaveReason::Disconnected),
                 Some(Signal::Client(ClientMessage::Offer { sdp, screen_track_id })) => {
+                    let screen_track_id = screen_track_id.filter(|t| !t.is_empty());
                     let stopped_sharing = p.screen_track_id.is_some() && screen_track_id.is_none();
-                    p.screen_track_id = screen_track_id.filter(|t| !t.is_empty());
+                    p.screen_track_id = screen_track_id;
                     if let Err(e) = p.on_offer(sdp).await {
                         tracing::info!(error = %e, "offer refused");
                         p.send(ServerMessage::error("bad_sdp", e.to_string())).await;
@@ -244,7 +245,10 @@ impl Participant {
         };
         if is_screen {
             if let Some(old) = self.screen_task.take() {
+                // A new screen track replaces the old: its tile goes now (commands are handled
+                // in order, so this lands before the new one attaches).
                 old.abort();
+                self.room.detach_screen(&self.id).await;
             }
             let out = self.out.clone();
             self.screen_task = Some(self.tasks.spawn(ingest_video(room, id, track, Some(out)).in_current_span()));

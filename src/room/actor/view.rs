@@ -87,15 +87,12 @@ impl Room {
         self.broadcast(RoomEvent::ActiveSpeakers { dominant, speakers }, None);
     }
 
-    /// Sets or clears the pin (a live setting of the room, not stored).
-    pub(super) fn set_pin(&mut self, pin: Option<String>) -> Result<(), ManageError> {
-        if let Some(id) = &pin
-            && self.member_index(id).is_none()
-        {
-            return Err(ManageError::NoParticipant(id.clone()));
+    /// Only a member can be pinned (the pin is a live setting of the room, not stored).
+    pub(super) fn check_pin(&self, id: &str) -> Result<(), ManageError> {
+        match self.member_index(id) {
+            Some(_) => Ok(()),
+            None => Err(ManageError::NoParticipant(id.to_owned())),
         }
-        self.view.pin = pin;
-        Ok(())
     }
 
     pub(super) fn attach_screen(&mut self, id: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, RoomMediaError> {
@@ -103,7 +100,14 @@ impl Room {
             let name = self.members.iter().find(|m| &m.info.id == other).map(|m| m.info.name.clone()).unwrap_or_else(|| other.clone());
             return Err(RoomMediaError::ScreenBusy(name));
         }
-        let ingest = self.member_media(id)?.video.attach_screen(id, codec, payload_type)?;
+        let ingest = match self.member_media(id).and_then(|m| Ok(m.video.attach_screen(id, codec, payload_type)?)) {
+            Ok(i) => i,
+            Err(e) => {
+                // A failed re-share took the old screen off the canvas: say so everywhere.
+                self.detach_screen(id);
+                return Err(e);
+            }
+        };
         tracing::info!(participant = %id, ?codec, "screen share started");
         self.view.screen = Some(id.to_owned());
         self.view.presenting = true;
