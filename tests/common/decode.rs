@@ -99,13 +99,15 @@ pub fn decode(uri: &str, keep_ms: &[u64], probe: Option<Probe>, max_ms: Option<u
     );
     p.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
     let bus = p.bus().ok_or("no bus")?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    // TESSERA_DECODE_SECONDS: more time for the long manual soaks (an hour of 720p).
+    let limit = std::env::var("TESSERA_DECODE_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(120u64);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(limit);
     let result = loop {
         if done.load(std::sync::atomic::Ordering::SeqCst) {
             break Ok(());
         }
         if std::time::Instant::now() > deadline {
-            break Err("decoding took over 120 s".to_string());
+            break Err(format!("decoding took over {limit} s"));
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else { continue };
         match msg.view() {
