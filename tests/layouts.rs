@@ -148,6 +148,7 @@ async fn the_floor_follows_who_talks_for_a_second_not_a_click() {
         }
     }
     let took = t0.elapsed();
+    eprintln!("the floor moved to Green {took:?} after it started talking");
     assert!(took <= Duration::from_secs(2), "the floor moved to Green after {took:?}");
     eventually(Duration::from_secs(3), "Green on the floor", || async {
         shows(&r, &[((640, 270), GREEN), ((480, 630), RED), ((800, 630), BLUE)])
