@@ -16,14 +16,18 @@ async fn raw(addr: std::net::SocketAddr, room: &str, name: &str) -> Ws {
     tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/rooms/{room}/ws?name={name}")).await.expect("connects").0
 }
 
-/// Next JSON text message, skipping ICE candidates and peer notifications.
+/// Next JSON text message, skipping ICE candidates and room notifications (joins, leaves, who
+/// talks, the layout).
 async fn next_json(ws: &mut Ws) -> serde_json::Value {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a message within 10 s");
         match m {
             Some(Ok(Message::Text(t))) => {
                 let v: serde_json::Value = serde_json::from_str(&t).expect("JSON");
-                if !matches!(v["type"].as_str(), Some("candidate" | "participantJoined" | "participantLeft")) {
+                if !matches!(
+                    v["type"].as_str(),
+                    Some("candidate" | "participantJoined" | "participantLeft" | "activeSpeakers" | "layoutChanged")
+                ) {
                     return v;
                 }
             }
