@@ -31,9 +31,11 @@ type Probe = Box<dyn Fn(&Frame) -> f64 + Send + Sync>;
 /// on every frame.
 pub fn decode(uri: &str, keep_ms: &[u64], probe: Option<Probe>, max_ms: Option<u64>) -> Result<Decoded, String> {
     gst::init().map_err(|e| e.to_string())?;
+    // The video queue is bounded: decoding outruns the RGB conversion, and an unbounded queue
+    // of decoded 720p frames filled 24 GB on an hour-long recording.
     let desc = format!(
         "uridecodebin uri={uri} name=d \
-         d. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! videoconvert ! video/x-raw,format=RGB ! appsink name=v sync=false \
+         d. ! queue max-size-time=0 max-size-buffers=100 max-size-bytes=0 ! videoconvert ! video/x-raw,format=RGB ! appsink name=v sync=false \
          d. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=a sync=false"
     );
     let p = gst::parse::launch(&desc).map_err(|e| e.to_string())?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
