@@ -212,7 +212,7 @@ impl RoomVideo {
                 placements.push(Placement { pad: pad.clone(), rect, zorder: 2 });
             }
             if let Some(r) = rect
-                && c.talking.iter().any(|id| *id == t.id)
+                && c.talking.contains(&t.id)
             {
                 borders.push(r);
             }
