@@ -56,9 +56,16 @@ pub struct LayoutChoice {
     pub talking: Vec<String>,
 }
 
+const SCREEN_SUFFIX: &str = "/screen";
+
 /// The tile id of `owner`'s shared screen.
 fn screen_tile(owner: &str) -> String {
-    format!("{owner}/screen")
+    format!("{owner}{SCREEN_SUFFIX}")
+}
+
+/// Whose shared screen the tile `tile` is (`None` for a participant's own tile).
+pub fn screen_owner(tile: &str) -> Option<&str> {
+    tile.strip_suffix(SCREEN_SUFFIX)
 }
 
 struct Tile {
@@ -194,8 +201,11 @@ impl RoomVideo {
     /// the compositor between two frames; see [`super::stage`]).
     fn relayout(&self) {
         let c = &self.choice;
-        let shown: Vec<&Tile> =
-            self.tiles.iter().filter(|t| !c.hide_audio_only || t.id.ends_with("/screen") || matches!(t.source, Source::Video(_))).collect();
+        let shown: Vec<&Tile> = self
+            .tiles
+            .iter()
+            .filter(|t| !c.hide_audio_only || screen_owner(&t.id).is_some() || matches!(t.source, Source::Video(_)))
+            .collect();
         let ids: Vec<&str> = shown.iter().map(|t| t.id.as_str()).collect();
         let screen = c.screen.as_deref().map(screen_tile);
         let roles = Roles { speaker: c.speaker.as_deref(), pinned: c.pinned.as_deref(), screen: screen.as_deref() };

@@ -526,8 +526,8 @@ impl Room {
             MessageView::Error(err) => {
                 let owner = msg.src().and_then(|s| media.video.owner_of(s));
                 match owner {
-                    Some(tile) if tile.ends_with("/screen") => {
-                        let id = tile.trim_end_matches("/screen").to_owned();
+                    Some(ref tile) if let Some(owner) = crate::media::video::screen_owner(tile) => {
+                        let id = owner.to_owned();
                         tracing::warn!(participant = %id, error = %err.error(), "screen share failed");
                         if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
                             let _ = m.events.send(RoomEvent::ScreenShareFailed {
