@@ -405,6 +405,7 @@ test('a shared screen is shown large and legible to the others; a second sharer 
   // Before anyone shares, the composite shows no lines.
   const plain = await waitForLines(bob.page, false, 'no lines before sharing');
   t.diagnostic(`before sharing: ${JSON.stringify(plain)}`);
+  const mediaBefore = (await (await fetch(`${server.base}/api/v1/rooms/${roomId}`)).json()).media;
 
   const share = alice.page.locator('#share-screen');
   const people = () => watching(alice, bob);
@@ -421,6 +422,7 @@ test('a shared screen is shown large and legible to the others; a second sharer 
   await waitFor(aliceSharing, "Bob's people list to mark Alice as sharing");
   const room = await (await fetch(`${server.base}/api/v1/rooms/${roomId}`)).json();
   assert.equal(room.screenParticipantId, aliceId, `the room API names the sharer: ${JSON.stringify(room)}`);
+  assert.equal(room.media.tiles, mediaBefore.tiles + 1, `the screen is a tile of its own: ${JSON.stringify(room.media)}`);
 
   const shown = await waitForLines(bob.page, true, "the lines to be resolved in Bob's composite");
   t.diagnostic(`presentation, ${Date.now() - started} ms after the click: ${JSON.stringify(shown)}`);
@@ -503,6 +505,9 @@ test('a shared screen is shown large and legible to the others; a second sharer 
   const finalRoom = await (await fetch(`${server.base}/api/v1/rooms/${roomId}`)).json();
   assert.equal(finalRoom.screenParticipantId ?? null, null, `the room API names no sharer: ${JSON.stringify(finalRoom)}`);
   assert.equal(finalRoom.participants.length, 2, 'both are still in the call');
+  // Nothing of the two shares is left in the room's pipeline.
+  assert.equal(finalRoom.media.tiles, mediaBefore.tiles, `tiles back to where they started: ${JSON.stringify(finalRoom.media)}`);
+  assert.equal(finalRoom.media.elements, mediaBefore.elements, `elements back to where they started: ${JSON.stringify(finalRoom.media)}`);
   const transceivers = await alice.page.evaluate(() => window.tessera.pc.getTransceivers()
     .map((x) => `${x.mid}:${x.receiver.track.kind}:${x.currentDirection}${x.sender.track ? '+track' : ''}`));
   t.diagnostic(`Alice's transceivers after two shares: ${transceivers.join(' ')}`);
