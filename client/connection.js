@@ -1,0 +1,322 @@
+// The signaling socket: joining (the socket first, nothing started until `welcome`), refusals
+// shown on the home screen, reconnecting after a network drop (resume with `resumeToken`, back-off,
+// giving up after about 40 s), and leaving by any path (tracks stopped, `leave` sent, socket and
+// peer connection closed).
+import { $, state, log, inCall, CLOSE_CODES, WORDS, capital, whenText, api } from './state.js';
+import { closePeer, negotiate, renderShareButton, restartIce, startPeer, stopShare } from './peer.js';
+import { stopAllTracks, placeDevices, renderToggles } from './media.js';
+import { renderChatState, resetChat } from './chat.js';
+import { cancelUploads } from './files.js';
+import { renderLayout, renderPeople, setRecording } from './people.js';
+
+const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
+const GIVE_UP_MS = 40000;
+const CONNECT_TIMEOUT_MS = 8000;
+
+let dispatch = () => {};
+export function setDispatch(fn) { dispatch = fn; }
+
+// --- screens -------------------------------------------------------------------------------
+
+export function showHome({ error = '', status = '', rejoin = false, cancel = false } = {}) {
+  $('call').hidden = true;
+  $('home').hidden = false;
+  placeDevices('home');
+  $('home-error').textContent = error;
+  $('home-status').textContent = status;
+  $('rejoin').hidden = !rejoin;
+  $('cancel-join').hidden = !cancel;
+  $('home-actions').hidden = !rejoin && !cancel;
+  setHomeBusy(state.phase === 'joining');
+}
+
+function setHomeBusy(busy) {
+  for (const id of ['new-room', 'join-room', 'schedule-room']) $(id).disabled = busy;
+}
+
+function showCall() {
+  $('home').hidden = true;
+  $('call').hidden = false;
+  placeDevices('call');
+  $('room-label').textContent = `Room ${state.roomId}`;
+  for (const id of ['hang-up', 'end-all', 'layout-select']) $(id).disabled = false;
+}
+
+// --- joining ---------------------------------------------------------------------------------
+
+export async function join(roomId, name, token) {
+  if (state.phase === 'joining' || inCall()) return;
+  clearTimeout(state.retryTimer);
+  Object.assign(state, {
+    phase: 'joining', ended: true, roomId, name, token: token || null, resumeToken: null, selfId: null, isHost: false,
+    pc: null, dc: null, local: null, screen: null, mode: 'both', connectAttempt: 0, reconnect: null,
+    layout: { layout: 'grid', pinnedParticipantId: null, screenParticipantId: null },
+    activeSpeakers: { dominantParticipantId: null, speakers: [] },
+  });
+  state.participants.clear();
+  for (const t of state.tracks) if (t.readyState === 'ended') state.tracks.delete(t);
+  $('log').replaceChildren();
+  $('composite').srcObject = null;
+  $('composite').muted = false;
+  $('unmute').hidden = true;
+  resetChat();
+  showHome({ status: 'Joining…', cancel: true });
+  // In open mode anyone may have a join token; ours lets us send and download files.
+  if (!state.token) state.token = await guestToken(roomId, name);
+  if (state.phase !== 'joining' || state.roomId !== roomId) return;
+  openSocket(false);
+}
+
+async function guestToken(roomId, name) {
+  try {
+    const r = await api('POST', `/api/v1/rooms/${encodeURIComponent(roomId)}/tokens`, { name, ttlSeconds: 86400 });
+    return r.token || null;
+  } catch {
+    return null; // not open mode (or no such room): the socket says why
+  }
+}
+
+function openSocket(resume) {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  let query = `name=${encodeURIComponent(state.name)}`;
+  if (state.token) query += `&token=${encodeURIComponent(state.token)}`;
+  if (resume && state.resumeToken) query += `&resume=${encodeURIComponent(state.resumeToken)}`;
+  const ws = new WebSocket(`${proto}://${location.host}/api/v1/rooms/${encodeURIComponent(state.roomId)}/ws?${query}`);
+  state.ws = ws;
+  const attempt = { welcomed: false, refusal: null };
+  // A socket that neither opens nor fails (a network black hole) is given up and retried.
+  const timer = setTimeout(() => {
+    if (attempt.welcomed || state.ws !== ws) return;
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.close();
+    socketClosed({ code: 1006 }, attempt);
+  }, CONNECT_TIMEOUT_MS);
+  ws.onmessage = (ev) => {
+    if (state.ws !== ws) return;
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch { return; }
+    if (!attempt.welcomed) {
+      if (msg.type === 'welcome') {
+        attempt.welcomed = true;
+        clearTimeout(timer);
+      } else if (msg.type === 'error') {
+        attempt.refusal = msg; // the close that follows says what to do
+        return;
+      }
+    }
+    Promise.resolve(dispatch(msg, 'socket')).catch((e) => log(`Error: ${e.message}`, true));
+  };
+  ws.onclose = (ev) => {
+    clearTimeout(timer);
+    if (state.ws === ws) socketClosed(ev, attempt);
+  };
+}
+
+// Why a join was refused, in plain words (the `error` before the close, or the close code).
+function refusalWords(code, refusal) {
+  if (code === 'room_not_started') {
+    return refusal?.startsAt ? `This room opens on ${whenText(refusal.startsAt)}. Come back then — this link will work.` : 'This room has not started yet. Come back later — this link will work.';
+  }
+  return `${capital(WORDS[code] || refusal?.message || 'the server refused to let you in')}.`;
+}
+
+function socketClosed(ev, attempt) {
+  state.ws = null;
+  const code = attempt.refusal?.code || CLOSE_CODES[ev.code];
+  if (state.phase === 'joining') {
+    if (code) {
+      state.phase = 'idle';
+      const words = refusalWords(code, attempt.refusal);
+      log(words, true);
+      showHome({ error: words, rejoin: code === 'room_full' || code === 'internal' });
+    } else {
+      retryJoin();
+    }
+  } else if (state.phase === 'call') {
+    if (code) leaveCall({ sayBye: false, words: refusalWords(code, attempt.refusal) });
+    else startReconnect();
+  } else if (state.phase === 'reconnecting') {
+    // The room is gone, or we may not come back: give up now. Anything else: try again.
+    if (code && code !== 'internal' && code !== 'room_full') leaveCall({ sayBye: false, words: `You could not get back into the call: ${refusalWords(code, attempt.refusal)}` });
+    else scheduleReconnect();
+  }
+}
+
+// The server could not be reached before joining: say so and keep trying.
+function retryJoin() {
+  const delay = BACKOFF_MS[Math.min(state.connectAttempt++, BACKOFF_MS.length - 1)];
+  const offline = navigator.onLine === false;
+  showHome({
+    status: offline ? 'You are offline. Joining as soon as the network is back…' : `Cannot reach the server. Trying again in ${Math.ceil(delay / 1000)} s…`,
+    cancel: true,
+  });
+  state.retryTimer = setTimeout(() => { if (state.phase === 'joining') openSocket(false); }, delay);
+}
+
+function cancelJoin() {
+  clearTimeout(state.retryTimer);
+  if (state.phase === 'joining') {
+    state.phase = 'idle';
+    const ws = state.ws;
+    state.ws = null;
+    if (ws) { ws.onclose = null; ws.close(); }
+  }
+  showHome({ status: '' });
+}
+
+// --- in the call -----------------------------------------------------------------------------
+
+// `welcome` moved us from joining into the call.
+export function enterCall() {
+  state.phase = 'call';
+  state.ended = false;
+  clearTimeout(state.retryTimer);
+  showCall();
+  renderToggles();
+  renderChatState();
+}
+
+// A signaling socket that looks open but is dead (no answer to an ICE restart, the browser went
+// offline): drop it WITHOUT a close frame (a close frame means leaving) and resume on a new one.
+export function lostSocket(why) {
+  if (state.phase !== 'call') return;
+  const ws = state.ws;
+  state.ws = null;
+  if (ws) { ws.onclose = null; ws.onmessage = null; }
+  startReconnect(why);
+}
+
+function startReconnect(why) {
+  state.phase = 'reconnecting';
+  state.reconnect = { since: Date.now(), attempt: 0, timer: null };
+  log(`Lost the connection to the server${why ? ` (${why})` : ''}; reconnecting…`, true);
+  $('reconnect-rejoin').hidden = true;
+  $('reconnecting').hidden = false;
+  renderShareButton();
+  renderChatState();
+  scheduleReconnect();
+}
+
+function scheduleReconnect() {
+  const r = state.reconnect;
+  if (!r) return;
+  clearTimeout(r.timer);
+  if (Date.now() - r.since > GIVE_UP_MS) { giveUp(); return; }
+  const delay = BACKOFF_MS[Math.min(r.attempt, BACKOFF_MS.length - 1)];
+  r.attempt++;
+  $('reconnecting-text').textContent = navigator.onLine === false
+    ? 'Reconnecting… You are offline; we keep trying until the network is back.'
+    : `Reconnecting… (attempt ${r.attempt})`;
+  r.timer = setTimeout(() => { if (state.phase === 'reconnecting') openSocket(true); }, delay);
+}
+
+// After about 40 s: stop, release the camera, and say so plainly, with a Rejoin button.
+function giveUp() {
+  const seconds = Math.round(GIVE_UP_MS / 1000);
+  leaveCall({ sayBye: false, home: false });
+  log(`Gave up reconnecting after ${seconds} s.`, true);
+  $('reconnecting-text').textContent = `Could not reconnect to the call: the server has been unreachable for ${seconds} seconds. Check your network, then press Rejoin.`;
+  $('reconnect-rejoin').hidden = false;
+  $('reconnecting').hidden = false;
+  $('reconnect-rejoin').focus();
+}
+
+// `welcome` on a new socket while reconnecting: the same session (keep the peer connection and
+// restart ICE), or a new one (a new peer connection, the same camera and microphone).
+export function reconnected(resumed) {
+  clearTimeout(state.reconnect?.timer);
+  state.reconnect = null;
+  state.phase = 'call';
+  state.ended = false;
+  $('reconnecting').hidden = true;
+  renderChatState();
+  renderShareButton();
+  if (resumed) {
+    log('Reconnected.');
+    state.onReply?.('lost'); // an offer sent on the dead socket will get no answer
+    if (state.pc) negotiate({ iceRestart: true });
+    return;
+  }
+  log('Reconnected (as a new session: the server had let the old one go).');
+  if (!state.pc) return; // still choosing how to join: nothing was sent yet
+  stopShare({ renegotiate: false });
+  if (state.local) {
+    for (const t of state.local.getTracks()) if (t.readyState !== 'live') state.local.removeTrack(t);
+  }
+  startPeer();
+}
+
+// Leaving by any path: Hang up, tab closed, history back, removed, room ended, gave up.
+export function leaveCall({ sayBye = true, words = '', home = true } = {}) {
+  clearTimeout(state.retryTimer);
+  clearTimeout(state.reconnect?.timer);
+  state.reconnect = null;
+  const was = state.phase;
+  if (was === 'idle' || was === 'left') { if (home && words) showHome({ error: words }); return; }
+  state.phase = was === 'joining' ? 'idle' : 'left';
+  state.ended = true;
+  if (sayBye && state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: 'leave' }));
+  stopAllTracks();
+  cancelUploads();
+  closePeer();
+  const ws = state.ws;
+  if (ws) {
+    ws.onclose = null;
+    ws.onmessage = null;
+    if (ws.readyState <= WebSocket.OPEN) ws.close(1000);
+  }
+  $('reconnecting').hidden = true;
+  for (const id of ['hang-up', 'end-all', 'layout-select']) $(id).disabled = true;
+  renderShareButton();
+  renderToggles();
+  renderChatState();
+  renderLayout();
+  renderPeople();
+  setRecording(null);
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  if (home) showHome({ error: words, rejoin: was !== 'joining' });
+}
+
+function rejoin() {
+  if (!state.roomId) return;
+  join(state.roomId, state.name, state.token);
+}
+
+// The network came back: retry now rather than at the end of the back-off; in a call whose
+// socket survived, the media path probably changed (Wi-Fi to mobile): restart ICE.
+function online() {
+  if (state.phase === 'reconnecting') {
+    state.reconnect.attempt = 0;
+    clearTimeout(state.reconnect.timer);
+    openSocket(true);
+  } else if (state.phase === 'joining' && !state.ws) {
+    clearTimeout(state.retryTimer);
+    openSocket(false);
+  } else if (state.phase === 'call') {
+    restartIce('the network changed');
+  }
+}
+
+export function initConnection() {
+  $('rejoin').onclick = rejoin;
+  $('reconnect-rejoin').onclick = rejoin;
+  $('cancel-join').onclick = cancelJoin;
+  window.addEventListener('online', online);
+  window.addEventListener('offline', () => {
+    if (state.phase === 'call') lostSocket('the device went offline');
+    else if (state.phase === 'reconnecting') scheduleReconnect();
+  });
+  // Closing the tab or navigating away: leave at once (the others are told within a second).
+  window.addEventListener('pagehide', () => leaveCall({ home: false }));
+  window.addEventListener('pageshow', (ev) => { if (ev.persisted && state.phase === 'left') showHome({ error: 'You left the call.', rejoin: true }); });
+  // History back (or forward) away from the call's address.
+  window.addEventListener('popstate', () => {
+    const room = new URLSearchParams(location.search).get('room');
+    $('room-id').value = room || '';
+    if ((inCall() || state.phase === 'joining') && room !== state.roomId) {
+      log('You left the call.');
+      leaveCall({ words: 'You left the call.' });
+    }
+  });
+}

@@ -1,0 +1,125 @@
+// The client's shared state and small helpers (no imports: every other module builds on this).
+export const $ = (id) => document.getElementById(id);
+
+export const state = {
+  // `phase`: 'idle' (home screen), 'joining' (socket opening, nothing started), 'call',
+  // 'reconnecting' (in a call, the socket is being reopened), 'left' (the call is over).
+  phase: 'idle',
+  ws: null, pc: null, local: null, participants: new Map(), selfId: null, ended: true, roomId: null, isHost: false,
+  name: null, token: null, resumeToken: null,
+  limits: { chatMessageBytes: 4096, fileBytes: 104857600, resumeSeconds: 30 },
+  recording: null, lastRecordingId: null, recordBusy: false, failedRecordingId: null,
+  // The room's effective layout, as in `welcome.layout` and `layoutChanged`.
+  layout: { layout: 'grid', pinnedParticipantId: null, screenParticipantId: null },
+  // The last `activeSpeakers`: who is talking, loudest first.
+  activeSpeakers: { dominantParticipantId: null, speakers: [] },
+  screen: null, // while sharing: {stream, track, sender, confirmed}
+  shareBusy: false, // the browser's screen picker is open
+  negotiation: Promise.resolve(), // offers go out one at a time (see peer.js negotiate)
+  onReply: null, // settles the wait for the server's reply to the offer in flight
+  // What we send: 'both', 'audio' (microphone only; also the "Audio only" mode), 'video'
+  // (camera only) or 'none' (listen only, a receive-only offer).
+  mode: 'both',
+  audioOnly: false,
+  chat: { enabled: true, ids: new Set(), messages: [] },
+  dc: null, // the `chat` data channel
+  upload: null, // the XMLHttpRequest of the upload in progress
+  reconnect: null, // while reconnecting: {since, attempt, timer}
+  tracks: new Set(), // every local track this page started, stopped when leaving
+};
+window.tessera = state; // for tests and debugging
+
+export function log(text, isError = false) {
+  const li = document.createElement('li');
+  li.textContent = `${new Date().toLocaleTimeString()} — ${text}`;
+  if (isError) li.className = 'error';
+  $('log').prepend(li);
+}
+
+export const inCall = () => state.phase === 'call' || state.phase === 'reconnecting';
+
+export function send(msg) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify(msg));
+    return true;
+  }
+  return false;
+}
+
+export function nameOf(id) { return (state.participants.get(id) || {}).name || 'Someone'; }
+
+// Server error codes (REST bodies and signaling `error`s) in plain words.
+export const WORDS = {
+  unauthorized: 'this room needs an invitation link; ask the host for one',
+  invalid_credentials: 'your invitation link is not valid; check that you copied all of it, or ask the host for a new one',
+  token_expired: 'your invitation link has expired; ask the host for a new one',
+  wrong_room: 'this invitation is for another room',
+  forbidden: 'this invitation does not let you do that (it may be for watching the live stream only)',
+  too_many_rooms: 'the server has too many rooms right now; try again later',
+  room_ended: 'this call has ended',
+  room_not_found: 'there is no room with this ID; check the link or the ID you typed',
+  room_full: 'the room is full; try again later',
+  recording_running: 'a recording is already running',
+  recording_not_found: 'that recording does not exist',
+  too_many_recordings: 'the server is recording as many calls as it can; try again later',
+  media_unavailable: "the room's media could not start",
+  participant_not_found: 'that person is no longer in the call',
+  internal: 'the server could not set up your connection; try again',
+  not_in_room: 'you are not in the call any more',
+  chat_disabled: 'the host has turned chat off',
+  file_too_large: 'the file is larger than this server accepts',
+  room_quota_exceeded: 'this call has no room left for more files',
+  length_required: 'your browser did not say how large the file is',
+  file_not_found: 'that file is no longer available',
+};
+
+// The same words for refusals the signaling socket gives only as a close code.
+export const CLOSE_CODES = {
+  4001: 'removed', 4401: 'invalid_credentials', 4403: 'forbidden', 4404: 'room_not_found',
+  4409: 'room_full', 4410: 'room_ended', 4425: 'room_not_started', 4500: 'internal',
+};
+
+export const capital = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
+
+export function plainError(body, status) {
+  return WORDS[body?.code] || body?.message || `the server said ${status}`;
+}
+
+export async function api(method, path, body, token) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const e = new Error(plainError(json, res.status));
+    e.code = json.code;
+    e.status = res.status;
+    throw e;
+  }
+  return json;
+}
+
+export function whenText(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString([], { dateStyle: 'full', timeStyle: 'short' });
+}
+
+export function timeText(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+export function humanSize(n) {
+  if (!Number.isFinite(n) || n < 0) return '';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v >= 100 ? Math.round(v) : v.toFixed(1).replace(/\.0$/, '')} ${units[i]}`;
+}
+
+// The host actions on the room itself (layout, pin, chat) go to PATCH with the host's token.
+export function patchRoom(body) {
+  return api('PATCH', `/api/v1/rooms/${encodeURIComponent(state.roomId)}`, body, state.token);
+}

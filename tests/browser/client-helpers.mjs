@@ -1,0 +1,111 @@
+// Helpers shared by the client tests (client, chat, reconnect): pages whose getUserMedia calls
+// and tracks are counted and whose signaling frames are kept, joining through the UI, and
+// reading the composite a page decodes.
+import assert from 'node:assert/strict';
+import { waitUntil } from './server.mjs';
+
+// Installed before the client's script. Counts getUserMedia calls and keeps every track it
+// handed out (`window.__gum`, `window.__tracks`). With `deny`, getUserMedia rejects with that
+// error name (for every request, or only those asking for video when `deny.videoOnly`).
+export function instrumentMedia({ deny = null } = {}) {
+  window.__gum = 0;
+  window.__tracks = [];
+  const md = navigator.mediaDevices;
+  const original = md.getUserMedia.bind(md);
+  md.getUserMedia = async (constraints) => {
+    window.__gum++;
+    if (deny && (!deny.videoOnly || constraints.video)) throw new DOMException('refused by the test', deny.name);
+    const stream = await original(constraints);
+    window.__tracks.push(...stream.getTracks());
+    return stream;
+  };
+}
+
+// A page in a context of its own; every signaling frame it gets or sends is kept (parsed).
+export async function newPage(browser, name, { viewport, deny, contextOptions = {} } = {}) {
+  const context = await browser.newContext({ ...(viewport ? { viewport } : {}), ...contextOptions });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`${name}'s page error:`, e.message));
+  await page.addInitScript(instrumentMedia, { deny });
+  const rec = { name, page, context, received: [], sent: [] };
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => keep(rec.received, payload));
+    ws.on('framesent', ({ payload }) => keep(rec.sent, payload));
+  });
+  return rec;
+}
+
+function keep(list, payload) {
+  try {
+    list.push({ at: Date.now(), ...JSON.parse(typeof payload === 'string' ? payload : payload.toString()) });
+  } catch { /* not JSON */ }
+}
+
+export const logText = (page) => page.locator('#log').innerText();
+
+// Types the name, presses "New room" (so this page is the room's host) and waits to be in.
+export async function createRoomAs(server, rec) {
+  const { page, name } = rec;
+  await page.goto(server.base);
+  await page.fill('#name', name);
+  await page.click('#new-room');
+  await page.waitForURL(/\?room=/);
+  await waitUntil(server, () => logText(page).then((t) => t.includes('You joined')), `${name} to be in the room`);
+  rec.id = await page.evaluate(() => window.tessera.selfId);
+  return new URL(page.url()).searchParams.get('room');
+}
+
+// Opens the room's link (with `token` if given), types the name and presses Join.
+export async function joinAs(server, rec, roomId, { token, wait = true } = {}) {
+  const { page, name } = rec;
+  await page.goto(`${server.base}/?room=${encodeURIComponent(roomId)}${token ? `&token=${encodeURIComponent(token)}` : ''}`);
+  await page.fill('#name', name);
+  await page.click('#join-room');
+  if (!wait) return;
+  await waitUntil(server, () => logText(page).then((t) => t.includes('You joined')), `${name} to join`);
+  rec.id = await page.evaluate(() => window.tessera.selfId);
+}
+
+export async function participantToken(server, roomId, name) {
+  const res = await fetch(`${server.base}/api/v1/rooms/${roomId}/tokens`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }),
+  });
+  assert.equal(res.status, 201, `a token for ${name}`);
+  return (await res.json()).token;
+}
+
+export async function inboundVideo(page) {
+  return page.evaluate(async () => {
+    const pc = window.tessera.pc;
+    if (!pc) return { framesDecoded: 0 };
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') return { framesDecoded: s.framesDecoded || 0 };
+    }
+    return { framesDecoded: 0 };
+  });
+}
+
+// Waits until the page decodes the composite and it shows a picture (not all black): the mean
+// of the brightest channel over the frame, and the share of pixels brighter than 60.
+export async function waitForPicture(server, rec) {
+  return waitUntil(server, async () => {
+    if ((await inboundVideo(rec.page)).framesDecoded < 5) return false;
+    const m = await rec.page.evaluate(() => {
+      const v = document.getElementById('composite');
+      if (!v.videoWidth) return null;
+      const c = document.createElement('canvas');
+      c.width = 320;
+      c.height = 180;
+      const g = c.getContext('2d', { willReadFrequently: true });
+      g.drawImage(v, 0, 0, c.width, c.height);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      let lit = 0;
+      for (let i = 0; i < d.length; i += 4) if (Math.max(d[i], d[i + 1], d[i + 2]) > 60) lit++;
+      return { width: v.videoWidth, lit: lit / (d.length / 4) };
+    });
+    return m && m.lit > 0.1 && m;
+  }, `${rec.name}'s composite to show a picture`, 30000);
+}
+
+// The readyState of every track getUserMedia gave the page.
+export const trackStates = (page) => page.evaluate(() => window.__tracks.map((t) => `${t.kind}:${t.readyState}`));
