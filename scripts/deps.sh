@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Tessera needs on Debian 12 (only what is missing): GStreamer 1.22 and plugins,
-# build tools for the Rust crates, Chromium and Node for the browser tests, and the real servers
-# the output tests push to (nginx with the RTMP module).
+# build tools for the Rust crates, Chromium, Firefox ESR, geckodriver and Node for the browser
+# tests, and the real servers the output tests push to (nginx with the RTMP module).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools
-  chromium iproute2 util-linux
+  chromium firefox-esr iproute2 util-linux
   nginx libnginx-mod-rtmp
 )
 command -v node >/dev/null || PACKAGES+=(nodejs)
@@ -33,7 +33,26 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-# Browser-test driver (never downloads a browser: the tests use Debian's /usr/bin/chromium).
-if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/hls.js ]; then
-  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+# geckodriver, the WebDriver server the Firefox browser tests drive Debian's firefox-esr through:
+# Debian has no package, so it is built from crates.io once (about 3-5 min) into a cache outside
+# the project tree, where tests/browser/firefox.mjs finds it (or wherever GECKODRIVER points).
+GECKODRIVER_VERSION=0.36.0
+GECKODRIVER_ROOT="${XDG_CACHE_HOME:-${HOME:-$(echo ~)}/.cache}/tessera/geckodriver"
+if [ -z "${GECKODRIVER:-}" ] \
+  && [[ "$("$GECKODRIVER_ROOT/bin/geckodriver" --version 2>/dev/null)" != "geckodriver $GECKODRIVER_VERSION"[[:space:]]* ]]; then
+  echo "Building geckodriver $GECKODRIVER_VERSION into $GECKODRIVER_ROOT"
+  build_dir="$(mktemp -d)"
+  # Built in a temporary folder (not target/), from outside the tree (no project cargo config).
+  (trap 'rm -rf "$build_dir"' EXIT
+    cd "$build_dir" && CARGO_TARGET_DIR="$build_dir/target" \
+      cargo install geckodriver --locked --version "$GECKODRIVER_VERSION" --root "$GECKODRIVER_ROOT")
 fi
+
+# Browser-test drivers (never download a browser: the tests use Debian's /usr/bin/chromium and
+# /usr/bin/firefox-esr).
+for m in playwright-core hls.js selenium-webdriver; do
+  if [ ! -d "tests/browser/node_modules/$m" ]; then
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    break
+  fi
+done
