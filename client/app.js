@@ -116,6 +116,11 @@ async function onError(msg) {
     await screenShareRefused(msg);
   } else if (['chat_rate_limited', 'chat_too_long', 'chat_disabled'].includes(msg.code)) {
     chatError(msg);
+  } else if (msg.code === 'connection_failed') {
+    // The media never connected (or stayed away too long): the server ended the session.
+    const words = 'Your audio and video could not get through (a firewall or the network may block them), so the call let you go. Press Rejoin to try again.';
+    log(words, true);
+    leaveCall({ sayBye: false, words });
   } else {
     // These refuse the offer in flight: no answer will come for it.
     if (msg.code === 'bad_sdp' || msg.code === 'bad_message') state.onReply?.('refused');

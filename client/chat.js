@@ -156,6 +156,9 @@ export function chatError(msg) {
   };
   showChatError(words[msg.code] || msg.message || msg.code);
   if (msg.code === 'chat_disabled') setChatEnabled(false, false);
+  // The refused text goes back into an empty box, to be sent again.
+  const input = $('chat-input');
+  if (msg.code === 'chat_rate_limited' && !input.value && state.chatLastText) input.value = state.chatLastText;
 }
 
 export function showChatError(text) {
@@ -191,6 +194,7 @@ function submit(ev) {
     return;
   }
   $('chat-error').textContent = '';
+  state.chatLastText = text;
   input.value = '';
 }
 

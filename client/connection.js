@@ -137,6 +137,8 @@ function socketClosed(ev, attempt) {
     if (code) leaveCall({ sayBye: false, words: refusalWords(code, attempt.refusal) });
     else startReconnect();
   } else if (state.phase === 'reconnecting') {
+    // The session is gone: the next attempt joins afresh.
+    if (code === 'connection_failed') { state.resumeToken = null; scheduleReconnect(); return; }
     // The room is gone, or we may not come back: give up now. Anything else: try again.
     if (code && code !== 'internal' && code !== 'room_full') leaveCall({ sayBye: false, words: `You could not get back into the call: ${refusalWords(code, attempt.refusal)}` });
     else scheduleReconnect();

@@ -28,7 +28,9 @@ function upload(file) {
   if (!state.token) { refuse('Sending files needs an invitation link (a join token); this server gave none.'); return next(); }
   const max = state.limits.fileBytes;
   if (Number.isFinite(max) && file.size > max) {
-    refuse(`“${file.name}” is ${humanSize(file.size)}; the largest file you can send here is ${humanSize(max)}.`);
+    const [size, limit] = humanSize(file.size) === humanSize(max)
+      ? [`${file.size.toLocaleString()} bytes`, `${max.toLocaleString()} bytes`] : [humanSize(file.size), humanSize(max)];
+    refuse(`“${file.name}” is ${size}; the largest file you can send here is ${limit}.`);
     return next();
   }
   const xhr = new XMLHttpRequest();

@@ -71,6 +71,8 @@ export const WORDS = {
   room_quota_exceeded: 'this call has no room left for more files',
   length_required: 'your browser did not say how large the file is',
   file_not_found: 'that file is no longer available',
+  connection_failed: 'your audio and video could not get through to the server',
+  bad_request: 'the server could not read what was sent',
 };
 
 // The same words for refusals the signaling socket gives only as a close code.
