@@ -9,7 +9,11 @@ import { renderChatState, resetChat } from './chat.js';
 import { cancelUploads } from './files.js';
 import { renderLayout, renderPeople, setRecording } from './people.js';
 
-const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
+// Back-off between attempts (capped low: after a drop the call should resume within about 2 s of
+// the network returning, even where no `online` event tells us), with ±20 % jitter so that a
+// room's participants do not all come back in the same instant.
+const BACKOFF_MS = [500, 1000, 2000];
+const backoff = (n) => Math.round(BACKOFF_MS[Math.min(n, BACKOFF_MS.length - 1)] * (0.8 + 0.4 * Math.random()));
 const GIVE_UP_MS = 40000;
 const CONNECT_TIMEOUT_MS = 8000;
 
@@ -61,9 +65,14 @@ export async function join(roomId, name, token) {
   $('unmute').hidden = true;
   resetChat();
   showHome({ status: 'Joining…', cancel: true });
+  connectJoin();
+}
+
+async function connectJoin() {
+  const roomId = state.roomId;
   // In open mode anyone may have a join token; ours lets us send and download files.
-  if (!state.token) state.token = await guestToken(roomId, name);
-  if (state.phase !== 'joining' || state.roomId !== roomId) return;
+  if (!state.token) state.token = await guestToken(roomId, state.name);
+  if (state.phase !== 'joining' || state.roomId !== roomId || state.ws) return;
   openSocket(false);
 }
 
@@ -147,13 +156,13 @@ function socketClosed(ev, attempt) {
 
 // The server could not be reached before joining: say so and keep trying.
 function retryJoin() {
-  const delay = BACKOFF_MS[Math.min(state.connectAttempt++, BACKOFF_MS.length - 1)];
+  const delay = backoff(state.connectAttempt++);
   const offline = navigator.onLine === false;
   showHome({
     status: offline ? 'You are offline. Joining as soon as the network is back…' : `Cannot reach the server. Trying again in ${Math.ceil(delay / 1000)} s…`,
     cancel: true,
   });
-  state.retryTimer = setTimeout(() => { if (state.phase === 'joining') openSocket(false); }, delay);
+  state.retryTimer = setTimeout(() => { if (state.phase === 'joining') connectJoin(); }, delay);
 }
 
 function cancelJoin() {
@@ -205,7 +214,7 @@ function scheduleReconnect() {
   if (!r) return;
   clearTimeout(r.timer);
   if (Date.now() - r.since > GIVE_UP_MS) { giveUp(); return; }
-  const delay = BACKOFF_MS[Math.min(r.attempt, BACKOFF_MS.length - 1)];
+  const delay = backoff(r.attempt);
   r.attempt++;
   $('reconnecting-text').textContent = navigator.onLine === false
     ? 'Reconnecting… You are offline; we keep trying until the network is back.'
@@ -294,7 +303,7 @@ function online() {
     openSocket(true);
   } else if (state.phase === 'joining' && !state.ws) {
     clearTimeout(state.retryTimer);
-    openSocket(false);
+    connectJoin();
   } else if (state.phase === 'call') {
     restartIce('the network changed');
   }

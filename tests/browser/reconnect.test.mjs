@@ -1,0 +1,180 @@
+// Reconnection through the client UI (headless Chromium, the real server). Bob's page reaches the
+// server through a TCP proxy in this test; cutting it breaks his signaling socket without a close
+// frame, as a network drop does (his media goes over UDP straight to the server and is not cut).
+// Within the server's resume window he comes back into the same session: same participant id,
+// Alice never sees him leave or join, only "reconnecting" and back, his client restarts ICE and
+// keeps decoding. A network change (`online`) restarts ICE on the same socket. Away longer than
+// about 40 s, the client says plainly that it gave up, releases the camera, and Rejoin works.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+import { startServer, chromiumArgs, waitUntil } from './server.mjs';
+import { newPage, createRoomAs, joinAs, inboundVideo, trackStates } from './client-helpers.mjs';
+
+let server;
+let browser;
+let proxy;
+
+// A TCP proxy to the server: `cut()` drops every connection through it (no WebSocket close frame
+// reaches either side) and refuses new ones until `restore()`.
+function tcpProxy(target) {
+  const { hostname, port } = new URL(target);
+  const pairs = new Set();
+  let blocked = false;
+  const srv = net.createServer((client) => {
+    if (blocked) { client.destroy(); return; }
+    const upstream = net.connect(Number(port), hostname);
+    const pair = { client, upstream };
+    pairs.add(pair);
+    const end = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({
+    base: `http://127.0.0.1:${srv.address().port}`,
+    cut() {
+      blocked = true;
+      for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
+      pairs.clear();
+    },
+    restore() { blocked = false; },
+    close: () => new Promise((r) => { for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); } srv.close(r); }),
+  })));
+}
+
+before(async () => {
+  server = await startServer();
+  proxy = await tcpProxy(server.base);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+});
+
+after(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await server?.stop();
+});
+
+const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ufrag = (sdp) => (sdp.match(/^a=ice-ufrag:(\S+)/m) || [])[1];
+
+async function startCall() {
+  const alice = await newPage(browser, 'Alice');
+  const roomId = await createRoomAs(server, alice);
+  const bob = await newPage(browser, 'Bob');
+  await joinAs({ base: proxy.base, log: () => server.log() }, bob, roomId);
+  for (const r of [alice, bob]) {
+    await waitFor(() => r.page.evaluate(() => window.tessera.pc?.connectionState === 'connected'), `${r.name} to connect`);
+  }
+  await waitFor(async () => (await inboundVideo(bob.page)).framesDecoded > 10, 'Bob to decode');
+  return { alice, bob, roomId };
+}
+
+// What Alice was told about Bob after `since`.
+const aboutBob = (alice, bob, since) => alice.received.filter((m) => m.at >= since && (
+  (m.type === 'participantLeft' && m.participantId === bob.id)
+  || ((m.type === 'participantJoined' || m.type === 'participantUpdated') && m.participant?.name === 'Bob')));
+
+test('a 10 s network drop: same session, nobody saw Bob leave, ICE restarted, decoding again within 3 s', async (t) => {
+  const { alice, bob } = await startCall();
+  const offersBefore = bob.sent.filter((m) => m.type === 'offer');
+  const since = Date.now();
+  proxy.cut();
+  await waitFor(() => bob.page.locator('#reconnecting').isVisible(), 'Bob to show "Reconnecting…"', 5000);
+  assert.match(await bob.page.locator('#reconnecting-text').innerText(), /Reconnecting…/);
+  await waitFor(() => alice.page.locator(`#people li[data-participant-id="${bob.id}"]`).evaluate((li) => li.classList.contains('reconnecting')),
+    "Alice's people list to mark Bob reconnecting", 20000);
+  t.diagnostic(`Alice saw Bob reconnecting after ${Date.now() - since} ms`);
+  await sleep(Math.max(0, since + 10000 - Date.now()));
+  const back = Date.now();
+  proxy.restore();
+
+  const welcome = await waitFor(() => bob.received.find((m) => m.type === 'welcome' && m.at >= back), 'Bob to be welcomed back', 15000);
+  t.diagnostic(`welcomed back ${welcome.at - back} ms after the network returned`);
+  assert.ok(welcome.at - back <= 3000, `back within 3 s of the network returning (${welcome.at - back} ms)`);
+  assert.equal(welcome.resumed, true, 'the session was resumed');
+  assert.equal(welcome.participantId, bob.id, 'the same participant id');
+  await waitFor(() => bob.page.locator('#reconnecting').isHidden(), 'the banner to go away');
+  const restart = await waitFor(() => bob.sent.find((m) => m.type === 'offer' && m.at >= back), "Bob's ICE restart offer");
+  assert.notEqual(ufrag(restart.sdp), ufrag(offersBefore.at(-1).sdp), 'the offer restarts ICE (new ufrag)');
+  await waitFor(() => bob.received.find((m) => m.type === 'answer' && m.at >= back), 'its answer');
+  const frames = (await inboundVideo(bob.page)).framesDecoded;
+  await waitFor(async () => (await inboundVideo(bob.page)).framesDecoded > frames + 10, 'Bob to decode again', 3000);
+  t.diagnostic(`ICE restarted and decoding ${Date.now() - back} ms after the network returned`);
+  await waitFor(() => alice.page.locator(`#people li[data-participant-id="${bob.id}"]`).evaluate((li) => !li.classList.contains('reconnecting')),
+    "Alice's people list to show Bob back");
+  const told = aboutBob(alice, bob, since);
+  t.diagnostic(`Alice was told: ${JSON.stringify(told.map((m) => `${m.type}${m.participant ? `:${m.participant.connection}` : ''}`))}`);
+  assert.deepEqual(told.filter((m) => m.type !== 'participantUpdated'), [], 'no participantLeft or participantJoined for Bob');
+  assert.equal(await bob.page.evaluate(() => window.tessera.selfId), bob.id);
+  // Chat still works on the same session.
+  await bob.page.fill('#chat-input', 'I am back');
+  await bob.page.press('#chat-input', 'Enter');
+  await waitFor(() => alice.page.locator('#chat-messages').innerText().then((s) => s.includes('I am back')), 'Alice to read Bob after his return');
+
+  // A network change (Wi-Fi to mobile): ICE restarts on the same socket.
+  const before = Date.now();
+  const sockets = await bob.page.evaluate(() => { window.__ws = window.tessera.ws; return 1; });
+  assert.equal(sockets, 1);
+  await bob.page.evaluate(() => window.dispatchEvent(new Event('online')));
+  const offer = await waitFor(() => bob.sent.find((m) => m.type === 'offer' && m.at >= before), 'an ICE restart offer after `online`');
+  assert.notEqual(ufrag(offer.sdp), ufrag(restart.sdp), 'new ICE credentials');
+  await waitFor(() => bob.received.find((m) => m.type === 'answer' && m.at >= before), 'its answer');
+  assert.equal(await bob.page.evaluate(() => window.__ws === window.tessera.ws), true, 'on the same socket');
+  const f2 = (await inboundVideo(bob.page)).framesDecoded;
+  await waitFor(async () => (await inboundVideo(bob.page)).framesDecoded > f2 + 10, 'Bob to keep decoding');
+  assert.deepEqual(aboutBob(alice, bob, before), [], 'Alice was told nothing');
+  for (const r of [alice, bob]) await r.context.close();
+});
+
+test('away for more than 40 s: the client gives up plainly, releases the camera, and Rejoin works', async (t) => {
+  const { alice, bob } = await startCall();
+  const since = Date.now();
+  proxy.cut();
+  await waitFor(() => bob.page.locator('#reconnecting').isVisible(), 'Bob to show "Reconnecting…"', 5000);
+  const left = await waitFor(() => alice.received.find((m) => m.type === 'participantLeft' && m.participantId === bob.id), 'Alice to be told Bob left after the resume window', 45000);
+  t.diagnostic(`participantLeft (${left.reason}) ${left.at - since} ms after the drop`);
+  await waitFor(() => bob.page.locator('#reconnect-rejoin').isVisible(), 'Bob to give up, with a Rejoin button', 50000);
+  const gaveUp = Date.now() - since;
+  const text = await bob.page.locator('#reconnecting-text').innerText();
+  t.diagnostic(`gave up after ${gaveUp} ms: “${text}”`);
+  assert.ok(gaveUp >= 39000 && gaveUp <= 50000, `gave up after about 40 s (${gaveUp} ms)`);
+  assert.match(text, /Could not reconnect/);
+  const states = await trackStates(bob.page);
+  assert.ok(states.length >= 2 && states.every((s) => s.endsWith(':ended')), `camera and microphone released: ${states}`);
+
+  proxy.restore();
+  await bob.page.click('#reconnect-rejoin');
+  await waitFor(() => bob.page.evaluate(() => window.tessera.phase === 'call' && window.tessera.pc?.connectionState === 'connected'), 'Bob to be back in the call');
+  const newId = await bob.page.evaluate(() => window.tessera.selfId);
+  assert.notEqual(newId, bob.id, 'a new session');
+  await waitFor(async () => (await inboundVideo(bob.page)).framesDecoded > 10, 'Bob to decode after rejoining');
+  await waitFor(() => alice.received.find((m) => m.type === 'participantJoined' && m.participant.id === newId), 'Alice to see Bob join again');
+  for (const r of [alice, bob]) await r.context.close();
+});
+
+test('the server unreachable when joining: the home screen says so and keeps trying, then joins', async (t) => {
+  const alice = await newPage(browser, 'Alice');
+  const roomId = await createRoomAs(server, alice);
+  const bob = await newPage(browser, 'Bob');
+  await bob.page.goto(`${proxy.base}/?room=${roomId}`);
+  await bob.page.fill('#name', 'Bob');
+  proxy.cut();
+  await bob.page.click('#join-room');
+  const said = await waitFor(() => bob.page.locator('#home-status').innerText().then((s) => /Cannot reach the server/.test(s) && s), 'Bob to be told the server cannot be reached', 10000);
+  t.diagnostic(`home screen: “${said}”`);
+  assert.equal(await bob.page.locator('#cancel-join').isVisible(), true, 'with a Cancel button');
+  assert.equal(await bob.page.evaluate(() => window.__gum), 0, 'no camera started');
+  await sleep(5000);
+  assert.equal(await bob.page.locator('#home').isVisible(), true, 'still on the home screen, still trying');
+  const back = Date.now();
+  proxy.restore();
+  await waitFor(() => bob.page.evaluate(() => window.tessera.phase === 'call'), 'Bob to join once the server is reachable', 10000);
+  t.diagnostic(`joined ${Date.now() - back} ms after the server became reachable`);
+  await waitFor(() => bob.page.evaluate(() => window.tessera.pc?.connectionState === 'connected'), 'Bob to connect');
+  assert.ok(await bob.page.evaluate(() => window.tessera.token), 'with a join token (files work)');
+  for (const r of [alice, bob]) await r.context.close();
+});
