@@ -1,10 +1,13 @@
 // Debian's firefox-esr, headless, driven through geckodriver (WebDriver) by selenium-webdriver,
 // for the browser tests. `launchFirefox()` starts geckodriver (built by scripts/deps.sh into a
 // cache outside the tree, or wherever GECKODRIVER points) on a free loopback port, in a process
-// group of its own, and opens one session: a fresh profile in a temporary folder (HOME too) with
-// fake camera and microphone and autoplay allowed. `quit()` ends the session and kills whatever
-// is left of the group (geckodriver, firefox and its content processes), then removes the folder;
-// the same happens if the test process exits without calling it.
+// group of its own, and opens one session, i.e. one page: a fresh profile in a temporary folder
+// (HOME too) with fake camera and microphone, loopback ICE candidates and autoplay allowed; it
+// works as root and in a loopback-only network namespace. `quit()` ends the session and kills
+// whatever is left of the group (geckodriver, firefox and its content processes), then removes
+// the folder; the same happens if the test process exits without calling it, or dies (a watchdog
+// shell in the group). Classic WebDriver has no init scripts: patch a page after `goto`, before
+// the click that needs it. A second Firefox participant is a second `launchFirefox()` (~3 s).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -68,6 +71,11 @@ export function processGroup(pgid) {
   return out;
 }
 
+const WATCHDOG = `node=$1 dir=$2; shift 2
+"$@" & gd=$!
+while kill -0 "$node" 2>/dev/null && kill -0 "$gd" 2>/dev/null; do sleep 0.5; done
+trap '' TERM; kill -TERM 0; sleep 0.5; rm -rf "$dir"; kill -KILL 0`;
+
 const live = new Set(); // cleanup functions of sessions not quit yet
 process.on('exit', () => { for (const kill of live) kill(); });
 
@@ -82,11 +90,15 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-firefox-'));
   const home = path.join(dir, 'home');
   fs.mkdirSync(home);
-  const child = spawn(bin, [
+  // geckodriver under a small shell, the leader of a process group of its own (geckodriver,
+  // firefox and its children): the shell waits while this process and geckodriver live, and if
+  // this process dies without quitting (killed, crashed), ends the whole group and removes the
+  // folder. `quit()` ends the shell first (SIGTERM to the group).
+  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'tessera-firefox', String(process.pid), dir, bin,
     '--port', '0', '--host', '127.0.0.1', '--binary', FIREFOX_BIN, '--profile-root', dir,
     ...(verbose ? ['-vv'] : []),
   ], {
-    detached: true, // a process group of its own: geckodriver, firefox and its children
+    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
@@ -102,8 +114,6 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
   });
   const pgid = child.pid;
   let output = '';
-  let exited = false;
-  child.on('exit', () => { exited = true; });
   const killGroup = () => {
     try { process.kill(-pgid, 'SIGKILL'); } catch { /* already gone */ }
   };
@@ -112,6 +122,7 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
   live.add(emergency);
 
   let driver;
+  let caps;
   try {
     const port = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`geckodriver did not listen within ${timeoutMs} ms:\n${output}`)), timeoutMs);
@@ -128,13 +139,13 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
     for (const [k, v] of Object.entries({ ...firefoxPrefs, ...prefs })) options.setPreference(k, v);
     driver = new Builder().forBrowser('firefox').setFirefoxOptions(options).usingServer(`http://127.0.0.1:${port}`).build();
     await withTimeout(driver.getSession(), timeoutMs, () => `the Firefox session did not start within ${timeoutMs} ms:\n${output}`);
+    caps = await driver.getCapabilities();
   } catch (e) {
     emergency();
     live.delete(emergency);
     throw e;
   }
 
-  const caps = await driver.getCapabilities();
   let quitting;
   const api = {
     driver,
@@ -152,8 +163,9 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
     executeScript: (script, ...args) => driver.executeScript(script, ...args),
     /// Runs `script` with a callback as its last argument; returns what is passed to it.
     executeAsyncScript: (script, ...args) => driver.executeAsyncScript(script, ...args),
-    /// Playwright-style: `fn(arg)` in the page, async or not; resolves with its value, rejects
-    /// with its error's message.
+    /// Playwright-style: `fn(arg)` in the page (`fn` a function, sent as its source: it sees
+    /// nothing of this module), async or not; resolves with its value (JSON-like), rejects with
+    /// the page's error and stack.
     evaluate: async (fn, arg) => {
       const r = await driver.executeScript(
         `return Promise.resolve().then(() => (${fn})(arguments[0])).then((value) => ({ value }), (e) => ({ error: e && e.stack ? String(e) + '\\n' + e.stack : String(e) }));`,
@@ -161,7 +173,7 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
       if (r && 'error' in r) throw new Error(`in Firefox: ${r.error}`);
       return r?.value;
     },
-    /// Sets an input's value as typed (input and change events fire).
+    /// Sets an input's (or textarea's) value as typed: input and change events fire.
     fill: (selector, text) => driver.executeScript((sel, text) => {
       const el = document.querySelector(sel);
       if (!el) throw new Error(`no ${sel}`);
@@ -170,11 +182,14 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
       el.dispatchEvent(new Event('input', { bubbles: true }));
       el.dispatchEvent(new Event('change', { bubbles: true }));
     }, selector, text),
+    /// `element.click()` on the first match (no visibility check; a disabled button does nothing).
+    /// For WebDriver's own pointer click: `driver.findElement(By.css(selector)).click()`.
     click: (selector) => driver.executeScript((sel) => {
       const el = document.querySelector(sel);
       if (!el) throw new Error(`no ${sel}`);
       el.click();
     }, selector),
+    /// The first match's innerText, or null when there is none.
     text: (selector) => driver.executeScript((sel) => document.querySelector(sel)?.innerText ?? null, selector),
     /// Collects console errors and warnings, uncaught errors and unhandled rejections of the page
     /// as it is now (call after each `goto`); `consoleErrors()` returns them.
@@ -223,19 +238,4 @@ function withTimeout(promise, ms, message) {
     Promise.resolve(promise).finally(() => clearTimeout(timer)),
     new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(message())), ms); }),
   ]);
-}
-
-/// Every process on the machine whose executable is Firefox's (to check that none is left).
-export function firefoxProcesses() {
-  const exe = fs.realpathSync(FIREFOX_BIN);
-  const dir = path.dirname(exe);
-  const out = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const target = fs.readlinkSync(`/proc/${entry}/exe`);
-      if (target.startsWith(`${dir}/`)) out.push(Number(entry));
-    } catch { /* gone, or not ours to read */ }
-  }
-  return out;
 }
