@@ -52,7 +52,7 @@ export async function join(roomId, name, token) {
   if (state.phase === 'joining' || inCall()) return;
   clearTimeout(state.retryTimer);
   Object.assign(state, {
-    phase: 'joining', ended: true, roomId, name, token: token || null, resumeToken: null, selfId: null, isHost: false,
+    phase: 'joining', ended: true, roomId, name, token: token || null, resumeToken: null, selfId: null, isHost: false, ws: null,
     pc: null, dc: null, local: null, screen: null, mode: 'both', connectAttempt: 0, reconnect: null,
     layout: { layout: 'grid', pinnedParticipantId: null, screenParticipantId: null },
     activeSpeakers: { dominantParticipantId: null, speakers: [] },
@@ -272,6 +272,7 @@ export function leaveCall({ sayBye = true, words = '', home = true } = {}) {
   cancelUploads();
   closePeer();
   const ws = state.ws;
+  state.ws = null;
   if (ws) {
     ws.onclose = null;
     ws.onmessage = null;

@@ -195,6 +195,46 @@ test('a phone-size screen: the composite fills the width, the controls are in vi
   for (const r of [alice, mo]) await r.context.close();
 });
 
+// Safari's ways, imitated in Chromium: H.264 offered first (the client does it on Safari, or when
+// localStorage asks), and sound that may not autoplay without a tap.
+function safariLike() {
+  localStorage.setItem('tessera.preferH264', '1');
+  const play = HTMLMediaElement.prototype.play;
+  document.addEventListener('click', (e) => { if (e.target.id === 'unmute') window.__tapped = true; }, true);
+  HTMLMediaElement.prototype.play = function () {
+    if (!this.muted && !window.__tapped) return Promise.reject(new DOMException('sound needs a tap', 'NotAllowedError'));
+    return play.call(this);
+  };
+}
+
+test('Safari quirks: H.264 first in the offer, and "Tap to unmute" when sound may not autoplay', async (t) => {
+  const alice = await newPage(browser, 'Alice');
+  await alice.page.addInitScript(safariLike);
+  await createRoomAs(server, alice);
+  const offer = await waitFor(() => alice.sent.find((m) => m.type === 'offer'), "Alice's offer");
+  const video = offer.sdp.split(/\r\nm=/).find((m) => m.startsWith('video'));
+  const firstPt = video.split('\r\n')[0].split(' ')[3];
+  const rtpmap = video.match(new RegExp(`a=rtpmap:${firstPt} ([^/]+)/`))[1];
+  const fmtp = (video.match(new RegExp(`a=fmtp:${firstPt} (.*)`)) || [])[1] || '';
+  t.diagnostic(`first video codec offered: ${firstPt} ${rtpmap} ${fmtp}`);
+  assert.equal(rtpmap, 'H264');
+  assert.match(fmtp, /packetization-mode=1/);
+  await waitFor(() => alice.page.locator('#unmute').isVisible(), '"Tap to unmute"');
+  assert.equal(await alice.page.evaluate(() => document.getElementById('composite').muted), true, 'the composite plays muted meanwhile');
+  await waitForPicture(server, alice);
+  await alice.page.click('#unmute');
+  await waitFor(() => alice.page.evaluate(() => { const v = document.getElementById('composite'); return !v.muted && !v.paused; }), 'sound on, still playing');
+  assert.equal(await alice.page.locator('#unmute').isVisible(), false);
+  const codec = await alice.page.evaluate(async () => {
+    const stats = await window.tessera.pc.getStats();
+    const out = [...stats.values()].find((s) => s.type === 'outbound-rtp' && s.kind === 'video');
+    return out && stats.get(out.codecId)?.mimeType;
+  });
+  t.diagnostic(`camera sent as ${codec}`);
+  assert.equal(codec, 'video/H264');
+  await alice.context.close();
+});
+
 // Waits for Alice to be sent participantLeft for `rec` and says how long after `since` it came.
 async function leftWithin(alice, rec, since, what) {
   const msg = await waitFor(() => alice.received.find((m) => m.type === 'participantLeft' && m.participantId === rec.id && m.at >= since), `Alice to be told ${rec.name} left (${what})`, 8000);
