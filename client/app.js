@@ -44,7 +44,7 @@ function goToRoom(id, token) {
 }
 
 // Every message from the server, from the signaling socket or the chat data channel.
-async function onMessage(msg) {
+async function onMessage(msg, via = 'socket') {
   switch (msg.type) {
     case 'welcome':
       await onWelcome(msg);
@@ -104,14 +104,14 @@ async function onMessage(msg) {
       break;
     }
     case 'error':
-      await onError(msg);
+      await onError(msg, via);
       break;
     default:
       break;
   }
 }
 
-async function onError(msg) {
+async function onError(msg, via) {
   if (msg.code === 'screen_share_busy' || msg.code === 'screen_share_failed') {
     await screenShareRefused(msg);
   } else if (['chat_rate_limited', 'chat_too_long', 'chat_disabled'].includes(msg.code)) {
@@ -122,8 +122,9 @@ async function onError(msg) {
     log(words, true);
     leaveCall({ sayBye: false, words });
   } else {
-    // These refuse the offer in flight: no answer will come for it.
-    if (msg.code === 'bad_sdp' || msg.code === 'bad_message') state.onReply?.('refused');
+    // These refuse the offer in flight: no answer will come for it. (Offers go on the socket;
+    // an error on the chat channel is about chat.)
+    if (via === 'socket' && (msg.code === 'bad_sdp' || msg.code === 'bad_message')) state.onReply?.('refused');
     log(`Error: ${msg.message}`, true);
   }
 }

@@ -156,7 +156,7 @@ export async function startKind(kind) {
       negotiate();
     }
   }
-  if (kind === 'video') state.audioOnly = false;
+  if (kind === 'video' && state.audioOnly) rememberAudioOnly(false);
   showLocal();
 }
 
@@ -173,11 +173,15 @@ async function stopCamera() {
   showLocal();
 }
 
-export async function setAudioOnly(on) {
+function rememberAudioOnly(on) {
   state.audioOnly = on;
   localStorage.setItem('tessera.audioOnly', on ? '1' : '0');
   $('audio-only').checked = on;
   $('join-audio-only').checked = on;
+}
+
+export async function setAudioOnly(on) {
+  rememberAudioOnly(on);
   if (!inCall() || !state.pc || state.mode === 'none') { if (testStream && on) stopTest(); return; }
   try {
     if (on) { await stopCamera(); log('Audio only: your camera is off and not sent.'); }

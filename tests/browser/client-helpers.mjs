@@ -6,15 +6,18 @@ import { waitUntil } from './server.mjs';
 
 // Installed before the client's script. Counts getUserMedia calls and keeps every track it
 // handed out (`window.__gum`, `window.__tracks`). With `deny`, getUserMedia rejects with that
-// error name (for every request, or only those asking for video when `deny.videoOnly`).
+// error name (for every request, or only those asking for video when `deny.videoOnly`) while
+// `window.__deny` is set.
 export function instrumentMedia({ deny = null } = {}) {
   window.__gum = 0;
   window.__tracks = [];
+  window.__deny = deny; // a test may change it (null: allowed from then on)
   const md = navigator.mediaDevices;
   const original = md.getUserMedia.bind(md);
   md.getUserMedia = async (constraints) => {
     window.__gum++;
-    if (deny && (!deny.videoOnly || constraints.video)) throw new DOMException('refused by the test', deny.name);
+    const d = window.__deny;
+    if (d && (!d.videoOnly || constraints.video)) throw new DOMException('refused by the test', d.name);
     const stream = await original(constraints);
     window.__tracks.push(...stream.getTracks());
     return stream;

@@ -75,7 +75,7 @@ test('a refused join stays on the home screen, says why in plain words, and star
   await first.context.close();
 });
 
-test('camera and microphone refused: "Listen only" joins and decodes the composite; "microphone only" sends audio', async (t) => {
+test('camera and microphone refused: "Listen only" joins and decodes the composite, the camera can start later; "microphone only" sends audio', async (t) => {
   const alice = await newPage(browser, 'Alice');
   const roomId = await createRoomAs(server, alice);
 
@@ -96,6 +96,16 @@ test('camera and microphone refused: "Listen only" joins and decodes the composi
   t.diagnostic(`listen-only composite: ${JSON.stringify(picture)}`);
   assert.equal(picture.width, 1280);
   await waitFor(() => alice.page.locator('#people li', { hasText: 'Bob' }).count().then((n) => n === 1), 'Alice to see Bob');
+
+  // Allowed later: "Start camera" turns the receive-only video into sendrecv (renegotiated) and
+  // the server takes Bob's camera.
+  await bob.page.evaluate(() => { window.__deny = null; });
+  assert.equal(await bob.page.locator('#toggle-cam').innerText(), 'Start camera');
+  await bob.page.click('#toggle-cam');
+  await waitFor(() => bob.page.locator('#toggle-cam').innerText().then((s) => s === 'Stop camera'), "Bob's camera to start");
+  await waitFor(() => bob.sent.filter((m) => m.type === 'offer').length === 2 && bob.received.filter((m) => m.type === 'answer').length === 2,
+    'a second offer (sendrecv video), answered');
+  await waitFor(() => server.log().includes(`id=${bob.id} name=Bob}: video input attached`), "the server to take Bob's camera", 10000);
 
   // Camera refused, microphone allowed: "Join with microphone only".
   const carol = await newPage(browser, 'Carol', { deny: { name: 'NotAllowedError', videoOnly: true } });
