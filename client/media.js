@@ -120,9 +120,12 @@ async function watchPermissions() {
   }
 }
 
+let granting = false;
 async function permissionGranted(kind) {
   if (state.phase !== 'call') return;
   if (!state.pc) {
+    if (granting) return; // camera and microphone are often allowed together
+    granting = true;
     log('Camera and microphone allowed: joining with them.');
     const mode = state.audioOnly ? 'audio' : 'both';
     try {
@@ -131,6 +134,8 @@ async function permissionGranted(kind) {
       else stream.getTracks().forEach((t) => t.stop());
     } catch (e) {
       showChoice(e);
+    } finally {
+      granting = false;
     }
   } else if (state.mode !== 'none' && !(kind === 'video' && state.audioOnly) && !localTrack(kind)) {
     startKind(kind).catch((e) => log(mediaTrouble(e), true));

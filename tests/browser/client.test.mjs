@@ -120,6 +120,37 @@ test('camera and microphone refused: "Listen only" joins and decodes the composi
   for (const r of [alice, bob, carol]) await r.context.close();
 });
 
+test('permissions refused by the browser itself: the choice is offered, Listen only decodes, and once allowed the client joins with camera and microphone', async (t) => {
+  // Without --use-fake-ui-for-media-stream, a headless Chromium refuses what nobody granted.
+  const strict = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs.filter((a) => a !== '--use-fake-ui-for-media-stream') });
+  try {
+    const alice = await newPage(browser, 'Alice');
+    const roomId = await createRoomAs(server, alice);
+    const bob = await newPage(strict, 'Bob');
+    await joinAs(server, bob, roomId);
+    await waitFor(() => bob.page.locator('#media-choice').isVisible(), 'Bob to be offered a choice');
+    assert.equal(await bob.page.evaluate(async () => (await navigator.permissions.query({ name: 'camera' })).state), 'denied');
+    assert.equal(await bob.page.evaluate(() => window.tessera.pc), null);
+    await bob.context.grantPermissions(['camera', 'microphone']);
+    await waitFor(() => bob.page.evaluate(() => window.tessera.pc?.connectionState === 'connected'), 'Bob to join once allowed');
+    assert.equal(await bob.page.locator('#media-choice').isVisible(), false);
+    const kinds = await bob.page.evaluate(() => window.tessera.local.getTracks().map((x) => `${x.kind}:${x.readyState}`).sort());
+    assert.deepEqual(kinds, ['audio:live', 'video:live'], 'with his camera and microphone');
+    await waitForPicture(server, bob);
+    // Another page of that browser listens only, and decodes the composite.
+    const carol = await newPage(strict, 'Carol');
+    await joinAs(server, carol, roomId);
+    await waitFor(() => carol.page.locator('#media-choice').isVisible(), 'Carol to be offered a choice');
+    await carol.page.click('#join-listen-only');
+    const picture = await waitForPicture(server, carol);
+    t.diagnostic(`listen-only composite (permissions refused by the browser): ${JSON.stringify(picture)}`);
+    assert.equal(await carol.page.evaluate(() => window.__gum), 1, 'one refused request, none after choosing to listen');
+    for (const r of [alice, bob, carol]) await r.context.close();
+  } finally {
+    await strict.close();
+  }
+});
+
 test('devices: the level meter moves, switching camera or microphone and Audio only need no renegotiation', async (t) => {
   const alice = await newPage(browser, 'Alice');
   await createRoomAs(server, alice);
