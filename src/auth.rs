@@ -103,6 +103,15 @@ pub struct Auth {
     decoding: DecodingKey,
 }
 
+/// The credential of an `Authorization: Bearer <credential>` value. The scheme is
+/// case-insensitive (RFC 9110 §11.1) and separated from the credential by spaces or tabs.
+fn bearer_credential(value: &str) -> Option<&str> {
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, cred) = value.split_once([' ', '\t'])?;
+    let cred = cred.trim_matches([' ', '\t']);
+    (scheme.eq_ignore_ascii_case("bearer") && !cred.is_empty()).then_some(cred)
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -168,7 +177,7 @@ impl Auth {
         let Some(value) = authorization else {
             return if self.is_open() { Ok(Caller::Open) } else { Err(AuthError::Missing) };
         };
-        let Some(cred) = value.strip_prefix("Bearer ").map(str::trim).filter(|c| !c.is_empty()) else {
+        let Some(cred) = bearer_credential(value) else {
             return Err(AuthError::Invalid);
         };
         if let Some((id, secret)) = cred.split_once(':') {
@@ -213,6 +222,13 @@ mod tests {
         assert_eq!(a.caller(Some("Bearer ops:s3cret-s3cret-s3cret")), Ok(Caller::ApiKey("ops".into())));
         assert_eq!(a.caller(Some("Bearer ops:wrong")), Err(AuthError::Invalid));
         assert_eq!(a.caller(Some("Basic abc")), Err(AuthError::Invalid));
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            assert_eq!(a.caller(Some(&format!("{scheme} ops:s3cret-s3cret-s3cret"))), Ok(Caller::ApiKey("ops".into())), "{scheme}");
+        }
+        assert_eq!(a.caller(Some("Bearer \t ops:s3cret-s3cret-s3cret ")), Ok(Caller::ApiKey("ops".into())));
+        for bad in ["Bearer", "Bearer ", "Bearerops:s3cret-s3cret-s3cret", "Bearers ops:s3cret-s3cret-s3cret", ""] {
+            assert_eq!(a.caller(Some(bad)), Err(AuthError::Invalid), "{bad:?}");
+        }
         let now = crate::room::now_unix();
         let (t, exp) = a.issue("room1", "u1", "Ada", Role::Host, now, 60).unwrap();
         assert_eq!(exp, now + 60);

@@ -105,6 +105,20 @@ pub struct Config {
     pub max_streams_per_room: usize,
     /// Length of a recording part, seconds: a longer recording continues in a new file.
     pub recording_part_seconds: u64,
+    /// Folder of files shared in chats (one sub-folder per live room, removed when it ends;
+    /// emptied at start-up). Default: `files` beside the database, or a folder of this
+    /// process's own under the system's temporary folder with `database = ":memory:"`.
+    pub files_dir: Option<PathBuf>,
+    /// Largest file a participant may share, bytes (default 100 MiB).
+    pub max_file_bytes: u64,
+    /// Bytes of shared files a room may hold at once (default 1 GiB).
+    pub room_file_quota_bytes: u64,
+    /// How long a participant whose network dropped keeps its session (same id and tile) for
+    /// a resume, seconds.
+    pub resume_seconds: u64,
+    /// How long a new media connection may take to connect before the session gives up,
+    /// seconds.
+    pub connect_timeout_seconds: u64,
 }
 
 impl Default for Config {
@@ -132,6 +146,22 @@ impl Default for Config {
             max_recordings: 20,
             max_streams_per_room: 3,
             recording_part_seconds: 3600,
+            files_dir: None,
+            max_file_bytes: 100 * 1024 * 1024,
+            room_file_quota_bytes: 1024 * 1024 * 1024,
+            resume_seconds: 30,
+            connect_timeout_seconds: 30,
+        }
+    }
+}
+
+impl Config {
+    /// Where shared files go (see [`Config::files_dir`]).
+    pub fn files_dir(&self) -> PathBuf {
+        match &self.files_dir {
+            Some(d) => d.clone(),
+            None if self.database == Path::new(":memory:") => std::env::temp_dir().join(format!("tessera-files-{}", std::process::id())),
+            None => self.database.parent().unwrap_or(Path::new(".")).join("files"),
         }
     }
 }
@@ -154,6 +184,7 @@ pub struct Overrides {
     pub public_url: Option<String>,
     /// `id:secret,id:secret` (from `TESSERA_API_KEYS`); added to the file's keys.
     pub api_keys: Option<String>,
+    pub max_file_bytes: Option<u64>,
 }
 
 /// Parses `id:secret,id:secret`.
@@ -198,6 +229,9 @@ impl Config {
         }
         if let Some(v) = overrides.public_url {
             cfg.public_url = Some(v);
+        }
+        if let Some(v) = overrides.max_file_bytes {
+            cfg.max_file_bytes = v;
         }
         if let Some(v) = overrides.api_keys {
             cfg.api_keys.extend(parse_api_keys(&v)?);
@@ -246,6 +280,32 @@ impl Config {
                 hls.display(),
                 rec.display()
             ));
+        }
+        if !(1..=1 << 40).contains(&self.max_file_bytes) {
+            return bad(format!("max_file_bytes must be within 1..=1099511627776, got {}", self.max_file_bytes));
+        }
+        if self.room_file_quota_bytes < self.max_file_bytes {
+            return bad(format!(
+                "room_file_quota_bytes ({}) must be at least max_file_bytes ({})",
+                self.room_file_quota_bytes, self.max_file_bytes
+            ));
+        }
+        // The files folder is emptied at start-up too: it must hold nothing else.
+        let files = self.files_dir();
+        if files.as_os_str().is_empty()
+            || [rec, hls].iter().any(|d| files.starts_with(d) || d.starts_with(&files))
+            || self.database.starts_with(&files)
+        {
+            return bad(format!(
+                "files_dir {} must be a folder of its own (it is emptied at start-up): not recordings_dir, not hls_dir, not inside or around them, and not holding the database",
+                files.display()
+            ));
+        }
+        if self.resume_seconds > 600 {
+            return bad(format!("resume_seconds must be within 0..=600, got {}", self.resume_seconds));
+        }
+        if !(5..=600).contains(&self.connect_timeout_seconds) {
+            return bad(format!("connect_timeout_seconds must be within 5..=600, got {}", self.connect_timeout_seconds));
         }
         if !(10..=6 * 3600).contains(&self.recording_part_seconds) {
             return bad(format!("recording_part_seconds must be within 10..=21600, got {}", self.recording_part_seconds));

@@ -44,6 +44,9 @@ enum Command {
         /// API keys as `id:secret,id:secret` (prefer the environment variable to the flag).
         #[arg(long, env = "TESSERA_API_KEYS", hide_env_values = true)]
         api_keys: Option<String>,
+        /// Largest file participants may share, bytes (default 100 MiB).
+        #[arg(long, env = "TESSERA_MAX_FILE_BYTES")]
+        max_file_bytes: Option<u64>,
         /// Async worker threads (signaling, WebRTC, packet forwarding). Default: half the
         /// cores, at least one; the media work has threads of its own (GStreamer, the mixers).
         #[arg(long, env = "TESSERA_WORKERS")]
@@ -111,8 +114,21 @@ fn default_workers() -> usize {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, config, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys, workers: _ } => {
-            let overrides = Overrides { listen, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys };
+        Command::Serve {
+            listen,
+            config,
+            rtc_ip,
+            public_ip,
+            pipelines_dir,
+            client_dir,
+            database,
+            public_url,
+            api_keys,
+            max_file_bytes,
+            workers: _,
+        } => {
+            let overrides =
+                Overrides { listen, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys, max_file_bytes };
             let cfg = Config::load(config.as_deref(), overrides)?;
             let running = tessera::server::start(cfg).await.context("the server could not start")?;
             tracing::info!("open http://{} in a browser", running.addr);

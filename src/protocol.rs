@@ -26,6 +26,8 @@ pub enum ClientMessage {
     },
     /// A struct variant (not a unit one) so `deny_unknown_fields` applies to it too.
     Leave {},
+    /// A chat message (also accepted on the `chat` data channel).
+    Chat { text: String },
 }
 
 /// A participant as others (and the REST API) see it.
@@ -44,6 +46,64 @@ pub struct ParticipantInfo {
     pub audio_muted: bool,
     /// Muted by the host: their tile shows the placeholder.
     pub video_muted: bool,
+    /// `reconnecting` while their network is gone and the session is kept for them.
+    #[serde(default)]
+    pub connection: Connection,
+}
+
+/// Whether a participant's connection is up.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Connection {
+    #[default]
+    Connected,
+    /// The network dropped; the session is kept (`resumeSeconds`) for them to come back.
+    Reconnecting,
+}
+
+/// A file shared in the room's chat.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileInfo {
+    pub id: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    /// Where room members download it (with their join token).
+    pub url: String,
+}
+
+/// One chat message as everyone sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessage {
+    pub id: String,
+    pub participant_id: String,
+    pub name: String,
+    /// RFC 3339 with milliseconds.
+    pub sent_at: String,
+    /// Plain text (empty for a file).
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<FileInfo>,
+}
+
+/// The chat as a joining participant finds it.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatState {
+    pub enabled: bool,
+    /// The last messages of the live room, oldest first (at most 100).
+    pub history: Vec<ChatMessage>,
+}
+
+/// Limits a client should know before it hits them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    pub chat_message_bytes: usize,
+    pub file_bytes: u64,
+    pub resume_seconds: u64,
 }
 
 /// An ICE server as browsers take it in `RTCConfiguration.iceServers`.
@@ -129,6 +189,12 @@ pub enum ServerMessage {
         recording: Option<RecordingInfo>,
         /// What the composite shows now.
         layout: LayoutInfo,
+        /// Lets this session be resumed after its network drops (`?resume=`).
+        resume_token: String,
+        /// This welcome answers a resume: same participant, keep the peer connection.
+        resumed: bool,
+        chat: ChatState,
+        limits: Limits,
     },
     Answer {
         sdp: String,
@@ -185,18 +251,29 @@ pub enum ServerMessage {
         reason: String,
         message: String,
     },
+    /// A chat message (on the participant's `chat` data channel when open, else here).
+    Chat {
+        message: ChatMessage,
+    },
+    /// The host turned chat (and file sharing) on or off.
+    ChatChanged {
+        enabled: bool,
+    },
     Error {
         code: String,
         message: String,
         /// With `room_not_started`: when the room starts (RFC 3339).
         #[serde(skip_serializing_if = "Option::is_none")]
         starts_at: Option<String>,
+        /// With `chat_rate_limited`: when another message will be taken.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 
 impl ServerMessage {
     pub fn error(code: &str, message: impl Into<String>) -> Self {
-        Self::Error { code: code.to_owned(), message: message.into(), starts_at: None }
+        Self::Error { code: code.to_owned(), message: message.into(), starts_at: None, retry_after_ms: None }
     }
 }
 
@@ -206,7 +283,7 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, String> {
     let Some(kind) = value.get("type").and_then(|t| t.as_str()).map(str::to_owned) else {
         return Err("a message must be a JSON object with a string \"type\"".into());
     };
-    if !matches!(kind.as_str(), "offer" | "candidate" | "leave") {
+    if !matches!(kind.as_str(), "offer" | "candidate" | "leave" | "chat") {
         return Err(format!("unknown message type {kind:?}"));
     }
     serde_json::from_value(value).map_err(|e| format!("bad {kind:?} message: {e}"))

@@ -79,8 +79,11 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
     if interrupted > 0 {
         tracing::warn!(interrupted, "recordings cut short by the last stop are marked interrupted");
     }
-    // HLS files of a previous run are stale: the live output starts afresh.
+    // HLS files of a previous run are stale: the live output starts afresh. So are shared
+    // files: the chats that announced them are gone.
     let _ = std::fs::remove_dir_all(&config.hls_dir);
+    let files_dir = config.files_dir();
+    let _ = std::fs::remove_dir_all(&files_dir);
     let ctx = RoomContext {
         pipelines,
         stats: Arc::new(Stats::default()),
@@ -88,6 +91,11 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
         webhooks,
         egress,
         early_join_seconds: config.early_join_seconds.into(),
+        files: crate::room::files::FileLimits {
+            dir: files_dir,
+            max_file_bytes: config.max_file_bytes,
+            room_quota_bytes: config.room_file_quota_bytes,
+        },
     };
     let rooms = Rooms::new(ctx, config.max_rooms, cancel.child_token());
     let restored = rooms.restore()?;

@@ -11,13 +11,22 @@ use crate::room::spec::RoomSpec;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-/// A composite's size, frame rate and bitrate.
+/// A composite's size, frame rate and bitrate (a room's bounds, checked by
+/// `RoomSpec::validate`: even sizes, 160..=1920 × 90..=1080, 1..=30 fps, 100..=8000 kbit/s).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompositeSettings {
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 160, maximum = 1920, multiple_of = 2)]
     pub width: u32,
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 90, maximum = 1080, multiple_of = 2)]
     pub height: u32,
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 1, maximum = 30)]
     pub fps: u32,
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 100, maximum = 8000)]
     pub bitrate_kbps: u32,
 }
 
@@ -38,26 +47,34 @@ impl From<&CompositeSettings> for CompositeConfig {
 #[serde(rename_all = "camelCase")]
 pub struct RoomView {
     pub id: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// `scheduled`, `open` or `ended`.
-    #[schema(example = "open")]
+    #[schema(example = "open", value_type = RoomStateName)]
     pub state: String,
     /// RFC 3339 (UTC).
+    #[schema(format = DateTime)]
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub starts_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub ends_at: Option<String>,
+    #[schema(minimum = 1, maximum = 604800)]
     pub empty_timeout_seconds: u32,
+    #[schema(minimum = 1, maximum = 25)]
     pub max_participants: u32,
     pub composite: CompositeSettings,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub ended_at: Option<String>,
     /// `deleted`, `timeLimit` or `emptyTimeout`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<EndReasonName>)]
     pub end_reason: Option<String>,
     pub num_participants: usize,
     /// Record from the moment the room's first participant joins.
@@ -72,6 +89,8 @@ pub struct RoomView {
     pub layout: String,
     /// Participants without video stay off the canvas (they are still in the people list).
     pub hide_audio_only: bool,
+    /// Participants may chat and share files (signaling `chat`, `POST /rooms/{id}/files`).
+    pub chat_enabled: bool,
     /// Live room: whom the `pinned` layout shows large.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned_participant_id: Option<String>,
@@ -106,6 +125,7 @@ impl RoomView {
             public: s.public,
             layout: s.layout.clone(),
             hide_audio_only: s.hide_audio_only,
+            chat_enabled: s.chat_enabled,
             pinned_participant_id: None,
             screen_participant_id: None,
             participants,
@@ -118,20 +138,31 @@ impl RoomView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRoomRequest {
+    /// 1 to 100 characters, no control characters; surrounding white space is removed.
+    /// Default `Room <first 6 characters of the id>`.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
-    /// RFC 3339; in the future makes the room scheduled.
+    /// RFC 3339 (year 0001 to 9998); in the future makes the room scheduled.
+    #[schema(format = DateTime)]
     pub starts_at: Option<String>,
-    /// RFC 3339; the room ends then, whoever is in it.
+    /// RFC 3339 (year 0001 to 9998), in the future and after `startsAt`; the room ends then,
+    /// whoever is in it.
+    #[schema(format = DateTime)]
     pub ends_at: Option<String>,
-    /// Default 300.
+    /// Seconds an open room may stay empty before it ends: 1 to 604800 (7 days), default 300.
+    #[serde(default, deserialize_with = "opt_whole")]
+    #[schema(minimum = 1, maximum = 604800)]
     pub empty_timeout_seconds: Option<u32>,
-    /// Default 16, at most 25.
+    /// 1 to 25 (or the server's lower `max_participants`), default 16 (or that maximum).
+    #[serde(default, deserialize_with = "opt_whole")]
+    #[schema(minimum = 1, maximum = 25)]
     pub max_participants: Option<u32>,
     /// Default: the server's composite settings.
     pub composite: Option<CompositeSettings>,
-    /// Your app's own JSON, at most 4 KiB.
+    /// Your app's own JSON object (or `null`), at most 4096 bytes serialised.
+    #[serde(default, deserialize_with = "metadata_object")]
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// Start a recording when the first participant joins (default false).
     pub auto_record: Option<bool>,
     /// Publish HLS while the room's media runs (default false).
@@ -143,6 +174,8 @@ pub struct CreateRoomRequest {
     pub layout: Option<String>,
     /// Default false.
     pub hide_audio_only: Option<bool>,
+    /// Default true: participants may chat and share files.
+    pub chat_enabled: Option<bool>,
 }
 
 /// `201` reply to `POST /rooms`.
@@ -152,6 +185,7 @@ pub struct CreateRoomResponse {
     pub room: RoomView,
     /// A join token with the host role: end the room, kick, mute.
     pub host_token: String,
+    #[schema(format = DateTime)]
     pub host_token_expires_at: String,
     /// Link to the browser client for this room (add `&token=` for a token).
     pub join_url: String,
@@ -162,23 +196,79 @@ fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A room's `metadata`: a JSON object or `null` (rooms show it as an object, so an array, a
+/// string, a number or a boolean is refused rather than stored).
+fn metadata_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Map<String, serde_json::Value>>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None => Ok(None),
+        Some(serde_json::Value::Object(m)) => Ok(Some(m)),
+        Some(other) => {
+            let kind = match other {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            Err(serde::de::Error::custom(format!("metadata must be a JSON object or null, not {kind}")))
+        }
+    }
+}
+
+/// [`metadata_object`] for `PATCH`, where `null` (clear) differs from absent (keep).
+fn metadata_patch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<serde_json::Map<String, serde_json::Value>>>, D::Error> {
+    metadata_object(d).map(Some)
+}
+
+/// A whole number as JSON Schema's `integer` has it: `7` or `7.0`.
+fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    let v = match n.as_u64() {
+        Some(u) => u32::try_from(u).ok(),
+        None => n.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f)).map(|f| f as u32),
+    };
+    v.ok_or_else(|| serde::de::Error::custom(format!("expected a whole number from 0 to {}, got {n}", u32::MAX)))
+}
+
+/// [`whole`], or absent / `null`.
+fn opt_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    struct W(#[serde(deserialize_with = "whole")] u32);
+    Option::<W>::deserialize(d).map(|o| o.map(|w| w.0))
+}
+
+/// A field that may be absent but, when present, must not be `null`.
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// `PATCH /rooms/{id}`: only the fields given change; `null` clears `startsAt`, `endsAt`,
 /// `metadata`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchRoomRequest {
+    /// As on create: 1 to 100 characters, no control characters, trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    /// RFC 3339 (year 0001 to 9998); only before the room opens.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub starts_at: Option<Option<String>>,
+    /// RFC 3339 (year 0001 to 9998), in the future and after `startsAt`.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub ends_at: Option<Option<String>>,
+    /// 1 to 604800.
+    #[serde(default, deserialize_with = "opt_whole")]
+    #[schema(minimum = 1, maximum = 604800)]
     pub empty_timeout_seconds: Option<u32>,
+    /// 1 to 25 (or the server's lower `max_participants`).
+    #[serde(default, deserialize_with = "opt_whole")]
+    #[schema(minimum = 1, maximum = 25)]
     pub max_participants: Option<u32>,
-    #[serde(default, deserialize_with = "double_option")]
+    /// A JSON object (at most 4096 bytes serialised) or `null` to clear it.
+    #[serde(default, deserialize_with = "metadata_patch")]
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Option<serde_json::Value>>,
+    pub metadata: Option<Option<serde_json::Map<String, serde_json::Value>>>,
     pub auto_record: Option<bool>,
     /// `true` starts HLS now if the room's media runs; `false` stops it and removes its files.
     pub hls: Option<bool>,
@@ -187,6 +277,8 @@ pub struct PatchRoomRequest {
     /// operator added to `layouts.json`; 400 `invalid` for another name.
     pub layout: Option<String>,
     pub hide_audio_only: Option<bool>,
+    /// Chat and file sharing on or off (the host may change it; everyone gets `chatChanged`).
+    pub chat_enabled: Option<bool>,
     /// Live rooms only (not stored): a participant id to show large in the `pinned` layout, or
     /// `null` to unpin. 404 `participant_not_found` if they are not in the room. Setting a pin
     /// does not change the layout.
@@ -214,11 +306,17 @@ pub struct ParticipantList {
     pub participants: Vec<ParticipantInfo>,
 }
 
-/// `POST /rooms/{id}/participants/{pid}/mute`: `true` mutes, `false` unmutes, absent keeps.
+/// `POST /rooms/{id}/participants/{pid}/mute`: `true` mutes, `false` unmutes, absent keeps; at
+/// least one of the two.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct MuteRequest {
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = bool)]
     pub audio: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = bool)]
     pub video: Option<bool>,
 }
 
@@ -226,14 +324,19 @@ pub struct MuteRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenRequest {
-    /// Display name, 1 to 64 characters.
+    /// Display name, 1 to 64 characters, no control characters; surrounding white space is
+    /// removed.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// Default `participant`.
     pub role: Option<Role>,
-    /// Default 3600, at most 30 days.
+    /// 1 to 2592000 (30 days), default 3600.
+    #[serde(default, deserialize_with = "opt_whole")]
+    #[schema(minimum = 1, maximum = 2592000)]
     pub ttl_seconds: Option<u32>,
-    /// Stable identity (letters, digits, `-`, `_`, `.`, `@`); default: random. A second join with
-    /// the same identity replaces the first session.
+    /// Stable identity, 1 to 128 letters, digits, `-`, `_`, `.` or `@`; default: random. A second
+    /// join with the same identity replaces the first session.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._@-]{1,128}$")]
     pub identity: Option<String>,
 }
 
@@ -243,6 +346,7 @@ pub struct TokenRequest {
 pub struct TokenResponse {
     pub token: String,
     pub identity: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
     pub join_url: String,
 }
@@ -264,14 +368,16 @@ pub struct RecordingView {
     pub id: String,
     pub room_id: String,
     /// `recording`, `finalizing`, `complete`, `interrupted` or `failed`.
-    #[schema(example = "complete")]
+    #[schema(example = "complete", value_type = RecordingStateName)]
     pub state: String,
     /// Why it failed or was interrupted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// RFC 3339 with milliseconds.
+    #[schema(format = DateTime)]
     pub started_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub ended_at: Option<String>,
     /// Media duration over every part (while recording: time since the start).
     pub duration_ms: u64,
@@ -323,7 +429,9 @@ pub struct RecordingList {
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartStreamRequest {
-    /// `rtmp://host[:port]/app/streamkey` or `rtmps://…`, at most 2048 characters.
+    /// `rtmp://host[:port]/app/streamkey` or `rtmps://…`: at most 2048 bytes, no spaces or
+    /// control characters (surrounding white space is removed).
+    #[schema(min_length = 1, max_length = 2048)]
     pub url: String,
 }
 
@@ -339,6 +447,38 @@ impl std::fmt::Debug for StartStreamRequest {
 #[serde(rename_all = "camelCase")]
 pub struct StreamList {
     pub streams: Vec<crate::egress::rtmp::StreamView>,
+}
+
+/// A room's state (`RoomView.state`; the `state` filter of `GET /rooms`).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub enum RoomStateName {
+    Scheduled,
+    Open,
+    Ended,
+}
+
+/// Why a room ended.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub enum EndReasonName {
+    Deleted,
+    TimeLimit,
+    EmptyTimeout,
+}
+
+/// A recording's state (`RecordingView.state`; the `state` filter of `GET /recordings`).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub enum RecordingStateName {
+    Recording,
+    Finalizing,
+    Complete,
+    Interrupted,
+    Failed,
 }
 
 /// Every error: a stable machine code and a sentence for people.
@@ -361,5 +501,42 @@ mod tests {
         let p: PatchRoomRequest = serde_json::from_str(r#"{"startsAt":"2030-01-01T00:00:00Z"}"#).unwrap();
         assert_eq!(p.starts_at, Some(Some("2030-01-01T00:00:00Z".into())));
         assert!(serde_json::from_str::<PatchRoomRequest>(r#"{"nmae":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn metadata_is_an_object_or_null() {
+        let c: CreateRoomRequest = serde_json::from_str(r#"{"metadata":{"a":[1]}}"#).unwrap();
+        assert_eq!(c.metadata.map(serde_json::Value::Object), Some(serde_json::json!({"a": [1]})));
+        let c: CreateRoomRequest = serde_json::from_str(r#"{"metadata":null}"#).unwrap();
+        assert!(c.metadata.is_none());
+        let p: PatchRoomRequest = serde_json::from_str(r#"{"metadata":null}"#).unwrap();
+        assert_eq!(p.metadata, Some(None));
+        let p: PatchRoomRequest = serde_json::from_str(r#"{}"#).unwrap();
+        assert_eq!(p.metadata, None);
+        for bad in ["[1,2,3]", "\"x\"", "7", "true"] {
+            let e = serde_json::from_str::<CreateRoomRequest>(&format!(r#"{{"metadata":{bad}}}"#)).unwrap_err();
+            assert!(e.to_string().contains("metadata must be a JSON object or null"), "{bad}: {e}");
+            assert!(serde_json::from_str::<PatchRoomRequest>(&format!(r#"{{"metadata":{bad}}}"#)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        let t: TokenRequest = serde_json::from_str(r#"{"name":"a","ttlSeconds":60.0}"#).unwrap();
+        assert_eq!(t.ttl_seconds, Some(60));
+        let t: TokenRequest = serde_json::from_str(r#"{"name":"a","ttlSeconds":null}"#).unwrap();
+        assert_eq!(t.ttl_seconds, None);
+        for bad in ["60.5", "-1", "4294967296", "\"60\""] {
+            assert!(serde_json::from_str::<TokenRequest>(&format!(r#"{{"name":"a","ttlSeconds":{bad}}}"#)).is_err(), "{bad}");
+        }
+        let c: CompositeSettings = serde_json::from_str(r#"{"width":640.0,"height":360,"fps":30,"bitrateKbps":600}"#).unwrap();
+        assert_eq!((c.width, c.height), (640, 360));
+    }
+
+    #[test]
+    fn mute_fields_are_booleans_when_given() {
+        let m: MuteRequest = serde_json::from_str(r#"{"audio":true}"#).unwrap();
+        assert_eq!((m.audio, m.video), (Some(true), None));
+        assert!(serde_json::from_str::<MuteRequest>(r#"{"audio":true,"video":null}"#).is_err());
     }
 }

@@ -22,7 +22,9 @@ const GREEN: [u8; 3] = [40, 200, 60];
 const BLUE: [u8; 3] = [40, 60, 220];
 
 fn keyed_config() -> Config {
-    Config { api_keys: tessera::config::parse_api_keys(KEY).expect("valid"), ..test_config() }
+    // A socket dropped without a close frame keeps its session for a resume: 1 s here, so
+    // vanished clients leave quickly.
+    Config { api_keys: tessera::config::parse_api_keys(KEY).expect("valid"), resume_seconds: 1, ..test_config() }
 }
 
 async fn call(addr: SocketAddr, method: &str, path: &str, auth: &str, body: Option<Value>) -> (u16, Value) {

@@ -112,6 +112,14 @@ async fn protocol_errors_never_disturb_the_room() {
     )
     .await;
 
+    // A broken candidate before any offer is refused at once (not queued).
+    expect_error(
+        &mut bad,
+        Message::text(r#"{"type":"candidate","candidate":"candidate:garbage","sdpMid":"0","sdpMLineIndex":0}"#),
+        "bad_candidate",
+    )
+    .await;
+
     // A real offer is answered on the same socket, then a broken candidate is refused.
     let offer = real_offer().await;
     bad.send(Message::text(serde_json::json!({"type": "offer", "sdp": offer}).to_string())).await.expect("send");

@@ -1,14 +1,16 @@
 //! HTTP surface (the only module that knows warp): REST under `/api/v1`, WebSocket signaling,
 //! `/healthz`, the OpenAPI document and the browser client at `/`. One file per resource;
 //! [`rejection`] maps typed errors and warp's own rejections to a status and
-//! `{"code","message"}`.
+//! `{"code","message"}`, and [`allow`] adds `Allow` to every 405.
 //!
 //! Every REST call first identifies its caller ([`caller`]) and checks what the caller may do
 //! before it looks anything up, so a refused caller learns nothing about which rooms exist.
 
+mod allow;
 mod body;
 mod client;
 mod download;
+mod files;
 mod health;
 mod live;
 pub mod openapi;
@@ -20,7 +22,7 @@ mod streams;
 mod tokens;
 mod ws;
 
-use crate::auth::{Auth, Caller};
+use crate::auth::{Auth, AuthError, Caller};
 use crate::config::Config;
 use crate::room::Rooms;
 use crate::rtc::RtcFactory;
@@ -40,25 +42,35 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std
     warp::any().map(move || state.clone())
 }
 
-/// The caller, from the `Authorization` header (401 when it is bad or missing outside open mode).
+/// The caller, from the `Authorization` header (401 when it is bad or missing outside open
+/// mode; a value that is not visible ASCII is a bad credential too, not a bad request).
 fn caller(state: &AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone + use<> {
     let auth = state.auth.clone();
-    warp::header::optional::<String>("authorization").and_then(move |h: Option<String>| {
-        let r = auth.caller(h.as_deref()).map_err(rejection::reject);
+    warp::header::headers_cloned().and_then(move |h: warp::http::HeaderMap| {
+        let r = match h.get(warp::http::header::AUTHORIZATION).map(|v| v.to_str()) {
+            None => auth.caller(None),
+            Some(Ok(v)) => auth.caller(Some(v)),
+            Some(Err(_)) => Err(AuthError::Invalid),
+        }
+        .map_err(rejection::reject);
         async move { r }
     })
 }
 
 /// Every route, with rejections recovered into JSON errors.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+    let doc = Arc::new(openapi::document(&state));
+    let allow = Arc::new(allow::Allow::new(&doc));
     let api = rooms::routes(&state)
         .or(participants::routes(&state))
         .or(tokens::routes(&state))
         .or(recordings::routes(&state))
         .or(streams::routes(&state))
         .or(live::routes(&state))
+        .or(files::routes(&state))
         .or(ws::signaling(state.clone()))
-        .or(openapi::route())
+        .or(openapi::route(doc))
         .or(health::healthz(state.clone()));
-    api.or(client::files(state)).recover(rejection::recover).with(warp::trace::request())
+    let all = api.or(client::files(state)).recover(rejection::recover);
+    allow::completing_405(all, allow).with(warp::trace::request())
 }

@@ -126,7 +126,12 @@ fn filter_from(q: &HashMap<String, String>) -> Result<RecordingFilter, ApiError>
                         ApiError::BadRequest("state must be recording, finalizing, complete, interrupted or failed".into())
                     })?)
             }
-            "limit" => f.limit = int(MAX_PAGE)?.max(1),
+            "limit" => {
+                f.limit = int(MAX_PAGE)?;
+                if f.limit == 0 {
+                    return Err(ApiError::BadRequest(format!("limit must be within 1..={MAX_PAGE}")));
+                }
+            }
             "offset" => f.offset = int(u32::MAX)?,
             other => {
                 return Err(ApiError::BadRequest(format!("unknown query parameter {other:?} (known: roomId, state, limit, offset)")));
@@ -138,8 +143,10 @@ fn filter_from(q: &HashMap<String, String>) -> Result<RecordingFilter, ApiError>
 
 /// List recordings, newest first. A host token must name its room in `roomId`.
 #[utoipa::path(get, path = "/api/v1/recordings", tag = "recordings", security(("bearer" = [])),
-    params(("roomId" = Option<String>, Query), ("state" = Option<String>, Query, description = "recording, finalizing, complete, interrupted or failed"),
-        ("limit" = Option<u32>, Query, description = "1..=200, default 50"), ("offset" = Option<u32>, Query)),
+    params(("roomId" = Option<String>, Query),
+        ("state" = inline(Option<crate::wire::RecordingStateName>), Query, description = "recording, finalizing, complete, interrupted or failed"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1 to 200, default 50"),
+        ("offset" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4294967295.0, description = "default 0")),
     responses((status = 200, body = RecordingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_recordings(state: AppState, caller: Caller, q: HashMap<String, String>) -> Result<Response, ApiError> {
     host_or_key(&caller)?;

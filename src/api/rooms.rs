@@ -3,10 +3,10 @@
 use super::rejection::{ApiError, reject};
 use super::{AppState, body, caller, with_state};
 use crate::auth::{Caller, Role};
-use crate::room::spec::{DEFAULT_EMPTY_TIMEOUT, DEFAULT_MAX_PARTICIPANTS, EndReason, RoomSpec, RoomState};
+use crate::room::spec::{DEFAULT_EMPTY_TIMEOUT, DEFAULT_MAX_PARTICIPANTS, EndReason, MAX_NAME_CHARS, RoomSpec, RoomState};
 use crate::room::{Lookup, RoomHandle, RoomInfo, RoomPatch, format_unix, now_unix, parse_rfc3339};
 use crate::store::RoomFilter;
-use crate::wire::{CreateRoomRequest, CreateRoomResponse, ErrorBody, PatchRoomRequest, RoomList, RoomView};
+use crate::wire::{CreateRoomRequest, CreateRoomResponse, ErrorBody, PatchRoomRequest, RoomList, RoomStateName, RoomView};
 use std::collections::HashMap;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -41,6 +41,26 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
 /// A time field of a request, in Unix seconds.
 pub(super) fn parse_time(field: &str, value: &str) -> Result<i64, ApiError> {
     parse_rfc3339(value).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
+}
+
+/// A time the room keeps and shows (`startsAt`, `endsAt`): also limited to the years 0001 to
+/// 9998, so that with any UTC offset it is still a four-digit year when shown in UTC (and so
+/// are the token expiry times computed from it).
+fn parse_kept_time(field: &str, value: &str) -> Result<i64, ApiError> {
+    let year = value.get(..4).filter(|y| y.bytes().all(|b| b.is_ascii_digit())).and_then(|y| y.parse::<u32>().ok());
+    if year.is_some_and(|y| !(1..=9998).contains(&y)) {
+        return Err(ApiError::BadRequest(format!("{field}: the year must be within 0001..=9998")));
+    }
+    parse_time(field, value)
+}
+
+/// A room name as given: at most [`MAX_NAME_CHARS`] characters before the surrounding white
+/// space is removed (the rest is checked by `RoomSpec::validate`).
+fn room_name(raw: String) -> Result<String, ApiError> {
+    if raw.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::BadRequest(format!("name must be 1 to {MAX_NAME_CHARS} characters")));
+    }
+    Ok(raw.trim().to_owned())
 }
 
 /// The live room `id`, or 404 / 409.
@@ -79,8 +99,8 @@ fn view(info: RoomInfo) -> RoomView {
 
 fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomSpec, ApiError> {
     let id = crate::ids::room_id();
-    let starts_at = req.starts_at.as_deref().map(|v| parse_time("startsAt", v)).transpose()?;
-    let ends_at = req.ends_at.as_deref().map(|v| parse_time("endsAt", v)).transpose()?;
+    let starts_at = req.starts_at.as_deref().map(|v| parse_kept_time("startsAt", v)).transpose()?;
+    let ends_at = req.ends_at.as_deref().map(|v| parse_kept_time("endsAt", v)).transpose()?;
     if ends_at.is_some_and(|e| e <= now) {
         return Err(ApiError::BadRequest("endsAt must be in the future".into()));
     }
@@ -88,7 +108,10 @@ fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomS
     let max_participants = req.max_participants.unwrap_or(DEFAULT_MAX_PARTICIPANTS.min(cap));
     check_max_participants(state, max_participants)?;
     Ok(RoomSpec {
-        name: req.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| format!("Room {}", &id[..6])),
+        name: match req.name {
+            Some(n) => room_name(n)?,
+            None => format!("Room {}", &id[..6]),
+        },
         id,
         created_at: now,
         starts_at,
@@ -96,7 +119,7 @@ fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomS
         empty_timeout_seconds: req.empty_timeout_seconds.unwrap_or(DEFAULT_EMPTY_TIMEOUT),
         max_participants,
         composite: req.composite.as_ref().map(Into::into).unwrap_or_else(|| state.config.composite.clone()),
-        metadata: req.metadata,
+        metadata: req.metadata.map(serde_json::Value::Object),
         ended_at: None,
         end_reason: None,
         auto_record: req.auto_record.unwrap_or(false),
@@ -104,21 +127,24 @@ fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomS
         public: req.public.unwrap_or(false),
         layout: req.layout.unwrap_or_else(|| "grid".into()),
         hide_audio_only: req.hide_audio_only.unwrap_or(false),
+        chat_enabled: req.chat_enabled.unwrap_or(true),
     })
 }
 
 /// Create a room, open now or scheduled (`startsAt` in the future). Returns the room, a host
 /// token for its creator, and the link to share.
-#[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", request_body = CreateRoomRequest,
+#[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms",
+    request_body(content = Option<CreateRoomRequest>, description = "Optional: an empty body creates a room with every default."),
     security(("bearer" = [])),
     responses(
         (status = 201, body = CreateRoomResponse),
-        (status = 400, body = ErrorBody, description = "invalid body or field"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many live rooms")))]
+        (status = 400, body = ErrorBody, description = "`bad_request`: not JSON, an unknown field, or a field out of its bounds (name, times, limits, composite, metadata, layout)"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "`forbidden`: a join token, not an API key"),
+        (status = 429, body = ErrorBody, description = "`too_many_rooms`: the server's `max_rooms` are scheduled or open")))]
 pub async fn create_room(state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
     state.auth.require_admin(&caller)?;
-    let req: CreateRoomRequest = body::json(&raw)?.unwrap_or_default();
+    // No body, or `null`, is a room with every default.
+    let req: CreateRoomRequest = body::json::<Option<CreateRoomRequest>>(&raw)?.flatten().unwrap_or_default();
     let now = now_unix();
     let spec = spec_from(&state, req, now)?;
     state.rooms.create(spec.clone())?;
@@ -152,7 +178,12 @@ fn filter_from(q: &HashMap<String, String>) -> Result<RoomFilter, ApiError> {
             }
             "startsFrom" => f.starts_from = Some(parse_time("startsFrom", v)?),
             "startsBefore" => f.starts_before = Some(parse_time("startsBefore", v)?),
-            "limit" => f.limit = int(MAX_PAGE)?.max(1),
+            "limit" => {
+                f.limit = int(MAX_PAGE)?;
+                if f.limit == 0 {
+                    return Err(ApiError::BadRequest(format!("limit must be within 1..={MAX_PAGE}")));
+                }
+            }
             "offset" => f.offset = int(u32::MAX)?,
             other => {
                 return Err(ApiError::BadRequest(format!(
@@ -168,11 +199,14 @@ fn filter_from(q: &HashMap<String, String>) -> Result<RoomFilter, ApiError> {
 /// (1..=200, default 50) and `offset`.
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])),
     params(
-        ("state" = Option<String>, Query, description = "scheduled, open or ended"),
-        ("startsFrom" = Option<String>, Query, description = "RFC 3339: only rooms starting at or after"),
-        ("startsBefore" = Option<String>, Query, description = "RFC 3339: only rooms starting before"),
-        ("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query)),
-    responses((status = 200, body = RoomList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        ("state" = inline(Option<RoomStateName>), Query, description = "scheduled, open or ended"),
+        ("startsFrom" = Option<String>, Query, format = DateTime, description = "RFC 3339: only rooms starting at or after"),
+        ("startsBefore" = Option<String>, Query, format = DateTime, description = "RFC 3339: only rooms starting before"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1 to 200, default 50"),
+        ("offset" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4294967295.0, description = "default 0")),
+    responses((status = 200, body = RoomList),
+        (status = 400, body = ErrorBody, description = "`bad_request`: an unknown parameter or a value out of its bounds"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "`forbidden`: a join token, not an API key")))]
 pub async fn list_rooms(state: AppState, caller: Caller, q: HashMap<String, String>) -> Result<Response, ApiError> {
     state.auth.require_admin(&caller)?;
     let f = filter_from(&q)?;
@@ -190,7 +224,9 @@ pub async fn list_rooms(state: AppState, caller: Caller, q: HashMap<String, Stri
 /// A room, with its live participants and media counts while it is open.
 #[utoipa::path(get, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = RoomView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RoomView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "`wrong_room`, `forbidden`: a token that is not this room's host token"),
+        (status = 404, body = ErrorBody, description = "`room_not_found`")))]
 pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
     let v = match state.rooms.lookup(&id)? {
@@ -215,8 +251,12 @@ pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Res
 /// Participants are told the new layout (`layoutChanged`).
 #[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = PatchRoomRequest,
-    responses((status = 200, body = RoomView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the room has ended")))]
+    responses((status = 200, body = RoomView),
+        (status = 400, body = ErrorBody, description = "`bad_request`: no body, not JSON, an unknown field, a field out of its bounds, or `startsAt` of an open room"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "`forbidden`: a host token changing more than `layout`, `pin`, `hideAudioOnly`; `wrong_room`"),
+        (status = 404, body = ErrorBody, description = "`room_not_found`; `participant_not_found`: `pin` names nobody in the room"),
+        (status = 409, body = ErrorBody, description = "`room_ended`")))]
 pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
     // The host may change what the call looks like; everything else needs an API key. A
     // missing or bad credential is refused (401) before the body is read.
@@ -240,23 +280,24 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         state.auth.require_admin(&caller)?;
     }
     let time = |field: &str, v: Option<Option<String>>| -> Result<Option<Option<i64>>, ApiError> {
-        v.map(|o| o.map(|s| parse_time(field, &s)).transpose()).transpose()
+        v.map(|o| o.map(|s| parse_kept_time(field, &s)).transpose()).transpose()
     };
     if let Some(n) = req.max_participants {
         check_max_participants(&state, n)?;
     }
     let patch = RoomPatch {
-        name: req.name.map(|n| n.trim().to_owned()),
+        name: req.name.map(room_name).transpose()?,
         starts_at: time("startsAt", req.starts_at)?,
         ends_at: time("endsAt", req.ends_at)?,
         empty_timeout_seconds: req.empty_timeout_seconds,
         max_participants: req.max_participants,
-        metadata: req.metadata,
+        metadata: req.metadata.map(|m| m.map(serde_json::Value::Object)),
         auto_record: req.auto_record,
         hls: req.hls,
         public: req.public,
         layout: req.layout,
         hide_audio_only: req.hide_audio_only,
+        chat_enabled: req.chat_enabled,
         pin: req.pin,
     };
     let info = live_room(&state, &id)?.update(patch).await?;
@@ -266,7 +307,9 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
 /// End the room for everyone now: each participant gets `roomEnded` (reason `deleted`) and is
 /// disconnected; the media is torn down. Ending an ended room returns it unchanged.
 #[utoipa::path(delete, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = RoomView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RoomView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "`wrong_room`, `forbidden`: a token that is not this room's host token"),
+        (status = 404, body = ErrorBody, description = "`room_not_found`")))]
 pub async fn delete_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
     let spec = match state.rooms.lookup(&id)? {

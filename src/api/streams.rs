@@ -39,7 +39,6 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
     responses((status = 201, body = StreamView), (status = 400, body = ErrorBody, description = "a bad url"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`room_ended`; `room_not_open`: scheduled, not started yet"),
-        (status = 413, body = ErrorBody, description = "the body is over 16 KiB"),
         (status = 429, body = ErrorBody, description = "`too_many_streams`: the room runs its maximum"),
         (status = 503, body = ErrorBody, description = "`media_unavailable`")))]
 pub async fn start_stream(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
@@ -64,7 +63,8 @@ pub async fn list_streams(id: String, state: AppState, caller: Caller) -> Result
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/streams/{streamId}", tag = "streams", security(("bearer" = [])),
     params(("id" = String, Path), ("streamId" = String, Path)),
     responses((status = 200, body = StreamView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "`stream_not_found`")))]
+        (status = 404, body = ErrorBody, description = "`room_not_found`, `stream_not_found`"),
+        (status = 409, body = ErrorBody, description = "`room_ended`")))]
 pub async fn get_stream(id: String, sid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
     let streams = live_room(&state, &id)?.streams().await.ok_or(ApiError::RoomEnded)?;
@@ -79,7 +79,8 @@ pub async fn get_stream(id: String, sid: String, state: AppState, caller: Caller
 #[utoipa::path(delete, path = "/api/v1/rooms/{id}/streams/{streamId}", tag = "streams", security(("bearer" = [])),
     params(("id" = String, Path), ("streamId" = String, Path)),
     responses((status = 200, body = StreamView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "`stream_not_found`")))]
+        (status = 404, body = ErrorBody, description = "`room_not_found`, `stream_not_found`"),
+        (status = 409, body = ErrorBody, description = "`room_ended`")))]
 pub async fn stop_stream(id: String, sid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
     let view = live_room(&state, &id)?

@@ -35,8 +35,9 @@ fn valid_identity(s: &str) -> bool {
 pub async fn create_token(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
     state.auth.require_admin(&caller)?;
     let req: TokenRequest = body::json_required(&raw)?;
+    // At most 64 characters as given (the document's `maxLength`), then trimmed.
     let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+    if name.is_empty() || req.name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(ApiError::BadRequest("name must be 1 to 64 characters without control characters".into()));
     }
     let ttl = req.ttl_seconds.unwrap_or(DEFAULT_TTL);

@@ -5,11 +5,12 @@
 
 use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
-use crate::protocol::{IceServerInfo, ServerMessage, parse_client_message};
-use crate::room::participant::{self, Session, Signal};
+use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
+use crate::room::participant::{self, Resumption, Session, Signal};
 use crate::room::{JoinError, JoinRequest, Lookup, format_unix};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
@@ -34,7 +35,8 @@ pub fn signaling(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), 
             let limit = state.config.max_message_bytes;
             let name = clean_name(query.get("name").map(String::as_str));
             let token = query.get("token").cloned().filter(|t| !t.is_empty());
-            ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| session(socket, room_id, name, token, state))
+            let resume = query.get("resume").cloned().filter(|t| !t.is_empty());
+            ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| session(socket, room_id, name, token, resume, state))
         })
 }
 
@@ -71,8 +73,59 @@ fn join_request(state: &AppState, room_id: &str, name: String, token: Option<&st
     }
 }
 
-async fn session(socket: WebSocket, room_id: String, name: String, token: Option<String>, state: AppState) {
-    let (ws_tx, mut ws_rx) = socket.split();
+/// How often the server pings an idle socket, and how long it waits for any frame before it
+/// takes the connection for lost (a network drop sends no close).
+const PING_EVERY: Duration = Duration::from_secs(5);
+const SILENCE_LIMIT: Duration = Duration::from_secs(15);
+
+fn welcome_limits(state: &AppState) -> Limits {
+    Limits {
+        chat_message_bytes: crate::room::chat::MAX_TEXT_BYTES,
+        file_bytes: state.config.max_file_bytes,
+        resume_seconds: state.config.resume_seconds,
+    }
+}
+
+fn ice_servers(state: &AppState) -> Vec<IceServerInfo> {
+    state
+        .config
+        .ice_servers
+        .iter()
+        .map(|s| IceServerInfo { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
+        .collect()
+}
+
+/// Hands this connection to the session `resume` names, if the room still keeps it.
+async fn try_resume(
+    state: &AppState,
+    room: &crate::room::RoomHandle,
+    identity: &str,
+    resume: &str,
+) -> Option<(mpsc::Sender<Signal>, CancellationToken, mpsc::Receiver<ServerMessage>)> {
+    let r = room.resume(resume, identity).await?;
+    let (out_tx, out_rx) = mpsc::channel::<ServerMessage>(256);
+    let (sig_tx, sig_rx) = mpsc::channel::<Signal>(64);
+    let welcome = ServerMessage::Welcome {
+        participant_id: r.participant.id.clone(),
+        you: r.participant,
+        room_id: room.id.clone(),
+        participants: r.participants,
+        ice_servers: ice_servers(state),
+        recording: r.recording,
+        layout: r.layout,
+        resume_token: r.resume_token,
+        resumed: true,
+        chat: r.chat,
+        limits: welcome_limits(state),
+    };
+    out_tx.send(welcome).await.ok()?;
+    let done = CancellationToken::new();
+    r.resume.send(Resumption { out: out_tx, signals: sig_rx, done: done.clone() }).await.ok()?;
+    Some((sig_tx, done, out_rx))
+}
+
+async fn session(socket: WebSocket, room_id: String, name: String, token: Option<String>, resume: Option<String>, state: AppState) {
+    let (ws_tx, ws_rx) = socket.split();
     let req = match join_request(&state, &room_id, name, token.as_deref()) {
         Ok(r) => r,
         Err(e) => {
@@ -96,6 +149,12 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
             return refuse(ws_tx, ServerMessage::error("internal", "the server could not look up the room"), CLOSE_INTERNAL).await;
         }
     };
+    if let Some(resume) = &resume
+        && let Some((sig_tx, done, out_rx)) = try_resume(&state, &room, &req.identity, resume).await
+    {
+        tokio::spawn(write_frames(ws_tx, out_rx));
+        return read_frames(ws_rx, sig_tx, done).await;
+    }
     let joined = match room.join(req).await {
         Ok(j) => j,
         Err(e) => {
@@ -119,14 +178,13 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
         you: joined.participant.clone(),
         room_id: room.id.clone(),
         participants: joined.participants,
-        ice_servers: state
-            .config
-            .ice_servers
-            .iter()
-            .map(|s| IceServerInfo { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
-            .collect(),
+        ice_servers: ice_servers(&state),
         recording: joined.recording,
         layout: joined.layout,
+        resume_token: joined.resume_token,
+        resumed: false,
+        chat: joined.chat,
+        limits: welcome_limits(&state),
     };
     let _ = out_tx.send(welcome).await;
     let done = CancellationToken::new();
@@ -141,12 +199,26 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
         cancel: joined.cancel,
         done: done.clone(),
         stats: state.rooms.stats().clone(),
+        resumes: joined.resumes,
+        resume_window: Duration::from_secs(state.config.resume_seconds),
+        connect_timeout: Duration::from_secs(state.config.connect_timeout_seconds),
     }));
+    drop(out_tx);
     tokio::spawn(write_frames(ws_tx, out_rx));
+    read_frames(ws_rx, sig_tx, done).await
+}
 
+/// Reads the client's frames into the session until the socket closes or the session ends. A
+/// close frame (or a clean end of stream) means leaving; an error or [`SILENCE_LIMIT`] without
+/// any frame means the network dropped, and the session waits for a resume.
+async fn read_frames(mut ws_rx: futures::stream::SplitStream<WebSocket>, sig_tx: mpsc::Sender<Signal>, done: CancellationToken) {
     let lost = loop {
         tokio::select! {
             _ = done.cancelled() => break false,
+            _ = tokio::time::sleep(SILENCE_LIMIT) => {
+                tracing::debug!("no frame from the client for {SILENCE_LIMIT:?}");
+                break true;
+            }
             frame = ws_rx.next() => match frame {
                 None => break false,
                 Some(Err(e)) => {
@@ -155,22 +227,20 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
                 }
                 Some(Ok(m)) if m.is_close() => break false,
                 Some(Ok(m)) if m.is_text() => {
-                    let text = m.to_str().unwrap_or_default();
-                    match parse_client_message(text) {
-                        Ok(msg) => {
-                            if sig_tx.send(Signal::Client(msg)).await.is_err() {
-                                break false;
-                            }
-                        }
-                        Err(e) => {
-                            let _ = out_tx.send(ServerMessage::error("bad_message", e)).await;
-                        }
+                    let signal = match parse_client_message(m.to_str().unwrap_or_default()) {
+                        Ok(msg) => Signal::Client(msg),
+                        Err(e) => Signal::Bad(e),
+                    };
+                    if sig_tx.send(signal).await.is_err() {
+                        break false;
                     }
                 }
                 Some(Ok(m)) if m.is_binary() => {
-                    let _ = out_tx.send(ServerMessage::error("bad_message", "binary frames are not accepted; send JSON text")).await;
+                    if sig_tx.send(Signal::Bad("binary frames are not accepted; send JSON text".into())).await.is_err() {
+                        break false;
+                    }
                 }
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => {} // ping or pong: the socket is alive
             },
         }
     };
@@ -183,7 +253,21 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
 /// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000.
 async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mut out: mpsc::Receiver<ServerMessage>) {
     let mut close = (1000u16, "bye");
-    while let Some(msg) = out.recv().await {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let msg = tokio::select! {
+            m = out.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            _ = ping.tick() => {
+                if ws.send(Message::ping(Vec::new())).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
         match msg {
             ServerMessage::RoomEnded { .. } => close = (CLOSE_ROOM_ENDED, "room ended"),
             ServerMessage::Removed { .. } => close = (CLOSE_REMOVED, "removed"),

@@ -209,6 +209,7 @@ impl Session {
                             }
                             PeerEvent::State(s) => { connected_tx.send_replace(s == RTCPeerConnectionState::Connected); }
                             PeerEvent::Track(t) => { let _ = tracks_tx.send(t); }
+                            PeerEvent::DataChannel(_) => {}
                         },
                     }
                 }

@@ -330,6 +330,18 @@ impl RoomVideo {
         Ok(())
     }
 
+    /// Changes the label drawn on `id`'s tile (its name, or its name and a state); the picture
+    /// under it is untouched. A new source (placeholder ↔ video) starts with the plain name.
+    pub fn set_label(&mut self, id: &str, label: &str) {
+        let Some(t) = self.tiles.iter().find(|t| t.id == id) else { return };
+        let text = tile::pango_escape(label);
+        for e in t.source.bin().iterate_recurse().into_iter().flatten() {
+            if e.factory().is_some_and(|f| f.name() == "textoverlay") {
+                e.set_property("text", &text);
+            }
+        }
+    }
+
     /// Removes `id`'s tile and subscriptions, and re-tiles.
     pub fn remove_participant(&mut self, id: &str) {
         if let Some(idx) = self.tiles.iter().position(|t| t.id == id) {

@@ -28,12 +28,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod outputs;
+mod social;
 mod view;
 
 struct Member {
     info: ParticipantInfo,
     events: mpsc::UnboundedSender<RoomEvent>,
     cancel: CancellationToken,
+    /// The secret a resuming connection must show.
+    resume_token: String,
+    /// Hands a resuming connection to the participant task.
+    resume: mpsc::Sender<super::participant::Resumption>,
 }
 
 struct Media {
@@ -69,6 +74,10 @@ struct Room {
     egress_events: mpsc::UnboundedReceiver<EgressEvent>,
     /// Layout, pin, screen share and speakers (`view.rs`).
     view: view::View,
+    /// Chat history and rates (`social.rs`).
+    chat: super::chat::ChatLog,
+    /// Shared files (`social.rs`).
+    files: super::files::RoomFiles,
 }
 
 pub(crate) struct Start {
@@ -86,6 +95,7 @@ pub(crate) fn spawn(s: Start) {
     let open_now = s.spec.state(now_unix()) == RoomState::Open;
     let ctx = s.rooms.ctx.clone();
     let (egress, egress_events) = RoomEgress::new(&s.spec.id, ctx.egress.clone());
+    let files = super::files::RoomFiles::new(&s.spec.id, ctx.files.clone());
     let room = Room {
         spec: s.spec,
         handle: s.handle,
@@ -100,6 +110,8 @@ pub(crate) fn spawn(s: Start) {
         egress,
         egress_events,
         view: view::View::new(),
+        chat: Default::default(),
+        files,
     };
     tokio::spawn(room.run(s.rx).instrument(span));
 }
@@ -161,6 +173,7 @@ impl Room {
         self.members.clear();
         self.media = None;
         self.handle.present.store(0, Ordering::Relaxed);
+        self.remove_files().await;
         tracing::info!("room closed");
     }
 
@@ -333,6 +346,23 @@ impl Room {
             Command::StopStream { id, reply } => {
                 let _ = reply.send(self.stop_stream(&id));
             }
+            Command::Chat { id, text, reply } => {
+                let _ = reply.send(self.post_chat(&id, &text));
+            }
+            Command::ReserveFile { identity, file_name, content_type, size, reply } => {
+                let _ = reply.send(self.reserve_file(&identity, &file_name, &content_type, size));
+            }
+            Command::FileStored { id, reply } => {
+                let _ = reply.send(self.file_stored(&id));
+            }
+            Command::FileAbandoned { id } => self.files.release(&id),
+            Command::GetFile { id, reply } => {
+                let _ = reply.send(self.files.get(&id).cloned());
+            }
+            Command::Resume { token, identity, reply } => {
+                let _ = reply.send(self.resume(&token, &identity));
+            }
+            Command::SetConnection { id, connection } => self.set_connection(&id, connection),
         }
     }
 
@@ -369,6 +399,7 @@ impl Room {
             joined_at: format_unix(now),
             audio_muted: false,
             video_muted: false,
+            connection: Default::default(),
         };
         let first = self.members.is_empty();
         let media = self.ensure_media().map_err(|e| JoinError::Media(e.to_string()))?;
@@ -378,7 +409,9 @@ impl Room {
         let participants = self.members.iter().map(|m| m.info.clone()).collect();
         self.broadcast(RoomEvent::Joined(info.clone()), None);
         tracing::info!(participant = %info.id, name = %info.name, role = ?info.role, "joined");
-        self.members.push(Member { info: info.clone(), events: tx, cancel: cancel.clone() });
+        let resume_token = crate::ids::random_id(32);
+        let (resume, resumes) = mpsc::channel(1);
+        self.members.push(Member { info: info.clone(), events: tx, cancel: cancel.clone(), resume_token: resume_token.clone(), resume });
         // Who is talking now (others got it as it changed).
         let talking = self.view.dominant.is_some() || !self.view.speakers.is_empty();
         if talking && let Some(m) = self.members.last() {
@@ -393,7 +426,17 @@ impl Room {
         self.handle.present.store(self.members.len(), Ordering::Relaxed);
         self.empty_since = None;
         self.webhook("participantJoined", Some(&info), None);
-        Ok(Joined { participant: info, participants, recording: self.recording_info(), layout: self.layout_info(), events, cancel })
+        Ok(Joined {
+            participant: info,
+            participants,
+            recording: self.recording_info(),
+            layout: self.layout_info(),
+            events,
+            cancel,
+            resume_token,
+            resumes,
+            chat: self.chat_state(),
+        })
     }
 
     /// The participant left by itself (its task is ending).
@@ -419,6 +462,7 @@ impl Room {
         tracing::info!(participant = %id, reason = reason.as_str(), "left");
         self.broadcast(RoomEvent::Left { id: id.into(), reason }, None);
         self.forget_in_view(id);
+        self.chat.forget(id);
         self.handle.present.store(self.members.len(), Ordering::Relaxed);
         self.webhook("participantLeft", Some(&member.info), Some(reason.as_str()));
         if self.members.is_empty() {
@@ -479,10 +523,14 @@ impl Room {
             self.view.pin = pin;
         }
         let hls_changed = next.hls != self.spec.hls;
+        let chat_changed = next.chat_enabled != self.spec.chat_enabled;
         self.handle.public.store(next.public, Ordering::Relaxed);
         self.spec = next;
         if hls_changed {
             self.apply_hls_setting();
+        }
+        if chat_changed {
+            self.broadcast(RoomEvent::ChatChanged(self.spec.chat_enabled), None);
         }
         if patch.layout.is_some() {
             // The host's choice wins over the presentation a screen share switched to.

@@ -7,6 +7,8 @@
 //! child `CancellationToken`s and does not end rooms: they are restored at the next start.
 
 pub mod actor;
+pub mod chat;
+pub mod files;
 pub mod participant;
 pub mod spec;
 mod time;
@@ -19,7 +21,7 @@ use crate::media::audio::AudioInput;
 use crate::media::pipelines::Pipelines;
 use crate::media::video::VideoSubscription;
 use crate::media::{PacketSink, VideoCodec, VideoIngest};
-use crate::protocol::{LayoutInfo, LeaveReason, ParticipantInfo, RecordingInfo, SpeakerInfo};
+use crate::protocol::{ChatMessage, ChatState, Connection, FileInfo, LayoutInfo, LeaveReason, ParticipantInfo, RecordingInfo, SpeakerInfo};
 use crate::store::{RoomFilter, Store, StoreError};
 use crate::webhook::Webhooks;
 use spec::{EndReason, RoomSpec};
@@ -88,6 +90,9 @@ pub enum RoomEvent {
         dominant: Option<String>,
         speakers: Vec<SpeakerInfo>,
     },
+    Chat(ChatMessage),
+    /// The host turned chat on or off.
+    ChatChanged(bool),
 }
 
 /// Who is joining.
@@ -150,6 +155,23 @@ pub struct Joined {
     pub layout: LayoutInfo,
     pub events: mpsc::UnboundedReceiver<RoomEvent>,
     pub cancel: CancellationToken,
+    /// The secret that resumes this session (`?resume=`).
+    pub resume_token: String,
+    /// Where a resumed signaling connection is handed to the participant task.
+    pub resumes: mpsc::Receiver<participant::Resumption>,
+    pub chat: ChatState,
+}
+
+/// A session taken over by a new signaling connection (`?resume=`).
+pub struct Resumed {
+    pub participant: ParticipantInfo,
+    pub participants: Vec<ParticipantInfo>,
+    pub recording: Option<RecordingInfo>,
+    pub layout: LayoutInfo,
+    pub chat: ChatState,
+    pub resume_token: String,
+    /// The participant task's; the new connection's channels go there.
+    pub resume: mpsc::Sender<participant::Resumption>,
 }
 
 /// Media counts reported by a room (leak tests compare them) and what its media lost so far.
@@ -195,6 +217,7 @@ pub struct RoomPatch {
     pub public: Option<bool>,
     pub layout: Option<String>,
     pub hide_audio_only: Option<bool>,
+    pub chat_enabled: Option<bool>,
     /// Live state, not stored: who the `pinned` layout shows large (`Some(None)` unpins).
     pub pin: Option<Option<String>>,
 }
@@ -233,6 +256,9 @@ impl RoomPatch {
         }
         if let Some(v) = self.hide_audio_only {
             spec.hide_audio_only = v;
+        }
+        if let Some(v) = self.chat_enabled {
+            spec.chat_enabled = v;
         }
     }
 }
@@ -317,6 +343,38 @@ pub(crate) enum Command {
     StopStream {
         id: String,
         reply: oneshot::Sender<Result<StreamView, OutputError>>,
+    },
+    Chat {
+        id: String,
+        text: String,
+        reply: oneshot::Sender<Result<(), chat::ChatError>>,
+    },
+    ReserveFile {
+        identity: String,
+        file_name: String,
+        content_type: String,
+        size: u64,
+        reply: oneshot::Sender<Result<files::Slot, files::FileError>>,
+    },
+    FileStored {
+        id: String,
+        reply: oneshot::Sender<Result<FileInfo, files::FileError>>,
+    },
+    FileAbandoned {
+        id: String,
+    },
+    GetFile {
+        id: String,
+        reply: oneshot::Sender<Option<files::Stored>>,
+    },
+    Resume {
+        token: String,
+        identity: String,
+        reply: oneshot::Sender<Option<Resumed>>,
+    },
+    SetConnection {
+        id: String,
+        connection: Connection,
     },
 }
 
@@ -434,6 +492,53 @@ impl RoomHandle {
     pub async fn stop_stream(&self, id: &str) -> Option<Result<StreamView, OutputError>> {
         self.ask(|reply| Command::StopStream { id: id.into(), reply }).await
     }
+
+    /// Posts a chat message from participant `id` to everyone (`Err` says why not).
+    pub async fn chat(&self, id: &str, text: String) -> Result<(), chat::ChatError> {
+        self.ask(|reply| Command::Chat { id: id.into(), text, reply }).await.unwrap_or(Err(chat::ChatError::NotJoined))
+    }
+
+    /// Reserves room for an upload by the participant of `identity`. `None`: the room ended.
+    pub async fn reserve_file(
+        &self,
+        identity: &str,
+        file_name: &str,
+        content_type: &str,
+        size: u64,
+    ) -> Option<Result<files::Slot, files::FileError>> {
+        self.ask(|reply| Command::ReserveFile {
+            identity: identity.into(),
+            file_name: file_name.into(),
+            content_type: content_type.into(),
+            size,
+            reply,
+        })
+        .await
+    }
+
+    /// The upload `id` is on disk: share it (announced in the chat).
+    pub async fn file_stored(&self, id: &str) -> Option<Result<FileInfo, files::FileError>> {
+        self.ask(|reply| Command::FileStored { id: id.into(), reply }).await
+    }
+
+    /// The upload `id` failed; never waits (called from a `Drop`).
+    pub fn file_abandoned(&self, id: &str) {
+        let _ = self.tx.try_send(Command::FileAbandoned { id: id.into() });
+    }
+
+    pub async fn file(&self, id: &str) -> Option<files::Stored> {
+        self.ask(|reply| Command::GetFile { id: id.into(), reply }).await.flatten()
+    }
+
+    /// Takes over the session holding `token` for `identity`, if the room still keeps it.
+    pub async fn resume(&self, token: &str, identity: &str) -> Option<Resumed> {
+        self.ask(|reply| Command::Resume { token: token.into(), identity: identity.into(), reply }).await.flatten()
+    }
+
+    /// A participant's connection dropped or came back.
+    pub async fn set_connection(&self, id: &str, connection: Connection) {
+        let _ = self.tx.send(Command::SetConnection { id: id.into(), connection }).await;
+    }
 }
 
 /// What every room is built with.
@@ -446,6 +551,8 @@ pub struct RoomContext {
     pub egress: crate::egress::EgressContext,
     /// How long before `startsAt` joining is allowed, seconds.
     pub early_join_seconds: i64,
+    /// File sharing's folder and limits.
+    pub files: files::FileLimits,
 }
 
 /// Why a room could not be created.

@@ -92,6 +92,8 @@ pub struct RoomSpec {
     pub layout: String,
     /// Participants without video stay off the canvas.
     pub hide_audio_only: bool,
+    /// Participants may chat and share files (the host can turn it off).
+    pub chat_enabled: bool,
 }
 
 impl RoomSpec {
@@ -168,6 +170,7 @@ mod tests {
             public: false,
             layout: "grid".into(),
             hide_audio_only: false,
+            chat_enabled: true,
         }
     }
 

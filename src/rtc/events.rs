@@ -4,6 +4,7 @@
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState};
 
@@ -12,6 +13,8 @@ pub enum PeerEvent {
     LocalCandidate(RTCIceCandidateInit),
     State(RTCPeerConnectionState),
     Track(Arc<dyn TrackRemote>),
+    /// The client opened a data channel.
+    DataChannel(Arc<dyn DataChannel>),
 }
 
 /// The handler given to webrtc-rs: forwards into an unbounded channel so a callback never
@@ -41,5 +44,9 @@ impl PeerConnectionEventHandler for PeerEventForwarder {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let _ = self.tx.send(PeerEvent::Track(track));
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        let _ = self.tx.send(PeerEvent::DataChannel(channel));
     }
 }

@@ -1,6 +1,7 @@
 //! webrtc-rs glue. Builds peer connections with our codecs, interceptors and socket settings;
 //! the event handler only forwards callbacks into the owning participant task ([`PeerEvent`]).
 
+pub mod data;
 mod events;
 mod keyframe;
 pub mod sdp;

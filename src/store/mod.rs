@@ -45,6 +45,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0001_rooms.sql")),
         M::up(include_str!("migrations/0002_recordings.sql")),
         M::up(include_str!("migrations/0003_layouts.sql")),
+        M::up(include_str!("migrations/0004_chat.sql")),
     ])
 }
 
@@ -67,7 +68,7 @@ pub struct Store {
 }
 
 const COLUMNS: &str = "id, name, created_at, starts_at, ends_at, empty_timeout_seconds, max_participants, composite, metadata, ended_at, \
-     end_reason, auto_record, hls, public, layout, hide_audio_only";
+     end_reason, auto_record, hls, public, layout, hide_audio_only, chat_enabled";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it; `:memory:` keeps it
@@ -96,7 +97,7 @@ impl Store {
 
     pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
         self.write_room(
-            &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+            &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
             r,
         )
     }
@@ -106,13 +107,13 @@ impl Store {
         self.write_room(
             "UPDATE rooms SET name = ?2, starts_at = ?4, ends_at = ?5, empty_timeout_seconds = ?6, max_participants = ?7,
              composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11, auto_record = ?12, hls = ?13, public = ?14,
-             layout = ?15, hide_audio_only = ?16
+             layout = ?15, hide_audio_only = ?16, chat_enabled = ?17
              WHERE id = ?1",
             r,
         )
     }
 
-    /// Runs `sql` with the room's fields bound as ?1..?16 in [`COLUMNS`] order.
+    /// Runs `sql` with the room's fields bound as ?1..?17 in [`COLUMNS`] order.
     fn write_room(&self, sql: &str, r: &RoomSpec) -> Result<(), StoreError> {
         let (composite, metadata) = encode_json(r)?;
         self.with(|c| {
@@ -134,7 +135,8 @@ impl Store {
                     r.hls,
                     r.public,
                     r.layout,
-                    r.hide_audio_only
+                    r.hide_audio_only,
+                    r.chat_enabled
                 ],
             )?;
             Ok(())
@@ -226,6 +228,7 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawRoom> {
             public: row.get(13)?,
             layout: row.get(14)?,
             hide_audio_only: row.get(15)?,
+            chat_enabled: row.get(16)?,
         },
         composite: row.get(7)?,
         metadata: row.get(8)?,
@@ -269,6 +272,7 @@ mod tests {
             public: false,
             layout: "speaker".into(),
             hide_audio_only: true,
+            chat_enabled: false,
         }
     }
 

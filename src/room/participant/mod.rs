@@ -6,22 +6,29 @@
 //! the session; only `leave`, a closed socket, a failed peer connection, the room ending or
 //! cancellation do.
 
+mod chat;
+mod link;
+
 use super::{CountGuard, RoomEvent, RoomHandle, Stats};
 use crate::media::KeyframeGate;
 use crate::media::VideoCodec;
 use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
+use crate::rtc::data::ChannelEvent;
 use crate::rtc::{self, PeerEvent, PeerEventForwarder, RtcFactory, sdp};
 use ::rtc::peer_connection::sdp::RTCSessionDescription;
 use ::rtc::peer_connection::transport::RTCIceCandidateInit;
 use ::rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use ::rtc::shared::marshal::Marshal;
+use chat::Via;
+use link::Link;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -41,8 +48,19 @@ const SENDER_PLI_GAP: Duration = Duration::from_millis(500);
 /// Input from the signaling connection.
 pub enum Signal {
     Client(ClientMessage),
-    /// The connection broke (not a clean close).
+    /// The connection broke (not a clean close): the session waits for a resume.
     Lost,
+    /// A frame that is not a valid message (answered with `bad_message`).
+    Bad(String),
+}
+
+/// A new signaling connection taking over this session (`?resume=`); its `welcome` is queued
+/// in `out` already.
+pub struct Resumption {
+    pub out: mpsc::Sender<ServerMessage>,
+    pub signals: mpsc::Receiver<Signal>,
+    /// Cancelled when the session ends (the new connection closes then).
+    pub done: CancellationToken,
 }
 
 /// Everything a participant task is started with.
@@ -58,6 +76,12 @@ pub struct Session {
     /// Cancelled when this task ends, whatever the reason (the signaling connection closes then).
     pub done: CancellationToken,
     pub stats: Arc<Stats>,
+    /// Signaling connections resuming this session.
+    pub resumes: mpsc::Receiver<Resumption>,
+    /// How long the session waits for its client after the network dropped.
+    pub resume_window: Duration,
+    /// How long a new peer connection may take to connect before the session gives up.
+    pub connect_timeout: Duration,
 }
 
 /// Errors handling an offer; each becomes an `error` message to the client.
@@ -95,6 +119,12 @@ struct Participant {
     screen_track_id: Option<String>,
     /// The task feeding the shared screen into the room.
     screen_task: Option<tokio::task::AbortHandle>,
+    /// The client's open `chat` data channel (chat goes there; else over signaling).
+    chat_channel: Option<Arc<dyn DataChannel>>,
+    /// Where data channel readers report.
+    channel_tx: mpsc::Sender<ChannelEvent>,
+    /// What is down and since when (`link.rs`).
+    link: Link,
 }
 
 enum Exit {
@@ -110,9 +140,26 @@ pub async fn run(s: Session) {
     run_inner(s).instrument(span).await
 }
 
+/// `Some(at)`: sleeps until then; `None`: never wakes.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Cancels the current signaling connection's token when the session ends, however it ends.
+struct DoneGuard(CancellationToken);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 async fn run_inner(mut s: Session) {
     let _task = CountGuard::new(&s.stats, |s| &s.participant_tasks);
-    let _done = s.done.clone().drop_guard();
+    let mut done = DoneGuard(s.done.clone());
     let (forwarder, mut peer_events) = PeerEventForwarder::new();
     let pc = match s.rtc.peer(forwarder).await {
         Ok(pc) => pc,
@@ -124,6 +171,7 @@ async fn run_inner(mut s: Session) {
         }
     };
     let _pc_count = CountGuard::new(&s.stats, |s| &s.peer_connections);
+    let (channel_tx, mut channel_events) = mpsc::channel(64);
     let mut p = Participant {
         id: s.id.clone(),
         room: s.room.clone(),
@@ -139,44 +187,41 @@ async fn run_inner(mut s: Session) {
         connected: tokio::sync::watch::channel(false).0,
         screen_track_id: None,
         screen_task: None,
+        chat_channel: None,
+        channel_tx,
+        link: Link::default(),
     };
     let exit = loop {
+        let give_up = p.link.give_up_at(s.resume_window, s.connect_timeout);
         tokio::select! {
             _ = s.cancel.cancelled() => break Exit::Removed,
-            msg = s.signals.recv() => match msg {
+            msg = s.signals.recv(), if p.link.socket_lost.is_none() => match msg {
                 None | Some(Signal::Client(ClientMessage::Leave {})) => break Exit::Leave(LeaveReason::Left),
-                Some(Signal::Lost) => break Exit::Leave(LeaveReason::Disconnected),
-                Some(Signal::Client(ClientMessage::Offer { sdp, screen_track_id })) => {
-                    let screen_track_id = screen_track_id.filter(|t| !t.is_empty());
-                    let stopped_sharing = p.screen_track_id.is_some() && screen_track_id.is_none();
-                    p.screen_track_id = screen_track_id;
-                    if let Err(e) = p.on_offer(sdp).await {
-                        tracing::info!(error = %e, "offer refused");
-                        p.send(ServerMessage::error("bad_sdp", e.to_string())).await;
-                    }
-                    if stopped_sharing {
-                        p.stop_screen().await;
-                    }
+                Some(Signal::Lost) => {
+                    tracing::info!("signaling connection lost; keeping the session for a resume");
+                    p.link.socket_lost = Some(tokio::time::Instant::now());
+                    p.report_link().await;
                 }
-                Some(Signal::Client(ClientMessage::Candidate { candidate, sdp_mid, sdp_m_line_index, username_fragment })) => {
-                    p.on_candidate(RTCIceCandidateInit { candidate, sdp_mid, sdp_mline_index: sdp_m_line_index, username_fragment, ..Default::default() }).await;
-                }
+                Some(Signal::Bad(e)) => p.send(ServerMessage::error("bad_message", e)).await,
+                Some(Signal::Client(msg)) => p.on_client(msg, Via::Socket).await,
             },
+            Some(r) = s.resumes.recv() => {
+                s.signals = r.signals;
+                p.out = r.out;
+                // The old connection is gone or going; the new one closes when the session ends.
+                done.0.cancel();
+                done = DoneGuard(r.done);
+                p.link.socket_lost = None;
+                p.report_link().await;
+            }
+            _ = sleep_until(give_up) => {
+                let why = p.link.why_give_up();
+                tracing::info!(why, "giving up on the session");
+                p.send(ServerMessage::error("connection_failed", why)).await;
+                break Exit::Leave(LeaveReason::Disconnected);
+            }
             ev = s.events.recv() => match ev {
                 None => break Exit::Removed,
-                Some(RoomEvent::Joined(info)) => p.send(ServerMessage::ParticipantJoined { participant: info }).await,
-                Some(RoomEvent::Left { id, reason }) => p.send(ServerMessage::ParticipantLeft { participant_id: id, reason }).await,
-                Some(RoomEvent::Updated(info)) => p.send(ServerMessage::ParticipantUpdated { participant: info }).await,
-                Some(RoomEvent::MediaError { message }) => p.send(ServerMessage::error("media_error", message)).await,
-                Some(RoomEvent::ScreenShareFailed { message }) => p.send(ServerMessage::error("screen_share_failed", message)).await,
-                Some(RoomEvent::LayoutChanged(layout)) => p.send(ServerMessage::LayoutChanged { layout }).await,
-                Some(RoomEvent::ActiveSpeakers { dominant, speakers }) => {
-                    p.send(ServerMessage::ActiveSpeakers { dominant_participant_id: dominant, speakers }).await
-                }
-                Some(RoomEvent::RecordingStarted(recording)) => p.send(ServerMessage::RecordingStarted { recording }).await,
-                Some(RoomEvent::RecordingStopped { id, state, reason }) => {
-                    p.send(ServerMessage::RecordingStopped { recording_id: id, state: state.into(), reason }).await
-                }
                 Some(RoomEvent::Removed(reason)) => {
                     let message = match reason {
                         LeaveReason::Replaced => "you joined this room again from somewhere else",
@@ -193,7 +238,14 @@ async fn run_inner(mut s: Session) {
                     p.send(ServerMessage::RoomEnded { reason: reason.into(), message: message.into() }).await;
                     break Exit::Removed;
                 }
+                Some(RoomEvent::Chat(message)) => p.send_chat(ServerMessage::Chat { message }, Via::Channel).await,
+                Some(other) => {
+                    if let Some(msg) = room_message(other) {
+                        p.send(msg).await;
+                    }
+                }
             },
+            Some(ev) = channel_events.recv() => p.on_channel(ev).await,
             Some(ev) = peer_events.recv() => match ev {
                 PeerEvent::LocalCandidate(c) => {
                     p.send(ServerMessage::Candidate { candidate: c.candidate, sdp_mid: c.sdp_mid, sdp_m_line_index: c.sdp_mline_index }).await;
@@ -203,18 +255,28 @@ async fn run_inner(mut s: Session) {
                     match state {
                         RTCPeerConnectionState::Connected => {
                             p.connected.send_replace(true);
-                            // The keyframe forced at subscription went out before DTLS was up.
+                            p.link.ever_connected = true;
+                            p.link.media_down = None;
+                            p.report_link().await;
+                            // The keyframe forced at subscription (or before the drop) went out
+                            // while nobody could receive it.
                             if let Some(k) = &p.video_keyframes {
                                 k.request(Duration::from_millis(100));
                             }
                         }
-                        RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
-                            break Exit::Leave(LeaveReason::Disconnected);
+                        RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed => {
+                            if p.link.ever_connected && p.link.media_down.is_none() {
+                                tracing::info!(%state, "media connection down; waiting for an ICE restart");
+                                p.link.media_down = Some(tokio::time::Instant::now());
+                                p.report_link().await;
+                            }
                         }
+                        RTCPeerConnectionState::Closed => break Exit::Leave(LeaveReason::Disconnected),
                         _ => {}
                     }
                 }
                 PeerEvent::Track(track) => p.on_track(track).await,
+                PeerEvent::DataChannel(channel) => p.on_data_channel(channel).await,
             },
         }
     };
@@ -227,6 +289,26 @@ async fn run_inner(mut s: Session) {
     }
     while p.tasks.join_next().await.is_some() {}
     tracing::info!("session ended");
+}
+
+/// A room event as the client gets it (`None`: the event is not sent as is).
+fn room_message(ev: RoomEvent) -> Option<ServerMessage> {
+    Some(match ev {
+        RoomEvent::Joined(info) => ServerMessage::ParticipantJoined { participant: info },
+        RoomEvent::Left { id, reason } => ServerMessage::ParticipantLeft { participant_id: id, reason },
+        RoomEvent::Updated(info) => ServerMessage::ParticipantUpdated { participant: info },
+        RoomEvent::MediaError { message } => ServerMessage::error("media_error", message),
+        RoomEvent::ScreenShareFailed { message } => ServerMessage::error("screen_share_failed", message),
+        RoomEvent::LayoutChanged(layout) => ServerMessage::LayoutChanged { layout },
+        RoomEvent::ActiveSpeakers { dominant, speakers } => ServerMessage::ActiveSpeakers { dominant_participant_id: dominant, speakers },
+        RoomEvent::RecordingStarted(recording) => ServerMessage::RecordingStarted { recording },
+        RoomEvent::RecordingStopped { id, state, reason } => {
+            ServerMessage::RecordingStopped { recording_id: id, state: state.into(), reason }
+        }
+        RoomEvent::ChatChanged(enabled) => ServerMessage::ChatChanged { enabled },
+        RoomEvent::Chat(message) => ServerMessage::Chat { message },
+        RoomEvent::Removed(_) | RoomEvent::Ended(_) => return None,
+    })
 }
 
 impl Participant {
@@ -270,6 +352,14 @@ impl Participant {
             return; // end-of-candidates
         }
         if !self.remote_set {
+            // Queued until the offer, but checked now: a broken one is refused at once, as it
+            // would be after the offer.
+            let raw = c.candidate.trim();
+            let raw = raw.strip_prefix("candidate:").unwrap_or(raw);
+            if let Err(e) = ::rtc::ice::candidate::unmarshal_candidate(raw) {
+                self.send(ServerMessage::error("bad_candidate", format!("the ICE candidate could not be parsed: {e}"))).await;
+                return;
+            }
             if self.pending_candidates.len() < 64 {
                 self.pending_candidates.push(c);
             }
@@ -321,6 +411,7 @@ impl Participant {
         self.pc.set_local_description(answer).await.map_err(OfferError::Answer)?;
         let sdp = self.pc.local_description().await.map(|d| d.sdp).unwrap_or_default();
         self.send(ServerMessage::Answer { sdp }).await;
+        self.link.answered_at.get_or_insert_with(tokio::time::Instant::now);
         if !self.sending {
             self.sending = true;
             self.start_sending().await;

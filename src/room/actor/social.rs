@@ -1,0 +1,95 @@
+//! The room's chat, shared files and resumable sessions: the actor's side of them. The checks
+//! live in [`crate::room::chat`] and [`crate::room::files`]; here the sender is who the room
+//! says it is, and everyone is told.
+
+use super::Room;
+use crate::protocol::{ChatState, Connection, FileInfo};
+use crate::room::chat::{ChatError, Sender};
+use crate::room::files::{FileError, Slot};
+use crate::room::{Resumed, RoomEvent};
+use std::time::Instant;
+
+impl Room {
+    pub(super) fn chat_state(&self) -> ChatState {
+        ChatState { enabled: self.spec.chat_enabled, history: self.chat.history() }
+    }
+
+    pub(super) fn post_chat(&mut self, id: &str, text: &str) -> Result<(), ChatError> {
+        let m = self.members.iter().find(|m| m.info.id == id).ok_or(ChatError::NotJoined)?;
+        let from = Sender { id: &m.info.id, name: &m.info.name };
+        let msg = self.chat.post(from, text, self.spec.chat_enabled, Instant::now())?;
+        tracing::debug!(participant = %id, bytes = text.len(), "chat");
+        self.broadcast(RoomEvent::Chat(msg), None);
+        Ok(())
+    }
+
+    pub(super) fn reserve_file(&mut self, identity: &str, file_name: &str, content_type: &str, size: u64) -> Result<Slot, FileError> {
+        if !self.spec.chat_enabled {
+            return Err(FileError::ChatDisabled);
+        }
+        let m = self.members.iter().find(|m| m.info.identity == identity).ok_or(FileError::NotInRoom)?;
+        let who = (m.info.id.clone(), m.info.name.clone());
+        self.files.reserve(&self.spec.id, (&who.0, &who.1), file_name, content_type, size)
+    }
+
+    /// An upload is on disk: announce it in the chat from whoever uploaded it.
+    pub(super) fn file_stored(&mut self, id: &str) -> Result<FileInfo, FileError> {
+        let stored = self.files.complete(id)?;
+        let from = Sender { id: &stored.participant_id, name: &stored.name };
+        let msg = self.chat.post_file(from, stored.info.clone(), Instant::now());
+        tracing::info!(participant = %stored.participant_id, file = %id, bytes = stored.info.size, "file shared");
+        self.broadcast(RoomEvent::Chat(msg), None);
+        Ok(stored.info)
+    }
+
+    /// Deletes the room's shared files (the room has ended).
+    pub(super) async fn remove_files(&self) {
+        let dir = self.files.dir().to_owned();
+        let removed = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await;
+        if let Ok(Err(e)) = removed {
+            tracing::warn!(error = %e, "could not remove the room's shared files");
+        }
+    }
+
+    /// A new signaling connection takes over the session of `token`.
+    pub(super) fn resume(&mut self, token: &str, identity: &str) -> Option<Resumed> {
+        let m = self.members.iter().find(|m| m.resume_token == token && m.info.identity == identity)?;
+        let participant = m.info.clone();
+        let resume = m.resume.clone();
+        let participants = self.members.iter().filter(|o| o.info.id != participant.id).map(|o| o.info.clone()).collect();
+        tracing::info!(participant = %participant.id, "session resumed");
+        Some(Resumed {
+            participant,
+            participants,
+            recording: self.recording_info(),
+            layout: self.layout_info(),
+            chat: self.chat_state(),
+            resume_token: token.to_owned(),
+            resume,
+        })
+    }
+
+    /// A participant's network dropped or came back: everyone is told, and their tile's label
+    /// says so while it keeps its last picture.
+    pub(super) fn set_connection(&mut self, id: &str, connection: Connection) {
+        let Some(idx) = self.member_index(id) else { return };
+        if self.members[idx].info.connection == connection {
+            return;
+        }
+        self.members[idx].info.connection = connection;
+        let info = self.members[idx].info.clone();
+        if let Some(media) = self.media.as_mut() {
+            let label = match connection {
+                Connection::Connected => info.name.clone(),
+                Connection::Reconnecting => format!("{} (reconnecting…)", info.name),
+            };
+            media.video.set_label(id, &label);
+        }
+        tracing::info!(participant = %id, ?connection, "connection");
+        self.broadcast(RoomEvent::Updated(info), None);
+    }
+}
