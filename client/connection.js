@@ -157,11 +157,8 @@ function socketClosed(ev, attempt) {
 // The server could not be reached before joining: say so and keep trying.
 function retryJoin() {
   const delay = backoff(state.connectAttempt++);
-  const offline = navigator.onLine === false;
-  showHome({
-    status: offline ? 'You are offline. Joining as soon as the network is back…' : `Cannot reach the server. Trying again in ${Math.ceil(delay / 1000)} s…`,
-    cancel: true,
-  });
+  const offline = navigator.onLine === false ? ' (this device seems to be offline)' : '';
+  showHome({ status: `Cannot reach the server${offline}. Trying again in ${Math.ceil(delay / 1000)} s…`, cancel: true });
   state.retryTimer = setTimeout(() => { if (state.phase === 'joining') connectJoin(); }, delay);
 }
 
@@ -216,9 +213,7 @@ function scheduleReconnect() {
   if (Date.now() - r.since > GIVE_UP_MS) { giveUp(); return; }
   const delay = backoff(r.attempt);
   r.attempt++;
-  $('reconnecting-text').textContent = navigator.onLine === false
-    ? 'Reconnecting… You are offline; we keep trying until the network is back.'
-    : `Reconnecting… (attempt ${r.attempt})`;
+  $('reconnecting-text').textContent = `Reconnecting… (attempt ${r.attempt}${navigator.onLine === false ? '; this device seems to be offline' : ''})`;
   r.timer = setTimeout(() => { if (state.phase === 'reconnecting') openSocket(true); }, delay);
 }
 

@@ -121,8 +121,14 @@ test('camera and microphone refused: "Listen only" joins and decodes the composi
 });
 
 test('permissions refused by the browser itself: the choice is offered, Listen only decodes, and once allowed the client joins with camera and microphone', async (t) => {
-  // Without --use-fake-ui-for-media-stream, a headless Chromium refuses what nobody granted.
-  const strict = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs.filter((a) => a !== '--use-fake-ui-for-media-stream') });
+  // Without --use-fake-ui-for-media-stream, a headless Chromium refuses what nobody granted. A
+  // page without camera permission hides its host candidates behind mDNS names, which gathers
+  // nothing in the tests' loopback-only network namespace (no multicast, no default route): the
+  // feature is turned off so that the listen-only page can connect there as it would on a network.
+  const strict = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [...chromiumArgs.filter((a) => a !== '--use-fake-ui-for-media-stream'), '--disable-features=WebRtcHideLocalIpsWithMdns'],
+  });
   try {
     const alice = await newPage(browser, 'Alice');
     const roomId = await createRoomAs(server, alice);
