@@ -91,3 +91,28 @@ async fn join_then_leave_frees_every_element() {
     a.leave().await;
     b.leave().await;
 }
+
+/// Firefox sends padding-only audio packets right after connecting; each must be skipped, not
+/// decoded into 120 ms of invented audio that the input queue then throws away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn padding_only_audio_packets_invent_no_audio() {
+    let server = TestServer::start().await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    // 150 packets (3 s) go out padding-only: those after the connection reach the server.
+    let pad = Opts { audio_padding_first: 150, audio_only: true, ..opts("Pad", [0, 0, 0], 700.0, false) };
+    let _a = Client::join(addr, &room, pad).await;
+    let b = Client::join(addr, &room, Opts { silent: true, ..opts("B", [40, 200, 60], 300.0, false) }).await;
+    // Once the real audio flows, B hears A's 700 Hz tone.
+    eventually(Duration::from_secs(20), "B hears A's tone after the padding", || async {
+        let tail = b.audio_tail(9600).ok_or("not enough audio yet")?;
+        let (tone, off) = (common::signal::tone_power(&tail, 700.0), common::signal::tone_power(&tail, 1100.0));
+        if common::signal::db(tone / off.max(1e-9)) > 20.0 { Ok(()) } else { Err(format!("tone {tone:.1} off {off:.1}")) }
+    })
+    .await;
+    let m = media(addr, &room).await;
+    let discarded = m["audioDiscardedMs"].as_u64().expect("reported");
+    // Before the fix: 120 ms per padding packet (seconds in all); now only the queue's own
+    // trimming of a start-up burst may count.
+    assert!(discarded < 300, "{discarded} ms of input audio discarded: {m}");
+}

@@ -130,14 +130,48 @@ pub struct AudioInput {
     decoder: opus::Decoder,
     queue: Arc<Mutex<InputQueue>>,
     pcm: Vec<i16>,
+    /// The RTP timestamp the next packet should carry (the last one's plus its samples).
+    next_ts: Option<u32>,
+}
+
+/// Most audio concealed for lost packets: longer gaps are pauses (DTX, a muted sender), not loss.
+const MAX_CONCEAL: u32 = 120 * SAMPLE_RATE / 1000;
+/// Opus conceals in whole 2.5 ms steps.
+const CONCEAL_STEP: u32 = SAMPLE_RATE / 400;
+
+/// How many samples to conceal before a packet stamped `ts` when `expected` was due: the gap,
+/// in 2.5 ms steps, if it is one of lost packets (under 120 ms); `None` for a packet from
+/// before `expected` (late or repeated: not decoded).
+fn conceal_before(expected: Option<u32>, ts: u32) -> Option<u32> {
+    let Some(expected) = expected else { return Some(0) };
+    let gap = ts.wrapping_sub(expected) as i32;
+    if gap < 0 {
+        return None;
+    }
+    let gap = gap as u32;
+    Some(if gap <= MAX_CONCEAL { gap / CONCEAL_STEP * CONCEAL_STEP } else { 0 })
 }
 
 impl AudioInput {
-    /// Decodes one Opus packet (any frame size up to 120 ms) into the mix queue.
-    pub fn push_opus(&mut self, payload: &[u8]) {
-        let Ok(n) = self.decoder.decode(payload, &mut self.pcm, false) else { return };
+    /// Decodes one Opus packet (any frame size up to 120 ms) stamped `timestamp` (RTP, 48 kHz)
+    /// into the mix queue. Empty payloads (padding-only packets, which Firefox sends right
+    /// after connecting) are skipped: decoding one would invent a whole buffer of concealment.
+    /// A gap in the timestamps (lost packets) is concealed for exactly its length; late or
+    /// repeated packets are dropped.
+    pub fn push_rtp(&mut self, timestamp: u32, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        let Some(conceal) = conceal_before(self.next_ts, timestamp) else { return };
         let Ok(mut q) = self.queue.lock() else { return };
+        if conceal > 0
+            && let Ok(n) = self.decoder.decode(&[], &mut self.pcm[..conceal as usize], false)
+        {
+            q.push(&self.pcm[..n]);
+        }
+        let Ok(n) = self.decoder.decode(payload, &mut self.pcm, false) else { return };
         q.push(&self.pcm[..n]);
+        self.next_ts = Some(timestamp.wrapping_add(n as u32));
     }
 }
 
@@ -201,7 +235,7 @@ impl AudioMixer {
         if let Ok(mut s) = self.state.lock() {
             s.inputs.insert(id.to_owned(), queue.clone());
         }
-        Ok(AudioInput { decoder, queue, pcm: vec![0; FRAME * 6] })
+        Ok(AudioInput { decoder, queue, pcm: vec![0; FRAME * 6], next_ts: None })
     }
 
     /// Registers `id` as a receiver: every 20 ms `sink` gets one RTP packet holding an Opus
@@ -377,6 +411,40 @@ mod tests {
     }
 
     #[test]
+    fn padding_is_skipped_and_loss_is_concealed_for_its_length() {
+        let queue = Arc::new(Mutex::new(InputQueue::default()));
+        let mut input = AudioInput {
+            decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(),
+            queue: queue.clone(),
+            pcm: vec![0; FRAME * 6],
+            next_ts: None,
+        };
+        let queued = || queue.lock().unwrap().samples.len();
+        let mut enc = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip).unwrap();
+        let mut pkt = vec![0u8; 1500];
+        let src = tone(440.0, FRAME);
+        let n = enc.encode(&src, &mut pkt).unwrap();
+        // 50 padding-only packets (empty payloads) add nothing.
+        for i in 0..50u32 {
+            input.push_rtp(1000 + i * 960, &[]);
+        }
+        assert_eq!(queued(), 0);
+        input.push_rtp(1000, &pkt[..n]);
+        assert_eq!(queued(), FRAME);
+        // Two packets lost: exactly 40 ms concealed before the third.
+        input.push_rtp(1000 + 3 * 960, &pkt[..n]);
+        assert_eq!(queued(), FRAME + 2 * FRAME + FRAME);
+        // A late packet from before is dropped; a pause over 120 ms is not concealed.
+        input.push_rtp(1000 + 960, &pkt[..n]);
+        assert_eq!(queued(), 4 * FRAME);
+        input.push_rtp(1000 + 100 * 960, &pkt[..n]);
+        assert_eq!(queued(), 5 * FRAME);
+        // The timestamp wraps around.
+        assert_eq!(conceal_before(Some(u32::MAX - 479), 480), Some(960));
+        assert_eq!(conceal_before(Some(10), 5), None);
+    }
+
+    #[test]
     fn the_jitter_allowance_grows_on_underruns_and_shrinks_when_calm() {
         let mut q = InputQueue::default();
         let mut out = vec![0i16; FRAME];
@@ -462,7 +530,12 @@ mod tests {
             st.inputs.insert(id.into(), q.clone());
             inputs.insert(
                 id,
-                AudioInput { decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(), queue: q, pcm: vec![0; FRAME * 6] },
+                AudioInput {
+                    decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(),
+                    queue: q,
+                    pcm: vec![0; FRAME * 6],
+                    next_ts: None,
+                },
             );
             senders.insert(id, opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap());
             let (tx, rx) = mpsc::channel(100);
@@ -477,7 +550,7 @@ mod tests {
         for f in 0..20 {
             for (id, src) in [("a", &loud_a), ("b", &silent_b)] {
                 let n = senders.get_mut(id).unwrap().encode(&src[f * FRAME..(f + 1) * FRAME], &mut pkt).unwrap();
-                inputs.get_mut(id).unwrap().push_opus(&pkt[..n]);
+                inputs.get_mut(id).unwrap().push_rtp((f * FRAME) as u32, &pkt[..n]);
             }
             mix_one_frame(&mut st, &mut sc);
         }

@@ -32,6 +32,9 @@ pub struct Opts {
     pub silent: bool,
     /// Send no video (microphone only).
     pub audio_only: bool,
+    /// The first this many audio packets go out padding-only (empty payload, padding bit),
+    /// as Firefox sends right after connecting.
+    pub audio_padding_first: usize,
 }
 
 /// Shared state the receivers fill.
@@ -56,8 +59,10 @@ pub struct Client {
 
 const AUDIO_KEEP: usize = 48_000;
 
-/// Starts `desc` (ending in an appsink named `out`) and sends each RTP buffer to `tx`.
-fn rtp_source(desc: &str, tx: mpsc::Sender<rtp::Packet>) -> gst::Pipeline {
+/// Starts `desc` (ending in an appsink named `out`) and sends each RTP buffer to `tx`, the
+/// first `padding_first` of them emptied to padding-only packets.
+fn rtp_source(desc: &str, tx: mpsc::Sender<rtp::Packet>, padding_first: usize) -> gst::Pipeline {
+    let sent = AtomicU64::new(0);
     let p = gst::parse::launch(desc).expect("sender pipeline parses").downcast::<gst::Pipeline>().expect("a pipeline");
     let sink = p.by_name("out").expect("appsink out").downcast::<gst_app::AppSink>().expect("appsink");
     sink.set_callbacks(
@@ -66,7 +71,11 @@ fn rtp_source(desc: &str, tx: mpsc::Sender<rtp::Packet>) -> gst::Pipeline {
                 let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 if let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) {
                     let mut bytes = bytes::Bytes::copy_from_slice(map.as_slice());
-                    if let Ok(pkt) = rtp::Packet::unmarshal(&mut bytes) {
+                    if let Ok(mut pkt) = rtp::Packet::unmarshal(&mut bytes) {
+                        if (sent.fetch_add(1, Ordering::Relaxed) as usize) < padding_first {
+                            pkt.payload = bytes::Bytes::new();
+                            pkt.header.padding = true;
+                        }
                         let _ = tx.try_send(pkt);
                     }
                 }
@@ -105,6 +114,7 @@ impl Client {
             pipelines.lock().expect("not poisoned").push(rtp_source(
                 &format!("videotestsrc is-live=true pattern=solid-color foreground-color={color} ! video/x-raw,format=I420,width=320,height=240,framerate=15/1 ! {encode} ! appsink name=out sync=false"),
                 vtx,
+                0,
             ));
             let (vtrack, vssrc) = session.video.clone().expect("video track");
             session.own(tokio::spawn(tessera::rtc::forward_rtp(vtrack, vssrc, payload_type(vcodec), vrx, session.connected.clone())));
@@ -113,6 +123,7 @@ impl Client {
         pipelines.lock().expect("not poisoned").push(rtp_source(
             &format!("audiotestsrc name=tone is-live=true wave=sine freq={} volume={volume} ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! opusenc frame-size=20 bitrate=64000 ! rtpopuspay ! appsink name=out sync=false", opts.tone_hz),
             atx,
+            opts.audio_padding_first,
         ));
         let (atrack, assrc) = session.audio.clone().expect("audio track");
         session.own(tokio::spawn(tessera::rtc::forward_rtp(atrack, assrc, tessera::rtc::PT_OPUS, arx, session.connected.clone())));

@@ -505,7 +505,7 @@ async fn ingest_track(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>)
             };
             while let Some(ev) = track.poll().await {
                 match ev {
-                    TrackRemoteEvent::OnRtpPacket(p) => input.push_opus(&p.payload),
+                    TrackRemoteEvent::OnRtpPacket(p) => input.push_rtp(p.header.timestamp, &p.payload),
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
                 }
@@ -522,6 +522,8 @@ async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>,
     // The first packet tells the payload type the sender really uses.
     let first = loop {
         match track.poll().await {
+            // Padding-only packets (bandwidth probes) carry no picture.
+            Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
             Some(TrackRemoteEvent::OnRtpPacket(p)) => break p,
             Some(TrackRemoteEvent::OnEnded) | None => return,
             Some(_) => {}
@@ -567,6 +569,7 @@ async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>,
     loop {
         tokio::select! {
             ev = track.poll() => match ev {
+                Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
                 Some(TrackRemoteEvent::OnRtpPacket(p)) => {
                     if let Ok(b) = p.marshal() {
                         ingest.push_rtp(b.freeze());
