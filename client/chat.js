@@ -143,7 +143,10 @@ function fileLink(file) {
   const size = document.createElement('span');
   size.className = 'chat-size';
   size.textContent = ` ${humanSize(file.size)}`;
-  box.append('📎 ', a, size);
+  const tag = document.createElement('span');
+  tag.className = 'badge';
+  tag.textContent = 'file';
+  box.append(tag, ' ', a, size);
   return box;
 }
 

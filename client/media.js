@@ -365,6 +365,7 @@ export function placeDevices(where) {
   const slot = where === 'call' ? $('devices-slot') : $('home-devices-slot');
   slot.append($('devices'));
   $('device-test').hidden = where === 'call';
+  $('audio-only-label').hidden = where !== 'call'; // the home screen has its own checkbox
   if (where === 'call') { stopTest(); if ($('devices-slot').hidden) stopMeter(); }
 }
 
@@ -377,6 +378,7 @@ function toggleDevicesPanel() {
 }
 
 export function initMedia() {
+  placeDevices('home');
   state.audioOnly = localStorage.getItem('tessera.audioOnly') === '1';
   $('audio-only').checked = state.audioOnly;
   $('join-audio-only').checked = state.audioOnly;

@@ -13,6 +13,7 @@ export function instrumentMedia({ deny = null } = {}) {
   window.__tracks = [];
   window.__deny = deny; // a test may change it (null: allowed from then on)
   const md = navigator.mediaDevices;
+  if (!md) return; // not a page of the server (about:blank, an error page)
   const original = md.getUserMedia.bind(md);
   md.getUserMedia = async (constraints) => {
     window.__gum++;

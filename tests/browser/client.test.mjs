@@ -245,6 +245,7 @@ test('a phone-size screen: the composite fills the width, the controls are in vi
 // Safari's ways, imitated in Chromium: H.264 offered first (the client does it on Safari, or when
 // localStorage asks), and sound that may not autoplay without a tap.
 function safariLike() {
+  if (location.protocol !== 'http:') return; // about:blank
   localStorage.setItem('tessera.preferH264', '1');
   const play = HTMLMediaElement.prototype.play;
   document.addEventListener('click', (e) => { if (e.target.id === 'unmute') window.__tapped = true; }, true);
