@@ -56,3 +56,13 @@ for m in playwright-core hls.js selenium-webdriver; do
     break
   fi
 done
+
+# Schema-driven REST fuzz (scripts/fuzz-rest.sh, run by test.sh): schemathesis, at the version
+# pinned there, in a venv outside the project tree, made with Debian's python3 (only if missing).
+if ! dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed"; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-venv
+fi
+scripts/fuzz-rest.sh install

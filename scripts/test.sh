@@ -12,6 +12,8 @@ cargo build --locked --all-targets
 inner() {
   set -euo pipefail
   cargo test --offline --locked --all-targets
+  # Schema-driven fuzz of the REST API against a real server (about 2 minutes, no network).
+  scripts/fuzz-rest.sh run
   (cd tests/browser && node --test)
 }
 export -f inner

@@ -429,8 +429,8 @@ pub struct RecordingList {
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartStreamRequest {
-    /// `rtmp://host[:port]/app/streamkey` or `rtmps://…`: at most 2048 bytes, no spaces or
-    /// control characters (surrounding white space is removed).
+    /// `rtmp://host[:port]/app/streamkey` or `rtmps://…`: at most 2048 characters (and 2048
+    /// bytes of UTF-8), no spaces or control characters (surrounding white space is removed).
     #[schema(min_length = 1, max_length = 2048)]
     pub url: String,
 }

@@ -40,7 +40,7 @@ impl Api {
             req = req.header("authorization", format!("Bearer {a}"));
         }
         if let Some(b) = body {
-            req = req.body(b.to_owned());
+            req = req.body(b);
         }
         let resp = req.reply(&tessera::api::routes(self.state.clone())).await;
         let v = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
@@ -127,15 +127,15 @@ async fn list_rooms_filters_and_pages() {
     assert_eq!(ids(&all), [a.clone(), b.clone(), c.clone(), d.clone()]);
     assert_eq!(all["total"], 4);
     assert!(all.get("nextOffset").is_none());
-    assert_eq!(ids(&api.call("GET", "/api/v1/rooms?state=open", Some(KEY), None).await.1), [a.clone()]);
+    assert_eq!(ids(&api.call("GET", "/api/v1/rooms?state=open", Some(KEY), None).await.1), std::slice::from_ref(&a));
     assert_eq!(ids(&api.call("GET", "/api/v1/rooms?state=scheduled", Some(KEY), None).await.1), [b.clone(), c.clone()]);
-    assert_eq!(ids(&api.call("GET", "/api/v1/rooms?state=ended", Some(KEY), None).await.1), [d.clone()]);
+    assert_eq!(ids(&api.call("GET", "/api/v1/rooms?state=ended", Some(KEY), None).await.1), std::slice::from_ref(&d));
     let window = format!("/api/v1/rooms?state=scheduled&startsFrom={}&startsBefore={}", in_secs(0), in_secs(86_400));
-    assert_eq!(ids(&api.call("GET", &window, Some(KEY), None).await.1), [b.clone()]);
+    assert_eq!(ids(&api.call("GET", &window, Some(KEY), None).await.1), std::slice::from_ref(&b));
     let (_, page) = api.call("GET", "/api/v1/rooms?limit=3", Some(KEY), None).await;
     assert_eq!((ids(&page).len(), page["nextOffset"].as_u64()), (3, Some(3)));
     let (_, page) = api.call("GET", "/api/v1/rooms?limit=3&offset=3", Some(KEY), None).await;
-    assert_eq!(ids(&page), [d.clone()]);
+    assert_eq!(ids(&page), std::slice::from_ref(&d));
 
     for q in ["state=done", "limit=500", "limit=x", "offset=-1", "startsFrom=soon", "color=red"] {
         err(api.call("GET", &format!("/api/v1/rooms?{q}"), Some(KEY), None).await, 400, "bad_request");
@@ -362,4 +362,160 @@ async fn auth_matrix_for_every_protected_call() {
             }
         }
     }
+}
+
+impl Api {
+    /// A request with the given headers, answered whole (status, headers, body).
+    async fn raw(&self, method: &str, path: &str, headers: &[(&str, &[u8])], body: Option<&str>) -> warp::http::Response<bytes::Bytes> {
+        let mut req = warp::test::request().method(method).path(path);
+        for (name, value) in headers {
+            req = req.header(*name, warp::http::HeaderValue::from_bytes(value).expect("a header value"));
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        req.reply(&tessera::api::routes(self.state.clone())).await
+    }
+}
+
+fn json_of(resp: &warp::http::Response<bytes::Bytes>) -> Value {
+    serde_json::from_slice(resp.body()).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn metadata_is_a_json_object_or_null() {
+    let api = Api::new(true);
+    for bad in ["[1,2,3]", "\"x\"", "7", "true"] {
+        let body = format!(r#"{{"metadata":{bad}}}"#);
+        let got = api.call("POST", "/api/v1/rooms", Some(KEY), Some(&body)).await;
+        assert!(got.1["message"].as_str().is_some_and(|m| m.contains("metadata must be a JSON object or null")), "{bad}: {}", got.1);
+        err(got, 400, "bad_request");
+    }
+    let (st, listed) = api.call("GET", "/api/v1/rooms", Some(KEY), None).await;
+    assert_eq!((st, listed["total"].as_u64()), (200, Some(0)), "nothing was stored: {listed}");
+
+    let v = api.create(json!({"metadata": null})).await;
+    assert!(v["room"].get("metadata").is_none(), "{v}");
+    let path = format!("/api/v1/rooms/{}", v["room"]["id"].as_str().expect("id"));
+    for bad in ["[1,2,3]", "\"x\"", "7", "true"] {
+        err(api.call("PATCH", &path, Some(KEY), Some(&format!(r#"{{"metadata":{bad}}}"#))).await, 400, "bad_request");
+    }
+    let (st, v) = api.call("PATCH", &path, Some(KEY), Some(r#"{"metadata":{"a":[1,2,3]}}"#)).await;
+    assert_eq!((st, v["metadata"].clone()), (200, json!({"a": [1, 2, 3]})), "{v}");
+    let (st, v) = api.call("PATCH", &path, Some(KEY), Some(r#"{"metadata":null}"#)).await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v.get("metadata").is_none(), "null clears it: {v}");
+    let (_, listed) = api.call("GET", "/api/v1/rooms", Some(KEY), None).await;
+    assert!(listed["rooms"].as_array().expect("rooms").iter().all(|r| r.get("metadata").is_none_or(Value::is_object)), "{listed}");
+}
+
+#[tokio::test]
+async fn method_not_allowed_names_the_allowed_methods() {
+    let api = Api::new(true);
+    let auth: &[(&str, &[u8])] = &[("authorization", KEY_HEADER)];
+    for (method, path, allow) in [
+        ("PUT", "/api/v1/rooms", "GET, POST"),
+        ("TRACE", "/api/v1/rooms/abc", "GET, PATCH, DELETE"),
+        ("POST", "/api/v1/rooms/abc/participants", "GET"),
+        ("GET", "/api/v1/rooms/abc/participants/p1/mute", "POST"),
+        ("DELETE", "/api/v1/rooms/abc/streams", "GET, POST"),
+        ("PUT", "/api/v1/recordings/r1", "GET, DELETE"),
+        ("POST", "/api/v1/recordings/r1/parts/2", "GET"),
+        ("OPTIONS", "/live/abc/index.m3u8", "GET"),
+        ("POST", "/api/v1/openapi.json", "GET"),
+        ("POST", "/healthz", "GET"),
+        ("POST", "/api/v1/rooms/abc/ws", "GET"),
+        ("DELETE", "/index.html", "GET"),
+    ] {
+        let resp = api.raw(method, path, auth, None).await;
+        assert_eq!(resp.status(), 405, "{method} {path}");
+        assert_eq!(resp.headers().get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{method} {path}");
+        assert_eq!(json_of(&resp)["code"], "method_not_allowed", "{method} {path}");
+    }
+    // A path nothing serves is not found, whatever the method.
+    let resp = api.raw("PUT", "/api/v1/no-such-thing", auth, None).await;
+    assert_eq!((resp.status().as_u16(), json_of(&resp)["code"].as_str()), (404, Some("not_found")));
+    assert!(resp.headers().get("allow").is_none());
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let api = Api::new(true);
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let value = format!("{scheme} {KEY}");
+        let resp = api.raw("GET", "/api/v1/rooms", &[("authorization", value.as_bytes())], None).await;
+        assert_eq!(resp.status(), 200, "{scheme}: {}", json_of(&resp));
+    }
+    for (value, code) in [
+        (&b"Basic b3BzOnNlY3JldA=="[..], "invalid_credentials"),
+        (b"bearer", "invalid_credentials"),
+        (b"bearerops:0123456789abcdef-secret", "invalid_credentials"),
+        (b"bearer ops:0123456789abcdef-secret\xe9", "invalid_credentials"),
+    ] {
+        let resp = api.raw("GET", "/api/v1/rooms", &[("authorization", value)], None).await;
+        assert_eq!((resp.status().as_u16(), json_of(&resp)["code"].as_str()), (401, Some(code)), "{}", String::from_utf8_lossy(value));
+        assert_eq!(resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
+    }
+    // A Range that is not ASCII is ignored, not a bad request.
+    let resp = api.raw("GET", "/live/abc/index.m3u8", &[("authorization", KEY_HEADER), ("range", b"bytes=\xe9-")], None).await;
+    assert_eq!((resp.status().as_u16(), json_of(&resp)["code"].as_str()), (404, Some("room_not_found")));
+}
+
+const KEY_HEADER: &[u8] = b"Bearer ops:0123456789abcdef-secret";
+
+#[tokio::test]
+async fn limits_the_document_states_are_the_ones_enforced() {
+    let api = Api::new(true);
+    let (_, doc) = api.call("GET", "/api/v1/openapi.json", None, None).await;
+    let prop = |schema: &str, field: &str| doc["components"]["schemas"][schema]["properties"][field].clone();
+    assert_eq!(prop("CreateRoomRequest", "maxParticipants")["maximum"], u64::from(tessera::room::spec::MAX_PARTICIPANTS));
+    assert_eq!(prop("CreateRoomRequest", "name")["maxLength"], tessera::room::spec::MAX_NAME_CHARS as u64);
+    assert_eq!(prop("PatchRoomRequest", "emptyTimeoutSeconds")["maximum"], 604_800);
+    assert_eq!(prop("CreateRoomRequest", "startsAt")["format"], "date-time");
+    assert_eq!(prop("RoomView", "createdAt")["format"], "date-time");
+    assert_eq!(prop("CompositeSettings", "width")["maximum"], 1920);
+    assert_eq!(prop("CompositeSettings", "height")["multipleOf"], 2);
+    assert_eq!(prop("TokenRequest", "ttlSeconds")["maximum"], 2_592_000);
+    assert!(prop("CreateRoomRequest", "layout")["enum"].as_array().is_some_and(|l| l.contains(&json!("speaker"))));
+    let create = &doc["paths"]["/api/v1/rooms"]["post"];
+    assert!(create["requestBody"]["description"].as_str().is_some_and(|d| d.contains("16384 bytes")), "{create}");
+    assert!(create["responses"]["413"].is_object() && create["responses"]["429"].is_object(), "{create}");
+    assert!(doc["paths"]["/api/v1/rooms/{id}/streams/{streamId}"]["get"]["responses"]["409"].is_object());
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            for (status, r) in op["responses"].as_object().expect("responses") {
+                assert!(r["description"].as_str().is_some_and(|d| !d.is_empty()), "{method} {path} {status} has no description");
+            }
+        }
+    }
+
+    // Each stated bound is where the server draws the line.
+    let over = |field: &str, v: Value| json!({ field: v }).to_string();
+    for (field, ok, bad) in [("maxParticipants", 25, 26), ("emptyTimeoutSeconds", 604_800, 604_801)] {
+        assert_eq!(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&over(field, json!(ok)))).await.0, 201, "{field} {ok}");
+        err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&over(field, json!(bad)))).await, 400, "bad_request");
+    }
+    // JSON Schema's integers include 5.0.
+    assert_eq!(api.call("POST", "/api/v1/rooms", Some(KEY), Some(r#"{"maxParticipants":5.0}"#)).await.0, 201);
+    // maxLength counts what is sent, before the surrounding white space is trimmed.
+    let name = |n: usize| json!({"name": format!("{} ", "n".repeat(n - 1))}).to_string();
+    assert_eq!(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&name(100))).await.0, 201);
+    err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&name(101))).await, 400, "bad_request");
+    // Kept times stay four-digit years in UTC.
+    for t in ["9999-12-31T20:00:00-05:00", "0000-01-01T00:00:00Z"] {
+        err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&json!({"startsAt": t}).to_string())).await, 400, "bad_request");
+    }
+    let v = api.create(json!({"startsAt": "9998-12-31T20:00:00-05:00"})).await;
+    assert_eq!(v["room"]["startsAt"], "9999-01-01T01:00:00Z");
+    err(api.call("GET", "/api/v1/rooms?limit=0", Some(KEY), None).await, 400, "bad_request");
+    // An empty body or `null` is a room with every default.
+    for body in [None, Some("null")] {
+        assert_eq!(api.call("POST", "/api/v1/rooms", Some(KEY), body).await.0, 201, "{body:?}");
+    }
+    err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(" ")).await, 400, "bad_request");
+    let id = v["room"]["id"].as_str().expect("id");
+    let tokens = format!("/api/v1/rooms/{id}/tokens");
+    let token_name = |n: usize| json!({"name": format!("{} ", "t".repeat(n - 1))}).to_string();
+    assert_eq!(api.call("POST", &tokens, Some(KEY), Some(&token_name(64))).await.0, 201);
+    err(api.call("POST", &tokens, Some(KEY), Some(&token_name(65))).await, 400, "bad_request");
 }

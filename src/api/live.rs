@@ -4,7 +4,7 @@
 //! links carry the same token, so players (Safari, hls.js) need no header support.
 
 use super::rejection::{ApiError, reject};
-use super::{AppState, download, with_state};
+use super::{AppState, download, header_text, with_state};
 use crate::auth::{AuthError, Caller};
 use crate::egress::hls;
 use crate::room::Lookup;
@@ -18,9 +18,9 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
     warp::path!("live" / String / String)
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(warp::header::optional::<String>("authorization"))
+        .and(header_text("authorization"))
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
-        .and(warp::header::optional::<String>("range"))
+        .and(header_text("range"))
         .and_then(|room, file, st, auth, q, range| async move { serve(room, file, st, auth, q, range).await.map_err(reject) })
 }
 

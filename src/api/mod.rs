@@ -57,6 +57,14 @@ fn caller(state: &AppState) -> impl Filter<Extract = (Caller,), Error = warp::Re
     })
 }
 
+/// An optional header as text. A value with bytes outside visible ASCII is read lossily rather
+/// than refused with 400: a `Range` like that is then ignored as invalid syntax (RFC 9110
+/// §14.2), an `Authorization` refused as a bad credential (401).
+fn header_text(name: &'static str) -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone {
+    warp::header::headers_cloned()
+        .map(move |h: warp::http::HeaderMap| h.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()))
+}
+
 /// Every route, with rejections recovered into JSON errors.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let doc = Arc::new(openapi::document(&state));

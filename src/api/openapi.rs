@@ -1,14 +1,14 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3 document, generated from the handlers' and wire
 //! types' annotations (`utoipa`), so it cannot drift from the code. [`document`] then adds what
-//! every operation shares (the 16 KiB body limit and its 413, the 401's `WWW-Authenticate`, the
-//! 500 of a failed database) and the limits an annotation cannot spell: the name and URL
+//! operations share (the 16 KiB limit of JSON bodies and its 413, the 401's `WWW-Authenticate`,
+//! the 500 of a failed database) and the limits an annotation cannot spell: the name and URL
 //! patterns the server enforces and the layouts this server has.
 //!
 //! The fuzz (`scripts/fuzz-rest.sh`) holds the server to this document: every schema-valid
 //! request is accepted, every invalid one refused with a 4xx, every answer matches.
 
 use super::body::MAX_BODY;
-use super::{AppState, live, participants, recordings, rooms, streams, tokens};
+use super::{AppState, files, live, participants, recordings, rooms, streams, tokens};
 use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -44,6 +44,7 @@ impl Modify for BearerAuth {
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings, recordings::get_recording,
         recordings::delete_recording, recordings::download_file, recordings::download_part,
         streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream,
+        files::upload, files::fetch,
         live::serve
     ),
     modifiers(&BearerAuth)
@@ -116,9 +117,9 @@ pub fn document(state: &AppState) -> Value {
 
 /// Responses every operation of its kind has, added where the annotations do not give them.
 fn shared_responses(path: &str, op: &mut serde_json::Map<String, Value>, error: &Value) {
-    let has_body = op.contains_key("requestBody");
+    let json_body = op.get("requestBody").and_then(|b| b.pointer("/content/application~1json")).is_some();
     let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty()) || path.starts_with("/live/");
-    if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) {
+    if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut).filter(|_| json_body) {
         let limit = format!("At most {} KiB ({MAX_BODY} bytes) of JSON: a larger body is refused with 413.", MAX_BODY / 1024);
         let text = match body.get("description").and_then(Value::as_str) {
             Some(d) => format!("{d} {limit}"),
@@ -127,7 +128,7 @@ fn shared_responses(path: &str, op: &mut serde_json::Map<String, Value>, error: 
         body.insert("description".into(), json!(text));
     }
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { return };
-    if has_body {
+    if json_body {
         add_response(responses, "413", format!("`payload_too_large`: the body is over {MAX_BODY} bytes."), error);
     }
     if secured {

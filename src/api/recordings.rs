@@ -3,7 +3,7 @@
 
 use super::rejection::{ApiError, reject};
 use super::rooms::live_room;
-use super::{AppState, caller, download, with_state};
+use super::{AppState, caller, download, header_text, with_state};
 use crate::auth::{AuthError, Caller, Role};
 use crate::egress::spec::{RecordingRecord, RecordingState};
 use crate::store::RecordingFilter;
@@ -38,7 +38,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
         .and(warp::delete())
         .and(s())
         .and_then(|id, st, c| async move { delete_recording(id, st, c).await.map_err(reject) });
-    let range = || warp::header::optional::<String>("range");
+    let range = || header_text("range");
     let file = warp::path!("api" / "v1" / "recordings" / String / "file")
         .and(warp::get())
         .and(s())

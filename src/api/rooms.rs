@@ -143,8 +143,14 @@ fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomS
         (status = 429, body = ErrorBody, description = "`too_many_rooms`: the server's `max_rooms` are scheduled or open")))]
 pub async fn create_room(state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
     state.auth.require_admin(&caller)?;
-    // No body, or `null`, is a room with every default.
-    let req: CreateRoomRequest = body::json::<Option<CreateRoomRequest>>(&raw)?.flatten().unwrap_or_default();
+    // No body, or `null`, is a room with every default (white space alone is not JSON).
+    let req: CreateRoomRequest = if raw.is_empty() {
+        CreateRoomRequest::default()
+    } else {
+        serde_json::from_slice::<Option<CreateRoomRequest>>(&raw)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
+            .unwrap_or_default()
+    };
     let now = now_unix();
     let spec = spec_from(&state, req, now)?;
     state.rooms.create(spec.clone())?;

@@ -44,6 +44,10 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
 pub async fn start_stream(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
     let req: StartStreamRequest = body::json_required(&raw)?;
+    // The document's `maxLength`, counted as sent (the RTMP check counts UTF-8 bytes once trimmed).
+    if req.url.chars().count() > 2048 {
+        return Err(ApiError::BadRequest("url must be at most 2048 characters".into()));
+    }
     let view = live_room(&state, &id)?.start_stream(req.url).await.ok_or(ApiError::RoomEnded)??;
     Ok(warp::reply::with_status(warp::reply::json(&view), StatusCode::CREATED).into_response())
 }

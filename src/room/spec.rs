@@ -135,7 +135,8 @@ impl RoomSpec {
             }
         }
         let c = &self.composite;
-        if !(160..=1920).contains(&c.width) || c.width % 2 != 0 || !(90..=1080).contains(&c.height) || c.height % 2 != 0 {
+        if !(160..=1920).contains(&c.width) || !c.width.is_multiple_of(2) || !(90..=1080).contains(&c.height) || !c.height.is_multiple_of(2)
+        {
             return Err("composite width/height must be even, width 160..=1920 and height 90..=1080".into());
         }
         if !(1..=30).contains(&c.fps) {
