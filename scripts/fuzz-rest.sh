@@ -48,6 +48,7 @@ run() {
   cat >"$work/tessera.toml" <<EOF
 recordings_dir = "$work/recordings"
 hls_dir = "$work/live"
+files_dir = "$work/files"
 max_recordings = 2
 max_streams_per_room = 1
 max_rooms = 10000
