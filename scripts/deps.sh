@@ -10,7 +10,7 @@ PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools
-  chromium firefox-esr iproute2 util-linux
+  chromium firefox-esr iproute2 util-linux nftables
   nginx libnginx-mod-rtmp
 )
 command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -35,6 +35,9 @@ pub struct Opts {
     /// The first this many audio packets go out padding-only (empty payload, padding bit),
     /// as Firefox sends right after connecting.
     pub audio_padding_first: usize,
+    /// The receiver's jitter buffer, ms (default 50). Under loss a browser waits for the
+    /// retransmissions its NACKs ask for; a longer buffer does the same here.
+    pub jitter_ms: Option<u32>,
 }
 
 /// Shared state the receivers fill.
@@ -129,9 +132,10 @@ impl Client {
         session.own(tokio::spawn(tessera::rtc::forward_rtp(atrack, assrc, tessera::rtc::PT_OPUS, arx, session.connected.clone())));
         let mut tracks = std::mem::replace(&mut session.tracks, mpsc::unbounded_channel().1);
         let (r2, p2) = (received.clone(), pipelines.clone());
+        let jitter_ms = opts.jitter_ms.unwrap_or(50);
         session.own(tokio::spawn(async move {
             while let Some(t) = tracks.recv().await {
-                tokio::spawn(receive(t, r2.clone(), p2.clone()));
+                tokio::spawn(receive(t, r2.clone(), p2.clone(), jitter_ms));
             }
         }));
         let events = std::mem::replace(&mut session.events, mpsc::unbounded_channel().1);
@@ -209,7 +213,7 @@ impl Client {
     }
 }
 
-async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, pipelines: Arc<Mutex<Vec<gst::Pipeline>>>) {
+async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, pipelines: Arc<Mutex<Vec<gst::Pipeline>>>, jitter_ms: u32) {
     match track.kind().await {
         RtpCodecKind::Audio => {
             let mut dec = opus::Decoder::new(48_000, opus::Channels::Mono).expect("decoder");
@@ -240,7 +244,7 @@ async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, pipelines
                         ("VP8", "rtpvp8depay ! vp8dec")
                     };
                     let desc = format!(
-                        "appsrc name=in is-live=true format=time do-timestamp=true caps=application/x-rtp,media=video,clock-rate=90000,encoding-name={name},payload={} ! rtpjitterbuffer latency=50 ! {chain} ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false",
+                        "appsrc name=in is-live=true format=time do-timestamp=true caps=application/x-rtp,media=video,clock-rate=90000,encoding-name={name},payload={} ! rtpjitterbuffer latency={jitter_ms} ! {chain} ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false",
                         p.header.payload_type
                     );
                     let pipe = gst::parse::launch(&desc).expect("receiver parses").downcast::<gst::Pipeline>().expect("a pipeline");
