@@ -42,6 +42,9 @@ const RECEIVER_KEYFRAME_GAP: Duration = Duration::from_millis(500);
 /// join time (measured in Chromium).
 const JOINING_KEYFRAME_GAP: Duration = Duration::from_millis(100);
 const JOINING: Duration = Duration::from_secs(3);
+/// Why a session whose first handshake failed ends (the `connection_failed` message).
+const FIRST_HANDSHAKE_FAILED: &str =
+    "the media connection could not be established (the ICE or DTLS handshake failed); join again with a new peer connection";
 /// Shortest gap between two PLIs we send a sender.
 const SENDER_PLI_GAP: Duration = Duration::from_millis(500);
 
@@ -263,6 +266,14 @@ async fn run_inner(mut s: Session) {
                             if let Some(k) = &p.video_keyframes {
                                 k.request(Duration::from_millis(100));
                             }
+                        }
+                        RTCPeerConnectionState::Failed if !p.link.ever_connected => {
+                            // The first handshake failed (ICE, or DTLS giving up on a lossy
+                            // path): this peer connection cannot recover; the client joins
+                            // again with a new one at once rather than waiting out a timeout.
+                            tracing::info!("the media connection failed before it ever connected");
+                            p.send(ServerMessage::error("connection_failed", FIRST_HANDSHAKE_FAILED)).await;
+                            break Exit::Leave(LeaveReason::Disconnected);
                         }
                         RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed => {
                             if p.link.ever_connected && p.link.media_down.is_none() {
