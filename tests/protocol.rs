@@ -64,7 +64,8 @@ async fn real_offer() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn protocol_errors_never_disturb_the_room() {
-    let server = TestServer::start().await;
+    // A vanished client keeps its session for a resume: 2 s here.
+    let server = TestServer::start_with(tessera::config::Config { resume_seconds: 2, ..common::test_config() }).await;
     let addr = server.addr();
     let room = server.create_room().await;
     let mut good = Client::join(
@@ -161,7 +162,7 @@ async fn protocol_errors_never_disturb_the_room() {
         }
     }
 
-    // A client that vanishes without a word is removed too.
+    // A client that vanishes without a word is removed too, once its resume window is over.
     let ghost = raw(addr, &room, "Ghost").await;
     drop(ghost);
     let ev = good.next_event("participantLeft").await;

@@ -222,8 +222,12 @@ async fn read_frames(mut ws_rx: futures::stream::SplitStream<WebSocket>, sig_tx:
             frame = ws_rx.next() => match frame {
                 None => break false,
                 Some(Err(e)) => {
-                    tracing::debug!(error = %e, "websocket read failed");
-                    break true;
+                    // A frame over `max_message_bytes` is the client breaking the protocol, not
+                    // the network dropping: that session ends (tungstenite's capacity error).
+                    let text = e.to_string();
+                    let too_big = text.contains("Space limit exceeded") || text.contains("too long");
+                    tracing::debug!(error = %e, too_big, "websocket read failed");
+                    break !too_big;
                 }
                 Some(Ok(m)) if m.is_close() => break false,
                 Some(Ok(m)) if m.is_text() => {

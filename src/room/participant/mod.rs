@@ -202,6 +202,8 @@ async fn run_inner(mut s: Session) {
                 None | Some(Signal::Client(ClientMessage::Leave {})) => break Exit::Leave(LeaveReason::Left),
                 Some(Signal::Lost) => {
                     tracing::info!("signaling connection lost; keeping the session for a resume");
+                    // Let go of the broken socket (its writer closes it once no one can send).
+                    p.out = mpsc::channel(1).0;
                     p.link.socket_lost = Some(tokio::time::Instant::now());
                     p.report_link().await;
                 }
