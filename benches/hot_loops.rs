@@ -126,5 +126,37 @@ fn speakers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, mixing, rtp, layout, speakers);
+/// Relaying one chat message to a 16-person room: the room's checks and history (rate, length,
+/// the last 100) plus one JSON encoding per receiver, against the baseline of the encodings
+/// alone (what any relay must do).
+fn chat(c: &mut Criterion) {
+    use tessera::protocol::ServerMessage;
+    use tessera::room::chat::{ChatLog, Sender};
+    let text = "Slides are at https://example.com/deck — page 12 has the numbers we talked about.";
+    let mut g = c.benchmark_group("chat_relay_16");
+    let mut log = ChatLog::default();
+    let mut t = std::time::Instant::now();
+    g.bench_function("post_and_encode", |b| {
+        b.iter(|| {
+            // One second apart: never rate-limited, so every iteration does the full work.
+            t += std::time::Duration::from_secs(1);
+            let m = log.post(Sender { id: "p1", name: "Ada" }, black_box(text), true, t).expect("under the rate");
+            let msg = ServerMessage::Chat { message: m };
+            for _ in 0..16 {
+                black_box(serde_json::to_string(&msg).expect("serialises"));
+            }
+        })
+    });
+    let sample = ServerMessage::Chat { message: log.history().pop().expect("one posted") };
+    g.bench_function("encode_only_baseline", |b| {
+        b.iter(|| {
+            for _ in 0..16 {
+                black_box(serde_json::to_string(black_box(&sample)).expect("serialises"));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, mixing, rtp, layout, speakers, chat);
 criterion_main!(benches);
