@@ -3,6 +3,8 @@
 //! Baselines measured in the same run, so the report reads as a ratio: a plain sum of the
 //! inputs (what any mixer must do) for mix-minus; copying and parsing the packet once (what any
 //! fan-out must do) for the fan-out.
+// warp's route tree nests deeper than the default limit of 128 in release builds.
+#![recursion_limit = "256"]
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use tessera::layout::grid;

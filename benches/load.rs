@@ -14,6 +14,8 @@
 //!
 //! Prints a markdown table and writes `benches/RESULTS.md`. Run with `make bench`.
 //! `TESSERA_BENCH_QUICK=1` shortens every window (for a smoke run).
+// warp's route tree nests deeper than the default limit of 128 in release builds.
+#![recursion_limit = "256"]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

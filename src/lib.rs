@@ -16,6 +16,8 @@
 //! - [`webhook`]: signed event delivery with retries.
 //! - [`wire`]: REST and webhook JSON types (the OpenAPI document is generated from them).
 //! - [`api`]: REST, WebSocket signaling and the static client.
+// warp's route tree nests deeper than the default limit of 128 in release builds.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod auth;

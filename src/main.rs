@@ -1,4 +1,6 @@
 //! `tessera serve`: the command line.
+// warp's route tree nests deeper than the default limit of 128 in release builds.
+#![recursion_limit = "256"]
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
