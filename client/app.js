@@ -116,6 +116,14 @@ async function onError(msg, via) {
     await screenShareRefused(msg);
   } else if (['chat_rate_limited', 'chat_too_long', 'chat_disabled'].includes(msg.code)) {
     chatError(msg);
+  } else if (msg.code === 'connection_failed' && !state.mediaEverConnected && (state.handshakeRetries || 0) < 2) {
+    // The first handshake failed (on a lossy path a DTLS flight can be lost too often): the
+    // server ended the session; join again with a new peer connection, twice before asking.
+    state.handshakeRetries = (state.handshakeRetries || 0) + 1;
+    log(`The media connection could not be set up; trying again (${state.handshakeRetries} of 2).`, true);
+    const again = { roomId: state.roomId, name: state.name, token: state.token };
+    leaveCall({ sayBye: false, home: false });
+    join(again.roomId, again.name, again.token);
   } else if (msg.code === 'connection_failed') {
     // The media never connected (or stayed away too long): the server ended the session.
     const words = 'Your audio and video could not get through (a firewall or the network may block them), so the call let you go. Press Rejoin to try again.';

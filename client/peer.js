@@ -10,6 +10,7 @@ export function startPeer() {
   closePeer();
   const pc = new RTCPeerConnection({ iceServers: state.iceServers || [] });
   state.pc = pc;
+  state.mediaEverConnected = false;
   const composite = new MediaStream();
   $('composite').srcObject = composite;
   pc.ontrack = (ev) => {
@@ -23,7 +24,11 @@ export function startPeer() {
   pc.onconnectionstatechange = () => {
     if (pc !== state.pc) return;
     if (pc.connectionState === 'failed') log('The media connection failed.', true);
-    if (pc.connectionState === 'connected') log('Media connected.');
+    if (pc.connectionState === 'connected') {
+      log('Media connected.');
+      state.mediaEverConnected = true;
+      state.handshakeRetries = 0;
+    }
   };
   pc.oniceconnectionstatechange = () => watchIce(pc);
   addTransceivers(pc);

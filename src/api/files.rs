@@ -12,7 +12,7 @@
 //! before anything is stored, and a large file never competes with chat or signaling.
 
 use super::rejection::{ApiError, error_reply, reject};
-use super::{AppState, download, with_state};
+use super::{AppState, download, header_text, with_state};
 use crate::auth::{AuthError, Caller, JoinClaims, Role};
 use crate::room::files::{FileError, Slot};
 use crate::room::{Lookup, RoomHandle};
@@ -28,18 +28,18 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
     let upload = warp::path!("api" / "v1" / "rooms" / String / "files")
         .and(warp::post())
         .and(with_state(state.clone()))
-        .and(warp::header::optional::<String>("authorization"))
+        .and(header_text("authorization"))
         .and(warp::query::<HashMap<String, String>>())
-        .and(warp::header::optional::<String>("content-length"))
-        .and(warp::header::optional::<String>("content-type"))
+        .and(header_text("content-length"))
+        .and(header_text("content-type"))
         .and(warp::body::stream())
         .and_then(|id, st, auth, q, len, ctype, body| async move { upload(id, st, auth, q, len, ctype, body).await.map_err(reject) });
     let fetch = warp::path!("api" / "v1" / "rooms" / String / "files" / String)
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(warp::header::optional::<String>("authorization"))
+        .and(header_text("authorization"))
         .and(warp::query::<HashMap<String, String>>())
-        .and(warp::header::optional::<String>("range"))
+        .and(header_text("range"))
         .and_then(|id, file, st, auth, q, range| async move { fetch(id, file, st, auth, q, range).await.map_err(reject) });
     upload.or(fetch).unify()
 }

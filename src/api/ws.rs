@@ -257,7 +257,8 @@ async fn read_frames(mut ws_rx: futures::stream::SplitStream<WebSocket>, sig_tx:
 /// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000.
 async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mut out: mpsc::Receiver<ServerMessage>) {
     let mut close = (1000u16, "bye");
-    let mut ping = tokio::time::interval(PING_EVERY);
+    // The first ping one period from now: `welcome` is always the first frame.
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let msg = tokio::select! {

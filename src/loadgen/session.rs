@@ -99,9 +99,13 @@ impl Session {
         let url = format!("ws://{addr}/api/v1/rooms/{room}/ws?{query}");
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
         let (mut ws_tx, mut ws_rx) = ws.split();
-        let welcome: serde_json::Value = match ws_rx.next().await {
-            Some(Ok(Message::Text(t))) => serde_json::from_str(&t).map_err(|e| SessionError::NoWelcome(e.to_string()))?,
-            other => return Err(SessionError::NoWelcome(format!("{other:?}"))),
+        // The first text message; the server's keep-alive pings may come first.
+        let welcome: serde_json::Value = loop {
+            match ws_rx.next().await {
+                Some(Ok(Message::Text(t))) => break serde_json::from_str(&t).map_err(|e| SessionError::NoWelcome(e.to_string()))?,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => return Err(SessionError::NoWelcome(format!("{other:?}"))),
+            }
         };
         let Some(id) = welcome["participantId"].as_str().map(str::to_owned) else {
             return Err(SessionError::NoWelcome(welcome.to_string()));

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use time::{format_unix, now_unix, parse_rfc3339, rfc3339};
+pub use time::{format_unix, now_unix, parse_rfc3339, rfc3339, rfc3339_ms};
 
 /// Live-object counters, for `/healthz` and leak tests.
 #[derive(Debug, Default)]

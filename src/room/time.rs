@@ -14,6 +14,16 @@ pub fn rfc3339(t: SystemTime) -> String {
     format_unix(secs)
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.
+pub fn rfc3339_ms(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = format_unix(d.as_secs() as i64);
+    match secs.strip_suffix('Z') {
+        Some(s) => format!("{s}.{:03}Z", d.subsec_millis()),
+        None => secs,
+    }
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days-from-civil).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
