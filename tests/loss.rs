@@ -72,7 +72,7 @@ async fn run() {
         name: format!("P{i}"),
         rgb: colours[i],
         tone_hz: 400.0 + 200.0 * i as f64,
-        h264: i % 2 == 0,
+        h264: i.is_multiple_of(2),
         jitter_ms: Some(300),
         ..Default::default()
     };
@@ -84,6 +84,7 @@ async fn run() {
     // is retransmitted) is answered with `connection_failed` at once, and the client joins
     // again with a new peer connection, as the documented protocol asks: at most twice each.
     let mut retries = 0;
+    #[allow(clippy::needless_range_loop)] // clients[i] is replaced inside the loop
     for i in 0..clients.len() {
         let mut attempts = 1;
         loop {

@@ -277,12 +277,12 @@ async fn run_inner(mut s: Session) {
                             p.send(ServerMessage::error("connection_failed", FIRST_HANDSHAKE_FAILED)).await;
                             break Exit::Leave(LeaveReason::Disconnected);
                         }
-                        RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed => {
-                            if p.link.ever_connected && p.link.media_down.is_none() {
-                                tracing::info!(%state, "media connection down; waiting for an ICE restart");
-                                p.link.media_down = Some(tokio::time::Instant::now());
-                                p.report_link().await;
-                            }
+                        RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed
+                            if p.link.ever_connected && p.link.media_down.is_none() =>
+                        {
+                            tracing::info!(%state, "media connection down; waiting for an ICE restart");
+                            p.link.media_down = Some(tokio::time::Instant::now());
+                            p.report_link().await;
                         }
                         RTCPeerConnectionState::Closed => break Exit::Leave(LeaveReason::Disconnected),
                         _ => {}
