@@ -12,10 +12,11 @@
 //! before anything is stored, and a large file never competes with chat or signaling.
 
 use super::rejection::{ApiError, error_reply, reject};
+use super::rooms::live_room;
 use super::{AppState, download, header_text, with_state};
 use crate::auth::{AuthError, Caller, JoinClaims, Role};
+use crate::room::RoomHandle;
 use crate::room::files::{FileError, Slot};
-use crate::room::{Lookup, RoomHandle};
 use bytes::Buf;
 use futures::{Stream, StreamExt};
 use std::collections::HashMap;
@@ -61,14 +62,6 @@ fn member(
         Caller::Token(c) if c.room != room => Err(AuthError::WrongRoom),
         Caller::Token(c) if c.role == Role::Viewer => Err(AuthError::ViewerOnly),
         Caller::Token(c) => Ok(Some(c)),
-    }
-}
-
-fn live(state: &AppState, id: &str) -> Result<RoomHandle, ApiError> {
-    match state.rooms.lookup(id)? {
-        Lookup::Live(h) => Ok(h),
-        Lookup::Ended(_) => Err(ApiError::RoomEnded),
-        Lookup::NotFound => Err(ApiError::RoomNotFound(id.into())),
     }
 }
 
@@ -160,7 +153,7 @@ pub async fn upload(
     let Some(claims) = member(&state, &id, authorization.as_deref(), &HashMap::new())? else {
         return Ok(error_reply(StatusCode::FORBIDDEN, "forbidden", "a file is shared by a participant: use their join token"));
     };
-    let room = live(&state, &id)?;
+    let room = live_room(&state, &id)?;
     let Some(size) = length.and_then(|l| l.trim().parse::<u64>().ok()) else {
         return Ok(error_reply(StatusCode::LENGTH_REQUIRED, "length_required", "an upload needs a Content-Length"));
     };
@@ -211,7 +204,7 @@ pub async fn fetch(
     range: Option<String>,
 ) -> Result<Response, ApiError> {
     member(&state, &id, authorization.as_deref(), &query)?;
-    let room = live(&state, &id)?;
+    let room = live_room(&state, &id)?;
     let stored = room.file(&file).await.ok_or_else(|| ApiError::NotFound("file_not_found", format!("no file {file:?} in this room")))?;
     let mut resp = download::serve(&stored.path, range.as_deref(), "application/octet-stream", "file").await?;
     let h = resp.headers_mut();

@@ -89,10 +89,6 @@ impl RoomFiles {
         &self.dir
     }
 
-    pub fn max_file_bytes(&self) -> u64 {
-        self.limits.max_file_bytes
-    }
-
     fn used(&self) -> u64 {
         self.stored.values().map(|s| s.info.size).chain(self.pending.values().map(|p| p.slot.size)).sum()
     }

@@ -319,8 +319,9 @@ fn room_message(ev: RoomEvent) -> Option<ServerMessage> {
             ServerMessage::RecordingStopped { recording_id: id, state: state.into(), reason }
         }
         RoomEvent::ChatChanged(enabled) => ServerMessage::ChatChanged { enabled },
-        RoomEvent::Chat(message) => ServerMessage::Chat { message },
-        RoomEvent::Removed(_) | RoomEvent::Ended(_) => return None,
+        // Chat may go on the data channel, and removal or the end finishes the session: the
+        // participant's loop sends these itself.
+        RoomEvent::Chat(_) | RoomEvent::Removed(_) | RoomEvent::Ended(_) => return None,
     })
 }
 
