@@ -79,13 +79,6 @@ async fn headers_only(addr: std::net::SocketAddr, path: &str, token: &str, len: 
     (status, body)
 }
 
-async fn participant_token(addr: std::net::SocketAddr, room: &str, name: &str) -> String {
-    let body = format!(r#"{{"identity":"{name}","name":"{name}"}}"#);
-    let (status, v) = common::http::request(addr, "POST", &format!("/api/v1/rooms/{room}/tokens"), Some(&body)).await;
-    assert_eq!(status, 201, "{v}");
-    v["token"].as_str().expect("token").into()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_reaches_everyone_with_history_limits_and_the_host_switch() {
     let server = TestServer::start().await;
@@ -160,7 +153,7 @@ async fn files_are_shared_with_members_only_and_leave_nothing_behind() {
     let (room, host) = room_with_token(addr).await;
     let mut ada = connect(addr, &room, &format!("token={host}")).await;
     assert_eq!(next_of(&mut ada, "welcome").await["limits"]["fileBytes"], 300_000);
-    let bo_token = participant_token(addr, &room, "bo").await;
+    let bo_token = common::http::participant_token(addr, &room, "bo").await;
     let mut bo = connect(addr, &room, &format!("token={bo_token}")).await;
     next_of(&mut bo, "welcome").await;
 
@@ -238,7 +231,7 @@ async fn files_are_shared_with_members_only_and_leave_nothing_behind() {
     assert_eq!(r.status(), 201);
 
     // Someone not in the call cannot share; the API key (open mode) cannot either.
-    let cy = participant_token(addr, &room, "cy").await;
+    let cy = common::http::participant_token(addr, &room, "cy").await;
     let r = http.post(format!("{base}?name=x")).bearer_auth(&cy).body(vec![1u8; 10]).send().await.expect("upload");
     assert_eq!(r.status(), 403);
     assert_eq!(json(r).await["code"], "not_in_room");

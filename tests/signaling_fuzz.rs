@@ -166,3 +166,132 @@ async fn fuzzed_signaling_never_disturbs_another_participant() {
     })
     .await;
 }
+
+/// File names as a client might send them: unicode, paths, traversal, controls, quotes,
+/// header-breaking characters, percent signs, very long and empty ones.
+fn file_name() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        1 => Just(None),
+        3 => ".{0,300}".prop_map(Some),
+        3 => "(\\.\\./|/|\\\\|C:\\\\|\\u{0}|\\u{7f}|\\u{202e}|\\r\\n|\"|'|;|=|%|%2F|<script>|\\.|\\s|é|🎥|[a-z]{1,8}){1,30}".prop_map(Some),
+        1 => "[ .]{0,6}".prop_map(Some),
+    ]
+}
+
+/// Content types: well-formed, with parameters, and arbitrary printable header values.
+fn content_type() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        1 => Just(None),
+        2 => "(text|image|application|video|x)/[a-zA-Z0-9+.-]{1,30}(; ?charset=[a-z0-9-]{1,10})?".prop_map(Some),
+        2 => "[ -~]{0,150}".prop_map(Some),
+    ]
+}
+
+fn upload_case() -> impl Strategy<Value = (Option<String>, Option<String>, Vec<u8>)> {
+    (file_name(), content_type(), prop::collection::vec(any::<u8>(), 0..3000))
+}
+
+/// What every stored name must be, whatever was sent (docs/signaling.md "Files").
+fn check_stored_name(name: &str, sent: Option<&str>) {
+    assert!(!name.is_empty() && name.chars().count() <= 200, "{name:?} from {sent:?}");
+    assert!(!name.contains(['/', '\\']) && !name.chars().any(char::is_control), "{name:?} from {sent:?}");
+    assert!(!name.starts_with('.') && name.trim() == name, "{name:?} from {sent:?}");
+}
+
+fn check_stored_type(t: &str) {
+    let ok = t == "application/octet-stream"
+        || t.split_once('/').is_some_and(|(a, b)| {
+            let token =
+                |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"!#$&-^_.+".contains(&c));
+            token(a) && token(b)
+        });
+    assert!(ok && t.len() <= 100, "stored content type {t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fuzzed_file_uploads_are_stored_safely_and_never_disturb_the_call() {
+    let dir = std::env::temp_dir().join(format!("tessera-files-fuzz-{}", std::process::id()));
+    let server = TestServer::start_with(tessera::config::Config {
+        files_dir: Some(dir.clone()),
+        max_file_bytes: 64 * 1024,
+        ..common::test_config()
+    })
+    .await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let good = Client::join(addr, &room, Opts { name: "Good".into(), rgb: [40, 40, 220], tone_hz: 600.0, ..Default::default() }).await;
+    eventually(Duration::from_secs(20), "the good client receives video", || async {
+        if good.frames() > 5 { Ok(()) } else { Err(format!("{} frames", good.frames())) }
+    })
+    .await;
+    // The uploader is a member: a join token and an open signaling socket, read to the end.
+    let token = common::http::participant_token(addr, &room, "uploader").await;
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/rooms/{room}/ws?token={token}")).await.expect("connects");
+    let (_ws_tx, mut ws_rx) = ws.split();
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = ws_rx.next().await {} });
+
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}/api/v1/rooms/{room}/files");
+    let mut runner = TestRunner::new_with_rng(PropConfig::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[11; 32]));
+    let strategy = upload_case();
+    let mut stored = 0;
+    for _ in 0..80 {
+        let (name, ctype, body) = strategy.new_tree(&mut runner).expect("a value").current();
+        let mut req = http.post(&base).bearer_auth(&token).body(body.clone());
+        if let Some(n) = &name {
+            req = req.query(&[("name", n)]);
+        }
+        if let Some(t) = &ctype {
+            req = req.header("content-type", t);
+        }
+        let r = req.send().await.expect("upload answered");
+        let status = r.status().as_u16();
+        let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("a JSON answer");
+        assert_eq!(status, 201, "{name:?} {ctype:?}: {v}");
+        check_stored_name(v["name"].as_str().expect("name"), name.as_deref());
+        check_stored_type(v["contentType"].as_str().expect("contentType"));
+        assert_eq!(v["size"], body.len(), "{v}");
+        // It comes back byte for byte, as an attachment with a well-formed disposition.
+        let r = http.get(format!("http://{addr}{}", v["url"].as_str().expect("url"))).bearer_auth(&token).send().await.expect("download");
+        assert_eq!(r.status(), 200, "{v}");
+        let disposition = r.headers()["content-disposition"].to_str().expect("an ASCII disposition").to_owned();
+        assert!(disposition.starts_with("attachment; filename=\"") && disposition.contains("filename*=UTF-8''"), "{disposition}");
+        assert_eq!(r.headers()["content-type"], "application/octet-stream");
+        assert_eq!(r.bytes().await.expect("file").as_ref(), body.as_slice());
+        stored += 1;
+    }
+    // Query strings that are not valid percent-encoding or UTF-8: a 4xx with a code, or stored
+    // under a clean name; never a 5xx.
+    for query in ["name=%FF%FE", "name=%ZZ", "name=%", "name=a&name=b", "name", "=x", "name=%00%2e%2e%2F"] {
+        let r = http.post(format!("{base}?{query}")).bearer_auth(&token).body("x").send().await.expect("answered");
+        let status = r.status().as_u16();
+        let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("a JSON answer");
+        match status {
+            201 => check_stored_name(v["name"].as_str().expect("name"), Some(query)),
+            400..=499 => assert!(v["code"].is_string() && v["message"].is_string(), "{query}: {v}"),
+            _ => panic!("{query}: {status} {v}"),
+        }
+    }
+    assert_eq!(stored, 80);
+
+    // Nothing half-written is left, the call went on, and the room's files go with the room.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join(&room))
+        .expect("the room's folder")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let before = good.frames();
+    eventually(Duration::from_secs(5), "the good client keeps receiving", || async {
+        if good.frames() > before + 30 { Ok(()) } else { Err(format!("{} new frames", good.frames() - before)) }
+    })
+    .await;
+    let (status, _) = common::http::request(addr, "DELETE", &format!("/api/v1/rooms/{room}"), None).await;
+    assert!(status < 300, "ending the room: {status}");
+    eventually(Duration::from_secs(5), "the room's files are deleted", || async {
+        if dir.join(&room).exists() { Err("still there".to_owned()) } else { Ok(()) }
+    })
+    .await;
+    reader.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}

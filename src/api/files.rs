@@ -133,7 +133,7 @@ async fn store(slot: &Slot, mut body: impl Stream<Item = Result<impl Buf, warp::
 
 /// Share a file in the room's chat (see the module docs).
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/files", tag = "files", security(("bearer" = [])),
-    params(("id" = String, Path), ("name" = Option<String>, Query, description = "the file's name (paths and control characters are removed; at most 200 characters)")),
+    params(("id" = String, Path), ("name" = Option<String>, Query, description = "the file's name (paths, control characters and leading dots and spaces are removed; at most 200 characters; `file` if nothing is left)")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes; Content-Length is required; at most `max_file_bytes` (default 100 MiB)"),
     responses((status = 201, body = crate::protocol::FileInfo),
         (status = 400, body = crate::wire::ErrorBody, description = "`bad_request`: the body did not match its Content-Length"),

@@ -7,7 +7,7 @@ use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
-use crate::room::{JoinError, JoinRequest, Lookup, format_unix};
+use crate::room::{JoinError, JoinRequest, Lookup, SessionView, format_unix};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -86,6 +86,23 @@ fn welcome_limits(state: &AppState) -> Limits {
     }
 }
 
+/// The first frame of every session, joined or resumed.
+fn welcome(state: &AppState, room_id: &str, view: SessionView, resumed: bool) -> ServerMessage {
+    ServerMessage::Welcome {
+        participant_id: view.participant.id.clone(),
+        you: view.participant,
+        room_id: room_id.to_owned(),
+        participants: view.participants,
+        ice_servers: ice_servers(state),
+        recording: view.recording,
+        layout: view.layout,
+        resume_token: view.resume_token,
+        resumed,
+        chat: view.chat,
+        limits: welcome_limits(state),
+    }
+}
+
 fn ice_servers(state: &AppState) -> Vec<IceServerInfo> {
     state
         .config
@@ -105,19 +122,7 @@ async fn try_resume(
     let r = room.resume(resume, identity).await?;
     let (out_tx, out_rx) = mpsc::channel::<ServerMessage>(256);
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>(64);
-    let welcome = ServerMessage::Welcome {
-        participant_id: r.participant.id.clone(),
-        you: r.participant,
-        room_id: room.id.clone(),
-        participants: r.participants,
-        ice_servers: ice_servers(state),
-        recording: r.recording,
-        layout: r.layout,
-        resume_token: r.resume_token,
-        resumed: true,
-        chat: r.chat,
-        limits: welcome_limits(state),
-    };
+    let welcome = welcome(state, &room.id, r.view, true);
     out_tx.send(welcome).await.ok()?;
     let done = CancellationToken::new();
     r.resume.send(Resumption { out: out_tx, signals: sig_rx, done: done.clone() }).await.ok()?;
@@ -173,24 +178,13 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
     };
     let (out_tx, out_rx) = mpsc::channel::<ServerMessage>(256);
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>(64);
-    let welcome = ServerMessage::Welcome {
-        participant_id: joined.participant.id.clone(),
-        you: joined.participant.clone(),
-        room_id: room.id.clone(),
-        participants: joined.participants,
-        ice_servers: ice_servers(&state),
-        recording: joined.recording,
-        layout: joined.layout,
-        resume_token: joined.resume_token,
-        resumed: false,
-        chat: joined.chat,
-        limits: welcome_limits(&state),
-    };
+    let (id, name) = (joined.view.participant.id.clone(), joined.view.participant.name.clone());
+    let welcome = welcome(&state, &room.id, joined.view, false);
     let _ = out_tx.send(welcome).await;
     let done = CancellationToken::new();
     tokio::spawn(participant::run(Session {
-        id: joined.participant.id,
-        name: joined.participant.name,
+        id,
+        name,
         room,
         events: joined.events,
         signals: sig_rx,
@@ -224,8 +218,7 @@ async fn read_frames(mut ws_rx: futures::stream::SplitStream<WebSocket>, sig_tx:
                 Some(Err(e)) => {
                     // A frame over `max_message_bytes` is the client breaking the protocol, not
                     // the network dropping: that session ends (tungstenite's capacity error).
-                    let text = e.to_string();
-                    let too_big = text.contains("Space limit exceeded") || text.contains("too long");
+                    let too_big = is_oversized(&e);
                     tracing::debug!(error = %e, too_big, "websocket read failed");
                     break !too_big;
                 }
@@ -297,4 +290,21 @@ mod tests {
         assert_eq!(clean_name(Some("  Ada\u{7}  ")), "Ada");
         assert_eq!(clean_name(Some(&"x".repeat(100))).len(), 64);
     }
+}
+
+/// Whether a read failed because the client's frame or message was over the configured size
+/// (tungstenite's capacity error, which warp keeps as its error's source). warp 0.4.3 uses the
+/// tungstenite of `tokio-tungstenite` 0.29, as we do; `tests/protocol.rs` fails (the oversized
+/// sender would leave `disconnected` after the resume window) if the two ever differ.
+fn is_oversized(e: &warp::Error) -> bool {
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(ws) = s.downcast_ref::<WsError>() {
+            return matches!(ws, WsError::Capacity(_));
+        }
+        source = s.source();
+    }
+    false
 }

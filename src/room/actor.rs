@@ -406,7 +406,6 @@ impl Room {
         media.video.add_participant(&info.id, &info.name).map_err(|e| JoinError::Media(e.to_string()))?;
         let (tx, events) = mpsc::unbounded_channel();
         let cancel = self.cancel.child_token();
-        let participants = self.members.iter().map(|m| m.info.clone()).collect();
         self.broadcast(RoomEvent::Joined(info.clone()), None);
         tracing::info!(participant = %info.id, name = %info.name, role = ?info.role, "joined");
         let resume_token = crate::ids::random_id(32);
@@ -426,17 +425,7 @@ impl Room {
         self.handle.present.store(self.members.len(), Ordering::Relaxed);
         self.empty_since = None;
         self.webhook("participantJoined", Some(&info), None);
-        Ok(Joined {
-            participant: info,
-            participants,
-            recording: self.recording_info(),
-            layout: self.layout_info(),
-            events,
-            cancel,
-            resume_token,
-            resumes,
-            chat: self.chat_state(),
-        })
+        Ok(Joined { view: self.session_view(info, resume_token), events, cancel, resumes })
     }
 
     /// The participant left by itself (its task is ending).

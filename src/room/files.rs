@@ -76,7 +76,9 @@ pub struct RoomFiles {
 pub fn clean_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
     let name: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
-    let name = name.trim().trim_start_matches('.').trim();
+    // Leading dots and spaces in any mix (".  .. " must not become ".."): no hidden or
+    // relative names.
+    let name = name.trim_start_matches(|c: char| c == '.' || c.is_whitespace()).trim_end();
     if name.is_empty() { "file".to_owned() } else { name.to_owned() }
 }
 
@@ -177,5 +179,8 @@ mod tests {
         assert_eq!(clean_name(".."), "file");
         assert_eq!(clean_name(""), "file");
         assert_eq!(clean_name(".bashrc"), "bashrc");
+        // Found by the upload fuzz (tests/signaling_fuzz.rs): dots and spaces mixed.
+        assert_eq!(clean_name(".  .. "), "file");
+        assert_eq!(clean_name(" . .x. "), "x.");
     }
 }

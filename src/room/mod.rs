@@ -145,31 +145,33 @@ pub enum ManageError {
     Store(#[from] StoreError),
 }
 
-/// Accepted join.
-pub struct Joined {
+/// What a participant is told when its session starts or is taken over: itself, the others
+/// and the room's state at that moment (the `welcome` message is built from it alone).
+pub struct SessionView {
     pub participant: ParticipantInfo,
+    /// Everyone else in the room.
     pub participants: Vec<ParticipantInfo>,
-    /// The recording running when this participant joined.
+    /// The recording running now.
     pub recording: Option<RecordingInfo>,
-    /// What the composite shows when this participant joined.
+    /// What the composite shows now.
     pub layout: LayoutInfo,
-    pub events: mpsc::UnboundedReceiver<RoomEvent>,
-    pub cancel: CancellationToken,
+    pub chat: ChatState,
     /// The secret that resumes this session (`?resume=`).
     pub resume_token: String,
+}
+
+/// Accepted join.
+pub struct Joined {
+    pub view: SessionView,
+    pub events: mpsc::UnboundedReceiver<RoomEvent>,
+    pub cancel: CancellationToken,
     /// Where a resumed signaling connection is handed to the participant task.
     pub resumes: mpsc::Receiver<participant::Resumption>,
-    pub chat: ChatState,
 }
 
 /// A session taken over by a new signaling connection (`?resume=`).
 pub struct Resumed {
-    pub participant: ParticipantInfo,
-    pub participants: Vec<ParticipantInfo>,
-    pub recording: Option<RecordingInfo>,
-    pub layout: LayoutInfo,
-    pub chat: ChatState,
-    pub resume_token: String,
+    pub view: SessionView,
     /// The participant task's; the new connection's channels go there.
     pub resume: mpsc::Sender<participant::Resumption>,
 }

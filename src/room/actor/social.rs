@@ -6,7 +6,7 @@ use super::Room;
 use crate::protocol::{ChatState, Connection, FileInfo};
 use crate::room::chat::{ChatError, Sender};
 use crate::room::files::{FileError, Slot};
-use crate::room::{Resumed, RoomEvent};
+use crate::room::{ParticipantInfo, Resumed, RoomEvent, SessionView};
 use std::time::Instant;
 
 impl Room {
@@ -58,19 +58,22 @@ impl Room {
     /// A new signaling connection takes over the session of `token`.
     pub(super) fn resume(&mut self, token: &str, identity: &str) -> Option<Resumed> {
         let m = self.members.iter().find(|m| m.resume_token == token && m.info.identity == identity)?;
-        let participant = m.info.clone();
-        let resume = m.resume.clone();
-        let participants = self.members.iter().filter(|o| o.info.id != participant.id).map(|o| o.info.clone()).collect();
+        let (participant, resume) = (m.info.clone(), m.resume.clone());
         tracing::info!(participant = %participant.id, "session resumed");
-        Some(Resumed {
+        Some(Resumed { view: self.session_view(participant, token.to_owned()), resume })
+    }
+
+    /// `participant`'s view of the room now; it is a member or about to become one.
+    pub(super) fn session_view(&self, participant: ParticipantInfo, resume_token: String) -> SessionView {
+        let participants = self.members.iter().filter(|o| o.info.id != participant.id).map(|o| o.info.clone()).collect();
+        SessionView {
             participant,
             participants,
             recording: self.recording_info(),
             layout: self.layout_info(),
             chat: self.chat_state(),
-            resume_token: token.to_owned(),
-            resume,
-        })
+            resume_token,
+        }
     }
 
     /// A participant's network dropped or came back: everyone is told, and their tile's label
