@@ -53,13 +53,14 @@ async fn flashes_and_beeps_line_up_in_the_recording() {
         }
         bright = luma > FLASH_LUMA;
     }
-    let start = d.audio_start_ms.unwrap_or(0) as f64;
     let mut beeps = Vec::new();
     let mut quiet = 0usize;
     for (i, s) in d.audio.iter().enumerate() {
         if s.saturating_abs() > BEEP_PEAK {
             if quiet > 4800 {
-                beeps.push(start + i as f64 / 48.0);
+                // Timed by its own buffer: a hole earlier in the audio (a stalled mixer leaves
+                // one, correctly stamped) must not shift every later beep.
+                beeps.push(d.audio_sample_ms(i));
             }
             quiet = 0;
         } else {
@@ -78,6 +79,11 @@ async fn flashes_and_beeps_line_up_in_the_recording() {
     let (first, last) = (errors[..errors.len().min(10)].to_vec(), errors[errors.len().saturating_sub(10)..].to_vec());
     let tenth = (errors.len() / 10).max(1);
     let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    // Each tenth of the recording on its own (a long soak shows whether it drifts or jumps).
+    for (k, part) in errors.chunks(errors.len().div_ceil(10)).enumerate().filter(|_| errors.len() >= 100) {
+        let worst = part.iter().fold(0f64, |m, e| m.max(e.abs()));
+        eprintln!("tenth {k}: {} pairs, mean {:.1} ms, worst {worst:.0} ms", part.len(), avg(part));
+    }
     eprintln!(
         "{} flash/beep pairs; mean error in the first tenth {:.1} ms, in the last tenth {:.1} ms (drift {:.1} ms)",
         errors.len(),

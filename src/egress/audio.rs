@@ -5,8 +5,9 @@
 //!
 //! Timestamps: the mixer hands a 20 ms frame every tick, stamped with the clock. Frames are
 //! stamped by counting samples from the first one, re-anchored to the clock only when the two
-//! drift apart by more than [`RESYNC`] (the mixer thread stalled), so scheduling jitter never
-//! shows as gaps or overlaps in the outputs. Encoded frames keep those absolute times.
+//! drift apart by more than [`RESYNC`] (the mixer thread stalled, or an input's jitter allowance
+//! changed), so scheduling jitter never shows as gaps or overlaps in the outputs; timestamps
+//! never go back (frames are dropped instead). Encoded frames keep those absolute times.
 //!
 //! Invariants: the mixer thread never waits here (the appsrc is bounded and drops its oldest);
 //! the pipeline is set to `Null` when the encoder is dropped (its guard).
@@ -43,13 +44,26 @@ fn samples_time(n: u64) -> gst::ClockTime {
 struct Counter {
     base: Option<gst::ClockTime>,
     samples: u64,
+    /// Counting ran ahead of the clock: frames are dropped until the clock catches up.
+    catching_up: bool,
 }
 
 impl Counter {
-    /// The time to stamp a frame of `n` samples that the clock says starts at `at`.
-    fn stamp(&mut self, at: gst::ClockTime, n: usize) -> gst::ClockTime {
+    /// The time to stamp a frame of `n` samples that the clock says starts at `at`, or `None`
+    /// when the frame is dropped. The clock far ahead (the mixer stalled, or its input's jitter
+    /// allowance shrank) re-anchors: a gap in the output. The clock far behind (the allowance
+    /// grew, so the mix now comes later) cannot be followed backwards without overlapping
+    /// timestamps, so frames are dropped until it is within half a frame again.
+    fn stamp(&mut self, at: gst::ClockTime, n: usize) -> Option<gst::ClockTime> {
         let counted = self.base.map(|b| b + samples_time(self.samples));
         let pts = match counted {
+            Some(c) if c > at && (self.catching_up || c - at > RESYNC) => {
+                self.catching_up = c - at > samples_time(n as u64) / 2;
+                if self.catching_up {
+                    return None;
+                }
+                c
+            }
             Some(c) if c.absdiff(at) <= RESYNC => c,
             _ => {
                 self.base = Some(at);
@@ -58,7 +72,7 @@ impl Counter {
             }
         };
         self.samples += n as u64;
-        pts
+        Some(pts)
     }
 }
 
@@ -135,7 +149,7 @@ impl EgressTap for AudioEncoder {
 
     fn audio(&self, pcm: &[i16], at: gst::ClockTime) -> TapStatus {
         let Ok(mut st) = self.state.lock() else { return TapStatus::Closed };
-        let pts = st.counter.stamp(at, pcm.len());
+        let Some(pts) = st.counter.stamp(at, pcm.len()) else { return TapStatus::Open };
         // A frame that does not follow the batch (re-anchored after a stall) starts a new one.
         let contiguous = st.batch.start.is_some_and(|s| s + samples_time(st.batch.samples as u64) == pts);
         if !contiguous && let Some(chunk) = st.batch.take() {
@@ -203,10 +217,24 @@ mod tests {
     #[test]
     fn frames_are_stamped_by_counting_and_re_anchored_after_a_stall() {
         let mut c = Counter::default();
-        let stamps: Vec<u64> = [1000, 1023, 1039, 1061, 1080].iter().map(|&t| c.stamp(ms(t), 960).mseconds()).collect();
-        assert_eq!(stamps, [1000, 1020, 1040, 1060, 1080], "jitter in the mixer's ticks does not show");
-        assert_eq!(c.stamp(ms(1300), 960).mseconds(), 1300, "a 200 ms stall re-anchors instead of piling up");
-        assert_eq!(c.stamp(ms(1325), 960).mseconds(), 1320);
+        let mut stamp = |t| c.stamp(ms(t), 960).map(|p| p.mseconds());
+        let stamps: Vec<Option<u64>> = [1000, 1023, 1039, 1061, 1080].into_iter().map(&mut stamp).collect();
+        assert_eq!(stamps, [Some(1000), Some(1020), Some(1040), Some(1060), Some(1080)], "jitter in the mixer's ticks does not show");
+        assert_eq!(stamp(1300), Some(1300), "a 200 ms stall re-anchors instead of piling up");
+        assert_eq!(stamp(1325), Some(1320));
+    }
+
+    #[test]
+    fn a_mix_that_comes_later_drops_frames_instead_of_going_back() {
+        // The input's jitter allowance grew by 60 ms: the clock now says each frame started
+        // 60 ms earlier than counting does.
+        let mut c = Counter::default();
+        let mut stamp = |t| c.stamp(ms(t), 960).map(|p| p.mseconds());
+        assert_eq!([stamp(1000), stamp(1020)], [Some(1000), Some(1020)]);
+        let after: Vec<Option<u64>> = [980, 1000, 1020, 1040, 1060].into_iter().map(&mut stamp).collect();
+        assert_eq!(after, [None, None, None, Some(1040), Some(1060)], "never earlier than what was stamped; back on the clock");
+        // Small jitter after catching up is absorbed as before.
+        assert_eq!(stamp(1095), Some(1080));
     }
 
     #[test]

@@ -305,16 +305,28 @@ impl Drop for AudioMixer {
     }
 }
 
+/// The middle value (the upper one of two), 0 for none.
+fn median(v: &mut [usize]) -> usize {
+    if v.is_empty() {
+        return 0;
+    }
+    let mid = v.len() / 2;
+    *v.select_nth_unstable(mid).1
+}
+
 /// Scratch buffers reused every frame (no per-frame allocation beyond the encoded packets).
 struct Scratch {
     frames: HashMap<String, Vec<i16>>,
+    /// Samples left queued behind each mixed input's frame this tick.
+    waits: Vec<usize>,
     sum: Vec<i32>,
     out: Vec<i16>,
     encoded: Vec<u8>,
 }
 
 fn run(state: Arc<Mutex<MixerState>>, stop: Arc<AtomicBool>) {
-    let mut scratch = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
+    let mut scratch =
+        Scratch { frames: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
     let mut next = Instant::now() + FRAME_TIME;
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -334,22 +346,26 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
     sc.sum.iter_mut().for_each(|x| *x = 0);
     sc.frames.retain(|id, _| s.inputs.contains_key(id));
     let mut live: Vec<&str> = Vec::with_capacity(s.inputs.len());
+    sc.waits.clear();
     for (id, q) in &s.inputs {
         let buf = sc.frames.entry(id.clone()).or_insert_with(|| vec![0; FRAME]);
-        let got = q
+        let (got, behind) = q
             .lock()
             .map(|mut q| {
                 let before = q.target;
                 let got = q.take_frame(buf);
+                // What stayed behind arrived after this frame: how long it waited.
+                let behind = q.samples.len();
                 s.stats.underruns += std::mem::take(&mut q.underruns);
                 s.stats.discarded_samples += std::mem::take(&mut q.discarded);
                 if q.target != before {
                     tracing::debug!(participant = %id, frames = q.target, "audio input jitter allowance changed");
                 }
-                got
+                (got, behind)
             })
-            .unwrap_or(false);
+            .unwrap_or((false, 0));
         if got && !s.muted.contains(id) {
+            sc.waits.push(behind);
             mixminus::accumulate(&mut sc.sum, buf);
             live.push(id.as_str());
             s.speakers.observe(id, Some(buf));
@@ -364,8 +380,13 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
     }
     if !s.taps.is_empty() {
         mixminus::minus(&sc.sum, None, &mut sc.out);
-        // The frame taken now arrived during the last tick: its start is one frame ago.
-        let at = clock_now().saturating_sub(gstreamer::ClockTime::from_mseconds(FRAME_TIME.as_millis() as u64));
+        // When the frame taken now started arriving: one frame ago, plus the time it waited in
+        // its input's jitter buffer (the samples queued behind it), so the outputs' audio keeps
+        // the time it was captured and stays with the video, which is stamped on arrival. The
+        // mix has one time for all inputs: the median wait (the exact one with one speaker;
+        // one jittery input among several does not move the others).
+        let wait = median(&mut sc.waits) as u64 * 1_000_000_000 / u64::from(SAMPLE_RATE);
+        let at = clock_now().saturating_sub(gstreamer::ClockTime::from_nseconds(FRAME_TIME.as_nanos() as u64 + wait));
         s.taps.each(|t| t.audio(&sc.out, at));
     }
     let mut gone = Vec::new();
@@ -504,7 +525,8 @@ mod tests {
         let (tx, _rx) = mpsc::channel(1);
         let encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap();
         st.outputs.insert("b".into(), Output { encoder, sink: Arc::new(tx), seq: 0, ts: 0 });
-        let mut sc = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
+        let mut sc =
+            Scratch { frames: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
         q.lock().unwrap().push(&[1; FRAME]);
         for _ in 0..3 {
             mix_one_frame(&mut st, &mut sc);
@@ -543,7 +565,8 @@ mod tests {
             st.outputs.insert(id.into(), Output { encoder, sink: Arc::new(tx), seq: 0, ts: 0 });
             outputs.insert(id, rx);
         }
-        let mut sc = Scratch { frames: HashMap::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
+        let mut sc =
+            Scratch { frames: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
         let loud_a = tone(440.0, FRAME * 20);
         let silent_b = vec![0i16; FRAME * 20];
         let mut pkt = vec![0u8; 1500];

@@ -18,6 +18,9 @@ pub struct Decoded {
     /// Mono 48 kHz samples and the time of the first one.
     pub audio: Vec<i16>,
     pub audio_start_ms: Option<u64>,
+    /// (presentation time in µs, index in `audio` of its first sample) for each audio buffer:
+    /// a sample's time is its buffer's, so a gap in the audio does not shift what follows.
+    pub audio_buffers: Vec<(u64, usize)>,
     pub width: usize,
     pub height: usize,
     /// Time of the last video frame's end, ms.
@@ -94,6 +97,10 @@ pub fn decode(uri: &str, keep_ms: &[u64], probe: Option<Probe>, max_ms: Option<u
                 if o.audio_start_ms.is_none() {
                     o.audio_start_ms = buf.pts().map(|t| t.mseconds());
                 }
+                if let Some(pts) = buf.pts() {
+                    let at = o.audio.len();
+                    o.audio_buffers.push((pts.useconds(), at));
+                }
                 o.audio.extend(map.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])));
                 Ok(gst::FlowSuccess::Ok)
             })
@@ -122,6 +129,17 @@ pub fn decode(uri: &str, keep_ms: &[u64], probe: Option<Probe>, max_ms: Option<u
     result?;
     let mut o = out.lock().map_err(|_| "poisoned")?;
     Ok(std::mem::take(&mut *o))
+}
+
+impl Decoded {
+    /// The presentation time (ms) of audio sample `i`: its buffer's time plus its place in it.
+    pub fn audio_sample_ms(&self, i: usize) -> f64 {
+        let k = self.audio_buffers.partition_point(|&(_, first)| first <= i);
+        match k.checked_sub(1).map(|k| self.audio_buffers[k]) {
+            Some((us, first)) => us as f64 / 1000.0 + (i - first) as f64 / 48.0,
+            None => self.audio_start_ms.unwrap_or(0) as f64 + i as f64 / 48.0,
+        }
+    }
 }
 
 /// Seeks to `at_ms` in the file at `uri` and decodes the frame there: the file is seekable
