@@ -1,0 +1,133 @@
+// The client joins again by itself after `connection_failed` (headless Chromium, the real server).
+// While an nftables rule drops every UDP packet (loopback included), the page joins: its
+// signaling socket (TCP) works, its media (UDP) cannot get through, so the server gives the peer
+// connection up (after `connect_timeout_seconds`, 5 s here, the least it accepts; or sooner if
+// its ICE agent fails first) and sends `connection_failed`. The test then deletes the rule; the client's own retry (a new session, a
+// new peer connection) must end in a working call: the composite decodes and shows a picture, the
+// room holds one participant (the failed session was let go) and it is the new session.
+//
+// The rule acts on a whole network namespace, so the test runs only as root in a loopback-only
+// namespace of its own (scripts/test.sh runs the browser tests in one: `unshare -n`); elsewhere it
+// is skipped rather than cut the machine's UDP.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer, chromiumArgs, waitUntil } from './server.mjs';
+import { newPage, joinAs, inboundVideo, waitForPicture } from './client-helpers.mjs';
+
+const CONNECT_TIMEOUT_S = 5; // the server's minimum
+const TABLE = `tessera_rejoin_${process.pid}`;
+
+let server;
+let browser;
+let configDir;
+
+// Why the test cannot run here (null: it can).
+function cannotRun() {
+  if (process.getuid?.() !== 0) return 'needs root to add an nftables rule';
+  const nft = spawnSync('nft', ['--version'], { encoding: 'utf8' });
+  if (nft.error || nft.status !== 0) return 'needs nft (Debian package nftables)';
+  // Asked over netlink: /sys/class/net shows the namespace sysfs was mounted in.
+  const ip = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' });
+  const links = ip.status === 0 ? ip.stdout.trim().split('\n').map((l) => l.split(':')[1]?.trim()) : [];
+  if (!links.length || links.some((n) => n !== 'lo')) {
+    return `drops all UDP, so it runs only in a loopback-only network namespace (unshare -n, as scripts/test.sh does); interfaces here: ${links.join(', ') || ip.stderr}`;
+  }
+  return null;
+}
+
+function nft(args, input) {
+  const r = spawnSync('nft', args, { input, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`nft ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+}
+
+// Every UDP packet is dropped as it is sent (on loopback each packet passes `output` once).
+const dropUdp = () => nft(['-f', '-'], `add table inet ${TABLE}
+add chain inet ${TABLE} out { type filter hook output priority 0; }
+add rule inet ${TABLE} out meta l4proto udp drop
+`);
+const tableExists = () => spawnSync('nft', ['list', 'table', 'inet', TABLE], { encoding: 'utf8' }).status === 0;
+const allowUdp = () => { if (tableExists()) nft(['delete', 'table', 'inet', TABLE]); };
+
+const skip = cannotRun();
+
+before(async () => {
+  if (skip) return;
+  configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-rejoin-'));
+  const config = path.join(configDir, 'tessera.toml');
+  fs.writeFileSync(config, `connect_timeout_seconds = ${CONNECT_TIMEOUT_S}\n`);
+  server = await startServer(['--config', config]);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+});
+
+after(async () => {
+  if (!skip) allowUdp();
+  await browser?.close();
+  await server?.stop();
+  if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
+});
+
+const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
+const ufrag = (sdp) => (sdp.match(/^a=ice-ufrag:(\S+)/m) || [])[1];
+
+async function participants(roomId) {
+  const res = await fetch(`${server.base}/api/v1/rooms/${roomId}/participants`);
+  assert.equal(res.status, 200, 'the participant list');
+  return (await res.json()).participants;
+}
+
+test('a first handshake that cannot get through: connection_failed, the client joins again by itself, and the call works', async (t) => {
+  if (skip) { t.skip(skip); return; }
+  const res = await fetch(`${server.base}/api/v1/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(res.status, 201, 'a room');
+  const roomId = (await res.json()).room.id;
+  const bob = await newPage(browser, 'Bob');
+  try {
+    dropUdp();
+    assert.ok(tableExists(), 'the drop rule is in place');
+    const since = Date.now();
+    await joinAs(server, bob, roomId); // the signaling socket is TCP: the welcome comes
+    const firstId = bob.id;
+    assert.ok(firstId, 'a first participant id');
+    const firstAnswer = await waitFor(() => bob.received.find((m) => m.type === 'answer'), 'the first answer', 10000);
+    const failed = await waitFor(() => bob.received.find((m) => m.type === 'error' && m.code === 'connection_failed'),
+      'the server to give the first attempt up (connection_failed)', (CONNECT_TIMEOUT_S + 10) * 1000);
+    t.diagnostic(`connection_failed ${failed.at - firstAnswer.at} ms after the first answer (${failed.at - since} ms after joining): “${failed.message}”`);
+    assert.equal(await bob.page.evaluate(() => window.tessera.mediaEverConnected), false, 'the first peer connection never connected');
+    allowUdp();
+    assert.ok(!tableExists(), 'the drop rule is gone');
+    const back = Date.now();
+    t.diagnostic(`UDP allowed again ${back - failed.at} ms after connection_failed`);
+
+    // The client's own retry: a new session (a new welcome, a new id) and a new peer connection.
+    const welcome = await waitFor(() => bob.received.find((m) => m.type === 'welcome' && m.at >= failed.at), 'the client to join again by itself', 10000);
+    assert.notEqual(welcome.participantId, firstId, 'a fresh join (a new participant id)');
+    assert.equal(welcome.resumed, false, 'not a resume');
+    await waitFor(() => bob.page.evaluate(() => window.tessera.phase === 'call' && window.tessera.pc?.connectionState === 'connected'),
+      'the new peer connection to connect', (CONNECT_TIMEOUT_S + 5) * 1000);
+    t.diagnostic(`connected ${Date.now() - back} ms after UDP came back`);
+    const picture = await waitForPicture(server, bob);
+    t.diagnostic(`composite ${picture.width} px wide, ${Math.round(picture.lit * 100)} % lit, ${Date.now() - back} ms after UDP came back`);
+    const frames = (await inboundVideo(bob.page)).framesDecoded;
+    await waitFor(async () => (await inboundVideo(bob.page)).framesDecoded > frames + 10, 'the composite to keep decoding');
+
+    const selfId = await bob.page.evaluate(() => window.tessera.selfId);
+    assert.equal(selfId, welcome.participantId, 'the page is the new session');
+    const list = await participants(roomId);
+    assert.deepEqual(list.map((p) => p.id), [selfId], 'one participant in the room, the new session (the failed one was let go)');
+    assert.equal(bob.received.filter((m) => m.type === 'error' && m.code === 'connection_failed').length, 1, 'only the first attempt failed');
+    assert.equal(await bob.page.locator('#home').isVisible(), false, 'still in the call, not sent home');
+    // The retry offered on a new peer connection (new ICE credentials), not on the failed one.
+    const first = bob.sent.find((m) => m.type === 'offer');
+    const retry = bob.sent.find((m) => m.type === 'offer' && m.at >= failed.at);
+    assert.ok(first && retry, 'an offer in each attempt');
+    assert.notEqual(ufrag(retry.sdp), ufrag(first.sdp), 'the retry is a new peer connection');
+  } finally {
+    allowUdp();
+    await bob.context.close();
+  }
+});
