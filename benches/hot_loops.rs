@@ -160,5 +160,28 @@ fn chat(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, mixing, rtp, layout, speakers, chat);
+/// What `/metrics` adds per packet: a composite packet sent to 16 receivers counts packets and
+/// bytes on each (`metrics::Rtp::count`, handles taken once), against the same loop without.
+fn metrics_cost(c: &mut Criterion) {
+    tessera::metrics::install("bench");
+    let counters: Vec<_> = (0..16).map(|_| tessera::metrics::Rtp::sent(tessera::metrics::Kind::Video)).collect();
+    let mut g = c.benchmark_group("metrics_16_receivers");
+    g.bench_function("count_packet_and_bytes", |b| {
+        b.iter(|| {
+            for c in &counters {
+                c.count(black_box(1188));
+            }
+        })
+    });
+    g.bench_function("baseline_loop_only", |b| {
+        b.iter(|| {
+            for c in &counters {
+                black_box((c, black_box(1188)));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, mixing, rtp, layout, speakers, chat, metrics_cost);
 criterion_main!(benches);

@@ -119,6 +119,19 @@ pub struct Config {
     /// How long a new media connection may take to connect before the session gives up,
     /// seconds.
     pub connect_timeout_seconds: u64,
+    /// This node's name, the `node` label of every metric (default: the host name).
+    pub node_id: Option<String>,
+    /// `text` (default) or `json` (one JSON object per line, with the spans, for log shippers).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for Config {
@@ -150,12 +163,25 @@ impl Default for Config {
             max_file_bytes: 100 * 1024 * 1024,
             room_file_quota_bytes: 1024 * 1024 * 1024,
             resume_seconds: 30,
+            node_id: None,
+            log_format: LogFormat::Text,
             connect_timeout_seconds: 30,
         }
     }
 }
 
 impl Config {
+    /// This node's name: `node_id`, else the host name, else `tessera`.
+    pub fn node_name(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "tessera".to_owned())
+        })
+    }
+
     /// Where shared files go (see [`Config::files_dir`]).
     pub fn files_dir(&self) -> PathBuf {
         match &self.files_dir {
@@ -301,6 +327,11 @@ impl Config {
                 files.display()
             ));
         }
+        if let Some(n) = &self.node_id
+            && (n.is_empty() || n.len() > 64 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+        {
+            return bad(format!("node_id must be 1 to 64 of A-Z a-z 0-9 . _ -, got {n:?}"));
+        }
         if self.resume_seconds > 600 {
             return bad(format!("resume_seconds must be within 0..=600, got {}", self.resume_seconds));
         }
@@ -386,6 +417,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_id_and_log_format() {
+        let c = Config::from_toml("node_id = \"node-1.eu\"\nlog_format = \"json\"").unwrap();
+        assert_eq!((c.node_name(), c.log_format), ("node-1.eu".to_owned(), LogFormat::Json));
+        c.validate().unwrap();
+        let bad = Config { node_id: Some("a b".into()), ..Config::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("node_id"));
+        assert!(Config::from_toml("log_format = \"xml\"").is_err());
+        assert!(!Config::default().node_name().is_empty(), "the host name by default");
+    }
 
     #[test]
     fn defaults_are_valid_and_loopback_media() {

@@ -27,6 +27,7 @@ pub mod ids;
 pub mod layout;
 pub mod loadgen;
 pub mod media;
+pub mod metrics;
 pub mod protocol;
 pub mod room;
 pub mod rtc;

@@ -97,7 +97,6 @@ fn parse_composite(s: &str) -> Result<tessera::wire::CompositeSettings, String> 
 }
 
 fn main() -> anyhow::Result<()> {
-    tessera::telemetry::init();
     let cli = Cli::parse();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Command::Serve { workers, .. } = &cli.command {
@@ -115,6 +114,10 @@ fn default_workers() -> usize {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The server logs as its config says, once it is read; the other commands log text.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        tessera::telemetry::init();
+    }
     match cli.command {
         Command::Serve {
             listen,
@@ -132,6 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let overrides =
                 Overrides { listen, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys, max_file_bytes };
             let cfg = Config::load(config.as_deref(), overrides)?;
+            tessera::telemetry::init_as(cfg.log_format);
             let running = tessera::server::start(cfg).await.context("the server could not start")?;
             tracing::info!("open http://{} in a browser", running.addr);
             tokio::select! {

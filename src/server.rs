@@ -55,6 +55,7 @@ impl Running {
 pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, StartError> {
     let pipelines = Pipelines::load(&config.pipelines_dir)?;
     check::check(&pipelines, &config.composite)?;
+    crate::metrics::install(&config.node_name());
     let store = Store::open(&config.database)?;
     let secret = match &config.token_secret {
         Some(s) => s.clone(),

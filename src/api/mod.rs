@@ -78,7 +78,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .or(files::routes(&state))
         .or(ws::signaling(state.clone()))
         .or(openapi::route(doc))
-        .or(health::healthz(state.clone()));
+        .or(health::healthz(state.clone()))
+        .or(health::metrics(state.clone()));
     let all = api.or(client::files(state)).recover(rejection::recover);
     allow::completing_405(all, allow).with(warp::trace::request())
 }

@@ -356,8 +356,10 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
                 let got = q.take_frame(buf);
                 // What stayed behind arrived after this frame: how long it waited.
                 let behind = q.samples.len();
-                s.stats.underruns += std::mem::take(&mut q.underruns);
-                s.stats.discarded_samples += std::mem::take(&mut q.discarded);
+                let (underruns, discarded) = (std::mem::take(&mut q.underruns), std::mem::take(&mut q.discarded));
+                s.stats.underruns += underruns;
+                s.stats.discarded_samples += discarded;
+                crate::metrics::audio_losses(underruns, discarded);
                 if q.target != before {
                     tracing::debug!(participant = %id, frames = q.target, "audio input jitter allowance changed");
                 }

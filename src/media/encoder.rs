@@ -2,7 +2,7 @@
 //! packets are fanned out to every receiver of that codec. Encoded once, sent to many.
 
 use super::tap::Taps;
-use super::{Delivery, MediaError, PacketSink, make};
+use super::{Delivery, MediaError, PacketSink, VideoCodec, make};
 use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -143,13 +143,14 @@ pub(crate) struct EncoderBranch {
 /// Hands every encoded access unit entering the payloader (the last element of the chain) to
 /// `taps`, stamped with its absolute clock time. Costs one atomic check per frame when no tap
 /// is attached; never copies the frame.
-fn tap_encoded(chain: &gst::Bin, taps: Arc<Taps>) -> Result<(), MediaError> {
+fn tap_encoded(chain: &gst::Bin, taps: Arc<Taps>, encoded: metrics::Counter) -> Result<(), MediaError> {
     let src = chain.static_pad("src").ok_or_else(|| MediaError::Graph("encoder chain has no src pad".into()))?;
     let ghost = src.downcast::<gst::GhostPad>().map_err(|_| MediaError::Graph("encoder chain's src pad is not a ghost pad".into()))?;
     let payloader =
         ghost.target().and_then(|p| p.parent_element()).ok_or_else(|| MediaError::Graph("encoder chain ends in no element".into()))?;
     let pad = payloader.static_pad("sink").ok_or_else(|| MediaError::Graph("the payloader has no sink pad".into()))?;
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        encoded.increment(1);
         if taps.is_empty() {
             return gst::PadProbeReturn::Ok;
         }
@@ -169,12 +170,29 @@ fn tap_encoded(chain: &gst::Bin, taps: Arc<Taps>) -> Result<(), MediaError> {
     Ok(())
 }
 
+/// Counts the frames that find the chain's queue full because the encoder is behind: a full
+/// queue emits `overrun`, then (leaky, as `pipelines/encode-*.pipeline` have it) drops its
+/// oldest frame.
+fn count_late_frames(chain: &gst::Bin, late: metrics::Counter) {
+    for queue in chain.iterate_elements().into_iter().flatten() {
+        if !queue.factory().is_some_and(|f| f.name() == "queue") {
+            continue;
+        }
+        let late = late.clone();
+        queue.connect("overrun", false, move |_| {
+            late.increment(1);
+            None
+        });
+    }
+}
+
 /// Builds `description` into a bin ending in an appsink and links it to `tee`.
 pub(crate) fn build(
     parent: &gst::Bin,
     tee: &gst::Element,
     description: &str,
     dropped: Arc<AtomicU64>,
+    codec: VideoCodec,
 ) -> Result<EncoderBranch, MediaError> {
     let chain =
         gst::parse::bin_from_description(description, true).map_err(|source| MediaError::Parse { name: "encoder".into(), source })?;
@@ -192,7 +210,12 @@ pub(crate) fn build(
     bin.add_pad(&gst::GhostPad::with_target(&sink_pad)?)?;
 
     let taps = Arc::new(Taps::default());
-    tap_encoded(&chain, taps.clone())?;
+    let (encoded, late) = crate::metrics::frames(match codec {
+        VideoCodec::H264 => "h264",
+        VideoCodec::Vp8 => "vp8",
+    });
+    tap_encoded(&chain, taps.clone(), encoded)?;
+    count_late_frames(&chain, late);
     let fanout = Arc::new(Fanout::counting_drops_into(dropped));
     let out = fanout.clone();
     appsink.set_callbacks(

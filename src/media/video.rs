@@ -388,7 +388,7 @@ impl RoomVideo {
                 VideoCodec::H264 => &self.pipelines.encode_h264,
                 VideoCodec::Vp8 => &self.pipelines.encode_vp8,
             };
-            let branch = encoder::build(&self.canvas, &self.tee, &render(desc, &self.cfg), self.dropped.clone())?;
+            let branch = encoder::build(&self.canvas, &self.tee, &render(desc, &self.cfg), self.dropped.clone(), codec)?;
             self.encoders.insert(codec, branch);
         }
         self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))

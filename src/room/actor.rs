@@ -239,7 +239,12 @@ impl Room {
             return;
         }
         self.ended = true;
-        self.spec.ended_at = Some(now_unix());
+        let now = now_unix();
+        self.spec.ended_at = Some(now);
+        if self.opened {
+            let opened_at = self.spec.starts_at.unwrap_or(self.spec.created_at).max(self.spec.created_at);
+            crate::metrics::room_duration(now.saturating_sub(opened_at).max(0) as f64);
+        }
         self.spec.end_reason = Some(reason);
         if let Err(e) = self.ctx.store.update_room(&self.spec) {
             tracing::error!(error = %e, "could not store the room as ended");

@@ -168,11 +168,24 @@ pub struct RtpWriter {
     ssrc: u32,
     pt: u8,
     connected: tokio::sync::watch::Receiver<bool>,
+    sent: crate::metrics::Rtp,
+    dropped: metrics::Counter,
+    /// The participant's join, until its first packet of the composite went out (video only).
+    first_frame: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl RtpWriter {
-    pub fn new(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, connected: tokio::sync::watch::Receiver<bool>) -> Self {
-        Self { track, ssrc, pt, connected }
+    /// A writer of `kind` media; `joined` (the participant's join) times its first packet.
+    pub fn new(
+        track: Arc<TrackLocalStaticRTP>,
+        ssrc: u32,
+        pt: u8,
+        connected: tokio::sync::watch::Receiver<bool>,
+        kind: crate::metrics::Kind,
+        joined: Option<std::time::Instant>,
+    ) -> Self {
+        let (sent, dropped) = (crate::metrics::Rtp::sent(kind), crate::metrics::dropped(kind));
+        Self { track, ssrc, pt, connected, sent, dropped, first_frame: std::sync::Mutex::new(joined) }
     }
 }
 
@@ -188,12 +201,25 @@ impl crate::media::PacketSink for RtpWriter {
         }
         packet.header.ssrc = self.ssrc;
         packet.header.payload_type = self.pt;
+        let size = packet.payload.len();
         // One poll: the track's context lock and the driver queue's send complete at once
         // unless contended or full, and dropping the pending future then loses only this packet.
         let write = std::pin::pin!(self.track.write_rtp(packet));
         match write.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
-            std::task::Poll::Ready(Ok(())) => Delivery::Sent,
-            std::task::Poll::Ready(Err(_)) | std::task::Poll::Pending => Delivery::Dropped,
+            std::task::Poll::Ready(Ok(())) => {
+                self.sent.count(size);
+                // Uncontended: only this writer's media thread takes it, once per packet.
+                if let Ok(mut first) = self.first_frame.try_lock()
+                    && let Some(joined) = first.take()
+                {
+                    crate::metrics::join_to_first_frame(joined.elapsed().as_secs_f64());
+                }
+                Delivery::Sent
+            }
+            std::task::Poll::Ready(Err(_)) | std::task::Poll::Pending => {
+                self.dropped.increment(1);
+                Delivery::Dropped
+            }
         }
     }
 }
@@ -225,6 +251,11 @@ pub async fn forward_rtp(
         p.header.payload_type = pt;
         let _ = track.write_rtp(p).await;
     }
+}
+
+/// Whether an RTCP packet is a NACK (a receiver asking for lost packets again).
+pub fn is_nack(p: &dyn rtc::rtcp::Packet) -> bool {
+    p.as_any().is::<rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack>()
 }
 
 /// Whether an RTCP packet type is a keyframe request (PLI or FIR).

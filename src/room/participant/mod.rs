@@ -12,6 +12,7 @@ mod link;
 use super::{CountGuard, RoomEvent, RoomHandle, Stats};
 use crate::media::KeyframeGate;
 use crate::media::VideoCodec;
+use crate::metrics::{Kind, Rtp};
 use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
 use crate::rtc::data::ChannelEvent;
 use crate::rtc::{self, PeerEvent, PeerEventForwarder, RtcFactory, sdp};
@@ -128,6 +129,8 @@ struct Participant {
     channel_tx: mpsc::Sender<ChannelEvent>,
     /// What is down and since when (`link.rs`).
     link: Link,
+    /// When the session started (join-to-first-frame is timed from it).
+    joined: std::time::Instant,
 }
 
 enum Exit {
@@ -193,6 +196,7 @@ async fn run_inner(mut s: Session) {
         chat_channel: None,
         channel_tx,
         link: Link::default(),
+        joined: std::time::Instant::now(),
     };
     let exit = loop {
         let give_up = p.link.give_up_at(s.resume_window, s.connect_timeout);
@@ -438,7 +442,8 @@ impl Participant {
     async fn start_sending(&mut self) {
         if let Some((out, codec)) = &self.video_out {
             let pt = negotiated_pt(&out.sender, rtc::video_codec(*codec).mime_type.as_str(), default_video_pt(*codec)).await;
-            let sink = Arc::new(rtc::RtpWriter::new(out.track.clone(), out.ssrc, pt, self.connected.subscribe()));
+            let connected = self.connected.subscribe();
+            let sink = Arc::new(rtc::RtpWriter::new(out.track.clone(), out.ssrc, pt, connected, Kind::Video, Some(self.joined)));
             match self.room.subscribe_video(&self.id, *codec, sink).await {
                 Ok(sub) => {
                     self.video_keyframes = Some(sub.keyframes.clone());
@@ -452,7 +457,7 @@ impl Participant {
         }
         if let Some(out) = &self.audio_out {
             let pt = negotiated_pt(&out.sender, rtc::audio_codec().mime_type.as_str(), rtc::PT_OPUS).await;
-            let sink = Arc::new(rtc::RtpWriter::new(out.track.clone(), out.ssrc, pt, self.connected.subscribe()));
+            let sink = Arc::new(rtc::RtpWriter::new(out.track.clone(), out.ssrc, pt, self.connected.subscribe(), Kind::Audio, None));
             if let Err(e) = self.room.subscribe_audio(&self.id, sink).await {
                 tracing::warn!(error = %e, "no mixed audio");
                 self.send(ServerMessage::error("media_error", format!("the mixed audio is unavailable: {e}"))).await;
@@ -484,10 +489,14 @@ async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str, fallback: u8) ->
 /// A receiver's PLI/FIR → a (rate-limited) keyframe from the shared encoder.
 async fn keyframe_requests_from_receiver(track: Arc<TrackLocalStaticRTP>, keyframes: Arc<KeyframeGate>) {
     let subscribed = tokio::time::Instant::now();
+    let (requests, nacks) = (crate::metrics::keyframe_requests_received(), crate::metrics::nacks_received());
     loop {
         match track.poll().await {
             Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
-                if packets.iter().any(|p| rtc::is_keyframe_request(p.as_ref())) {
+                let asked = packets.iter().filter(|p| rtc::is_keyframe_request(p.as_ref())).count();
+                requests.increment(asked as u64);
+                nacks.increment(packets.iter().filter(|p| rtc::is_nack(p.as_ref())).count() as u64);
+                if asked > 0 {
                     let joining = subscribed.elapsed() < JOINING;
                     keyframes.request(if joining { JOINING_KEYFRAME_GAP } else { RECEIVER_KEYFRAME_GAP });
                 }
@@ -517,9 +526,13 @@ async fn ingest_track(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>)
                 Ok(i) => i,
                 Err(e) => return tracing::warn!(error = %e, "audio input refused"),
             };
+            let received = Rtp::received(Kind::Audio);
             while let Some(ev) = track.poll().await {
                 match ev {
-                    TrackRemoteEvent::OnRtpPacket(p) => input.push_rtp(p.header.timestamp, &p.payload),
+                    TrackRemoteEvent::OnRtpPacket(p) => {
+                        received.count(p.payload.len());
+                        input.push_rtp(p.header.timestamp, &p.payload);
+                    }
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
                 }
@@ -569,8 +582,12 @@ async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>,
         (Err(e), None) => return tracing::warn!(error = %e, "video input refused"),
     };
     tracing::info!(?codec, pt = first.header.payload_type, screen = screen.is_some(), "video input attached");
+    let received = Rtp::received(Kind::Video);
+    received.count(first.payload.len());
+    let plis = crate::metrics::plis_sent();
     let pli = |t: &Arc<dyn TrackRemote>| {
         let t = t.clone();
+        plis.increment(1);
         async move {
             let _ = t.write_rtcp(vec![Box::new(PictureLossIndication { sender_ssrc: 0, media_ssrc })]).await;
         }
@@ -585,6 +602,7 @@ async fn ingest_video(room: RoomHandle, id: String, track: Arc<dyn TrackRemote>,
             ev = track.poll() => match ev {
                 Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
                 Some(TrackRemoteEvent::OnRtpPacket(p)) => {
+                    received.count(p.payload.len());
                     if let Ok(b) = p.marshal() {
                         ingest.push_rtp(b.freeze());
                     }

@@ -1,0 +1,203 @@
+//! Prometheus metrics: names, help texts and the process-wide recorder behind `GET /metrics`.
+//!
+//! Recording goes through the `metrics` facade (macros anywhere, no registry threaded through
+//! the layers); `metrics-exporter-prometheus` renders the text format and `metrics-process`
+//! adds the standard `process_*` series (CPU seconds, resident memory, threads, open files).
+//! Hot paths (a counter per RTP packet) hold [`metrics::Counter`] handles taken once, so a
+//! packet costs one atomic add, not a registry lookup.
+//!
+//! Invariants: one recorder per process, installed by the first server that starts (its
+//! `node` label is on every series); with none installed every handle is a no-op. Names follow
+//! Prometheus conventions: `tessera_` prefix, `_total` on counters, seconds and bytes.
+
+use metrics::{Counter, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::{Mutex, OnceLock};
+
+pub const ROOMS: &str = "tessera_rooms";
+pub const PARTICIPANTS: &str = "tessera_participants";
+pub const RECORDINGS: &str = "tessera_recordings";
+pub const OUTPUTS: &str = "tessera_outputs";
+pub const RTP_RECEIVED_PACKETS: &str = "tessera_rtp_received_packets_total";
+pub const RTP_RECEIVED_BYTES: &str = "tessera_rtp_received_bytes_total";
+pub const RTP_SENT_PACKETS: &str = "tessera_rtp_sent_packets_total";
+pub const RTP_SENT_BYTES: &str = "tessera_rtp_sent_bytes_total";
+pub const RTP_DROPPED_PACKETS: &str = "tessera_rtp_dropped_packets_total";
+pub const NACKS_RECEIVED: &str = "tessera_rtcp_nacks_received_total";
+pub const KEYFRAME_REQUESTS_RECEIVED: &str = "tessera_rtcp_keyframe_requests_received_total";
+pub const PLIS_SENT: &str = "tessera_rtcp_plis_sent_total";
+pub const AUDIO_UNDERRUNS: &str = "tessera_audio_underruns_total";
+pub const AUDIO_DISCARDED: &str = "tessera_audio_discarded_samples_total";
+pub const FRAMES_ENCODED: &str = "tessera_composite_frames_encoded_total";
+pub const FRAMES_LATE: &str = "tessera_composite_frames_late_total";
+pub const JOIN_TO_FIRST_FRAME: &str = "tessera_join_to_first_frame_seconds";
+pub const ROOM_DURATION: &str = "tessera_room_duration_seconds";
+
+const JOIN_BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0];
+const ROOM_BUCKETS: &[f64] = &[60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0];
+
+struct Installed {
+    handle: PrometheusHandle,
+    process: Mutex<metrics_process::Collector>,
+}
+
+static INSTALLED: OnceLock<Option<Installed>> = OnceLock::new();
+
+/// Installs the recorder with `node` as a label on every series (the first call wins; false
+/// when another recorder was installed before, and metrics are then not served).
+pub fn install(node: &str) -> bool {
+    INSTALLED.get_or_init(|| build(node)).is_some()
+}
+
+fn build(node: &str) -> Option<Installed> {
+    let builder = PrometheusBuilder::new()
+        .add_global_label("node", node)
+        .set_buckets_for_metric(Matcher::Full(JOIN_TO_FIRST_FRAME.into()), JOIN_BUCKETS)
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full(ROOM_DURATION.into()), ROOM_BUCKETS));
+    let recorder = match builder {
+        Ok(b) => b.build_recorder(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: bad histogram buckets");
+            return None;
+        }
+    };
+    let handle = recorder.handle();
+    if metrics::set_global_recorder(recorder).is_err() {
+        tracing::warn!("metrics: another recorder is installed; /metrics is not served");
+        return None;
+    }
+    describe();
+    let process = metrics_process::Collector::default();
+    process.describe();
+    Some(Installed { handle, process: Mutex::new(process) })
+}
+
+fn describe() {
+    describe_gauge!(ROOMS, "Rooms live on this node (open, with their media or waiting for people).");
+    describe_gauge!(PARTICIPANTS, "Participant sessions on this node.");
+    describe_gauge!(RECORDINGS, "Recordings running on this node.");
+    describe_gauge!(OUTPUTS, "Live outputs running on this node, by kind (rtmp, hls).");
+    describe_counter!(RTP_RECEIVED_PACKETS, "RTP packets received from participants, by kind (audio, video).");
+    describe_counter!(RTP_RECEIVED_BYTES, Unit::Bytes, "RTP payload bytes received from participants, by kind.");
+    describe_counter!(RTP_SENT_PACKETS, "RTP packets of the composite and the mixes sent to participants, by kind.");
+    describe_counter!(RTP_SENT_BYTES, Unit::Bytes, "RTP payload bytes sent to participants, by kind.");
+    describe_counter!(RTP_DROPPED_PACKETS, "RTP packets a slow receiver could not take (each loses only its own), by kind.");
+    describe_counter!(NACKS_RECEIVED, "RTCP NACK packets received from participants for the composite.");
+    describe_counter!(KEYFRAME_REQUESTS_RECEIVED, "RTCP PLI/FIR packets received from participants for the composite.");
+    describe_counter!(PLIS_SENT, "RTCP PLI packets sent to participants for their camera or screen.");
+    describe_counter!(AUDIO_UNDERRUNS, "Times an input's audio ran dry while it was playing (each a gap in that voice).");
+    describe_counter!(
+        AUDIO_DISCARDED,
+        "Input audio thrown away to keep latency down, in 48 kHz samples (an integer count; divide by 48000 for seconds)."
+    );
+    describe_counter!(FRAMES_ENCODED, "Composite frames encoded, by codec.");
+    describe_counter!(FRAMES_LATE, "Composite frames dropped before encoding because the encoder was behind, by codec.");
+    describe_histogram!(JOIN_TO_FIRST_FRAME, Unit::Seconds, "From a participant's join to the first composite packet sent to it.");
+    describe_histogram!(ROOM_DURATION, Unit::Seconds, "How long rooms were open, counted when they end.");
+}
+
+/// What the server knows at scrape time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Live {
+    pub rooms: usize,
+    pub participants: usize,
+    pub recordings: usize,
+    pub rtmp: usize,
+    pub hls: usize,
+}
+
+/// The text exposition of every series, with the gauges set from `live` and the process
+/// figures read now; `None` when no recorder of ours is installed.
+pub fn render(live: Live) -> Option<String> {
+    let installed = INSTALLED.get()?.as_ref()?;
+    gauge!(ROOMS).set(live.rooms as f64);
+    gauge!(PARTICIPANTS).set(live.participants as f64);
+    gauge!(RECORDINGS).set(live.recordings as f64);
+    gauge!(OUTPUTS, "kind" => "rtmp").set(live.rtmp as f64);
+    gauge!(OUTPUTS, "kind" => "hls").set(live.hls as f64);
+    if let Ok(p) = installed.process.lock() {
+        p.collect();
+    }
+    Some(installed.handle.render())
+}
+
+/// Media kinds, as the `kind` label says them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Audio,
+    Video,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Audio => "audio",
+            Kind::Video => "video",
+        }
+    }
+}
+
+/// Packet and byte counters of one direction and kind, taken once and kept by a hot path.
+#[derive(Clone)]
+pub struct Rtp {
+    packets: Counter,
+    bytes: Counter,
+}
+
+impl Rtp {
+    pub fn received(kind: Kind) -> Self {
+        Self {
+            packets: counter!(RTP_RECEIVED_PACKETS, "kind" => kind.label()),
+            bytes: counter!(RTP_RECEIVED_BYTES, "kind" => kind.label()),
+        }
+    }
+
+    pub fn sent(kind: Kind) -> Self {
+        Self { packets: counter!(RTP_SENT_PACKETS, "kind" => kind.label()), bytes: counter!(RTP_SENT_BYTES, "kind" => kind.label()) }
+    }
+
+    pub fn count(&self, payload_bytes: usize) {
+        self.packets.increment(1);
+        self.bytes.increment(payload_bytes as u64);
+    }
+}
+
+/// Packets of `kind` a slow receiver could not take.
+pub fn dropped(kind: Kind) -> Counter {
+    counter!(RTP_DROPPED_PACKETS, "kind" => kind.label())
+}
+
+pub fn nacks_received() -> Counter {
+    counter!(NACKS_RECEIVED)
+}
+
+pub fn keyframe_requests_received() -> Counter {
+    counter!(KEYFRAME_REQUESTS_RECEIVED)
+}
+
+pub fn plis_sent() -> Counter {
+    counter!(PLIS_SENT)
+}
+
+/// Underruns and discarded input audio (48 kHz samples) the mixer collected from its inputs.
+pub fn audio_losses(underruns: u64, discarded_samples: u64) {
+    if underruns > 0 {
+        counter!(AUDIO_UNDERRUNS).increment(underruns);
+    }
+    if discarded_samples > 0 {
+        counter!(AUDIO_DISCARDED).increment(discarded_samples);
+    }
+}
+
+/// Frames of the composite encoded in `codec` ("h264", "vp8") and dropped as late.
+pub fn frames(codec: &'static str) -> (Counter, Counter) {
+    (counter!(FRAMES_ENCODED, "codec" => codec), counter!(FRAMES_LATE, "codec" => codec))
+}
+
+pub fn join_to_first_frame(seconds: f64) {
+    histogram!(JOIN_TO_FIRST_FRAME).record(seconds);
+}
+
+pub fn room_duration(seconds: f64) {
+    histogram!(ROOM_DURATION).record(seconds);
+}
