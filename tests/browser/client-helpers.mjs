@@ -1,7 +1,9 @@
-// Helpers shared by the client tests (client, chat, reconnect): pages whose getUserMedia calls
-// and tracks are counted and whose signaling frames are kept, joining through the UI, and
-// reading the composite a page decodes.
+// Helpers shared by the client tests (client, chat, reconnect, rejoin, firefox-reconnect): pages
+// whose getUserMedia calls and tracks are counted and whose signaling frames are kept, joining
+// through the UI, reading the composite a page decodes, and a TCP proxy whose connections can be
+// cut (a network drop for the signaling socket, in any browser).
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { waitUntil } from './server.mjs';
 
 // Installed before the client's script. Counts getUserMedia calls and keeps every track it
@@ -113,3 +115,35 @@ export async function waitForPicture(server, rec) {
 
 // The readyState of every track getUserMedia gave the page.
 export const trackStates = (page) => page.evaluate(() => window.__tracks.map((t) => `${t.kind}:${t.readyState}`));
+
+// A TCP proxy to the server: `cut()` drops every connection through it (no WebSocket close frame
+// reaches either side) and refuses new ones until `restore()`.
+export function tcpProxy(target) {
+  const { hostname, port } = new URL(target);
+  const pairs = new Set();
+  let blocked = false;
+  const srv = net.createServer((client) => {
+    if (blocked) { client.destroy(); return; }
+    const upstream = net.connect(Number(port), hostname);
+    const pair = { client, upstream };
+    pairs.add(pair);
+    const end = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({
+    base: `http://127.0.0.1:${srv.address().port}`,
+    cut() {
+      blocked = true;
+      for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
+      pairs.clear();
+    },
+    restore() { blocked = false; },
+    close: () => new Promise((r) => { for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); } srv.close(r); }),
+  })));
+}
+
+// An SDP's ICE username fragment (a new one: an ICE restart, or a new peer connection).
+export const iceUfrag = (sdp) => (sdp.match(/^a=ice-ufrag:(\S+)/m) || [])[1];

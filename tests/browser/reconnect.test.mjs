@@ -7,43 +7,13 @@
 // about 40 s, the client says plainly that it gave up, releases the camera, and Rejoin works.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { chromium } from 'playwright-core';
 import { startServer, chromiumArgs, waitUntil } from './server.mjs';
-import { newPage, createRoomAs, joinAs, inboundVideo, trackStates } from './client-helpers.mjs';
+import { newPage, createRoomAs, joinAs, inboundVideo, trackStates, tcpProxy, iceUfrag as ufrag } from './client-helpers.mjs';
 
 let server;
 let browser;
 let proxy;
-
-// A TCP proxy to the server: `cut()` drops every connection through it (no WebSocket close frame
-// reaches either side) and refuses new ones until `restore()`.
-function tcpProxy(target) {
-  const { hostname, port } = new URL(target);
-  const pairs = new Set();
-  let blocked = false;
-  const srv = net.createServer((client) => {
-    if (blocked) { client.destroy(); return; }
-    const upstream = net.connect(Number(port), hostname);
-    const pair = { client, upstream };
-    pairs.add(pair);
-    const end = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({
-    base: `http://127.0.0.1:${srv.address().port}`,
-    cut() {
-      blocked = true;
-      for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
-      pairs.clear();
-    },
-    restore() { blocked = false; },
-    close: () => new Promise((r) => { for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); } srv.close(r); }),
-  })));
-}
 
 before(async () => {
   server = await startServer();
@@ -59,7 +29,6 @@ after(async () => {
 
 const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ufrag = (sdp) => (sdp.match(/^a=ice-ufrag:(\S+)/m) || [])[1];
 
 async function startCall() {
   const alice = await newPage(browser, 'Alice');
