@@ -1,6 +1,6 @@
 # Two commands: `make run` (install what is missing, serve http://127.0.0.1:8080) and
 # `make test` (install what is missing, run every test).
-.PHONY: deps run test bench
+.PHONY: deps run test bench soak
 
 deps:
 	./scripts/deps.sh
@@ -13,3 +13,8 @@ test: deps
 
 bench: deps
 	cargo bench --locked
+
+# A node that runs for weeks: 1000 joins through the real binary (SOAK_JOINS=n for more or
+# fewer; SOAK_TRIM=0 to compare without malloc_trim). About 15 minutes.
+soak: deps
+	cargo test --locked --test soak -- --ignored --nocapture

@@ -123,6 +123,8 @@ pub struct Config {
     pub node_id: Option<String>,
     /// `text` (default) or `json` (one JSON object per line, with the spans, for log shippers).
     pub log_format: LogFormat,
+    /// Give freed heap back to the system (`malloc_trim`) after a room's media is torn down.
+    pub trim_memory: bool,
 }
 
 /// How log lines are written.
@@ -165,6 +167,7 @@ impl Default for Config {
             resume_seconds: 30,
             node_id: None,
             log_format: LogFormat::Text,
+            trim_memory: true,
             connect_timeout_seconds: 30,
         }
     }

@@ -56,6 +56,7 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
     let pipelines = Pipelines::load(&config.pipelines_dir)?;
     check::check(&pipelines, &config.composite)?;
     crate::metrics::install(&config.node_name());
+    crate::media::memory::set_enabled(config.trim_memory);
     let store = Store::open(&config.database)?;
     let secret = match &config.token_secret {
         Some(s) => s.clone(),

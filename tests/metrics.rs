@@ -57,6 +57,24 @@ async fn scrape(addr: std::net::SocketAddr) -> HashMap<String, f64> {
     parse(&text)
 }
 
+/// Parses `text` with the Prometheus Python client's own text-format parser (Debian's
+/// `python3-prometheus-client`, installed by `scripts/deps.sh`); returns the family names.
+fn official_parse(text: &str) -> Vec<String> {
+    use std::io::Write;
+    let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nfor f in p(sys.stdin.read()):\n    print(f.name, f.type, len(f.samples))\n";
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (scripts/deps.sh installs it with python3-prometheus-client)");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("the parser ran");
+    assert!(out.status.success(), "the Prometheus parser refused /metrics: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next().map(str::to_owned)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_a_real_call() {
     let server = TestServer::start_with(tessera::config::Config { node_id: Some("metrics-node".into()), ..test_config() }).await;
@@ -73,6 +91,11 @@ async fn metrics_count_a_real_call() {
     })
     .await;
 
+    let (_, text) = common::http::raw(addr, "GET", "/metrics", None, &[]).await;
+    let families = official_parse(&text);
+    for f in ["tessera_rtp_sent_packets", "tessera_join_to_first_frame_seconds", "tessera_participants", "process_resident_memory_bytes"] {
+        assert!(families.iter().any(|n| n == f), "the parser sees {f}: {families:?}");
+    }
     let m = scrape(addr).await;
     assert_eq!(value(&m, "tessera_rooms", &[]), 1.0);
     assert_eq!(value(&m, "tessera_participants", &[]), 2.0);

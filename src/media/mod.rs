@@ -10,6 +10,7 @@
 pub mod audio;
 pub mod bus;
 pub mod check;
+pub mod memory;
 pub mod mixminus;
 pub mod pipelines;
 pub mod speaker;

@@ -171,7 +171,9 @@ impl Room {
         // Dropping the members closes their event channels after whatever was queued (the
         // `Ended` event), so each participant tells its client before it stops.
         self.members.clear();
-        self.media = None;
+        if self.media.take().is_some() {
+            crate::media::memory::trim_soon();
+        }
         self.handle.present.store(0, Ordering::Relaxed);
         self.remove_files().await;
         tracing::info!("room closed");

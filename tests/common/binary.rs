@@ -17,6 +17,12 @@ impl Drop for Binary {
     }
 }
 
+impl Binary {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 /// Starts `tessera serve --config FILE`.
 pub fn start(config: &Path) -> Binary {
     let child = Command::new(env!("CARGO_BIN_EXE_tessera"))

@@ -147,6 +147,7 @@ impl Room {
     pub(super) fn release_media_if_idle(&mut self) {
         if self.members.is_empty() && !self.egress.is_active() && self.media.take().is_some() {
             tracing::info!("nobody in the room and no output running: media pipeline torn down");
+            crate::media::memory::trim_soon();
         }
     }
 }

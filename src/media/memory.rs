@@ -1,0 +1,44 @@
+//! Giving freed heap back to the system after a room's media is torn down.
+//!
+//! Each room's GStreamer streaming threads come and go with it, and glibc keeps what they freed
+//! in their malloc arenas: without a trim the process's resident memory only grows as rooms
+//! open and close. [`trim_soon`] runs `malloc_trim(0)` (every arena, glibc ≥ 2.8) on a blocking
+//! thread, once per quiet second however many rooms end together.
+//!
+//! Invariant: at most one trim is pending at a time; it never runs on an async worker.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+static PENDING: AtomicBool = AtomicBool::new(false);
+/// Lets the participants' tasks and the pipelines' last threads finish first.
+const QUIET: Duration = Duration::from_secs(1);
+
+/// Turns trimming on or off for the process (config `trim_memory`).
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Schedules a trim a second from now (one for any number of calls meanwhile). Needs a tokio
+/// runtime; does nothing outside one or when disabled.
+pub fn trim_soon() {
+    if !ENABLED.load(Ordering::Relaxed) || PENDING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        PENDING.store(false, Ordering::Release);
+        return;
+    };
+    rt.spawn(async {
+        tokio::time::sleep(QUIET).await;
+        PENDING.store(false, Ordering::Release);
+        let _ = tokio::task::spawn_blocking(trim_now).await;
+    });
+}
+
+/// Returns free heap pages to the system now; true when some memory was released.
+pub fn trim_now() -> bool {
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers.
+    unsafe { libc::malloc_trim(0) == 1 }
+}
