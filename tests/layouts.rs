@@ -211,28 +211,23 @@ async fn changing_the_layout_twice_a_second_never_stalls_the_composite() {
     let layouts = ["speaker", "pinned", "presentation", "grid"];
     let start = r.frames();
     let t0 = Instant::now();
-    let mut last = (start, Instant::now());
-    let mut longest = Duration::ZERO;
     let mut next_change = Instant::now();
     let mut i = 0;
+    r.take_longest_video_step();
     while t0.elapsed() < Duration::from_secs(10) {
-        if Instant::now() >= next_change {
-            let body = format!(r#"{{"layout":"{}","pin":"{}"}}"#, layouts[i % 4], g.id);
-            let (st, v) = patch(addr, &room, &body).await;
-            assert_eq!(st, 200, "{v}");
-            i += 1;
-            next_change += Duration::from_millis(500);
-        }
-        let n = r.frames();
-        if n != last.0 {
-            longest = longest.max(last.1.elapsed());
-            last = (n, Instant::now());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        let body = format!(r#"{{"layout":"{}","pin":"{}"}}"#, layouts[i % 4], g.id);
+        let (st, v) = patch(addr, &room, &body).await;
+        assert_eq!(st, 200, "{v}");
+        i += 1;
+        next_change += Duration::from_millis(500);
+        tokio::time::sleep_until(next_change.into()).await; // the pace of the changes (the stimulus)
     }
-    longest = longest.max(last.1.elapsed());
+    // A freeze is a step in the composite's own timeline (the server's frame times), so the
+    // test process's scheduling of its decoders cannot fake one; the frame rate counts what
+    // arrived and was decoded here.
+    let longest = r.take_longest_video_step();
     let fps = (r.frames() - start) as f64 / t0.elapsed().as_secs_f64();
-    eprintln!("{i} layout changes in 10 s: {fps:.1} fps, longest gap between frames {longest:?}");
+    eprintln!("{i} layout changes in 10 s: {fps:.1} fps, longest step between composite frames {longest:?}");
     assert!(i >= 19, "only {i} layout changes");
     assert!(fps >= 29.0, "the composite ran at {fps:.1} fps while the layout changed");
     assert!(longest <= Duration::from_millis(200), "a {longest:?} freeze while the layout changed");

@@ -48,6 +48,10 @@ pub struct Received {
     pub audio: Mutex<VecDeque<i16>>,
     pub audio_packets: AtomicU64,
     pub video_codec: Mutex<Option<String>>,
+    /// The composite's timeline as the server stamped it: the last frame's RTP timestamp and
+    /// the longest step between consecutive frames (90 kHz ticks), whatever this process's own
+    /// scheduling did to their arrival.
+    pub video_timeline: Mutex<(Option<u32>, u32)>,
 }
 
 pub struct Client {
@@ -178,6 +182,12 @@ impl Client {
         self.received.frame.lock().ok()?.clone()
     }
 
+    /// The longest step between consecutive composite frames' timestamps since the last call.
+    pub fn take_longest_video_step(&self) -> std::time::Duration {
+        let mut t = self.received.video_timeline.lock().expect("not poisoned");
+        std::time::Duration::from_micros(u64::from(std::mem::take(&mut t.1)) * 1000 / 90)
+    }
+
     pub fn frames(&self) -> u64 {
         self.received.frames.load(Ordering::Relaxed)
     }
@@ -273,6 +283,17 @@ async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, pipelines
                     pipe.set_state(gst::State::Playing).expect("receiver plays");
                     appsrc = Some(pipe.by_name("in").expect("in").downcast::<gst_app::AppSrc>().expect("appsrc"));
                     pipelines.lock().expect("not poisoned").push(pipe);
+                }
+                if p.header.marker {
+                    let mut t = received.video_timeline.lock().expect("not poisoned");
+                    if let Some(last) = t.0 {
+                        let step = p.header.timestamp.wrapping_sub(last);
+                        // Forward steps only (a late or repeated packet is not a freeze).
+                        if step < 1 << 31 {
+                            t.1 = t.1.max(step);
+                        }
+                    }
+                    t.0 = Some(p.header.timestamp);
                 }
                 if let (Some(src), Ok(b)) = (&appsrc, p.marshal()) {
                     let _ = src.push_buffer(gst::Buffer::from_slice(b.freeze()));
