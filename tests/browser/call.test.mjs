@@ -2,16 +2,15 @@
 // decodes the composite, and hanging up ends the camera and tells the other page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromium } from './client-helpers.mjs';
 
 let server;
 let browser;
 
 before(async () => {
   server = await startServer();
-  // playwright gives every launch a fresh, empty user-data-dir of its own.
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -7,9 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
-import { newPage, createRoomAs, joinAs, participantToken } from './client-helpers.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromium, newPage, createRoomAs, joinAs, participantToken } from './client-helpers.mjs';
 
 const MAX_FILE = 1024 * 1024;
 let server;
@@ -17,7 +16,7 @@ let browser;
 
 before(async () => {
   server = await startServer(['--max-file-bytes', String(MAX_FILE)]);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
 });
 
 after(async () => {

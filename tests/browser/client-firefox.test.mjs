@@ -5,9 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
-import { launchFirefox } from './firefox.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromiumAndFirefox } from './firefox.mjs';
 import { newPage, createRoomAs } from './client-helpers.mjs';
 
 let server;
@@ -16,10 +15,7 @@ let ff;
 
 before(async () => {
   server = await startServer();
-  [browser, ff] = await Promise.all([
-    chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs }),
-    launchFirefox(),
-  ]);
+  ({ browser, ff } = await launchChromiumAndFirefox());
 });
 
 after(async () => {

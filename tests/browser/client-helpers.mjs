@@ -1,10 +1,30 @@
-// Helpers shared by the client tests (client, chat, reconnect, rejoin, firefox-reconnect): pages
-// whose getUserMedia calls and tracks are counted and whose signaling frames are kept, joining
-// through the UI, reading the composite a page decodes, and a TCP proxy whose connections can be
-// cut (a network drop for the signaling socket, in any browser).
+// Helpers shared by the browser tests: launching headless Chromium (every test file calls
+// `launchChromium()`; with Firefox too, firefox.mjs's `launchChromiumAndFirefox()`), pages whose
+// getUserMedia calls and tracks are counted and whose signaling frames are kept, joining through
+// the UI, reading the composite a page decodes, and a TCP proxy whose connections can be cut (a
+// network drop for the signaling socket, in any browser).
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { chromium } from 'playwright-core';
 import { waitUntil } from './server.mjs';
+
+// Debian's Chromium (never a downloaded one).
+export const CHROMIUM_BIN = '/usr/bin/chromium';
+
+// Headless, fake camera and microphone granted without asking, loopback ICE candidates, autoplay
+// with sound, nothing fetched from the network.
+export const chromiumArgs = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+];
+
+/// Launches headless Chromium with `chromiumArgs`, less those in `without`, plus `extra`.
+/// playwright gives every launch a fresh, empty user-data-dir of its own.
+export function launchChromium({ without = [], extra = [] } = {}) {
+  return chromium.launch({ executablePath: CHROMIUM_BIN, args: [...chromiumArgs.filter((a) => !without.includes(a)), ...extra] });
+}
 
 // Installed before the client's script. Counts getUserMedia calls and keeps every track it
 // handed out (`window.__gum`, `window.__tracks`). With `deny`, getUserMedia rejects with that

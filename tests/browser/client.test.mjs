@@ -5,16 +5,15 @@
 // every way of leaving releases the camera and microphone and tells the others within 5 s.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
-import { newPage, createRoomAs, joinAs, participantToken, waitForPicture, trackStates, inboundVideo, logText } from './client-helpers.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromium, newPage, createRoomAs, joinAs, participantToken, waitForPicture, trackStates, inboundVideo, logText } from './client-helpers.mjs';
 
 let server;
 let browser;
 
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -125,10 +124,7 @@ test('permissions refused by the browser itself: the choice is offered, Listen o
   // page without camera permission hides its host candidates behind mDNS names, which gathers
   // nothing in the tests' loopback-only network namespace (no multicast, no default route): the
   // feature is turned off so that the listen-only page can connect there as it would on a network.
-  const strict = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [...chromiumArgs.filter((a) => a !== '--use-fake-ui-for-media-stream'), '--disable-features=WebRtcHideLocalIpsWithMdns'],
-  });
+  const strict = await launchChromium({ without: ['--use-fake-ui-for-media-stream'], extra: ['--disable-features=WebRtcHideLocalIpsWithMdns'] });
   try {
     const alice = await newPage(browser, 'Alice');
     const roomId = await createRoomAs(server, alice);

@@ -12,9 +12,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
-import { launchFirefox, FIREFOX_FAKE_TONE_HZ } from './firefox.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromiumAndFirefox, FIREFOX_FAKE_TONE_HZ } from './firefox.mjs';
 
 const CHROMIUM_TONE_HZ = 660;
 
@@ -25,10 +24,7 @@ let ffProcesses = [];
 
 before(async () => {
   server = await startServer();
-  [browser, ff] = await Promise.all([
-    chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs }),
-    launchFirefox(),
-  ]);
+  ({ browser, ff } = await launchChromiumAndFirefox());
 });
 
 after(async () => {

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Builder } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
+import { launchChromium } from './client-helpers.mjs';
 
 export const FIREFOX_BIN = process.env.FIREFOX_BIN || '/usr/bin/firefox-esr';
 
@@ -230,6 +231,17 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
     },
   };
   return api;
+}
+
+/// Headless Chromium (client-helpers.mjs's `launchChromium()`) and a Firefox session
+/// (`launchFirefox(firefoxOptions)`), started together: `{ browser, ff }`. If either fails, the
+/// other is closed and the error thrown.
+export async function launchChromiumAndFirefox(firefoxOptions) {
+  const [browser, ff] = await Promise.allSettled([launchChromium(), launchFirefox(firefoxOptions)]);
+  if (browser.status === 'fulfilled' && ff.status === 'fulfilled') return { browser: browser.value, ff: ff.value };
+  if (browser.status === 'fulfilled') await browser.value.close().catch(() => {});
+  if (ff.status === 'fulfilled') await ff.value.quit();
+  throw browser.status === 'rejected' ? browser.reason : ff.reason;
 }
 
 function withTimeout(promise, ms, message) {

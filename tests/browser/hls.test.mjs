@@ -9,8 +9,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromium } from './client-helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const API_KEY = 'hls-test:hls-test-secret-0123456789';
@@ -36,7 +36,7 @@ before(async () => {
     '',
   ].join('\n'));
   server = await startServer(['--config', config]);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -6,8 +6,7 @@
 // Each round creates a room; a first page joins it (cold: the room's pipeline and encoder
 // start for it), then a second page joins while the first is in (warm). Prints one JSON line:
 // {"cold":[ms,...],"warm":[ms,...]}.
-import { chromium } from 'playwright-core';
-import { chromiumArgs } from './server.mjs';
+import { launchChromium } from './client-helpers.mjs';
 
 const [base, roundsArg] = process.argv.slice(2);
 const rounds = Number(roundsArg || 5);
@@ -56,7 +55,7 @@ async function join(browser, roomId, name) {
   return { page, ms };
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+const browser = await launchChromium();
 const result = { cold: [], warm: [] };
 try {
   for (let i = 0; i < rounds; i++) {

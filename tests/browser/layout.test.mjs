@@ -13,15 +13,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromium } from './client-helpers.mjs';
 
 let server;
 let browser;
 
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -7,9 +7,8 @@
 // about 40 s, the client says plainly that it gave up, releases the camera, and Rejoin works.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
-import { newPage, createRoomAs, joinAs, inboundVideo, trackStates, tcpProxy, iceUfrag as ufrag } from './client-helpers.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromium, newPage, createRoomAs, joinAs, inboundVideo, trackStates, tcpProxy, iceUfrag as ufrag } from './client-helpers.mjs';
 
 let server;
 let browser;
@@ -18,7 +17,7 @@ let proxy;
 before(async () => {
   server = await startServer();
   proxy = await tcpProxy(server.base);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromium } from './client-helpers.mjs';
 
 let server;
 let browser;
@@ -19,7 +19,7 @@ before(async () => {
   const config = path.join(tmp, 'tessera.toml');
   await fs.writeFile(config, `recordings_dir = ${JSON.stringify(path.join(tmp, 'recordings'))}\n`);
   server = await startServer(['--config', config]);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
 });
 
 after(async () => {

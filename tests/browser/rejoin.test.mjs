@@ -15,9 +15,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { startServer, chromiumArgs, waitUntil } from './server.mjs';
-import { newPage, joinAs, inboundVideo, waitForPicture } from './client-helpers.mjs';
+import { startServer, waitUntil } from './server.mjs';
+import { launchChromium, newPage, joinAs, inboundVideo, waitForPicture, iceUfrag as ufrag } from './client-helpers.mjs';
 
 const CONNECT_TIMEOUT_S = 5; // the server's minimum
 const TABLE = `tessera_rejoin_${process.pid}`;
@@ -61,7 +60,7 @@ before(async () => {
   const config = path.join(configDir, 'tessera.toml');
   fs.writeFileSync(config, `connect_timeout_seconds = ${CONNECT_TIMEOUT_S}\n`);
   server = await startServer(['--config', config]);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -72,7 +71,6 @@ after(async () => {
 });
 
 const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
-const ufrag = (sdp) => (sdp.match(/^a=ice-ufrag:(\S+)/m) || [])[1];
 
 async function participants(roomId) {
   const res = await fetch(`${server.base}/api/v1/rooms/${roomId}/participants`);

@@ -31,13 +31,6 @@ export async function startServer(extraArgs = []) {
   };
 }
 
-export const chromiumArgs = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
-];
-
 /// Polls `fn` until it returns something truthy (returned), or fails after `timeoutMs` with the
 /// tail of `server`'s log (rare failures are hard to chase without the server's side).
 export async function waitUntil(server, fn, what, timeoutMs = 20000, intervalMs = 100) {
