@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod egress;
 pub mod ids;
