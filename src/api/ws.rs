@@ -280,18 +280,6 @@ async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mu
     let _ = ws.close().await;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::clean_name;
-
-    #[test]
-    fn names_are_cleaned() {
-        assert_eq!(clean_name(None), "Guest");
-        assert_eq!(clean_name(Some("  Ada\u{7}  ")), "Ada");
-        assert_eq!(clean_name(Some(&"x".repeat(100))).len(), 64);
-    }
-}
-
 /// Whether a read failed because the client's frame or message was over the configured size
 /// (tungstenite's capacity error, which warp keeps as its error's source). warp 0.4.3 uses the
 /// tungstenite of `tokio-tungstenite` 0.29, as we do; `tests/protocol.rs` fails (the oversized
@@ -307,4 +295,16 @@ fn is_oversized(e: &warp::Error) -> bool {
         source = s.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_name;
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name(None), "Guest");
+        assert_eq!(clean_name(Some("  Ada\u{7}  ")), "Ada");
+        assert_eq!(clean_name(Some(&"x".repeat(100))).len(), 64);
+    }
 }

@@ -175,7 +175,7 @@ fn tap_encoded(chain: &gst::Bin, taps: Arc<Taps>, encoded: metrics::Counter) -> 
 /// oldest frame.
 fn count_late_frames(chain: &gst::Bin, late: metrics::Counter) {
     for queue in chain.iterate_elements().into_iter().flatten() {
-        if !queue.factory().is_some_and(|f| f.name() == "queue") {
+        if queue.factory().is_none_or(|f| f.name() != "queue") {
             continue;
         }
         let late = late.clone();
