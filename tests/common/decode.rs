@@ -36,9 +36,16 @@ pub fn decode(uri: &str, keep_ms: &[u64], probe: Option<Probe>, max_ms: Option<u
     gst::init().map_err(|e| e.to_string())?;
     // The video queue is bounded: decoding outruns the RGB conversion, and an unbounded queue
     // of decoded 720p frames filled 24 GB on an hour-long recording.
+    // TESSERA_DECODE_SCALE=WxH scales frames before the RGB conversion (long manual soaks: an
+    // hour of 720p converted at full size takes tens of minutes).
+    let scale = std::env::var("TESSERA_DECODE_SCALE")
+        .ok()
+        .and_then(|v| v.split_once('x').and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?))))
+        .map(|(w, h)| format!("videoscale ! video/x-raw,width={w},height={h} ! "))
+        .unwrap_or_default();
     let desc = format!(
         "uridecodebin uri={uri} name=d \
-         d. ! queue max-size-time=0 max-size-buffers=100 max-size-bytes=0 ! videoconvert ! video/x-raw,format=RGB ! appsink name=v sync=false \
+         d. ! queue max-size-time=0 max-size-buffers=100 max-size-bytes=0 ! {scale}videoconvert ! video/x-raw,format=RGB ! appsink name=v sync=false \
          d. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=a sync=false"
     );
     let p = gst::parse::launch(&desc).map_err(|e| e.to_string())?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
