@@ -15,6 +15,6 @@ bench: deps
 	cargo bench --locked
 
 # A node that runs for weeks: 1000 joins through the real binary (SOAK_JOINS=n for more or
-# fewer; SOAK_TRIM=0 to compare without malloc_trim). About 15 minutes.
+# fewer; SOAK_TRIM=0 to compare without malloc_trim). About 2 minutes.
 soak: deps
 	cargo test --locked --test soak -- --ignored --nocapture
