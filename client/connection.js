@@ -16,6 +16,11 @@ const BACKOFF_MS = [500, 1000, 2000];
 const backoff = (n) => Math.round(BACKOFF_MS[Math.min(n, BACKOFF_MS.length - 1)] * (0.8 + 0.4 * Math.random()));
 const GIVE_UP_MS = 40000;
 const CONNECT_TIMEOUT_MS = 8000;
+// While reconnecting, each attempt first asks the server for `/healthz` (a small GET) and opens a
+// new socket only once it answers. Browsers hold back WebSockets to a server after failed ones
+// (RFC 6455 7.2.3: Firefox waits seconds, longer after each failure), so failing sockets while
+// the network is away would delay the one that could get through.
+const PROBE_TIMEOUT_MS = 2000;
 
 let dispatch = () => {};
 export function setDispatch(fn) { dispatch = fn; }
@@ -197,7 +202,7 @@ export function lostSocket(why) {
 
 function startReconnect(why) {
   state.phase = 'reconnecting';
-  state.reconnect = { since: Date.now(), attempt: 0, timer: null };
+  state.reconnect = { since: Date.now(), attempt: 0, timer: null, probe: null };
   log(`Lost the connection to the server${why ? ` (${why})` : ''}; reconnecting…`, true);
   $('reconnect-rejoin').hidden = true;
   $('reconnecting').hidden = false;
@@ -210,11 +215,39 @@ function scheduleReconnect() {
   const r = state.reconnect;
   if (!r) return;
   clearTimeout(r.timer);
+  r.probe?.abort();
+  r.probe = null;
   if (Date.now() - r.since > GIVE_UP_MS) { giveUp(); return; }
   const delay = backoff(r.attempt);
   r.attempt++;
   $('reconnecting-text').textContent = `Reconnecting… (attempt ${r.attempt}${navigator.onLine === false ? '; this device seems to be offline' : ''})`;
-  r.timer = setTimeout(() => { if (state.phase === 'reconnecting') openSocket(true); }, delay);
+  r.timer = setTimeout(tryReconnect, delay);
+}
+
+// One attempt: the probe, then (if the server answered) a new socket; else the next back-off.
+// Any HTTP answer counts (a proxy in front may not route `/healthz`), but a gateway's 502/503/504
+// (the server behind it is down).
+async function tryReconnect() {
+  const r = state.reconnect;
+  if (!r || state.phase !== 'reconnecting' || state.ws) return; // (a socket is opening: its end reschedules)
+  clearTimeout(r.timer);
+  r.probe?.abort();
+  const probe = new AbortController();
+  r.probe = probe;
+  const timer = setTimeout(() => probe.abort(), PROBE_TIMEOUT_MS);
+  let reachable = false;
+  try {
+    const res = await fetch('/healthz', { cache: 'no-store', signal: probe.signal });
+    reachable = ![502, 503, 504].includes(res.status);
+  } catch {
+    // unreachable, or no answer within PROBE_TIMEOUT_MS
+  } finally {
+    clearTimeout(timer);
+  }
+  if (state.reconnect !== r || r.probe !== probe || state.phase !== 'reconnecting') return; // superseded
+  r.probe = null;
+  if (reachable) openSocket(true);
+  else scheduleReconnect();
 }
 
 // After about 40 s: stop, release the camera, and say so plainly, with a Rejoin button.
@@ -232,6 +265,7 @@ function giveUp() {
 // restart ICE), or a new one (a new peer connection, the same camera and microphone).
 export function reconnected(resumed) {
   clearTimeout(state.reconnect?.timer);
+  state.reconnect?.probe?.abort();
   state.reconnect = null;
   state.phase = 'call';
   state.ended = false;
@@ -257,6 +291,7 @@ export function reconnected(resumed) {
 export function leaveCall({ sayBye = true, words = '', home = true } = {}) {
   clearTimeout(state.retryTimer);
   clearTimeout(state.reconnect?.timer);
+  state.reconnect?.probe?.abort();
   state.reconnect = null;
   const was = state.phase;
   if (was === 'idle' || was === 'left') { if (home && words) showHome({ error: words }); return; }
@@ -295,8 +330,10 @@ function rejoin() {
 function online() {
   if (state.phase === 'reconnecting') {
     state.reconnect.attempt = 0;
-    clearTimeout(state.reconnect.timer);
-    openSocket(true);
+    const ws = state.ws; // a socket opening on the old network: dropped
+    state.ws = null;
+    if (ws) { ws.onclose = null; ws.onmessage = null; ws.close(); }
+    tryReconnect();
   } else if (state.phase === 'joining' && !state.ws) {
     clearTimeout(state.retryTimer);
     connectJoin();
