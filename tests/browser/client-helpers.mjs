@@ -4,6 +4,7 @@
 // the UI, reading the composite a page decodes, and a TCP proxy whose connections can be cut (a
 // network drop for the signaling socket, in any browser).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 import { waitUntil } from './server.mjs';
@@ -167,3 +168,63 @@ export function tcpProxy(target) {
 
 // An SDP's ICE username fragment (a new one: an ICE restart, or a new peer connection).
 export const iceUfrag = (sdp) => (sdp.match(/^a=ice-ufrag:(\S+)/m) || [])[1];
+
+// --- cutting one page's media (nftables) ----------------------------------------------------
+// A rule acts on a whole network namespace, so the media cut runs only as root in a
+// loopback-only namespace of its own (scripts/test.sh runs the browser tests in one: `unshare
+// -n`); elsewhere the tests skip it rather than touch the machine's firewall.
+
+/// Why nftables rules cannot be used here (null: they can).
+export function cannotUseNft() {
+  if (process.getuid?.() !== 0) return 'needs root to add an nftables rule';
+  const nft = spawnSync('nft', ['--version'], { encoding: 'utf8' });
+  if (nft.error || nft.status !== 0) return 'needs nft (Debian package nftables)';
+  // Asked over netlink: /sys/class/net shows the namespace sysfs was mounted in.
+  const ip = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' });
+  const links = ip.status === 0 ? ip.stdout.trim().split('\n').map((l) => l.split(':')[1]?.trim()) : [];
+  if (!links.length || links.some((n) => n !== 'lo')) {
+    return `adds firewall rules, so it runs only in a loopback-only network namespace (unshare -n, as scripts/test.sh does); interfaces here: ${links.join(', ') || ip.stderr}`;
+  }
+  return null;
+}
+
+function nft(args, input) {
+  const r = spawnSync('nft', args, { input, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`nft ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+}
+
+/// An nftables table of this process that drops UDP to and from one port (on loopback each
+/// packet passes `output` once): `drop(port)` adds it, `allow()` deletes it (if there), `exists()`.
+export function udpPortCut(name) {
+  const table = `tessera_${name}_${process.pid}`;
+  const exists = () => spawnSync('nft', ['list', 'table', 'inet', table], { encoding: 'utf8' }).status === 0;
+  return {
+    table,
+    exists,
+    drop(port) {
+      if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`not a UDP port: ${port}`);
+      nft(['-f', '-'], `add table inet ${table}
+add chain inet ${table} out { type filter hook output priority 0; }
+add rule inet ${table} out udp sport ${port} drop
+add rule inet ${table} out udp dport ${port} drop
+`);
+    },
+    allow() { if (exists()) nft(['delete', 'table', 'inet', table]); },
+  };
+}
+
+/// In the page (Chromium's `page.evaluate` or Firefox's `ff.evaluate`; self-contained): the
+/// local candidate of the client's peer connection's selected ICE candidate pair, or null.
+export async function selectedLocalCandidate() {
+  const pc = window.tessera.pc;
+  if (!pc) return null;
+  const stats = [...(await pc.getStats()).values()];
+  const byId = new Map(stats.map((s) => [s.id, s]));
+  let pair = null;
+  for (const s of stats) if (s.type === 'transport' && s.selectedCandidatePairId) pair = byId.get(s.selectedCandidatePairId);
+  // Firefox has no transport stats: its pair says `selected` itself.
+  pair ??= stats.find((s) => s.type === 'candidate-pair' && s.selected) || stats.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+  const local = pair && byId.get(pair.localCandidateId);
+  if (!local) return null;
+  return { address: local.address ?? local.ip, port: local.port, protocol: local.protocol, type: local.candidateType };
+}
