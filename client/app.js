@@ -119,11 +119,12 @@ async function onError(msg, via) {
   } else if (msg.code === 'connection_failed' && !state.mediaEverConnected && (state.handshakeRetries || 0) < 2) {
     // The first handshake failed (on a lossy path a DTLS flight can be lost too often): the
     // server ended the session; join again with a new peer connection, twice before asking.
+    // Said on the home screen while joining again, then in the call's banner and log.
     state.handshakeRetries = (state.handshakeRetries || 0) + 1;
-    log(`The media connection could not be set up; trying again (${state.handshakeRetries} of 2).`, true);
+    const notice = `The media connection could not be set up; trying again (${state.handshakeRetries} of 2).`;
     const again = { roomId: state.roomId, name: state.name, token: state.token };
     leaveCall({ sayBye: false, home: false });
-    join(again.roomId, again.name, again.token);
+    join(again.roomId, again.name, again.token, { notice });
   } else if (msg.code === 'connection_failed') {
     // The media never connected (or stayed away too long): the server ended the session.
     const words = 'Your audio and video could not get through (a firewall or the network may block them), so the call let you go. Press Rejoin to try again.';

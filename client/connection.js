@@ -53,23 +53,27 @@ function showCall() {
 
 // --- joining ---------------------------------------------------------------------------------
 
-export async function join(roomId, name, token) {
+// `notice`: why this join happens by itself (the client's retry after `connection_failed`),
+// shown while joining and then in the call's banner until dismissed.
+export async function join(roomId, name, token, { notice = '' } = {}) {
   if (state.phase === 'joining' || inCall()) return;
   clearTimeout(state.retryTimer);
   Object.assign(state, {
     phase: 'joining', ended: true, roomId, name, token: token || null, resumeToken: null, selfId: null, isHost: false, ws: null,
-    pc: null, dc: null, local: null, screen: null, mode: 'both', connectAttempt: 0, reconnect: null,
+    pc: null, dc: null, local: null, screen: null, mode: 'both', connectAttempt: 0, reconnect: null, notice,
     layout: { layout: 'grid', pinnedParticipantId: null, screenParticipantId: null },
     activeSpeakers: { dominantParticipantId: null, speakers: [] },
   });
   state.participants.clear();
   for (const t of state.tracks) if (t.readyState === 'ended') state.tracks.delete(t);
   $('log').replaceChildren();
+  if (notice) log(notice, true);
+  $('call-notice').hidden = true;
   $('composite').srcObject = null;
   $('composite').muted = false;
   $('unmute').hidden = true;
   resetChat();
-  showHome({ status: 'Joining…', cancel: true });
+  showHome({ status: notice ? `${notice} Joining…` : 'Joining…', cancel: true });
   connectJoin();
 }
 
@@ -186,6 +190,8 @@ export function enterCall() {
   state.ended = false;
   clearTimeout(state.retryTimer);
   showCall();
+  $('call-notice-text').textContent = state.notice || '';
+  $('call-notice').hidden = !state.notice;
   renderToggles();
   renderChatState();
 }
@@ -309,6 +315,7 @@ export function leaveCall({ sayBye = true, words = '', home = true } = {}) {
     if (ws.readyState <= WebSocket.OPEN) ws.close(1000);
   }
   $('reconnecting').hidden = true;
+  $('call-notice').hidden = true;
   for (const id of ['hang-up', 'end-all', 'layout-select']) $(id).disabled = true;
   renderShareButton();
   renderToggles();
@@ -346,6 +353,7 @@ export function initConnection() {
   $('rejoin').onclick = rejoin;
   $('reconnect-rejoin').onclick = rejoin;
   $('cancel-join').onclick = cancelJoin;
+  $('call-notice-close').onclick = () => { $('call-notice').hidden = true; };
   window.addEventListener('online', online);
   window.addEventListener('offline', () => {
     if (state.phase === 'call') lostSocket('the device went offline');

@@ -26,6 +26,7 @@ export function startPeer() {
     if (pc.connectionState === 'failed') log('The media connection failed.', true);
     if (pc.connectionState === 'connected') {
       log('Media connected.');
+      if (state.notice && !$('call-notice').hidden) $('call-notice-text').textContent = `${state.notice} Connected on this try.`;
       state.mediaEverConnected = true;
       state.handshakeRetries = 0;
     }

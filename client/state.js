@@ -24,7 +24,8 @@ export const state = {
   chat: { enabled: true, ids: new Set(), messages: [] },
   dc: null, // the `chat` data channel
   upload: null, // the XMLHttpRequest of the upload in progress
-  reconnect: null, // while reconnecting: {since, attempt, timer}
+  reconnect: null, // while reconnecting: {since, attempt, timer, probe}
+  notice: '', // why this join happened by itself (a retry after connection_failed), or ''
   tracks: new Set(), // every local track this page started, stopped when leaving
 };
 window.tessera = state; // for tests and debugging

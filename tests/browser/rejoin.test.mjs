@@ -4,7 +4,8 @@
 // connection up (after `connect_timeout_seconds`, 5 s here, the least it accepts; or sooner if
 // its ICE agent fails first) and sends `connection_failed`. The test then deletes the rule; the client's own retry (a new session, a
 // new peer connection) must end in a working call: the composite decodes and shows a picture, the
-// room holds one participant (the failed session was let go) and it is the new session.
+// room holds one participant (the failed session was let go) and it is the new session, and the
+// page says it tried again ("trying again (1 of 2)", in the call's banner and log).
 //
 // The rule acts on a whole network namespace, so the test runs only as root in a loopback-only
 // namespace of its own (scripts/test.sh runs the browser tests in one: `unshare -n`); elsewhere it
@@ -16,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, joinAs, inboundVideo, waitForPicture, iceUfrag as ufrag } from './client-helpers.mjs';
+import { launchChromium, newPage, joinAs, inboundVideo, waitForPicture, logText, iceUfrag as ufrag } from './client-helpers.mjs';
 
 const CONNECT_TIMEOUT_S = 5; // the server's minimum
 const TABLE = `tessera_rejoin_${process.pid}`;
@@ -108,6 +109,14 @@ test('a first handshake that cannot get through: connection_failed, the client j
     await waitFor(() => bob.page.evaluate(() => window.tessera.phase === 'call' && window.tessera.pc?.connectionState === 'connected'),
       'the new peer connection to connect', (CONNECT_TIMEOUT_S + 5) * 1000);
     t.diagnostic(`connected ${Date.now() - back} ms after UDP came back`);
+    // The user is told, and it survives the rejoin: the call's banner, and its (new) log.
+    const notice = await waitFor(async () => (await bob.page.locator('#call-notice').isVisible()) && bob.page.locator('#call-notice-text').innerText(),
+      'the call to show the retry notice', 5000);
+    t.diagnostic(`notice: “${notice}”`);
+    assert.match(notice, /could not be set up; trying again \(1 of 2\)/, 'the banner says the client tried again');
+    assert.match(await logText(bob.page), /trying again \(1 of 2\)/, 'so does the call log');
+    await bob.page.click('#call-notice-close');
+    assert.equal(await bob.page.locator('#call-notice').isHidden(), true, 'the notice can be dismissed');
     const picture = await waitForPicture(server, bob);
     t.diagnostic(`composite ${picture.width} px wide, ${Math.round(picture.lit * 100)} % lit, ${Date.now() - back} ms after UDP came back`);
     const frames = (await inboundVideo(bob.page)).framesDecoded;
