@@ -134,18 +134,7 @@ async fn metrics_count_a_real_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_with_spans() {
-    let dir = std::env::temp_dir().join(format!("tessera-jsonlog-{}", tessera::ids::random_id(8)));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    let config = dir.join("tessera.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase = \":memory:\"\nrecordings_dir = \"{d}/rec\"\nhls_dir = \"{d}/live\"\nfiles_dir = \"{d}/files\"\nlog_format = \"json\"\nnode_id = \"json-node\"\n",
-            d = dir.display()
-        ),
-    )
-    .expect("config");
+    let (dir, config, addr) = common::binary::loopback_config("jsonlog", "log_format = \"json\"\nnode_id = \"json-node\"");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["serve", "--config"])
         .arg(&config)
@@ -163,7 +152,6 @@ async fn json_logs_are_one_object_per_line_with_spans() {
             }
         }
     });
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     common::binary::ready(addr).await;
     // A room with a participant: its "joined" line is logged inside the room and participant
     // spans.

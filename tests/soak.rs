@@ -1,7 +1,7 @@
 //! A node that runs for weeks (`make soak`; ignored in `make test`): the real binary serves
 //! join/leave cycles of synthetic participants across many rooms, and afterwards its file
 //! descriptors, threads, tasks and pipelines are back where they started and its resident
-//! memory is within +10 % of its level after the first tenth of the cycles.
+//! memory is within +10 % of its level after the first 50 joins.
 //!
 //! `SOAK_JOINS` (default 1000) joins in rounds of 2 rooms × 4 participants; `SOAK_TRIM=0` runs
 //! the server with `trim_memory = false`, to compare.
@@ -41,20 +41,9 @@ async fn join_leave_cycles_leave_nothing_behind() {
     let joins: usize = std::env::var("SOAK_JOINS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let trim = std::env::var("SOAK_TRIM").map(|v| v != "0").unwrap_or(true);
     let rounds = joins.div_ceil(8);
-    let dir = std::env::temp_dir().join(format!("tessera-soak-{}", tessera::ids::random_id(8)));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    let config = dir.join("tessera.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase = \":memory:\"\nrecordings_dir = \"{d}/rec\"\nhls_dir = \"{d}/live\"\nfiles_dir = \"{d}/files\"\ntrim_memory = {trim}\n[composite]\nwidth = 640\nheight = 360\nfps = 30\nbitrate_kbps = 600\n",
-            d = dir.display()
-        ),
-    )
-    .expect("config");
+    let extra = format!("trim_memory = {trim}\n[composite]\nwidth = 640\nheight = 360\nfps = 30\nbitrate_kbps = 600");
+    let (dir, config, addr) = common::binary::loopback_config("soak", &extra);
     let server = common::binary::start(&config);
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     common::binary::ready(addr).await;
     let pid = server.pid();
     let start = usage(pid);
@@ -93,7 +82,8 @@ async fn join_leave_cycles_leave_nothing_behind() {
         }
         idle(addr).await;
         let u = usage(pid);
-        if round + 1 == rounds.div_ceil(10) {
+        // The yardstick: the level after the first 50 join/leave cycles.
+        if round + 1 == 50usize.div_ceil(8).min(rounds) {
             after_warmup = Some(u);
         }
         if round % 5 == 4 || round + 1 == rounds {

@@ -188,7 +188,8 @@ export function cannotUseNft() {
   return null;
 }
 
-function nft(args, input) {
+/// Runs `nft` with `args` (and `input` on stdin); throws with its stderr when it fails.
+export function nft(args, input) {
   const r = spawnSync('nft', args, { input, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`nft ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
 }

@@ -231,7 +231,10 @@ test('a phone-size screen: the composite fills the width, the controls are in vi
   assert.deepEqual(unnamed, [], 'every button is labelled');
   await mo.page.click('#fullscreen');
   await waitFor(() => mo.page.evaluate(() => document.fullscreenElement?.id), 'the stage to go full screen');
-  assert.equal(await mo.page.locator('#fullscreen').innerText(), 'Exit full screen');
+  // The button follows the `fullscreenchange` event, which fires after fullscreenElement is set.
+  await waitFor(() => mo.page.evaluate(() => document.querySelector('#fullscreen').textContent === 'Exit full screen'),
+    'the button to offer "Exit full screen"');
+  assert.equal(await mo.page.locator('#fullscreen').getAttribute('aria-label'), 'Exit full screen');
   await mo.page.click('#fullscreen');
   await waitFor(() => mo.page.evaluate(() => !document.fullscreenElement), 'full screen to end');
   t.diagnostic('screenshots: /tmp/tessera-mobile-call.png, /tmp/tessera-mobile-chat.png');

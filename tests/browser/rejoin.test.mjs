@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, joinAs, inboundVideo, waitForPicture, logText, iceUfrag as ufrag } from './client-helpers.mjs';
+import { launchChromium, newPage, joinAs, inboundVideo, waitForPicture, logText, iceUfrag as ufrag, cannotUseNft, nft } from './client-helpers.mjs';
 
 const CONNECT_TIMEOUT_S = 5; // the server's minimum
 const TABLE = `tessera_rejoin_${process.pid}`;
@@ -25,25 +25,6 @@ const TABLE = `tessera_rejoin_${process.pid}`;
 let server;
 let browser;
 let configDir;
-
-// Why the test cannot run here (null: it can).
-function cannotRun() {
-  if (process.getuid?.() !== 0) return 'needs root to add an nftables rule';
-  const nft = spawnSync('nft', ['--version'], { encoding: 'utf8' });
-  if (nft.error || nft.status !== 0) return 'needs nft (Debian package nftables)';
-  // Asked over netlink: /sys/class/net shows the namespace sysfs was mounted in.
-  const ip = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' });
-  const links = ip.status === 0 ? ip.stdout.trim().split('\n').map((l) => l.split(':')[1]?.trim()) : [];
-  if (!links.length || links.some((n) => n !== 'lo')) {
-    return `drops all UDP, so it runs only in a loopback-only network namespace (unshare -n, as scripts/test.sh does); interfaces here: ${links.join(', ') || ip.stderr}`;
-  }
-  return null;
-}
-
-function nft(args, input) {
-  const r = spawnSync('nft', args, { input, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`nft ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-}
 
 // Every UDP packet is dropped as it is sent (on loopback each packet passes `output` once).
 const dropUdp = () => nft(['-f', '-'], `add table inet ${TABLE}
@@ -53,7 +34,7 @@ add rule inet ${TABLE} out meta l4proto udp drop
 const tableExists = () => spawnSync('nft', ['list', 'table', 'inet', TABLE], { encoding: 'utf8' }).status === 0;
 const allowUdp = () => { if (tableExists()) nft(['delete', 'table', 'inet', TABLE]); };
 
-const skip = cannotRun();
+const skip = cannotUseNft();
 
 before(async () => {
   if (skip) return;

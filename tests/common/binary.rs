@@ -43,3 +43,19 @@ pub async fn ready(addr: SocketAddr) {
     })
     .await;
 }
+
+/// A fresh temporary folder holding `tessera.toml` for a loopback server on a free port, with
+/// its recordings, HLS and files folders inside and an in-memory database, plus `extra` TOML
+/// lines. Returns (folder, config file, address).
+pub fn loopback_config(name: &str, extra: &str) -> (std::path::PathBuf, std::path::PathBuf, SocketAddr) {
+    let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", tessera::ids::random_id(8)));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address");
+    let config = dir.join("tessera.toml");
+    let d = dir.display();
+    let text = format!(
+        "listen = \"{addr}\"\ndatabase = \":memory:\"\nrecordings_dir = \"{d}/rec\"\nhls_dir = \"{d}/live\"\nfiles_dir = \"{d}/files\"\n{extra}\n"
+    );
+    std::fs::write(&config, text).expect("the config file");
+    (dir, config, addr)
+}
