@@ -125,6 +125,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Give freed heap back to the system (`malloc_trim`) after a room's media is torn down.
     pub trim_memory: bool,
+    /// Most glibc malloc arenas (`M_ARENA_MAX`; 0 keeps glibc's default of 8 per core). Each
+    /// room's GStreamer threads otherwise spread freed memory over many arenas that are never
+    /// given back (default 2).
+    pub malloc_arena_max: u32,
 }
 
 /// How log lines are written.
@@ -168,6 +172,7 @@ impl Default for Config {
             node_id: None,
             log_format: LogFormat::Text,
             trim_memory: true,
+            malloc_arena_max: 2,
             connect_timeout_seconds: 30,
         }
     }
@@ -334,6 +339,9 @@ impl Config {
             && (n.is_empty() || n.len() > 64 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
         {
             return bad(format!("node_id must be 1 to 64 of A-Z a-z 0-9 . _ -, got {n:?}"));
+        }
+        if self.malloc_arena_max > 64 {
+            return bad(format!("malloc_arena_max must be within 0..=64, got {}", self.malloc_arena_max));
         }
         if self.resume_seconds > 600 {
             return bad(format!("resume_seconds must be within 0..=600, got {}", self.resume_seconds));

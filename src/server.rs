@@ -57,6 +57,7 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
     check::check(&pipelines, &config.composite)?;
     crate::metrics::install(&config.node_name());
     crate::media::memory::set_enabled(config.trim_memory);
+    crate::media::memory::limit_arenas(config.malloc_arena_max);
     let store = Store::open(&config.database)?;
     let secret = match &config.token_secret {
         Some(s) => s.clone(),
