@@ -429,8 +429,10 @@ pub struct RecordingList {
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartStreamRequest {
-    /// `rtmp://host[:port]/app/streamkey` or `rtmps://…`: at most 2048 characters (and 2048
-    /// bytes of UTF-8), no spaces or control characters (surrounding white space is removed).
+    /// `rtmp://[user:pass@]host[:port]/app/streamkey` or `rtmps://…`, at most 2048 characters;
+    /// surrounding white space is removed. Printable ASCII only; the host is a name (letters,
+    /// digits, `.`, `-`, `_`; an international name in its `xn--` form) or a bracketed IPv6
+    /// address; the port 1 to 65535; app and key not empty. The `pattern` is exact.
     #[schema(min_length = 1, max_length = 2048)]
     pub url: String,
 }

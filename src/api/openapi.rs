@@ -63,10 +63,10 @@ pub fn name_pattern() -> String {
     format!("^[{WS}]*[^{WS}{CTRL}](?:[^{CTRL}]*[^{WS}{CTRL}])?[{WS}]*$")
 }
 
-/// An RTMP target as `RtmpUrl::parse` accepts it: `rtmp[s]://host/app/key`, trimmed, with no
-/// white space or control character inside; host and app without `/`, none of the three empty.
+/// An RTMP target as `RtmpUrl::parse` accepts it: its grammar, with surrounding white space.
 pub fn rtmp_url_pattern() -> String {
-    format!("^[{WS}]*rtmps?://[^/{WS}{CTRL}]+/[^/{WS}{CTRL}]+/[^{WS}{CTRL}]+[{WS}]*$")
+    let core = crate::egress::rtmp::URL_GRAMMAR.trim_start_matches('^').trim_end_matches('$');
+    format!("^[{WS}]*{core}[{WS}]*$")
 }
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];

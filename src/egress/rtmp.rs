@@ -27,6 +27,23 @@ const STALL: Duration = Duration::from_secs(6);
 const POLL: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// What an RTMP target must look like (after trimming), as a regular expression read the same
+/// by Rust's `regex`, ECMA-262 and Python's `re` (the OpenAPI document's `pattern`): printable
+/// ASCII only; optional `user:pass@`; a host name or a bracketed IPv6 literal (no `%`, which
+/// GLib would read as an escape or a scope); a port of 1 to 65535; a non-empty app without `/`;
+/// a non-empty key (the rest, query included).
+pub const URL_GRAMMAR: &str = concat!(
+    r"^rtmps?://(?:[!-.0-?A-~]*@)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])",
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
+    r"/[!-.0-~]+/[!-~]+$"
+);
+
+fn url_grammar() -> &'static regex::Regex {
+    static GRAMMAR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    // The pattern is a constant checked by the unit test below.
+    GRAMMAR.get_or_init(|| regex::Regex::new(URL_GRAMMAR).expect("URL_GRAMMAR is a valid regular expression"))
+}
+
 /// An RTMP target: the full URL (secret) and the form that may be shown.
 #[derive(Clone)]
 pub struct RtmpUrl {
@@ -43,18 +60,24 @@ impl std::fmt::Debug for RtmpUrl {
 }
 
 impl RtmpUrl {
-    /// Accepts `rtmp://host[:port]/app/key` and `rtmps://…`; the message says what is wrong.
+    /// Accepts what [`URL_GRAMMAR`] describes once surrounding white space is removed; the
+    /// message says what is wrong.
     pub fn parse(url: &str) -> Result<Self, String> {
         let url = url.trim();
-        if url.len() > 2048 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err("url must be at most 2048 characters without spaces or control characters".into());
+        if url.len() > 2048 {
+            return Err("url must be at most 2048 characters".into());
         }
         let rest = url.strip_prefix("rtmp://").or_else(|| url.strip_prefix("rtmps://")).ok_or("url must start with rtmp:// or rtmps://")?;
+        if !url_grammar().is_match(url) {
+            return Err(format!(
+                "url must look like rtmp://host[:port]/app/streamkey: ASCII without spaces, the host a name \
+                 (letters, digits, '.', '-', '_') or a [bracketed] IPv6 address, the port 1 to 65535, \
+                 app and key not empty (pattern {URL_GRAMMAR})"
+            ));
+        }
+        // The grammar guarantees two slashes after the authority.
         let (host, path) = rest.split_once('/').ok_or("url must look like rtmp://host/app/streamkey")?;
         let (app, key) = path.split_once('/').ok_or("url must look like rtmp://host/app/streamkey")?;
-        if host.is_empty() || app.is_empty() || key.is_empty() {
-            return Err("url must look like rtmp://host/app/streamkey (host, app and key are required)".into());
-        }
         let scheme = if url.starts_with("rtmps://") { "rtmps" } else { "rtmp" };
         // A password in `user:pass@host` is as secret as the key.
         let shown_host = host.rsplit_once('@').map_or(host, |(_, h)| h);
@@ -301,7 +324,24 @@ mod tests {
             u.scrub("publish denied; stream abcd-efgh-ijkl already exists at rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl"),
             "publish denied; stream **** already exists at rtmp://a.rtmp.youtube.com/live2/****"
         );
-        for bad in ["http://x/a/b", "rtmp://host/app", "rtmp:///app/key", "rtmp://host//key", "rtmp://h/a/k y", ""] {
+        assert!(RtmpUrl::parse("  rtmp://[::1]:1935/app/k%20ey/x  ").is_ok(), "trimmed; IPv6; escapes in the key");
+        assert!(RtmpUrl::parse("rtmp://u:p%40ss@h-1_x.example:65535/a/k").is_ok());
+        for bad in [
+            "http://x/a/b",
+            "rtmp://host/app",
+            "rtmp:///app/key",
+            "rtmp://host//key",
+            "rtmp://h/a/k y",
+            "",
+            "rtmp://ħ/a/k",
+            "rtmp://a%25/a/k",
+            "rtmp://h:0/a/k",
+            "rtmp://h:65536/a/k",
+            "rtmp://h:/a/k",
+            "rtmp://[/a/k",
+            "rtmp://h/ä/k",
+            "rtmp://h/a/\u{1}k",
+        ] {
             assert!(RtmpUrl::parse(bad).is_err(), "{bad:?} is refused");
         }
     }
