@@ -125,6 +125,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Give freed heap back to the system (`malloc_trim`) after a room's media is torn down.
     pub trim_memory: bool,
+    /// Cluster mode: the Redis every node shares (`redis://host:port/db`; `TESSERA_REDIS_URL`).
+    /// Unset: a single node with its SQLite database.
+    pub redis_url: Option<String>,
+    /// Cluster mode: where the other nodes reach this one (`http://host:port`) to forward REST
+    /// calls and signaling; default `public_url`.
+    pub node_url: Option<String>,
     /// Most glibc malloc arenas (`M_ARENA_MAX`; 0 keeps glibc's default of 8 per core). Each
     /// room's GStreamer threads otherwise spread freed memory over many arenas that are never
     /// given back (default 2).
@@ -174,6 +180,8 @@ impl Default for Config {
             trim_memory: true,
             malloc_arena_max: 2,
             connect_timeout_seconds: 30,
+            redis_url: None,
+            node_url: None,
         }
     }
 }
@@ -219,6 +227,7 @@ pub struct Overrides {
     /// `id:secret,id:secret` (from `TESSERA_API_KEYS`); added to the file's keys.
     pub api_keys: Option<String>,
     pub max_file_bytes: Option<u64>,
+    pub redis_url: Option<String>,
 }
 
 /// Parses `id:secret,id:secret`.
@@ -263,6 +272,9 @@ impl Config {
         }
         if let Some(v) = overrides.public_url {
             cfg.public_url = Some(v);
+        }
+        if let Some(v) = overrides.redis_url.filter(|u| !u.is_empty()) {
+            cfg.redis_url = Some(v);
         }
         if let Some(v) = overrides.max_file_bytes {
             cfg.max_file_bytes = v;
@@ -339,6 +351,16 @@ impl Config {
             && (n.is_empty() || n.len() > 64 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
         {
             return bad(format!("node_id must be 1 to 64 of A-Z a-z 0-9 . _ -, got {n:?}"));
+        }
+        if let Some(u) = &self.redis_url
+            && !(u.starts_with("redis://") || u.starts_with("rediss://") || u.starts_with("redis+unix://") || u.starts_with("unix://"))
+        {
+            return bad(format!("redis_url {u:?} must start with redis://, rediss:// or unix://"));
+        }
+        if let Some(u) = &self.node_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return bad(format!("node_url {u:?} must start with http:// or https://"));
         }
         if self.malloc_arena_max > 64 {
             return bad(format!("malloc_arena_max must be within 0..=64, got {}", self.malloc_arena_max));

@@ -46,6 +46,9 @@ enum Command {
         /// API keys as `id:secret,id:secret` (prefer the environment variable to the flag).
         #[arg(long, env = "TESSERA_API_KEYS", hide_env_values = true)]
         api_keys: Option<String>,
+        /// Cluster mode: the Redis every node shares (`redis://host:port/db`).
+        #[arg(long, env = "TESSERA_REDIS_URL")]
+        redis_url: Option<String>,
         /// Largest file participants may share, bytes (default 100 MiB).
         #[arg(long, env = "TESSERA_MAX_FILE_BYTES")]
         max_file_bytes: Option<u64>,
@@ -130,16 +133,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             public_url,
             api_keys,
             max_file_bytes,
+            redis_url,
             workers: _,
         } => {
-            let overrides =
-                Overrides { listen, rtc_ip, public_ip, pipelines_dir, client_dir, database, public_url, api_keys, max_file_bytes };
+            let overrides = Overrides {
+                listen,
+                rtc_ip,
+                public_ip,
+                pipelines_dir,
+                client_dir,
+                database,
+                public_url,
+                api_keys,
+                max_file_bytes,
+                redis_url,
+            };
             let cfg = Config::load(config.as_deref(), overrides)?;
             tessera::telemetry::init_as(cfg.log_format);
             let running = tessera::server::start(cfg).await.context("the server could not start")?;
             tracing::info!("open http://{} in a browser", running.addr);
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
             tokio::select! {
                 r = tokio::signal::ctrl_c() => { r.context("waiting for ctrl-c")?; }
+                _ = term.recv() => {
+                    // Draining: no new rooms; live ones run until they end, then the process
+                    // exits. A second SIGTERM or ctrl-c stops at once.
+                    running.rooms.start_draining();
+                    tracing::info!(rooms = running.rooms.len(), "SIGTERM: draining (no new rooms; exiting when the live ones end)");
+                    tokio::select! {
+                        _ = running.rooms.drained() => tracing::info!("drained: every room has ended"),
+                        _ = term.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                }
                 _ = running.cancel.cancelled() => {}
             }
             tracing::info!("shutting down");

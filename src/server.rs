@@ -23,6 +23,12 @@ pub enum StartError {
     Media(#[from] check::CheckError),
     #[error("the database could not be opened")]
     Store(#[from] crate::store::StoreError),
+    #[error("cluster mode: redis at {url} cannot be used")]
+    Cluster {
+        url: String,
+        #[source]
+        source: crate::cluster::ClusterError,
+    },
     #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
@@ -52,16 +58,23 @@ impl Running {
 
 /// Checks GStreamer and the pipeline files, opens the store and restores its rooms: everything
 /// but the listener. Must run inside a Tokio runtime (room actors and webhooks are tasks).
-pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, StartError> {
+pub async fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, StartError> {
     let pipelines = Pipelines::load(&config.pipelines_dir)?;
     check::check(&pipelines, &config.composite)?;
     crate::metrics::install(&config.node_name());
     crate::media::memory::set_enabled(config.trim_memory);
     crate::media::memory::limit_arenas(config.malloc_arena_max);
-    let store = Store::open(&config.database)?;
+    let node_id = config.node_name();
+    let redis = match &config.redis_url {
+        Some(url) => Some(crate::cluster::connect(url).map_err(|source| StartError::Cluster { url: url.clone(), source })?),
+        None => None,
+    };
+    let store = Store::open(&config.database, redis.clone().map(|c| (c, node_id.as_str())))?;
+    let node_url = config.node_url.clone().unwrap_or_else(|| config.base_url());
+    let cluster = redis.map(|conn| crate::cluster::node::ClusterNode::new(conn, &node_id, &node_url));
     let secret = match &config.token_secret {
         Some(s) => s.clone(),
-        None => store.setting_or_insert("token_secret", || crate::ids::random_id(48))?,
+        None => store.setting_or_insert("token_secret", || crate::ids::random_id(48)).await?,
     };
     let auth = Auth::new(config.api_keys.clone(), secret.as_bytes());
     let webhooks = Webhooks::start(config.webhook.clone(), cancel.child_token());
@@ -78,7 +91,7 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
         part_duration: std::time::Duration::from_secs(config.recording_part_seconds),
         counts: Arc::default(),
     };
-    let interrupted = crate::egress::recording::recover(&egress)?;
+    let interrupted = crate::egress::recording::recover(&egress).await?;
     if interrupted > 0 {
         tracing::warn!(interrupted, "recordings cut short by the last stop are marked interrupted");
     }
@@ -99,9 +112,17 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
             max_file_bytes: config.max_file_bytes,
             room_quota_bytes: config.room_file_quota_bytes,
         },
+        cluster: cluster.clone(),
     };
     let rooms = Rooms::new(ctx, config.max_rooms, cancel.child_token());
-    let restored = rooms.restore()?;
+    if let Some(node) = cluster {
+        let r = rooms.clone();
+        let load = move || (count(r.len()), count(r.participants()), count(r.capacity()));
+        tokio::spawn(node.clone().run_announcer(load, cancel.child_token()));
+        tokio::spawn(rooms.clone().run_placement(cancel.child_token()));
+        tracing::info!(node = %node.id(), url = %node.url(), "cluster mode: rooms are placed through redis");
+    }
+    let restored = rooms.restore().await?;
     if auth.is_open() {
         tracing::warn!(
             "auth: OPEN mode (no API keys configured; allowed because the listen address is loopback). Anyone who can reach this address can create and control rooms"
@@ -110,7 +131,16 @@ pub fn build(config: Config, cancel: &CancellationToken) -> Result<AppState, Sta
         tracing::info!(keys = config.api_keys.len(), "auth: API keys required for management calls; join tokens required to join");
     }
     tracing::info!(database = %config.database.display(), restored, "rooms restored from the store");
-    Ok(AppState { rooms, rtc: RtcFactory::new(&config), auth, config: Arc::new(config) })
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap_or_default();
+    Ok(AppState { rooms, rtc: RtcFactory::new(&config), auth, config: Arc::new(config), http })
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// [`build`]s the server, binds `config.listen`, and serves in a task.
@@ -124,7 +154,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         // With port 0 the real port is only known now; links must carry it.
         config.public_url = Some(format!("http://{addr}"));
     }
-    let state = build(config, &cancel)?;
+    let state = build(config, &cancel).await?;
     let rooms = state.rooms.clone();
     let stop = cancel.clone();
     let server = warp::serve(api::routes(state)).incoming(listener).graceful(async move { stop.cancelled().await });

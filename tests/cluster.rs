@@ -4,63 +4,10 @@
 mod common;
 
 use common::eventually;
+use common::redis::Redis;
 use std::time::Duration;
 use tessera::cluster::{self, lease, registry};
 use tokio_util::sync::CancellationToken;
-
-/// A throw-away `redis-server` on a free loopback port; killed when dropped.
-struct Redis {
-    child: std::process::Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Redis {
-    fn start_on(port: u16, dir: std::path::PathBuf) -> Self {
-        std::fs::create_dir_all(&dir).expect("dir");
-        let child = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no", "--dir"])
-            .arg(&dir)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/deps.sh installs it)");
-        Self { child, port, dir }
-    }
-
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-        Self::start_on(port, std::env::temp_dir().join(format!("tessera-redis-{}", tessera::ids::random_id(8))))
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    async fn ready(&self) {
-        let url = self.url();
-        eventually(Duration::from_secs(10), "redis answers", || async {
-            let mut c = cluster::connect(&url).map_err(|e| e.to_string())?;
-            redis::cmd("PING").query_async::<String>(&mut c).await.map_err(|e| e.to_string())
-        })
-        .await;
-    }
-
-    fn stop(mut self) -> (u16, std::path::PathBuf) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        (self.port, std::mem::take(&mut self.dir))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if !self.dir.as_os_str().is_empty() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
 
 fn node(id: &str, rooms: u32, cpu: f64) -> registry::NodeInfo {
     registry::NodeInfo {
@@ -162,9 +109,9 @@ async fn the_connection_comes_back_by_itself_after_redis_restarts() {
     redis.ready().await;
     let mut c = cluster::connect(&redis.url()).expect("client");
     registry::announce(&mut c, &node("a", 1, 0.1)).await.expect("announce");
-    let (port, dir) = redis.stop();
+    let (port, dir, persistent) = redis.stop();
     assert!(registry::announce(&mut c, &node("a", 1, 0.1)).await.is_err(), "Redis down: a clear error, quickly");
-    let redis = Redis::start_on(port, dir);
+    let redis = Redis::start_on(port, dir, persistent);
     redis.ready().await;
     // The same connection manager, no new client: it reconnects on its own.
     eventually(Duration::from_secs(5), "announcing works again", || async {

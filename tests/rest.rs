@@ -27,10 +27,10 @@ fn config(keys: bool) -> Config {
 }
 
 impl Api {
-    fn new(keys: bool) -> Self {
+    async fn new(keys: bool) -> Self {
         tessera::telemetry::init();
         let cancel = CancellationToken::new();
-        let state = tessera::server::build(config(keys), &cancel).expect("builds");
+        let state = tessera::server::build(config(keys), &cancel).await.expect("builds");
         Self { state, _cancel: cancel.drop_guard() }
     }
 
@@ -68,7 +68,7 @@ fn in_secs(s: i64) -> String {
 
 #[tokio::test]
 async fn create_room_now_and_scheduled_and_every_bad_body() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let v = api.create(json!({})).await;
     let room = &v["room"];
     assert_eq!(room["state"], "open");
@@ -114,7 +114,7 @@ async fn create_room_now_and_scheduled_and_every_bad_body() {
 
 #[tokio::test]
 async fn list_rooms_filters_and_pages() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let a = api.create(json!({"name": "a"})).await["room"]["id"].clone();
     let b = api.create(json!({"name": "b", "startsAt": in_secs(3600)})).await["room"]["id"].clone();
     let c = api.create(json!({"name": "c", "startsAt": in_secs(86_400 * 3)})).await["room"]["id"].clone();
@@ -144,7 +144,7 @@ async fn list_rooms_filters_and_pages() {
 
 #[tokio::test]
 async fn get_patch_and_delete_a_room() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let id = api.create(json!({"name": "Standup", "endsAt": in_secs(3600)})).await["room"]["id"].as_str().expect("id").to_owned();
     let path = format!("/api/v1/rooms/{id}");
     let (st, v) = api.call("GET", &path, Some(KEY), None).await;
@@ -182,7 +182,7 @@ async fn get_patch_and_delete_a_room() {
 
 #[tokio::test]
 async fn participants_kick_mute_and_tokens() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let id = api.create(json!({})).await["room"]["id"].as_str().expect("id").to_owned();
     let (st, v) = api.call("GET", &format!("/api/v1/rooms/{id}/participants"), Some(KEY), None).await;
     assert_eq!((st, v), (200, json!({"participants": []})));
@@ -222,7 +222,7 @@ async fn participants_kick_mute_and_tokens() {
 
 #[tokio::test]
 async fn health_client_and_unknown_paths() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let (st, h) = api.call("GET", "/healthz", None, None).await;
     assert_eq!((st, h["status"].as_str(), h["participantTasks"].as_u64()), (200, Some("ok"), Some(0)));
     let resp = warp::test::request().path("/").reply(&tessera::api::routes(api.state.clone())).await;
@@ -234,7 +234,7 @@ async fn health_client_and_unknown_paths() {
 
 #[tokio::test]
 async fn openapi_document_lists_every_endpoint() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let (st, doc) = api.call("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(st, 200);
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
@@ -268,7 +268,7 @@ async fn openapi_document_lists_every_endpoint() {
 
 #[tokio::test]
 async fn open_mode_needs_no_credential_but_checks_one_given() {
-    let api = Api::new(false);
+    let api = Api::new(false).await;
     let (st, v) = api.call("POST", "/api/v1/rooms", None, None).await;
     assert_eq!(st, 201, "{v}");
     let id = v["room"]["id"].as_str().expect("id");
@@ -314,7 +314,7 @@ fn expected(policy: Policy, cred: Cred) -> Result<(), (u16, &'static str)> {
 
 #[tokio::test]
 async fn auth_matrix_for_every_protected_call() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let auth = Auth::new(vec![], TOKEN_SECRET.as_bytes());
     let forger = Auth::new(vec![], b"not-the-server-secret-0123456789abc");
     let now = now_unix();
@@ -384,7 +384,7 @@ fn json_of(resp: &warp::http::Response<bytes::Bytes>) -> Value {
 
 #[tokio::test]
 async fn metadata_is_a_json_object_or_null() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     for bad in ["[1,2,3]", "\"x\"", "7", "true"] {
         let body = format!(r#"{{"metadata":{bad}}}"#);
         let got = api.call("POST", "/api/v1/rooms", Some(KEY), Some(&body)).await;
@@ -411,7 +411,7 @@ async fn metadata_is_a_json_object_or_null() {
 
 #[tokio::test]
 async fn method_not_allowed_names_the_allowed_methods() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let auth: &[(&str, &[u8])] = &[("authorization", KEY_HEADER)];
     for (method, path, allow) in [
         ("PUT", "/api/v1/rooms", "GET, POST"),
@@ -440,7 +440,7 @@ async fn method_not_allowed_names_the_allowed_methods() {
 
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
         let value = format!("{scheme} {KEY}");
         let resp = api.raw("GET", "/api/v1/rooms", &[("authorization", value.as_bytes())], None).await;
@@ -465,7 +465,7 @@ const KEY_HEADER: &[u8] = b"Bearer ops:0123456789abcdef-secret";
 
 #[tokio::test]
 async fn limits_the_document_states_are_the_ones_enforced() {
-    let api = Api::new(true);
+    let api = Api::new(true).await;
     let (_, doc) = api.call("GET", "/api/v1/openapi.json", None, None).await;
     let prop = |schema: &str, field: &str| doc["components"]["schemas"][schema]["properties"][field].clone();
     assert_eq!(prop("CreateRoomRequest", "maxParticipants")["maximum"], u64::from(tessera::room::spec::MAX_PARTICIPANTS));

@@ -153,7 +153,7 @@ pub async fn upload(
     let Some(claims) = member(&state, &id, authorization.as_deref(), &HashMap::new())? else {
         return Ok(error_reply(StatusCode::FORBIDDEN, "forbidden", "a file is shared by a participant: use their join token"));
     };
-    let room = live_room(&state, &id)?;
+    let room = live_room(&state, &id).await?;
     let Some(size) = length.and_then(|l| l.trim().parse::<u64>().ok()) else {
         return Ok(error_reply(StatusCode::LENGTH_REQUIRED, "length_required", "an upload needs a Content-Length"));
     };
@@ -204,7 +204,7 @@ pub async fn fetch(
     range: Option<String>,
 ) -> Result<Response, ApiError> {
     member(&state, &id, authorization.as_deref(), &query)?;
-    let room = live_room(&state, &id)?;
+    let room = live_room(&state, &id).await?;
     let stored = room.file(&file).await.ok_or_else(|| ApiError::NotFound("file_not_found", format!("no file {file:?} in this room")))?;
     let mut resp = download::serve(&stored.path, range.as_deref(), "application/octet-stream", "file").await?;
     let h = resp.headers_mut();

@@ -1,17 +1,30 @@
 //! `GET /healthz`: liveness plus live-object counts (rooms, participant tasks, peer
-//! connections, media pipelines) that leak tests watch. `GET /metrics`: the same counts and
+//! connections, media pipelines) that leak tests watch. `status` is `ok` (200), or 503 with
+//! `draining` (SIGTERM: no new rooms; live ones run to their end) or `degraded` (cluster mode:
+//! Redis cannot be reached, so no room can be placed; live calls continue), with a `reason`. `GET /metrics`: the same counts and
 //! the media counters in Prometheus text format (`crate::metrics`).
 
 use super::{AppState, with_state};
 use std::sync::atomic::Ordering;
 use warp::Filter;
 
-pub fn healthz(state: AppState) -> impl Filter<Extract = (warp::reply::Json,), Error = warp::Rejection> + Clone {
+pub fn healthz(state: AppState) -> impl Filter<Extract = (warp::reply::WithStatus<warp::reply::Json>,), Error = warp::Rejection> + Clone {
     warp::path!("healthz").and(warp::get()).and(with_state(state)).map(|state: AppState| {
         let s = state.rooms.stats();
         let e = state.rooms.egress_counts();
-        warp::reply::json(&serde_json::json!({
-            "status": "ok",
+        let cluster = state.rooms.cluster();
+        let (status, reason) = if state.rooms.draining() {
+            ("draining", Some("this node takes no new rooms; its live rooms continue until they end".to_owned()))
+        } else if cluster.is_some_and(|c| !c.is_connected()) {
+            ("degraded", Some("redis cannot be reached: live calls continue, but no room can be placed or joined anew".to_owned()))
+        } else {
+            ("ok", None)
+        };
+        let code = if status == "ok" { warp::http::StatusCode::OK } else { warp::http::StatusCode::SERVICE_UNAVAILABLE };
+        let body = warp::reply::json(&serde_json::json!({
+            "status": status,
+            "reason": reason,
+            "node": cluster.map(|c| c.id().to_owned()),
             "rooms": state.rooms.len(),
             "participantTasks": s.participant_tasks.load(Ordering::SeqCst),
             "peerConnections": s.peer_connections.load(Ordering::SeqCst),
@@ -20,7 +33,8 @@ pub fn healthz(state: AppState) -> impl Filter<Extract = (warp::reply::Json,), E
             "streams": e.streams.load(Ordering::SeqCst),
             "hlsOutputs": e.hls.load(Ordering::SeqCst),
             "outputPipelines": e.pipelines.load(Ordering::SeqCst),
-        }))
+        }));
+        warp::reply::with_status(body, code)
     })
 }
 

@@ -71,7 +71,7 @@ pub async fn serve(
     let token = q.get("token").filter(|t| !t.is_empty());
     authorize(&state, &room, header.as_deref(), token.map(String::as_str))?;
     if state.rooms.get(&room).is_none() {
-        return Err(match state.rooms.lookup(&room)? {
+        return Err(match state.rooms.lookup(&room).await? {
             Lookup::Ended(_) => ApiError::RoomEnded,
             _ => ApiError::RoomNotFound(room),
         });

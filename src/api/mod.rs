@@ -11,6 +11,7 @@ mod body;
 mod client;
 mod download;
 mod files;
+mod forward;
 mod health;
 mod live;
 pub mod openapi;
@@ -21,6 +22,7 @@ mod rooms;
 mod streams;
 mod tokens;
 mod ws;
+mod ws_relay;
 
 use crate::auth::{Auth, AuthError, Caller};
 use crate::config::Config;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub rtc: RtcFactory,
     pub auth: Auth,
+    /// Cluster mode: forwards calls to the node running a room.
+    pub http: reqwest::Client,
 }
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
@@ -69,7 +73,8 @@ fn header_text(name: &'static str) -> impl Filter<Extract = (Option<String>,), E
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let doc = Arc::new(openapi::document(&state));
     let allow = Arc::new(allow::Allow::new(&doc));
-    let api = rooms::routes(&state)
+    let api = forward::rest(&state)
+        .or(rooms::routes(&state))
         .or(participants::routes(&state))
         .or(tokens::routes(&state))
         .or(recordings::routes(&state))

@@ -35,7 +35,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn list_participants(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let info = live_room(&state, &id)?.info().await.ok_or(ApiError::RoomEnded)?;
+    let info = live_room(&state, &id).await?.info().await.ok_or(ApiError::RoomEnded)?;
     Ok(warp::reply::json(&ParticipantList { participants: info.participants }).into_response())
 }
 
@@ -47,7 +47,7 @@ pub async fn list_participants(id: String, state: AppState, caller: Caller) -> R
         (status = 409, body = ErrorBody)))]
 pub async fn kick_participant(id: String, pid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    live_room(&state, &id)?.kick(&pid).await?;
+    live_room(&state, &id).await?.kick(&pid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -63,6 +63,6 @@ pub async fn mute_participant(id: String, pid: String, state: AppState, caller: 
     if req.audio.is_none() && req.video.is_none() {
         return Err(ApiError::BadRequest("give \"audio\" and/or \"video\" (true mutes, false unmutes)".into()));
     }
-    let info = live_room(&state, &id)?.mute(&pid, req.audio, req.video).await?;
+    let info = live_room(&state, &id).await?.mute(&pid, req.audio, req.video).await?;
     Ok(warp::reply::json(&info).into_response())
 }

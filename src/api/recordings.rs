@@ -61,12 +61,13 @@ fn host_or_key(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// The recording `id`, if the caller may see it; an active one with its parts as on disk now.
-fn recording(state: &AppState, caller: &Caller, id: &str) -> Result<RecordingRecord, ApiError> {
+async fn recording(state: &AppState, caller: &Caller, id: &str) -> Result<RecordingRecord, ApiError> {
     host_or_key(caller)?;
     let mut rec = state
         .rooms
         .store()
-        .get_recording(id)?
+        .get_recording(id)
+        .await?
         .ok_or_else(|| ApiError::NotFound("recording_not_found", format!("no recording with id {id:?}")))?;
     state.auth.require_host(caller, &rec.room_id)?;
     if rec.state.is_active() {
@@ -90,7 +91,7 @@ fn recording(state: &AppState, caller: &Caller, id: &str) -> Result<RecordingRec
         (status = 503, body = ErrorBody, description = "`media_unavailable`: the room's media could not start")))]
 pub async fn start_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let rec = live_room(&state, &id)?.start_recording().await.ok_or(ApiError::RoomEnded)??;
+    let rec = live_room(&state, &id).await?.start_recording().await.ok_or(ApiError::RoomEnded)??;
     Ok(warp::reply::with_status(warp::reply::json(&RecordingView::new(&rec)), StatusCode::CREATED).into_response())
 }
 
@@ -102,7 +103,7 @@ pub async fn start_recording(id: String, state: AppState, caller: Caller) -> Res
     responses((status = 200, body = RecordingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`recording_not_found`")))]
 pub async fn stop_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
-    let mut rec = recording(&state, &caller, &id)?;
+    let mut rec = recording(&state, &caller, &id).await?;
     if rec.state == RecordingState::Recording
         && let Some(room) = state.rooms.get(&rec.room_id)
         && let Some(Ok(())) = room.stop_recording(&id).await
@@ -155,7 +156,7 @@ pub async fn list_recordings(state: AppState, caller: Caller, q: HashMap<String,
         let room = f.room_id.as_deref().ok_or_else(|| ApiError::from(AuthError::NotAdmin))?;
         state.auth.require_host(&caller, room)?;
     }
-    let (recs, total) = state.rooms.store().list_recordings(&f)?;
+    let (recs, total) = state.rooms.store().list_recordings(&f).await?;
     let end = u64::from(f.offset) + recs.len() as u64;
     let list =
         RecordingList { recordings: recs.iter().map(RecordingView::new).collect(), total, next_offset: (end < total).then_some(end) };
@@ -167,7 +168,7 @@ pub async fn list_recordings(state: AppState, caller: Caller, q: HashMap<String,
     params(("id" = String, Path)),
     responses((status = 200, body = RecordingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
-    let rec = recording(&state, &caller, &id)?;
+    let rec = recording(&state, &caller, &id).await?;
     Ok(warp::reply::json(&RecordingView::new(&rec)).into_response())
 }
 
@@ -178,7 +179,7 @@ pub async fn get_recording(id: String, state: AppState, caller: Caller) -> Resul
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`recording_running`: stop it first"),
         (status = 503, body = ErrorBody, description = "`storage_error`: the files could not be removed")))]
 pub async fn delete_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
-    let rec = recording(&state, &caller, &id)?;
+    let rec = recording(&state, &caller, &id).await?;
     if rec.state.is_active() {
         return Err(ApiError::Conflict("recording_running", "the recording is still running: stop it first".into()));
     }
@@ -187,7 +188,7 @@ pub async fn delete_recording(id: String, state: AppState, caller: Caller) -> Re
     {
         return Err(ApiError::Storage(format!("the recording's files could not be removed: {e}")));
     }
-    state.rooms.store().delete_recording(&id)?;
+    state.rooms.store().delete_recording(&id).await?;
     tracing::info!(recording = %id, "recording deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -211,7 +212,7 @@ pub async fn download_file(
     caller: Caller,
     range: Option<String>,
 ) -> Result<Response, ApiError> {
-    let rec = recording(&state, &caller, &id)?;
+    let rec = recording(&state, &caller, &id).await?;
     let p = match part {
         Some(n) => rec.parts.iter().find(|p| p.index == n).ok_or_else(|| {
             ApiError::NotFound("part_not_found", format!("recording {id:?} has {} part(s); there is no part {n}", rec.parts.len()))

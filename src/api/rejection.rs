@@ -45,12 +45,20 @@ pub enum ApiError {
     Storage(String),
     #[error("the range is outside the file's {0} bytes")]
     RangeNotSatisfiable(u64),
+    /// 503 with its own code: `store_unavailable`, `cluster_unavailable`, `cluster_full`,
+    /// `room_moving`, `draining`, `node_unreachable`.
+    #[error("{1}")]
+    Cluster(&'static str, String),
 }
 
 impl Reject for ApiError {}
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the shared store cannot be reached");
+            return ApiError::Cluster("store_unavailable", format!("the shared store cannot be reached, try again shortly ({e})"));
+        }
         tracing::error!(error = %e, source = ?std::error::Error::source(&e), "store failure");
         ApiError::Internal(e)
     }
@@ -62,6 +70,29 @@ impl From<CreateError> for ApiError {
             CreateError::Invalid(m) => ApiError::BadRequest(m),
             CreateError::TooMany(_) => ApiError::TooManyRooms(e.to_string()),
             CreateError::Store(s) => s.into(),
+            CreateError::Place(p) => p.into(),
+        }
+    }
+}
+
+impl From<crate::cluster::node::PlaceError> for ApiError {
+    fn from(e: crate::cluster::node::PlaceError) -> Self {
+        use crate::cluster::node::PlaceError as P;
+        let code = match &e {
+            P::Full => "cluster_full",
+            P::OwnerGone(_) => "room_moving",
+            P::Draining => "draining",
+            P::Unavailable(_) => "cluster_unavailable",
+        };
+        ApiError::Cluster(code, e.to_string())
+    }
+}
+
+impl From<crate::room::RouteError> for ApiError {
+    fn from(e: crate::room::RouteError) -> Self {
+        match e {
+            crate::room::RouteError::Store(s) => s.into(),
+            crate::room::RouteError::Place(p) => p.into(),
         }
     }
 }
@@ -112,6 +143,7 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "media_unavailable"),
             ApiError::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_error"),
             ApiError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),
+            ApiError::Cluster(code, _) => (StatusCode::SERVICE_UNAVAILABLE, code),
         }
     }
 }

@@ -4,7 +4,7 @@ use super::rejection::{ApiError, reject};
 use super::{AppState, body, caller, with_state};
 use crate::auth::{Caller, Role};
 use crate::room::spec::{DEFAULT_EMPTY_TIMEOUT, DEFAULT_MAX_PARTICIPANTS, EndReason, MAX_NAME_CHARS, RoomSpec, RoomState};
-use crate::room::{Lookup, RoomHandle, RoomInfo, RoomPatch, format_unix, now_unix, parse_rfc3339};
+use crate::room::{Lookup, RoomHandle, RoomInfo, RoomPatch, Route, format_unix, now_unix, parse_rfc3339};
 use crate::store::RoomFilter;
 use crate::wire::{CreateRoomRequest, CreateRoomResponse, ErrorBody, PatchRoomRequest, RoomList, RoomStateName, RoomView};
 use std::collections::HashMap;
@@ -63,10 +63,27 @@ fn room_name(raw: String) -> Result<String, ApiError> {
     Ok(raw.trim().to_owned())
 }
 
-/// The live room `id`, or 404 / 409.
-pub(super) fn live_room(state: &AppState, id: &str) -> Result<RoomHandle, ApiError> {
-    match state.rooms.lookup(id)? {
+/// The live room `id`, or 404 / 409. In a cluster a room running nowhere is placed (here or
+/// on another node; a call for a room on another node is forwarded there before it gets here,
+/// so landing elsewhere now means it moved in between: 503 `room_moving`).
+pub(super) async fn live_room(state: &AppState, id: &str) -> Result<RoomHandle, ApiError> {
+    match state.rooms.lookup(id).await? {
         Lookup::Live(h) => Ok(h),
+        Lookup::Ended(_) => Err(ApiError::RoomEnded),
+        Lookup::NotFound => Err(ApiError::RoomNotFound(id.into())),
+        Lookup::Elsewhere(_) => match state.rooms.route(id, false).await? {
+            Route::Local(h) => Ok(h),
+            Route::Ended(_) => Err(ApiError::RoomEnded),
+            Route::NotFound => Err(ApiError::RoomNotFound(id.into())),
+            Route::Remote(_) => Err(ApiError::Cluster("room_moving", "the room is starting on another node; try again".into())),
+        },
+    }
+}
+
+/// The room `id` exists and has not ended (live here, elsewhere, or not yet placed).
+pub(super) async fn existing_room(state: &AppState, id: &str) -> Result<(), ApiError> {
+    match state.rooms.lookup(id).await? {
+        Lookup::Live(_) | Lookup::Elsewhere(_) => Ok(()),
         Lookup::Ended(_) => Err(ApiError::RoomEnded),
         Lookup::NotFound => Err(ApiError::RoomNotFound(id.into())),
     }
@@ -153,7 +170,7 @@ pub async fn create_room(state: AppState, caller: Caller, raw: Vec<u8>) -> Resul
     };
     let now = now_unix();
     let spec = spec_from(&state, req, now)?;
-    state.rooms.create(spec.clone())?;
+    state.rooms.create(spec.clone()).await?;
     let valid_from = spec.starts_at.unwrap_or(now).max(now);
     let ttl = valid_from - now + i64::from(state.config.host_token_ttl_seconds);
     let identity = format!("host-{}", crate::ids::random_id(10));
@@ -216,7 +233,7 @@ fn filter_from(q: &HashMap<String, String>) -> Result<RoomFilter, ApiError> {
 pub async fn list_rooms(state: AppState, caller: Caller, q: HashMap<String, String>) -> Result<Response, ApiError> {
     state.auth.require_admin(&caller)?;
     let f = filter_from(&q)?;
-    let (rooms, total) = state.rooms.list(&f)?;
+    let (rooms, total) = state.rooms.list(&f).await?;
     let now = now_unix();
     let end = u64::from(f.offset) + rooms.len() as u64;
     let list = RoomList {
@@ -235,16 +252,18 @@ pub async fn list_rooms(state: AppState, caller: Caller, q: HashMap<String, Stri
         (status = 404, body = ErrorBody, description = "`room_not_found`")))]
 pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let v = match state.rooms.lookup(&id)? {
+    let v = match state.rooms.lookup(&id).await? {
         Lookup::Live(h) => match h.info().await {
             Some(info) => view(info),
             // It ended between the lookup and the question: the store has its final record.
-            None => match state.rooms.store().get_room(&id)? {
+            None => match state.rooms.store().get_room(&id).await? {
                 Some(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
                 None => return Err(ApiError::RoomNotFound(id)),
             },
         },
         Lookup::Ended(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
+        // Cluster mode, running on no node (one running elsewhere is forwarded there).
+        Lookup::Elsewhere(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
         Lookup::NotFound => return Err(ApiError::RoomNotFound(id)),
     };
     Ok(warp::reply::json(&v).into_response())
@@ -306,7 +325,7 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         chat_enabled: req.chat_enabled,
         pin: req.pin,
     };
-    let info = live_room(&state, &id)?.update(patch).await?;
+    let info = live_room(&state, &id).await?.update(patch).await?;
     Ok(warp::reply::json(&view(info)).into_response())
 }
 
@@ -318,10 +337,15 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         (status = 404, body = ErrorBody, description = "`room_not_found`")))]
 pub async fn delete_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let spec = match state.rooms.lookup(&id)? {
-        Lookup::Live(h) => h.end(EndReason::Deleted).await.or_else(|_| state.rooms.store().get_room(&id)?.ok_or(ApiError::RoomEnded))?,
-        Lookup::Ended(spec) => spec,
+    let live = match state.rooms.lookup(&id).await? {
+        Lookup::Live(h) => h,
+        Lookup::Elsewhere(_) => live_room(&state, &id).await?,
+        Lookup::Ended(spec) => return Ok(warp::reply::json(&RoomView::new(&spec, now_unix(), 0, None)).into_response()),
         Lookup::NotFound => return Err(ApiError::RoomNotFound(id)),
+    };
+    let spec = match live.end(EndReason::Deleted).await {
+        Ok(spec) => spec,
+        Err(_) => state.rooms.store().get_room(&id).await?.ok_or(ApiError::RoomEnded)?,
     };
     Ok(warp::reply::json(&RoomView::new(&spec, now_unix(), 0, None)).into_response())
 }

@@ -1,7 +1,7 @@
 //! `POST /api/v1/rooms/{id}/tokens`: join tokens for a room.
 
 use super::rejection::{ApiError, reject};
-use super::rooms::{join_url, live_room};
+use super::rooms::{existing_room, join_url};
 use super::{AppState, body, caller, with_state};
 use crate::auth::{Caller, Role};
 use crate::room::{format_unix, now_unix};
@@ -49,7 +49,7 @@ pub async fn create_token(id: String, state: AppState, caller: Caller, raw: Vec<
         Some(_) => return Err(ApiError::BadRequest("identity must be 1 to 128 letters, digits, '-', '_', '.' or '@'".into())),
         None => format!("user-{}", crate::ids::random_id(10)),
     };
-    live_room(&state, &id)?;
+    existing_room(&state, &id).await?;
     let (token, exp) = state.auth.issue(&id, &identity, name, req.role.unwrap_or(Role::Participant), now_unix(), ttl.into())?;
     let resp = TokenResponse { join_url: join_url(&state, &id, Some(&token)), token, identity, expires_at: format_unix(exp) };
     Ok(warp::reply::with_status(warp::reply::json(&resp), StatusCode::CREATED).into_response())

@@ -7,7 +7,7 @@ use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
-use crate::room::{JoinError, JoinRequest, Lookup, SessionView, format_unix};
+use crate::room::{JoinError, JoinRequest, Lookup, Route, SessionView, format_unix};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,19 +24,25 @@ pub const CLOSE_ROOM_NOT_FOUND: u16 = 4404;
 pub const CLOSE_ROOM_FULL: u16 = 4409;
 pub const CLOSE_ROOM_ENDED: u16 = 4410;
 pub const CLOSE_NOT_STARTED: u16 = 4425;
+pub const CLOSE_UNAVAILABLE: u16 = 4503;
 pub const CLOSE_INTERNAL: u16 = 4500;
 
 pub fn signaling(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     warp::path!("api" / "v1" / "rooms" / String / "ws")
         .and(warp::ws())
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::optional::<String>(super::forward::HOP_HEADER))
         .and(with_state(state))
-        .map(|room_id: String, ws: warp::ws::Ws, query: HashMap<String, String>, state: AppState| {
+        .map(|room_id: String, ws: warp::ws::Ws, query: HashMap<String, String>, raw: String, hop: Option<String>, state: AppState| {
             let limit = state.config.max_message_bytes;
             let name = clean_name(query.get("name").map(String::as_str));
             let token = query.get("token").cloned().filter(|t| !t.is_empty());
             let resume = query.get("resume").cloned().filter(|t| !t.is_empty());
-            ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| session(socket, room_id, name, token, resume, state))
+            let relay = Relayed { query: raw, hop: hop.is_some() };
+            ws.max_message_size(limit)
+                .max_frame_size(limit)
+                .on_upgrade(move |socket| session(socket, room_id, name, token, resume, relay, state))
         })
 }
 
@@ -75,8 +81,8 @@ fn join_request(state: &AppState, room_id: &str, name: String, token: Option<&st
 
 /// How often the server pings an idle socket, and how long it waits for any frame before it
 /// takes the connection for lost (a network drop sends no close).
-const PING_EVERY: Duration = Duration::from_secs(5);
-const SILENCE_LIMIT: Duration = Duration::from_secs(15);
+pub(super) const PING_EVERY: Duration = Duration::from_secs(5);
+pub(super) const SILENCE_LIMIT: Duration = Duration::from_secs(15);
 
 fn welcome_limits(state: &AppState) -> Limits {
     Limits {
@@ -129,7 +135,55 @@ async fn try_resume(
     Some((sig_tx, done, out_rx))
 }
 
-async fn session(socket: WebSocket, room_id: String, name: String, token: Option<String>, resume: Option<String>, state: AppState) {
+/// Cluster mode: what a relay to the room's node needs.
+struct Relayed {
+    /// The client's query string as sent.
+    query: String,
+    /// Another node sent this socket here (see `forward::HOP_HEADER`).
+    hop: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn session(
+    socket: WebSocket,
+    room_id: String,
+    name: String,
+    token: Option<String>,
+    resume: Option<String>,
+    relay: Relayed,
+    state: AppState,
+) {
+    // Where the room runs decides whether this node serves the socket or relays it; the
+    // token is checked here first either way, so nobody unknown makes a node place a room.
+    if state.rooms.cluster().is_some() && state.rooms.get(&room_id).is_none() {
+        if let Err(e) = join_request(&state, &room_id, String::new(), token.as_deref()) {
+            let (ws_tx, _) = socket.split();
+            let close = if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN };
+            return refuse(ws_tx, ServerMessage::error(e.code(), e.to_string()), close).await;
+        }
+        match state.rooms.route(&room_id, relay.hop).await {
+            Ok(Route::Remote(url)) => {
+                let from = state.rooms.cluster().map_or("", |c| c.id()).to_owned();
+                match super::ws_relay::connect(&url, &room_id, &relay.query, &from, state.config.max_message_bytes).await {
+                    Ok(upstream) => return super::ws_relay::pipe(socket, upstream).await,
+                    Err(e) => {
+                        tracing::warn!(%url, error = %e, "cluster: signaling relay failed");
+                        let (ws_tx, _) = socket.split();
+                        return refuse(ws_tx, ServerMessage::error("node_unreachable", e.to_string()), CLOSE_UNAVAILABLE).await;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let (ws_tx, _) = socket.split();
+                let code = match super::rejection::ApiError::from(e) {
+                    super::rejection::ApiError::Cluster(code, message) => (code, message),
+                    other => ("internal", other.to_string()),
+                };
+                return refuse(ws_tx, ServerMessage::error(code.0, code.1), CLOSE_UNAVAILABLE).await;
+            }
+        }
+    }
     let (ws_tx, ws_rx) = socket.split();
     let req = match join_request(&state, &room_id, name, token.as_deref()) {
         Ok(r) => r,
@@ -142,8 +196,16 @@ async fn session(socket: WebSocket, room_id: String, name: String, token: Option
             return refuse(ws_tx, ServerMessage::error(e.code(), message), close).await;
         }
     };
-    let room = match state.rooms.lookup(&room_id) {
+    let room = match state.rooms.lookup(&room_id).await {
         Ok(Lookup::Live(room)) => room,
+        Ok(Lookup::Elsewhere(_)) => {
+            return refuse(
+                ws_tx,
+                ServerMessage::error("room_moving", "the room is moving to another node; connect again"),
+                CLOSE_UNAVAILABLE,
+            )
+            .await;
+        }
         Ok(Lookup::Ended(_)) => return refuse(ws_tx, ServerMessage::error("room_ended", "the room has ended"), CLOSE_ROOM_ENDED).await,
         Ok(Lookup::NotFound) => {
             return refuse(ws_tx, ServerMessage::error("room_not_found", format!("no room with id {room_id:?}")), CLOSE_ROOM_NOT_FOUND)

@@ -15,6 +15,7 @@
 //! a caller for long; keys are under the `tessera:` prefix.
 
 pub mod lease;
+pub mod node;
 pub mod registry;
 
 use std::time::Duration;

@@ -327,7 +327,11 @@ impl RoomEgress {
         self.recording.as_ref().map(|r| (r.id.clone(), r.started_at))
     }
 
-    pub fn start_recording(&mut self, mut media: MediaRefs<'_>, room_json: serde_json::Value) -> Result<RecordingRecord, OutputError> {
+    pub async fn start_recording(
+        &mut self,
+        mut media: MediaRefs<'_>,
+        room_json: serde_json::Value,
+    ) -> Result<RecordingRecord, OutputError> {
         if let Some(r) = &self.recording {
             return Err(RecordError::AlreadyRunning(r.id.clone()).into());
         }
@@ -337,7 +341,7 @@ impl RoomEgress {
         }
         let id = format!("rec_{}", crate::ids::random_id(16));
         let (relay, gate) = self.attach(&mut media, &id)?;
-        match recording::start(&self.ctx, &id, &self.room_id, room_json, relay, gate, self.tx.clone()) {
+        match recording::start(&self.ctx, &id, &self.room_id, room_json, relay, gate, self.tx.clone()).await {
             Ok((rec, Some(handle))) => {
                 self.recording = Some(handle);
                 Ok(rec)

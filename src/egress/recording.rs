@@ -87,7 +87,7 @@ pub fn now_ms() -> i64 {
 /// Starts recording `room_id`. The record is stored first; if the pipeline cannot start (no
 /// folder, no space, a bad pipeline file) the recording is returned already `failed`, with the
 /// reason, and nothing else is affected.
-pub fn start(
+pub async fn start(
     ctx: &EgressContext,
     id: &str,
     room_id: &str,
@@ -111,7 +111,7 @@ pub fn start(
         parts: Vec::new(),
         dir: ctx.recordings_dir.join(&id),
     };
-    ctx.store.put_recording(&rec)?;
+    ctx.store.put_recording(&rec).await?;
     let span = tracing::info_span!(parent: None, "recording", id = %id, room = %room_id);
     let built = span.in_scope(|| build(ctx, &rec));
     match built {
@@ -132,7 +132,7 @@ pub fn start(
             rec.reason = Some(reason);
             rec.ended_at = Some(now_ms());
             rec.refresh_from_disk();
-            ctx.store.put_recording(&rec)?;
+            ctx.store.put_recording(&rec).await?;
             webhook(ctx, "recordingFailed", &room_json, &rec);
             Ok((rec, None))
         }
@@ -200,7 +200,7 @@ async fn follow(
             r = &mut stop, if deadline.is_none() => {
                 let _ = r;
                 rec.state = RecordingState::Finalizing;
-                let _ = ctx.store.put_recording(&rec);
+                let _ = ctx.store.put_recording(&rec).await;
                 feed.finish();
                 deadline = Some(tokio::time::Instant::now() + FINALIZE_TIMEOUT);
                 tracing::info!("recording stopping: closing the open part");
@@ -225,7 +225,7 @@ async fn follow(
                         {
                             rec.parts = rec.scan_parts();
                             tracing::info!(part = rec.parts.len(), "recording part opened");
-                            let _ = ctx.store.put_recording(&rec);
+                            let _ = ctx.store.put_recording(&rec).await;
                         }
                     }
                     _ => {}
@@ -251,7 +251,7 @@ async fn follow(
             rec.reason = Some(reason);
         }
     }
-    if let Err(e) = ctx.store.put_recording(&rec) {
+    if let Err(e) = ctx.store.put_recording(&rec).await {
         tracing::error!(error = %e, "could not store the recording's end");
     }
     let event = if rec.state == RecordingState::Complete { "recordingFinished" } else { "recordingFailed" };
@@ -261,8 +261,8 @@ async fn follow(
 
 /// At start-up: every recording still marked `recording` or `finalizing` was cut short by the
 /// stop. It becomes `interrupted`, with its parts, size and duration read from the files.
-pub fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreError> {
-    let cut = ctx.store.active_recordings()?;
+pub async fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreError> {
+    let cut = ctx.store.active_recordings().await?;
     for mut rec in cut.iter().cloned() {
         rec.refresh_from_disk();
         rec.state = RecordingState::Interrupted;
@@ -275,7 +275,7 @@ pub fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreError> {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as i64);
         rec.ended_at = Some(last_write.unwrap_or(rec.started_at + rec.duration_ms.unwrap_or(0) as i64));
-        ctx.store.put_recording(&rec)?;
+        ctx.store.put_recording(&rec).await?;
         tracing::warn!(recording = %rec.id, room = %rec.room_id, duration_ms = rec.duration_ms, "recording was interrupted by a stop");
         webhook(ctx, "recordingFinished", &serde_json::json!({ "id": rec.room_id }), &rec);
     }

@@ -78,6 +78,8 @@ struct Room {
     chat: super::chat::ChatLog,
     /// Shared files (`social.rs`).
     files: super::files::RoomFiles,
+    /// Cluster mode: held while the actor runs (dropped last, with the room).
+    _lease: Option<crate::cluster::node::LeaseGuard>,
 }
 
 pub(crate) struct Start {
@@ -88,6 +90,8 @@ pub(crate) struct Start {
     pub cancel: CancellationToken,
     /// Restored at start-up (an open room does not announce itself again).
     pub restored: bool,
+    /// Cluster mode: this node's lease on the room, released when the actor ends.
+    pub lease: Option<crate::cluster::node::LeaseGuard>,
 }
 
 pub(crate) fn spawn(s: Start) {
@@ -112,6 +116,7 @@ pub(crate) fn spawn(s: Start) {
         view: view::View::new(),
         chat: Default::default(),
         files,
+        _lease: s.lease,
     };
     tokio::spawn(room.run(s.rx).instrument(span));
 }
@@ -142,7 +147,7 @@ impl Room {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         tracing::info!(name = %self.spec.name, state = self.spec.state(now_unix()).as_str(), "room ready");
         if !self.opened && self.spec.state(now_unix()) == RoomState::Open {
-            self.open();
+            self.open().await;
         } else if self.opened {
             self.empty_since = Some(Instant::now());
         }
@@ -154,13 +159,13 @@ impl Room {
                     break;
                 }
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => self.handle(cmd).await,
                     None => break,
                 },
                 Some(msg) = next_bus_message(&mut self.media) => self.on_bus(msg),
                 Some(ev) = self.egress_events.recv() => self.on_egress_event(ev),
                 Some(u) = self.view.speaker_rx.recv() => self.on_speakers(u),
-                timer = sleep_until(deadline) => self.on_timer(timer),
+                timer = sleep_until(deadline) => self.on_timer(timer).await,
             }
         }
         // Out of the registry first: from here on lookups read the stored (ended) record instead
@@ -202,13 +207,13 @@ impl Room {
         next
     }
 
-    fn on_timer(&mut self, timer: Timer) {
+    async fn on_timer(&mut self, timer: Timer) {
         match timer {
-            Timer::Open if self.spec.state(now_unix()) == RoomState::Open => self.open(),
+            Timer::Open if self.spec.state(now_unix()) == RoomState::Open => self.open().await,
             // Woken early (whole-second rounding): the next deadline is recomputed.
             Timer::Open => {}
-            Timer::TimeLimit => self.end(EndReason::TimeLimit),
-            Timer::Empty => self.end(EndReason::EmptyTimeout),
+            Timer::TimeLimit => self.end(EndReason::TimeLimit).await,
+            Timer::Empty => self.end(EndReason::EmptyTimeout).await,
         }
     }
 
@@ -223,7 +228,7 @@ impl Room {
         self.ctx.webhooks.send(ev);
     }
 
-    fn open(&mut self) {
+    async fn open(&mut self) {
         self.opened = true;
         if self.members.is_empty() {
             self.empty_since = Some(Instant::now());
@@ -232,11 +237,11 @@ impl Room {
         self.webhook("roomStarted", None, None);
         // People who joined early are in a call already: its outputs start now.
         if !self.members.is_empty() {
-            self.auto_outputs();
+            self.auto_outputs().await;
         }
     }
 
-    fn end(&mut self, reason: EndReason) {
+    async fn end(&mut self, reason: EndReason) {
         if self.ended {
             return;
         }
@@ -248,7 +253,7 @@ impl Room {
             crate::metrics::room_duration(now.saturating_sub(opened_at).max(0) as f64);
         }
         self.spec.end_reason = Some(reason);
-        if let Err(e) = self.ctx.store.update_room(&self.spec) {
+        if let Err(e) = self.ctx.store.update_room(&self.spec).await {
             tracing::error!(error = %e, "could not store the room as ended");
         }
         tracing::info!(reason = reason.as_str(), participants = self.members.len(), "room ended");
@@ -282,10 +287,11 @@ impl Room {
         self.members.iter().position(|m| m.info.id == id)
     }
 
-    fn handle(&mut self, cmd: Command) {
+    async fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Join { req, reply } => {
-                let _ = reply.send(self.join(req));
+                let r = self.join(req).await;
+                let _ = reply.send(r);
             }
             Command::Leave { id, reason } => self.leave(&id, reason),
             Command::AttachVideo { id, codec, payload_type, reply } => {
@@ -319,10 +325,11 @@ impl Room {
                 let _ = reply.send(self.info());
             }
             Command::Update { patch, reply } => {
-                let _ = reply.send(self.update(patch));
+                let r = self.update(patch).await;
+                let _ = reply.send(r);
             }
             Command::End { reason, reply } => {
-                self.end(reason);
+                self.end(reason).await;
                 let _ = reply.send(Ok(self.spec.clone()));
             }
             Command::Kick { id, reply } => {
@@ -339,7 +346,8 @@ impl Room {
                 let _ = reply.send(self.mute(&id, audio, video));
             }
             Command::StartRecording { reply } => {
-                let _ = reply.send(self.start_recording());
+                let r = self.start_recording().await;
+                let _ = reply.send(r);
             }
             Command::StopRecording { id, reply } => {
                 let _ = reply.send(self.stop_recording(&id));
@@ -380,7 +388,7 @@ impl Room {
         self.ensure_media()
     }
 
-    fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
+    async fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
         let now = now_unix();
         if self.ended || self.cancel.is_cancelled() {
             return Err(JoinError::Ended);
@@ -427,7 +435,7 @@ impl Room {
             // The call starts: outputs the room asks for start with it (after the member is in,
             // so a failing output never takes the media from under them). Not on later joins,
             // so a recording the host stopped is not restarted by the next person in.
-            self.auto_outputs();
+            self.auto_outputs().await;
         }
         self.handle.present.store(self.members.len(), Ordering::Relaxed);
         self.empty_since = None;
@@ -491,7 +499,7 @@ impl Room {
         Ok(info)
     }
 
-    fn update(&mut self, patch: RoomPatch) -> Result<RoomInfo, ManageError> {
+    async fn update(&mut self, patch: RoomPatch) -> Result<RoomInfo, ManageError> {
         if self.ended {
             return Err(ManageError::Ended);
         }
@@ -514,7 +522,7 @@ impl Room {
         {
             return Err(ManageError::Invalid("endsAt must be in the future".into()));
         }
-        self.ctx.store.update_room(&next)?;
+        self.ctx.store.update_room(&next).await?;
         if let Some(pin) = patch.pin {
             self.view.pin = pin;
         }

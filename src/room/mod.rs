@@ -10,6 +10,7 @@ pub mod actor;
 pub mod chat;
 pub mod files;
 pub mod participant;
+mod placement;
 pub mod spec;
 mod time;
 
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+pub use placement::{Route, RouteError};
 pub use time::{format_unix, now_unix, parse_rfc3339, rfc3339, rfc3339_ms};
 
 /// Live-object counters, for `/healthz` and leak tests.
@@ -555,6 +557,8 @@ pub struct RoomContext {
     pub early_join_seconds: i64,
     /// File sharing's folder and limits.
     pub files: files::FileLimits,
+    /// Cluster mode: this node's membership (rooms are placed through it).
+    pub cluster: Option<Arc<crate::cluster::node::ClusterNode>>,
 }
 
 /// Why a room could not be created.
@@ -566,6 +570,8 @@ pub enum CreateError {
     TooMany(usize),
     #[error("the room could not be saved")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Place(#[from] crate::cluster::node::PlaceError),
 }
 
 /// The room's layout must be one of `layouts.json`.
@@ -582,6 +588,8 @@ pub(crate) fn check_layout(layouts: &crate::layout::Layouts, spec: &RoomSpec) ->
 pub enum Lookup {
     Live(RoomHandle),
     Ended(RoomSpec),
+    /// Cluster mode: not ended, and not running on this node (on another, or on none yet).
+    Elsewhere(RoomSpec),
     NotFound,
 }
 
@@ -592,11 +600,15 @@ pub struct Rooms {
     ctx: RoomContext,
     max_rooms: usize,
     cancel: CancellationToken,
+    /// Taking no new rooms (SIGTERM): live ones run until they end.
+    draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Serialises cluster adoptions (`placement.rs`).
+    adopting: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Rooms {
     pub fn new(ctx: RoomContext, max_rooms: usize, cancel: CancellationToken) -> Self {
-        Self { map: Arc::default(), ctx, max_rooms, cancel }
+        Self { map: Arc::default(), ctx, max_rooms, cancel, draining: Arc::default(), adopting: Arc::default() }
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
@@ -616,30 +628,60 @@ impl Rooms {
     }
 
     fn spawn(&self, spec: RoomSpec, restored: bool) -> RoomHandle {
+        self.spawn_with(spec, restored, None)
+    }
+
+    fn spawn_with(&self, spec: RoomSpec, restored: bool, lease: Option<crate::cluster::node::LeaseGuard>) -> RoomHandle {
         let (tx, rx) = mpsc::channel(256);
         let handle = RoomHandle { id: spec.id.clone(), tx, present: Arc::default(), public: Arc::new(spec.public.into()) };
         if let Ok(mut m) = self.map.lock() {
             m.insert(spec.id.clone(), handle.clone());
         }
-        actor::spawn(actor::Start { spec, handle: handle.clone(), rx, rooms: self.clone(), cancel: self.cancel.child_token(), restored });
+        let cancel = self.cancel.child_token();
+        if let Some(lost) = lease.as_ref().map(|l| l.lost()) {
+            // Another node holds the room now: it stops here (its clients reconnect there).
+            let stop = cancel.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = lost.cancelled() => stop.cancel(),
+                    _ = stop.cancelled() => {}
+                }
+            });
+        }
+        actor::spawn(actor::Start { spec, handle: handle.clone(), rx, rooms: self.clone(), cancel, restored, lease });
         handle
     }
 
     /// Validates, stores and starts a new room.
-    pub fn create(&self, spec: RoomSpec) -> Result<RoomHandle, CreateError> {
+    /// The handle is `None` in cluster mode, where the room is placed on a node when it opens.
+    pub async fn create(&self, spec: RoomSpec) -> Result<Option<RoomHandle>, CreateError> {
         spec.validate().map_err(CreateError::Invalid)?;
         check_layout(&self.ctx.pipelines.layouts, &spec).map_err(CreateError::Invalid)?;
+        if let Some(cluster) = &self.ctx.cluster {
+            // Placed when it opens (first join or its start), on whichever node is then least
+            // loaded; refused now if no node could take it.
+            self.check_cluster_capacity(cluster).await?;
+            self.ctx.store.insert_room(&spec).await?;
+            return Ok(None);
+        }
+        if self.draining() {
+            return Err(CreateError::Place(crate::cluster::node::PlaceError::Draining));
+        }
         if self.len() >= self.max_rooms {
             return Err(CreateError::TooMany(self.max_rooms));
         }
-        self.ctx.store.insert_room(&spec)?;
-        Ok(self.spawn(spec, false))
+        self.ctx.store.insert_room(&spec).await?;
+        Ok(Some(self.spawn(spec, false)))
     }
 
     /// Starts an actor for every stored room that has not ended (at server start). Rooms that
     /// were open when the server stopped reopen, with their empty timeout counted from now.
-    pub fn restore(&self) -> Result<usize, StoreError> {
-        let rooms = self.ctx.store.unfinished_rooms()?;
+    pub async fn restore(&self) -> Result<usize, StoreError> {
+        if self.ctx.cluster.is_some() {
+            // A cluster places its rooms as they open (`placement.rs`), on any node.
+            return Ok(0);
+        }
+        let rooms = self.ctx.store.unfinished_rooms().await?;
         let n = rooms.len();
         for spec in rooms {
             self.spawn(spec, true);
@@ -653,12 +695,13 @@ impl Rooms {
     }
 
     /// The room `id`, live or ended.
-    pub fn lookup(&self, id: &str) -> Result<Lookup, StoreError> {
+    pub async fn lookup(&self, id: &str) -> Result<Lookup, StoreError> {
         if let Some(h) = self.get(id) {
             return Ok(Lookup::Live(h));
         }
-        Ok(match self.ctx.store.get_room(id)? {
+        Ok(match self.ctx.store.get_room(id).await? {
             Some(spec) if spec.ended_at.is_some() => Lookup::Ended(spec),
+            Some(spec) if self.ctx.cluster.is_some() => Lookup::Elsewhere(spec),
             // Stored but not live: it ended in the instant between the two reads, or the actor
             // is being restored; either way there is no room to use.
             Some(_) | None => Lookup::NotFound,
@@ -666,8 +709,8 @@ impl Rooms {
     }
 
     /// A page of rooms from the store, each with its live participant count.
-    pub fn list(&self, filter: &RoomFilter) -> Result<(Vec<(RoomSpec, usize)>, u64), StoreError> {
-        let (specs, total) = self.ctx.store.list_rooms(filter, now_unix())?;
+    pub async fn list(&self, filter: &RoomFilter) -> Result<(Vec<(RoomSpec, usize)>, u64), StoreError> {
+        let (specs, total) = self.ctx.store.list_rooms(filter, now_unix()).await?;
         let map = self.map.lock().ok();
         let present = |id: &str| map.as_ref().and_then(|m| m.get(id)).map(RoomHandle::participant_count).unwrap_or(0);
         let rooms = specs
@@ -684,6 +727,9 @@ impl Rooms {
     fn remove(&self, id: &str) {
         if let Ok(mut m) = self.map.lock() {
             m.remove(id);
+        }
+        if let Some(c) = &self.ctx.cluster {
+            c.load_changed();
         }
     }
 

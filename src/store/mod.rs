@@ -1,19 +1,25 @@
-//! Persistence: rooms (with their schedules) and server settings in an embedded SQLite database.
+//! Persistence behind one interface: rooms (with their schedules), the recordings index and
+//! server settings (the join-token secret).
 //!
-//! Invariants: the schema is only changed by the numbered migrations in `migrations/`, applied
-//! in order at open by `rusqlite_migration`; every query is parameterised. Calls are synchronous
-//! and short (one indexed row or one page); the connection's mutex is never held across an
-//! `.await` because no method here is async.
+//! Two backends: [`SqliteStore`] (an embedded SQLite file, the single-node default) and
+//! [`RedisStore`] (shared by every node of a cluster, `redis_url` set). [`Store::open`] is the one
+//! place that chooses between them; everything above sees only [`Store`].
+//!
+//! Invariants: a method either fully applies or fails with a [`StoreError`]; the SQLite
+//! backend's calls are short and synchronous (no lock is held across an `.await`); the Redis
+//! backend's calls are bounded by the connection manager's response timeout, so a stalled Redis
+//! answers callers with an error rather than holding them.
 
-use crate::config::CompositeConfig;
-use crate::room::spec::{EndReason, RoomSpec, RoomState};
-use rusqlite::{Connection, OptionalExtension, Row, params};
-use rusqlite_migration::{M, Migrations};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use crate::egress::spec::{RecordingRecord, RecordingState};
+use crate::room::spec::{RoomSpec, RoomState};
+use std::path::PathBuf;
 
 mod recordings;
-pub use recordings::RecordingFilter;
+mod redis;
+mod sqlite;
+
+pub use self::redis::RedisStore;
+pub use sqlite::SqliteStore;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -34,19 +40,22 @@ pub enum StoreError {
     Migrate(#[source] rusqlite_migration::Error),
     #[error("database query failed")]
     Query(#[from] rusqlite::Error),
-    #[error("a stored room is corrupt: {0}")]
+    #[error("the shared store (redis) failed: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("a stored record is corrupt: {0}")]
     Corrupt(String),
     #[error("the database connection is poisoned by an earlier panic")]
     Poisoned,
 }
 
-fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(include_str!("migrations/0001_rooms.sql")),
-        M::up(include_str!("migrations/0002_recordings.sql")),
-        M::up(include_str!("migrations/0003_layouts.sql")),
-        M::up(include_str!("migrations/0004_chat.sql")),
-    ])
+impl StoreError {
+    /// The shared store could not be reached (as opposed to a bad record or query).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Redis(e) => e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal(),
+            _ => false,
+        }
+    }
 }
 
 /// Which rooms `list_rooms` returns.
@@ -61,257 +70,107 @@ pub struct RoomFilter {
     pub offset: u32,
 }
 
-/// A shared handle to the database.
-#[derive(Clone)]
-pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+/// Which recordings `list_recordings` returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordingFilter {
+    pub room_id: Option<String>,
+    pub state: Option<RecordingState>,
+    pub limit: u32,
+    pub offset: u32,
 }
 
-const COLUMNS: &str = "id, name, created_at, starts_at, ends_at, empty_timeout_seconds, max_participants, composite, metadata, ended_at, \
-     end_reason, auto_record, hls, public, layout, hide_audio_only, chat_enabled";
+/// The store every layer above uses (cheap to clone).
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Redis(RedisStore),
+}
+
+/// Calls `$method` on whichever backend this is (SQLite's are synchronous).
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Sqlite(s) => s.$method($($arg),*),
+            Store::Redis(s) => s.$method($($arg),*).await,
+        }
+    };
+}
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and migrates it; `:memory:` keeps it
-    /// in memory (tests).
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = if path == Path::new(":memory:") {
-            Connection::open_in_memory().map_err(|source| StoreError::Open { path: path.into(), source })?
-        } else {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { path: dir.into(), source })?;
-            }
-            let c = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
-            // WAL: readers never wait for the writer; a crash loses at most the last transaction.
-            c.pragma_update(None, "journal_mode", "WAL").map_err(|source| StoreError::Open { path: path.into(), source })?;
-            c
-        };
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrations().to_latest(&mut conn).map_err(StoreError::Migrate)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    /// The one place the backend is chosen: Redis when the server is part of a cluster
+    /// (`redis` is its connection and `node` its id), else the SQLite file at `database`.
+    pub fn open(database: &std::path::Path, redis: Option<(::redis::aio::ConnectionManager, &str)>) -> Result<Self, StoreError> {
+        Ok(match redis {
+            Some((conn, node)) => Self::Redis(RedisStore::new(conn, node)),
+            None => Self::Sqlite(SqliteStore::open(database)?),
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        f(&conn)
+    /// An in-memory SQLite store (tests and benches).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Ok(Self::Sqlite(SqliteStore::open(std::path::Path::new(":memory:"))?))
     }
 
-    pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
-        self.write_room(
-            &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-            r,
-        )
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Redis(_))
+    }
+
+    pub async fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
+        dispatch!(self.insert_room(r))
     }
 
     /// Writes every field of an existing room but its id and creation time.
-    pub fn update_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
-        self.write_room(
-            "UPDATE rooms SET name = ?2, starts_at = ?4, ends_at = ?5, empty_timeout_seconds = ?6, max_participants = ?7,
-             composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11, auto_record = ?12, hls = ?13, public = ?14,
-             layout = ?15, hide_audio_only = ?16, chat_enabled = ?17
-             WHERE id = ?1",
-            r,
-        )
+    pub async fn update_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
+        dispatch!(self.update_room(r))
     }
 
-    /// Runs `sql` with the room's fields bound as ?1..?17 in [`COLUMNS`] order.
-    fn write_room(&self, sql: &str, r: &RoomSpec) -> Result<(), StoreError> {
-        let (composite, metadata) = encode_json(r)?;
-        self.with(|c| {
-            c.execute(
-                sql,
-                params![
-                    r.id,
-                    r.name,
-                    r.created_at,
-                    r.starts_at,
-                    r.ends_at,
-                    r.empty_timeout_seconds,
-                    r.max_participants,
-                    composite,
-                    metadata,
-                    r.ended_at,
-                    r.end_reason.map(EndReason::as_str),
-                    r.auto_record,
-                    r.hls,
-                    r.public,
-                    r.layout,
-                    r.hide_audio_only,
-                    r.chat_enabled
-                ],
-            )?;
-            Ok(())
-        })
+    pub async fn get_room(&self, id: &str) -> Result<Option<RoomSpec>, StoreError> {
+        dispatch!(self.get_room(id))
     }
 
-    pub fn get_room(&self, id: &str) -> Result<Option<RoomSpec>, StoreError> {
-        self.with(|c| {
-            let row = c.query_row(&format!("SELECT {COLUMNS} FROM rooms WHERE id = ?1"), params![id], read_raw).optional()?;
-            row.map(RawRoom::decode).transpose()
-        })
-    }
-
-    /// Rooms that have not ended (restored at start-up).
-    pub fn unfinished_rooms(&self) -> Result<Vec<RoomSpec>, StoreError> {
-        self.with(|c| {
-            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM rooms WHERE ended_at IS NULL ORDER BY created_at, rowid"))?;
-            let rows = stmt.query_map([], read_raw)?.collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(RawRoom::decode).collect()
-        })
+    /// Rooms that have not ended, oldest first.
+    pub async fn unfinished_rooms(&self) -> Result<Vec<RoomSpec>, StoreError> {
+        dispatch!(self.unfinished_rooms())
     }
 
     /// One page of rooms matching `f` at time `now`, oldest first, and the total that match.
-    pub fn list_rooms(&self, f: &RoomFilter, now: i64) -> Result<(Vec<RoomSpec>, u64), StoreError> {
-        // Every clause is always present and switched off by a NULL parameter, so the SQL text
-        // is fixed and every value is bound.
-        let state = f.state.map(RoomState::as_str);
-        let filter = "(?1 IS NULL
-                OR (?1 = 'ended' AND ended_at IS NOT NULL)
-                OR (?1 = 'scheduled' AND ended_at IS NULL AND starts_at > ?2)
-                OR (?1 = 'open' AND ended_at IS NULL AND (starts_at IS NULL OR starts_at <= ?2)))
-              AND (?3 IS NULL OR starts_at >= ?3)
-              AND (?4 IS NULL OR starts_at < ?4)";
-        self.with(|c| {
-            let total: i64 = c.query_row(
-                &format!("SELECT COUNT(*) FROM rooms WHERE {filter}"),
-                params![state, now, f.starts_from, f.starts_before],
-                |r| r.get(0),
-            )?;
-            let mut stmt =
-                c.prepare(&format!("SELECT {COLUMNS} FROM rooms WHERE {filter} ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6"))?;
-            let rows = stmt
-                .query_map(params![state, now, f.starts_from, f.starts_before, f.limit, f.offset], read_raw)?
-                .collect::<Result<Vec<_>, _>>()?;
-            let rooms = rows.into_iter().map(RawRoom::decode).collect::<Result<Vec<_>, _>>()?;
-            Ok((rooms, total.max(0) as u64))
-        })
+    pub async fn list_rooms(&self, f: &RoomFilter, now: i64) -> Result<(Vec<RoomSpec>, u64), StoreError> {
+        dispatch!(self.list_rooms(f, now))
     }
 
-    /// The setting `key`, created with `make()` on first use (atomic: two callers get the same).
-    pub fn setting_or_insert(&self, key: &str, make: impl FnOnce() -> String) -> Result<String, StoreError> {
-        self.with(|c| {
-            c.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)", params![key, make()])?;
-            Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", params![key], |r| r.get(0))?)
-        })
+    /// The setting `key`, created with `make()` on first use (atomic: two callers, or two
+    /// nodes, get the same).
+    pub async fn setting_or_insert(&self, key: &str, make: impl FnOnce() -> String) -> Result<String, StoreError> {
+        dispatch!(self.setting_or_insert(key, make))
     }
-}
 
-fn encode_json(r: &RoomSpec) -> Result<(String, Option<String>), StoreError> {
-    let composite = serde_json::to_string(&r.composite).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let metadata = r.metadata.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok((composite, metadata))
-}
-
-/// A row as stored, before its JSON columns are decoded.
-struct RawRoom {
-    spec: RoomSpec,
-    composite: String,
-    metadata: Option<String>,
-    end_reason: Option<String>,
-}
-
-fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawRoom> {
-    Ok(RawRoom {
-        spec: RoomSpec {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            created_at: row.get(2)?,
-            starts_at: row.get(3)?,
-            ends_at: row.get(4)?,
-            empty_timeout_seconds: row.get(5)?,
-            max_participants: row.get(6)?,
-            composite: CompositeConfig::default(),
-            metadata: None,
-            ended_at: row.get(9)?,
-            end_reason: None,
-            auto_record: row.get(11)?,
-            hls: row.get(12)?,
-            public: row.get(13)?,
-            layout: row.get(14)?,
-            hide_audio_only: row.get(15)?,
-            chat_enabled: row.get(16)?,
-        },
-        composite: row.get(7)?,
-        metadata: row.get(8)?,
-        end_reason: row.get(10)?,
-    })
-}
-
-impl RawRoom {
-    fn decode(self) -> Result<RoomSpec, StoreError> {
-        let mut spec = self.spec;
-        let corrupt = |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("room {}: {what}: {e}", spec.id));
-        spec.composite = serde_json::from_str(&self.composite).map_err(|e| corrupt("composite", &e))?;
-        spec.metadata = self.metadata.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt("metadata", &e))?;
-        spec.end_reason = match self.end_reason.as_deref() {
-            None => None,
-            Some(s) => Some(EndReason::parse(s).ok_or_else(|| corrupt("end_reason", &s))?),
-        };
-        Ok(spec)
+    /// Inserts or replaces the whole record.
+    pub async fn put_recording(&self, r: &RecordingRecord) -> Result<(), StoreError> {
+        dispatch!(self.put_recording(r))
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    pub async fn get_recording(&self, id: &str) -> Result<Option<RecordingRecord>, StoreError> {
+        dispatch!(self.get_recording(id))
+    }
 
-    fn room(id: &str, created: i64, starts: Option<i64>) -> RoomSpec {
-        RoomSpec {
-            id: id.into(),
-            name: format!("room {id}"),
-            created_at: created,
-            starts_at: starts,
-            ends_at: None,
-            empty_timeout_seconds: 300,
-            max_participants: 16,
-            composite: CompositeConfig::default(),
-            metadata: Some(serde_json::json!({"crm": 42})),
-            ended_at: None,
-            end_reason: None,
-            auto_record: true,
-            hls: false,
-            public: false,
-            layout: "speaker".into(),
-            hide_audio_only: true,
-            chat_enabled: false,
+    pub async fn delete_recording(&self, id: &str) -> Result<bool, StoreError> {
+        dispatch!(self.delete_recording(id))
+    }
+
+    /// Recordings this node was running (`recording` or `finalizing`).
+    pub async fn active_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {
+        dispatch!(self.active_recordings())
+    }
+
+    /// Recordings another node was running (cluster only; a single node has no others).
+    pub async fn active_recordings_on(&self, node: &str) -> Result<Vec<RecordingRecord>, StoreError> {
+        match self {
+            Self::Sqlite(_) => Ok(Vec::new()),
+            Self::Redis(s) => s.active_recordings_on(node).await,
         }
     }
 
-    #[test]
-    fn rooms_round_trip_and_filter() {
-        let s = Store::open(Path::new(":memory:")).unwrap();
-        s.insert_room(&room("a", 1, None)).unwrap();
-        s.insert_room(&room("b", 2, Some(1000))).unwrap();
-        let mut c = room("c", 3, Some(50));
-        s.insert_room(&c).unwrap();
-        c.ended_at = Some(60);
-        c.end_reason = Some(EndReason::Deleted);
-        s.update_room(&c).unwrap();
-        assert_eq!(s.get_room("c").unwrap().unwrap(), c);
-        assert_eq!(s.get_room("zz").unwrap(), None);
-
-        let ids = |st: Option<RoomState>| {
-            let f = RoomFilter { state: st, limit: 10, ..Default::default() };
-            s.list_rooms(&f, 100).unwrap().0.into_iter().map(|r| r.id).collect::<Vec<_>>()
-        };
-        assert_eq!(ids(None), ["a", "b", "c"]);
-        assert_eq!(ids(Some(RoomState::Open)), ["a"]);
-        assert_eq!(ids(Some(RoomState::Scheduled)), ["b"]);
-        assert_eq!(ids(Some(RoomState::Ended)), ["c"]);
-        let window = RoomFilter { starts_from: Some(900), starts_before: Some(1001), limit: 10, ..Default::default() };
-        assert_eq!(s.list_rooms(&window, 100).unwrap().0.len(), 1);
-        let page = RoomFilter { limit: 2, offset: 2, ..Default::default() };
-        let (rooms, total) = s.list_rooms(&page, 100).unwrap();
-        assert_eq!((rooms.len(), total), (1, 3));
-        assert_eq!(s.unfinished_rooms().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn settings_are_created_once_and_survive_reopen() {
-        let dir = std::env::temp_dir().join(format!("tessera-store-{}", crate::ids::random_id(8)));
-        let path = dir.join("t.db");
-        let first = Store::open(&path).unwrap().setting_or_insert("k", || "one".into()).unwrap();
-        let again = Store::open(&path).unwrap().setting_or_insert("k", || "two".into()).unwrap();
-        assert_eq!((first.as_str(), again.as_str()), ("one", "one"));
-        let _ = std::fs::remove_dir_all(dir);
+    pub async fn list_recordings(&self, f: &RecordingFilter) -> Result<(Vec<RecordingRecord>, u64), StoreError> {
+        dispatch!(self.list_recordings(f))
     }
 }

@@ -1,18 +1,11 @@
 //! The recordings index: one row per recording, written before its first byte and at each
 //! change of state (see `migrations/0002_recordings.sql`).
 
-use super::{Store, StoreError};
+use super::RecordingFilter;
+use super::StoreError;
+use super::sqlite::SqliteStore;
 use crate::egress::spec::{Part, RecordingRecord, RecordingState};
 use rusqlite::{OptionalExtension, Row, params};
-
-/// Which recordings `list_recordings` returns.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RecordingFilter {
-    pub room_id: Option<String>,
-    pub state: Option<RecordingState>,
-    pub limit: u32,
-    pub offset: u32,
-}
 
 const COLUMNS: &str = "id, room_id, state, reason, started_at, ended_at, duration_ms, bytes, parts, dir";
 
@@ -53,7 +46,7 @@ impl Raw {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Inserts or replaces the whole record.
     pub fn put_recording(&self, r: &RecordingRecord) -> Result<(), StoreError> {
         let parts = serde_json::to_string(&r.parts).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -136,7 +129,7 @@ mod tests {
 
     #[test]
     fn recordings_round_trip_filter_and_page() {
-        let s = Store::open(Path::new(":memory:")).unwrap();
+        let s = SqliteStore::open(Path::new(":memory:")).unwrap();
         s.put_recording(&rec("a", "r1", 1, RecordingState::Complete)).unwrap();
         s.put_recording(&rec("b", "r1", 2, RecordingState::Recording)).unwrap();
         let mut c = rec("c", "r2", 3, RecordingState::Finalizing);

@@ -97,6 +97,11 @@ fn rtp_source(desc: &str, tx: mpsc::Sender<rtp::Packet>, padding_first: usize) -
 impl Client {
     /// Joins `room` on `addr` and starts sending once connected.
     pub async fn join(addr: std::net::SocketAddr, room: &str, opts: Opts) -> Client {
+        Self::try_join(addr, room, opts).await.expect("joins")
+    }
+
+    /// [`Client::join`], returning why the join failed instead of panicking.
+    pub async fn try_join(addr: std::net::SocketAddr, room: &str, opts: Opts) -> Result<Client, String> {
         gst::init().expect("gstreamer");
         let vcodec = if opts.h264 { VideoCodec::H264 } else { VideoCodec::Vp8 };
         let query = match &opts.token {
@@ -104,7 +109,7 @@ impl Client {
             None => format!("name={}", opts.name),
         };
         let video = if opts.audio_only { None } else { Some(vcodec) };
-        let mut session = Session::join_with(addr, room, &query, SessionMedia { video, audio: true }).await.expect("joins");
+        let mut session = Session::join_with(addr, room, &query, SessionMedia { video, audio: true }).await.map_err(|e| e.to_string())?;
         let received = Arc::new(Received::default());
         let pipelines = Arc::new(Mutex::new(Vec::new()));
 
@@ -143,7 +148,7 @@ impl Client {
             }
         }));
         let events = std::mem::replace(&mut session.events, mpsc::unbounded_channel().1);
-        Client { id: session.id.clone(), welcome: session.welcome.clone(), received, events, session, pipelines }
+        Ok(Client { id: session.id.clone(), welcome: session.welcome.clone(), received, events, session, pipelines })
     }
 
     /// Stops the camera sender (the first pipeline) without telling anyone: a stalled input.

@@ -7,6 +7,7 @@ pub mod binary;
 pub mod client;
 pub mod decode;
 pub mod http;
+pub mod redis;
 pub mod signal;
 pub mod webhook;
 

@@ -36,12 +36,12 @@ impl Room {
         self.egress.recording().map(|(id, started_at)| RecordingInfo { id, started_at: format_unix_ms(started_at) })
     }
 
-    pub(super) fn start_recording(&mut self) -> Result<RecordingRecord, OutputError> {
+    pub(super) async fn start_recording(&mut self) -> Result<RecordingRecord, OutputError> {
         self.check_open()?;
         let room_json = self.room_json();
         self.ensure_media().map_err(media_error)?;
         let started = match refs(&mut self.media) {
-            Some(m) => self.egress.start_recording(m, room_json),
+            Some(m) => self.egress.start_recording(m, room_json).await,
             None => Err(OutputError::Unavailable("the room has no media".into())),
         };
         let rec = match started {
@@ -97,9 +97,9 @@ impl Room {
 
     /// Outputs the room's settings ask for when its media starts (the first participant joins
     /// a room without media): a recording (`autoRecord`) and HLS (`hls`).
-    pub(super) fn auto_outputs(&mut self) {
+    pub(super) async fn auto_outputs(&mut self) {
         if self.spec.auto_record && self.egress.recording().is_none() {
-            match self.start_recording() {
+            match self.start_recording().await {
                 Ok(rec) => tracing::info!(recording = %rec.id, state = rec.state.as_str(), "automatic recording started"),
                 Err(e) => tracing::warn!(error = %e, "automatic recording could not start"),
             }

@@ -1,0 +1,185 @@
+//! Cluster mode: a REST call about a room that runs on another node is forwarded there, so
+//! any node answers for every room (the signaling WebSocket is relayed in `ws_relay.rs`).
+//!
+//! Which calls: everything under `/api/v1/rooms/{id}/…` and `PATCH`/`DELETE
+//! /api/v1/rooms/{id}` (they need the room's actor: a room running nowhere is placed first, on
+//! the least-loaded node); `GET /api/v1/rooms/{id}` and `/live/{id}/…` follow a running room
+//! only. Tokens (`…/tokens`) are minted by any node (the secret is shared). A call forwarded
+//! here carries [`HOP_HEADER`]: this node then takes the room itself rather than choosing
+//! again, and forwards again only to the room's lease holder.
+//!
+//! Invariants: the caller's credentials go through unchanged and are checked by the owner
+//! (after this node checked them too); a node that cannot be reached answers 503
+//! `node_unreachable`; every other outcome is the owner's own answer, status and body.
+
+use super::rejection::{ApiError, reject};
+use super::{AppState, caller, with_state};
+use crate::auth::Caller;
+use crate::room::Route;
+use bytes::Buf;
+use std::time::Duration;
+use warp::http::{HeaderMap, Method, StatusCode};
+use warp::path::FullPath;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+/// The request body as warp streams it.
+type BodyStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, warp::Error>> + Send + Sync>>;
+
+/// Marks a request one node forwarded to another.
+pub const HOP_HEADER: &str = "x-tessera-hop";
+/// A forwarded call's whole answer (the owner's own limits apply before this).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What to do with one room-scoped request.
+enum Kind {
+    /// Needs the room's actor: place it if it runs nowhere.
+    Live,
+    /// Only follows a running room.
+    Follow,
+}
+
+/// The room a path is about and how to treat it; `None` for paths served by any node.
+fn classify(path: &str, method: &Method) -> Option<(String, Kind)> {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["api", "v1", "rooms", id] if !id.is_empty() => {
+            let kind = if method == Method::GET || method == Method::HEAD { Kind::Follow } else { Kind::Live };
+            Some(((*id).to_owned(), kind))
+        }
+        ["api", "v1", "rooms", _, "ws"] | ["api", "v1", "rooms", _, "tokens"] => None,
+        ["api", "v1", "rooms", id, _, ..] if !id.is_empty() => Some(((*id).to_owned(), Kind::Live)),
+        ["live", id, _, ..] if !id.is_empty() => Some(((*id).to_owned(), Kind::Follow)),
+        _ => None,
+    }
+}
+
+/// Forwards room-scoped calls for rooms on other nodes; rejects (404, so the local routes
+/// answer) everything else.
+pub fn rest(state: &AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    // Credentials first: nobody unknown makes this node place a room. HLS files carry their
+    // viewer token in the query (or need none) and are checked by the owner.
+    let scoped = warp::path::full()
+        .and(warp::method())
+        .and(with_state(state.clone()))
+        .and_then(|path: FullPath, method: Method, state: AppState| async move {
+            match (state.rooms.cluster(), classify(path.as_str(), &method)) {
+                (Some(_), Some(_)) => Ok(()),
+                _ => Err(warp::reject::not_found()),
+            }
+        })
+        .untuple_one();
+    let known = caller(state).map(|_: Caller| ()).or(warp::path("live").map(|| ())).unify();
+    let decide = warp::path::full()
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(with_state(state.clone()))
+        .and_then(|path: FullPath, method: Method, headers: HeaderMap, state: AppState| async move {
+            target(&state, path.as_str(), &method, &headers).await.map(|url| (url, path, method, headers))
+        })
+        .untuple_one();
+    scoped
+        .and(known)
+        .and(decide)
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::body::stream().map(boxed))
+        .and(with_state(state.clone()))
+        .and_then(|(), url: String, path: FullPath, method: Method, headers: HeaderMap, query: String, body: BodyStream, state: AppState| async move {
+            proxy(&state, &url, path.as_str(), &query, method, &headers, reqwest::Body::wrap_stream(body)).await.map_err(reject)
+        })
+}
+
+fn boxed<S, B>(s: S) -> BodyStream
+where
+    S: futures::Stream<Item = Result<B, warp::Error>> + Send + Sync + 'static,
+    B: Buf,
+{
+    Box::pin(futures::StreamExt::map(s, |r| r.map(|mut b| b.copy_to_bytes(b.remaining()))))
+}
+
+/// The owner's base URL when this request must go there; a rejection to serve it here.
+async fn target(state: &AppState, path: &str, method: &Method, headers: &HeaderMap) -> Result<String, Rejection> {
+    if state.rooms.cluster().is_none() {
+        return Err(warp::reject::not_found());
+    }
+    let Some((room, kind)) = classify(path, method) else { return Err(warp::reject::not_found()) };
+    if state.rooms.get(&room).is_some() {
+        return Err(warp::reject::not_found());
+    }
+    let hop = headers.contains_key(HOP_HEADER);
+    let remote = match kind {
+        Kind::Follow => state.rooms.owner_url(&room).await.map_err(|e| reject(ApiError::from(e)))?,
+        Kind::Live => match state.rooms.route(&room, hop).await.map_err(|e| reject(ApiError::from(e)))? {
+            Route::Remote(url) => Some(url),
+            Route::Local(_) | Route::Ended(_) | Route::NotFound => None,
+        },
+    };
+    remote.ok_or_else(warp::reject::not_found)
+}
+
+/// Sends the call to `base` and returns its answer as it is.
+async fn proxy(
+    state: &AppState,
+    base: &str,
+    path: &str,
+    query: &str,
+    method: Method,
+    headers: &HeaderMap,
+    body: reqwest::Body,
+) -> Result<Response, ApiError> {
+    let url = if query.is_empty() { format!("{base}{path}") } else { format!("{base}{path}?{query}") };
+    let unreachable = |e: reqwest::Error| {
+        tracing::warn!(%base, error = %e, "cluster: forwarding to the room's node failed");
+        ApiError::Cluster("node_unreachable", "the node running this room cannot be reached; try again shortly".into())
+    };
+    let mut req =
+        state.http.request(method, &url).timeout(FORWARD_TIMEOUT).header(HOP_HEADER, state.rooms.cluster().map_or("", |c| c.id()));
+    for (name, value) in headers {
+        if !is_hop_by_hop(name.as_str()) {
+            req = req.header(name, value);
+        }
+    }
+    let resp = req.body(body).send().await.map_err(unreachable)?;
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut out_headers = HeaderMap::new();
+    for (name, value) in resp.headers() {
+        if !is_hop_by_hop(name.as_str()) {
+            out_headers.append(name, value.clone());
+        }
+    }
+    let bytes = resp.bytes().await.map_err(unreachable)?;
+    let mut out = Response::new(bytes.into());
+    *out.status_mut() = status;
+    *out.headers_mut() = out_headers;
+    Ok(out)
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the length
+/// the client library sets itself and our own hop marker.
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade" | "te" | "trailer" | "host" | "content-length"
+    ) || name == HOP_HEADER
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_scoped_paths_are_recognised() {
+        let live = |p: &str, m: Method| matches!(classify(p, &m), Some((_, Kind::Live)));
+        let follow = |p: &str, m: Method| matches!(classify(p, &m), Some((_, Kind::Follow)));
+        assert!(follow("/api/v1/rooms/abc", Method::GET));
+        assert!(live("/api/v1/rooms/abc", Method::DELETE));
+        assert!(live("/api/v1/rooms/abc/participants/p1/mute", Method::POST));
+        assert!(live("/api/v1/rooms/abc/recordings", Method::POST));
+        assert!(follow("/live/abc/index.m3u8", Method::GET));
+        assert!(classify("/api/v1/rooms/abc/ws", &Method::GET).is_none());
+        assert!(classify("/api/v1/rooms/abc/tokens", &Method::POST).is_none());
+        assert!(classify("/api/v1/rooms", &Method::POST).is_none());
+        assert!(classify("/api/v1/rooms/", &Method::GET).is_none());
+        assert_eq!(classify("/api/v1/rooms/abc/streams", &Method::GET).map(|c| c.0), Some("abc".to_owned()));
+    }
+}

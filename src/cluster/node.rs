@@ -1,0 +1,317 @@
+//! This node's part in the cluster: its announcements, where a room should live, and the
+//! leases it holds on the rooms it runs.
+//!
+//! Placement ([`ClusterNode::decide`]): a room with a live owner stays there; an unowned room
+//! goes to the least-loaded live node with a free place ([`registry::least_loaded`]). Only a
+//! node ever takes a lease for itself, so the chosen node takes it when the request reaches it
+//! (`hop`), and of nodes racing for one room exactly one wins the Lua script; the losers follow
+//! the winner.
+//!
+//! Invariants: a held lease is renewed every [`RENEW_EVERY`] for [`LEASE_TTL`]; while Redis
+//! cannot be reached the room keeps running (its lease cannot be taken by anyone who cannot
+//! reach Redis either); if the lease turns out to be another node's, [`LeaseGuard::lost`] is
+//! cancelled and the room here must stop. Dropping a guard releases its lease.
+
+use super::ClusterError;
+use super::lease::{self, Lease};
+use super::registry::{self, NodeInfo};
+use redis::aio::ConnectionManager;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long a lease lasts without renewal: a dead owner's rooms are free again after this.
+pub const LEASE_TTL: Duration = Duration::from_secs(6);
+pub const RENEW_EVERY: Duration = Duration::from_secs(2);
+
+/// Where a room should be served from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// This node holds (just took, or already held) the room's lease.
+    Here(Lease),
+    /// Another live node owns it, or was chosen for it: forward there.
+    There { node: String, url: String },
+}
+
+/// Why no node can take a room now.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    #[error("every node of the cluster is full or draining")]
+    Full,
+    #[error("the room's node {0} stopped answering; it moves to another node within a few seconds")]
+    OwnerGone(String),
+    #[error("this node is draining and takes no new rooms")]
+    Draining,
+    #[error("the cluster's redis cannot be reached: {0}")]
+    Unavailable(#[from] ClusterError),
+}
+
+/// This node as a member of the cluster.
+pub struct ClusterNode {
+    conn: ConnectionManager,
+    id: String,
+    url: String,
+    draining: AtomicBool,
+    /// Whether the last announcement reached Redis (for `/healthz`).
+    announced: AtomicBool,
+    /// Wakes the announcer at once (a room was placed here: the others must see the load).
+    announce_now: tokio::sync::Notify,
+}
+
+impl ClusterNode {
+    pub fn new(conn: ConnectionManager, id: &str, url: &str) -> Arc<Self> {
+        Arc::new(Self {
+            conn,
+            id: id.to_owned(),
+            url: url.trim_end_matches('/').to_owned(),
+            draining: AtomicBool::new(false),
+            announced: AtomicBool::new(false),
+            announce_now: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.announce_now.notify_one();
+    }
+
+    /// This node's load changed (a room was placed here or ended): announce it now.
+    pub fn load_changed(&self) {
+        self.announce_now.notify_one();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Whether the last announcement reached Redis.
+    pub fn is_connected(&self) -> bool {
+        self.announced.load(Ordering::SeqCst)
+    }
+
+    /// Announces this node (with `load()`'s figures) every [`registry::ANNOUNCE_EVERY`] until
+    /// `cancel`, then withdraws it.
+    pub async fn run_announcer(self: Arc<Self>, load: impl Fn() -> (u32, u32, u32) + Send + 'static, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(registry::ANNOUNCE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut cpu = CpuMeter::new();
+        let mut conn = self.conn.clone();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+                _ = self.announce_now.notified() => {}
+            }
+            let info = self.info(&load, cpu.sample());
+            let ok = registry::announce(&mut conn, &info).await;
+            let was = self.announced.swap(ok.is_ok(), Ordering::SeqCst);
+            match ok {
+                Ok(()) if !was => tracing::info!(node = %self.id, "cluster: announced"),
+                Err(e) if was => tracing::warn!(error = %e, "cluster: could not announce this node"),
+                _ => {}
+            }
+        }
+        if let Err(e) = registry::withdraw(&mut conn, &self.id).await {
+            tracing::warn!(error = %e, "cluster: could not withdraw this node");
+        }
+    }
+
+    fn info(&self, load: &impl Fn() -> (u32, u32, u32), cpu: f64) -> NodeInfo {
+        let (rooms, participants, capacity) = load();
+        NodeInfo { id: self.id.clone(), url: self.url.clone(), rooms, participants, cpu, capacity, draining: self.is_draining() }
+    }
+
+    pub async fn live_nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
+        registry::live_nodes(&mut self.conn.clone()).await
+    }
+
+    /// The node that owns `room` now, if any.
+    pub async fn owner(&self, room: &str) -> Result<Option<Lease>, ClusterError> {
+        lease::owner(&mut self.conn.clone(), room).await
+    }
+
+    /// Where `room` should be served. `hop`: the request was forwarded here by a node that
+    /// chose this one, so this node takes the room itself rather than choosing again.
+    pub async fn decide(&self, room: &str, hop: bool) -> Result<Decision, PlaceError> {
+        let mut conn = self.conn.clone();
+        if let Some(owner) = lease::owner(&mut conn, room).await? {
+            match self.follow(owner).await {
+                // The holder stopped announcing a whole node TTL ago (killed, or cut off from
+                // Redis, where it cannot renew either): its lease is taken back, if unchanged.
+                Err(PlaceError::OwnerGone(dead)) => {
+                    if let Some(stale) = lease::owner(&mut conn, room).await?.filter(|l| l.node == dead) {
+                        lease::release(&mut conn, &stale).await?;
+                        tracing::warn!(room, node = %dead, "cluster: the room's node is gone; placing it again");
+                    }
+                }
+                other => return other,
+            }
+        }
+        if self.is_draining() && hop {
+            return Err(PlaceError::Draining);
+        }
+        let target = if hop {
+            None
+        } else {
+            let nodes = registry::live_nodes(&mut conn).await?;
+            let best = registry::least_loaded(&nodes).ok_or(PlaceError::Full)?;
+            (best.id != self.id).then(|| (best.id.clone(), best.url.clone()))
+        };
+        match target {
+            Some((node, url)) => Ok(Decision::There { node, url }),
+            None => {
+                let got = lease::acquire(&mut conn, room, &self.id, LEASE_TTL).await?;
+                self.follow(got).await
+            }
+        }
+    }
+
+    async fn follow(&self, owner: Lease) -> Result<Decision, PlaceError> {
+        if owner.node == self.id {
+            return Ok(Decision::Here(owner));
+        }
+        let nodes = self.live_nodes().await?;
+        match nodes.into_iter().find(|n| n.id == owner.node) {
+            Some(n) => Ok(Decision::There { node: n.id, url: n.url }),
+            None => Err(PlaceError::OwnerGone(owner.node)),
+        }
+    }
+
+    /// Takes `room` for this node if nobody holds it (the scheduler's way in); `None` when
+    /// another node does.
+    pub async fn try_take(&self, room: &str) -> Result<Option<Lease>, ClusterError> {
+        let got = lease::acquire(&mut self.conn.clone(), room, &self.id, LEASE_TTL).await?;
+        Ok((got.node == self.id).then_some(got))
+    }
+
+    /// True for the first caller only, cluster-wide: the room opens (its `roomStarted`) once.
+    pub async fn first_open(&self, room: &str) -> Result<bool, ClusterError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("tessera:room:{room}:opened"))
+            .arg(&self.id)
+            .arg("NX")
+            .arg("EX")
+            .arg(30 * 24 * 3600)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Keeps `lease` renewed until the guard is dropped.
+    pub fn hold(self: &Arc<Self>, lease: Lease) -> LeaseGuard {
+        let stop = CancellationToken::new();
+        let lost = CancellationToken::new();
+        let task = keep(self.clone(), lease.clone(), stop.clone(), lost.clone());
+        tokio::spawn(task);
+        LeaseGuard { stop, lost }
+    }
+}
+
+/// Renews until `stop`; re-takes a lease Redis forgot (restarted without it); cancels `lost`
+/// when another node holds the room; releases on stop.
+async fn keep(node: Arc<ClusterNode>, mut held: Lease, stop: CancellationToken, lost: CancellationToken) {
+    let mut conn = node.conn.clone();
+    let mut tick = tokio::time::interval(RENEW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        match lease::renew(&mut conn, &held, LEASE_TTL).await {
+            Ok(true) => {}
+            Ok(false) => match lease::acquire(&mut conn, &held.room, &node.id, LEASE_TTL).await {
+                Ok(again) if again.node == node.id => {
+                    tracing::info!(room = %held.room, fence = again.fence, "cluster: lease taken again");
+                    held = again;
+                }
+                Ok(other) => {
+                    tracing::warn!(room = %held.room, owner = %other.node, "cluster: another node holds this room now; stopping it here");
+                    lost.cancel();
+                    return;
+                }
+                Err(e) => tracing::warn!(room = %held.room, error = %e, "cluster: lease could not be renewed"),
+            },
+            Err(e) => tracing::warn!(room = %held.room, error = %e, "cluster: lease could not be renewed"),
+        }
+    }
+    if let Err(e) = lease::release(&mut conn, &held).await {
+        tracing::warn!(room = %held.room, error = %e, "cluster: lease could not be released (it expires by itself)");
+    }
+}
+
+/// A lease this node holds; dropping it stops the renewal and releases the lease.
+pub struct LeaseGuard {
+    stop: CancellationToken,
+    lost: CancellationToken,
+}
+
+impl LeaseGuard {
+    /// Cancelled when another node turned out to hold the room.
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// This process's CPU use between samples, in cores (from `/proc/self/stat`).
+struct CpuMeter {
+    last: Option<(std::time::Instant, f64)>,
+}
+
+impl CpuMeter {
+    fn new() -> Self {
+        Self { last: None }
+    }
+
+    fn sample(&mut self) -> f64 {
+        let Some(now) = process_cpu_seconds() else { return 0.0 };
+        let at = std::time::Instant::now();
+        let used = match self.last {
+            Some((then, before)) if at > then => (now - before).max(0.0) / at.duration_since(then).as_secs_f64(),
+            _ => 0.0,
+        };
+        self.last = Some((at, now));
+        used
+    }
+}
+
+/// User + system CPU seconds of this process.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks / hz as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn process_cpu_is_read() {
+        let t = super::process_cpu_seconds().expect("linux /proc");
+        assert!(t >= 0.0);
+    }
+}

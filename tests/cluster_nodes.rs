@@ -1,0 +1,334 @@
+//! Three real `tessera` binaries sharing one real Redis (Debian's `redis-server`, started here
+//! on loopback): rooms spread over the nodes by load, any node answers REST and relays the
+//! signaling of any room to its owner, racing joins make one owner, a killed owner's room comes
+//! back on another node within 10 s, Redis going away leaves live calls alone and refuses new
+//! rooms with 503, and a scheduled room opens once.
+
+mod common;
+
+use common::binary::{self, Binary};
+use common::client::{Client, Opts};
+use common::eventually;
+use common::http::{raw, request};
+use common::redis::Redis;
+use common::signal::{db, distance, tone_power};
+use futures::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tessera::cluster::{self, lease, registry};
+
+const RED: [u8; 3] = [220, 40, 40];
+const BLUE: [u8; 3] = [40, 60, 220];
+const TOLERANCE: f64 = 60.0;
+
+struct Node {
+    id: String,
+    addr: SocketAddr,
+    bin: Option<Binary>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        drop(self.bin.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Node {
+    /// SIGKILL, nothing flushed.
+    fn kill(&mut self) {
+        drop(self.bin.take());
+    }
+}
+
+/// A node of the cluster on a free loopback port, in open mode (loopback), with a small
+/// composite so three nodes and their calls fit on two cores.
+fn node(id: &str, redis: &str, extra: &str) -> Node {
+    let (dir, config, addr) = binary::loopback_config(
+        &format!("cluster-{id}"),
+        &format!(
+            "node_id = \"{id}\"\nredis_url = \"{redis}\"\nmax_rooms = 4\n{extra}\n[composite]\nwidth = 320\nheight = 180\nfps = 30\nbitrate_kbps = 300\n"
+        ),
+    );
+    Node { id: id.into(), addr, bin: Some(binary::start(&config)), dir }
+}
+
+/// Redis and three nodes, every node announced.
+async fn cluster(persistent: bool, extra: &str) -> (Redis, Vec<Node>) {
+    let redis = Redis::start_with(persistent);
+    redis.ready().await;
+    let nodes: Vec<Node> = ["n1", "n2", "n3"].iter().map(|id| node(id, &redis.url(), extra)).collect();
+    for n in &nodes {
+        binary::ready(n.addr).await;
+    }
+    let url = redis.url();
+    eventually(Duration::from_secs(10), "three nodes announced", || async {
+        let mut c = cluster::connect(&url).map_err(|e| e.to_string())?;
+        let live = registry::live_nodes(&mut c).await.map_err(|e| e.to_string())?;
+        if live.len() == 3 { Ok(()) } else { Err(format!("{live:?}")) }
+    })
+    .await;
+    (redis, nodes)
+}
+
+async fn owner(redis: &str, room: &str) -> Option<String> {
+    let mut c = cluster::connect(redis).ok()?;
+    lease::owner(&mut c, room).await.ok().flatten().map(|l| l.node)
+}
+
+async fn create_room(addr: SocketAddr, body: &str) -> String {
+    let (status, v) = request(addr, "POST", "/api/v1/rooms", Some(body)).await;
+    assert_eq!(status, 201, "{v}");
+    v["room"]["id"].as_str().expect("id").to_owned()
+}
+
+async fn rooms_held(addr: SocketAddr) -> u64 {
+    let (_, v) = request(addr, "GET", "/healthz", None).await;
+    v["rooms"].as_u64().unwrap_or(u64::MAX)
+}
+
+fn opts(name: &str, rgb: [u8; 3], tone_hz: f64) -> Opts {
+    Opts { name: name.into(), rgb, tone_hz, ..Default::default() }
+}
+
+/// The composite `c` receives shows every colour of `colours` somewhere.
+fn shows(c: &Client, colours: &[[u8; 3]]) -> Result<(), String> {
+    let f = c.latest_frame().ok_or_else(|| "no frame decoded yet".to_owned())?;
+    for &want in colours {
+        let found = (4..f.height).step_by(8).any(|y| (4..f.width).step_by(8).any(|x| distance(f.mean(x, y, 2), want) < TOLERANCE));
+        if !found {
+            return Err(format!("{want:?} not in the {}x{} composite", f.width, f.height));
+        }
+    }
+    Ok(())
+}
+
+/// What `c` hears holds `other` at least 20 dB above its own tone (mix-minus).
+fn hears(c: &Client, own: f64, other: f64) -> Result<(), String> {
+    let s = c.audio_tail(24_000).ok_or_else(|| "less than 0.5 s of audio received".to_owned())?;
+    let margin = db(tone_power(&s, other) / tone_power(&s, own));
+    if margin < 20.0 { Err(format!("{other} Hz only {margin:.1} dB above own {own} Hz")) } else { Ok(()) }
+}
+
+/// Two clients joined through `via` nodes get each other's picture and sound.
+async fn call(room: &str, via: [SocketAddr; 2]) -> (Client, Client) {
+    let a = Client::join(via[0], room, opts("a", RED, 440.0)).await;
+    let b = Client::join(via[1], room, opts("b", BLUE, 660.0)).await;
+    eventually(Duration::from_secs(20), "both see both colours and hear the other", || async {
+        shows(&a, &[RED, BLUE])?;
+        shows(&b, &[RED, BLUE])?;
+        hears(&a, 440.0, 660.0)?;
+        hears(&b, 660.0, 440.0)
+    })
+    .await;
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rooms_spread_by_load_and_any_node_serves_any_room() {
+    let (redis, nodes) = cluster(false, "").await;
+    let url = redis.url();
+    // Three rooms created through one node land on three nodes.
+    let mut rooms = Vec::new();
+    let mut owners = HashSet::new();
+    for _ in 0..3 {
+        let id = create_room(nodes[0].addr, "{}").await;
+        let o = eventually(Duration::from_secs(10), "the room is placed", || async {
+            owner(&url, &id).await.ok_or_else(|| "no owner yet".to_owned())
+        })
+        .await;
+        owners.insert(o);
+        rooms.push(id);
+    }
+    assert_eq!(owners.len(), 3, "one room per node: {owners:?}");
+    for n in &nodes {
+        assert_eq!(rooms_held(n.addr).await, 1, "{} holds one room", n.id);
+        let (status, list) = request(n.addr, "GET", "/api/v1/rooms?limit=50", None).await;
+        assert_eq!(status, 200);
+        let ids: HashSet<&str> = list["rooms"].as_array().expect("rooms").iter().filter_map(|r| r["id"].as_str()).collect();
+        assert!(rooms.iter().all(|r| ids.contains(r.as_str())), "{} lists every room: {ids:?}", n.id);
+        for r in &rooms {
+            let (status, v) = request(n.addr, "GET", &format!("/api/v1/rooms/{r}"), None).await;
+            assert_eq!((status, v["id"].as_str()), (200, Some(r.as_str())), "{} shows room {r}", n.id);
+        }
+    }
+
+    // Clients of the first room connect through the two nodes that do not own it.
+    let room = &rooms[0];
+    let own = owner(&url, room).await.expect("owner");
+    let others: Vec<SocketAddr> = nodes.iter().filter(|n| n.id != own).map(|n| n.addr).collect();
+    let (a, b) = call(room, [others[0], others[1]]).await;
+    // A call that needs the room's actor, made on a node that does not run it, is forwarded.
+    let (status, v) =
+        request(others[1], "POST", &format!("/api/v1/rooms/{room}/participants/{}/mute", a.id), Some(r#"{"audio":true}"#)).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = request(others[0], "GET", &format!("/api/v1/rooms/{room}"), None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["participants"].as_array().map(Vec::len), Some(2), "the owner's live view: {v}");
+    let owner_node = nodes.iter().find(|n| n.id == own).expect("owner node");
+    assert_eq!(rooms_held(owner_node.addr).await, 1, "the media stays on the owner");
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_racing_joins_through_three_nodes_make_one_owner() {
+    let (redis, nodes) = cluster(false, "").await;
+    // Scheduled (not placed by its start): the first joins place it, all at once.
+    let starts = tessera::room::format_unix(tessera::room::now_unix() + 300);
+    let room = create_room(nodes[0].addr, &format!(r#"{{"startsAt":"{starts}","maxParticipants":25}}"#)).await;
+    let joins: Vec<_> = (0..20)
+        .map(|i| {
+            let addr = nodes[i % 3].addr;
+            let room = room.clone();
+            tokio::spawn(async move {
+                let url = format!("ws://{addr}/api/v1/rooms/{room}/ws?name=p{i}");
+                let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connects");
+                let first = ws.next().await.expect("a frame").expect("readable");
+                let v: serde_json::Value = serde_json::from_str(first.to_text().expect("text")).expect("json");
+                (v, ws)
+            })
+        })
+        .collect();
+    let mut sockets = Vec::new();
+    for j in joins {
+        let (v, ws) = j.await.expect("join task");
+        assert_eq!(v["type"], "welcome", "{v}");
+        assert_eq!(v["roomId"].as_str(), Some(room.as_str()));
+        sockets.push(ws);
+    }
+    let holders: Vec<&str> = {
+        let mut h = Vec::new();
+        for n in &nodes {
+            if rooms_held(n.addr).await == 1 {
+                h.push(n.id.as_str());
+            }
+        }
+        h
+    };
+    assert_eq!(holders.len(), 1, "exactly one node runs the room: {holders:?}");
+    assert_eq!(owner(&redis.url(), &room).await.as_deref(), Some(holders[0]), "and it holds the lease");
+    let (status, v) = request(nodes[1].addr, "GET", &format!("/api/v1/rooms/{room}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["participants"].as_array().map(Vec::len), Some(20), "all 20 are in the one room: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_owners_room_comes_back_on_another_node_within_10_s() {
+    let (redis, mut nodes) = cluster(false, "").await;
+    let url = redis.url();
+    let room = create_room(nodes[0].addr, "{}").await;
+    let own = eventually(Duration::from_secs(10), "the room is placed", || async {
+        owner(&url, &room).await.ok_or_else(|| "no owner".to_owned())
+    })
+    .await;
+    let victim = nodes.iter().position(|n| n.id == own).expect("owner node");
+    let survivors: Vec<SocketAddr> = nodes.iter().filter(|n| n.id != own).map(|n| n.addr).collect();
+    let (a, b) = call(&room, [survivors[0], survivors[1]]).await;
+
+    nodes[victim].kill();
+    let killed = Instant::now();
+    drop((a, b));
+    // The clients come back the way the browser client does: they join again, through the
+    // nodes that are left, until it works.
+    let (a2, b2) = eventually(Duration::from_secs(10), "rejoined through the survivors", || async {
+        let a = Client::try_join(survivors[0], &room, opts("a", RED, 440.0)).await?;
+        let b = Client::try_join(survivors[1], &room, opts("b", BLUE, 660.0)).await?;
+        Ok::<_, String>((a, b))
+    })
+    .await;
+    eventually(Duration::from_secs(10), "the composite is back", || async {
+        shows(&a2, &[RED, BLUE])?;
+        shows(&b2, &[RED, BLUE])
+    })
+    .await;
+    let back = killed.elapsed();
+    assert!(back <= Duration::from_secs(10), "a working room again {back:?} after the kill");
+    let new_owner = owner(&url, &room).await.expect("owned again");
+    assert_ne!(new_owner, own);
+    let mut holders = 0;
+    for n in nodes.iter().filter(|n| n.id != own) {
+        holders += rooms_held(n.addr).await;
+    }
+    assert_eq!(holders, 1, "the room runs on one node only");
+    eprintln!("cluster: room back on {new_owner} {back:?} after its owner was killed");
+    a2.close().await;
+    b2.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_stopping_and_restarting_leaves_the_call_alone() {
+    let (redis, nodes) = cluster(true, "").await;
+    let url = redis.url();
+    let room = create_room(nodes[0].addr, "{}").await;
+    let own =
+        eventually(Duration::from_secs(10), "placed", || async { owner(&url, &room).await.ok_or_else(|| "no owner".to_owned()) }).await;
+    let others: Vec<SocketAddr> = nodes.iter().filter(|n| n.id != own).map(|n| n.addr).collect();
+    let owner_addr = nodes.iter().find(|n| n.id == own).expect("owner").addr;
+    let (a, b) = call(&room, [others[0], others[1]]).await;
+
+    let start = (Instant::now(), a.frames());
+    let (port, dir, persistent) = redis.stop();
+    // New rooms need placement: refused with a clear 503 on every node; /healthz says why.
+    for n in &nodes {
+        let (status, v) = request(n.addr, "POST", "/api/v1/rooms", Some("{}")).await;
+        assert_eq!(status, 503, "{v}");
+        let code = v["code"].as_str().unwrap_or_default();
+        assert!(["store_unavailable", "cluster_unavailable"].contains(&code), "{v}");
+    }
+    let health = eventually(Duration::from_secs(10), "healthz reports Redis", || async {
+        let (status, v) = request(owner_addr, "GET", "/healthz", None).await;
+        if status == 503 && v["status"] == "degraded" { Ok(v) } else { Err(format!("{status} {v}")) }
+    })
+    .await;
+    assert!(health["reason"].as_str().unwrap_or_default().contains("redis"), "{health}");
+    let down = start.0.elapsed();
+    let redis = Redis::start_on(port, dir, persistent);
+    redis.ready().await;
+    // Nodes reconnect by themselves: new rooms work again, on every node.
+    for n in &nodes {
+        eventually(Duration::from_secs(10), "new rooms again", || async {
+            let (status, v) = request(n.addr, "POST", "/api/v1/rooms", Some("{}")).await;
+            if status == 201 { Ok(()) } else { Err(format!("{status} {v}")) }
+        })
+        .await;
+    }
+    let (status, v) = request(others[0], "GET", &format!("/api/v1/rooms/{room}"), None).await;
+    assert_eq!((status, v["state"].as_str()), (200, Some("open")), "the acknowledged room is still there: {v}");
+    tokio::time::sleep(Duration::from_secs(2)).await; // measured, not waited on: frames keep coming
+    let (elapsed, frames) = (start.0.elapsed(), a.frames() - start.1);
+    let fps = frames as f64 / elapsed.as_secs_f64();
+    eprintln!("cluster: {fps:.1} fps over {elapsed:?} with Redis down for {down:?} of it");
+    assert!(fps >= 29.0, "the call kept its frame rate: {fps:.1} fps");
+    assert_eq!(owner(&redis.url(), &room).await.as_deref(), Some(own.as_str()), "the room never moved");
+    shows(&b, &[RED, BLUE]).expect("the composite is still both");
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scheduled_room_raced_by_three_nodes_opens_once() {
+    let (hook, mut deliveries) = common::webhook::receiver().await;
+    let extra = format!("[webhook]\nurl = \"http://{hook}/hook\"\nsecret = \"cluster-webhook-secret-0123456789\"\ninitial_backoff_ms = 50");
+    let (_redis, nodes) = cluster(false, &extra).await;
+    let starts = tessera::room::format_unix(tessera::room::now_unix() + 2);
+    let room = create_room(nodes[1].addr, &format!(r#"{{"startsAt":"{starts}"}}"#)).await;
+    let mut started: HashMap<String, String> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while let Ok(Some((_, body))) = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), deliveries.recv()).await {
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        if v["event"] == "roomStarted" && v["room"]["id"].as_str() == Some(room.as_str()) {
+            started.insert(v["id"].as_str().unwrap_or_default().to_owned(), String::new());
+        }
+    }
+    assert_eq!(started.len(), 1, "one roomStarted event (retries share an id): {started:?}");
+    let mut holders = 0;
+    for n in &nodes {
+        holders += rooms_held(n.addr).await;
+    }
+    assert_eq!(holders, 1, "opened on one node");
+    let (status, _) = raw(nodes[2].addr, "GET", &format!("/api/v1/rooms/{room}"), None, &[]).await;
+    assert_eq!(status, 200);
+}
