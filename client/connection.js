@@ -2,7 +2,7 @@
 // shown on the home screen, reconnecting after a network drop (resume with `resumeToken`, back-off,
 // giving up after about 40 s), and leaving by any path (tracks stopped, `leave` sent, socket and
 // peer connection closed).
-import { $, state, log, inCall, CLOSE_CODES, WORDS, capital, whenText, api } from './state.js';
+import { $, state, log, inCall, CLOSE_CODES, TRANSIENT, WORDS, capital, whenText, api } from './state.js';
 import { closePeer, negotiate, renderShareButton, restartIce, startPeer, stopShare } from './peer.js';
 import { stopAllTracks, placeDevices, renderToggles } from './media.js';
 import { renderChatState, resetChat } from './chat.js';
@@ -143,7 +143,7 @@ function socketClosed(ev, attempt) {
   state.ws = null;
   const code = attempt.refusal?.code || CLOSE_CODES[ev.code];
   if (state.phase === 'joining') {
-    if (code) {
+    if (code && !TRANSIENT.has(code)) {
       state.phase = 'idle';
       const words = refusalWords(code, attempt.refusal);
       log(words, true);
@@ -152,13 +152,13 @@ function socketClosed(ev, attempt) {
       retryJoin();
     }
   } else if (state.phase === 'call') {
-    if (code) leaveCall({ sayBye: false, words: refusalWords(code, attempt.refusal) });
+    if (code && !TRANSIENT.has(code)) leaveCall({ sayBye: false, words: refusalWords(code, attempt.refusal) });
     else startReconnect();
   } else if (state.phase === 'reconnecting') {
     // The session is gone: the next attempt joins afresh.
     if (code === 'connection_failed') { state.resumeToken = null; scheduleReconnect(); return; }
     // The room is gone, or we may not come back: give up now. Anything else: try again.
-    if (code && code !== 'internal' && code !== 'room_full') leaveCall({ sayBye: false, words: `You could not get back into the call: ${refusalWords(code, attempt.refusal)}` });
+    if (code && code !== 'internal' && code !== 'room_full' && !TRANSIENT.has(code)) leaveCall({ sayBye: false, words: `You could not get back into the call: ${refusalWords(code, attempt.refusal)}` });
     else scheduleReconnect();
   }
 }

@@ -74,13 +74,23 @@ export const WORDS = {
   file_not_found: 'that file is no longer available',
   connection_failed: 'your audio and video could not get through to the server',
   bad_request: 'the server could not read what was sent',
+  cluster_full: 'every server is full right now; trying again',
+  cluster_unavailable: 'the servers cannot coordinate right now; trying again',
+  store_unavailable: 'the servers cannot coordinate right now; trying again',
+  room_moving: 'the call is moving to another server; trying again',
+  node_unreachable: "the call's server cannot be reached; trying again",
+  draining: 'this server is shutting down; trying another',
 };
 
 // The same words for refusals the signaling socket gives only as a close code.
 export const CLOSE_CODES = {
   4001: 'removed', 4401: 'invalid_credentials', 4403: 'forbidden', 4404: 'room_not_found',
   4409: 'room_full', 4410: 'room_ended', 4425: 'room_not_started', 4500: 'internal',
+  4503: 'cluster_unavailable',
 };
+
+// Refusals that pass by themselves (cluster mode, close code 4503): the client tries again.
+export const TRANSIENT = new Set(['cluster_full', 'cluster_unavailable', 'store_unavailable', 'room_moving', 'node_unreachable', 'draining']);
 
 export const capital = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 

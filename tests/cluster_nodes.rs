@@ -227,6 +227,10 @@ async fn a_killed_owners_room_comes_back_on_another_node_within_10_s() {
     let victim = nodes.iter().position(|n| n.id == own).expect("owner node");
     let survivors: Vec<SocketAddr> = nodes.iter().filter(|n| n.id != own).map(|n| n.addr).collect();
     let (a, b) = call(&room, [survivors[0], survivors[1]]).await;
+    // A recording started through another node runs on the owner.
+    let (status, rec) = request(survivors[0], "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
+    assert_eq!(status, 201, "{rec}");
+    let rec_id = rec["id"].as_str().expect("recording id").to_owned();
 
     nodes[victim].kill();
     let killed = Instant::now();
@@ -254,6 +258,12 @@ async fn a_killed_owners_room_comes_back_on_another_node_within_10_s() {
     }
     assert_eq!(holders, 1, "the room runs on one node only");
     eprintln!("cluster: room back on {new_owner} {back:?} after its owner was killed");
+    // The dead node's recording is not left `recording` forever.
+    eventually(Duration::from_secs(10), "the recording is interrupted", || async {
+        let (status, v) = request(survivors[1], "GET", &format!("/api/v1/recordings/{rec_id}"), None).await;
+        if status == 200 && v["state"] == "interrupted" { Ok(()) } else { Err(format!("{status} {v}")) }
+    })
+    .await;
     a2.close().await;
     b2.close().await;
 }
@@ -331,4 +341,45 @@ async fn a_scheduled_room_raced_by_three_nodes_opens_once() {
     assert_eq!(holders, 1, "opened on one node");
     let (status, _) = raw(nodes[2].addr, "GET", &format!("/api/v1/rooms/{room}"), None, &[]).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_drains_a_node_its_call_goes_on_new_rooms_go_elsewhere_then_it_exits() {
+    let (redis, mut nodes) = cluster(false, "").await;
+    let url = redis.url();
+    let room = create_room(nodes[0].addr, "{}").await;
+    let own =
+        eventually(Duration::from_secs(10), "placed", || async { owner(&url, &room).await.ok_or_else(|| "no owner".to_owned()) }).await;
+    let i = nodes.iter().position(|n| n.id == own).expect("owner");
+    let draining = nodes[i].addr;
+    let (a, b) = call(&room, [draining, draining]).await;
+
+    nodes[i].bin.as_ref().expect("running").terminate();
+    let (status, v) = eventually(Duration::from_secs(5), "healthz says draining", || async {
+        let (status, v) = request(draining, "GET", "/healthz", None).await;
+        if v["status"] == "draining" { Ok((status, v)) } else { Err(format!("{status} {v}")) }
+    })
+    .await;
+    assert_eq!(status, 503, "{v}");
+    // A new room joined through the draining node runs on another one.
+    let other = create_room(draining, "{}").await;
+    let c = Client::join(draining, &other, opts("c", RED, 440.0)).await;
+    eventually(Duration::from_secs(10), "the new room's composite", || async { shows(&c, &[RED]) }).await;
+    let placed = owner(&url, &other).await.expect("placed");
+    assert_ne!(placed, own, "a draining node takes no new room");
+    // Its own call goes on.
+    let before = a.frames();
+    eventually(Duration::from_secs(5), "the drained node's call still flows", || async {
+        if a.frames() > before + 30 { Ok(()) } else { Err(format!("{} frames", a.frames() - before)) }
+    })
+    .await;
+    assert!(!nodes[i].bin.as_mut().expect("running").exited(), "it waits for its call to end");
+    a.leave().await;
+    b.leave().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !nodes[i].bin.as_mut().expect("binary").exited() {
+        assert!(Instant::now() < deadline, "the node exits once its call has ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await;
 }

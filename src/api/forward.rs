@@ -3,8 +3,8 @@
 //!
 //! Which calls: everything under `/api/v1/rooms/{id}/…` and `PATCH`/`DELETE
 //! /api/v1/rooms/{id}` (they need the room's actor: a room running nowhere is placed first, on
-//! the least-loaded node); `GET /api/v1/rooms/{id}` and `/live/{id}/…` follow a running room
-//! only. Tokens (`…/tokens`) are minted by any node (the secret is shared). A call forwarded
+//! the least-loaded node); `GET /api/v1/rooms/{id}`, `/live/{id}/…` and `POST
+//! /api/v1/recordings/{id}/stop` follow a running room only. Tokens (`…/tokens`) are minted by any node (the secret is shared). A call forwarded
 //! here carries [`HOP_HEADER`]: this node then takes the room itself rather than choosing
 //! again, and forwards again only to the room's lease holder.
 //!
@@ -37,6 +37,8 @@ enum Kind {
     Live,
     /// Only follows a running room.
     Follow,
+    /// Stopping a recording: follows the room the recording (the id here) belongs to.
+    Recording,
 }
 
 /// The room a path is about and how to treat it; `None` for paths served by any node.
@@ -50,6 +52,7 @@ fn classify(path: &str, method: &Method) -> Option<(String, Kind)> {
         ["api", "v1", "rooms", _, "ws"] | ["api", "v1", "rooms", _, "tokens"] => None,
         ["api", "v1", "rooms", id, _, ..] if !id.is_empty() => Some(((*id).to_owned(), Kind::Live)),
         ["live", id, _, ..] if !id.is_empty() => Some(((*id).to_owned(), Kind::Follow)),
+        ["api", "v1", "recordings", id, "stop"] if !id.is_empty() => Some(((*id).to_owned(), Kind::Recording)),
         _ => None,
     }
 }
@@ -75,7 +78,7 @@ pub fn rest(state: &AppState) -> impl Filter<Extract = (Response,), Error = Reje
         .and(warp::header::headers_cloned())
         .and(with_state(state.clone()))
         .and_then(|path: FullPath, method: Method, headers: HeaderMap, state: AppState| async move {
-            target(&state, path.as_str(), &method, &headers).await.map(|url| (url, path, method, headers))
+            Box::pin(target(&state, path.as_str(), &method, &headers)).await.map(|url| (url, path, method, headers))
         })
         .untuple_one();
     scoped
@@ -85,7 +88,8 @@ pub fn rest(state: &AppState) -> impl Filter<Extract = (Response,), Error = Reje
         .and(warp::body::stream().map(boxed))
         .and(with_state(state.clone()))
         .and_then(|(), url: String, path: FullPath, method: Method, headers: HeaderMap, query: String, body: BodyStream, state: AppState| async move {
-            proxy(&state, &url, path.as_str(), &query, method, &headers, reqwest::Body::wrap_stream(body)).await.map_err(reject)
+            // Boxed: a client request's future is large, and every route's future holds this one.
+            Box::pin(proxy(&state, &url, path.as_str(), &query, method, &headers, reqwest::Body::wrap_stream(body))).await.map_err(reject)
         })
 }
 
@@ -102,14 +106,20 @@ async fn target(state: &AppState, path: &str, method: &Method, headers: &HeaderM
     if state.rooms.cluster().is_none() {
         return Err(warp::reject::not_found());
     }
-    let Some((room, kind)) = classify(path, method) else { return Err(warp::reject::not_found()) };
+    let Some((mut room, kind)) = classify(path, method) else { return Err(warp::reject::not_found()) };
+    if let Kind::Recording = kind {
+        match state.rooms.store().get_recording(&room).await.map_err(|e| reject(ApiError::from(e)))? {
+            Some(rec) => room = rec.room_id,
+            None => return Err(warp::reject::not_found()),
+        }
+    }
     if state.rooms.get(&room).is_some() {
         return Err(warp::reject::not_found());
     }
     let hop = headers.contains_key(HOP_HEADER);
     let remote = match kind {
-        Kind::Follow => state.rooms.owner_url(&room).await.map_err(|e| reject(ApiError::from(e)))?,
-        Kind::Live => match state.rooms.route(&room, hop).await.map_err(|e| reject(ApiError::from(e)))? {
+        Kind::Follow | Kind::Recording => Box::pin(state.rooms.owner_url(&room)).await.map_err(|e| reject(ApiError::from(e)))?,
+        Kind::Live => match Box::pin(state.rooms.route(&room, hop)).await.map_err(|e| reject(ApiError::from(e)))? {
             Route::Remote(url) => Some(url),
             Route::Local(_) | Route::Ended(_) | Route::NotFound => None,
         },
@@ -176,6 +186,8 @@ mod tests {
         assert!(live("/api/v1/rooms/abc/participants/p1/mute", Method::POST));
         assert!(live("/api/v1/rooms/abc/recordings", Method::POST));
         assert!(follow("/live/abc/index.m3u8", Method::GET));
+        assert!(matches!(classify("/api/v1/recordings/rec_1/stop", &Method::POST), Some((_, Kind::Recording))));
+        assert!(classify("/api/v1/recordings/rec_1", &Method::GET).is_none());
         assert!(classify("/api/v1/rooms/abc/ws", &Method::GET).is_none());
         assert!(classify("/api/v1/rooms/abc/tokens", &Method::POST).is_none());
         assert!(classify("/api/v1/rooms", &Method::POST).is_none());

@@ -69,19 +69,28 @@ fn header_text(name: &'static str) -> impl Filter<Extract = (Option<String>,), E
         .map(move |h: warp::http::HeaderMap| h.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()))
 }
 
+/// `routes` as one boxed filter answering with a plain response.
+fn boxed<R: warp::Reply + 'static>(
+    routes: impl Filter<Extract = (R,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    routes.map(warp::Reply::into_response).boxed()
+}
+
 /// Every route, with rejections recovered into JSON errors.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let doc = Arc::new(openapi::document(&state));
     let allow = Arc::new(allow::Allow::new(&doc));
-    let api = forward::rest(&state)
-        .or(rooms::routes(&state))
-        .or(participants::routes(&state))
-        .or(tokens::routes(&state))
-        .or(recordings::routes(&state))
-        .or(streams::routes(&state))
-        .or(live::routes(&state))
-        .or(files::routes(&state))
-        .or(ws::signaling(state.clone()))
+    // Each resource's routes are boxed: one future of the whole tree holding every handler's
+    // inline grew past a debug build's 2 MiB thread stack.
+    let api = boxed(forward::rest(&state))
+        .or(boxed(rooms::routes(&state)))
+        .or(boxed(participants::routes(&state)))
+        .or(boxed(tokens::routes(&state)))
+        .or(boxed(recordings::routes(&state)))
+        .or(boxed(streams::routes(&state)))
+        .or(boxed(live::routes(&state)))
+        .or(boxed(files::routes(&state)))
+        .or(boxed(ws::signaling(state.clone())))
         .or(openapi::route(doc))
         .or(health::healthz(state.clone()))
         .or(health::metrics(state.clone()));

@@ -71,7 +71,7 @@ pub(super) async fn live_room(state: &AppState, id: &str) -> Result<RoomHandle, 
         Lookup::Live(h) => Ok(h),
         Lookup::Ended(_) => Err(ApiError::RoomEnded),
         Lookup::NotFound => Err(ApiError::RoomNotFound(id.into())),
-        Lookup::Elsewhere(_) => match state.rooms.route(id, false).await? {
+        Lookup::Elsewhere(_) => match Box::pin(state.rooms.route(id, false)).await? {
             Route::Local(h) => Ok(h),
             Route::Ended(_) => Err(ApiError::RoomEnded),
             Route::NotFound => Err(ApiError::RoomNotFound(id.into())),

@@ -161,7 +161,7 @@ async fn session(
             let close = if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN };
             return refuse(ws_tx, ServerMessage::error(e.code(), e.to_string()), close).await;
         }
-        match state.rooms.route(&room_id, relay.hop).await {
+        match Box::pin(state.rooms.route(&room_id, relay.hop)).await {
             Ok(Route::Remote(url)) => {
                 let from = state.rooms.cluster().map_or("", |c| c.id()).to_owned();
                 match super::ws_relay::connect(&url, &room_id, &relay.query, &from, state.config.max_message_bytes).await {

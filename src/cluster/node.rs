@@ -168,6 +168,10 @@ impl ClusterNode {
         } else {
             let nodes = registry::live_nodes(&mut conn).await?;
             let best = registry::least_loaded(&nodes).ok_or(PlaceError::Full)?;
+            if best.id == self.id && self.is_draining() {
+                // Its own record is not yet announced as draining: nowhere else has room.
+                return Err(PlaceError::Draining);
+            }
             (best.id != self.id).then(|| (best.id.clone(), best.url.clone()))
         };
         match target {

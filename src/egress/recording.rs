@@ -259,6 +259,21 @@ async fn follow(
     let _ = events.send(EgressEvent::RecordingEnded { id: rec.id.clone(), state: rec.state, reason: rec.reason.clone() });
 }
 
+/// Cluster mode: recordings the dead node `node` was writing become `interrupted`. Their files
+/// are on that node's disk, so their parts and size are the last ones it stored.
+pub async fn interrupt_orphans(ctx: &EgressContext, node: &str) -> Result<usize, crate::store::StoreError> {
+    let cut = ctx.store.active_recordings_on(node).await?;
+    for mut rec in cut.iter().cloned() {
+        rec.state = RecordingState::Interrupted;
+        rec.reason = Some(format!("the node {node} recording it stopped; its files hold what was written until then"));
+        rec.ended_at = Some(now_ms());
+        ctx.store.put_recording(&rec).await?;
+        tracing::warn!(recording = %rec.id, room = %rec.room_id, %node, "recording was interrupted by its node's death");
+        webhook(ctx, "recordingFinished", &serde_json::json!({ "id": rec.room_id }), &rec);
+    }
+    Ok(cut.len())
+}
+
 /// At start-up: every recording still marked `recording` or `finalizing` was cut short by the
 /// stop. It becomes `interrupted`, with its parts, size and duration read from the files.
 pub async fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreError> {

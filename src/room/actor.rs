@@ -159,13 +159,15 @@ impl Room {
                     break;
                 }
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd).await,
+                    // Boxed: a command's future (store writes, starting outputs) is large, and a debug
+                    // build copies it through the stack.
+                    Some(cmd) => Box::pin(self.handle(cmd)).await,
                     None => break,
                 },
                 Some(msg) = next_bus_message(&mut self.media) => self.on_bus(msg),
                 Some(ev) = self.egress_events.recv() => self.on_egress_event(ev),
                 Some(u) = self.view.speaker_rx.recv() => self.on_speakers(u),
-                timer = sleep_until(deadline) => self.on_timer(timer).await,
+                timer = sleep_until(deadline) => Box::pin(self.on_timer(timer)).await,
             }
         }
         // Out of the registry first: from here on lookups read the stored (ended) record instead

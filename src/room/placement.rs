@@ -96,12 +96,9 @@ impl Rooms {
             (_, Lookup::NotFound) | (None, Lookup::Elsewhere(_)) => return Ok(Route::NotFound),
             (Some(c), Lookup::Elsewhere(spec)) => (c.clone(), spec),
         };
-        match cluster.decide(id, hop || self.draining()).await {
-            Ok(Decision::Here(lease)) => Ok(Route::Local(self.adopt(&cluster, spec, lease).await)),
-            Ok(Decision::There { url, .. }) => Ok(Route::Remote(url)),
-            // Draining: the room goes to the others, however loaded.
-            Err(PlaceError::Draining) => Err(PlaceError::Draining.into()),
-            Err(e) => Err(e.into()),
+        match Box::pin(cluster.decide(id, hop)).await? {
+            Decision::Here(lease) => Ok(Route::Local(Box::pin(self.adopt(&cluster, spec, lease)).await)),
+            Decision::There { url, .. } => Ok(Route::Remote(url)),
         }
     }
 
@@ -167,8 +164,26 @@ impl Rooms {
         }
     }
 
+    /// Recordings of nodes that are no longer live are marked `interrupted` (by the one node
+    /// whose turn it is to place rooms, so normally once).
+    async fn interrupt_orphaned_recordings(&self, cluster: &Arc<ClusterNode>) -> Result<(), RouteError> {
+        let writers = self.ctx.store.recording_nodes().await?;
+        if writers.iter().all(|n| n == cluster.id()) {
+            return Ok(());
+        }
+        let nodes = cluster.live_nodes().await.map_err(PlaceError::from)?;
+        if registry::least_loaded(&nodes).map(|n| n.id.as_str()) != Some(cluster.id()) {
+            return Ok(());
+        }
+        for dead in writers.iter().filter(|w| !nodes.iter().any(|n| &n.id == *w)) {
+            crate::egress::recording::interrupt_orphans(&self.ctx.egress, dead).await?;
+        }
+        Ok(())
+    }
+
     async fn place_due(&self, cluster: &Arc<ClusterNode>) -> Result<(), RouteError> {
         let now = now_unix();
+        self.interrupt_orphaned_recordings(cluster).await?;
         let due: Vec<RoomSpec> = self
             .ctx
             .store

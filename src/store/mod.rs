@@ -86,12 +86,14 @@ pub enum Store {
     Redis(RedisStore),
 }
 
-/// Calls `$method` on whichever backend this is (SQLite's are synchronous).
+/// Calls `$method` on whichever backend this is (SQLite's are synchronous). Redis calls are
+/// boxed: their futures are large, and every caller's future would otherwise carry one inline
+/// (a debug build's request handler overflowed a 2 MiB stack).
 macro_rules! dispatch {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {
         match $self {
             Store::Sqlite(s) => s.$method($($arg),*),
-            Store::Redis(s) => s.$method($($arg),*).await,
+            Store::Redis(s) => Box::pin(s.$method($($arg),*)).await,
         }
     };
 }
@@ -166,7 +168,15 @@ impl Store {
     pub async fn active_recordings_on(&self, node: &str) -> Result<Vec<RecordingRecord>, StoreError> {
         match self {
             Self::Sqlite(_) => Ok(Vec::new()),
-            Self::Redis(s) => s.active_recordings_on(node).await,
+            Self::Redis(s) => Box::pin(s.active_recordings_on(node)).await,
+        }
+    }
+
+    /// Nodes that have recordings marked as being written (cluster only).
+    pub async fn recording_nodes(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Self::Sqlite(_) => Ok(Vec::new()),
+            Self::Redis(s) => Box::pin(s.recording_nodes()).await,
         }
     }
 

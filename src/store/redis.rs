@@ -284,6 +284,30 @@ impl RedisStore {
         Ok(found.into_iter().map(|(_, r)| r).collect())
     }
 
+    /// Nodes with recordings marked as being written (their active sets), this one included.
+    pub async fn recording_nodes(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let (mut cursor, mut nodes) = (0u64, Vec::new());
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{ACTIVE_PREFIX}*"))
+                .arg("COUNT")
+                .arg(100)
+                .query_async(&mut conn)
+                .await?;
+            nodes.extend(keys.iter().filter_map(|k| k.strip_prefix(ACTIVE_PREFIX)).map(str::to_owned));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        nodes.sort();
+        nodes.dedup();
+        Ok(nodes)
+    }
+
     /// One page of recordings matching `f`, newest started first (ties: last written first),
     /// and the total that match.
     pub async fn list_recordings(&self, f: &RecordingFilter) -> Result<(Vec<RecordingRecord>, u64), StoreError> {
