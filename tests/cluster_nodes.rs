@@ -169,6 +169,27 @@ async fn rooms_spread_by_load_and_any_node_serves_any_room() {
     assert_eq!(v["participants"].as_array().map(Vec::len), Some(2), "the owner's live view: {v}");
     let owner_node = nodes.iter().find(|n| n.id == own).expect("owner node");
     assert_eq!(rooms_held(owner_node.addr).await, 1, "the media stays on the owner");
+    // What forwarding costs (reported, not asserted): a live call answered by the owner
+    // itself, and the same call made on another node.
+    let path = format!("/api/v1/rooms/{room}/participants");
+    let mut median = |addr: SocketAddr| {
+        let path = path.clone();
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..21 {
+                let t = Instant::now();
+                let (status, _) = request(addr, "GET", &path, None).await;
+                assert_eq!(status, 200);
+                times.push(t.elapsed());
+            }
+            times.sort();
+            times[10]
+        }
+    };
+    let (direct, forwarded) = (median(owner_node.addr).await, median(others[0]).await);
+    eprintln!(
+        "cluster: GET participants answered by the owner in {direct:?}, forwarded through another node in {forwarded:?} (medians of 21)"
+    );
     a.close().await;
     b.close().await;
 }
