@@ -172,7 +172,7 @@ async fn rooms_spread_by_load_and_any_node_serves_any_room() {
     // What forwarding costs (reported, not asserted): a live call answered by the owner
     // itself, and the same call made on another node.
     let path = format!("/api/v1/rooms/{room}/participants");
-    let mut median = |addr: SocketAddr| {
+    let median = |addr: SocketAddr| {
         let path = path.clone();
         async move {
             let mut times = Vec::new();
@@ -403,4 +403,54 @@ async fn sigterm_drains_a_node_its_call_goes_on_new_rooms_go_elsewhere_then_it_e
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recording_is_controlled_and_downloaded_through_any_node() {
+    let (redis, nodes) = cluster(false, "").await;
+    let url = redis.url();
+    let room = create_room(nodes[0].addr, "{}").await;
+    let own =
+        eventually(Duration::from_secs(10), "placed", || async { owner(&url, &room).await.ok_or_else(|| "no owner".to_owned()) }).await;
+    let owner_addr = nodes.iter().find(|n| n.id == own).expect("owner").addr;
+    let others: Vec<SocketAddr> = nodes.iter().filter(|n| n.id != own).map(|n| n.addr).collect();
+    let (a, b) = call(&room, [others[0], others[1]]).await;
+    let (status, rec) = request(others[0], "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
+    assert_eq!(status, 201, "{rec}");
+    let id = rec["id"].as_str().expect("id").to_owned();
+    let frames = a.frames();
+    eventually(Duration::from_secs(10), "two seconds recorded", || async {
+        if a.frames() > frames + 60 { Ok(()) } else { Err("waiting for frames".to_owned()) }
+    })
+    .await;
+    // Stopped through a node that neither runs the room nor recorded it.
+    let (status, v) = request(others[1], "POST", &format!("/api/v1/recordings/{id}/stop"), None).await;
+    assert_eq!((status, v["state"].as_str()), (200, Some("finalizing")), "{v}");
+    eventually(Duration::from_secs(15), "complete", || async {
+        let (status, v) = request(others[0], "GET", &format!("/api/v1/recordings/{id}"), None).await;
+        if status == 200 && v["state"] == "complete" { Ok(()) } else { Err(format!("{status} {v}")) }
+    })
+    .await;
+    // The file is on the recording node's disk; every node serves it, ranges included.
+    let http = reqwest::Client::new();
+    let direct = http.get(format!("http://{owner_addr}/api/v1/recordings/{id}/file")).send().await.expect("GET");
+    assert_eq!(direct.status().as_u16(), 200);
+    let bytes = direct.bytes().await.expect("body");
+    assert!(bytes.len() > 10_000, "{} bytes", bytes.len());
+    for addr in &others {
+        let whole = http.get(format!("http://{addr}/api/v1/recordings/{id}/file")).send().await.expect("GET");
+        assert_eq!(whole.status().as_u16(), 200);
+        assert_eq!(whole.headers()["content-length"], bytes.len().to_string().as_str());
+        assert_eq!(whole.bytes().await.expect("body"), bytes, "the same bytes through {addr}");
+        let part =
+            http.get(format!("http://{addr}/api/v1/recordings/{id}/file")).header("range", "bytes=100-1099").send().await.expect("GET");
+        assert_eq!(part.status().as_u16(), 206);
+        assert_eq!(part.bytes().await.expect("body").as_ref(), &bytes[100..1100]);
+    }
+    let (status, _) = request(others[1], "DELETE", &format!("/api/v1/recordings/{id}"), None).await;
+    assert_eq!(status, 204, "deleted through another node");
+    let (status, _) = request(owner_addr, "GET", &format!("/api/v1/recordings/{id}/file"), None).await;
+    assert_eq!(status, 404, "gone from the recording node");
+    a.close().await;
+    b.close().await;
 }

@@ -39,6 +39,8 @@ enum Kind {
     Follow,
     /// Stopping a recording: follows the room the recording (the id here) belongs to.
     Recording,
+    /// A recording's files (download, delete): to the node whose disk holds them.
+    Files,
 }
 
 /// The room a path is about and how to treat it; `None` for paths served by any node.
@@ -53,6 +55,10 @@ fn classify(path: &str, method: &Method) -> Option<(String, Kind)> {
         ["api", "v1", "rooms", id, _, ..] if !id.is_empty() => Some(((*id).to_owned(), Kind::Live)),
         ["live", id, _, ..] if !id.is_empty() => Some(((*id).to_owned(), Kind::Follow)),
         ["api", "v1", "recordings", id, "stop"] if !id.is_empty() => Some(((*id).to_owned(), Kind::Recording)),
+        ["api", "v1", "recordings", id, "file"] | ["api", "v1", "recordings", id, "parts", _] if !id.is_empty() => {
+            Some(((*id).to_owned(), Kind::Files))
+        }
+        ["api", "v1", "recordings", id] if !id.is_empty() && method == Method::DELETE => Some(((*id).to_owned(), Kind::Files)),
         _ => None,
     }
 }
@@ -117,14 +123,35 @@ async fn target(state: &AppState, path: &str, method: &Method, headers: &HeaderM
         return Err(warp::reject::not_found());
     }
     let hop = headers.contains_key(HOP_HEADER);
+    if let Kind::Files = kind {
+        return files_node_url(state, &room, hop).await?.ok_or_else(warp::reject::not_found);
+    }
     let remote = match kind {
-        Kind::Follow | Kind::Recording => Box::pin(state.rooms.owner_url(&room)).await.map_err(|e| reject(ApiError::from(e)))?,
+        Kind::Follow | Kind::Recording | Kind::Files => {
+            Box::pin(state.rooms.owner_url(&room)).await.map_err(|e| reject(ApiError::from(e)))?
+        }
         Kind::Live => match Box::pin(state.rooms.route(&room, hop)).await.map_err(|e| reject(ApiError::from(e)))? {
             Route::Remote(url) => Some(url),
             Route::Local(_) | Route::Ended(_) | Route::NotFound => None,
         },
     };
     remote.ok_or_else(warp::reject::not_found)
+}
+
+/// The URL of the node holding recording `id`'s files when that is another node; 503
+/// `node_unreachable` when that node is not live.
+async fn files_node_url(state: &AppState, id: &str, hop: bool) -> Result<Option<String>, Rejection> {
+    let Some(cluster) = state.rooms.cluster() else { return Ok(None) };
+    let node = Box::pin(state.rooms.store().files_node(id)).await.map_err(|e| reject(ApiError::from(e)))?;
+    let Some(node) = node.filter(|n| n != cluster.id() && !hop) else { return Ok(None) };
+    let nodes = Box::pin(cluster.live_nodes()).await.map_err(|e| reject(ApiError::from(crate::cluster::node::PlaceError::from(e))))?;
+    match nodes.into_iter().find(|n| n.id == node) {
+        Some(n) => Ok(Some(n.url)),
+        None => Err(reject(ApiError::Cluster(
+            "node_unreachable",
+            format!("the recording's files are on node {node}, which is not running; try again when it is back"),
+        ))),
+    }
 }
 
 /// Sends the call to `base` and returns its answer as it is.
@@ -153,12 +180,33 @@ async fn proxy(
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut out_headers = HeaderMap::new();
     for (name, value) in resp.headers() {
-        if !is_hop_by_hop(name.as_str()) {
+        // The owner's length stays: the body below is the owner's, byte for byte.
+        if !is_hop_by_hop(name.as_str()) || name == "content-length" {
             out_headers.append(name, value.clone());
         }
     }
-    let bytes = resp.bytes().await.map_err(unreachable)?;
-    let mut out = Response::new(bytes.into());
+    // Streamed (a recording may be gigabytes), through a channel: the client library's own
+    // stream is not `Sync`, which a reply body must be.
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let mut resp = resp;
+    tokio::spawn(async move {
+        use futures::SinkExt;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        break; // the client went away
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e))).await;
+                    break;
+                }
+            }
+        }
+    });
+    let mut out = warp::Reply::into_response(warp::reply::stream(rx));
     *out.status_mut() = status;
     *out.headers_mut() = out_headers;
     Ok(out)
@@ -188,6 +236,9 @@ mod tests {
         assert!(follow("/live/abc/index.m3u8", Method::GET));
         assert!(matches!(classify("/api/v1/recordings/rec_1/stop", &Method::POST), Some((_, Kind::Recording))));
         assert!(classify("/api/v1/recordings/rec_1", &Method::GET).is_none());
+        assert!(matches!(classify("/api/v1/recordings/rec_1/file", &Method::GET), Some((_, Kind::Files))));
+        assert!(matches!(classify("/api/v1/recordings/rec_1/parts/2", &Method::GET), Some((_, Kind::Files))));
+        assert!(matches!(classify("/api/v1/recordings/rec_1", &Method::DELETE), Some((_, Kind::Files))));
         assert!(classify("/api/v1/rooms/abc/ws", &Method::GET).is_none());
         assert!(classify("/api/v1/rooms/abc/tokens", &Method::POST).is_none());
         assert!(classify("/api/v1/rooms", &Method::POST).is_none());

@@ -23,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How often every node looks for rooms that should be open but run nowhere.
 const PLACEMENT_EVERY: Duration = Duration::from_secs(1);
+/// Dead nodes' recordings are looked for every this many rounds (a `SCAN` of Redis' keys).
+const ORPHANS_EVERY_ROUNDS: u64 = 5;
 
 /// Where to serve a room.
 pub enum Route {
@@ -150,6 +152,7 @@ impl Rooms {
         let Some(cluster) = self.ctx.cluster.clone() else { return };
         let mut tick = tokio::time::interval(PLACEMENT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut round = 0u64;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -157,6 +160,12 @@ impl Rooms {
             }
             if self.draining() {
                 continue;
+            }
+            round += 1;
+            if round % ORPHANS_EVERY_ROUNDS == 0
+                && let Err(e) = self.interrupt_orphaned_recordings(&cluster).await
+            {
+                tracing::debug!(error = %e, "cluster: looking for dead nodes' recordings failed");
             }
             if let Err(e) = self.place_due(&cluster).await {
                 tracing::debug!(error = %e, "cluster: placement round failed");
@@ -183,7 +192,6 @@ impl Rooms {
 
     async fn place_due(&self, cluster: &Arc<ClusterNode>) -> Result<(), RouteError> {
         let now = now_unix();
-        self.interrupt_orphaned_recordings(cluster).await?;
         let due: Vec<RoomSpec> = self
             .ctx
             .store

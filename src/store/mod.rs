@@ -172,6 +172,14 @@ impl Store {
         }
     }
 
+    /// The node whose disk holds recording `id`'s files (cluster only: a single node holds all).
+    pub async fn files_node(&self, id: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Sqlite(_) => Ok(None),
+            Self::Redis(s) => Box::pin(s.files_node(id)).await,
+        }
+    }
+
     /// Nodes that have recordings marked as being written (cluster only).
     pub async fn recording_nodes(&self) -> Result<Vec<String>, StoreError> {
         match self {

@@ -11,7 +11,7 @@
 //! | `tessera:rooms:unfinished` | sorted set | the rooms whose `ended_at` is unset, same scores and members |
 //! | `tessera:rooms:seq` | counter | the insertion sequence of rooms (INCR) |
 //! | `tessera:settings` | hash | setting name → value |
-//! | `tessera:recording:{id}` | hash | `json`: the record as JSON (every field but id), `member`: its entry in `tessera:recordings`, `node`: the node it is active on (only while active) |
+//! | `tessera:recording:{id}` | hash | `json`: the record as JSON (every field but id), `member`: its entry in `tessera:recordings`, `node`: the node it is active on (only while active), `files`: the node that recorded it (whose disk holds its files) |
 //! | `tessera:recordings` | sorted set | every recording: score `started_at`, member `{seq:020}\|{id}` |
 //! | `tessera:recordings:seq` | counter | the write sequence of recordings (INCR) |
 //! | `tessera:recordings:active:{node}` | set | ids of the recordings in state `recording` or `finalizing` that `node` runs |
@@ -109,16 +109,18 @@ return 1
 /// KEYS: recording, recordings:seq, recordings, this node's active set. ARGV: id, started_at,
 /// JSON, active (1/0), this node, active-set prefix. Replaces the record and its index entries
 /// (a new sequence, as `INSERT OR REPLACE` gives a new rowid); the previous node's active entry
-/// is removed whichever node wrote it.
+/// is removed whichever node wrote it. `files` names the node that first wrote the record (the
+/// one recording, whose disk holds the files) and is kept by every later write.
 static PUT_RECORDING: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
-local old = redis.call('HMGET', KEYS[1], 'member', 'node')
+local old = redis.call('HMGET', KEYS[1], 'member', 'node', 'files')
 if old[1] then redis.call('ZREM', KEYS[3], old[1]) end
 if old[2] then redis.call('SREM', ARGV[6] .. old[2], ARGV[1]) end
 local member = string.format('%020d', redis.call('INCR', KEYS[2])) .. '|' .. ARGV[1]
 redis.call('DEL', KEYS[1])
 redis.call('ZADD', KEYS[3], ARGV[2], member)
+redis.call('HSET', KEYS[1], 'files', old[3] or ARGV[5])
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'json', ARGV[3], 'member', member, 'node', ARGV[5])
   redis.call('SADD', KEYS[4], ARGV[1])
@@ -282,6 +284,11 @@ impl RedisStore {
         found.retain(|(_, r)| r.state.is_active());
         found.sort_by(|(ma, a), (mb, b)| (a.started_at, ma).cmp(&(b.started_at, mb)));
         Ok(found.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// The node whose disk holds recording `id`'s files (the one that recorded it).
+    pub async fn files_node(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(redis::cmd("HGET").arg(recording_key(id)).arg("files").query_async(&mut self.conn.clone()).await?)
     }
 
     /// Nodes with recordings marked as being written (their active sets), this one included.
