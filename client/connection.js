@@ -159,7 +159,7 @@ function socketClosed(ev, attempt) {
     if (code === 'connection_failed') { state.resumeToken = null; scheduleReconnect(); return; }
     // The room is gone, or we may not come back: give up now. Anything else: try again.
     if (code && code !== 'internal' && code !== 'room_full' && !TRANSIENT.has(code)) leaveCall({ sayBye: false, words: `You could not get back into the call: ${refusalWords(code, attempt.refusal)}` });
-    else scheduleReconnect();
+    else scheduleReconnect({ transient: TRANSIENT.has(code) });
   }
 }
 
@@ -217,14 +217,18 @@ function startReconnect(why) {
   scheduleReconnect();
 }
 
-function scheduleReconnect() {
+// A refusal that passes by itself (the room is moving between servers): try again soon, not
+// after the growing back-off meant for an unreachable network.
+const TRANSIENT_RETRY_MS = 500;
+
+function scheduleReconnect({ transient = false } = {}) {
   const r = state.reconnect;
   if (!r) return;
   clearTimeout(r.timer);
   r.probe?.abort();
   r.probe = null;
   if (Date.now() - r.since > GIVE_UP_MS) { giveUp(); return; }
-  const delay = backoff(r.attempt);
+  const delay = transient ? TRANSIENT_RETRY_MS * (0.8 + Math.random() * 0.4) : backoff(r.attempt);
   r.attempt++;
   $('reconnecting-text').textContent = `Reconnecting… (attempt ${r.attempt}${navigator.onLine === false ? '; this device seems to be offline' : ''})`;
   r.timer = setTimeout(tryReconnect, delay);

@@ -6,9 +6,11 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 // `extraArgs` go after the defaults, e.g. `['--config', file]` (flags override the file).
-export async function startServer(extraArgs = []) {
+// `listen`: the address to listen on (default a free loopback port the server picks; a cluster
+// node needs its port known before it starts, since its node URL is made from it).
+export async function startServer(extraArgs = [], { listen = '127.0.0.1:0' } = {}) {
   const bin = process.env.TESSERA_BIN || path.join(root, 'target/debug/tessera');
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--database', ':memory:', ...extraArgs], {
+  const child = spawn(bin, ['serve', '--listen', listen, '--database', ':memory:', ...extraArgs], {
     cwd: root,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -24,10 +26,21 @@ export async function startServer(extraArgs = []) {
     child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)));
   });
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   return {
     base,
     log: () => output,
-    stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGINT'); }),
+    stop: () => new Promise((resolve) => {
+      if (exited()) { resolve(); return; }
+      child.once('exit', resolve);
+      child.kill('SIGINT');
+    }),
+    /// Sends `signal` (e.g. SIGKILL: nothing flushed) and resolves once the process is gone.
+    kill: (signal = 'SIGKILL') => new Promise((resolve) => {
+      if (exited()) { resolve(); return; }
+      child.once('exit', resolve);
+      child.kill(signal);
+    }),
   };
 }
 
