@@ -1,16 +1,19 @@
-//! Rooms: the registry of live (scheduled or open) rooms, a [`RoomHandle`] per room driving one
-//! actor task ([`actor`]) that owns the room's record, participants, timers and media, and one
-//! task per participant ([`participant`]).
+//! Rooms: the registry of live (scheduled or open) rooms ([`registry`]), where a room runs in a
+//! cluster ([`placement`]), a [`RoomHandle`] per room driving one actor task ([`actor`]) that
+//! owns the room's record, participants, timers and media, and one task per participant
+//! ([`participant`]).
 //!
 //! Invariants: a room is in the registry exactly while its actor runs; an ended room lives on
 //! only in the store. Cancellation (server shutdown) flows server → room → participant through
-//! child `CancellationToken`s and does not end rooms: they are restored at the next start.
+//! child `CancellationToken`s and does not end rooms: a single node restores them at its next
+//! start, a cluster places them on another node.
 
 pub mod actor;
 pub mod chat;
 pub mod files;
 pub mod participant;
 mod placement;
+mod registry;
 pub mod spec;
 mod time;
 
@@ -19,20 +22,19 @@ use crate::egress::OutputError;
 use crate::egress::rtmp::StreamView;
 use crate::egress::spec::RecordingRecord;
 use crate::media::audio::AudioInput;
-use crate::media::pipelines::Pipelines;
 use crate::media::video::VideoSubscription;
 use crate::media::{PacketSink, VideoCodec, VideoIngest};
 use crate::protocol::{ChatMessage, ChatState, Connection, FileInfo, LayoutInfo, LeaveReason, ParticipantInfo, RecordingInfo, SpeakerInfo};
-use crate::store::{RoomFilter, Store, StoreError};
-use crate::webhook::Webhooks;
+use crate::store::StoreError;
 use spec::{EndReason, RoomSpec};
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use placement::{Route, RouteError};
+pub(crate) use registry::check_layout;
+pub use registry::{CreateError, Lookup, RoomContext, Rooms};
 pub use time::{format_unix, now_unix, parse_rfc3339, rfc3339, rfc3339_ms};
 
 /// Live-object counters, for `/healthz` and leak tests.
@@ -542,203 +544,5 @@ impl RoomHandle {
     /// A participant's connection dropped or came back.
     pub async fn set_connection(&self, id: &str, connection: Connection) {
         let _ = self.tx.send(Command::SetConnection { id: id.into(), connection }).await;
-    }
-}
-
-/// What every room is built with.
-#[derive(Clone)]
-pub struct RoomContext {
-    pub pipelines: Arc<Pipelines>,
-    pub stats: Arc<Stats>,
-    pub store: Store,
-    pub webhooks: Webhooks,
-    pub egress: crate::egress::EgressContext,
-    /// How long before `startsAt` joining is allowed, seconds.
-    pub early_join_seconds: i64,
-    /// File sharing's folder and limits.
-    pub files: files::FileLimits,
-    /// Cluster mode: this node's membership (rooms are placed through it).
-    pub cluster: Option<Arc<crate::cluster::node::ClusterNode>>,
-}
-
-/// Why a room could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("the server already holds its maximum of {0} scheduled or open rooms")]
-    TooMany(usize),
-    #[error("the room could not be saved")]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Place(#[from] crate::cluster::node::PlaceError),
-}
-
-/// The room's layout must be one of `layouts.json`.
-pub(crate) fn check_layout(layouts: &crate::layout::Layouts, spec: &RoomSpec) -> Result<(), String> {
-    if layouts.contains(&spec.layout) {
-        Ok(())
-    } else {
-        let names: Vec<&str> = layouts.names().collect();
-        Err(format!("layout must be one of {}", names.join(", ")))
-    }
-}
-
-/// A room looked up by id.
-pub enum Lookup {
-    Live(RoomHandle),
-    Ended(RoomSpec),
-    /// Cluster mode: not ended, and not running on this node (on another, or on none yet).
-    Elsewhere(RoomSpec),
-    NotFound,
-}
-
-/// All rooms of the server.
-#[derive(Clone)]
-pub struct Rooms {
-    map: Arc<Mutex<HashMap<String, RoomHandle>>>,
-    ctx: RoomContext,
-    max_rooms: usize,
-    cancel: CancellationToken,
-    /// Taking no new rooms (SIGTERM): live ones run until they end.
-    draining: Arc<std::sync::atomic::AtomicBool>,
-    /// Serialises cluster adoptions (`placement.rs`).
-    adopting: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Rooms {
-    pub fn new(ctx: RoomContext, max_rooms: usize, cancel: CancellationToken) -> Self {
-        Self { map: Arc::default(), ctx, max_rooms, cancel, draining: Arc::default(), adopting: Arc::default() }
-    }
-
-    pub fn stats(&self) -> &Arc<Stats> {
-        &self.ctx.stats
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.ctx.store
-    }
-
-    pub fn egress(&self) -> &crate::egress::EgressContext {
-        &self.ctx.egress
-    }
-
-    pub fn egress_counts(&self) -> Arc<crate::egress::Counts> {
-        self.ctx.egress.counts.clone()
-    }
-
-    fn spawn(&self, spec: RoomSpec, restored: bool) -> RoomHandle {
-        self.spawn_with(spec, restored, None)
-    }
-
-    fn spawn_with(&self, spec: RoomSpec, restored: bool, lease: Option<crate::cluster::node::LeaseGuard>) -> RoomHandle {
-        let (tx, rx) = mpsc::channel(256);
-        let handle = RoomHandle { id: spec.id.clone(), tx, present: Arc::default(), public: Arc::new(spec.public.into()) };
-        if let Ok(mut m) = self.map.lock() {
-            m.insert(spec.id.clone(), handle.clone());
-        }
-        let cancel = self.cancel.child_token();
-        if let Some(lost) = lease.as_ref().map(|l| l.lost()) {
-            // Another node holds the room now: it stops here (its clients reconnect there).
-            let stop = cancel.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = lost.cancelled() => stop.cancel(),
-                    _ = stop.cancelled() => {}
-                }
-            });
-        }
-        actor::spawn(actor::Start { spec, handle: handle.clone(), rx, rooms: self.clone(), cancel, restored, lease });
-        handle
-    }
-
-    /// Validates, stores and starts a new room.
-    /// The handle is `None` in cluster mode, where the room is placed on a node when it opens.
-    pub async fn create(&self, spec: RoomSpec) -> Result<Option<RoomHandle>, CreateError> {
-        spec.validate().map_err(CreateError::Invalid)?;
-        check_layout(&self.ctx.pipelines.layouts, &spec).map_err(CreateError::Invalid)?;
-        if let Some(cluster) = &self.ctx.cluster {
-            // Placed when it opens (first join or its start), on whichever node is then least
-            // loaded; refused now if no node could take it.
-            self.check_cluster_capacity(cluster).await?;
-            self.ctx.store.insert_room(&spec).await?;
-            return Ok(None);
-        }
-        if self.draining() {
-            return Err(CreateError::Place(crate::cluster::node::PlaceError::Draining));
-        }
-        if self.len() >= self.max_rooms {
-            return Err(CreateError::TooMany(self.max_rooms));
-        }
-        self.ctx.store.insert_room(&spec).await?;
-        Ok(Some(self.spawn(spec, false)))
-    }
-
-    /// Starts an actor for every stored room that has not ended (at server start). Rooms that
-    /// were open when the server stopped reopen, with their empty timeout counted from now.
-    pub async fn restore(&self) -> Result<usize, StoreError> {
-        if self.ctx.cluster.is_some() {
-            // A cluster places its rooms as they open (`placement.rs`), on any node.
-            return Ok(0);
-        }
-        let rooms = self.ctx.store.unfinished_rooms().await?;
-        let n = rooms.len();
-        for spec in rooms {
-            self.spawn(spec, true);
-        }
-        Ok(n)
-    }
-
-    /// The live room `id`.
-    pub fn get(&self, id: &str) -> Option<RoomHandle> {
-        self.map.lock().ok()?.get(id).cloned()
-    }
-
-    /// The room `id`, live or ended.
-    pub async fn lookup(&self, id: &str) -> Result<Lookup, StoreError> {
-        if let Some(h) = self.get(id) {
-            return Ok(Lookup::Live(h));
-        }
-        Ok(match self.ctx.store.get_room(id).await? {
-            Some(spec) if spec.ended_at.is_some() => Lookup::Ended(spec),
-            Some(spec) if self.ctx.cluster.is_some() => Lookup::Elsewhere(spec),
-            // Stored but not live: it ended in the instant between the two reads, or the actor
-            // is being restored; either way there is no room to use.
-            Some(_) | None => Lookup::NotFound,
-        })
-    }
-
-    /// A page of rooms from the store, each with its live participant count.
-    pub async fn list(&self, filter: &RoomFilter) -> Result<(Vec<(RoomSpec, usize)>, u64), StoreError> {
-        let (specs, total) = self.ctx.store.list_rooms(filter, now_unix()).await?;
-        let map = self.map.lock().ok();
-        let present = |id: &str| map.as_ref().and_then(|m| m.get(id)).map(RoomHandle::participant_count).unwrap_or(0);
-        let rooms = specs
-            .into_iter()
-            .map(|s| {
-                let n = present(&s.id);
-                (s, n)
-            })
-            .collect();
-        Ok((rooms, total))
-    }
-
-    /// Called by a room's actor when it stops.
-    fn remove(&self, id: &str) {
-        if let Ok(mut m) = self.map.lock() {
-            m.remove(id);
-        }
-        if let Some(c) = &self.ctx.cluster {
-            c.load_changed();
-        }
-    }
-
-    /// Live rooms (scheduled or open).
-    pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
