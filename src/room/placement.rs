@@ -162,7 +162,7 @@ impl Rooms {
                 continue;
             }
             round += 1;
-            if round % ORPHANS_EVERY_ROUNDS == 0
+            if round.is_multiple_of(ORPHANS_EVERY_ROUNDS)
                 && let Err(e) = self.interrupt_orphaned_recordings(&cluster).await
             {
                 tracing::debug!(error = %e, "cluster: looking for dead nodes' recordings failed");
