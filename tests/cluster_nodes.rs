@@ -454,3 +454,40 @@ async fn a_recording_is_controlled_and_downloaded_through_any_node() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_cluster_refuses_new_rooms_with_503() {
+    let (redis, nodes) = cluster(false, "").await;
+    let url = redis.url();
+    // Four places on each of three nodes: twelve open rooms fill the cluster.
+    let mut rooms = Vec::new();
+    for _ in 0..12 {
+        rooms.push(create_room(nodes[0].addr, "{}").await);
+    }
+    eventually(Duration::from_secs(30), "every room placed", || async {
+        let mut placed = 0;
+        for r in &rooms {
+            placed += usize::from(owner(&url, r).await.is_some());
+        }
+        if placed == rooms.len() { Ok(()) } else { Err(format!("{placed} of {} placed", rooms.len())) }
+    })
+    .await;
+    let held = |want: u32| {
+        let url = url.clone();
+        async move {
+            let mut c = cluster::connect(&url).map_err(|e| e.to_string())?;
+            let live = registry::live_nodes(&mut c).await.map_err(|e| e.to_string())?;
+            let rooms: u32 = live.iter().map(|n| n.rooms).sum();
+            if rooms == want { Ok(()) } else { Err(format!("{rooms} rooms announced")) }
+        }
+    };
+    eventually(Duration::from_secs(10), "the nodes announce 12 rooms", || held(12)).await;
+    let (status, v) = request(nodes[1].addr, "POST", "/api/v1/rooms", Some("{}")).await;
+    assert_eq!((status, v["code"].as_str()), (503, Some("cluster_full")), "{v}");
+    // A room ending frees a place.
+    let (status, _) = request(nodes[2].addr, "DELETE", &format!("/api/v1/rooms/{}", rooms[0]), None).await;
+    assert_eq!(status, 200);
+    eventually(Duration::from_secs(10), "the nodes announce 11 rooms", || held(11)).await;
+    let (status, v) = request(nodes[1].addr, "POST", "/api/v1/rooms", Some("{}")).await;
+    assert_eq!(status, 201, "{v}");
+}
