@@ -21,6 +21,12 @@ fn node(id: &str, rooms: u32, cpu: f64) -> registry::NodeInfo {
     }
 }
 
+/// `info` announced until `cancel`, as a node's announcer does.
+async fn announcer(conn: redis::aio::ConnectionManager, info: registry::NodeInfo, cancel: CancellationToken) {
+    let (wake, connected) = (tokio::sync::Notify::new(), std::sync::atomic::AtomicBool::new(false));
+    registry::run_announcer(conn, || info.clone(), &wake, &connected, cancel).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_announce_expire_and_the_least_loaded_is_chosen() {
     let redis = Redis::start();
@@ -28,9 +34,9 @@ async fn nodes_announce_expire_and_the_least_loaded_is_chosen() {
     let url = redis.url();
     let conn = || cluster::connect(&url).expect("client");
     let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
-    tokio::spawn(registry::run_announcer(conn(), || node("a", 6, 0.3), stop_a.clone()));
-    tokio::spawn(registry::run_announcer(conn(), || node("b", 2, 0.8), stop_b.clone()));
-    let killed = tokio::spawn(registry::run_announcer(conn(), || node("c", 3, 0.1), CancellationToken::new()));
+    tokio::spawn(announcer(conn(), node("a", 6, 0.3), stop_a.clone()));
+    tokio::spawn(announcer(conn(), node("b", 2, 0.8), stop_b.clone()));
+    let killed = tokio::spawn(announcer(conn(), node("c", 3, 0.1), CancellationToken::new()));
     let mut reader = conn();
     let live = eventually(Duration::from_secs(5), "three nodes announced", || async {
         let live = registry::live_nodes(&mut reader.clone()).await.map_err(|e| e.to_string())?;

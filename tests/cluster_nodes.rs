@@ -78,6 +78,14 @@ async fn owner(redis: &str, room: &str) -> Option<String> {
     lease::owner(&mut c, room).await.ok().flatten().map(|l| l.node)
 }
 
+/// The node `room` is placed on, once it is.
+async fn placed(redis: &str, room: &str) -> String {
+    eventually(Duration::from_secs(10), "the room is placed", || async {
+        owner(redis, room).await.ok_or_else(|| "no owner yet".to_owned())
+    })
+    .await
+}
+
 async fn create_room(addr: SocketAddr, body: &str) -> String {
     let (status, v) = request(addr, "POST", "/api/v1/rooms", Some(body)).await;
     assert_eq!(status, 201, "{v}");
@@ -135,11 +143,7 @@ async fn rooms_spread_by_load_and_any_node_serves_any_room() {
     let mut owners = HashSet::new();
     for _ in 0..3 {
         let id = create_room(nodes[0].addr, "{}").await;
-        let o = eventually(Duration::from_secs(10), "the room is placed", || async {
-            owner(&url, &id).await.ok_or_else(|| "no owner yet".to_owned())
-        })
-        .await;
-        owners.insert(o);
+        owners.insert(placed(&url, &id).await);
         rooms.push(id);
     }
     assert_eq!(owners.len(), 3, "one room per node: {owners:?}");
@@ -241,10 +245,7 @@ async fn a_killed_owners_room_comes_back_on_another_node_within_10_s() {
     let (redis, mut nodes) = cluster(false, "").await;
     let url = redis.url();
     let room = create_room(nodes[0].addr, "{}").await;
-    let own = eventually(Duration::from_secs(10), "the room is placed", || async {
-        owner(&url, &room).await.ok_or_else(|| "no owner".to_owned())
-    })
-    .await;
+    let own = placed(&url, &room).await;
     let victim = nodes.iter().position(|n| n.id == own).expect("owner node");
     let survivors: Vec<SocketAddr> = nodes.iter().filter(|n| n.id != own).map(|n| n.addr).collect();
     let (a, b) = call(&room, [survivors[0], survivors[1]]).await;
@@ -294,8 +295,7 @@ async fn redis_stopping_and_restarting_leaves_the_call_alone() {
     let (redis, nodes) = cluster(true, "").await;
     let url = redis.url();
     let room = create_room(nodes[0].addr, "{}").await;
-    let own =
-        eventually(Duration::from_secs(10), "placed", || async { owner(&url, &room).await.ok_or_else(|| "no owner".to_owned()) }).await;
+    let own = placed(&url, &room).await;
     let others: Vec<SocketAddr> = nodes.iter().filter(|n| n.id != own).map(|n| n.addr).collect();
     let owner_addr = nodes.iter().find(|n| n.id == own).expect("owner").addr;
     let (a, b) = call(&room, [others[0], others[1]]).await;
@@ -369,8 +369,7 @@ async fn sigterm_drains_a_node_its_call_goes_on_new_rooms_go_elsewhere_then_it_e
     let (redis, mut nodes) = cluster(false, "").await;
     let url = redis.url();
     let room = create_room(nodes[0].addr, "{}").await;
-    let own =
-        eventually(Duration::from_secs(10), "placed", || async { owner(&url, &room).await.ok_or_else(|| "no owner".to_owned()) }).await;
+    let own = placed(&url, &room).await;
     let i = nodes.iter().position(|n| n.id == own).expect("owner");
     let draining = nodes[i].addr;
     let (a, b) = call(&room, [draining, draining]).await;
@@ -410,8 +409,7 @@ async fn a_recording_is_controlled_and_downloaded_through_any_node() {
     let (redis, nodes) = cluster(false, "").await;
     let url = redis.url();
     let room = create_room(nodes[0].addr, "{}").await;
-    let own =
-        eventually(Duration::from_secs(10), "placed", || async { owner(&url, &room).await.ok_or_else(|| "no owner".to_owned()) }).await;
+    let own = placed(&url, &room).await;
     let owner_addr = nodes.iter().find(|n| n.id == own).expect("owner").addr;
     let others: Vec<SocketAddr> = nodes.iter().filter(|n| n.id != own).map(|n| n.addr).collect();
     let (a, b) = call(&room, [others[0], others[1]]).await;

@@ -73,30 +73,32 @@ pub fn rest(state: &AppState) -> impl Filter<Extract = (Response,), Error = Reje
         .and(with_state(state.clone()))
         .and_then(|path: FullPath, method: Method, state: AppState| async move {
             match (state.rooms.cluster(), classify(path.as_str(), &method)) {
-                (Some(_), Some(_)) => Ok(()),
+                (Some(_), Some(scope)) => Ok((scope, path, method)),
                 _ => Err(warp::reject::not_found()),
             }
         })
         .untuple_one();
     let known = caller(state).map(|_: Caller| ()).or(warp::path("live").map(|| ())).unify();
-    let decide = warp::path::full()
-        .and(warp::method())
-        .and(warp::header::headers_cloned())
-        .and(with_state(state.clone()))
-        .and_then(|path: FullPath, method: Method, headers: HeaderMap, state: AppState| async move {
-            Box::pin(target(&state, path.as_str(), &method, &headers)).await.map(|url| (url, path, method, headers))
-        })
-        .untuple_one();
     scoped
         .and(known)
-        .and(decide)
+        .and(warp::header::headers_cloned())
+        .and(with_state(state.clone()))
+        .and_then(|(id, kind): (String, Kind), path: FullPath, method: Method, (), headers: HeaderMap, state: AppState| async move {
+            let hop = headers.contains_key(HOP_HEADER);
+            Box::pin(target(&state, id, kind, hop)).await.map(|url| (url, path, method, headers))
+        })
+        .untuple_one()
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::body::stream().map(boxed))
         .and(with_state(state.clone()))
-        .and_then(|(), url: String, path: FullPath, method: Method, headers: HeaderMap, query: String, body: BodyStream, state: AppState| async move {
-            // Boxed: a client request's future is large, and every route's future holds this one.
-            Box::pin(proxy(&state, &url, path.as_str(), &query, method, &headers, reqwest::Body::wrap_stream(body))).await.map_err(reject)
-        })
+        .and_then(
+            |url: String, path: FullPath, method: Method, headers: HeaderMap, query: String, body: BodyStream, state: AppState| async move {
+                // Boxed: a client request's future is large, and every route's future holds this one.
+                Box::pin(proxy(&state, &url, path.as_str(), &query, method, &headers, reqwest::Body::wrap_stream(body)))
+                    .await
+                    .map_err(reject)
+            },
+        )
 }
 
 fn boxed<S, B>(s: S) -> BodyStream
@@ -107,30 +109,19 @@ where
     Box::pin(futures::StreamExt::map(s, |r| r.map(|mut b| b.copy_to_bytes(b.remaining()))))
 }
 
-/// The owner's base URL when this request must go there; a rejection to serve it here.
-async fn target(state: &AppState, path: &str, method: &Method, headers: &HeaderMap) -> Result<String, Rejection> {
-    if state.rooms.cluster().is_none() {
-        return Err(warp::reject::not_found());
-    }
-    let Some((mut room, kind)) = classify(path, method) else { return Err(warp::reject::not_found()) };
-    if let Kind::Recording = kind {
-        match state.rooms.store().get_recording(&room).await.map_err(|e| reject(ApiError::from(e)))? {
-            Some(rec) => room = rec.room_id,
-            None => return Err(warp::reject::not_found()),
-        }
-    }
-    if state.rooms.get(&room).is_some() {
-        return Err(warp::reject::not_found());
-    }
-    let hop = headers.contains_key(HOP_HEADER);
-    if let Kind::Files = kind {
-        return files_node_url(state, &room, hop).await?.ok_or_else(warp::reject::not_found);
-    }
+/// The URL of the node `id` (a room, or a recording for `Recording` and `Files`) must go to;
+/// a rejection to serve it here. A room running here is never forwarded (`owner_url` and
+/// `route` answer it first).
+async fn target(state: &AppState, id: String, kind: Kind, hop: bool) -> Result<String, Rejection> {
+    let failed = |e: crate::room::RouteError| reject(ApiError::from(e));
     let remote = match kind {
-        Kind::Follow | Kind::Recording | Kind::Files => {
-            Box::pin(state.rooms.owner_url(&room)).await.map_err(|e| reject(ApiError::from(e)))?
-        }
-        Kind::Live => match Box::pin(state.rooms.route(&room, hop)).await.map_err(|e| reject(ApiError::from(e)))? {
+        Kind::Files => files_node_url(state, &id, hop).await?,
+        Kind::Recording => match state.rooms.store().get_recording(&id).await.map_err(|e| reject(ApiError::from(e)))? {
+            Some(rec) => Box::pin(state.rooms.owner_url(&rec.room_id)).await.map_err(failed)?,
+            None => None,
+        },
+        Kind::Follow => Box::pin(state.rooms.owner_url(&id)).await.map_err(failed)?,
+        Kind::Live => match Box::pin(state.rooms.route(&id, hop)).await.map_err(failed)? {
             Route::Remote(url) => Some(url),
             Route::Local(_) | Route::Ended(_) | Route::NotFound => None,
         },

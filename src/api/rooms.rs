@@ -67,17 +67,17 @@ fn room_name(raw: String) -> Result<String, ApiError> {
 /// on another node; a call for a room on another node is forwarded there before it gets here,
 /// so landing elsewhere now means it moved in between: 503 `room_moving`).
 pub(super) async fn live_room(state: &AppState, id: &str) -> Result<RoomHandle, ApiError> {
-    match state.rooms.lookup(id).await? {
-        Lookup::Live(h) => Ok(h),
-        Lookup::Ended(_) => Err(ApiError::RoomEnded),
-        Lookup::NotFound => Err(ApiError::RoomNotFound(id.into())),
-        Lookup::Elsewhere(_) => match Box::pin(state.rooms.route(id, false)).await? {
-            Route::Local(h) => Ok(h),
-            Route::Ended(_) => Err(ApiError::RoomEnded),
-            Route::NotFound => Err(ApiError::RoomNotFound(id.into())),
-            Route::Remote(_) => Err(ApiError::Cluster("room_moving", "the room is starting on another node; try again".into())),
-        },
+    match Box::pin(state.rooms.route(id, false)).await? {
+        Route::Local(h) => Ok(h),
+        Route::Ended(_) => Err(ApiError::RoomEnded),
+        Route::NotFound => Err(ApiError::RoomNotFound(id.into())),
+        Route::Remote(_) => Err(room_moving()),
     }
+}
+
+/// A room that started on another node between the forwarding decision and the handler.
+fn room_moving() -> ApiError {
+    ApiError::Cluster("room_moving", "the room is starting on another node; try again".into())
 }
 
 /// The room `id` exists and has not ended (live here, elsewhere, or not yet placed).
@@ -337,11 +337,11 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         (status = 404, body = ErrorBody, description = "`room_not_found`")))]
 pub async fn delete_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let live = match state.rooms.lookup(&id).await? {
-        Lookup::Live(h) => h,
-        Lookup::Elsewhere(_) => live_room(&state, &id).await?,
-        Lookup::Ended(spec) => return Ok(warp::reply::json(&RoomView::new(&spec, now_unix(), 0, None)).into_response()),
-        Lookup::NotFound => return Err(ApiError::RoomNotFound(id)),
+    let live = match Box::pin(state.rooms.route(&id, false)).await? {
+        Route::Local(h) => h,
+        Route::Ended(spec) => return Ok(warp::reply::json(&RoomView::new(&spec, now_unix(), 0, None)).into_response()),
+        Route::NotFound => return Err(ApiError::RoomNotFound(id)),
+        Route::Remote(_) => return Err(room_moving()),
     };
     let spec = match live.end(EndReason::Deleted).await {
         Ok(spec) => spec,

@@ -7,7 +7,7 @@ use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
-use crate::room::{JoinError, JoinRequest, Lookup, Route, SessionView, format_unix};
+use crate::room::{JoinError, JoinRequest, Route, SessionView, format_unix};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -153,38 +153,9 @@ async fn session(
     relay: Relayed,
     state: AppState,
 ) {
-    // Where the room runs decides whether this node serves the socket or relays it; the
-    // token is checked here first either way, so nobody unknown makes a node place a room.
-    if state.rooms.cluster().is_some() && state.rooms.get(&room_id).is_none() {
-        if let Err(e) = join_request(&state, &room_id, String::new(), token.as_deref()) {
-            let (ws_tx, _) = socket.split();
-            let close = if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN };
-            return refuse(ws_tx, ServerMessage::error(e.code(), e.to_string()), close).await;
-        }
-        match Box::pin(state.rooms.route(&room_id, relay.hop)).await {
-            Ok(Route::Remote(url)) => {
-                let from = state.rooms.cluster().map_or("", |c| c.id()).to_owned();
-                match super::ws_relay::connect(&url, &room_id, &relay.query, &from, state.config.max_message_bytes).await {
-                    Ok(upstream) => return super::ws_relay::pipe(socket, upstream).await,
-                    Err(e) => {
-                        tracing::warn!(%url, error = %e, "cluster: signaling relay failed");
-                        let (ws_tx, _) = socket.split();
-                        return refuse(ws_tx, ServerMessage::error("node_unreachable", e.to_string()), CLOSE_UNAVAILABLE).await;
-                    }
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let (ws_tx, _) = socket.split();
-                let code = match super::rejection::ApiError::from(e) {
-                    super::rejection::ApiError::Cluster(code, message) => (code, message),
-                    other => ("internal", other.to_string()),
-                };
-                return refuse(ws_tx, ServerMessage::error(code.0, code.1), CLOSE_UNAVAILABLE).await;
-            }
-        }
-    }
     let (ws_tx, ws_rx) = socket.split();
+    // The token is checked before the room is looked up or placed: nobody unknown makes a
+    // node place a room.
     let req = match join_request(&state, &room_id, name, token.as_deref()) {
         Ok(r) => r,
         Err(e) => {
@@ -196,24 +167,30 @@ async fn session(
             return refuse(ws_tx, ServerMessage::error(e.code(), message), close).await;
         }
     };
-    let room = match state.rooms.lookup(&room_id).await {
-        Ok(Lookup::Live(room)) => room,
-        Ok(Lookup::Elsewhere(_)) => {
-            return refuse(
-                ws_tx,
-                ServerMessage::error("room_moving", "the room is moving to another node; connect again"),
-                CLOSE_UNAVAILABLE,
-            )
-            .await;
+    // Where the room runs decides whether this node serves the socket or relays it.
+    let room = match Box::pin(state.rooms.route(&room_id, relay.hop)).await {
+        Ok(Route::Local(room)) => room,
+        Ok(Route::Remote(url)) => {
+            let from = state.rooms.cluster().map_or("", |c| c.id()).to_owned();
+            return match super::ws_relay::connect(&url, &room_id, &relay.query, &from, state.config.max_message_bytes).await {
+                Ok(upstream) => super::ws_relay::pipe(ws_tx, ws_rx, upstream).await,
+                Err(e) => {
+                    tracing::warn!(%url, error = %e, "cluster: signaling relay failed");
+                    refuse(ws_tx, ServerMessage::error("node_unreachable", e.to_string()), CLOSE_UNAVAILABLE).await
+                }
+            };
         }
-        Ok(Lookup::Ended(_)) => return refuse(ws_tx, ServerMessage::error("room_ended", "the room has ended"), CLOSE_ROOM_ENDED).await,
-        Ok(Lookup::NotFound) => {
+        Ok(Route::Ended(_)) => return refuse(ws_tx, ServerMessage::error("room_ended", "the room has ended"), CLOSE_ROOM_ENDED).await,
+        Ok(Route::NotFound) => {
             return refuse(ws_tx, ServerMessage::error("room_not_found", format!("no room with id {room_id:?}")), CLOSE_ROOM_NOT_FOUND)
                 .await;
         }
         Err(e) => {
-            tracing::error!(error = %e, "room lookup failed");
-            return refuse(ws_tx, ServerMessage::error("internal", "the server could not look up the room"), CLOSE_INTERNAL).await;
+            let (code, message, close) = match super::rejection::ApiError::from(e) {
+                super::rejection::ApiError::Cluster(code, message) => (code, message, CLOSE_UNAVAILABLE),
+                _ => ("internal", "the server could not look up the room".to_owned(), CLOSE_INTERNAL),
+            };
+            return refuse(ws_tx, ServerMessage::error(code, message), close).await;
         }
     };
     if let Some(resume) = &resume

@@ -11,6 +11,7 @@
 
 use super::forward::HOP_HEADER;
 use super::ws::{PING_EVERY, SILENCE_LIMIT};
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
@@ -53,10 +54,10 @@ pub async fn connect(
 
 /// Moves frames between the client and the owner until either side closes.
 pub async fn pipe(
-    client: WebSocket,
+    mut c_tx: SplitSink<WebSocket, Message>,
+    mut c_rx: SplitStream<WebSocket>,
     upstream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 ) {
-    let (mut c_tx, mut c_rx) = client.split();
     let (mut u_tx, mut u_rx) = upstream.split();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -79,10 +79,6 @@ impl ClusterNode {
         &self.url
     }
 
-    pub fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
-    }
-
     pub fn set_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
         self.announce_now.notify_one();
@@ -102,36 +98,17 @@ impl ClusterNode {
         self.announced.load(Ordering::SeqCst)
     }
 
-    /// Announces this node (with `load()`'s figures) every [`registry::ANNOUNCE_EVERY`] until
-    /// `cancel`, then withdraws it.
+    /// Announces this node (with `load()`'s rooms, participants and capacity, and its CPU)
+    /// every [`registry::ANNOUNCE_EVERY`] and whenever its load changes, until `cancel`, then
+    /// withdraws it.
     pub async fn run_announcer(self: Arc<Self>, load: impl Fn() -> (u32, u32, u32) + Send + 'static, cancel: CancellationToken) {
-        let mut tick = tokio::time::interval(registry::ANNOUNCE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut cpu = CpuMeter::new();
-        let mut conn = self.conn.clone();
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = tick.tick() => {}
-                _ = self.announce_now.notified() => {}
-            }
-            let info = self.info(&load, cpu.sample());
-            let ok = registry::announce(&mut conn, &info).await;
-            let was = self.announced.swap(ok.is_ok(), Ordering::SeqCst);
-            match ok {
-                Ok(()) if !was => tracing::info!(node = %self.id, "cluster: announced"),
-                Err(e) if was => tracing::warn!(error = %e, "cluster: could not announce this node"),
-                _ => {}
-            }
-        }
-        if let Err(e) = registry::withdraw(&mut conn, &self.id).await {
-            tracing::warn!(error = %e, "cluster: could not withdraw this node");
-        }
-    }
-
-    fn info(&self, load: &impl Fn() -> (u32, u32, u32), cpu: f64) -> NodeInfo {
-        let (rooms, participants, capacity) = load();
-        NodeInfo { id: self.id.clone(), url: self.url.clone(), rooms, participants, cpu, capacity, draining: self.is_draining() }
+        let mut cpu = CpuMeter::default();
+        let info = || {
+            let (rooms, participants, capacity) = load();
+            let (id, url, draining) = (self.id.clone(), self.url.clone(), self.is_draining());
+            NodeInfo { id, url, rooms, participants, cpu: cpu.sample(), capacity, draining }
+        };
+        registry::run_announcer(self.conn.clone(), info, &self.announce_now, &self.announced, cancel).await;
     }
 
     pub async fn live_nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
@@ -276,18 +253,16 @@ impl Drop for LeaseGuard {
     }
 }
 
-/// This process's CPU use between samples, in cores (from `/proc/self/stat`).
+/// This process's CPU use between samples, in cores (`metrics-process` reads the CPU time, as
+/// for `process_cpu_seconds_total`).
+#[derive(Default)]
 struct CpuMeter {
     last: Option<(std::time::Instant, f64)>,
 }
 
 impl CpuMeter {
-    fn new() -> Self {
-        Self { last: None }
-    }
-
     fn sample(&mut self) -> f64 {
-        let Some(now) = process_cpu_seconds() else { return 0.0 };
+        let Some(now) = metrics_process::collector::collect().cpu_seconds_total else { return 0.0 };
         let at = std::time::Instant::now();
         let used = match self.last {
             Some((then, before)) if at > then => (now - before).max(0.0) / at.duration_since(then).as_secs_f64(),
@@ -298,24 +273,16 @@ impl CpuMeter {
     }
 }
 
-/// User + system CPU seconds of this process.
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (hz > 0).then(|| ticks / hz as f64)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
-    fn process_cpu_is_read() {
-        let t = super::process_cpu_seconds().expect("linux /proc");
-        assert!(t >= 0.0);
+    fn cpu_use_is_measured_between_samples() {
+        let mut m = super::CpuMeter::default();
+        assert_eq!(m.sample(), 0.0, "nothing to compare the first sample with");
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < std::time::Duration::from_millis(50) {
+            std::hint::black_box(0u64);
+        }
+        assert!(m.sample() > 0.0, "a busy thread shows as CPU in use");
     }
 }

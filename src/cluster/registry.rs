@@ -8,7 +8,9 @@
 use super::ClusterError;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(2);
@@ -79,32 +81,36 @@ pub async fn withdraw(conn: &mut ConnectionManager, id: &str) -> Result<(), Clus
     Ok(())
 }
 
-/// Announces `info()` every [`ANNOUNCE_EVERY`] until `cancel`, then withdraws. A failed
-/// announcement is logged and retried on the next tick (the connection reconnects by itself).
-pub async fn run_announcer(mut conn: ConnectionManager, info: impl Fn() -> NodeInfo, cancel: CancellationToken) {
+/// Announces `info()` every [`ANNOUNCE_EVERY`], and at once when `wake` is notified, until
+/// `cancel`, then withdraws. `connected` says whether the last announcement reached Redis; a
+/// failed one is logged (once per outage) and retried on the next tick (the connection
+/// reconnects by itself).
+pub async fn run_announcer(
+    mut conn: ConnectionManager,
+    mut info: impl FnMut() -> NodeInfo,
+    wake: &Notify,
+    connected: &AtomicBool,
+    cancel: CancellationToken,
+) {
     let mut tick = tokio::time::interval(ANNOUNCE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
+    let mut node = info();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tick.tick() => {}
+            _ = wake.notified() => {}
         }
-        let node = info();
-        match announce(&mut conn, &node).await {
-            Ok(()) if failing => {
-                tracing::info!("cluster: announcing again");
-                failing = false;
-            }
-            Ok(()) => {}
-            Err(e) if !failing => {
-                tracing::warn!(error = %e, "cluster: could not announce this node");
-                failing = true;
-            }
-            Err(_) => {}
+        node = info();
+        let ok = announce(&mut conn, &node).await;
+        let was = connected.swap(ok.is_ok(), Ordering::SeqCst);
+        match ok {
+            Ok(()) if !was => tracing::info!(node = %node.id, "cluster: announced"),
+            Err(e) if was => tracing::warn!(error = %e, "cluster: could not announce this node"),
+            _ => {}
         }
     }
-    if let Err(e) = withdraw(&mut conn, &info().id).await {
+    if let Err(e) = withdraw(&mut conn, &node.id).await {
         tracing::warn!(error = %e, "cluster: could not withdraw this node");
     }
 }

@@ -263,15 +263,22 @@ async fn follow(
 /// are on that node's disk, so their parts and size are the last ones it stored.
 pub async fn interrupt_orphans(ctx: &EgressContext, node: &str) -> Result<usize, crate::store::StoreError> {
     let cut = ctx.store.active_recordings_on(node).await?;
-    for mut rec in cut.iter().cloned() {
-        rec.state = RecordingState::Interrupted;
-        rec.reason = Some(format!("the node {node} recording it stopped; its files hold what was written until then"));
-        rec.ended_at = Some(now_ms());
-        ctx.store.put_recording(&rec).await?;
+    for rec in cut.iter().cloned() {
         tracing::warn!(recording = %rec.id, room = %rec.room_id, %node, "recording was interrupted by its node's death");
-        webhook(ctx, "recordingFinished", &serde_json::json!({ "id": rec.room_id }), &rec);
+        let reason = format!("the node {node} recording it stopped; its files hold what was written until then");
+        interrupt(ctx, rec, reason, now_ms()).await?;
     }
     Ok(cut.len())
+}
+
+/// Stores `rec` as `interrupted` (ended at `ended_at`, Unix ms) and tells the webhook.
+async fn interrupt(ctx: &EgressContext, mut rec: RecordingRecord, reason: String, ended_at: i64) -> Result<(), crate::store::StoreError> {
+    rec.state = RecordingState::Interrupted;
+    rec.reason = Some(reason);
+    rec.ended_at = Some(ended_at);
+    ctx.store.put_recording(&rec).await?;
+    webhook(ctx, "recordingFinished", &serde_json::json!({ "id": rec.room_id }), &rec);
+    Ok(())
 }
 
 /// At start-up: every recording still marked `recording` or `finalizing` was cut short by the
@@ -280,8 +287,6 @@ pub async fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreEr
     let cut = ctx.store.active_recordings().await?;
     for mut rec in cut.iter().cloned() {
         rec.refresh_from_disk();
-        rec.state = RecordingState::Interrupted;
-        rec.reason = Some("the server stopped while recording; the files hold what was written until then".into());
         let last_write = rec
             .parts
             .last()
@@ -289,10 +294,10 @@ pub async fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreEr
             .and_then(|m| m.modified().ok())
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as i64);
-        rec.ended_at = Some(last_write.unwrap_or(rec.started_at + rec.duration_ms.unwrap_or(0) as i64));
-        ctx.store.put_recording(&rec).await?;
+        let ended_at = last_write.unwrap_or(rec.started_at + rec.duration_ms.unwrap_or(0) as i64);
         tracing::warn!(recording = %rec.id, room = %rec.room_id, duration_ms = rec.duration_ms, "recording was interrupted by a stop");
-        webhook(ctx, "recordingFinished", &serde_json::json!({ "id": rec.room_id }), &rec);
+        let reason = "the server stopped while recording; the files hold what was written until then".to_owned();
+        interrupt(ctx, rec, reason, ended_at).await?;
     }
     Ok(cut.len())
 }
