@@ -236,7 +236,15 @@ function scheduleReconnect({ transient = false } = {}) {
 
 // One attempt: the probe, then (if the server answered) a new socket; else the next back-off.
 // Any HTTP answer counts (a proxy in front may not route `/healthz`), but a gateway's 502/503/504
-// (the server behind it is down).
+// (the server behind it is down). The server's own 503 (`draining`, or `degraded` in a cluster
+// whose Redis is away) still serves the calls it holds, so it counts as an answer.
+// A 503 from the server itself, not from a gateway: its `/healthz` body says why.
+async function serverSaysBusy(res) {
+  if (res.status !== 503) return false;
+  const body = await res.json().catch(() => null);
+  return body?.status === 'draining' || body?.status === 'degraded';
+}
+
 async function tryReconnect() {
   const r = state.reconnect;
   if (!r || state.phase !== 'reconnecting' || state.ws) return; // (a socket is opening: its end reschedules)
@@ -248,7 +256,7 @@ async function tryReconnect() {
   let reachable = false;
   try {
     const res = await fetch('/healthz', { cache: 'no-store', signal: probe.signal });
-    reachable = ![502, 503, 504].includes(res.status);
+    reachable = ![502, 503, 504].includes(res.status) || (await serverSaysBusy(res));
   } catch {
     // unreachable, or no answer within PROBE_TIMEOUT_MS
   } finally {
