@@ -10,7 +10,7 @@
 //! - E. Audio path CPU (the mixer thread) at 4, 8, 16 participants.
 //! - F. Server memory per room and per participant.
 //! - G. What outputs cost: a recording, then HLS and an RTMP push on top, in a room of 4
-//!   ([`outputs`]); and B again with every room recording.
+//!   ([`outputs`]); and (GB) B again with every room recording.
 //!
 //! Prints a markdown table and writes `benches/RESULTS.md`. Run with `make bench`.
 //! `TESSERA_BENCH_QUICK=1` shortens every window (for a smoke run).
@@ -30,7 +30,7 @@ use tessera::media::VideoCodec;
 #[path = "load/outputs.rs"]
 mod outputs;
 
-/// `TESSERA_BENCH_ONLY=C,D` runs only those (A includes F); such a run does not write
+/// `TESSERA_BENCH_ONLY=C,D` runs only those (A includes F; GB is B with every room recording); such a run does not write
 /// `benches/RESULTS.md`.
 fn wanted(bench: &str) -> bool {
     std::env::var("TESSERA_BENCH_ONLY").map_or(true, |v| v.split(',').any(|b| b.trim().eq_ignore_ascii_case(bench)))
@@ -72,7 +72,7 @@ fn thread_role(comm: &str) -> &'static str {
         c if c.starts_with("mix-") => "audio mixer (mix-minus, Opus encode)",
         c if c.starts_with("h264q") || c.starts_with("vp8q") => "video encoder (x264 and its threads, RTP payloader)",
         // Output pipelines (benchmark G): appsrcs `video`/`audio`/`src`, their queues, muxers.
-        c if ["queue", "video:", "audio:", "src:", "mux", "mpegtsmux", "splitmux", "aacparse", "rtmp2"]
+        c if ["queue", "multiqueue", "video:", "audio:", "src:", "mux", "mpegtsmux", "splitmux", "aacparse", "rtmp2"]
             .iter()
             .any(|p| c.starts_with(p)) =>
         {
@@ -532,6 +532,8 @@ fn main() {
         let (g_rows, md) = outputs::costs(&rt);
         rows.extend(g_rows);
         g_markdown = md;
+    }
+    if wanted("GB") {
         b_detail.push_str("\nWith every room recording:\n\n");
         let held = rooms_held(&rt, true, &mut b_detail);
         rows.push((

@@ -1,10 +1,10 @@
-//! G. What outputs cost, on one server and one load (a room of 4, H.264 in and out, as A), in
-//! windows: no output, a recording, then the recording + HLS + an RTMP push to nginx-rtmp on
-//! loopback. The windows are interleaved over rounds (this machine's speed drifts ±10 % per
-//! minute) and the median difference is reported. The thread table compares the last round's
-//! "none" and "all" windows by thread name (GStreamer names a streaming thread after its element,
-//! and reuses pooled threads, so names, not thread ids, tell whose work it is); the encoder's
-//! row shows that nothing is encoded twice.
+//! G. What outputs cost: a recording, then HLS and an RTMP push on top, in a room of 4 (H.264
+//! in and out, as A). Two servers run the same room under the same load and are measured over
+//! the same windows, one with the outputs and one without, then the other way round (see
+//! [`costs`]); the median round is reported. The thread table compares the two servers in the
+//! last window by thread name (GStreamer names a streaming thread after its element, and reuses
+//! pooled threads, so names, not thread ids, tell whose work it is); the encoder's row shows
+//! that nothing is encoded twice.
 
 use super::{Roles, Server, cpu_by_role, opts, quick, secs};
 use std::net::SocketAddr;
@@ -53,18 +53,18 @@ pub async fn record_every_room(addr: SocketAddr, n: usize) {
     }
 }
 
-struct Window {
-    cores: f64,
-    roles: Roles,
-}
-
-async fn window(server: &Server, len: Duration) -> Window {
-    let pid = server.pid();
-    let (c0, r0, t0) = (server.cpu(), cpu_by_role(pid), Instant::now());
+/// Both servers' CPU over the same `len`: (cores, roles) for each.
+async fn window(servers: [&Server; 2], len: Duration) -> [(f64, Roles); 2] {
+    let before = servers.map(|s| (s.cpu(), cpu_by_role(s.pid())));
+    let t0 = Instant::now();
     tokio::time::sleep(len).await;
     let el = t0.elapsed().as_secs_f64();
-    let (c1, r1) = (server.cpu(), cpu_by_role(pid));
-    Window { cores: (c1 - c0) / el, roles: super::cores_by_role(&r0, r1, el) }
+    let mut i = 0;
+    before.map(|(c0, r0)| {
+        let s = servers[i];
+        i += 1;
+        ((s.cpu() - c0) / el, super::cores_by_role(&r0, cpu_by_role(s.pid()), el))
+    })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -74,75 +74,150 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 type Row = (String, String, String, String);
 
-/// Runs G; returns its table rows and the thread table.
-pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
-    let dir = std::env::temp_dir().join(format!("tessera-bench-g-{}", std::process::id()));
-    let config = config_file(&dir);
-    let nginx = RtmpServer::start().expect("nginx-rtmp starts (make deps installs it)");
-    let server = Server::start_with(&["--config", &config]);
-    let rounds = if quick() { 1 } else { 3 };
-    let len = secs(8);
-    let settle = Duration::from_secs(2);
-    let total = secs(6) + (len + settle * 2) * 3 * rounds as u32 + Duration::from_secs(10);
-    let addr = server.addr;
-    let (mut none, mut rec, mut all) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut last_none, mut last_all) = (None, None);
-    rt.block_on(async {
-        let o = opts(addr, 1, 4, Some(VideoCodec::H264), secs(6), total);
-        let load = tokio::spawn(async move { tessera::loadgen::run::run(&o).await.expect("load runs") });
-        let room = open_rooms(addr, 1).await.into_iter().next().expect("the load's room");
-        tokio::time::sleep(secs(6) + Duration::from_secs(1)).await;
-        for _ in 0..rounds {
-            let w0 = window(&server, len).await;
-            let r = call(addr, "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
-            let rid = r["id"].as_str().expect("recording id").to_owned();
-            tokio::time::sleep(settle).await;
-            let w1 = window(&server, len).await;
-            call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(r#"{"hls":true}"#.into())).await;
-            let s =
-                call(addr, "POST", &format!("/api/v1/rooms/{room}/streams"), Some(format!(r#"{{"url":"{}"}}"#, nginx.url("bench")))).await;
-            let sid = s["id"].as_str().expect("stream id").to_owned();
-            tokio::time::sleep(settle).await;
-            let st = call(addr, "GET", &format!("/api/v1/rooms/{room}/streams/{sid}"), None).await;
-            assert_eq!(st["state"], "live", "the benchmark's RTMP output is live: {st}");
-            let w2 = window(&server, len).await;
+/// One server's outputs, started and stopped through its REST API.
+struct Outputs<'a> {
+    addr: SocketAddr,
+    room: String,
+    nginx: &'a RtmpServer,
+    recording: Option<String>,
+    stream: Option<String>,
+}
+
+impl Outputs<'_> {
+    async fn record(&mut self) {
+        let r = call(self.addr, "POST", &format!("/api/v1/rooms/{}/recordings", self.room), None).await;
+        assert_eq!(r["state"], "recording", "the benchmark's recording started: {r}");
+        self.recording = r["id"].as_str().map(str::to_owned);
+    }
+
+    async fn hls_and_rtmp(&mut self) {
+        let (addr, room) = (self.addr, &self.room);
+        call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(r#"{"hls":true}"#.into())).await;
+        let url = self.nginx.url(&format!("bench-{}", addr.port()));
+        let s = call(addr, "POST", &format!("/api/v1/rooms/{room}/streams"), Some(format!(r#"{{"url":"{url}"}}"#))).await;
+        self.stream = s["id"].as_str().map(str::to_owned);
+    }
+
+    async fn assert_live(&self) {
+        let sid = self.stream.as_deref().expect("a stream");
+        let st = call(self.addr, "GET", &format!("/api/v1/rooms/{}/streams/{sid}", self.room), None).await;
+        assert_eq!(st["state"], "live", "the benchmark's RTMP output is live: {st}");
+    }
+
+    async fn stop(&mut self) {
+        let (addr, room) = (self.addr, &self.room);
+        if let Some(sid) = self.stream.take() {
             call(addr, "DELETE", &format!("/api/v1/rooms/{room}/streams/{sid}"), None).await;
             call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(r#"{"hls":false}"#.into())).await;
-            call(addr, "POST", &format!("/api/v1/recordings/{rid}/stop"), None).await;
-            tokio::time::sleep(settle).await;
-            none.push(w0.cores);
-            rec.push(w1.cores);
-            all.push(w2.cores);
-            (last_none, last_all) = (Some(w0), Some(w2));
         }
-        load.abort();
+        if let Some(rid) = self.recording.take() {
+            call(addr, "POST", &format!("/api/v1/recordings/{rid}/stop"), None).await;
+        }
+    }
+}
+
+/// Runs G; returns its table rows and the thread table.
+///
+/// Two servers, each with a room of 4 under the same load, are measured over the same windows:
+/// one runs the outputs, the other none, then the other way round. This machine's speed drifts
+/// by ±10 % from minute to minute, more than the cost measured; both servers see the same
+/// drift in a window, and swapping them cancels any difference between the two processes.
+pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
+    let dirs = [0, 1].map(|i| std::env::temp_dir().join(format!("tessera-bench-g{i}-{}", std::process::id())));
+    let nginx = RtmpServer::start().expect("nginx-rtmp starts (make deps installs it)");
+    let servers = [0, 1].map(|i| Server::start_with(&["--config", &config_file(&dirs[i])]));
+    let rounds = if quick() { 1 } else { 5 };
+    let len = secs(8);
+    let settle = Duration::from_secs(2);
+    let per_round = (len + settle * 2) * 4;
+    let total = secs(6) + per_round * rounds as u32 + Duration::from_secs(10);
+    let (mut rec, mut all) = (Vec::new(), Vec::new());
+    let (mut rec_windows, mut all_windows) = (Vec::new(), Vec::new());
+    let (mut last_rec, mut last_all) = (None, None);
+    rt.block_on(async {
+        let loads: Vec<_> = servers
+            .iter()
+            .map(|s| {
+                let o = opts(s.addr, 1, 4, Some(VideoCodec::H264), secs(6), total);
+                tokio::spawn(async move { tessera::loadgen::run::run(&o).await.expect("load runs") })
+            })
+            .collect();
+        let mut outputs = Vec::new();
+        for s in &servers {
+            let room = open_rooms(s.addr, 1).await.into_iter().next().expect("the load's room");
+            outputs.push(Outputs { addr: s.addr, room, nginx: &nginx, recording: None, stream: None });
+        }
+        tokio::time::sleep(secs(6) + Duration::from_secs(1)).await;
+        for _ in 0..rounds {
+            let (mut r, mut a) = (0.0, 0.0);
+            for on in [0, 1] {
+                let off = 1 - on;
+                let pair = [&servers[on], &servers[off]];
+                outputs[on].record().await;
+                tokio::time::sleep(settle).await;
+                let w = window(pair, len).await;
+                last_rec = Some(w.clone());
+                rec_windows.push(format!("{:.3}/{:.3}", w[0].0, w[1].0));
+                r += (w[0].0 - w[1].0) / 2.0;
+                outputs[on].hls_and_rtmp().await;
+                tokio::time::sleep(settle).await;
+                outputs[on].assert_live().await;
+                let w = window(pair, len).await;
+                all_windows.push(format!("{:.3}/{:.3}", w[0].0, w[1].0));
+                a += (w[0].0 - w[1].0) / 2.0;
+                outputs[on].stop().await;
+                tokio::time::sleep(settle).await;
+                last_all = Some(w);
+            }
+            rec.push(r);
+            all.push(a);
+        }
+        for l in loads {
+            l.abort();
+        }
     });
-    let _ = std::fs::remove_dir_all(&dir);
-    let rec_cost = median(rec.iter().zip(&none).map(|(r, n)| r - n).collect());
+    for d in &dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let rec_cost = median(rec.clone());
     let extra = median(all.iter().zip(&rec).map(|(a, r)| (a - r) / 2.0).collect());
-    let each = |v: &[f64]| v.iter().map(|c| format!("{c:.3}")).collect::<Vec<_>>().join(", ");
-    let (w0, w2) = (last_none.expect("a round"), last_all.expect("a round"));
+    let each = |v: &[f64]| v.iter().map(|c| format!("{c:+.3}")).collect::<Vec<_>>().join(", ");
+    let ([(rec_cores, rec_roles), (none1_cores, none1_roles)], [(all_cores, all_roles), (none2_cores, none2_roles)]) =
+        (last_rec.expect("a round"), last_all.expect("a round"));
     let rows = vec![
         (
             "G. Cost of a recording (room of 4, 720p H.264 + AAC to MP4)".into(),
             format!("+{rec_cost:.3} cores, median of {rounds} rounds"),
-            format!("same room without outputs: {} cores; with the recording: {}", each(&none), each(&rec)),
+            format!(
+                "the same room on a second server without outputs, same windows, roles swapped each round; rounds {}; windows (recording/none) {}",
+                each(&rec),
+                rec_windows.join(", ")
+            ),
             "goal ≤ 0.02".into(),
         ),
         (
             "G. Cost of each further output (HLS, RTMP push to nginx-rtmp)".into(),
             format!("+{extra:.3} cores each, median of {rounds} rounds"),
-            format!("recording + HLS + RTMP: {} cores", each(&all)),
+            format!("all three outputs against none: rounds {}; windows {}", each(&all), all_windows.join(", ")),
             "goal ≤ 0.01".into(),
         ),
     ];
     let mut md = format!(
-        "\nG, where the cores went in the last round: no output ({:.3}) and recording + HLS + RTMP ({:.3}), by thread; \
-         the video encoder's row shows the composite is not encoded again:\n\n| threads | no output | three outputs |\n|---|---|---|\n",
-        w0.cores, w2.cores
+        "\nG, where the cores went in the last round's two windows, the same room on two servers at once: without outputs \
+         ({none1_cores:.3}) beside the recording alone ({rec_cores:.3}), then without outputs ({none2_cores:.3}) beside recording \
+         + HLS + RTMP ({all_cores:.3}), by thread. The video encoder's row shows the composite is not encoded again:\n\n\
+         | threads | no output | recording | no output | three outputs |\n|---|---|---|---|---|\n",
     );
-    for (role, cores) in w2.roles.iter().filter(|(_, c)| **c >= 0.001) {
-        md.push_str(&format!("| {role} | {:.3} | {cores:.3} |\n", w0.roles.get(role).copied().unwrap_or(0.0)));
+    let mut names: Vec<&str> = [&rec_roles, &none1_roles, &all_roles, &none2_roles].iter().flat_map(|r| r.keys().copied()).collect();
+    names.sort();
+    names.dedup();
+    let get = |r: &Roles, k: &str| r.get(k).copied().unwrap_or(0.0);
+    for role in names {
+        let v = [get(&none1_roles, role), get(&rec_roles, role), get(&none2_roles, role), get(&all_roles, role)];
+        if v.iter().any(|c| *c >= 0.001) {
+            md.push_str(&format!("| {role} | {:.3} | {:.3} | {:.3} | {:.3} |\n", v[0], v[1], v[2], v[3]));
+        }
     }
+    md.push('\n');
     (rows, md)
 }
