@@ -1,7 +1,8 @@
 //! Live outputs against real servers and players: an RTMP push to nginx-rtmp on loopback is
-//! pulled back and decoded, survives the RTMP server being killed and restarted, and never shows
-//! its stream key; HLS is fetched over HTTP with a viewer token, decoded, and refused without
-//! one. Afterwards nothing is left running.
+//! pulled back and decoded, runs beside a second push (a third is over the room's limit),
+//! survives the RTMP server being killed and restarted, and never shows its stream key, in
+//! answers or in the server's log; HLS is fetched over HTTP with a viewer token, decoded, and
+//! refused without one unless the room is public. Afterwards nothing is left running.
 
 mod common;
 
@@ -38,8 +39,9 @@ fn check_red_and_tone(d: &common::decode::Decoded, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rtmp_output_goes_live_retries_when_the_server_dies_and_comes_back() {
+    let log = capture_logs();
     let mut nginx = tokio::task::spawn_blocking(RtmpServer::start).await.expect("joins").expect("nginx-rtmp starts");
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(tessera::config::Config { max_streams_per_room: 2, ..test_config() }).await;
     let addr = server.addr();
     let before = server.health().await;
     let room = server.create_room().await;
@@ -78,6 +80,28 @@ async fn rtmp_output_goes_live_retries_when_the_server_dies_and_comes_back() {
         .expect("the pushed stream is pulled back and decoded");
     check_red_and_tone(&d, "RTMP");
 
+    // Several at once: a second push goes live beside the first and is pulled back too; a third
+    // is over the room's limit (max_streams_per_room = 2).
+    let second = nginx.url("sk-live-second");
+    let (st, s2, text) = call(addr, "POST", &format!("/api/v1/rooms/{room}/streams"), Some(json!({"url": second})), None).await;
+    assert_eq!(st, 201, "{text}");
+    let second_path = format!("/api/v1/rooms/{room}/streams/{}", s2["id"].as_str().expect("id"));
+    eventually(Duration::from_secs(15), "both streams are live", || async {
+        let (_, v, text) = call(addr, "GET", &format!("/api/v1/rooms/{room}/streams"), None, None).await;
+        let live = v["streams"].as_array().map(|a| a.iter().filter(|s| s["state"] == "live").count());
+        if live == Some(2) { Ok(()) } else { Err(text) }
+    })
+    .await;
+    let d = tokio::task::spawn_blocking(move || decode(&second, &[1500], None, Some(3000)))
+        .await
+        .expect("joins")
+        .expect("the second push is pulled back and decoded");
+    check_red_and_tone(&d, "the second RTMP push");
+    let (st, over, _) = call(addr, "POST", &format!("/api/v1/rooms/{room}/streams"), Some(json!({"url": nginx.url("third")})), None).await;
+    assert_eq!((st, over["code"].as_str()), (429, Some("too_many_streams")), "{over}");
+    let (st, _, _) = call(addr, "DELETE", &second_path, None, None).await;
+    assert_eq!(st, 200);
+
     nginx.kill();
     let retrying = eventually(Duration::from_secs(20), "the stream says it is retrying", state("retrying")).await;
     assert!(retrying["lastError"].as_str().is_some_and(|e| !e.is_empty()), "{retrying}");
@@ -109,10 +133,45 @@ async fn rtmp_output_goes_live_retries_when_the_server_dies_and_comes_back() {
         if h["streams"] == before["streams"] && h["outputPipelines"] == before["outputPipelines"] { Ok(()) } else { Err(h.to_string()) }
     })
     .await;
+    // The server's own log (every level, the RTMP error included) names the streams only masked.
+    let log = String::from_utf8_lossy(&log.lock().expect("log")).into_owned();
+    assert!(log.contains("rtmp output failed; retrying") && log.contains("live/****"), "the log was captured: {log}");
+    assert!(!log.contains("sk-live"), "a stream key is in the log");
+}
+
+/// Everything the server logs in this test binary, at every level down to debug, kept for
+/// inspection. Both tests call it before starting a server, so this subscriber is installed
+/// before the server's own (which then finds one and does nothing).
+fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOG: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    #[derive(Clone)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    LOG.get_or_init(|| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Sink(buf.clone());
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .try_init()
+            .expect("installed before any other subscriber of this test binary");
+        buf
+    })
+    .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hls_is_served_to_viewers_with_a_token_and_refused_without() {
+    let _log = capture_logs();
     let dir = std::env::temp_dir().join(format!("tessera-hls-{}", tessera::ids::random_id(8)));
     let mut cfg = test_config();
     cfg.hls_dir = dir.clone();
@@ -166,6 +225,13 @@ async fn hls_is_served_to_viewers_with_a_token_and_refused_without() {
     })
     .await;
     assert!(text.starts_with("#EXTM3U"), "{text}");
+    // A public room's playlist needs no token; made private again, it does.
+    for (public, want) in [(true, 200), (false, 401)] {
+        let (st, _, t) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(json!({ "public": public })), Some(&api)).await;
+        assert_eq!(st, 200, "{t}");
+        let (st, _, t) = call(addr, "GET", &playlist, None, None).await;
+        assert_eq!(st, want, "public {public}, no token: {t}");
+    }
     // The first segment may be short: it runs from the keyframe the output asked for at its
     // start to the encoder's next regular one.
     let first_listed = text.contains("#EXT-X-MEDIA-SEQUENCE:0\n");
@@ -205,6 +271,33 @@ async fn hls_is_served_to_viewers_with_a_token_and_refused_without() {
     check_red_and_tone(&d, "HLS");
     let (st, _, _) = call(addr, "GET", &format!("/live/{room}/../t.db?token={viewer}"), None, None).await;
     assert_eq!(st, 404, "nothing but the playlist and segments is served");
+
+    // A sliding window: once the room has made more segments than the playlist lists (6), the
+    // oldest leave the playlist; at most 8 finished ones are kept on disk, the oldest deleted.
+    let oldest = first.split('?').next().expect("a name").to_owned();
+    let text = eventually(Duration::from_secs(40), "the window slides", || {
+        let p = format!("{playlist}?token={viewer}");
+        async move {
+            let (_, _, text) = call(addr, "GET", &p, None, None).await;
+            let sequence: u64 =
+                text.lines().find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            if sequence >= 5 { Ok(text) } else { Err(text) }
+        }
+    })
+    .await;
+    assert!(text.matches("#EXTINF").count() <= 6, "{text}");
+    assert!(!text.contains(&oldest), "{oldest} left the playlist: {text}");
+    // Segments live in a folder per HLS run inside the room's folder.
+    let on_disk = std::fs::read_dir(dir.join(&room))
+        .expect("the room's HLS folder")
+        .flatten()
+        .filter_map(|run| std::fs::read_dir(run.path()).ok())
+        .flat_map(|files| files.flatten())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "ts"))
+        .count();
+    assert!((1..=9).contains(&on_disk), "{on_disk} segments on disk (8 finished and the one being written)");
+    let (st, _, _) = call(addr, "GET", &format!("/live/{room}/{oldest}?token={viewer}"), None, None).await;
+    assert_eq!(st, 404, "{oldest} was deleted");
 
     // Switching HLS off removes its files.
     let (st, v, _) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(json!({"hls": false})), Some(&api)).await;

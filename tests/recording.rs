@@ -163,8 +163,15 @@ async fn a_recording_that_cannot_be_written_fails_alone_and_the_call_goes_on() {
     // A file where the recordings folder should be: no recording folder can be made in it.
     let blocked = dir.join("not-a-folder");
     std::fs::write(&blocked, b"x").expect("write");
+    let (hook_addr, mut hooks) = common::webhook::receiver().await;
     let mut cfg = test_config();
     cfg.recordings_dir = blocked;
+    cfg.webhook = Some(tessera::webhook::WebhookConfig {
+        url: format!("http://{hook_addr}/hooks"),
+        secret: "recording-failed-secret-0123456789".into(),
+        max_attempts: 5,
+        initial_backoff_ms: 100,
+    });
     let server = TestServer::start_with(cfg).await;
     let addr = server.addr();
     let room = server.create_room().await;
@@ -180,6 +187,15 @@ async fn a_recording_that_cannot_be_written_fails_alone_and_the_call_goes_on() {
     let told = tokio::time::timeout(Duration::from_secs(5), a.next_event("recordingStopped")).await.expect("the participant is told");
     assert_eq!(told["state"], "failed");
     assert_eq!(told["reason"], reason);
+    let failed = loop {
+        let (_, body) = tokio::time::timeout(Duration::from_secs(10), hooks.recv()).await.expect("webhooks within 10 s").expect("open");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+        if v["event"] == "recordingFailed" {
+            break v;
+        }
+    };
+    assert_eq!((failed["reason"].as_str(), failed["recording"]["state"].as_str()), (Some(reason), Some("failed")), "{failed}");
+    assert_eq!(failed["room"]["id"].as_str(), Some(room.as_str()), "{failed}");
 
     // The call goes on at full rate.
     let n0 = a.frames();

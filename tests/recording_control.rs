@@ -1,7 +1,8 @@
 //! Who may record and who is told: a room with `autoRecord` starts recording with its first
 //! participant; everyone (late joiners in `welcome`) knows; the host token controls it, a
-//! participant token may not; ending the room stops and finalizes the recording; the webhooks
-//! `recordingStarted` and `recordingFinished` (with duration, bytes and parts) arrive signed.
+//! participant token may not; the server-wide limit refuses another room's recording (429);
+//! ending the room stops and finalizes the recording; the webhooks `recordingStarted` and
+//! `recordingFinished` (with duration, bytes and parts) arrive signed.
 
 mod common;
 
@@ -41,6 +42,7 @@ async fn auto_recording_is_announced_controlled_by_the_host_and_finalized_when_t
             initial_backoff_ms: 100,
         }),
         recordings_dir: dir.join("recordings"),
+        max_recordings: 1,
         ..test_config()
     };
     let server = TestServer::start_with(cfg).await;
@@ -83,6 +85,12 @@ async fn auto_recording_is_announced_controlled_by_the_host_and_finalized_when_t
     assert_eq!(st, 403, "a host token lists only its own room's recordings");
     let (st, v) = call(addr, "GET", "/api/v1/recordings", "", None).await;
     assert_eq!(st, 401, "{v}");
+    // The server-wide limit (max_recordings = 1 here): another room cannot record meanwhile.
+    let (st, v) = call(addr, "POST", "/api/v1/rooms", KEY, Some(json!({"name": "Other"}))).await;
+    assert_eq!(st, 201, "{v}");
+    let other = v["room"]["id"].as_str().expect("id").to_owned();
+    let (st, v) = call(addr, "POST", &format!("/api/v1/rooms/{other}/recordings"), KEY, None).await;
+    assert_eq!((st, v["code"].as_str()), (429, Some("too_many_recordings")), "{v}");
 
     eventually(Duration::from_secs(20), "the recording has written media", || async {
         let (_, v) = call(addr, "GET", &format!("/api/v1/recordings/{id}"), &host, None).await;
