@@ -2,7 +2,8 @@
 # Installs what Tessera needs on Debian 12 (only what is missing): GStreamer 1.22 and plugins,
 # build tools for the Rust crates, Chromium, Firefox ESR, geckodriver and Node for the browser
 # tests, the real servers the output tests push to (nginx with the RTMP module), and the
-# Prometheus text-format parser the metrics test checks `/metrics` with, and Redis for the
+# Prometheus text-format parser the metrics test checks `/metrics` with, FFmpeg (a second reader
+# of the recordings, beside GStreamer), and Redis for the
 # cluster tests (started by the tests themselves on loopback, never as a service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ PACKAGES=(
   chromium firefox-esr iproute2 util-linux nftables
   python3-prometheus-client redis-server
   nginx libnginx-mod-rtmp
+  ffmpeg
 )
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)

@@ -1,7 +1,8 @@
 //! Recording end to end: a room of synthetic participants (distinct colours and tones) is
 //! recorded through the REST API; the MP4 is decoded with GStreamer and must show every colour
 //! in its tile, hold every tone (the full mix) and last as long as the wall clock says; the
-//! download honours `Range`; everything is released afterwards.
+//! FFmpeg reads it as well; the download honours `Range`; everything is released afterwards. A
+//! recording that cannot be written fails alone, with the host told and a webhook.
 
 mod common;
 
@@ -114,6 +115,13 @@ async fn a_recorded_room_decodes_with_every_tile_and_tone_and_serves_ranges() {
     let file_uri = format!("file://{}", file.display());
     let landed = tokio::task::spawn_blocking(move || seek_and_decode(&file_uri, 3000)).await.expect("joins").expect("seeks");
     assert!(landed.abs_diff(3000) <= 100, "a seek to 3 s lands at {landed} ms");
+    // FFmpeg reads it too (its own MP4 demuxer): H.264 + AAC, the same length, decodes to the
+    // end without an error, and seeks.
+    let path = file.clone();
+    let ff =
+        tokio::task::spawn_blocking(move || common::ffmpeg::check(&path, 3000)).await.expect("joins").expect("FFmpeg reads the recording");
+    assert_eq!(ff.codecs, ["h264", "aac"], "{ff:?}");
+    assert!((ff.duration_ms as f64 - dur_ms).abs() <= 500.0, "FFmpeg says {} ms, GStreamer {dur_ms} ms", ff.duration_ms);
 
     // Downloads: the whole file, and a range.
     let bytes = std::fs::read(&file).expect("read");

@@ -1,8 +1,8 @@
 //! A recording survives `kill -9` of the real server binary. With 10 s parts and the kill at
 //! ~13 s: the first part is a finished MP4 of ~10 s, the open second part is an ordinary MP4 that
-//! decodes and seeks, and together they are at most 2 s short of the time recorded; after a
-//! restart the recording is `interrupted` with both parts, each downloads, and the room can
-//! record again.
+//! decodes and seeks (in GStreamer and in FFmpeg), and together they are at most 2 s short of
+//! the time recorded; after a restart the recording is `interrupted` with both parts, each
+//! downloads, and the room can record again.
 
 mod common;
 
@@ -87,6 +87,16 @@ async fn a_recording_cut_by_kill_9_plays_seeks_and_is_marked_interrupted() {
     let mid = (got / 2) as u64;
     let landed = tokio::task::spawn_blocking(move || seek_and_decode(&uri, mid)).await.expect("joins").expect("the cut part seeks");
     assert!(landed.abs_diff(mid) <= 100, "a seek to {mid} ms lands at {landed} ms");
+    // FFmpeg (its own MP4 demuxer) reads both parts to the end without an error, seeks into
+    // the cut one, and finds the same length.
+    for (path, ms) in [(part(1), first_ms), (file.clone(), got)] {
+        let ff = tokio::task::spawn_blocking(move || common::ffmpeg::check(&path, ms as u64 / 2))
+            .await
+            .expect("joins")
+            .unwrap_or_else(|e| panic!("FFmpeg reads the part: {e}"));
+        assert_eq!(ff.codecs, ["h264", "aac"], "{ff:?}");
+        assert!((ff.duration_ms as i64 - ms).abs() <= 1000, "FFmpeg says {} ms, the media lasts {ms} ms", ff.duration_ms);
+    }
 
     let _server = common::binary::start(&config);
     common::binary::ready(addr).await;

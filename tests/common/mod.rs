@@ -6,6 +6,7 @@
 pub mod binary;
 pub mod client;
 pub mod decode;
+pub mod ffmpeg;
 pub mod http;
 pub mod redis;
 pub mod signal;
