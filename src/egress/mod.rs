@@ -114,17 +114,20 @@ impl PipelineGuard {
 }
 
 impl Drop for PipelineGuard {
-    /// Stopping can block (rtmp2sink joins its connection thread), so inside the runtime it
-    /// runs on a blocking thread, never on an async worker or a room actor.
+    /// Stopping can block (rtmp2sink joins its connection thread), so it runs on a thread of its
+    /// own, never on an async worker or a room actor. Not on the runtime's blocking pool: a
+    /// runtime shutting down drops blocking tasks that have not started, and the pipeline was
+    /// then disposed of while still playing.
     fn drop(&mut self) {
-        let (pipeline, counts) = (self.0.clone(), self.1.clone());
-        let stop = move || {
+        fn stop(pipeline: gst::Pipeline, counts: Arc<Counts>) {
             let _ = pipeline.set_state(gst::State::Null);
             counts.pipelines.fetch_sub(1, Ordering::SeqCst);
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => drop(rt.spawn_blocking(stop)),
-            Err(_) => stop(),
+        }
+        let (pipeline, counts) = (self.0.clone(), self.1.clone());
+        // A thread refused (the system is out of them) drops the closure unrun: stop here then.
+        if let Err(e) = std::thread::Builder::new().name("output-stop".into()).spawn(move || stop(pipeline, counts)) {
+            tracing::warn!(error = %e, "no thread to stop an output pipeline on; stopping it here");
+            stop(self.0.clone(), self.1.clone());
         }
     }
 }
