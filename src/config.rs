@@ -294,10 +294,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let c = &self.composite;
         let bad = |m: String| Err(ConfigError::Invalid(m));
-        if !(64..=3840).contains(&c.width) || c.width % 2 != 0 {
+        if !(64..=3840).contains(&c.width) || !c.width.is_multiple_of(2) {
             return bad(format!("composite.width must be even and within 64..=3840, got {}", c.width));
         }
-        if !(64..=2160).contains(&c.height) || c.height % 2 != 0 {
+        if !(64..=2160).contains(&c.height) || !c.height.is_multiple_of(2) {
             return bad(format!("composite.height must be even and within 64..=2160, got {}", c.height));
         }
         if !(1..=60).contains(&c.fps) {

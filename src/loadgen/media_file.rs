@@ -115,45 +115,6 @@ pub struct Due {
     pub packet: rtp::Packet,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file(timestamps: &[u32], frame_ticks: u32) -> RtpFile {
-        let packets = timestamps
-            .iter()
-            .map(|&t| rtp::Packet { header: rtp::header::Header { timestamp: t, ..Default::default() }, ..Default::default() })
-            .collect();
-        RtpFile::regular(packets, 48_000, frame_ticks)
-    }
-
-    #[test]
-    fn timestamps_are_made_regular() {
-        // Opus: the first packet is stamped 312 ticks (6.5 ms) early.
-        let f = file(&[0, 648, 1608, 2568], 960);
-        assert_eq!(f.packets.iter().map(|p| p.header.timestamp).collect::<Vec<_>>(), [0, 960, 1920, 2880]);
-        assert_eq!(f.loop_ticks(), 4 * 960);
-        // Video: several packets per frame keep sharing their frame's timestamp.
-        let f = file(&[7, 7, 3007, 3007, 6007], 3000);
-        assert_eq!(f.packets.iter().map(|p| p.header.timestamp).collect::<Vec<_>>(), [0, 0, 3000, 3000, 6000]);
-        assert_eq!(f.loop_ticks(), 9000);
-    }
-
-    #[test]
-    fn a_looped_stream_runs_on_without_gaps() {
-        let f = file(&[0, 0, 3000], 3000);
-        let due: Vec<Due> = f.looped(7, 102).take(6).collect();
-        let ms: Vec<u128> = due.iter().map(|d| d.at.as_millis()).collect();
-        assert_eq!(ms, [0, 0, 62, 125, 125, 187], "the second lap follows the first by one loop (6000 ticks at 48 kHz)");
-        assert_eq!(due.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1, 2, 0, 1, 2]);
-        let seq: Vec<u16> =
-            due.iter().map(|d| d.packet.header.sequence_number.wrapping_sub(due[0].packet.header.sequence_number)).collect();
-        assert_eq!(seq, [0, 1, 2, 3, 4, 5]);
-        assert!(due.iter().all(|d| d.packet.header.ssrc == 7 && d.packet.header.payload_type == 102));
-        assert_eq!(due[3].packet.header.timestamp.wrapping_sub(due[0].packet.header.timestamp), 6000);
-    }
-}
-
 fn encode(desc: &str, path: &Path) -> Result<(), MediaFileError> {
     let pipeline = launch(desc)?;
     write_packets(&pipeline, path)
@@ -235,4 +196,43 @@ pub fn prepare(dir: &Path) -> Result<(), MediaFileError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(timestamps: &[u32], frame_ticks: u32) -> RtpFile {
+        let packets = timestamps
+            .iter()
+            .map(|&t| rtp::Packet { header: rtp::header::Header { timestamp: t, ..Default::default() }, ..Default::default() })
+            .collect();
+        RtpFile::regular(packets, 48_000, frame_ticks)
+    }
+
+    #[test]
+    fn timestamps_are_made_regular() {
+        // Opus: the first packet is stamped 312 ticks (6.5 ms) early.
+        let f = file(&[0, 648, 1608, 2568], 960);
+        assert_eq!(f.packets.iter().map(|p| p.header.timestamp).collect::<Vec<_>>(), [0, 960, 1920, 2880]);
+        assert_eq!(f.loop_ticks(), 4 * 960);
+        // Video: several packets per frame keep sharing their frame's timestamp.
+        let f = file(&[7, 7, 3007, 3007, 6007], 3000);
+        assert_eq!(f.packets.iter().map(|p| p.header.timestamp).collect::<Vec<_>>(), [0, 0, 3000, 3000, 6000]);
+        assert_eq!(f.loop_ticks(), 9000);
+    }
+
+    #[test]
+    fn a_looped_stream_runs_on_without_gaps() {
+        let f = file(&[0, 0, 3000], 3000);
+        let due: Vec<Due> = f.looped(7, 102).take(6).collect();
+        let ms: Vec<u128> = due.iter().map(|d| d.at.as_millis()).collect();
+        assert_eq!(ms, [0, 0, 62, 125, 125, 187], "the second lap follows the first by one loop (6000 ticks at 48 kHz)");
+        assert_eq!(due.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1, 2, 0, 1, 2]);
+        let seq: Vec<u16> =
+            due.iter().map(|d| d.packet.header.sequence_number.wrapping_sub(due[0].packet.header.sequence_number)).collect();
+        assert_eq!(seq, [0, 1, 2, 3, 4, 5]);
+        assert!(due.iter().all(|d| d.packet.header.ssrc == 7 && d.packet.header.payload_type == 102));
+        assert_eq!(due[3].packet.header.timestamp.wrapping_sub(due[0].packet.header.timestamp), 6000);
+    }
 }

@@ -251,7 +251,7 @@ fn match_up(sent: &[Instant], arrived: &[Instant], within: Duration) -> Vec<f64>
         .filter_map(|a| {
             let s = sent.iter().rev().find(|s| *s <= a)?;
             let d = a.duration_since(*s);
-            (d < within).then(|| d.as_secs_f64() * 1000.0)
+            (d < within).then_some(d.as_secs_f64() * 1000.0)
         })
         .collect()
 }

@@ -69,17 +69,13 @@ pub fn payload_type(codec: VideoCodec) -> u8 {
 fn media_engine(media: SessionMedia) -> Result<MediaEngine, webrtc::error::Error> {
     let mut m = MediaEngine::default();
     m.register_codec(
-        RTCRtpCodecParameters { rtp_codec: crate::rtc::audio_codec(), payload_type: crate::rtc::PT_OPUS, ..Default::default() },
+        RTCRtpCodecParameters { rtp_codec: crate::rtc::audio_codec(), payload_type: crate::rtc::PT_OPUS },
         RtpCodecKind::Audio,
     )?;
     for codec in [VideoCodec::Vp8, VideoCodec::H264] {
         if media.video.is_none() || media.video == Some(codec) {
             m.register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec: crate::rtc::video_codec(codec),
-                    payload_type: payload_type(codec),
-                    ..Default::default()
-                },
+                RTCRtpCodecParameters { rtp_codec: crate::rtc::video_codec(codec), payload_type: payload_type(codec) },
                 RtpCodecKind::Video,
             )?;
         }

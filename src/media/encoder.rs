@@ -287,13 +287,15 @@ mod tests {
         assert!(gate.state.lock().expect("lock").deferred, "but deferred, once");
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            let st = gate.state.lock().expect("lock");
-            if !st.deferred {
-                let at = st.last.expect("forced");
+            let served = {
+                let st = gate.state.lock().expect("lock");
+                (!st.deferred).then_some(st.last)
+            };
+            if let Some(last) = served {
+                let at = last.expect("forced");
                 assert!(at >= first + gap, "the deferred keyframe waits out the gap");
                 break;
             }
-            drop(st);
             assert!(Instant::now() < deadline, "the deferred keyframe never came");
             tokio::task::yield_now().await;
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -86,13 +86,13 @@ pub fn audio_codec() -> RTCRtpCodec {
 
 fn media_engine() -> Result<MediaEngine, RtcError> {
     let mut m = MediaEngine::default();
-    m.register_codec(RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: PT_OPUS, ..Default::default() }, RtpCodecKind::Audio)?;
+    m.register_codec(RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: PT_OPUS }, RtpCodecKind::Audio)?;
     m.register_codec(
-        RTCRtpCodecParameters { rtp_codec: video_codec(crate::media::VideoCodec::Vp8), payload_type: PT_VP8, ..Default::default() },
+        RTCRtpCodecParameters { rtp_codec: video_codec(crate::media::VideoCodec::Vp8), payload_type: PT_VP8 },
         RtpCodecKind::Video,
     )?;
     m.register_codec(
-        RTCRtpCodecParameters { rtp_codec: video_codec(crate::media::VideoCodec::H264), payload_type: PT_H264, ..Default::default() },
+        RTCRtpCodecParameters { rtp_codec: video_codec(crate::media::VideoCodec::H264), payload_type: PT_H264 },
         RtpCodecKind::Video,
     )?;
     Ok(m)

@@ -36,8 +36,8 @@ impl Frame {
         for yy in y.saturating_sub(r)..(y + r + 1).min(self.height) {
             for xx in x.saturating_sub(r)..(x + r + 1).min(self.width) {
                 let i = (yy * self.width + xx) * 3;
-                for c in 0..3 {
-                    acc[c] += self.rgb[i + c] as f64;
+                for (c, a) in acc.iter_mut().enumerate() {
+                    *a += self.rgb[i + c] as f64;
                 }
                 n += 1.0;
             }
