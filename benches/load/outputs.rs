@@ -2,7 +2,7 @@
 //! in and out, as A). Two servers run the same room under the same load and are measured over
 //! the same windows, one with the outputs and one without, then the other way round (see
 //! [`costs`]); the median round is reported. The thread table compares the two servers in the
-//! last window by thread name (GStreamer names a streaming thread after its element, and reuses
+//! last round's two windows by thread name (GStreamer names a streaming thread after its element, and reuses
 //! pooled threads, so names, not thread ids, tell whose work it is); the encoder's row shows
 //! that nothing is encoded twice.
 
@@ -102,6 +102,8 @@ impl Outputs<'_> {
         let sid = self.stream.as_deref().expect("a stream");
         let st = call(self.addr, "GET", &format!("/api/v1/rooms/{}/streams/{sid}", self.room), None).await;
         assert_eq!(st["state"], "live", "the benchmark's RTMP output is live: {st}");
+        let h = call(self.addr, "GET", "/healthz", None).await;
+        assert_eq!(h["hlsOutputs"], 1, "the benchmark's HLS output runs: {h}");
     }
 
     async fn stop(&mut self) {
@@ -130,7 +132,9 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
     let len = secs(8);
     let settle = Duration::from_secs(2);
     let per_round = (len + settle * 2) * 4;
-    let total = secs(6) + per_round * rounds as u32 + Duration::from_secs(10);
+    // The loads outlast the rounds with room to spare (REST calls take time too); every window
+    // checks that they still run.
+    let total = secs(6) + per_round * rounds as u32 + Duration::from_secs(40);
     let (mut rec, mut all) = (Vec::new(), Vec::new());
     let (mut rec_windows, mut all_windows) = (Vec::new(), Vec::new());
     let (mut last_rec, mut last_all) = (None, None);
@@ -155,6 +159,7 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
                 let pair = [&servers[on], &servers[off]];
                 outputs[on].record().await;
                 tokio::time::sleep(settle).await;
+                assert!(loads.iter().all(|l| !l.is_finished()), "the loads run through every window");
                 let w = window(pair, len).await;
                 last_rec = Some(w.clone());
                 rec_windows.push(format!("{:.3}/{:.3}", w[0].0, w[1].0));
@@ -162,6 +167,7 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
                 outputs[on].hls_and_rtmp().await;
                 tokio::time::sleep(settle).await;
                 outputs[on].assert_live().await;
+                assert!(loads.iter().all(|l| !l.is_finished()), "the loads run through every window");
                 let w = window(pair, len).await;
                 all_windows.push(format!("{:.3}/{:.3}", w[0].0, w[1].0));
                 a += (w[0].0 - w[1].0) / 2.0;
@@ -187,7 +193,7 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
     let rows = vec![
         (
             "G. Cost of a recording (room of 4, 720p H.264 + AAC to MP4)".into(),
-            format!("+{rec_cost:.3} cores, median of {rounds} rounds"),
+            format!("{rec_cost:+.3} cores, median of {rounds} rounds"),
             format!(
                 "the same room on a second server without outputs, same windows, roles swapped each round; rounds {}; windows (recording/none) {}",
                 each(&rec),
@@ -197,7 +203,7 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
         ),
         (
             "G. Cost of each further output (HLS, RTMP push to nginx-rtmp)".into(),
-            format!("+{extra:.3} cores each, median of {rounds} rounds"),
+            format!("{extra:+.3} cores each, median of {rounds} rounds"),
             format!("all three outputs against none: rounds {}; windows {}", each(&all), all_windows.join(", ")),
             "goal ≤ 0.01".into(),
         ),
