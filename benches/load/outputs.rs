@@ -53,17 +53,17 @@ pub async fn record_every_room(addr: SocketAddr, n: usize) {
     }
 }
 
-/// Both servers' CPU over the same `len`: (cores, roles) for each.
-async fn window(servers: [&Server; 2], len: Duration) -> [(f64, Roles); 2] {
+/// Both servers' CPU over the same `len`: (cores, roles) for each. The `loads` on them must
+/// still be running.
+async fn window<T>(servers: [&Server; 2], loads: &[tokio::task::JoinHandle<T>], len: Duration) -> [(f64, Roles); 2] {
+    assert!(loads.iter().all(|l| !l.is_finished()), "the loads run through every window");
     let before = servers.map(|s| (s.cpu(), cpu_by_role(s.pid())));
     let t0 = Instant::now();
     tokio::time::sleep(len).await;
     let el = t0.elapsed().as_secs_f64();
-    let mut i = 0;
-    before.map(|(c0, r0)| {
-        let s = servers[i];
-        i += 1;
-        ((s.cpu() - c0) / el, super::cores_by_role(&r0, cpu_by_role(s.pid()), el))
+    std::array::from_fn(|i| {
+        let (s, (c0, r0)) = (servers[i], &before[i]);
+        ((s.cpu() - c0) / el, super::cores_by_role(r0, cpu_by_role(s.pid()), el))
     })
 }
 
@@ -159,16 +159,14 @@ pub fn costs(rt: &tokio::runtime::Runtime) -> (Vec<Row>, String) {
                 let pair = [&servers[on], &servers[off]];
                 outputs[on].record().await;
                 tokio::time::sleep(settle).await;
-                assert!(loads.iter().all(|l| !l.is_finished()), "the loads run through every window");
-                let w = window(pair, len).await;
+                let w = window(pair, &loads, len).await;
                 last_rec = Some(w.clone());
                 rec_windows.push(format!("{:.3}/{:.3}", w[0].0, w[1].0));
                 r += (w[0].0 - w[1].0) / 2.0;
                 outputs[on].hls_and_rtmp().await;
                 tokio::time::sleep(settle).await;
                 outputs[on].assert_live().await;
-                assert!(loads.iter().all(|l| !l.is_finished()), "the loads run through every window");
-                let w = window(pair, len).await;
+                let w = window(pair, &loads, len).await;
                 all_windows.push(format!("{:.3}/{:.3}", w[0].0, w[1].0));
                 a += (w[0].0 - w[1].0) / 2.0;
                 outputs[on].stop().await;

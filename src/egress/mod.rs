@@ -123,6 +123,10 @@ impl Drop for PipelineGuard {
             let _ = pipeline.set_state(gst::State::Null);
             counts.pipelines.fetch_sub(1, Ordering::SeqCst);
         }
+        // Already stopped (`stop`): setting `Null` again cannot block.
+        if self.0.current_state() == gst::State::Null {
+            return stop(self.0.clone(), self.1.clone());
+        }
         let (pipeline, counts) = (self.0.clone(), self.1.clone());
         // A thread refused (the system is out of them) drops the closure unrun: stop here then.
         if let Err(e) = std::thread::Builder::new().name("output-stop".into()).spawn(move || stop(pipeline, counts)) {
