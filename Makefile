@@ -12,7 +12,7 @@ test: deps
 	./scripts/test.sh
 
 bench: deps
-	cargo bench --locked
+	./scripts/bench.sh
 
 # A node that runs for weeks: 1000 joins through the real binary (SOAK_JOINS=n for more or
 # fewer; SOAK_TRIM=0 to compare without malloc_trim). About 2 minutes.

@@ -11,6 +11,9 @@
 //! - F. Server memory per room and per participant.
 //! - G. What outputs cost: a recording, then HLS and an RTMP push on top, in a room of 4
 //!   ([`outputs`]); and (GB) B again with every room recording.
+//! - H. The worst receiver's frame rate and longest freeze in a room of 4 at rest, with the
+//!   layout changed twice a second, with a recording failing every 2 s, and under 5 % UDP loss
+//!   ([`stress`]): the rates the functional tests leave to benchmarks.
 //!
 //! Prints a markdown table and writes `benches/RESULTS.md`. Run with `make bench`.
 //! `TESSERA_BENCH_QUICK=1` shortens every window (for a smoke run).
@@ -29,6 +32,8 @@ use tessera::media::VideoCodec;
 
 #[path = "load/outputs.rs"]
 mod outputs;
+#[path = "load/stress.rs"]
+mod stress;
 
 /// `TESSERA_BENCH_ONLY=C,D` runs only those (A includes F; GB is B with every room recording); such a run does not write
 /// `benches/RESULTS.md`.
@@ -542,6 +547,9 @@ fn main() {
             "B above, without recordings".into(),
             "—".into(),
         ));
+    }
+    if wanted("H") {
+        rows.extend(stress::frame_rates(&rt));
     }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
     for (a, b, c, d) in &rows {

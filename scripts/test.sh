@@ -1,26 +1,79 @@
 #!/usr/bin/env bash
-# Builds everything (network allowed), then runs every test: Rust unit + integration tests and
-# the headless-Chromium browser tests. As root, tests run in a loopback-only network namespace
-# so ICE can only use 127.0.0.1.
-set -euo pipefail
+# Checks the house rules (rustfmt, clippy with warnings as errors), builds everything (network
+# allowed), then runs every test: Rust unit + integration tests, the schema-driven REST fuzz
+# and the browser tests (headless Chromium and Firefox ESR). As root, tests run in a
+# loopback-only network namespace so ICE can only use 127.0.0.1.
+#
+# One failure never hides the rest: every step runs (cargo with --no-fail-fast runs every test
+# binary), each step's result is printed in a summary at the end, and the script fails if any
+# step failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Also builds target/debug/tessera, which the browser tests start (a separate `--bin` build
-# recompiled crates with a different feature set: 2 min 43 s of CI for the same server).
-cargo build --locked --all-targets
+failed=()
+step() {
+  local name="$1"
+  shift
+  local t0=$SECONDS
+  echo "==> $name"
+  if "$@"; then
+    echo "==> $name: ok ($((SECONDS - t0)) s)"
+  else
+    echo "==> $name: FAILED ($((SECONDS - t0)) s)"
+    failed+=("$name")
+  fi
+}
 
+# The build comes first and alone: without it nothing below can run.
+# It also builds target/debug/tessera, which the browser tests start (a separate `--bin` build
+# recompiled crates with a different feature set: 2 min 43 s of CI for the same server).
+step "build" cargo build --locked --all-targets
+if ((${#failed[@]})); then
+  echo "==> the build failed: no test can run" >&2
+  exit 1
+fi
+step "cargo fmt --check" cargo fmt --all -- --check
+# Shares the build's dependency artefacts; only the project's own crate is checked again.
+step "cargo clippy" cargo clippy --locked --all-targets -- -D warnings
+
+# Runs in the loopback-only namespace (a separate bash): prints one line per failed step.
 inner() {
-  set -euo pipefail
-  cargo test --offline --locked --all-targets
+  set -uo pipefail
+  local t0
+  t0=$SECONDS
+  # Every binary, even after a failure in an earlier one; a binary's tests that run a call take
+  # turns through tests/common's `one_call_at_a_time`.
+  cargo test --offline --locked --all-targets --no-fail-fast || echo "FAILED cargo test"
+  echo "==> cargo test: $((SECONDS - t0)) s"
+  t0=$SECONDS
   # Schema-driven fuzz of the REST API against a real server (about 2 minutes, no network).
-  scripts/fuzz-rest.sh run
-  (cd tests/browser && node --test)
+  scripts/fuzz-rest.sh run || echo "FAILED REST fuzz"
+  echo "==> REST fuzz: $((SECONDS - t0)) s"
+  t0=$SECONDS
+  # One browser test file at a time (each runs a call with its own browsers and server).
+  (cd tests/browser && node --test --test-concurrency=1) || echo "FAILED browser tests"
+  echo "==> browser tests: $((SECONDS - t0)) s"
 }
 export -f inner
 
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
   echo "Running the tests in a loopback-only network namespace"
-  unshare -n bash -c 'ip link set lo up && inner'
+  unshare -n bash -c 'ip link set lo up && inner' 2>&1 | tee "$log"
 else
-  inner
+  inner 2>&1 | tee "$log"
 fi
+while IFS= read -r line; do
+  failed+=("${line#FAILED }")
+done < <(grep -a '^FAILED ' "$log")
+# A namespace that could not start, or a run cut short, is a failure too.
+grep -aq '^==> browser tests: ' "$log" || failed+=("the test run did not finish")
+
+echo
+if ((${#failed[@]})); then
+  echo "==> FAILED: ${failed[*]}"
+  grep -a -E '^test .* \.\.\. FAILED$|^not ok |^error: test failed' "$log" | sed 's/^/    /' || true
+  exit 1
+fi
+echo "==> every check and test passed"

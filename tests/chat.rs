@@ -81,6 +81,7 @@ async fn headers_only(addr: std::net::SocketAddr, path: &str, token: &str, len: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_reaches_everyone_with_history_limits_and_the_host_switch() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start().await;
     let addr = server.addr();
     let room = server.create_room().await;
@@ -141,6 +142,7 @@ async fn chat_reaches_everyone_with_history_limits_and_the_host_switch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_are_shared_with_members_only_and_leave_nothing_behind() {
+    let _turn = common::one_call_at_a_time().await;
     let dir = std::env::temp_dir().join(format!("tessera-files-test-{}", std::process::id()));
     let server = TestServer::start_with(tessera::config::Config {
         files_dir: Some(dir.clone()),
@@ -248,6 +250,7 @@ async fn files_are_shared_with_members_only_and_leave_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_socket_resumes_the_same_session_and_a_late_one_leaves() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start_with(tessera::config::Config { resume_seconds: 3, ..test_config() }).await;
     let addr = server.addr();
     let (room, host) = room_with_token(addr).await;

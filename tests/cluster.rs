@@ -56,13 +56,14 @@ async fn nodes_announce_expire_and_the_least_loaded_is_chosen() {
     .await;
     killed.abort();
     let died = std::time::Instant::now();
-    eventually(registry::NODE_TTL + Duration::from_secs(2), "c expired", || async {
+    eventually(registry::NODE_TTL + Duration::from_secs(3), "c expired", || async {
         let ids: Vec<String> =
             registry::live_nodes(&mut reader.clone()).await.map_err(|e| e.to_string())?.into_iter().map(|n| n.id).collect();
         if ids == ["a"] { Ok(()) } else { Err(format!("{ids:?}")) }
     })
     .await;
-    assert!(died.elapsed() <= registry::NODE_TTL + Duration::from_secs(1), "dead within ~6 s: {:?}", died.elapsed());
+    // Expiry is Redis's own clock: the TTL plus polling and a busy machine's scheduling.
+    assert!(died.elapsed() <= registry::NODE_TTL + Duration::from_secs(2), "dead within ~6 s: {:?}", died.elapsed());
     let members: Vec<String> = redis::cmd("SMEMBERS").arg("tessera:nodes").query_async(&mut reader).await.expect("smembers");
     assert_eq!(members, ["a"], "expired ids are pruned from the set");
     stop_a.cancel();

@@ -58,6 +58,7 @@ fn check_mix(c: &Client, own: f64, others: &[f64]) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_participants_get_grid_and_mix_minus_then_one_leaves() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start().await;
     let room = server.create_room().await;
     let addr = server.addr();

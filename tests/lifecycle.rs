@@ -72,6 +72,7 @@ async fn all_released(server: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn host_ends_the_room_for_everyone_and_webhooks_arrive_signed() {
+    let _turn = common::one_call_at_a_time().await;
     let (hook_addr, mut hooks) = common::webhook::receiver().await;
     let webhook = tessera::webhook::WebhookConfig {
         url: format!("http://{hook_addr}/hooks"),
@@ -151,6 +152,7 @@ fn tile_is(c: &Client, at: (usize, usize), rgb: [u8; 3], want: bool) -> Result<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn host_mutes_and_kicks() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start_with(keyed_config()).await;
     let addr = server.addr();
     let (room, host) = create(addr, json!({})).await;
@@ -233,6 +235,7 @@ async fn first_message(w: &mut Ws) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_refused_early_ended_full_and_with_bad_tokens() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start_with(keyed_config()).await;
     let addr = server.addr();
     let now = tessera::room::now_unix();
@@ -282,6 +285,7 @@ async fn joins_refused_early_ended_full_and_with_bad_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_room_ends_after_its_timeout() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start_with(keyed_config()).await;
     let addr = server.addr();
     let (room, _) = create(addr, json!({"emptyTimeoutSeconds": 1})).await;

@@ -77,6 +77,7 @@ fn official_parse(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_a_real_call() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start_with(tessera::config::Config { node_id: Some("metrics-node".into()), ..test_config() }).await;
     let addr = server.addr();
     let before = scrape(addr).await;
@@ -134,6 +135,7 @@ async fn metrics_count_a_real_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_with_spans() {
+    let _turn = common::one_call_at_a_time().await;
     let (dir, config, addr) = common::binary::loopback_config("jsonlog", "log_format = \"json\"\nnode_id = \"json-node\"");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["serve", "--config"])

@@ -75,6 +75,7 @@ async fn one_call(server: &TestServer, n: usize, rtmp: &RtmpServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recordings_hls_and_rtmp_leave_no_files_threads_tasks_or_elements_behind() {
+    let _turn = common::one_call_at_a_time().await;
     let rtmp = tokio::task::spawn_blocking(RtmpServer::start).await.expect("joins").expect("nginx-rtmp starts");
     let dir = std::env::temp_dir().join(format!("tessera-leak-{}", tessera::ids::random_id(8)));
     let mut cfg = test_config();

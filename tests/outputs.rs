@@ -39,6 +39,7 @@ fn check_red_and_tone(d: &common::decode::Decoded, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rtmp_output_goes_live_retries_when_the_server_dies_and_comes_back() {
+    let _turn = common::one_call_at_a_time().await;
     let log = capture_logs();
     let mut nginx = tokio::task::spawn_blocking(RtmpServer::start).await.expect("joins").expect("nginx-rtmp starts");
     let server = TestServer::start_with(tessera::config::Config { max_streams_per_room: 2, ..test_config() }).await;
@@ -175,6 +176,7 @@ fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hls_is_served_to_viewers_with_a_token_and_refused_without() {
+    let _turn = common::one_call_at_a_time().await;
     let _log = capture_logs();
     let dir = std::env::temp_dir().join(format!("tessera-hls-{}", tessera::ids::random_id(8)));
     let mut cfg = test_config();

@@ -37,6 +37,7 @@ async fn join(addr: SocketAddr, id: &str) -> Value {
 
 #[tokio::test]
 async fn scheduled_room_survives_a_restart_and_opens_on_time() {
+    let _turn = common::one_call_at_a_time().await;
     let dir = std::env::temp_dir().join(format!("tessera-persist-{}", tessera::ids::random_id(8)));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();

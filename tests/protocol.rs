@@ -64,6 +64,7 @@ async fn real_offer() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn protocol_errors_never_disturb_the_room() {
+    let _turn = common::one_call_at_a_time().await;
     // A vanished client keeps its session for a resume: 2 s here.
     let server = TestServer::start_with(tessera::config::Config { resume_seconds: 2, ..common::test_config() }).await;
     let addr = server.addr();

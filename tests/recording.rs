@@ -43,6 +43,7 @@ async fn recording_state(addr: std::net::SocketAddr, id: &str) -> Result<Value, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_recorded_room_decodes_with_every_tile_and_tone_and_serves_ranges() {
+    let _turn = common::one_call_at_a_time().await;
     let dir = temp_dir("rec");
     let mut cfg = test_config();
     cfg.recordings_dir = dir.join("recordings");
@@ -167,6 +168,7 @@ async fn a_recorded_room_decodes_with_every_tile_and_tone_and_serves_ranges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_recording_that_cannot_be_written_fails_alone_and_the_call_goes_on() {
+    let _turn = common::one_call_at_a_time().await;
     let dir = temp_dir("recfail");
     // A file where the recordings folder should be: no recording folder can be made in it.
     let blocked = dir.join("not-a-folder");
@@ -205,12 +207,8 @@ async fn a_recording_that_cannot_be_written_fails_alone_and_the_call_goes_on() {
     assert_eq!((failed["reason"].as_str(), failed["recording"]["state"].as_str()), (Some(reason), Some("failed")), "{failed}");
     assert_eq!(failed["room"]["id"].as_str(), Some(room.as_str()), "{failed}");
 
-    // The call goes on at full rate.
-    let n0 = a.frames();
-    let t0 = Instant::now();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let fps = (a.frames() - n0) as f64 / t0.elapsed().as_secs_f64();
-    assert!(fps >= 29.0, "the composite runs at {fps:.1} fps after the failure");
+    // The call goes on (its frame rate after a failed output is `make bench`'s, H).
+    a.assert_flows_for("the composite after the failed recording", Duration::from_secs(3)).await;
     let (st, again) = common::http::request(addr, "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
     assert_eq!((st, again["state"].as_str()), (201, Some("failed")), "a failed recording does not block the next attempt: {again}");
     // The failed attempt's pipeline is torn down from the room's actor, just after the answer.

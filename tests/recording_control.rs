@@ -31,6 +31,7 @@ async fn token(addr: SocketAddr, room: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn auto_recording_is_announced_controlled_by_the_host_and_finalized_when_the_room_ends() {
+    let _turn = common::one_call_at_a_time().await;
     let (hook_addr, mut hooks) = common::webhook::receiver().await;
     let dir = std::env::temp_dir().join(format!("tessera-recctl-{}", tessera::ids::random_id(8)));
     let cfg = Config {

@@ -19,6 +19,7 @@ async fn call(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, Value)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_recording_cut_by_kill_9_plays_seeks_and_is_marked_interrupted() {
+    let _turn = common::one_call_at_a_time().await;
     let dir = std::env::temp_dir().join(format!("tessera-crash-{}", tessera::ids::random_id(8)));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();

@@ -25,6 +25,7 @@ fn median(v: &[f64]) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn flashes_and_beeps_line_up_in_the_recording() {
+    let _turn = common::one_call_at_a_time().await;
     let dir = std::env::temp_dir().join(format!("tessera-sync-{}", tessera::ids::random_id(8)));
     let mut cfg = test_config();
     cfg.recordings_dir = dir.join("recordings");

@@ -5,7 +5,7 @@ mod common;
 use common::client::{Client, Opts};
 use common::signal::distance;
 use common::{TestServer, eventually};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn opts(name: &str, rgb: [u8; 3], tone_hz: f64, h264: bool) -> Opts {
     Opts { name: name.into(), rgb, tone_hz, h264, token: None, ..Default::default() }
@@ -17,6 +17,7 @@ async fn media(addr: std::net::SocketAddr, room: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stalled_input_keeps_its_last_frame_and_the_room_keeps_going() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start().await;
     let addr = server.addr();
     let room = server.create_room().await;
@@ -31,17 +32,9 @@ async fn stalled_input_keeps_its_last_frame_and_the_room_keeps_going() {
     .await;
 
     b.stall_video();
-    // Over the next two seconds A keeps receiving composite frames at close to the full rate
-    // (30 fps; a stalled room would deliver none), and B's tile keeps its last picture.
-    let start_frames = a.frames();
-    let start = Instant::now();
-    eventually(Duration::from_secs(5), "two seconds pass", || async {
-        if start.elapsed() >= Duration::from_secs(2) { Ok(()) } else { Err("waiting".into()) }
-    })
-    .await;
-    let got = a.frames() - start_frames;
-    let secs = start.elapsed().as_secs_f64();
-    assert!(got as f64 / secs > 20.0, "composite kept flowing: {got} frames in {secs:.1} s");
+    // Over the next two seconds A keeps receiving the composite (a stalled room would deliver
+    // none), and B's tile keeps its last picture.
+    a.assert_flows_for("the composite with B's input stalled", Duration::from_secs(2)).await;
     let f = a.latest_frame().expect("frame");
     assert!(distance(f.mean(green_tile.0, green_tile.1, 8), [40, 200, 60]) < 60.0, "B's tile shows its last frame");
     a.leave().await;
@@ -59,6 +52,7 @@ async fn settled(addr: std::net::SocketAddr, room: &str, want_tiles: u64) -> ser
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn join_then_leave_frees_every_element() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start().await;
     let addr = server.addr();
     let room = server.create_room().await;
@@ -96,6 +90,7 @@ async fn join_then_leave_frees_every_element() {
 /// decoded into 120 ms of invented audio that the input queue then throws away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn padding_only_audio_packets_invent_no_audio() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start().await;
     let addr = server.addr();
     let room = server.create_room().await;
@@ -112,7 +107,8 @@ async fn padding_only_audio_packets_invent_no_audio() {
     .await;
     let m = media(addr, &room).await;
     let discarded = m["audioDiscardedMs"].as_u64().expect("reported");
-    // Before the fix: 120 ms per padding packet (seconds in all); now only the queue's own
-    // trimming of a start-up burst may count.
-    assert!(discarded < 300, "{discarded} ms of input audio discarded: {m}");
+    // Before the fix: 120 ms per padding packet (18 s in all here); now only the queue's own
+    // trimming of a start-up burst may count: a second leaves a busy machine its margin and
+    // still tells the two apart.
+    assert!(discarded < 1000, "{discarded} ms of input audio discarded: {m}");
 }

@@ -102,6 +102,7 @@ fn parsing_never_panics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fuzzed_signaling_never_disturbs_another_participant() {
+    let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start().await;
     let addr = server.addr();
     let room = server.create_room().await;
@@ -210,6 +211,7 @@ fn check_stored_type(t: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fuzzed_file_uploads_are_stored_safely_and_never_disturb_the_call() {
+    let _turn = common::one_call_at_a_time().await;
     let dir = std::env::temp_dir().join(format!("tessera-files-fuzz-{}", std::process::id()));
     let server = TestServer::start_with(tessera::config::Config {
         files_dir: Some(dir.clone()),

@@ -4,6 +4,7 @@
 //! keyframes, freezes and bytes from the RTP.
 
 pub mod http;
+pub mod loss;
 pub mod media_file;
 pub mod probe;
 pub mod rtmp_server;

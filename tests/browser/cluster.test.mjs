@@ -5,7 +5,7 @@
 // to the owner, and both decode the composite. Then the owner is killed with SIGKILL: the relays
 // lose their upstream and close the pages' sockets, and the client's own reconnection (probe,
 // back-off, resume attempt, a new session when the old one is gone) must take both pages into a
-// working room on a surviving node within 10 s of the kill: both decode the composite again
+// working room on a surviving node within 20 s of the kill: both decode the composite again
 // (frames counted after the kill, a lit picture), the owner key names a survivor with a larger
 // fencing token, exactly one survivor runs the room, and the room holds the two pages.
 import { test, before, after } from 'node:test';
@@ -19,7 +19,9 @@ import { promisify } from 'node:util';
 import { startServer, waitUntil } from './server.mjs';
 import { launchChromium, newPage, joinAs, inboundVideo, waitForPicture, logText } from './client-helpers.mjs';
 
-const RECOVERY_LIMIT_MS = 10000;
+// Recovery took 5.8-7.9 s over 11 runs (printed below): the bound is about 3x that, a check that
+// the pages come back by themselves (the client gives up after 40 s), not a speed target.
+const RECOVERY_LIMIT_MS = 20000;
 const run = promisify(execFile);
 
 let dir;
@@ -134,7 +136,7 @@ const sample = (rec) => rec.page.evaluate(async () => {
   return { pc: pc.__tag, state: pc.connectionState, frames };
 });
 
-test('two pages relayed through the non-owners; the owner killed with SIGKILL: both decode the composite again on a survivor within 10 s', async (t) => {
+test('two pages relayed through the non-owners; the owner killed with SIGKILL: both decode the composite again on a survivor within 20 s', async (t) => {
   const n1 = nodes[0];
   const res = await fetch(`${n1.server.base}/api/v1/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   assert.equal(res.status, 201, 'a room created through n1');
@@ -176,7 +178,7 @@ test('two pages relayed through the non-owners; the owner killed with SIGKILL: b
   // Each page is back when its composite decodes again: on the peer connection it had at the
   // kill, 10 frames more than it had then (a dead node sends nothing; what was buffered is a
   // few frames); on a new one, 10 frames more than its first sample after the kill; and the
-  // picture is lit. Measured up to 45 s (the client gives up after 40), asserted ≤ 10 s.
+  // picture is lit. Measured up to 45 s (the client gives up after 40), asserted ≤ 20 s.
   const recovered = async (rec) => {
     const k = atKill.get(rec);
     let base = null; // { pc, frames }: the first post-kill sample of the current pc

@@ -159,7 +159,7 @@ const dark = (c) => c.max < 70; // black frames, or the server's grey placeholde
 const lit = (c) => c.max > 90;
 const other = (side) => (side === 'left' ? 'right' : 'left');
 
-test('Chromium (H.264) and Firefox ESR (VP8) in one call: both decode the composite, see each other\'s camera and hear each other', { timeout: 60000 }, async (t) => {
+test('Chromium (H.264) and Firefox ESR (VP8) in one call: both decode the composite, see each other\'s camera and hear each other', { timeout: 120000 }, async (t) => {
   const started = Date.now();
   const step = (what) => t.diagnostic(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
   t.diagnostic(`Firefox ${ff.version}`);

@@ -6,7 +6,7 @@
 // UDP straight to the server: an nftables table drops UDP to and from his selected candidate
 // pair's local port for the same 10 s (only as root in a loopback-only namespace, as
 // rejoin.test.mjs; elsewhere only the socket is cut, said in a diagnostic). After 10 s the
-// network returns: Bob is back in the same session (same participant id, `resumed`) within 3 s,
+// network returns: Bob is back in the same session (same participant id, `resumed`) within 6 s,
 // Alice was told only "reconnecting" and back (no participantLeft or participantJoined), Bob's
 // picture stalled during the drop and decodes again within 3 s of the network returning, his
 // client restarts ICE; then a network change (`online`) restarts ICE on the same socket.
@@ -163,7 +163,8 @@ test('Firefox: a 10 s network drop (signaling and media): same session, nobody s
     // server answers, so no socket fails while the network is away.
     const openedWhileAway = sockets.filter((l) => / new$/.test(l) && Number(l.split(' ')[0]) < back);
     assert.equal(openedWhileAway.length, 1, `no socket opened while the network was away, only the first (${openedWhileAway})`);
-    assert.ok(welcome.at - back <= 3000, `back within 3 s of the network returning (${welcome.at - back} ms)`);
+    // About 1.9 s (the back-off is capped at 2 s ± 20 %): 6 s leaves room for a busy machine.
+    assert.ok(welcome.at - back <= 6000, `back within 6 s of the network returning (${welcome.at - back} ms)`);
     assert.equal(welcome.resumed, true, 'the session was resumed');
     assert.equal(welcome.participantId, bobId, 'the same participant id');
     const decoding = await decodingAgain;

@@ -90,7 +90,8 @@ test('a 10 s network drop (signaling and media): same session, nobody saw Bob le
 
     const welcome = await waitFor(() => bob.received.find((m) => m.type === 'welcome' && m.at >= back), 'Bob to be welcomed back', 15000);
     t.diagnostic(`welcomed back ${welcome.at - back} ms after the network returned`);
-    assert.ok(welcome.at - back <= 3000, `back within 3 s of the network returning (${welcome.at - back} ms)`);
+    // About 1.3 s (the back-off is capped at 2 s ± 20 %): 6 s leaves room for a busy machine.
+    assert.ok(welcome.at - back <= 6000, `back within 6 s of the network returning (${welcome.at - back} ms)`);
     assert.equal(welcome.resumed, true, 'the session was resumed');
     assert.equal(welcome.participantId, bob.id, 'the same participant id');
     const decoding = await decodingAgain;

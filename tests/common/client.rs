@@ -197,6 +197,15 @@ impl Client {
         self.received.frames.load(Ordering::Relaxed)
     }
 
+    /// Watches the composite for `window` (a measurement window, not a wait for an event) and
+    /// asserts that it kept flowing ([`super::assert_flowing`]).
+    pub async fn assert_flows_for(&self, what: &str, window: std::time::Duration) {
+        self.take_longest_video_step();
+        let (n0, t0) = (self.frames(), std::time::Instant::now());
+        tokio::time::sleep(window).await;
+        super::assert_flowing(what, self.frames() - n0, t0.elapsed(), self.take_longest_video_step());
+    }
+
     /// The last `n` received audio samples, once that many arrived.
     pub fn audio_tail(&self, n: usize) -> Option<Vec<i16>> {
         let a = self.received.audio.lock().ok()?;

@@ -58,6 +58,35 @@ pub fn test_config() -> Config {
     Config { listen: "127.0.0.1:0".parse().expect("literal address"), database: ":memory:".into(), ..Config::default() }
 }
 
+/// Tests that run a call (a server with WebRTC clients, decoders, encoders) take turns: cargo
+/// runs a binary's tests in parallel, and on a 2-core machine two calls at once measure each
+/// other rather than what they exercise. Hold the guard for the whole test:
+/// `let _turn = common::one_call_at_a_time().await;` (a tokio mutex: it works across the
+/// separate runtimes of `#[tokio::test]`s and is not poisoned by a test that panics).
+pub async fn one_call_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
+/// The least frame rate a test accepts of a flowing composite (30 fps nominal). Deliberately
+/// far from nominal: a test runs a debug-build server and decodes in its own process on a
+/// possibly busy 2-core machine; the real figures are `make bench`'s (H).
+pub const FLOWING_FPS: f64 = 20.0;
+
+/// The longest step a test accepts in the composite's own timeline (the server's frame times,
+/// which the test process's scheduling cannot stretch) before calling it a freeze.
+pub const LONGEST_STEP: Duration = Duration::from_millis(500);
+
+/// Asserts that the composite flowed over a window: at least [`FLOWING_FPS`] frames per second
+/// decoded and no step over [`LONGEST_STEP`]. `frames` were decoded in `elapsed`, `longest` is
+/// the longest step the client saw in that window.
+pub fn assert_flowing(what: &str, frames: u64, elapsed: Duration, longest: Duration) {
+    let fps = frames as f64 / elapsed.as_secs_f64();
+    eprintln!("{what}: {fps:.1} fps over {elapsed:.1?}, longest step between composite frames {longest:?}");
+    assert!(fps >= FLOWING_FPS, "{what}: the composite ran at {fps:.1} fps (at least {FLOWING_FPS} expected)");
+    assert!(longest <= LONGEST_STEP, "{what}: a {longest:?} freeze in the composite (at most {LONGEST_STEP:?} expected)");
+}
+
 /// Polls `check` every 50 ms until it returns `Ok`, or fails with its last error after `limit`.
 pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
 where
