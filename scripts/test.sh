@@ -8,7 +8,7 @@
 # binary), each step's result is printed in a summary at the end, and the script fails if any
 # step failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 failed=()
 step() {
@@ -36,28 +36,35 @@ step "cargo fmt --check" cargo fmt --all -- --check
 # Shares the build's dependency artefacts; only the project's own crate is checked again.
 step "cargo clippy" cargo clippy --locked --all-targets -- -D warnings
 
-# Runs in the loopback-only namespace (a separate bash): prints one line per failed step.
+# Runs in the loopback-only network namespace (a separate bash, same file system): writes one
+# line per failed step to $TESSERA_TEST_STATUS, and `finished` at the end.
 inner() {
   set -uo pipefail
-  local t0
+  local t0 f
   t0=$SECONDS
-  # Every binary, even after a failure in an earlier one; a binary's tests that run a call take
-  # turns through tests/common's `one_call_at_a_time`.
-  cargo test --offline --locked --all-targets --no-fail-fast || echo "FAILED cargo test"
+  # Every binary, even after a failure in an earlier one; a binary's tests that start a server
+  # take turns through tests/common's `one_call_at_a_time`.
+  cargo test --offline --locked --all-targets --no-fail-fast || echo "cargo test" >>"$TESSERA_TEST_STATUS"
   echo "==> cargo test: $((SECONDS - t0)) s"
   t0=$SECONDS
   # Schema-driven fuzz of the REST API against a real server (about 2 minutes, no network).
-  scripts/fuzz-rest.sh run || echo "FAILED REST fuzz"
+  scripts/fuzz-rest.sh run || echo "REST fuzz" >>"$TESSERA_TEST_STATUS"
   echo "==> REST fuzz: $((SECONDS - t0)) s"
   t0=$SECONDS
-  # One browser test file at a time (each runs a call with its own browsers and server).
-  (cd tests/browser && node --test --test-concurrency=1) || echo "FAILED browser tests"
+  # One browser test file at a time (each runs a call with its own browsers and server), every
+  # file even after a failure.
+  for f in tests/browser/*.test.mjs; do
+    (cd tests/browser && node --test "${f##*/}") || echo "browser test ${f##*/}" >>"$TESSERA_TEST_STATUS"
+  done
   echo "==> browser tests: $((SECONDS - t0)) s"
+  echo finished >>"$TESSERA_TEST_STATUS"
 }
 export -f inner
 
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+TESSERA_TEST_STATUS="$(mktemp)"
+export TESSERA_TEST_STATUS
+trap 'rm -f "$log" "$TESSERA_TEST_STATUS"' EXIT
 if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
   echo "Running the tests in a loopback-only network namespace"
   unshare -n bash -c 'ip link set lo up && inner' 2>&1 | tee "$log"
@@ -65,15 +72,15 @@ else
   inner 2>&1 | tee "$log"
 fi
 while IFS= read -r line; do
-  failed+=("${line#FAILED }")
-done < <(grep -a '^FAILED ' "$log")
+  [ "$line" = finished ] || failed+=("$line")
+done <"$TESSERA_TEST_STATUS"
 # A namespace that could not start, or a run cut short, is a failure too.
-grep -aq '^==> browser tests: ' "$log" || failed+=("the test run did not finish")
+grep -qx finished "$TESSERA_TEST_STATUS" || failed+=("the test run did not finish")
 
 echo
 if ((${#failed[@]})); then
   echo "==> FAILED: ${failed[*]}"
-  grep -a -E '^test .* \.\.\. FAILED$|^not ok |^error: test failed' "$log" | sed 's/^/    /' || true
+  grep -a -E '^test .* \.\.\. FAILED$|^not ok |^error: test failed|^error: [0-9]+ targets? failed' "$log" | sed 's/^/    /' || true
   exit 1
 fi
 echo "==> every check and test passed"

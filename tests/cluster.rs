@@ -63,7 +63,7 @@ async fn nodes_announce_expire_and_the_least_loaded_is_chosen() {
     })
     .await;
     // Expiry is Redis's own clock: the TTL plus polling and a busy machine's scheduling.
-    assert!(died.elapsed() <= registry::NODE_TTL + Duration::from_secs(2), "dead within ~6 s: {:?}", died.elapsed());
+    assert!(died.elapsed() <= registry::NODE_TTL + Duration::from_secs(2), "dead within the TTL + 2 s: {:?}", died.elapsed());
     let members: Vec<String> = redis::cmd("SMEMBERS").arg("tessera:nodes").query_async(&mut reader).await.expect("smembers");
     assert_eq!(members, ["a"], "expired ids are pruned from the set");
     stop_a.cancel();

@@ -12,15 +12,17 @@
 //!   which `make bench` gives it when run as root).
 //!
 //! Frames are counted from RTP (the load generator does not decode): under loss, a frame whose
-//! marker packet arrived counts even if a packet before it was lost for good.
+//! marker packet arrived counts even if a packet before it was lost for good. The freeze is the
+//! longest gap between frames' arrivals at any receiver of the room.
 
 use super::{Server, opts, quick, secs};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tessera::loadgen::http::raw;
-use tessera::loadgen::loss::{LossError, UdpLoss};
+use tessera::loadgen::loss::{LossError, UdpLoss, isolated};
 use tessera::loadgen::run::LoadReport;
 use tessera::media::VideoCodec;
+use tokio::time::Instant;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stress {
@@ -53,7 +55,8 @@ impl Stress {
 }
 
 async fn call(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
-    let (status, text) = raw(addr, method, path, body.map(str::as_bytes), &[]).await.expect("HTTP to the bench server");
+    let (status, text) =
+        raw(addr, method, path, body.map(str::as_bytes), &[]).await.expect("the bench server on loopback answers while the benchmark runs");
     (status, serde_json::from_str(&text).unwrap_or_default())
 }
 
@@ -105,7 +108,10 @@ impl Applied {
     }
 }
 
-async fn apply(stress: Stress, addr: SocketAddr, room: String, participants: Vec<String>) -> Result<Applied, LossError> {
+/// Applies `stress` until `until`: the end of the load's measurement window, less a second (the
+/// window's end is estimated from when the room filled; after it the load generator leaves, and
+/// a layout pinning someone who left is rightly refused).
+async fn apply(stress: Stress, addr: SocketAddr, room: String, participants: Vec<String>, until: Instant) -> Result<Applied, LossError> {
     Ok(match stress {
         Stress::None => Applied::Nothing,
         Stress::Layouts => Applied::Task(tokio::spawn(async move {
@@ -113,6 +119,9 @@ async fn apply(stress: Stress, addr: SocketAddr, room: String, participants: Vec
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             for i in 0.. {
                 tick.tick().await;
+                if Instant::now() >= until {
+                    return;
+                }
                 let body = format!(r#"{{"layout":"{}","pin":"{}"}}"#, layouts[i % 4], participants[i % participants.len()]);
                 let (st, v) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(&body)).await;
                 assert_eq!(st, 200, "the benchmark's layout change was taken: {v}");
@@ -122,6 +131,9 @@ async fn apply(stress: Stress, addr: SocketAddr, room: String, participants: Vec
             let mut tick = tokio::time::interval(Duration::from_secs(2));
             loop {
                 tick.tick().await;
+                if Instant::now() >= until {
+                    return;
+                }
                 let (st, v) = call(addr, "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
                 assert_eq!((st, v["state"].as_str()), (201, Some("failed")), "the benchmark's recording fails as set up: {v}");
             }
@@ -138,19 +150,25 @@ async fn apply(stress: Stress, addr: SocketAddr, room: String, participants: Vec
 
 /// One run of the room under `stress`: its report, or why the stress could not be applied.
 async fn run_once(server: &Server, stress: Stress) -> Result<LoadReport, LossError> {
+    if stress == Stress::Loss && !isolated() {
+        return Err(LossError::NotIsolated);
+    }
     let addr = server.addr;
     let known = open_room_ids(addr).await;
-    let o = opts(addr, 1, 4, Some(VideoCodec::H264), secs(4), secs(8));
-    let load = tokio::spawn(async move { tessera::loadgen::run::run(&o).await.expect("load runs") });
+    let (warmup, duration) = (secs(4), secs(8));
+    let o = opts(addr, 1, 4, Some(VideoCodec::H264), warmup, duration);
+    let load = tokio::spawn(async move { tessera::loadgen::run::run(&o).await.expect("the load generator joins the bench server's room") });
     let (room, participants) = joined_room(addr, &known).await;
-    let applied = match apply(stress, addr, room, participants).await {
+    let until = Instant::now() + warmup + duration - Duration::from_secs(1);
+    let applied = match apply(stress, addr, room, participants, until).await {
         Ok(a) => a,
         Err(e) => {
-            load.abort();
+            // Let the load leave properly, so its sessions do not linger into the next run.
+            let _ = load.await;
             return Err(e);
         }
     };
-    let report = load.await.expect("load task");
+    let report = load.await.expect("the load task does not panic (its errors panic above with their cause)");
     applied.end().await;
     Ok(report)
 }
@@ -166,13 +184,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Runs H; returns its table rows.
 pub fn frame_rates(rt: &tokio::runtime::Runtime) -> Vec<(String, String, String, String)> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-h-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("bench folder");
+    std::fs::create_dir_all(&dir).expect("the temporary folder is writable");
     // A file where the recordings folder should be: every recording fails at once.
     let blocked = dir.join("not-a-folder");
-    std::fs::write(&blocked, b"x").expect("bench file");
+    std::fs::write(&blocked, b"x").expect("the benchmark's own new folder is writable");
     let config = dir.join("tessera.toml");
     std::fs::write(&config, format!("listen = \"127.0.0.1:0\"\ndatabase = \":memory:\"\nrecordings_dir = \"{}\"\n", blocked.display()))
-        .expect("bench config written");
+        .expect("the benchmark's own new folder is writable");
     let server = Server::start_with(&["--config", &config.to_string_lossy()]);
     let rounds = if quick() { 1 } else { 3 };
     let mut got: Vec<(Stress, Rounds)> = Stress::ALL.iter().map(|s| (*s, Ok(Vec::new()))).collect();
@@ -201,7 +219,7 @@ pub fn frame_rates(rt: &tokio::runtime::Runtime) -> Vec<(String, String, String,
     };
     got.iter()
         .map(|(stress, runs)| {
-            let name = format!("H. Worst receiver's frame rate in a room of 4, {} (fps / longest freeze ms)", stress.label());
+            let name = format!("H. Room of 4, {}: worst receiver's fps / longest freeze of any receiver (ms, on arrival)", stress.label());
             match runs {
                 Ok(v) => {
                     let (fps, gap, each) = summary(v);

@@ -32,6 +32,7 @@ pub struct UdpLoss {
 }
 
 impl UdpLoss {
+    /// Installs the rule, refusing outside a namespace of our own ([`isolated`]).
     pub fn start(percent: u32) -> Result<UdpLoss, LossError> {
         if !isolated() {
             return Err(LossError::NotIsolated);
@@ -55,6 +56,11 @@ impl UdpLoss {
 
 impl Drop for UdpLoss {
     fn drop(&mut self) {
-        let _ = Command::new("nft").args(["delete", "table", "inet", &self.table]).status();
+        // A rule left behind would impair whatever runs next in this namespace: say so loudly.
+        match Command::new("nft").args(["delete", "table", "inet", &self.table]).status() {
+            Ok(st) if st.success() => {}
+            // On stderr, not the log: its users (a test, a benchmark) may have no subscriber.
+            other => eprintln!("the UDP loss rule (nft table inet {}) could not be removed: {other:?}", self.table),
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The load generator (`tessera loadgen`) and the client it is built on. It joins R rooms × N
 //! participants over real WebRTC with the documented protocol, sends pre-encoded media from
 //! files (looped, timestamps rewritten) and never decodes what it receives: it counts frames,
-//! keyframes, freezes and bytes from the RTP.
+//! keyframes, freezes and bytes from the RTP. [`loss`] impairs loopback with random UDP loss (an
+//! nftables rule, only in a network namespace of its own) for the loss test and benchmark H.
 
 pub mod http;
 pub mod loss;
