@@ -79,7 +79,9 @@ grep -qx finished "$TESSERA_TEST_STATUS" || failed+=("the test run did not finis
 
 echo
 if ((${#failed[@]})); then
-  echo "==> FAILED: ${failed[*]}"
+  echo "==> FAILED (${#failed[@]}):"
+  printf '    %s\n' "${failed[@]}"
+  echo "==> failed tests:"
   grep -a -E '^test .* \.\.\. FAILED$|^not ok |^error: test failed|^error: [0-9]+ targets? failed' "$log" | sed 's/^/    /' || true
   exit 1
 fi
