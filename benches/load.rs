@@ -123,6 +123,25 @@ impl Measured {
     }
 }
 
+/// A REST call to a bench server: its status and JSON body (`Null` when the body is not JSON).
+async fn api(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let (status, text) = tessera::loadgen::http::raw(addr, method, path, body.map(str::as_bytes), &[])
+        .await
+        .expect("the bench server on loopback answers while the benchmark runs");
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// The ids of the server's open rooms (up to 200).
+async fn open_room_ids(addr: SocketAddr) -> Vec<String> {
+    let v = api(addr, "GET", "/api/v1/rooms?state=open&limit=200", None).await.1;
+    v["rooms"].as_array().into_iter().flatten().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 struct Server {
     child: Child,
     addr: SocketAddr,

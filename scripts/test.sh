@@ -33,7 +33,8 @@ if ((${#failed[@]})); then
   exit 1
 fi
 step "cargo fmt --check" cargo fmt --all -- --check
-# Shares the build's dependency artefacts; only the project's own crate is checked again.
+# Checks every dependency again in check mode (about 1.5 min on 2 cores): clippy cannot reuse
+# the build's artefacts.
 step "cargo clippy" cargo clippy --locked --all-targets -- -D warnings
 
 # Runs in the loopback-only network namespace (a separate bash, same file system): writes one

@@ -9,7 +9,7 @@ mod common;
 use common::client::{Client, Opts};
 use common::{TestServer, eventually};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tessera::loadgen::loss::{UdpLoss, isolated};
 
 #[test]
@@ -86,17 +86,5 @@ async fn run() {
     eprintln!("joins retried after a failed first handshake: {retries}");
     // Watch 5 s of decoded frames for everyone at once: the composite keeps flowing for all
     // (the frame rate under loss itself is `make bench`'s, H).
-    let start: Vec<u64> = clients
-        .iter()
-        .map(|c| {
-            c.take_longest_video_step();
-            c.frames()
-        })
-        .collect();
-    let t0 = Instant::now();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let elapsed = t0.elapsed();
-    for (i, (c, s)) in clients.iter().zip(&start).enumerate() {
-        common::assert_flowing(&format!("P{i} under 5 % loss"), c.frames() - s, elapsed, c.take_longest_video_step());
-    }
+    common::client::all_flow_for(&clients, |i| format!("P{i} under 5 % loss"), Duration::from_secs(5)).await;
 }

@@ -6,11 +6,10 @@
 //! pooled threads, so names, not thread ids, tell whose work it is); the encoder's row shows
 //! that nothing is encoded twice.
 
-use super::{Roles, Server, cpu_by_role, opts, quick, secs};
+use super::{Roles, Server, cpu_by_role, median, opts, quick, secs};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tessera::loadgen::http::raw;
 use tessera::loadgen::rtmp_server::RtmpServer;
 use tessera::media::VideoCodec;
 
@@ -28,16 +27,14 @@ pub fn config_file(dir: &Path) -> String {
 }
 
 async fn call(addr: SocketAddr, method: &str, path: &str, body: Option<String>) -> serde_json::Value {
-    let (_, text) = raw(addr, method, path, body.as_deref().map(str::as_bytes), &[]).await.expect("HTTP");
-    serde_json::from_str(&text).unwrap_or_default()
+    super::api(addr, method, path, body.as_deref()).await.1
 }
 
 /// The ids of the open rooms, once `n` exist.
 async fn open_rooms(addr: SocketAddr, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let v = call(addr, "GET", "/api/v1/rooms?state=open&limit=200", None).await;
-        let ids: Vec<String> = v["rooms"].as_array().into_iter().flatten().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect();
+        let ids = super::open_room_ids(addr).await;
         if ids.len() >= n || Instant::now() > deadline {
             return ids;
         }
@@ -65,11 +62,6 @@ async fn window<T>(servers: [&Server; 2], loads: &[tokio::task::JoinHandle<T>], 
         let (s, (c0, r0)) = (servers[i], &before[i]);
         ((s.cpu() - c0) / el, super::cores_by_role(r0, cpu_by_role(s.pid()), el))
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 type Row = (String, String, String, String);

@@ -15,10 +15,9 @@
 //! marker packet arrived counts even if a packet before it was lost for good. The freeze is the
 //! longest gap between frames' arrivals at any receiver of the room.
 
-use super::{Server, opts, quick, secs};
+use super::{Server, api, median, open_room_ids, opts, quick, secs};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tessera::loadgen::http::raw;
 use tessera::loadgen::loss::{LossError, UdpLoss, isolated};
 use tessera::loadgen::run::LoadReport;
 use tessera::media::VideoCodec;
@@ -54,17 +53,6 @@ impl Stress {
     }
 }
 
-async fn call(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
-    let (status, text) =
-        raw(addr, method, path, body.map(str::as_bytes), &[]).await.expect("the bench server on loopback answers while the benchmark runs");
-    (status, serde_json::from_str(&text).unwrap_or_default())
-}
-
-async fn open_room_ids(addr: SocketAddr) -> Vec<String> {
-    let v = call(addr, "GET", "/api/v1/rooms?state=open&limit=200", None).await.1;
-    v["rooms"].as_array().into_iter().flatten().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect()
-}
-
 /// The room the load generator opened (not in `known`) and its participants' ids, once all 4
 /// have joined.
 async fn joined_room(addr: SocketAddr, known: &[String]) -> (String, Vec<String>) {
@@ -72,7 +60,7 @@ async fn joined_room(addr: SocketAddr, known: &[String]) -> (String, Vec<String>
     loop {
         assert!(tokio::time::Instant::now() < deadline, "the load generator's room of 4 did not fill within 60 s");
         if let Some(id) = open_room_ids(addr).await.into_iter().find(|id| !known.contains(id)) {
-            let v = call(addr, "GET", &format!("/api/v1/rooms/{id}/participants"), None).await.1;
+            let v = api(addr, "GET", &format!("/api/v1/rooms/{id}/participants"), None).await.1;
             let ids: Vec<String> =
                 v["participants"].as_array().into_iter().flatten().filter_map(|p| p["id"].as_str().map(str::to_owned)).collect();
             if ids.len() >= 4 {
@@ -123,7 +111,7 @@ async fn apply(stress: Stress, addr: SocketAddr, room: String, participants: Vec
                     return;
                 }
                 let body = format!(r#"{{"layout":"{}","pin":"{}"}}"#, layouts[i % 4], participants[i % participants.len()]);
-                let (st, v) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(&body)).await;
+                let (st, v) = api(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(&body)).await;
                 assert_eq!(st, 200, "the benchmark's layout change was taken: {v}");
             }
         })),
@@ -134,7 +122,7 @@ async fn apply(stress: Stress, addr: SocketAddr, room: String, participants: Vec
                 if Instant::now() >= until {
                     return;
                 }
-                let (st, v) = call(addr, "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
+                let (st, v) = api(addr, "POST", &format!("/api/v1/rooms/{room}/recordings"), None).await;
                 assert_eq!((st, v["state"].as_str()), (201, Some("failed")), "the benchmark's recording fails as set up: {v}");
             }
         })),
@@ -175,11 +163,6 @@ async fn run_once(server: &Server, stress: Stress) -> Result<LoadReport, LossErr
 
 /// Per round, the worst receiver's fps and the longest freeze in ms; or why not measured.
 type Rounds = Result<Vec<(f64, f64)>, String>;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Runs H; returns its table rows.
 pub fn frame_rates(rt: &tokio::runtime::Runtime) -> Vec<(String, String, String, String)> {

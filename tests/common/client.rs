@@ -66,6 +66,24 @@ pub struct Client {
 
 const AUDIO_KEEP: usize = 48_000;
 
+/// Watches every client's composite over the same `window` and asserts that each kept flowing
+/// ([`super::assert_flowing`]); `what(i)` names the i-th.
+pub async fn all_flow_for(clients: &[Client], what: impl Fn(usize) -> String, window: std::time::Duration) {
+    let start: Vec<u64> = clients
+        .iter()
+        .map(|c| {
+            c.take_longest_video_step();
+            c.frames()
+        })
+        .collect();
+    let t0 = std::time::Instant::now();
+    tokio::time::sleep(window).await;
+    let elapsed = t0.elapsed();
+    for (i, (c, n0)) in clients.iter().zip(start).enumerate() {
+        super::assert_flowing(&what(i), c.frames() - n0, elapsed, c.take_longest_video_step());
+    }
+}
+
 /// Starts `desc` (ending in an appsink named `out`) and sends each RTP buffer to `tx`, the
 /// first `padding_first` of them emptied to padding-only packets.
 fn rtp_source(desc: &str, tx: mpsc::Sender<rtp::Packet>, padding_first: usize) -> gst::Pipeline {
@@ -200,10 +218,7 @@ impl Client {
     /// Watches the composite for `window` (a measurement window, not a wait for an event) and
     /// asserts that it kept flowing ([`super::assert_flowing`]).
     pub async fn assert_flows_for(&self, what: &str, window: std::time::Duration) {
-        self.take_longest_video_step();
-        let (n0, t0) = (self.frames(), std::time::Instant::now());
-        tokio::time::sleep(window).await;
-        super::assert_flowing(what, self.frames() - n0, t0.elapsed(), self.take_longest_video_step());
+        all_flow_for(std::slice::from_ref(self), |_| what.to_owned(), window).await;
     }
 
     /// The last `n` received audio samples, once that many arrived.
