@@ -242,7 +242,7 @@ fn baseline_cpu(duration: Duration, audio: bool) -> (f64, Roles) {
     gst::init().expect("gstreamer");
     let pipelines =
         tessera::media::pipelines::Pipelines::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("pipelines");
-    let enc = tessera::media::pipelines::render(&pipelines.encode_h264, &tessera::config::CompositeConfig::default());
+    let enc = tessera::media::pipelines::render(&pipelines.encode_h264, &tessera::records::CompositeConfig::default());
     let mut desc = format!(
         "compositor name=mix background=black ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! {enc} ! fakesink sync=false "
     );
@@ -574,7 +574,7 @@ fn main() {
     for (a, b, c, d) in &rows {
         table.push_str(&format!("| {a} | {b} | {c} | {d} |\n"));
     }
-    let date = tessera::room::rfc3339(std::time::SystemTime::now());
+    let date = tessera::time::rfc3339(std::time::SystemTime::now());
     let doc = format!(
         "# Benchmark results\n\nMeasured {date} on {} by `make bench` (`benches/load.rs`; release build). \
          The load generator runs on the same machine, so it competes with the server for the same cores.\n\n{table}\n\

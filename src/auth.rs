@@ -229,7 +229,7 @@ mod tests {
         for bad in ["Bearer", "Bearer ", "Bearerops:s3cret-s3cret-s3cret", "Bearers ops:s3cret-s3cret-s3cret", ""] {
             assert_eq!(a.caller(Some(bad)), Err(AuthError::Invalid), "{bad:?}");
         }
-        let now = crate::room::now_unix();
+        let now = crate::time::now_unix();
         let (t, exp) = a.issue("room1", "u1", "Ada", Role::Host, now, 60).unwrap();
         assert_eq!(exp, now + 60);
         let Ok(Caller::Token(c)) = a.caller(Some(&format!("Bearer {t}"))) else { panic!("token accepted") };
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn expired_and_forged_tokens_are_refused() {
         let a = auth(false);
-        let now = crate::room::now_unix();
+        let now = crate::time::now_unix();
         let (old, _) = a.issue("r", "u", "n", Role::Host, now - 3600, 60).unwrap();
         assert_eq!(a.verify_token(&old), Err(AuthError::Expired));
         let other = Auth::new(vec![], b"another-secret-another-secret-xx");

@@ -2,7 +2,7 @@
 //! (which win), then validated. `tessera.sample.toml` documents every key.
 
 use crate::auth::ApiKey;
-use crate::webhook::WebhookConfig;
+use crate::records::CompositeConfig;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -37,21 +37,26 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
-/// Settings of the composite every room produces.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct CompositeConfig {
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-    /// Target video bitrate of the composite, kbit/s.
-    pub bitrate_kbps: u32,
+/// Where and how to deliver webhooks (`[webhook]`).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret: String,
+    /// Attempts per event (the first included).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubled for each further retry.
+    #[serde(default = "default_backoff_ms")]
+    pub initial_backoff_ms: u64,
 }
 
-impl Default for CompositeConfig {
-    fn default() -> Self {
-        Self { width: 1280, height: 720, fps: 30, bitrate_kbps: 1500 }
-    }
+fn default_attempts() -> u32 {
+    6
+}
+
+fn default_backoff_ms() -> u64 {
+    1000
 }
 
 /// The whole server configuration.

@@ -8,6 +8,7 @@
 //! Signature: header `Tessera-Signature: t=<unix seconds>,v1=<hex>` where `<hex>` is
 //! HMAC-SHA256(secret, "<t>.<body>"). Receivers recompute it and should refuse old `t`s.
 
+use crate::config::WebhookConfig;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -19,28 +20,6 @@ use tokio_util::sync::CancellationToken;
 const QUEUE: usize = 1024;
 const MAX_IN_FLIGHT: usize = 16;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where and how to deliver.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    pub url: String,
-    pub secret: String,
-    /// Attempts per event (the first included).
-    #[serde(default = "default_attempts")]
-    pub max_attempts: u32,
-    /// First retry delay in milliseconds; doubled for each further retry.
-    #[serde(default = "default_backoff_ms")]
-    pub initial_backoff_ms: u64,
-}
-
-fn default_attempts() -> u32 {
-    6
-}
-
-fn default_backoff_ms() -> u64 {
-    1000
-}
 
 /// One event as delivered (the JSON body).
 #[derive(Debug, Clone, Serialize)]
@@ -67,7 +46,7 @@ impl WebhookEvent {
         Self {
             event,
             id: crate::ids::random_id(20),
-            created_at: crate::room::format_unix(crate::room::now_unix()),
+            created_at: crate::time::format_unix(crate::time::now_unix()),
             room,
             participant: None,
             reason: None,
@@ -136,7 +115,7 @@ async fn deliver(client: &reqwest::Client, cfg: &WebhookConfig, ev: &WebhookEven
     let Ok(body) = serde_json::to_vec(ev) else { return };
     let mut delay = Duration::from_millis(cfg.initial_backoff_ms);
     for attempt in 1..=cfg.max_attempts {
-        let t = crate::room::now_unix();
+        let t = crate::time::now_unix();
         let result = client
             .post(&cfg.url)
             .header("content-type", "application/json")

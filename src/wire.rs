@@ -3,11 +3,11 @@
 //! are caught.
 
 use crate::auth::Role;
-use crate::config::CompositeConfig;
 use crate::protocol::ParticipantInfo;
-use crate::room::MediaStats;
-use crate::room::format_unix;
-use crate::room::spec::RoomSpec;
+use crate::records::CompositeConfig;
+use crate::records::MediaStats;
+use crate::records::room::RoomSpec;
+use crate::time::{format_unix, format_unix_ms};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -385,21 +385,12 @@ pub struct RecordingView {
     pub parts: Vec<PartView>,
 }
 
-/// Unix milliseconds as RFC 3339 with milliseconds.
-pub fn format_unix_ms(ms: i64) -> String {
-    let secs = format_unix(ms.div_euclid(1000));
-    match secs.strip_suffix('Z') {
-        Some(s) => format!("{s}.{:03}Z", ms.rem_euclid(1000)),
-        None => secs,
-    }
-}
-
 impl RecordingView {
-    pub fn new(r: &crate::egress::spec::RecordingRecord) -> Self {
+    pub fn new(r: &crate::records::recording::RecordingRecord) -> Self {
         let running = r.state.is_active();
         let duration_ms = match (running, r.duration_ms) {
             (false, Some(d)) => d,
-            _ => (r.ended_at.unwrap_or_else(crate::egress::recording::now_ms) - r.started_at).max(0) as u64,
+            _ => (r.ended_at.unwrap_or_else(crate::time::now_ms) - r.started_at).max(0) as u64,
         };
         Self {
             id: r.id.clone(),
@@ -448,7 +439,7 @@ impl std::fmt::Debug for StartStreamRequest {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamList {
-    pub streams: Vec<crate::egress::rtmp::StreamView>,
+    pub streams: Vec<crate::records::StreamView>,
 }
 
 /// A room's state (`RoomView.state`; the `state` filter of `GET /rooms`).

@@ -204,7 +204,7 @@ async fn twenty_racing_joins_through_three_nodes_make_one_owner() {
     let _turn = common::one_call_at_a_time().await;
     let (redis, nodes) = cluster(false, "").await;
     // Scheduled (not placed by its start): the first joins place it, all at once.
-    let starts = tessera::room::format_unix(tessera::room::now_unix() + 300);
+    let starts = tessera::time::format_unix(tessera::time::now_unix() + 300);
     let room = create_room(nodes[0].addr, &format!(r#"{{"startsAt":"{starts}","maxParticipants":25}}"#)).await;
     let joins: Vec<_> = (0..20)
         .map(|i| {
@@ -348,7 +348,7 @@ async fn a_scheduled_room_raced_by_three_nodes_opens_once() {
     let (hook, mut deliveries) = common::webhook::receiver().await;
     let extra = format!("[webhook]\nurl = \"http://{hook}/hook\"\nsecret = \"cluster-webhook-secret-0123456789\"\ninitial_backoff_ms = 50");
     let (_redis, nodes) = cluster(false, &extra).await;
-    let starts = tessera::room::format_unix(tessera::room::now_unix() + 2);
+    let starts = tessera::time::format_unix(tessera::time::now_unix() + 2);
     let room = create_room(nodes[1].addr, &format!(r#"{{"startsAt":"{starts}"}}"#)).await;
     let mut started: HashMap<String, String> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(8);

@@ -6,9 +6,9 @@ mod common;
 
 use common::redis::Redis;
 use tessera::cluster;
-use tessera::config::CompositeConfig;
-use tessera::egress::spec::{Part, RecordingRecord, RecordingState};
-use tessera::room::spec::{EndReason, RoomSpec, RoomState};
+use tessera::records::CompositeConfig;
+use tessera::records::recording::{Part, RecordingRecord, RecordingState};
+use tessera::records::room::{EndReason, RoomSpec, RoomState};
 use tessera::store::{RecordingFilter, RedisStore, RoomFilter};
 
 /// A store for `node` on its own connection to `redis`.

@@ -74,7 +74,7 @@ async fn all_released(server: &TestServer) {
 async fn host_ends_the_room_for_everyone_and_webhooks_arrive_signed() {
     let _turn = common::one_call_at_a_time().await;
     let (hook_addr, mut hooks) = common::webhook::receiver().await;
-    let webhook = tessera::webhook::WebhookConfig {
+    let webhook = tessera::config::WebhookConfig {
         url: format!("http://{hook_addr}/hooks"),
         secret: HOOK_SECRET.into(),
         max_attempts: 5,
@@ -238,20 +238,20 @@ async fn joins_refused_early_ended_full_and_with_bad_tokens() {
     let _turn = common::one_call_at_a_time().await;
     let server = TestServer::start_with(keyed_config()).await;
     let addr = server.addr();
-    let now = tessera::room::now_unix();
+    let now = tessera::time::now_unix();
     let refused = |(msg, close): (Value, Option<u16>), code: &str, want_close: u16| {
         assert_eq!((msg["type"].as_str(), msg["code"].as_str(), close), (Some("error"), Some(code), Some(want_close)), "{msg}");
         msg
     };
 
-    let starts = tessera::room::format_unix(now + 3600);
+    let starts = tessera::time::format_unix(now + 3600);
     let (early, _) = create(addr, json!({"startsAt": starts})).await;
     let t = token(addr, &early, "E", None).await;
     let msg = refused(first_and_close(ws(addr, &early, &format!("token={t}")).await).await, "room_not_started", 4425);
     assert_eq!(msg["startsAt"], starts.as_str());
 
     // Inside the early-join window (10 minutes by default) a scheduled room can be joined.
-    let (soon, _) = create(addr, json!({"startsAt": tessera::room::format_unix(now + 120)})).await;
+    let (soon, _) = create(addr, json!({"startsAt": tessera::time::format_unix(now + 120)})).await;
     let t = token(addr, &soon, "S", None).await;
     let mut w = ws(addr, &soon, &format!("token={t}")).await;
     assert_eq!(first_message(&mut w).await["type"], "welcome");
@@ -304,7 +304,7 @@ async fn empty_room_ends_after_its_timeout() {
     all_released(&server).await;
 
     // A room with endsAt ends then, with people in it: they are told why.
-    let (timed, _) = create(addr, json!({"endsAt": tessera::room::format_unix(tessera::room::now_unix() + 2)})).await;
+    let (timed, _) = create(addr, json!({"endsAt": tessera::time::format_unix(tessera::time::now_unix() + 2)})).await;
     let t = token(addr, &timed, "stayer", None).await;
     let mut w = ws(addr, &timed, &format!("token={t}")).await;
     assert_eq!(first_message(&mut w).await["type"], "welcome");

@@ -49,8 +49,8 @@ async fn scheduled_room_survives_a_restart_and_opens_on_time() {
 
     let server = common::binary::start(&config);
     common::binary::ready(addr).await;
-    let starts_at = tessera::room::now_unix() + 8;
-    let (st, v) = call(addr, "POST", "/api/v1/rooms", Some(json!({"name": "Later", "startsAt": tessera::room::format_unix(starts_at)})))
+    let starts_at = tessera::time::now_unix() + 8;
+    let (st, v) = call(addr, "POST", "/api/v1/rooms", Some(json!({"name": "Later", "startsAt": tessera::time::format_unix(starts_at)})))
         .await
         .expect("create");
     assert_eq!(st, 201, "{v}");
@@ -74,7 +74,7 @@ async fn scheduled_room_survives_a_restart_and_opens_on_time() {
         }
     })
     .await;
-    assert!(tessera::room::now_unix() >= starts_at, "opened no earlier than startsAt");
+    assert!(tessera::time::now_unix() >= starts_at, "opened no earlier than startsAt");
     assert_eq!(join(addr, &scheduled).await["type"], "welcome");
     drop(server);
     let _ = std::fs::remove_dir_all(dir);

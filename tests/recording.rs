@@ -176,7 +176,7 @@ async fn a_recording_that_cannot_be_written_fails_alone_and_the_call_goes_on() {
     let (hook_addr, mut hooks) = common::webhook::receiver().await;
     let mut cfg = test_config();
     cfg.recordings_dir = blocked;
-    cfg.webhook = Some(tessera::webhook::WebhookConfig {
+    cfg.webhook = Some(tessera::config::WebhookConfig {
         url: format!("http://{hook_addr}/hooks"),
         secret: "recording-failed-secret-0123456789".into(),
         max_attempts: 5,

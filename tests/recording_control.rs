@@ -36,7 +36,7 @@ async fn auto_recording_is_announced_controlled_by_the_host_and_finalized_when_t
     let dir = std::env::temp_dir().join(format!("tessera-recctl-{}", tessera::ids::random_id(8)));
     let cfg = Config {
         api_keys: tessera::config::parse_api_keys(KEY).expect("valid"),
-        webhook: Some(tessera::webhook::WebhookConfig {
+        webhook: Some(tessera::config::WebhookConfig {
             url: format!("http://{hook_addr}/hooks"),
             secret: HOOK_SECRET.into(),
             max_attempts: 5,

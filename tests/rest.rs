@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use tessera::auth::{Auth, Role};
 use tessera::config::Config;
-use tessera::room::now_unix;
+use tessera::time::now_unix;
 use tokio_util::sync::CancellationToken;
 
 const KEY: &str = "ops:0123456789abcdef-secret";
@@ -63,7 +63,7 @@ fn err(got: (u16, Value), status: u16, code: &str) {
 }
 
 fn in_secs(s: i64) -> String {
-    tessera::room::format_unix(now_unix() + s)
+    tessera::time::format_unix(now_unix() + s)
 }
 
 #[tokio::test]
@@ -468,8 +468,8 @@ async fn limits_the_document_states_are_the_ones_enforced() {
     let api = Api::new(true).await;
     let (_, doc) = api.call("GET", "/api/v1/openapi.json", None, None).await;
     let prop = |schema: &str, field: &str| doc["components"]["schemas"][schema]["properties"][field].clone();
-    assert_eq!(prop("CreateRoomRequest", "maxParticipants")["maximum"], u64::from(tessera::room::spec::MAX_PARTICIPANTS));
-    assert_eq!(prop("CreateRoomRequest", "name")["maxLength"], tessera::room::spec::MAX_NAME_CHARS as u64);
+    assert_eq!(prop("CreateRoomRequest", "maxParticipants")["maximum"], u64::from(tessera::records::room::MAX_PARTICIPANTS));
+    assert_eq!(prop("CreateRoomRequest", "name")["maxLength"], tessera::records::room::MAX_NAME_CHARS as u64);
     assert_eq!(prop("PatchRoomRequest", "emptyTimeoutSeconds")["maximum"], 604_800);
     assert_eq!(prop("CreateRoomRequest", "startsAt")["format"], "date-time");
     assert_eq!(prop("RoomView", "createdAt")["format"], "date-time");

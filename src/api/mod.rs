@@ -13,6 +13,7 @@ mod download;
 mod files;
 mod forward;
 mod health;
+mod keepalive;
 mod live;
 pub mod openapi;
 mod participants;

@@ -5,7 +5,7 @@ use super::rejection::{ApiError, reject};
 use super::rooms::live_room;
 use super::{AppState, caller, download, header_text, with_state};
 use crate::auth::{AuthError, Caller, Role};
-use crate::egress::spec::{RecordingRecord, RecordingState};
+use crate::records::recording::{RecordingRecord, RecordingState};
 use crate::store::RecordingFilter;
 use crate::wire::{ErrorBody, RecordingList, RecordingView};
 use std::collections::HashMap;
@@ -71,7 +71,7 @@ async fn recording(state: &AppState, caller: &Caller, id: &str) -> Result<Record
         .ok_or_else(|| ApiError::NotFound("recording_not_found", format!("no recording with id {id:?}")))?;
     state.auth.require_host(caller, &rec.room_id)?;
     if rec.state.is_active() {
-        rec.parts = rec.scan_parts();
+        rec.parts = crate::egress::mp4::scan_parts(&rec.dir);
         rec.bytes = rec.parts.iter().map(|p| p.bytes).sum();
     }
     Ok(rec)

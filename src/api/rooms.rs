@@ -3,9 +3,10 @@
 use super::rejection::{ApiError, reject};
 use super::{AppState, body, caller, with_state};
 use crate::auth::{Caller, Role};
-use crate::room::spec::{DEFAULT_EMPTY_TIMEOUT, DEFAULT_MAX_PARTICIPANTS, EndReason, MAX_NAME_CHARS, RoomSpec, RoomState};
-use crate::room::{Lookup, RoomHandle, RoomInfo, RoomPatch, Route, format_unix, now_unix, parse_rfc3339};
+use crate::records::room::{DEFAULT_EMPTY_TIMEOUT, DEFAULT_MAX_PARTICIPANTS, EndReason, MAX_NAME_CHARS, RoomSpec, RoomState};
+use crate::room::{Lookup, RoomHandle, RoomInfo, RoomPatch, Route};
 use crate::store::RoomFilter;
+use crate::time::{format_unix, now_unix, parse_rfc3339};
 use crate::wire::{CreateRoomRequest, CreateRoomResponse, ErrorBody, PatchRoomRequest, RoomList, RoomStateName, RoomView};
 use std::collections::HashMap;
 use warp::http::StatusCode;

@@ -6,7 +6,7 @@ use super::rejection::{ApiError, reject};
 use super::rooms::live_room;
 use super::{AppState, caller, with_state};
 use crate::auth::Caller;
-use crate::egress::rtmp::StreamView;
+use crate::records::StreamView;
 use crate::wire::{ErrorBody, StartStreamRequest, StreamList};
 use warp::http::StatusCode;
 use warp::reply::Response;

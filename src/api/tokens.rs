@@ -4,7 +4,7 @@ use super::rejection::{ApiError, reject};
 use super::rooms::{existing_room, join_url};
 use super::{AppState, body, caller, with_state};
 use crate::auth::{Caller, Role};
-use crate::room::{format_unix, now_unix};
+use crate::time::{format_unix, now_unix};
 use crate::wire::{ErrorBody, TokenRequest, TokenResponse};
 use warp::http::StatusCode;
 use warp::reply::Response;

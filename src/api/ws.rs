@@ -3,11 +3,13 @@
 //! text in → parsed [`ClientMessage`] → the participant task; [`ServerMessage`]s out → text
 //! frames. Malformed input is answered here with `bad_message` and never reaches the room.
 
+use super::keepalive::{PING_EVERY, SILENCE_LIMIT};
 use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
-use crate::room::{JoinError, JoinRequest, Route, SessionView, format_unix};
+use crate::room::{JoinError, JoinRequest, Route, SessionView};
+use crate::time::format_unix;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -78,11 +80,6 @@ fn join_request(state: &AppState, room_id: &str, name: String, token: Option<&st
         None => Err(AuthError::Missing),
     }
 }
-
-/// How often the server pings an idle socket, and how long it waits for any frame before it
-/// takes the connection for lost (a network drop sends no close).
-pub(super) const PING_EVERY: Duration = Duration::from_secs(5);
-pub(super) const SILENCE_LIMIT: Duration = Duration::from_secs(15);
 
 fn welcome_limits(state: &AppState) -> Limits {
     Limits {

@@ -5,12 +5,12 @@
 //!
 //! Invariants: text and binary frames pass unchanged in both directions, and a close frame
 //! passes with its code and reason; each side's pings are answered on that side (the relay
-//! pings the client every [`super::ws::PING_EVERY`] and gives up on it after
-//! [`super::ws::SILENCE_LIMIT`] without a frame, closing the owner's side so the owner sees
+//! pings the client every [`super::keepalive::PING_EVERY`] and gives up on it after
+//! [`super::keepalive::SILENCE_LIMIT`] without a frame, closing the owner's side so the owner sees
 //! the drop too and keeps the session for a resume).
 
 use super::forward::HOP_HEADER;
-use super::ws::{PING_EVERY, SILENCE_LIMIT};
+use super::keepalive::{PING_EVERY, SILENCE_LIMIT};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode};

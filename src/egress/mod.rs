@@ -17,14 +17,14 @@ pub mod hls;
 pub mod mp4;
 pub mod recording;
 pub mod rtmp;
-pub mod spec;
 
-use crate::config::CompositeConfig;
 use crate::media::audio::AudioMixer;
 use crate::media::pipelines::Pipelines;
 use crate::media::tap::{EgressTap, TapStatus};
 use crate::media::video::RoomVideo;
 use crate::media::{KeyframeGate, MediaError};
+use crate::records::CompositeConfig;
+use crate::records::recording::{RecordingRecord, RecordingState};
 use crate::store::Store;
 use crate::webhook::Webhooks;
 use feed::Feed;
@@ -32,7 +32,6 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use recording::{RecordError, RecordingHandle};
-use spec::{RecordingRecord, RecordingState};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -379,7 +378,7 @@ impl RoomEgress {
         }
     }
 
-    pub fn start_stream(&mut self, mut media: MediaRefs<'_>, url: &str) -> Result<rtmp::StreamView, OutputError> {
+    pub fn start_stream(&mut self, mut media: MediaRefs<'_>, url: &str) -> Result<crate::records::StreamView, OutputError> {
         let live = self.streams.iter().filter(|s| !s.is_stopped()).count();
         if live >= self.ctx.max_streams_per_room {
             return Err(OutputError::TooManyStreams(self.ctx.max_streams_per_room));
@@ -393,11 +392,11 @@ impl RoomEgress {
         Ok(view)
     }
 
-    pub fn streams(&self) -> Vec<rtmp::StreamView> {
+    pub fn streams(&self) -> Vec<crate::records::StreamView> {
         self.streams.iter().map(rtmp::StreamHandle::view).collect()
     }
 
-    pub fn stop_stream(&mut self, id: &str, mut media: Option<MediaRefs<'_>>) -> Result<rtmp::StreamView, OutputError> {
+    pub fn stop_stream(&mut self, id: &str, mut media: Option<MediaRefs<'_>>) -> Result<crate::records::StreamView, OutputError> {
         let idx = self.streams.iter().position(|s| s.id == id).ok_or_else(|| OutputError::NotFound(id.into()))?;
         let mut s = self.streams.remove(idx);
         s.stop();

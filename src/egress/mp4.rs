@@ -1,7 +1,9 @@
-//! Reads an MP4 file's duration from its `moov/mvhd` header, without decoding: enough to report
+//! Reads a recording's part files from disk, and each MP4 file's duration from its `moov/mvhd`
+//! header without decoding: enough to report
 //! the parts of a recording that was cut short (the header is rewritten every 0.5 s while
 //! recording, so it holds the duration up to the last rewrite).
 
+use crate::records::recording::{Part, RecordingRecord, part_index};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -72,6 +74,31 @@ pub fn moov_before_mdat(path: &Path) -> Option<bool> {
     let moov = find_box(&mut f, 0, len, b"moov")?.0;
     let mdat = find_box(&mut f, 0, len, b"mdat")?.0;
     Some(moov < mdat)
+}
+
+/// The part files of a recording in `dir` now, in order, with their sizes and (when the header
+/// says) durations. Finished and interrupted recordings are described by this.
+pub fn scan_parts(dir: &Path) -> Vec<Part> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> =
+        entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).filter(|n| part_index(n).is_some()).collect();
+    names.sort_by_key(|n| part_index(n));
+    names
+        .into_iter()
+        .filter_map(|file| {
+            let path = dir.join(&file);
+            let bytes = std::fs::metadata(&path).ok()?.len();
+            let duration_ms = duration_ms(&path).unwrap_or(0);
+            Some(Part { index: part_index(&file)?, file, bytes, duration_ms })
+        })
+        .collect()
+}
+
+/// Sets a recording's parts, bytes and duration from the files on disk.
+pub fn refresh_from_disk(rec: &mut RecordingRecord) {
+    rec.parts = scan_parts(&rec.dir);
+    rec.bytes = rec.parts.iter().map(|p| p.bytes).sum();
+    rec.duration_ms = Some(rec.parts.iter().map(|p| p.duration_ms).sum());
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@
 //! wide count of running recordings is released exactly once, when the task ends.
 
 use super::feed::Feed;
-use super::spec::{PART_PATTERN, RecordingRecord, RecordingState};
 use super::{Counts, EgressContext, EgressEvent, OutputPipeline, PipelineGuard, Relay};
 use crate::media::KeyframeGate;
+use crate::records::recording::{PART_PATTERN, RecordingRecord, RecordingState};
+use crate::time::now_ms;
 use crate::webhook::WebhookEvent;
 use futures::StreamExt;
 use gstreamer as gst;
@@ -79,11 +80,6 @@ impl Drop for Slot {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 /// Starts recording `room_id`. The record is stored first; if the pipeline cannot start (no
 /// folder, no space, a bad pipeline file) the recording is returned already `failed`, with the
 /// reason, and nothing else is affected.
@@ -131,7 +127,7 @@ pub async fn start(
             rec.state = RecordingState::Failed;
             rec.reason = Some(reason);
             rec.ended_at = Some(now_ms());
-            rec.refresh_from_disk();
+            super::mp4::refresh_from_disk(&mut rec);
             ctx.store.put_recording(&rec).await?;
             webhook(ctx, "recordingFailed", &room_json, &rec);
             Ok((rec, None))
@@ -223,7 +219,7 @@ async fn follow(
                         if let Some(s) = e.structure()
                             && s.name() == "splitmuxsink-fragment-opened"
                         {
-                            rec.parts = rec.scan_parts();
+                            rec.parts = super::mp4::scan_parts(&rec.dir);
                             tracing::info!(part = rec.parts.len(), "recording part opened");
                             let _ = ctx.store.put_recording(&rec).await;
                         }
@@ -239,7 +235,7 @@ async fn follow(
     let (video, audio) = (feed.video_frames.load(Ordering::Relaxed), feed.audio_frames.load(Ordering::Relaxed));
     tracing::debug!(video, audio, "frames handed to the recording");
     rec.ended_at = Some(now_ms());
-    rec.refresh_from_disk();
+    super::mp4::refresh_from_disk(&mut rec);
     match outcome {
         Ok(()) => {
             rec.state = RecordingState::Complete;
@@ -286,7 +282,7 @@ async fn interrupt(ctx: &EgressContext, mut rec: RecordingRecord, reason: String
 pub async fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreError> {
     let cut = ctx.store.active_recordings().await?;
     for mut rec in cut.iter().cloned() {
-        rec.refresh_from_disk();
+        super::mp4::refresh_from_disk(&mut rec);
         let last_write = rec
             .parts
             .last()

@@ -13,10 +13,10 @@
 use super::feed::Feed;
 use super::{EgressContext, EgressEvent, OutputPipeline, PipelineGuard, Relay, count_guard};
 use crate::media::KeyframeGate;
+use crate::records::StreamView;
 use futures::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -100,26 +100,6 @@ impl RtmpUrl {
     }
 }
 
-/// An RTMP output as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StreamView {
-    pub id: String,
-    /// The target with its stream key masked (`rtmp://host/app/****`).
-    pub url: String,
-    /// `connecting`, `live`, `retrying` or `stopped`.
-    pub state: String,
-    /// Why the last attempt failed (with `retrying`, and after it on `live` until cleared).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// Attempts that failed so far.
-    pub retries: u32,
-    /// Bytes sent to the RTMP server over this output's life.
-    pub bytes_sent: u64,
-    /// RFC 3339.
-    pub started_at: String,
-}
-
 #[derive(Debug, Clone)]
 struct Status {
     state: &'static str,
@@ -147,7 +127,7 @@ impl StreamHandle {
             last_error: st.last_error,
             retries: st.retries,
             bytes_sent: st.bytes_sent,
-            started_at: crate::room::format_unix(self.started_at),
+            started_at: crate::time::format_unix(self.started_at),
         }
     }
 
@@ -180,7 +160,7 @@ pub fn start(
     span.in_scope(|| tracing::info!("rtmp output started"));
     let task = run(ctx.clone(), id.to_owned(), target.clone(), relay, keyframes, status.clone(), rx, events);
     tokio::spawn(task.instrument(span));
-    StreamHandle { id: id.to_owned(), url: target.masked, started_at: crate::room::now_unix(), status, stop: Some(tx) }
+    StreamHandle { id: id.to_owned(), url: target.masked, started_at: crate::time::now_unix(), status, stop: Some(tx) }
 }
 
 fn set(status: &Mutex<Status>, f: impl FnOnce(&mut Status)) {

@@ -2,7 +2,7 @@
 //! pipeline file must parse. A missing element is named with the Debian package providing it.
 
 use super::pipelines::{Pipelines, render};
-use crate::config::CompositeConfig;
+use crate::records::CompositeConfig;
 use gstreamer as gst;
 
 /// Elements created by code, with the Debian package that provides each.

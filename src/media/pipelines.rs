@@ -1,7 +1,7 @@
 //! The fixed chains an operator may edit: text files in `pipelines/`, read once at start-up and
 //! instantiated per room with `{placeholders}` filled from the composite settings.
 
-use crate::config::CompositeConfig;
+use crate::records::CompositeConfig;
 use std::path::{Path, PathBuf};
 
 /// Errors reading the pipeline folder.

@@ -7,16 +7,17 @@
 //! is told (`Ended`) before their event channel closes, the record is stored as ended, and the
 //! room leaves the registry.
 
-use super::spec::{EndReason, RoomSpec, RoomState};
 use super::{
-    Command, JoinError, JoinRequest, Joined, ManageError, MediaStats, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError,
-    RoomPatch, Rooms, format_unix, now_unix,
+    Command, JoinError, JoinRequest, Joined, ManageError, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError, RoomPatch, Rooms,
 };
 use crate::egress::{EgressEvent, RoomEgress};
 use crate::media::audio::AudioMixer;
 use crate::media::video::RoomVideo;
 use crate::protocol::{LeaveReason, ParticipantInfo};
+use crate::records::MediaStats;
+use crate::records::room::{EndReason, RoomSpec, RoomState};
 use crate::room::CountGuard;
+use crate::time::{format_unix, now_unix};
 use crate::webhook::WebhookEvent;
 use futures::StreamExt;
 use gstreamer as gst;

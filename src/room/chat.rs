@@ -110,7 +110,7 @@ impl ChatLog {
             id: crate::ids::random_id(12),
             participant_id: from.id.to_owned(),
             name: from.name.to_owned(),
-            sent_at: super::rfc3339_ms(std::time::SystemTime::now()),
+            sent_at: crate::time::rfc3339_ms(std::time::SystemTime::now()),
             text,
             file,
         };

@@ -14,19 +14,19 @@ pub mod files;
 pub mod participant;
 mod placement;
 mod registry;
-pub mod spec;
-mod time;
 
 use crate::auth::Role;
 use crate::egress::OutputError;
-use crate::egress::rtmp::StreamView;
-use crate::egress::spec::RecordingRecord;
 use crate::media::audio::AudioInput;
 use crate::media::video::VideoSubscription;
 use crate::media::{PacketSink, VideoCodec, VideoIngest};
 use crate::protocol::{ChatMessage, ChatState, Connection, FileInfo, LayoutInfo, LeaveReason, ParticipantInfo, RecordingInfo, SpeakerInfo};
+use crate::records::MediaStats;
+use crate::records::StreamView;
+use crate::records::recording::RecordingRecord;
+use crate::records::room::{EndReason, RoomSpec};
 use crate::store::StoreError;
-use spec::{EndReason, RoomSpec};
+use crate::time::format_unix;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -35,7 +35,6 @@ use tokio_util::sync::CancellationToken;
 pub use placement::{Route, RouteError};
 pub(crate) use registry::check_layout;
 pub use registry::{CreateError, Lookup, RoomContext, Rooms};
-pub use time::{format_unix, now_unix, parse_rfc3339, rfc3339, rfc3339_ms};
 
 /// Live-object counters, for `/healthz` and leak tests.
 #[derive(Debug, Default)]
@@ -178,25 +177,6 @@ pub struct Resumed {
     pub view: SessionView,
     /// The participant task's; the new connection's channels go there.
     pub resume: mpsc::Sender<participant::Resumption>,
-}
-
-/// Media counts reported by a room (leak tests compare them) and what its media lost so far.
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MediaStats {
-    pub elements: usize,
-    pub tiles: usize,
-    pub encoders: usize,
-    pub audio_inputs: usize,
-    pub audio_outputs: usize,
-    /// Composite video packets a slow receiver could not take (each loses only its own).
-    pub video_packets_dropped: u64,
-    /// Mixed audio packets a slow receiver could not take.
-    pub audio_packets_dropped: u64,
-    /// Times an input's audio ran dry while it was playing (each is a gap in that voice).
-    pub audio_underruns: u64,
-    /// Milliseconds of input audio thrown away to keep latency down.
-    pub audio_discarded_ms: u64,
 }
 
 /// Snapshot of a live room.

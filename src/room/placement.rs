@@ -10,12 +10,13 @@
 //! lives in the actor; losing the lease stops the actor); at most one actor per room per node
 //! (the registry is checked under its lock before spawning).
 
-use super::spec::{RoomSpec, RoomState};
-use super::{CreateError, Lookup, RoomHandle, Rooms, now_unix};
+use super::{CreateError, Lookup, RoomHandle, Rooms};
 use crate::cluster::lease::Lease;
 use crate::cluster::node::{ClusterNode, Decision, PlaceError};
 use crate::cluster::registry;
+use crate::records::room::{RoomSpec, RoomState};
 use crate::store::StoreError;
+use crate::time::now_unix;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -4,10 +4,11 @@
 //! Invariants: a room is in the registry exactly while its actor runs (the actor removes itself
 //! when it stops); the registry's lock is never held across an `.await`.
 
-use super::spec::RoomSpec;
-use super::{RoomHandle, Stats, actor, files, now_unix};
+use super::{RoomHandle, Stats, actor, files};
 use crate::media::pipelines::Pipelines;
+use crate::records::room::RoomSpec;
 use crate::store::{RoomFilter, Store, StoreError};
+use crate::time::now_unix;
 use crate::webhook::Webhooks;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -10,8 +10,8 @@
 //! backend's calls are bounded by the connection manager's response timeout, so a stalled Redis
 //! answers callers with an error rather than holding them.
 
-use crate::egress::spec::{RecordingRecord, RecordingState};
-use crate::room::spec::{RoomSpec, RoomState};
+use crate::records::recording::{RecordingRecord, RecordingState};
+use crate::records::room::{RoomSpec, RoomState};
 use std::path::PathBuf;
 
 mod recordings;

@@ -4,7 +4,7 @@
 use super::RecordingFilter;
 use super::StoreError;
 use super::sqlite::SqliteStore;
-use crate::egress::spec::{Part, RecordingRecord, RecordingState};
+use crate::records::recording::{Part, RecordingRecord, RecordingState};
 use rusqlite::{OptionalExtension, Row, params};
 
 const COLUMNS: &str = "id, room_id, state, reason, started_at, ended_at, duration_ms, bytes, parts, dir";

@@ -45,9 +45,9 @@
 //! first; a record deleted in between is left out.
 
 use super::{RecordingFilter, RoomFilter, StoreError};
-use crate::config::CompositeConfig;
-use crate::egress::spec::{Part, RecordingRecord, RecordingState};
-use crate::room::spec::{EndReason, RoomSpec};
+use crate::records::CompositeConfig;
+use crate::records::recording::{Part, RecordingRecord, RecordingState};
+use crate::records::room::{EndReason, RoomSpec};
 use redis::aio::ConnectionManager;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};

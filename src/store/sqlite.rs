@@ -6,8 +6,8 @@
 //! and short (one indexed row or one page); the connection's mutex is never held across an
 //! `.await` because no method here is async.
 
-use crate::config::CompositeConfig;
-use crate::room::spec::{EndReason, RoomSpec, RoomState};
+use crate::records::CompositeConfig;
+use crate::records::room::{EndReason, RoomSpec, RoomState};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 use std::path::Path;

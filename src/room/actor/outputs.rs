@@ -3,12 +3,12 @@
 //! and keeping the media alive exactly while participants or outputs need it.
 
 use super::{Media, Room};
-use crate::egress::rtmp::StreamView;
-use crate::egress::spec::{RecordingRecord, RecordingState};
 use crate::egress::{EgressEvent, MediaRefs, OutputError};
 use crate::protocol::RecordingInfo;
+use crate::records::StreamView;
+use crate::records::recording::{RecordingRecord, RecordingState};
 use crate::room::{RoomEvent, RoomMediaError};
-use crate::wire::format_unix_ms;
+use crate::time::format_unix_ms;
 
 /// The media as the egress needs it (`None` when the room has no media now).
 pub(super) fn refs(media: &mut Option<Media>) -> Option<MediaRefs<'_>> {
@@ -25,9 +25,9 @@ fn media_error(e: RoomMediaError) -> OutputError {
 impl Room {
     /// Outputs need an open room (not scheduled, not ended).
     fn check_open(&self) -> Result<(), OutputError> {
-        match self.spec.state(crate::room::now_unix()) {
-            crate::room::spec::RoomState::Open if !self.ended => Ok(()),
-            crate::room::spec::RoomState::Scheduled => Err(OutputError::NotOpen("the room has not started yet".into())),
+        match self.spec.state(crate::time::now_unix()) {
+            crate::records::room::RoomState::Open if !self.ended => Ok(()),
+            crate::records::room::RoomState::Scheduled => Err(OutputError::NotOpen("the room has not started yet".into())),
             _ => Err(OutputError::NotOpen("the room has ended".into())),
         }
     }

@@ -1,5 +1,6 @@
 //! What a recording is, as the store keeps it: its state, times, size and part files. Pure data;
-//! the recording pipeline lives in [`super::recording`].
+//! the recording pipeline lives in `egress::recording`, reading its parts from disk in
+//! `egress::mp4`.
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -79,33 +80,6 @@ pub struct RecordingRecord {
     pub dir: PathBuf,
 }
 
-impl RecordingRecord {
-    /// The part files on disk now, in order, with their sizes and (when the header says)
-    /// durations. Finished and interrupted recordings are described by this.
-    pub fn scan_parts(&self) -> Vec<Part> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
-        let mut names: Vec<String> =
-            entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).filter(|n| part_index(n).is_some()).collect();
-        names.sort_by_key(|n| part_index(n));
-        names
-            .into_iter()
-            .filter_map(|file| {
-                let path = self.dir.join(&file);
-                let bytes = std::fs::metadata(&path).ok()?.len();
-                let duration_ms = super::mp4::duration_ms(&path).unwrap_or(0);
-                Some(Part { index: part_index(&file)?, file, bytes, duration_ms })
-            })
-            .collect()
-    }
-
-    /// Sets parts, bytes and duration from the files on disk.
-    pub fn refresh_from_disk(&mut self) {
-        self.parts = self.scan_parts();
-        self.bytes = self.parts.iter().map(|p| p.bytes).sum();
-        self.duration_ms = Some(self.parts.iter().map(|p| p.duration_ms).sum());
-    }
-}
-
 /// The name of part `index` (1-based).
 pub fn part_file(index: u32) -> String {
     format!("part-{index:04}.mp4")
@@ -114,7 +88,8 @@ pub fn part_file(index: u32) -> String {
 /// The printf pattern splitmuxsink fills with the part index.
 pub const PART_PATTERN: &str = "part-%04d.mp4";
 
-fn part_index(name: &str) -> Option<u32> {
+/// The index of a part file's name (`part-0007.mp4` → 7).
+pub fn part_index(name: &str) -> Option<u32> {
     name.strip_prefix("part-")?.strip_suffix(".mp4")?.parse().ok()
 }
 

@@ -1,11 +1,19 @@
-//! RFC 3339 timestamps without a date-time dependency. Times are whole seconds since the Unix
-//! epoch (`i64`) everywhere in the domain; only the wire sees strings.
+//! The clock and RFC 3339 timestamps, without a date-time dependency: the one place the
+//! server reads wall-clock time as Unix seconds or milliseconds and turns it into text.
+//!
+//! Invariants: room times are whole seconds since the Unix epoch (`i64`), recording times
+//! milliseconds; only the wire sees strings (always UTC, `Z`). A clock before 1970 reads as 0.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, in seconds since the Unix epoch.
 pub fn now_unix() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
@@ -16,10 +24,14 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.
 pub fn rfc3339_ms(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = format_unix(d.as_secs() as i64);
+    format_unix_ms(t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of Unix milliseconds.
+pub fn format_unix_ms(ms: i64) -> String {
+    let secs = format_unix(ms.div_euclid(1000));
     match secs.strip_suffix('Z') {
-        Some(s) => format!("{s}.{:03}Z", d.subsec_millis()),
+        Some(s) => format!("{s}.{:03}Z", ms.rem_euclid(1000)),
         None => secs,
     }
 }

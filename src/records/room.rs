@@ -2,8 +2,24 @@
 //! calling app's metadata. This is the record the store keeps; the room's state is derived from
 //! it and the clock, so a restart can never leave a stale state behind.
 
-use crate::config::CompositeConfig;
 use serde::{Deserialize, Serialize};
+
+/// Settings of the composite every room produces.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompositeConfig {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Target video bitrate of the composite, kbit/s.
+    pub bitrate_kbps: u32,
+}
+
+impl Default for CompositeConfig {
+    fn default() -> Self {
+        Self { width: 1280, height: 720, fps: 30, bitrate_kbps: 1500 }
+    }
+}
 
 /// Defaults and bounds of the room settings.
 pub const DEFAULT_EMPTY_TIMEOUT: u32 = 300;

@@ -1,0 +1,14 @@
+//! The records the server keeps and shows, at the bottom of the crate: what a room is (its
+//! settings and schedule), what a recording is (its state and part files), and the live views
+//! lower layers report (an RTMP output's status, a room's media counts).
+//!
+//! Invariants: pure data and the rules every value must keep (`RoomSpec::validate`); nothing
+//! here does I/O, reads the clock or imports another module of the crate, so `store`, `wire`,
+//! `egress` and `room` can all use these types without importing each other.
+
+pub mod recording;
+pub mod room;
+mod views;
+
+pub use room::CompositeConfig;
+pub use views::{MediaStats, StreamView};
