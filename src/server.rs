@@ -156,9 +156,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let state = build(config, &cancel).await?;
     let rooms = state.rooms.clone();
-    let stop = cancel.clone();
-    let server = warp::serve(api::routes(state)).incoming(listener).graceful(async move { stop.cancelled().await });
-    let task = tokio::spawn(server.run());
+    let task = tokio::spawn(api::serve(state, listener, cancel.clone()));
     tracing::info!(%addr, "listening");
     Ok(Running { addr, rooms, cancel, task })
 }

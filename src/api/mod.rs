@@ -77,6 +77,11 @@ fn boxed<R: warp::Reply + 'static>(
     routes.map(warp::Reply::into_response).boxed()
 }
 
+/// Serves the API on `listener` until `stop` is cancelled (then finishes open requests).
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener, stop: tokio_util::sync::CancellationToken) {
+    warp::serve(routes(state)).incoming(listener).graceful(async move { stop.cancelled().await }).run().await
+}
+
 /// Every route, with rejections recovered into JSON errors.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let doc = Arc::new(openapi::document(&state));

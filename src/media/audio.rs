@@ -9,7 +9,7 @@ use super::speaker::{SpeakerDetector, SpeakerUpdate};
 use super::tap::{EgressTap, Taps, clock_now};
 use super::{Delivery, PacketSink, mixminus};
 use bytes::Bytes;
-use rtc::rtp;
+use rtc_rtp as rtp;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

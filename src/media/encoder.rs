@@ -7,8 +7,8 @@ use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use rtc::rtp;
-use rtc::shared::marshal::Unmarshal;
+use rtc_rtp as rtp;
+use rtc_shared::marshal::Unmarshal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -247,7 +247,7 @@ pub(crate) fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtc::shared::marshal::Marshal;
+    use rtc_shared::marshal::Marshal;
 
     #[test]
     fn a_slow_receiver_loses_its_own_packets_and_a_gone_one_is_removed() {

@@ -28,7 +28,7 @@ mod tile;
 /// the mixer) once per packet, so it must not block or wait; a receiver that cannot take the
 /// packet now loses it.
 pub trait PacketSink: Send + Sync {
-    fn send(&self, packet: rtc::rtp::Packet) -> Delivery;
+    fn send(&self, packet: rtc_rtp::Packet) -> Delivery;
 }
 
 /// What became of one packet handed to a [`PacketSink`].
@@ -44,8 +44,8 @@ pub enum Delivery {
 }
 
 /// A queue as a sink (tests, benchmarks): full loses the packet, closed ends the receiver.
-impl PacketSink for tokio::sync::mpsc::Sender<rtc::rtp::Packet> {
-    fn send(&self, packet: rtc::rtp::Packet) -> Delivery {
+impl PacketSink for tokio::sync::mpsc::Sender<rtc_rtp::Packet> {
+    fn send(&self, packet: rtc_rtp::Packet) -> Delivery {
         match self.try_send(packet) {
             Ok(()) => Delivery::Sent,
             Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Delivery::Dropped,
