@@ -2,7 +2,7 @@
 //! connection as the offerer. Used by the load generator and the integration tests.
 
 use crate::media::VideoCodec;
-use crate::rtc::{PeerEvent, PeerEventForwarder};
+use crate::rtc::{MediaState, PeerEvent, PeerEventForwarder};
 use futures::{SinkExt, StreamExt};
 use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, RTCPeerConnectionState};
+use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder};
 
 /// Errors joining a room as a client.
 #[derive(Debug, thiserror::Error)]
@@ -204,11 +204,11 @@ impl Session {
                         }
                         Some(ev) = peer_events.recv() => match ev {
                             PeerEvent::LocalCandidate(c) => {
-                                let m = serde_json::json!({"type": "candidate", "candidate": c.candidate, "sdpMid": c.sdp_mid, "sdpMLineIndex": c.sdp_mline_index});
+                                let m = serde_json::json!({"type": "candidate", "candidate": c.candidate, "sdpMid": c.sdp_mid, "sdpMLineIndex": c.sdp_m_line_index});
                                 let _ = out_tx.send(Message::text(m.to_string()));
                             }
-                            PeerEvent::State(s) => { connected_tx.send_replace(s == RTCPeerConnectionState::Connected); }
-                            PeerEvent::Track(t) => { let _ = tracks_tx.send(t); }
+                            PeerEvent::State(s) => { connected_tx.send_replace(s == MediaState::Connected); }
+                            PeerEvent::Track(t) => { let _ = tracks_tx.send(t.into_remote()); }
                             PeerEvent::DataChannel(_) => {}
                         },
                     }

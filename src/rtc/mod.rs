@@ -1,12 +1,29 @@
-//! webrtc-rs glue. Builds peer connections with our codecs, interceptors and socket settings;
-//! the event handler only forwards callbacks into the owning participant task ([`PeerEvent`]).
+//! webrtc-rs glue: the one owner of the `webrtc` and `rtc` crates on the server side. Nothing
+//! above this module (the room, the participant) names a webrtc-rs type; it sees domain-level
+//! types only, and this module never sees the room (it may use `media`, `config`, `metrics`).
+//!
+//! - [`RtcFactory`] builds peer connections with our codecs, interceptors and socket settings.
+//! - [`PeerSession`] (`session.rs`) is one client's peer connection: offer/answer, ICE
+//!   candidates, the local tracks the composite and the mix go out on ([`RtpWriter`]), keyframe
+//!   requests from the receiver, its child tasks.
+//! - [`PeerEvent`] (`events.rs`): what the connection reports, forwarded from webrtc-rs's
+//!   callbacks into the owning participant task and translated on the way.
+//! - [`InboundTrack`] (`inbound.rs`): a track the client sends, pumped into the media graph.
+//! - [`data::Channel`] (`data.rs`): a data channel the client opened, and its reader.
+//!
+//! Errors are returned as values ([`OfferError`], [`CandidateError`], …); what the client is
+//! told about them is the participant's business.
 
 pub mod data;
 mod events;
+mod inbound;
 mod keyframe;
 pub mod sdp;
+mod session;
 
-pub use events::{PeerEvent, PeerEventForwarder};
+pub use events::{Candidate, MediaState, PeerEvent, PeerEventForwarder};
+pub use inbound::{FirstVideo, InboundTrack, MediaKind};
+pub use session::{CandidateError, MAX_PENDING_CANDIDATES, OfferError, PeerSession};
 
 use crate::config::Config;
 use rtc::interceptor::{Registry, Slot};

@@ -5,10 +5,7 @@
 use super::Participant;
 use crate::protocol::{ClientMessage, ServerMessage, parse_client_message};
 use crate::room::chat::ChatError;
-use crate::rtc::data::{self, ChannelEvent};
-use std::sync::Arc;
-use tracing::Instrument;
-use webrtc::data_channel::{DataChannel, RTCDataChannelState};
+use crate::rtc;
 
 /// Where a message came from, so an answer goes back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,14 +35,7 @@ impl Participant {
                 }
             }
             ClientMessage::Candidate { candidate, sdp_mid, sdp_m_line_index, username_fragment } => {
-                let init = ::rtc::peer_connection::transport::RTCIceCandidateInit {
-                    candidate,
-                    sdp_mid,
-                    sdp_mline_index: sdp_m_line_index,
-                    username_fragment,
-                    ..Default::default()
-                };
-                self.on_candidate(init).await;
+                self.on_candidate(rtc::Candidate { candidate, sdp_mid, sdp_m_line_index, username_fragment }).await;
             }
             ClientMessage::Chat { text } => {
                 if let Err(e) = self.room.chat(&self.id, text).await {
@@ -79,26 +69,26 @@ impl Participant {
     }
 
     /// The client opened a data channel: read it (only `chat` carries anything we use).
-    pub(super) async fn on_data_channel(&mut self, channel: Arc<dyn DataChannel>) {
-        let label = channel.label().await.unwrap_or_default();
+    pub(super) async fn on_data_channel(&mut self, channel: rtc::data::Channel) {
+        let label = channel.label().await;
         if label != CHAT_LABEL {
             tracing::debug!(%label, "data channel ignored");
         }
-        if label == CHAT_LABEL && matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open)) {
+        if label == CHAT_LABEL && channel.is_open().await {
             self.chat_channel = Some(channel.clone());
         }
-        self.tasks.spawn(data::read(channel, self.channel_tx.clone()).in_current_span());
+        self.peer.read_data_channel(channel, self.channel_tx.clone());
     }
 
-    pub(super) async fn on_channel(&mut self, ev: ChannelEvent) {
+    pub(super) async fn on_channel(&mut self, ev: rtc::data::ChannelEvent) {
         match ev {
-            ChannelEvent::Open(ch) => {
-                if ch.label().await.is_ok_and(|l| l == CHAT_LABEL) {
+            rtc::data::ChannelEvent::Open(ch) => {
+                if ch.label().await == CHAT_LABEL {
                     tracing::debug!("chat channel open");
                     self.chat_channel = Some(ch);
                 }
             }
-            ChannelEvent::Text(text) => match parse_client_message(&text) {
+            rtc::data::ChannelEvent::Text(text) => match parse_client_message(&text) {
                 Ok(msg @ ClientMessage::Chat { .. }) => self.on_client(msg, Via::Channel).await,
                 Ok(_) => {
                     let e = ServerMessage::error(
@@ -109,11 +99,11 @@ impl Participant {
                 }
                 Err(e) => self.send_chat(ServerMessage::error("bad_message", e), Via::Channel).await,
             },
-            ChannelEvent::Unreadable(why) => self.send_chat(ServerMessage::error("bad_message", why), Via::Channel).await,
-            ChannelEvent::Closed => {
+            rtc::data::ChannelEvent::Unreadable(why) => self.send_chat(ServerMessage::error("bad_message", why), Via::Channel).await,
+            rtc::data::ChannelEvent::Closed => {
                 tracing::debug!("a data channel closed");
                 if let Some(ch) = &self.chat_channel
-                    && !matches!(ch.ready_state().await, Ok(RTCDataChannelState::Open))
+                    && !ch.is_open().await
                 {
                     self.chat_channel = None;
                 }

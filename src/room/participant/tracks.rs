@@ -1,0 +1,127 @@
+//! A participant's media and the room: the client's tracks go in (camera, microphone, or the
+//! shared screen as a tile of its own), the room's composite and mix come out. Moving the
+//! packets is [`rtc::InboundTrack`]'s and [`rtc::PeerSession`]'s; which track goes where,
+//! attaching and detaching it, and what the client is told are decided here.
+//!
+//! Invariants: at most one screen task runs; a replacement screen's old tile is detached
+//! before the new one attaches (room commands are handled in order). Each ingest task detaches
+//! what it attached when its track ends.
+
+use super::Participant;
+use crate::protocol::ServerMessage;
+use crate::room::{RoomHandle, RoomMediaError};
+use crate::rtc;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+impl Participant {
+    /// A remote track: the shared screen if the client named it so, else camera or microphone.
+    pub(super) async fn on_track(&mut self, track: rtc::InboundTrack) {
+        let (room, id) = (self.room.clone(), self.id.clone());
+        let is_screen = match &self.screen_track_id {
+            Some(want) => track.kind().await == Some(rtc::MediaKind::Video) && track.is_named(want).await,
+            None => false,
+        };
+        if is_screen {
+            if let Some(old) = self.screen_task.take() {
+                // A new screen track replaces the old: its tile goes now (commands are handled
+                // in order, so this lands before the new one attaches).
+                old.abort();
+                self.room.detach_screen(&self.id).await;
+            }
+            let out = self.out.clone();
+            self.screen_task = Some(self.tasks.spawn(ingest_video(room, id, track, Some(out)).in_current_span()));
+        } else {
+            self.tasks.spawn(ingest_track(room, id, track).in_current_span());
+        }
+    }
+
+    /// The client stopped sharing its screen (an offer without `screenTrackId`).
+    pub(super) async fn stop_screen(&mut self) {
+        if let Some(t) = self.screen_task.take() {
+            t.abort();
+        }
+        self.room.detach_screen(&self.id).await;
+    }
+
+    /// Subscribes to the room's composite and mix: the media threads write them straight to
+    /// this peer's tracks (through [`rtc::RtpWriter`]) once the connection is up.
+    pub(super) async fn start_sending(&mut self) {
+        if let Some((codec, sink)) = self.peer.video_sink().await {
+            match self.room.subscribe_video(&self.id, codec, sink).await {
+                Ok(sub) => {
+                    self.video_keyframes = Some(sub.keyframes.clone());
+                    self.peer.watch_receiver_keyframe_requests(sub.keyframes.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no composite video");
+                    self.send(ServerMessage::error("media_error", format!("the composite video is unavailable: {e}"))).await;
+                }
+            }
+        }
+        if let Some(sink) = self.peer.audio_sink().await
+            && let Err(e) = self.room.subscribe_audio(&self.id, sink).await
+        {
+            tracing::warn!(error = %e, "no mixed audio");
+            self.send(ServerMessage::error("media_error", format!("the mixed audio is unavailable: {e}"))).await;
+        }
+    }
+}
+
+/// Feeds one remote track into the room until it ends.
+async fn ingest_track(room: RoomHandle, id: String, track: rtc::InboundTrack) {
+    match track.kind().await {
+        Some(rtc::MediaKind::Audio) => {
+            let mut input = match room.attach_audio(&id).await {
+                Ok(i) => i,
+                Err(e) => return tracing::warn!(error = %e, "audio input refused"),
+            };
+            track.pump_audio(&mut input).await;
+        }
+        Some(rtc::MediaKind::Video) => ingest_video(room, id, track, None).await,
+        None => {}
+    }
+}
+
+/// Feeds a video track into the room: the camera, or with `screen` (where to report a refusal)
+/// the shared screen as a tile of its own.
+async fn ingest_video(room: RoomHandle, id: String, track: rtc::InboundTrack, screen: Option<mpsc::Sender<ServerMessage>>) {
+    // The first packet tells the payload type the sender really uses.
+    let Some(first) = track.first_video().await else { return };
+    let codec = match first.codec() {
+        Ok(codec) => codec,
+        Err(mime) => {
+            tracing::warn!(%mime, "video codec not supported; showing placeholder");
+            if let Some(out) = &screen {
+                let _ = out
+                    .send(ServerMessage::error(
+                        "screen_share_failed",
+                        format!("the screen's codec {mime:?} is not supported (VP8 or H.264)"),
+                    ))
+                    .await;
+            }
+            return;
+        }
+    };
+    let attached = match &screen {
+        Some(_) => room.attach_screen(&id, codec, first.payload_type()).await,
+        None => room.attach_video(&id, codec, first.payload_type()).await,
+    };
+    let mut ingest = match (attached, &screen) {
+        (Ok(i), _) => i,
+        (Err(e), Some(out)) => {
+            tracing::info!(error = %e, "screen share refused");
+            let code = if matches!(e, RoomMediaError::ScreenBusy(_)) { "screen_share_busy" } else { "screen_share_failed" };
+            let _ = out.send(ServerMessage::error(code, e.to_string())).await;
+            return;
+        }
+        (Err(e), None) => return tracing::warn!(error = %e, "video input refused"),
+    };
+    tracing::info!(?codec, pt = first.payload_type(), screen = screen.is_some(), "video input attached");
+    track.pump_video(first, &mut ingest).await;
+    if screen.is_some() {
+        room.detach_screen(&id).await;
+    } else {
+        room.detach_video(&id).await;
+    }
+}

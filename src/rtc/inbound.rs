@@ -1,0 +1,159 @@
+//! A track the client sends ([`InboundTrack`]: camera, microphone or shared screen), read into
+//! the media graph. The caller (the participant) decides where a track goes and attaches it to
+//! the room; this module only moves packets: audio payloads into an [`AudioInput`], video RTP
+//! into a [`VideoIngest`], with the PLIs a video sender needs (one at the start, then at most
+//! one per `SENDER_PLI_GAP` when the decoder asks) and the RTP metrics.
+//!
+//! Padding-only packets (bandwidth probes, empty payloads) never reach a video ingest: they
+//! carry no picture.
+
+use crate::media::audio::AudioInput;
+use crate::media::{VideoCodec, VideoIngest};
+use crate::metrics::{Kind, Rtp};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::shared::marshal::Marshal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+/// Shortest gap between two PLIs we send a sender.
+const SENDER_PLI_GAP: Duration = Duration::from_millis(500);
+
+/// What a track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+/// A remote track, as the peer connection reported it.
+pub struct InboundTrack(Arc<dyn TrackRemote>);
+
+/// A video track's first packet with a picture: it tells the payload type and codec the sender
+/// really uses. [`InboundTrack::pump_video`] feeds it first.
+pub struct FirstVideo {
+    packet: rtc::rtp::Packet,
+    mime: String,
+}
+
+impl FirstVideo {
+    /// The payload type the sender uses.
+    pub fn payload_type(&self) -> u8 {
+        self.packet.header.payload_type
+    }
+
+    /// The video codec, or the MIME type the sender uses when it is neither VP8 nor H.264.
+    pub fn codec(&self) -> Result<VideoCodec, &str> {
+        codec_of(&self.mime).ok_or(self.mime.as_str())
+    }
+}
+
+fn codec_of(mime: &str) -> Option<VideoCodec> {
+    if mime.eq_ignore_ascii_case("video/VP8") {
+        Some(VideoCodec::Vp8)
+    } else if mime.eq_ignore_ascii_case("video/H264") {
+        Some(VideoCodec::H264)
+    } else {
+        None
+    }
+}
+
+impl InboundTrack {
+    pub(super) fn new(track: Arc<dyn TrackRemote>) -> Self {
+        Self(track)
+    }
+
+    /// The webrtc-rs track, for client-side tools (the load generator) that read it themselves.
+    pub fn into_remote(self) -> Arc<dyn TrackRemote> {
+        self.0
+    }
+
+    /// Audio or video (`None`: neither, which a negotiated track never is).
+    pub async fn kind(&self) -> Option<MediaKind> {
+        match self.0.kind().await {
+            RtpCodecKind::Audio => Some(MediaKind::Audio),
+            RtpCodecKind::Video => Some(MediaKind::Video),
+            _ => None,
+        }
+    }
+
+    /// Whether the track's id or its stream's id is `id`.
+    pub async fn is_named(&self, id: &str) -> bool {
+        self.0.track_id().await == id || self.0.stream_id().await == id
+    }
+
+    /// Decodes the track's audio into `input` until the track ends.
+    pub async fn pump_audio(&self, input: &mut AudioInput) {
+        let received = Rtp::received(Kind::Audio);
+        while let Some(ev) = self.0.poll().await {
+            match ev {
+                TrackRemoteEvent::OnRtpPacket(p) => {
+                    received.count(p.payload.len());
+                    input.push_rtp(p.header.timestamp, &p.payload);
+                }
+                TrackRemoteEvent::OnEnded => break,
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for the first video packet with a picture (`None`: the track ended first).
+    pub async fn first_video(&self) -> Option<FirstVideo> {
+        let packet = loop {
+            match self.0.poll().await {
+                // Padding-only packets (bandwidth probes) carry no picture.
+                Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
+                Some(TrackRemoteEvent::OnRtpPacket(p)) => break p,
+                Some(TrackRemoteEvent::OnEnded) | None => return None,
+                Some(_) => {}
+            }
+        };
+        let mime = self.0.codec(packet.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
+        Some(FirstVideo { packet, mime })
+    }
+
+    /// Feeds the track's video into `ingest`, `first` first, until the track ends. Asks the
+    /// sender for a keyframe at once (the decoder starts from nothing), then whenever the
+    /// ingest asks, at most once per `SENDER_PLI_GAP` (500 ms).
+    pub async fn pump_video(&self, first: FirstVideo, ingest: &mut VideoIngest) {
+        let first = first.packet;
+        let media_ssrc = first.header.ssrc;
+        let received = Rtp::received(Kind::Video);
+        received.count(first.payload.len());
+        let plis = crate::metrics::plis_sent();
+        let pli = || {
+            let t = self.0.clone();
+            plis.increment(1);
+            async move {
+                let _ = t.write_rtcp(vec![Box::new(PictureLossIndication { sender_ssrc: 0, media_ssrc })]).await;
+            }
+        };
+        pli().await;
+        let mut last_pli = Instant::now();
+        if let Ok(b) = first.marshal() {
+            ingest.push_rtp(b.freeze());
+        }
+        loop {
+            tokio::select! {
+                ev = self.0.poll() => match ev {
+                    Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
+                    Some(TrackRemoteEvent::OnRtpPacket(p)) => {
+                        received.count(p.payload.len());
+                        if let Ok(b) = p.marshal() {
+                            ingest.push_rtp(b.freeze());
+                        }
+                    }
+                    Some(TrackRemoteEvent::OnEnded) | None => break,
+                    Some(_) => {}
+                },
+                Some(()) = ingest.keyframe_requests.recv() => {
+                    if last_pli.elapsed() >= SENDER_PLI_GAP {
+                        last_pli = Instant::now();
+                        pli().await;
+                    }
+                }
+            }
+        }
+    }
+}
