@@ -10,8 +10,8 @@
 //! above, so there are no import circles (`tests/layers.rs` reads every `crate::` path in `src/`
 //! against this table, and every file-to-file import for circles):
 //!
-//! 1. `time`, `ids`, `records`, `layout`, `metrics`, `cluster`
-//! 2. `auth`
+//! 1. `time`, `ids`, `layout`, `metrics`, `cluster`
+//! 2. `records`, `auth`
 //! 3. `config`, `protocol`
 //! 4. `telemetry`, `store`, `webhook`, `wire`
 //! 5. `media`

@@ -107,6 +107,7 @@ pub async fn build(config: Config, cancel: &CancellationToken) -> Result<AppStat
         webhooks,
         egress,
         early_join_seconds: config.early_join_seconds.into(),
+        max_participants: u32::try_from(config.max_participants).unwrap_or(u32::MAX),
         files: crate::room::files::FileLimits {
             dir: files_dir,
             max_file_bytes: config.max_file_bytes,

@@ -7,7 +7,8 @@ use crate::protocol::ParticipantInfo;
 use crate::records::CompositeConfig;
 use crate::records::MediaStats;
 use crate::records::room::RoomSpec;
-use crate::time::{format_unix, format_unix_ms};
+use crate::records::settings::{MAX_NAME_CHARS, RoomSettings, SettingsPatch};
+use crate::time::{format_unix, format_unix_ms, parse_rfc3339};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -105,33 +106,75 @@ pub struct RoomView {
 }
 
 impl RoomView {
+    /// The view of `s` at `now`; the live fields (pin, screen, media) are the caller's to fill.
     pub fn new(s: &RoomSpec, now: i64, num_participants: usize, participants: Option<Vec<ParticipantInfo>>) -> Self {
+        let RoomSpec { id, created_at, settings, ended_at, end_reason } = s;
+        let RoomSettings {
+            name,
+            starts_at,
+            ends_at,
+            empty_timeout_seconds,
+            max_participants,
+            composite,
+            metadata,
+            auto_record,
+            hls,
+            public,
+            layout,
+            hide_audio_only,
+            chat_enabled,
+        } = settings;
         Self {
-            id: s.id.clone(),
-            name: s.name.clone(),
+            id: id.clone(),
+            name: name.clone(),
             state: s.state(now).as_str().into(),
-            created_at: format_unix(s.created_at),
-            starts_at: s.starts_at.map(format_unix),
-            ends_at: s.ends_at.map(format_unix),
-            empty_timeout_seconds: s.empty_timeout_seconds,
-            max_participants: s.max_participants,
-            composite: (&s.composite).into(),
-            metadata: s.metadata.clone(),
-            ended_at: s.ended_at.map(format_unix),
-            end_reason: s.end_reason.map(|r| r.as_str().into()),
+            created_at: format_unix(*created_at),
+            starts_at: starts_at.map(format_unix),
+            ends_at: ends_at.map(format_unix),
+            empty_timeout_seconds: *empty_timeout_seconds,
+            max_participants: *max_participants,
+            composite: composite.into(),
+            metadata: metadata.clone(),
+            ended_at: ended_at.map(format_unix),
+            end_reason: end_reason.map(|r| r.as_str().into()),
             num_participants,
-            auto_record: s.auto_record,
-            hls: s.hls,
-            public: s.public,
-            layout: s.layout.clone(),
-            hide_audio_only: s.hide_audio_only,
-            chat_enabled: s.chat_enabled,
+            auto_record: *auto_record,
+            hls: *hls,
+            public: *public,
+            layout: layout.clone(),
+            hide_audio_only: *hide_audio_only,
+            chat_enabled: *chat_enabled,
             pinned_participant_id: None,
             screen_participant_id: None,
             participants,
             media: None,
         }
     }
+}
+
+/// A time a room keeps and shows (`startsAt`, `endsAt`), in Unix seconds: RFC 3339 limited to
+/// the years 0001 to 9998, so that with any UTC offset it is still a four-digit year when shown
+/// in UTC (and so are the token expiry times computed from it).
+pub fn parse_kept_time(field: &str, value: &str) -> Result<i64, String> {
+    let year = value.get(..4).filter(|y| y.bytes().all(|b| b.is_ascii_digit())).and_then(|y| y.parse::<u32>().ok());
+    if year.is_some_and(|y| !(1..=9998).contains(&y)) {
+        return Err(format!("{field}: the year must be within 0001..=9998"));
+    }
+    parse_rfc3339(value).map_err(|e| format!("{field}: {e}"))
+}
+
+/// A room name as given: at most [`MAX_NAME_CHARS`] characters before the surrounding white
+/// space is removed (the rest is checked with the room's other settings).
+fn room_name(raw: String) -> Result<String, String> {
+    if raw.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("name must be 1 to {MAX_NAME_CHARS} characters"));
+    }
+    Ok(raw.trim().to_owned())
+}
+
+/// `Some(Some(t))` of a kept time given as `Some(Some(text))`.
+fn kept_time(field: &str, v: Option<Option<String>>) -> Result<Option<Option<i64>>, String> {
+    v.map(|o| o.map(|s| parse_kept_time(field, &s)).transpose()).transpose()
 }
 
 /// `POST /rooms`. Every field is optional; with `startsAt` in the future the room is scheduled.
@@ -170,12 +213,49 @@ pub struct CreateRoomRequest {
     /// HLS may be watched without a viewer token (default false).
     pub public: Option<bool>,
     /// Default `grid`: `grid`, `speaker`, `pinned`, `presentation` or one an operator added to
-    /// `layouts.json`; 400 `invalid` for another name.
+    /// `layouts.json`; 400 `bad_request` for another name.
     pub layout: Option<String>,
     /// Default false.
     pub hide_audio_only: Option<bool>,
     /// Default true: participants may chat and share files.
     pub chat_enabled: Option<bool>,
+}
+
+impl CreateRoomRequest {
+    /// The settings it gives, as a change to the defaults (texts parsed; rules are checked with
+    /// the room's other settings).
+    pub fn into_patch(self) -> Result<SettingsPatch, String> {
+        let CreateRoomRequest {
+            name,
+            starts_at,
+            ends_at,
+            empty_timeout_seconds,
+            max_participants,
+            composite,
+            metadata,
+            auto_record,
+            hls,
+            public,
+            layout,
+            hide_audio_only,
+            chat_enabled,
+        } = self;
+        Ok(SettingsPatch {
+            name: name.map(room_name).transpose()?,
+            starts_at: kept_time("startsAt", starts_at.map(Some))?,
+            ends_at: kept_time("endsAt", ends_at.map(Some))?,
+            empty_timeout_seconds,
+            max_participants,
+            composite: composite.as_ref().map(Into::into),
+            metadata: metadata.map(|m| Some(serde_json::Value::Object(m))),
+            auto_record,
+            hls,
+            public,
+            layout,
+            hide_audio_only,
+            chat_enabled,
+        })
+    }
 }
 
 /// `201` reply to `POST /rooms`.
@@ -274,17 +354,58 @@ pub struct PatchRoomRequest {
     pub hls: Option<bool>,
     pub public: Option<bool>,
     /// The room's layout (stored): `grid`, `speaker`, `pinned`, `presentation` or one an
-    /// operator added to `layouts.json`; 400 `invalid` for another name.
+    /// operator added to `layouts.json`; 400 `bad_request` for another name. The host may
+    /// change it.
     pub layout: Option<String>,
+    /// Participants without video stay off the canvas. The host may change it.
     pub hide_audio_only: Option<bool>,
     /// Chat and file sharing on or off (the host may change it; everyone gets `chatChanged`).
     pub chat_enabled: Option<bool>,
     /// Live rooms only (not stored): a participant id to show large in the `pinned` layout, or
     /// `null` to unpin. 404 `participant_not_found` if they are not in the room. Setting a pin
-    /// does not change the layout.
+    /// does not change the layout. The host may change it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub pin: Option<Option<String>>,
+}
+
+impl PatchRoomRequest {
+    /// The settings it changes, and the pin (texts parsed; rules are checked with the room's
+    /// other settings).
+    pub fn into_patch(self) -> Result<(SettingsPatch, Option<Option<String>>), String> {
+        let PatchRoomRequest {
+            name,
+            starts_at,
+            ends_at,
+            empty_timeout_seconds,
+            max_participants,
+            metadata,
+            auto_record,
+            hls,
+            public,
+            layout,
+            hide_audio_only,
+            chat_enabled,
+            pin,
+        } = self;
+        let settings = SettingsPatch {
+            name: name.map(room_name).transpose()?,
+            starts_at: kept_time("startsAt", starts_at)?,
+            ends_at: kept_time("endsAt", ends_at)?,
+            empty_timeout_seconds,
+            max_participants,
+            // Set when the room is created.
+            composite: None,
+            metadata: metadata.map(|m| m.map(serde_json::Value::Object)),
+            auto_record,
+            hls,
+            public,
+            layout,
+            hide_audio_only,
+            chat_enabled,
+        };
+        Ok((settings, pin))
+    }
 }
 
 /// `GET /rooms`.

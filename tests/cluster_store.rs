@@ -6,9 +6,9 @@ mod common;
 
 use common::redis::Redis;
 use tessera::cluster;
-use tessera::records::CompositeConfig;
 use tessera::records::recording::{Part, RecordingRecord, RecordingState};
 use tessera::records::room::{EndReason, RoomSpec, RoomState};
+use tessera::records::settings::RoomSettings;
 use tessera::store::{RecordingFilter, RedisStore, RoomFilter};
 
 /// A store for `node` on its own connection to `redis`.
@@ -19,22 +19,19 @@ fn store(redis: &Redis, node: &str) -> RedisStore {
 fn room(id: &str, created: i64, starts: Option<i64>) -> RoomSpec {
     RoomSpec {
         id: id.into(),
-        name: format!("room {id}"),
         created_at: created,
-        starts_at: starts,
-        ends_at: None,
-        empty_timeout_seconds: 300,
-        max_participants: 16,
-        composite: CompositeConfig::default(),
-        metadata: Some(serde_json::json!({"crm": 42})),
+        settings: RoomSettings {
+            name: format!("room {id}"),
+            starts_at: starts,
+            metadata: Some(serde_json::json!({"crm": 42})),
+            auto_record: true,
+            layout: "speaker".into(),
+            hide_audio_only: true,
+            chat_enabled: false,
+            ..RoomSettings::default()
+        },
         ended_at: None,
         end_reason: None,
-        auto_record: true,
-        hls: false,
-        public: false,
-        layout: "speaker".into(),
-        hide_audio_only: true,
-        chat_enabled: false,
     }
 }
 
@@ -75,8 +72,8 @@ async fn rooms_round_trip_and_filter_page_and_order_like_sqlite() {
     assert_eq!(s.get_room("a").await.expect("get").expect("a exists"), room("a", 1, None));
     // An update writes every field but id and created_at, and does nothing for an unknown id.
     let mut a = room("a", 77, Some(5));
-    a.name = "renamed".into();
-    a.metadata = None;
+    a.settings.name = "renamed".into();
+    a.settings.metadata = None;
     s.update_room(&a).await.expect("update a");
     assert_eq!(s.get_room("a").await.expect("get").expect("a exists"), RoomSpec { created_at: 1, ..a.clone() });
     s.update_room(&room("ghost", 4, None)).await.expect("update of an unknown id");
@@ -280,7 +277,7 @@ async fn every_query_answers_as_the_sqlite_store_does() {
         match rng.below(3) {
             0 => (spec.ended_at, spec.end_reason) = (Some(95), Some(EndReason::Deleted)),
             1 => (spec.ended_at, spec.end_reason) = (None, None),
-            _ => spec.starts_at = [None, Some(rng.below(200) as i64)][rng.below(2) as usize],
+            _ => spec.settings.starts_at = [None, Some(rng.below(200) as i64)][rng.below(2) as usize],
         }
         s.update_room(&spec).expect("sqlite update");
         r.update_room(&spec).await.expect("redis update");

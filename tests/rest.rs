@@ -328,6 +328,10 @@ async fn auth_matrix_for_every_protected_call() {
         ("GET", "/api/v1/rooms/{id}", None, Policy::Host, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"name":"x"}"#), Policy::Admin, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"layout":"speaker"}"#), Policy::Host, 200),
+        // The host's allow-list: layout, pin, hideAudioOnly, chatEnabled; anything more needs a key.
+        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"hideAudioOnly":true,"chatEnabled":false,"pin":null}"#), Policy::Host, 200),
+        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"layout":"grid","hls":false}"#), Policy::Admin, 200),
+        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"autoRecord":false}"#), Policy::Admin, 200),
         ("DELETE", "/api/v1/rooms/{id}", None, Policy::Host, 200),
         ("GET", "/api/v1/rooms/{id}/participants", None, Policy::Host, 200),
         ("DELETE", "/api/v1/rooms/{id}/participants/nobody", None, Policy::Host, 404),
@@ -468,8 +472,8 @@ async fn limits_the_document_states_are_the_ones_enforced() {
     let api = Api::new(true).await;
     let (_, doc) = api.call("GET", "/api/v1/openapi.json", None, None).await;
     let prop = |schema: &str, field: &str| doc["components"]["schemas"][schema]["properties"][field].clone();
-    assert_eq!(prop("CreateRoomRequest", "maxParticipants")["maximum"], u64::from(tessera::records::room::MAX_PARTICIPANTS));
-    assert_eq!(prop("CreateRoomRequest", "name")["maxLength"], tessera::records::room::MAX_NAME_CHARS as u64);
+    assert_eq!(prop("CreateRoomRequest", "maxParticipants")["maximum"], u64::from(tessera::records::settings::MAX_PARTICIPANTS));
+    assert_eq!(prop("CreateRoomRequest", "name")["maxLength"], tessera::records::settings::MAX_NAME_CHARS as u64);
     assert_eq!(prop("PatchRoomRequest", "emptyTimeoutSeconds")["maximum"], 604_800);
     assert_eq!(prop("CreateRoomRequest", "startsAt")["format"], "date-time");
     assert_eq!(prop("RoomView", "createdAt")["format"], "date-time");

@@ -3,8 +3,9 @@
 use super::rejection::{ApiError, reject};
 use super::{AppState, body, caller, with_state};
 use crate::auth::{Caller, Role};
-use crate::records::room::{DEFAULT_EMPTY_TIMEOUT, DEFAULT_MAX_PARTICIPANTS, EndReason, MAX_NAME_CHARS, RoomSpec, RoomState};
-use crate::room::{Lookup, RoomHandle, RoomInfo, RoomPatch, Route};
+use crate::records::room::{EndReason, RoomSpec, RoomState};
+use crate::records::settings::{DEFAULT_MAX_PARTICIPANTS, RoomSettings};
+use crate::room::{Lookup, RoomHandle, RoomInfo, RoomUpdate, Route};
 use crate::store::RoomFilter;
 use crate::time::{format_unix, now_unix, parse_rfc3339};
 use crate::wire::{CreateRoomRequest, CreateRoomResponse, ErrorBody, PatchRoomRequest, RoomList, RoomStateName, RoomView};
@@ -44,26 +45,6 @@ pub(super) fn parse_time(field: &str, value: &str) -> Result<i64, ApiError> {
     parse_rfc3339(value).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
 }
 
-/// A time the room keeps and shows (`startsAt`, `endsAt`): also limited to the years 0001 to
-/// 9998, so that with any UTC offset it is still a four-digit year when shown in UTC (and so
-/// are the token expiry times computed from it).
-fn parse_kept_time(field: &str, value: &str) -> Result<i64, ApiError> {
-    let year = value.get(..4).filter(|y| y.bytes().all(|b| b.is_ascii_digit())).and_then(|y| y.parse::<u32>().ok());
-    if year.is_some_and(|y| !(1..=9998).contains(&y)) {
-        return Err(ApiError::BadRequest(format!("{field}: the year must be within 0001..=9998")));
-    }
-    parse_time(field, value)
-}
-
-/// A room name as given: at most [`MAX_NAME_CHARS`] characters before the surrounding white
-/// space is removed (the rest is checked by `RoomSpec::validate`).
-fn room_name(raw: String) -> Result<String, ApiError> {
-    if raw.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::BadRequest(format!("name must be 1 to {MAX_NAME_CHARS} characters")));
-    }
-    Ok(raw.trim().to_owned())
-}
-
 /// The live room `id`, or 404 / 409. In a cluster a room running nowhere is placed (here or
 /// on another node; a call for a room on another node is forwarded there before it gets here,
 /// so landing elsewhere now means it moved in between: 503 `room_moving`).
@@ -98,14 +79,6 @@ pub(super) fn join_url(state: &AppState, room: &str, token: Option<&str>) -> Str
     }
 }
 
-fn check_max_participants(state: &AppState, n: u32) -> Result<(), ApiError> {
-    let cap = state.config.max_participants as u32;
-    if n > cap {
-        return Err(ApiError::BadRequest(format!("maxParticipants must be at most {cap} on this server")));
-    }
-    Ok(())
-}
-
 fn view(info: RoomInfo) -> RoomView {
     let n = info.participants.len();
     let mut v = RoomView::new(&info.spec, now_unix(), n, Some(info.participants));
@@ -113,40 +86,6 @@ fn view(info: RoomInfo) -> RoomView {
     v.pinned_participant_id = info.layout.pinned_participant_id;
     v.screen_participant_id = info.layout.screen_participant_id;
     v
-}
-
-fn spec_from(state: &AppState, req: CreateRoomRequest, now: i64) -> Result<RoomSpec, ApiError> {
-    let id = crate::ids::room_id();
-    let starts_at = req.starts_at.as_deref().map(|v| parse_kept_time("startsAt", v)).transpose()?;
-    let ends_at = req.ends_at.as_deref().map(|v| parse_kept_time("endsAt", v)).transpose()?;
-    if ends_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::BadRequest("endsAt must be in the future".into()));
-    }
-    let cap = state.config.max_participants as u32;
-    let max_participants = req.max_participants.unwrap_or(DEFAULT_MAX_PARTICIPANTS.min(cap));
-    check_max_participants(state, max_participants)?;
-    Ok(RoomSpec {
-        name: match req.name {
-            Some(n) => room_name(n)?,
-            None => format!("Room {}", &id[..6]),
-        },
-        id,
-        created_at: now,
-        starts_at,
-        ends_at,
-        empty_timeout_seconds: req.empty_timeout_seconds.unwrap_or(DEFAULT_EMPTY_TIMEOUT),
-        max_participants,
-        composite: req.composite.as_ref().map(Into::into).unwrap_or_else(|| state.config.composite.clone()),
-        metadata: req.metadata.map(serde_json::Value::Object),
-        ended_at: None,
-        end_reason: None,
-        auto_record: req.auto_record.unwrap_or(false),
-        hls: req.hls.unwrap_or(false),
-        public: req.public.unwrap_or(false),
-        layout: req.layout.unwrap_or_else(|| "grid".into()),
-        hide_audio_only: req.hide_audio_only.unwrap_or(false),
-        chat_enabled: req.chat_enabled.unwrap_or(true),
-    })
 }
 
 /// Create a room, open now or scheduled (`startsAt` in the future). Returns the room, a host
@@ -170,9 +109,18 @@ pub async fn create_room(state: AppState, caller: Caller, raw: Vec<u8>) -> Resul
             .unwrap_or_default()
     };
     let now = now_unix();
-    let spec = spec_from(&state, req, now)?;
+    let id = crate::ids::room_id();
+    let cap = u32::try_from(state.config.max_participants).unwrap_or(u32::MAX);
+    let mut settings = RoomSettings {
+        name: format!("Room {}", &id[..6]),
+        max_participants: DEFAULT_MAX_PARTICIPANTS.min(cap),
+        composite: state.config.composite.clone(),
+        ..RoomSettings::default()
+    };
+    req.into_patch().map_err(ApiError::BadRequest)?.apply(&mut settings);
+    let spec = RoomSpec { id, created_at: now, settings, ended_at: None, end_reason: None };
     state.rooms.create(spec.clone()).await?;
-    let valid_from = spec.starts_at.unwrap_or(now).max(now);
+    let valid_from = spec.settings.starts_at.unwrap_or(now).max(now);
     let ttl = valid_from - now + i64::from(state.config.host_token_ttl_seconds);
     let identity = format!("host-{}", crate::ids::random_id(10));
     let (token, exp) = state.auth.issue(&spec.id, &identity, "", Role::Host, now, ttl)?;
@@ -273,14 +221,15 @@ pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Res
 /// Change a room: rename, reschedule (`startsAt` only before it opens), `endsAt`, timeouts,
 /// limits, metadata, outputs, and what the composite shows (`layout`, `pin`, `hideAudioOnly`).
 /// `null` clears `startsAt`, `endsAt` or `metadata`, and unpins. An API key may change
-/// anything; the room's host token only `layout`, `pin` and `hideAudioOnly` (403 otherwise).
+/// anything; the room's host token only `layout`, `pin`, `hideAudioOnly` and `chatEnabled`
+/// (403 otherwise; a participant's token changes nothing). The composite is fixed at creation.
 /// Participants are told the new layout (`layoutChanged`).
 #[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = PatchRoomRequest,
     responses((status = 200, body = RoomView),
         (status = 400, body = ErrorBody, description = "`bad_request`: no body, not JSON, an unknown field, a field out of its bounds, or `startsAt` of an open room"),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody, description = "`forbidden`: a host token changing more than `layout`, `pin`, `hideAudioOnly`; `wrong_room`"),
+        (status = 403, body = ErrorBody, description = "`forbidden`: a participant's join token, or the host token changing more than `layout`, `pin`, `hideAudioOnly`, `chatEnabled`; `wrong_room`: a token of another room"),
         (status = 404, body = ErrorBody, description = "`room_not_found`; `participant_not_found`: `pin` names nobody in the room"),
         (status = 409, body = ErrorBody, description = "`room_ended`")))]
 pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
@@ -291,41 +240,15 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         r => r,
     };
     let req: PatchRoomRequest = body::json_required(&raw)?;
-    let only_view = req.name.is_none()
-        && req.starts_at.is_none()
-        && req.ends_at.is_none()
-        && req.empty_timeout_seconds.is_none()
-        && req.max_participants.is_none()
-        && req.metadata.is_none()
-        && req.auto_record.is_none()
-        && req.hls.is_none()
-        && req.public.is_none();
-    if only_view {
+    let (settings, pin) = req.into_patch().map_err(ApiError::BadRequest)?;
+    // An allow-list: the host may change what `HOST_MAY_CHANGE` names and the pin; anything
+    // else, and any setting added later, needs an API key.
+    if settings.host_may_apply() {
         as_host?;
     } else {
         state.auth.require_admin(&caller)?;
     }
-    let time = |field: &str, v: Option<Option<String>>| -> Result<Option<Option<i64>>, ApiError> {
-        v.map(|o| o.map(|s| parse_kept_time(field, &s)).transpose()).transpose()
-    };
-    if let Some(n) = req.max_participants {
-        check_max_participants(&state, n)?;
-    }
-    let patch = RoomPatch {
-        name: req.name.map(room_name).transpose()?,
-        starts_at: time("startsAt", req.starts_at)?,
-        ends_at: time("endsAt", req.ends_at)?,
-        empty_timeout_seconds: req.empty_timeout_seconds,
-        max_participants: req.max_participants,
-        metadata: req.metadata.map(|m| m.map(serde_json::Value::Object)),
-        auto_record: req.auto_record,
-        hls: req.hls,
-        public: req.public,
-        layout: req.layout,
-        hide_audio_only: req.hide_audio_only,
-        chat_enabled: req.chat_enabled,
-        pin: req.pin,
-    };
+    let patch = RoomUpdate { settings, pin };
     let info = live_room(&state, &id).await?.update(patch).await?;
     Ok(warp::reply::json(&view(info)).into_response())
 }

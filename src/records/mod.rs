@@ -2,13 +2,14 @@
 //! settings and schedule), what a recording is (its state and part files), and the live views
 //! lower layers report (an RTMP output's status, a room's media counts).
 //!
-//! Invariants: pure data and the rules every value must keep (`RoomSpec::validate`); nothing
-//! here does I/O, reads the clock or imports another module of the crate, so `store`, `wire`,
-//! `egress` and `room` can all use these types without importing each other.
+//! Invariants: pure data and the rules every value must keep (`RoomSettings::check`); nothing
+//! here does I/O or reads the clock, and only `layout` (pure data too) is imported, so `store`,
+//! `wire`, `egress` and `room` can all use these types without importing each other.
 
 pub mod recording;
 pub mod room;
+pub mod settings;
 mod views;
 
-pub use room::CompositeConfig;
+pub use settings::CompositeConfig;
 pub use views::{MediaStats, StreamView};

@@ -8,7 +8,7 @@
 //! room leaves the registry.
 
 use super::{
-    Command, JoinError, JoinRequest, Joined, ManageError, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError, RoomPatch, Rooms,
+    Command, JoinError, JoinRequest, Joined, ManageError, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError, RoomUpdate, Rooms,
 };
 use crate::egress::{EgressEvent, RoomEgress};
 use crate::media::audio::AudioMixer;
@@ -16,6 +16,7 @@ use crate::media::video::RoomVideo;
 use crate::protocol::{LeaveReason, ParticipantInfo};
 use crate::records::MediaStats;
 use crate::records::room::{EndReason, RoomSpec, RoomState};
+use crate::records::settings::{RoomSettings, Rules};
 use crate::room::CountGuard;
 use crate::time::{format_unix, now_unix};
 use crate::webhook::WebhookEvent;
@@ -146,7 +147,7 @@ async fn sleep_until(deadline: Option<(Instant, Timer)>) -> Timer {
 
 impl Room {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        tracing::info!(name = %self.spec.name, state = self.spec.state(now_unix()).as_str(), "room ready");
+        tracing::info!(name = %self.spec.settings.name, state = self.spec.state(now_unix()).as_str(), "room ready");
         if !self.opened && self.spec.state(now_unix()) == RoomState::Open {
             self.open().await;
         } else if self.opened {
@@ -195,17 +196,17 @@ impl Room {
             }
         };
         if !self.opened
-            && let Some(s) = self.spec.starts_at
+            && let Some(s) = self.spec.settings.starts_at
         {
             consider(instant_of(s), Timer::Open);
         }
-        if let Some(e) = self.spec.ends_at {
+        if let Some(e) = self.spec.settings.ends_at {
             consider(instant_of(e), Timer::TimeLimit);
         }
         if self.opened
             && let Some(since) = self.empty_since
         {
-            consider(since + Duration::from_secs(self.spec.empty_timeout_seconds.into()), Timer::Empty);
+            consider(since + Duration::from_secs(self.spec.settings.empty_timeout_seconds.into()), Timer::Empty);
         }
         next
     }
@@ -252,7 +253,7 @@ impl Room {
         let now = now_unix();
         self.spec.ended_at = Some(now);
         if self.opened {
-            let opened_at = self.spec.starts_at.unwrap_or(self.spec.created_at).max(self.spec.created_at);
+            let opened_at = self.spec.settings.starts_at.unwrap_or(self.spec.created_at).max(self.spec.created_at);
             crate::metrics::room_duration(now.saturating_sub(opened_at).max(0) as f64);
         }
         self.spec.end_reason = Some(reason);
@@ -276,7 +277,7 @@ impl Room {
 
     fn ensure_media(&mut self) -> Result<&mut Media, RoomMediaError> {
         if self.media.is_none() {
-            let (video, bus) = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.composite.clone())?;
+            let (video, bus) = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.settings.composite.clone())?;
             let audio = AudioMixer::start(&self.spec.id, self.view.speaker_tx.clone())?;
             let count = CountGuard::new(&self.ctx.stats, |s| &s.room_media);
             self.media = Some(Media { video, audio, bus, _count: count });
@@ -396,7 +397,7 @@ impl Room {
         if self.ended || self.cancel.is_cancelled() {
             return Err(JoinError::Ended);
         }
-        if let Some(s) = self.spec.starts_at
+        if let Some(s) = self.spec.settings.starts_at
             && now < s - self.ctx.early_join_seconds
         {
             return Err(JoinError::NotStarted { starts_at: s });
@@ -406,8 +407,8 @@ impl Room {
         if let Some(old) = self.members.iter().find(|m| m.info.identity == req.identity).map(|m| m.info.id.clone()) {
             self.remove_member(&old, LeaveReason::Replaced);
         }
-        if self.members.len() >= self.spec.max_participants as usize {
-            return Err(JoinError::Full(self.spec.max_participants));
+        if self.members.len() >= self.spec.settings.max_participants as usize {
+            return Err(JoinError::Full(self.spec.settings.max_participants));
         }
         let info = ParticipantInfo {
             id: crate::ids::participant_id(),
@@ -502,50 +503,65 @@ impl Room {
         Ok(info)
     }
 
-    async fn update(&mut self, patch: RoomPatch) -> Result<RoomInfo, ManageError> {
+    async fn update(&mut self, update: RoomUpdate) -> Result<RoomInfo, ManageError> {
         if self.ended {
             return Err(ManageError::Ended);
         }
+        let RoomUpdate { settings: patch, pin } = update;
+        let layout_set = patch.layout.is_some();
         let mut next = self.spec.clone();
-        patch.apply(&mut next);
-        next.validate().map_err(ManageError::Invalid)?;
-        // Only a layout being set is checked: a room whose stored layout an operator removed from
-        // `layouts.json` shows the grid and can still be changed.
-        if patch.layout.is_some() {
-            super::check_layout(&self.ctx.pipelines.layouts, &next).map_err(ManageError::Invalid)?;
-        }
-        if let Some(Some(pin)) = &patch.pin {
+        patch.apply(&mut next.settings);
+        next.settings.check(Some(&self.spec.settings), self.opened, &self.rules()).map_err(ManageError::Invalid)?;
+        if let Some(Some(pin)) = &pin {
             self.check_pin(pin)?;
         }
-        if self.opened && next.starts_at != self.spec.starts_at {
-            return Err(ManageError::Invalid("startsAt cannot change once the room is open".into()));
-        }
-        if let Some(e) = next.ends_at
-            && e <= now_unix()
-        {
-            return Err(ManageError::Invalid("endsAt must be in the future".into()));
-        }
         self.ctx.store.update_room(&next).await?;
-        if let Some(pin) = patch.pin {
+        if let Some(pin) = pin {
             self.view.pin = pin;
         }
-        let hls_changed = next.hls != self.spec.hls;
-        let chat_changed = next.chat_enabled != self.spec.chat_enabled;
-        self.handle.public.store(next.public, Ordering::Relaxed);
-        self.spec = next;
-        if hls_changed {
+        let before = std::mem::replace(&mut self.spec, next);
+        self.settings_changed(&before.settings, layout_set);
+        tracing::info!("room updated");
+        Ok(self.info())
+    }
+
+    /// What the live room does when its settings changed (each is read where it is used, so
+    /// most need nothing here: the timers, limits and auto-recording read the spec as they go).
+    /// Destructured, so a new setting does not compile until its live effect is decided.
+    fn settings_changed(&mut self, before: &RoomSettings, layout_set: bool) {
+        let RoomSettings {
+            name: _,
+            starts_at: _,
+            ends_at: _,
+            empty_timeout_seconds: _,
+            max_participants: _,
+            composite: _,
+            metadata: _,
+            auto_record: _,
+            hls,
+            public,
+            layout: _,
+            hide_audio_only: _,
+            chat_enabled,
+        } = self.spec.settings.clone();
+        self.handle.public.store(public, Ordering::Relaxed);
+        if hls != before.hls {
             self.apply_hls_setting();
         }
-        if chat_changed {
-            self.broadcast(RoomEvent::ChatChanged(self.spec.chat_enabled), None);
+        if chat_enabled != before.chat_enabled {
+            self.broadcast(RoomEvent::ChatChanged(chat_enabled), None);
         }
-        if patch.layout.is_some() {
+        if layout_set {
             // The host's choice wins over the presentation a screen share switched to.
             self.view.presenting = false;
         }
+        // Layout, pin and hideAudioOnly: the composite shows the room's view as it is now.
         self.apply_view();
-        tracing::info!("room updated");
-        Ok(self.info())
+    }
+
+    /// What this room's settings are checked against.
+    fn rules(&self) -> Rules<'_> {
+        Rules { now: now_unix(), server_max_participants: self.ctx.max_participants, layouts: &self.ctx.pipelines.layouts }
     }
 
     fn info(&self) -> RoomInfo {

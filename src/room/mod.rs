@@ -25,6 +25,7 @@ use crate::records::MediaStats;
 use crate::records::StreamView;
 use crate::records::recording::RecordingRecord;
 use crate::records::room::{EndReason, RoomSpec};
+use crate::records::settings::SettingsPatch;
 use crate::store::StoreError;
 use crate::time::format_unix;
 use std::sync::Arc;
@@ -33,7 +34,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use placement::{Route, RouteError};
-pub(crate) use registry::check_layout;
 pub use registry::{CreateError, Lookup, RoomContext, Rooms};
 
 /// Live-object counters, for `/healthz` and leak tests.
@@ -189,64 +189,12 @@ pub struct RoomInfo {
     pub media: Option<MediaStats>,
 }
 
-/// A change to a room; `None` leaves a field alone, `Some(None)` clears an optional one.
+/// A change to a live room: its settings, and who the `pinned` layout shows large (live state,
+/// not stored; `Some(None)` unpins).
 #[derive(Debug, Clone, Default)]
-pub struct RoomPatch {
-    pub name: Option<String>,
-    pub starts_at: Option<Option<i64>>,
-    pub ends_at: Option<Option<i64>>,
-    pub empty_timeout_seconds: Option<u32>,
-    pub max_participants: Option<u32>,
-    pub metadata: Option<Option<serde_json::Value>>,
-    pub auto_record: Option<bool>,
-    pub hls: Option<bool>,
-    pub public: Option<bool>,
-    pub layout: Option<String>,
-    pub hide_audio_only: Option<bool>,
-    pub chat_enabled: Option<bool>,
-    /// Live state, not stored: who the `pinned` layout shows large (`Some(None)` unpins).
+pub struct RoomUpdate {
+    pub settings: SettingsPatch,
     pub pin: Option<Option<String>>,
-}
-
-impl RoomPatch {
-    pub fn apply(&self, spec: &mut RoomSpec) {
-        if let Some(v) = &self.name {
-            spec.name = v.clone();
-        }
-        if let Some(v) = self.starts_at {
-            spec.starts_at = v;
-        }
-        if let Some(v) = self.ends_at {
-            spec.ends_at = v;
-        }
-        if let Some(v) = self.empty_timeout_seconds {
-            spec.empty_timeout_seconds = v;
-        }
-        if let Some(v) = self.max_participants {
-            spec.max_participants = v;
-        }
-        if let Some(v) = &self.metadata {
-            spec.metadata = v.clone();
-        }
-        if let Some(v) = self.auto_record {
-            spec.auto_record = v;
-        }
-        if let Some(v) = self.hls {
-            spec.hls = v;
-        }
-        if let Some(v) = self.public {
-            spec.public = v;
-        }
-        if let Some(v) = &self.layout {
-            spec.layout = v.clone();
-        }
-        if let Some(v) = self.hide_audio_only {
-            spec.hide_audio_only = v;
-        }
-        if let Some(v) = self.chat_enabled {
-            spec.chat_enabled = v;
-        }
-    }
 }
 
 pub(crate) enum Command {
@@ -295,7 +243,7 @@ pub(crate) enum Command {
         reply: oneshot::Sender<RoomInfo>,
     },
     Update {
-        patch: RoomPatch,
+        patch: RoomUpdate,
         reply: oneshot::Sender<Result<RoomInfo, ManageError>>,
     },
     End {
@@ -441,7 +389,7 @@ impl RoomHandle {
         self.ask(|reply| Command::Info { reply }).await
     }
 
-    pub async fn update(&self, patch: RoomPatch) -> Result<RoomInfo, ManageError> {
+    pub async fn update(&self, patch: RoomUpdate) -> Result<RoomInfo, ManageError> {
         self.ask(|reply| Command::Update { patch, reply }).await.unwrap_or(Err(ManageError::Ended))
     }
 

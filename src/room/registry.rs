@@ -7,6 +7,7 @@
 use super::{RoomHandle, Stats, actor, files};
 use crate::media::pipelines::Pipelines;
 use crate::records::room::RoomSpec;
+use crate::records::settings::Rules;
 use crate::store::{RoomFilter, Store, StoreError};
 use crate::time::now_unix;
 use crate::webhook::Webhooks;
@@ -25,6 +26,8 @@ pub struct RoomContext {
     pub egress: crate::egress::EgressContext,
     /// How long before `startsAt` joining is allowed, seconds.
     pub early_join_seconds: i64,
+    /// The server's own `max_participants` (a room's is at most this).
+    pub max_participants: u32,
     /// File sharing's folder and limits.
     pub files: files::FileLimits,
     /// Cluster mode: this node's membership (rooms are placed through it).
@@ -42,16 +45,6 @@ pub enum CreateError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Place(#[from] crate::cluster::node::PlaceError),
-}
-
-/// The room's layout must be one of `layouts.json`.
-pub(crate) fn check_layout(layouts: &crate::layout::Layouts, spec: &RoomSpec) -> Result<(), String> {
-    if layouts.contains(&spec.layout) {
-        Ok(())
-    } else {
-        let names: Vec<&str> = layouts.names().collect();
-        Err(format!("layout must be one of {}", names.join(", ")))
-    }
 }
 
 /// A room looked up by id.
@@ -103,7 +96,7 @@ impl Rooms {
 
     pub(super) fn spawn_with(&self, spec: RoomSpec, restored: bool, lease: Option<crate::cluster::node::LeaseGuard>) -> RoomHandle {
         let (tx, rx) = mpsc::channel(256);
-        let handle = RoomHandle { id: spec.id.clone(), tx, present: Arc::default(), public: Arc::new(spec.public.into()) };
+        let handle = RoomHandle { id: spec.id.clone(), tx, present: Arc::default(), public: Arc::new(spec.settings.public.into()) };
         if let Ok(mut m) = self.map.lock() {
             m.insert(spec.id.clone(), handle.clone());
         }
@@ -125,8 +118,8 @@ impl Rooms {
     /// Validates, stores and starts a new room.
     /// The handle is `None` in cluster mode, where the room is placed on a node when it opens.
     pub async fn create(&self, spec: RoomSpec) -> Result<Option<RoomHandle>, CreateError> {
-        spec.validate().map_err(CreateError::Invalid)?;
-        check_layout(&self.ctx.pipelines.layouts, &spec).map_err(CreateError::Invalid)?;
+        let rules = Rules { now: now_unix(), server_max_participants: self.ctx.max_participants, layouts: &self.ctx.pipelines.layouts };
+        spec.settings.check(None, false, &rules).map_err(CreateError::Invalid)?;
         if let Some(cluster) = &self.ctx.cluster {
             // Placed when it opens (first join or its start), on whichever node is then least
             // loaded; refused now if no node could take it.

@@ -45,12 +45,12 @@
 //! first; a record deleted in between is left out.
 
 use super::{RecordingFilter, RoomFilter, StoreError};
-use crate::records::CompositeConfig;
 use crate::records::recording::{Part, RecordingRecord, RecordingState};
 use crate::records::room::{EndReason, RoomSpec};
+use crate::records::settings::RoomSettings;
 use redis::aio::ConnectionManager;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 const ROOMS: &str = "tessera:rooms";
@@ -405,8 +405,8 @@ fn member_id(member: &str) -> &str {
 /// matches no time bound, as NULL compares false in SQL).
 fn room_matches(r: &RoomSpec, f: &RoomFilter, now: i64) -> bool {
     f.state.is_none_or(|s| r.state(now) == s)
-        && f.starts_from.is_none_or(|t| r.starts_at.is_some_and(|s| s >= t))
-        && f.starts_before.is_none_or(|t| r.starts_at.is_some_and(|s| s < t))
+        && f.starts_from.is_none_or(|t| r.settings.starts_at.is_some_and(|s| s >= t))
+        && f.starts_before.is_none_or(|t| r.settings.starts_at.is_some_and(|s| s < t))
 }
 
 fn encode<T: Serialize>(v: &T) -> Result<String, StoreError> {
@@ -434,77 +434,28 @@ fn decode_recording(id: &str, json: &str) -> Result<RecordingRecord, StoreError>
 }
 
 /// A room as stored in its hash's `spec` (id and created_at live in the key and in
-/// `createdAt`). Unknown fields are ignored, so a node reads what a newer node wrote.
+/// `createdAt`): its settings' own JSON, with when and why it ended. Unknown fields are ignored
+/// and missing settings read as their defaults, so a node reads what another version wrote.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredRoom {
-    name: String,
-    starts_at: Option<i64>,
-    ends_at: Option<i64>,
-    empty_timeout_seconds: u32,
-    max_participants: u32,
-    composite: CompositeConfig,
-    /// Absent for `None`, so `Some(Value::Null)` (stored `null`) comes back as it went in.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
-    metadata: Option<serde_json::Value>,
+    #[serde(flatten)]
+    settings: RoomSettings,
     ended_at: Option<i64>,
     end_reason: Option<EndReason>,
-    auto_record: bool,
-    hls: bool,
-    public: bool,
-    layout: String,
-    hide_audio_only: bool,
-    chat_enabled: bool,
-}
-
-/// A field that is present is `Some`, even when it is `null`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
-    serde_json::Value::deserialize(d).map(Some)
 }
 
 impl From<&RoomSpec> for StoredRoom {
     fn from(r: &RoomSpec) -> Self {
-        Self {
-            name: r.name.clone(),
-            starts_at: r.starts_at,
-            ends_at: r.ends_at,
-            empty_timeout_seconds: r.empty_timeout_seconds,
-            max_participants: r.max_participants,
-            composite: r.composite.clone(),
-            metadata: r.metadata.clone(),
-            ended_at: r.ended_at,
-            end_reason: r.end_reason,
-            auto_record: r.auto_record,
-            hls: r.hls,
-            public: r.public,
-            layout: r.layout.clone(),
-            hide_audio_only: r.hide_audio_only,
-            chat_enabled: r.chat_enabled,
-        }
+        let RoomSpec { id: _, created_at: _, settings, ended_at, end_reason } = r;
+        Self { settings: settings.clone(), ended_at: *ended_at, end_reason: *end_reason }
     }
 }
 
 impl StoredRoom {
     fn into_spec(self, id: &str, created_at: i64) -> RoomSpec {
-        RoomSpec {
-            id: id.to_owned(),
-            name: self.name,
-            created_at,
-            starts_at: self.starts_at,
-            ends_at: self.ends_at,
-            empty_timeout_seconds: self.empty_timeout_seconds,
-            max_participants: self.max_participants,
-            composite: self.composite,
-            metadata: self.metadata,
-            ended_at: self.ended_at,
-            end_reason: self.end_reason,
-            auto_record: self.auto_record,
-            hls: self.hls,
-            public: self.public,
-            layout: self.layout,
-            hide_audio_only: self.hide_audio_only,
-            chat_enabled: self.chat_enabled,
-        }
+        let StoredRoom { settings, ended_at, end_reason } = self;
+        RoomSpec { id: id.to_owned(), created_at, settings, ended_at, end_reason }
     }
 }
 
@@ -567,25 +518,13 @@ mod tests {
         assert_eq!(member_id("00000000000000000007|a|b"), "a|b");
         let mut r = RoomSpec {
             id: "r".into(),
-            name: "n".into(),
             created_at: 5,
-            starts_at: None,
-            ends_at: None,
-            empty_timeout_seconds: 300,
-            max_participants: 16,
-            composite: CompositeConfig::default(),
-            metadata: Some(serde_json::Value::Null),
+            settings: RoomSettings { name: "n".into(), metadata: Some(serde_json::Value::Null), hls: true, ..Default::default() },
             ended_at: None,
             end_reason: Some(EndReason::TimeLimit),
-            auto_record: false,
-            hls: true,
-            public: false,
-            layout: "grid".into(),
-            hide_audio_only: false,
-            chat_enabled: true,
         };
         for metadata in [Some(serde_json::Value::Null), None, Some(serde_json::json!([]))] {
-            r.metadata = metadata;
+            r.settings.metadata = metadata;
             let json = encode(&StoredRoom::from(&r)).unwrap();
             assert_eq!(decode_room("r", (Some(json), Some("5".into()))).unwrap(), Some(r.clone()));
         }

@@ -8,6 +8,7 @@
 
 use crate::records::CompositeConfig;
 use crate::records::room::{EndReason, RoomSpec, RoomState};
+use crate::records::settings::RoomSettings;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 use std::path::Path;
@@ -76,30 +77,49 @@ impl SqliteStore {
         )
     }
 
-    /// Runs `sql` with the room's fields bound as ?1..?17 in [`COLUMNS`] order.
+    /// Runs `sql` with the room's fields bound as ?1..?17 in [`COLUMNS`] order (destructured,
+    /// so a new setting does not compile until it has a column).
     fn write_room(&self, sql: &str, r: &RoomSpec) -> Result<(), StoreError> {
-        let (composite, metadata) = encode_json(r)?;
+        let RoomSpec { id, created_at, settings, ended_at, end_reason } = r;
+        let RoomSettings {
+            name,
+            starts_at,
+            ends_at,
+            empty_timeout_seconds,
+            max_participants,
+            composite,
+            metadata,
+            auto_record,
+            hls,
+            public,
+            layout,
+            hide_audio_only,
+            chat_enabled,
+        } = settings;
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("room {id}: {e}"));
+        let composite = serde_json::to_string(composite).map_err(corrupt)?;
+        let metadata = metadata.as_ref().map(serde_json::to_string).transpose().map_err(corrupt)?;
         self.with(|c| {
             c.execute(
                 sql,
                 params![
-                    r.id,
-                    r.name,
-                    r.created_at,
-                    r.starts_at,
-                    r.ends_at,
-                    r.empty_timeout_seconds,
-                    r.max_participants,
+                    id,
+                    name,
+                    created_at,
+                    starts_at,
+                    ends_at,
+                    empty_timeout_seconds,
+                    max_participants,
                     composite,
                     metadata,
-                    r.ended_at,
-                    r.end_reason.map(EndReason::as_str),
-                    r.auto_record,
-                    r.hls,
-                    r.public,
-                    r.layout,
-                    r.hide_audio_only,
-                    r.chat_enabled
+                    ended_at,
+                    end_reason.map(EndReason::as_str),
+                    auto_record,
+                    hls,
+                    public,
+                    layout,
+                    hide_audio_only,
+                    chat_enabled
                 ],
             )?;
             Ok(())
@@ -158,12 +178,6 @@ impl SqliteStore {
     }
 }
 
-fn encode_json(r: &RoomSpec) -> Result<(String, Option<String>), StoreError> {
-    let composite = serde_json::to_string(&r.composite).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let metadata = r.metadata.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok((composite, metadata))
-}
-
 /// A row as stored, before its JSON columns are decoded.
 struct RawRoom {
     spec: RoomSpec,
@@ -176,22 +190,24 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawRoom> {
     Ok(RawRoom {
         spec: RoomSpec {
             id: row.get(0)?,
-            name: row.get(1)?,
             created_at: row.get(2)?,
-            starts_at: row.get(3)?,
-            ends_at: row.get(4)?,
-            empty_timeout_seconds: row.get(5)?,
-            max_participants: row.get(6)?,
-            composite: CompositeConfig::default(),
-            metadata: None,
+            settings: RoomSettings {
+                name: row.get(1)?,
+                starts_at: row.get(3)?,
+                ends_at: row.get(4)?,
+                empty_timeout_seconds: row.get(5)?,
+                max_participants: row.get(6)?,
+                composite: CompositeConfig::default(),
+                metadata: None,
+                auto_record: row.get(11)?,
+                hls: row.get(12)?,
+                public: row.get(13)?,
+                layout: row.get(14)?,
+                hide_audio_only: row.get(15)?,
+                chat_enabled: row.get(16)?,
+            },
             ended_at: row.get(9)?,
             end_reason: None,
-            auto_record: row.get(11)?,
-            hls: row.get(12)?,
-            public: row.get(13)?,
-            layout: row.get(14)?,
-            hide_audio_only: row.get(15)?,
-            chat_enabled: row.get(16)?,
         },
         composite: row.get(7)?,
         metadata: row.get(8)?,
@@ -203,8 +219,8 @@ impl RawRoom {
     fn decode(self) -> Result<RoomSpec, StoreError> {
         let mut spec = self.spec;
         let corrupt = |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("room {}: {what}: {e}", spec.id));
-        spec.composite = serde_json::from_str(&self.composite).map_err(|e| corrupt("composite", &e))?;
-        spec.metadata = self.metadata.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt("metadata", &e))?;
+        spec.settings.composite = serde_json::from_str(&self.composite).map_err(|e| corrupt("composite", &e))?;
+        spec.settings.metadata = self.metadata.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt("metadata", &e))?;
         spec.end_reason = match self.end_reason.as_deref() {
             None => None,
             Some(s) => Some(EndReason::parse(s).ok_or_else(|| corrupt("end_reason", &s))?),
@@ -220,22 +236,19 @@ mod tests {
     fn room(id: &str, created: i64, starts: Option<i64>) -> RoomSpec {
         RoomSpec {
             id: id.into(),
-            name: format!("room {id}"),
             created_at: created,
-            starts_at: starts,
-            ends_at: None,
-            empty_timeout_seconds: 300,
-            max_participants: 16,
-            composite: CompositeConfig::default(),
-            metadata: Some(serde_json::json!({"crm": 42})),
+            settings: RoomSettings {
+                name: format!("room {id}"),
+                starts_at: starts,
+                metadata: Some(serde_json::json!({"crm": 42})),
+                auto_record: true,
+                layout: "speaker".into(),
+                hide_audio_only: true,
+                chat_enabled: false,
+                ..RoomSettings::default()
+            },
             ended_at: None,
             end_reason: None,
-            auto_record: true,
-            hls: false,
-            public: false,
-            layout: "speaker".into(),
-            hide_audio_only: true,
-            chat_enabled: false,
         }
     }
 

@@ -98,13 +98,13 @@ impl Room {
     /// Outputs the room's settings ask for when its media starts (the first participant joins
     /// a room without media): a recording (`autoRecord`) and HLS (`hls`).
     pub(super) async fn auto_outputs(&mut self) {
-        if self.spec.auto_record && self.egress.recording().is_none() {
+        if self.spec.settings.auto_record && self.egress.recording().is_none() {
             match self.start_recording().await {
                 Ok(rec) => tracing::info!(recording = %rec.id, state = rec.state.as_str(), "automatic recording started"),
                 Err(e) => tracing::warn!(error = %e, "automatic recording could not start"),
             }
         }
-        if self.spec.hls && !self.egress.hls_running() {
+        if self.spec.settings.hls && !self.egress.hls_running() {
             self.apply_hls_setting();
         }
     }
@@ -112,7 +112,7 @@ impl Room {
     /// Starts or stops HLS to match the room's `hls` setting (starting needs running media:
     /// otherwise it starts with the first participant).
     pub(super) fn apply_hls_setting(&mut self) {
-        if self.spec.hls {
+        if self.spec.settings.hls {
             if let Some(m) = refs(&mut self.media)
                 && let Err(e) = self.egress.start_hls(m)
             {

@@ -11,20 +11,20 @@ use std::time::Instant;
 
 impl Room {
     pub(super) fn chat_state(&self) -> ChatState {
-        ChatState { enabled: self.spec.chat_enabled, history: self.chat.history() }
+        ChatState { enabled: self.spec.settings.chat_enabled, history: self.chat.history() }
     }
 
     pub(super) fn post_chat(&mut self, id: &str, text: &str) -> Result<(), ChatError> {
         let m = self.members.iter().find(|m| m.info.id == id).ok_or(ChatError::NotJoined)?;
         let from = Sender { id: &m.info.id, name: &m.info.name };
-        let msg = self.chat.post(from, text, self.spec.chat_enabled, Instant::now())?;
+        let msg = self.chat.post(from, text, self.spec.settings.chat_enabled, Instant::now())?;
         tracing::debug!(participant = %id, bytes = text.len(), "chat");
         self.broadcast(RoomEvent::Chat(msg), None);
         Ok(())
     }
 
     pub(super) fn reserve_file(&mut self, identity: &str, file_name: &str, content_type: &str, size: u64) -> Result<Slot, FileError> {
-        if !self.spec.chat_enabled {
+        if !self.spec.settings.chat_enabled {
             return Err(FileError::ChatDisabled);
         }
         let m = self.members.iter().find(|m| m.info.identity == identity).ok_or(FileError::NotInRoom)?;

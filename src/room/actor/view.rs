@@ -48,7 +48,7 @@ impl View {
 impl Room {
     pub(super) fn layout_info(&self) -> LayoutInfo {
         let v = &self.view;
-        let layout = if v.screen.is_some() && v.presenting { "presentation".to_owned() } else { self.spec.layout.clone() };
+        let layout = if v.screen.is_some() && v.presenting { "presentation".to_owned() } else { self.spec.settings.layout.clone() };
         LayoutInfo { layout, pinned_participant_id: v.pin.clone(), screen_participant_id: v.screen.clone() }
     }
 
@@ -60,7 +60,7 @@ impl Room {
             speaker: self.view.dominant.clone(),
             pinned: self.view.pin.clone(),
             screen: self.view.screen.clone(),
-            hide_audio_only: self.spec.hide_audio_only,
+            hide_audio_only: self.spec.settings.hide_audio_only,
             talking: self.view.speakers.iter().map(|s| s.participant_id.clone()).collect(),
         };
         if let Some(m) = self.media.as_mut() {
