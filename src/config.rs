@@ -133,6 +133,9 @@ pub struct Config {
     /// Cluster mode: the Redis every node shares (`redis://host:port/db`; `TESSERA_REDIS_URL`).
     /// Unset: a single node with its SQLite database.
     pub redis_url: Option<String>,
+    /// Async worker threads (signaling, WebRTC, packet forwarding); unset: [`Config::workers`]'s
+    /// default, half the cores. The media work has threads of its own (GStreamer, the mixers).
+    pub workers: Option<usize>,
     /// Cluster mode: where the other nodes reach this one (`http://host:port`) to forward REST
     /// calls and signaling; default `public_url`.
     pub node_url: Option<String>,
@@ -186,6 +189,7 @@ impl Default for Config {
             malloc_arena_max: 2,
             connect_timeout_seconds: 30,
             redis_url: None,
+            workers: None,
             node_url: None,
         }
     }
@@ -233,6 +237,7 @@ pub struct Overrides {
     pub api_keys: Option<String>,
     pub max_file_bytes: Option<u64>,
     pub redis_url: Option<String>,
+    pub workers: Option<usize>,
 }
 
 /// Parses `id:secret,id:secret`.
@@ -248,6 +253,15 @@ pub fn parse_api_keys(s: &str) -> Result<Vec<ApiKey>, ConfigError> {
 }
 
 impl Config {
+    /// Async worker threads: `workers`, or half the cores, at least one. The async workers only
+    /// move packets and messages: every worker that sleeps between packets is woken for the
+    /// next one, and on 2 cores a second worker cost the server ~0.02 cores per room in futex
+    /// and scheduler time (benchmark A, `benches/OPTIMISATIONS.md`) without holding more rooms
+    /// (benchmark B).
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2)).max(1)
+    }
+
     /// Reads `file` (if any), applies `overrides`, validates.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let mut cfg = match file {
@@ -257,34 +271,35 @@ impl Config {
             }
             None => Self::default(),
         };
-        if let Some(v) = overrides.listen {
-            cfg.listen = v;
+        let Overrides {
+            listen,
+            rtc_ip,
+            public_ip,
+            pipelines_dir,
+            client_dir,
+            database,
+            public_url,
+            api_keys,
+            max_file_bytes,
+            redis_url,
+            workers,
+        } = overrides;
+        fn set<T>(field: &mut T, v: Option<T>) {
+            if let Some(v) = v {
+                *field = v;
+            }
         }
-        if let Some(v) = overrides.rtc_ip {
-            cfg.rtc_ip = Some(v);
-        }
-        if let Some(v) = overrides.public_ip {
-            cfg.public_ip = Some(v);
-        }
-        if let Some(v) = overrides.pipelines_dir {
-            cfg.pipelines_dir = v;
-        }
-        if let Some(v) = overrides.client_dir {
-            cfg.client_dir = v;
-        }
-        if let Some(v) = overrides.database {
-            cfg.database = v;
-        }
-        if let Some(v) = overrides.public_url {
-            cfg.public_url = Some(v);
-        }
-        if let Some(v) = overrides.redis_url.filter(|u| !u.is_empty()) {
-            cfg.redis_url = Some(v);
-        }
-        if let Some(v) = overrides.max_file_bytes {
-            cfg.max_file_bytes = v;
-        }
-        if let Some(v) = overrides.api_keys {
+        set(&mut cfg.listen, listen);
+        set(&mut cfg.rtc_ip, rtc_ip.map(Some));
+        set(&mut cfg.public_ip, public_ip.map(Some));
+        set(&mut cfg.pipelines_dir, pipelines_dir);
+        set(&mut cfg.client_dir, client_dir);
+        set(&mut cfg.database, database);
+        set(&mut cfg.public_url, public_url.map(Some));
+        set(&mut cfg.redis_url, redis_url.filter(|u| !u.is_empty()).map(Some));
+        set(&mut cfg.max_file_bytes, max_file_bytes);
+        set(&mut cfg.workers, workers.map(Some));
+        if let Some(v) = api_keys {
             cfg.api_keys.extend(parse_api_keys(&v)?);
         }
         cfg.validate()?;

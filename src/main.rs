@@ -102,26 +102,9 @@ fn parse_composite(s: &str) -> Result<tessera::wire::CompositeSettings, String> 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Serve { workers, .. } = &cli.command {
-        rt.worker_threads(workers.unwrap_or_else(default_workers).max(1));
-    }
-    rt.enable_all().build().context("cannot start the async runtime")?.block_on(run(cli))
-}
-
-/// Half the cores, at least one. The async workers only move packets and messages: every
-/// worker that sleeps between packets is woken for the next one, and on 2 cores a second
-/// worker cost the server ~0.02 cores per room in futex and scheduler time (benchmark A,
-/// `benches/OPTIMISATIONS.md`) without holding more rooms (benchmark B).
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
-}
-
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    // The server logs as its config says, once it is read; the other commands log text.
-    if !matches!(cli.command, Command::Serve { .. }) {
-        tessera::telemetry::init();
-    }
-    match cli.command {
+    // The server's configuration (file, environment, flags: one place) is read before its
+    // runtime starts, since it says how many workers that runtime has.
+    let job = match cli.command {
         Command::Serve {
             listen,
             config,
@@ -134,7 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             api_keys,
             max_file_bytes,
             redis_url,
-            workers: _,
+            workers,
         } => {
             let overrides = Overrides {
                 listen,
@@ -147,8 +130,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 api_keys,
                 max_file_bytes,
                 redis_url,
+                workers,
             };
             let cfg = Config::load(config.as_deref(), overrides)?;
+            rt.worker_threads(cfg.workers());
+            Job::Serve(cfg)
+        }
+        other => Job::Other(other),
+    };
+    rt.enable_all().build().context("cannot start the async runtime")?.block_on(run(job))
+}
+
+/// What `main` runs once the runtime is up.
+enum Job {
+    Serve(Config),
+    Other(Command),
+}
+
+async fn run(job: Job) -> anyhow::Result<()> {
+    match job {
+        Job::Serve(cfg) => {
             tessera::telemetry::init_as(cfg.log_format);
             let running = tessera::server::start(cfg).await.context("the server could not start")?;
             tracing::info!("open http://{} in a browser", running.addr);
@@ -173,7 +174,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             running.wait_for_outputs(std::time::Duration::from_secs(10)).await;
             let _ = running.task.await;
         }
-        Command::Loadgen { server, rooms, participants, video, no_audio, warmup, duration, media_dir, composite } => {
+        Job::Other(Command::Serve { .. }) => unreachable!("main reads the configuration of `serve` before the runtime starts"),
+        Job::Other(Command::Loadgen { server, rooms, participants, video, no_audio, warmup, duration, media_dir, composite }) => {
+            tessera::telemetry::init();
             let video = match video.as_str() {
                 "vp8" => Some(tessera::media::VideoCodec::Vp8),
                 "h264" => Some(tessera::media::VideoCodec::H264),

@@ -15,6 +15,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::{Mutex, OnceLock};
 
 pub const ROOMS: &str = "tessera_rooms";
+pub const MAX_ROOMS: &str = "tessera_max_rooms";
 pub const PARTICIPANTS: &str = "tessera_participants";
 pub const RECORDINGS: &str = "tessera_recordings";
 pub const OUTPUTS: &str = "tessera_outputs";
@@ -74,6 +75,7 @@ fn build(node: &str) -> Option<Installed> {
 
 fn describe() {
     describe_gauge!(ROOMS, "Rooms live on this node (open, with their media or waiting for people).");
+    describe_gauge!(MAX_ROOMS, "Most rooms this node takes (its max_rooms): its capacity, for tessera_rooms / tessera_max_rooms.");
     describe_gauge!(PARTICIPANTS, "Participant sessions on this node.");
     describe_gauge!(RECORDINGS, "Recordings running on this node.");
     describe_gauge!(OUTPUTS, "Live outputs running on this node, by kind (rtmp, hls).");
@@ -100,6 +102,8 @@ fn describe() {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Live {
     pub rooms: usize,
+    /// The node's `max_rooms`.
+    pub max_rooms: usize,
     pub participants: usize,
     pub recordings: usize,
     pub rtmp: usize,
@@ -111,6 +115,7 @@ pub struct Live {
 pub fn render(live: Live) -> Option<String> {
     let installed = INSTALLED.get()?.as_ref()?;
     gauge!(ROOMS).set(live.rooms as f64);
+    gauge!(MAX_ROOMS).set(live.max_rooms as f64);
     gauge!(PARTICIPANTS).set(live.participants as f64);
     gauge!(RECORDINGS).set(live.recordings as f64);
     gauge!(OUTPUTS, "kind" => "rtmp").set(live.rtmp as f64);

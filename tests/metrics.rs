@@ -99,6 +99,7 @@ async fn metrics_count_a_real_call() {
     }
     let m = scrape(addr).await;
     assert_eq!(value(&m, "tessera_rooms", &[]), 1.0);
+    assert!(value(&m, "tessera_max_rooms", &[]) >= 1.0, "the node's capacity is exported");
     assert_eq!(value(&m, "tessera_participants", &[]), 2.0);
     assert_eq!(value(&m, "tessera_recordings", &[]), 0.0);
     for kind in ["kind=\"audio\"", "kind=\"video\""] {

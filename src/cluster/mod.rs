@@ -1,14 +1,20 @@
-//! Many nodes behind one API, coordinated through Redis (issue 13; in progress).
+//! Many nodes behind one API, coordinated through Redis: the parts that talk to Redis about
+//! nodes and rooms, below the rooms themselves.
 //!
-//! What is here: the **node registry** ([`registry`]: each node announces its id, URL and load
-//! every [`registry::ANNOUNCE_EVERY`] under a key that expires after [`registry::NODE_TTL`], so a
-//! node that stops announcing counts as dead within ~6 s; the least-loaded live node with room
-//! to spare is chosen for a new room) and **room leases** ([`lease`]: a room is owned by at most
-//! one node at a time, through a Lua script that sets the owner key only when absent, with a
-//! fencing token from a counter that only grows; the owner renews it, and a dead owner's lease
-//! expires). Not yet here: placing rooms on first join through these, forwarding REST and
-//! signaling to the owner, draining, and the Redis-backed store — the single node with SQLite
-//! stays the default and is untouched by this module.
+//! - The **node registry** ([`registry`]): each node announces its id, URL and load every
+//!   [`registry::ANNOUNCE_EVERY`] under a key that expires after [`registry::NODE_TTL`], so a
+//!   node that stops announcing counts as dead within ~6 s; the least-loaded live node with room
+//!   to spare is chosen for a room.
+//! - **Room leases** ([`lease`]): a room is owned by at most one node at a time, through a Lua
+//!   script that sets the owner key only when absent, with a fencing token from a counter that
+//!   only grows; the owner renews it, and a dead owner's lease expires.
+//! - **This node's part** ([`node`]): announcing, choosing where a room goes, taking, holding
+//!   and renewing leases, draining.
+//!
+//! Built on these elsewhere: placement of rooms on first join, at their start or when their node
+//! died (`room::placement`), the shared store (`store::redis`), forwarding REST calls and relaying
+//! signaling to a room's node (`api::forward`, `api::ws_relay`). A single node without
+//! `redis_url` uses none of this.
 //!
 //! Invariants: every Redis call goes through a [`redis::aio::ConnectionManager`] (it reconnects
 //! by itself after Redis restarts) with a bounded response time, so a stalled Redis never holds
