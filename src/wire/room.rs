@@ -1,19 +1,20 @@
-//! REST and webhook wire types (JSON, camelCase), apart from the domain types they show. The
-//! OpenAPI document is generated from these (`utoipa`). Requests deny unknown fields so typos
-//! are caught.
+//! The room's wire types: its view, the `POST` and `PATCH` bodies (converted to the domain's
+//! [`SettingsPatch`] by exhaustive destructuring, with the texts parsed here and every rule
+//! checked by `RoomSettings::check`), and the list.
 
-use crate::auth::Role;
+use super::fields::{double_option, metadata_object, metadata_patch, opt_whole, whole};
+use super::{EndReasonName, RoomStateName};
 use crate::protocol::ParticipantInfo;
 use crate::records::CompositeConfig;
 use crate::records::MediaStats;
 use crate::records::room::RoomSpec;
 use crate::records::settings::{MAX_NAME_CHARS, RoomSettings, SettingsPatch};
-use crate::time::{format_unix, format_unix_ms, parse_rfc3339};
-use serde::{Deserialize, Deserializer, Serialize};
+use crate::time::{format_unix, parse_rfc3339};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A composite's size, frame rate and bitrate (a room's bounds, checked by
-/// `RoomSpec::validate`: even sizes, 160..=1920 × 90..=1080, 1..=30 fps, 100..=8000 kbit/s).
+/// `RoomSettings::check`: even sizes, 160..=1920 × 90..=1080, 1..=30 fps, 100..=8000 kbit/s).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompositeSettings {
@@ -271,56 +272,6 @@ pub struct CreateRoomResponse {
     pub join_url: String,
 }
 
-/// Deserialises a field that may be absent (`None`), `null` (`Some(None)`) or a value.
-fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// A room's `metadata`: a JSON object or `null` (rooms show it as an object, so an array, a
-/// string, a number or a boolean is refused rather than stored).
-fn metadata_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Map<String, serde_json::Value>>, D::Error> {
-    match Option::<serde_json::Value>::deserialize(d)? {
-        None => Ok(None),
-        Some(serde_json::Value::Object(m)) => Ok(Some(m)),
-        Some(other) => {
-            let kind = match other {
-                serde_json::Value::Array(_) => "an array",
-                serde_json::Value::String(_) => "a string",
-                serde_json::Value::Number(_) => "a number",
-                _ => "a boolean",
-            };
-            Err(serde::de::Error::custom(format!("metadata must be a JSON object or null, not {kind}")))
-        }
-    }
-}
-
-/// [`metadata_object`] for `PATCH`, where `null` (clear) differs from absent (keep).
-fn metadata_patch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<serde_json::Map<String, serde_json::Value>>>, D::Error> {
-    metadata_object(d).map(Some)
-}
-
-/// A whole number as JSON Schema's `integer` has it: `7` or `7.0`.
-fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
-    let v = match n.as_u64() {
-        Some(u) => u32::try_from(u).ok(),
-        None => n.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f)).map(|f| f as u32),
-    };
-    v.ok_or_else(|| serde::de::Error::custom(format!("expected a whole number from 0 to {}, got {n}", u32::MAX)))
-}
-
-/// [`whole`], or absent / `null`.
-fn opt_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    #[derive(Deserialize)]
-    struct W(#[serde(deserialize_with = "whole")] u32);
-    Option::<W>::deserialize(d).map(|o| o.map(|w| w.0))
-}
-
-/// A field that may be absent but, when present, must not be `null`.
-fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 /// `PATCH /rooms/{id}`: only the fields given change; `null` clears `startsAt`, `endsAt`,
 /// `metadata`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -418,239 +369,4 @@ pub struct RoomList {
     /// `offset` of the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_offset: Option<u64>,
-}
-
-/// `GET /rooms/{id}/participants`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ParticipantList {
-    pub participants: Vec<ParticipantInfo>,
-}
-
-/// `POST /rooms/{id}/participants/{pid}/mute`: `true` mutes, `false` unmutes, absent keeps; at
-/// least one of the two.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(min_properties = 1)]
-pub struct MuteRequest {
-    #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = bool)]
-    pub audio: Option<bool>,
-    #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = bool)]
-    pub video: Option<bool>,
-}
-
-/// `POST /rooms/{id}/tokens`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TokenRequest {
-    /// Display name, 1 to 64 characters, no control characters; surrounding white space is
-    /// removed.
-    #[schema(min_length = 1, max_length = 64)]
-    pub name: String,
-    /// Default `participant`.
-    pub role: Option<Role>,
-    /// 1 to 2592000 (30 days), default 3600.
-    #[serde(default, deserialize_with = "opt_whole")]
-    #[schema(minimum = 1, maximum = 2592000)]
-    pub ttl_seconds: Option<u32>,
-    /// Stable identity, 1 to 128 letters, digits, `-`, `_`, `.` or `@`; default: random. A second
-    /// join with the same identity replaces the first session.
-    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._@-]{1,128}$")]
-    pub identity: Option<String>,
-}
-
-/// A join token.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenResponse {
-    pub token: String,
-    pub identity: String,
-    #[schema(format = DateTime)]
-    pub expires_at: String,
-    pub join_url: String,
-}
-
-/// One file of a recording.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PartView {
-    /// 1-based; download at `/api/v1/recordings/{id}/parts/{index}`.
-    pub index: u32,
-    pub bytes: u64,
-    pub duration_ms: u64,
-}
-
-/// A recording.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordingView {
-    pub id: String,
-    pub room_id: String,
-    /// `recording`, `finalizing`, `complete`, `interrupted` or `failed`.
-    #[schema(example = "complete", value_type = RecordingStateName)]
-    pub state: String,
-    /// Why it failed or was interrupted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// RFC 3339 with milliseconds.
-    #[schema(format = DateTime)]
-    pub started_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = DateTime)]
-    pub ended_at: Option<String>,
-    /// Media duration over every part (while recording: time since the start).
-    pub duration_ms: u64,
-    pub bytes: u64,
-    pub parts: Vec<PartView>,
-}
-
-impl RecordingView {
-    pub fn new(r: &crate::records::recording::RecordingRecord) -> Self {
-        let running = r.state.is_active();
-        let duration_ms = match (running, r.duration_ms) {
-            (false, Some(d)) => d,
-            _ => (r.ended_at.unwrap_or_else(crate::time::now_ms) - r.started_at).max(0) as u64,
-        };
-        Self {
-            id: r.id.clone(),
-            room_id: r.room_id.clone(),
-            state: r.state.as_str().into(),
-            reason: r.reason.clone(),
-            started_at: format_unix_ms(r.started_at),
-            ended_at: r.ended_at.map(format_unix_ms),
-            duration_ms,
-            bytes: r.bytes,
-            parts: r.parts.iter().map(|p| PartView { index: p.index, bytes: p.bytes, duration_ms: p.duration_ms }).collect(),
-        }
-    }
-}
-
-/// `GET /recordings`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordingList {
-    pub recordings: Vec<RecordingView>,
-    pub total: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_offset: Option<u64>,
-}
-
-/// `POST /rooms/{id}/streams`.
-#[derive(Clone, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct StartStreamRequest {
-    /// `rtmp://[user:pass@]host[:port]/app/streamkey` or `rtmps://…`, at most 2048 characters;
-    /// surrounding white space is removed. Printable ASCII only; the host is a name (letters,
-    /// digits, `.`, `-`, `_`; an international name in its `xn--` form) or a bracketed IPv6
-    /// address; the port 1 to 65535; app and key not empty. The `pattern` is exact.
-    #[schema(min_length = 1, max_length = 2048)]
-    pub url: String,
-}
-
-/// Never shows the URL: it holds the stream key.
-impl std::fmt::Debug for StartStreamRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StartStreamRequest { url: <secret> }")
-    }
-}
-
-/// `GET /rooms/{id}/streams`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StreamList {
-    pub streams: Vec<crate::records::StreamView>,
-}
-
-/// A room's state (`RoomView.state`; the `state` filter of `GET /rooms`).
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub enum RoomStateName {
-    Scheduled,
-    Open,
-    Ended,
-}
-
-/// Why a room ended.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub enum EndReasonName {
-    Deleted,
-    TimeLimit,
-    EmptyTimeout,
-}
-
-/// A recording's state (`RecordingView.state`; the `state` filter of `GET /recordings`).
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub enum RecordingStateName {
-    Recording,
-    Finalizing,
-    Complete,
-    Interrupted,
-    Failed,
-}
-
-/// Every error: a stable machine code and a sentence for people.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorBody {
-    #[schema(example = "room_not_found")]
-    pub code: String,
-    pub message: String,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patch_tells_absent_from_null() {
-        let p: PatchRoomRequest = serde_json::from_str(r#"{"endsAt":null,"name":"x"}"#).unwrap();
-        assert_eq!(p.ends_at, Some(None));
-        assert_eq!(p.starts_at, None);
-        let p: PatchRoomRequest = serde_json::from_str(r#"{"startsAt":"2030-01-01T00:00:00Z"}"#).unwrap();
-        assert_eq!(p.starts_at, Some(Some("2030-01-01T00:00:00Z".into())));
-        assert!(serde_json::from_str::<PatchRoomRequest>(r#"{"nmae":"x"}"#).is_err());
-    }
-
-    #[test]
-    fn metadata_is_an_object_or_null() {
-        let c: CreateRoomRequest = serde_json::from_str(r#"{"metadata":{"a":[1]}}"#).unwrap();
-        assert_eq!(c.metadata.map(serde_json::Value::Object), Some(serde_json::json!({"a": [1]})));
-        let c: CreateRoomRequest = serde_json::from_str(r#"{"metadata":null}"#).unwrap();
-        assert!(c.metadata.is_none());
-        let p: PatchRoomRequest = serde_json::from_str(r#"{"metadata":null}"#).unwrap();
-        assert_eq!(p.metadata, Some(None));
-        let p: PatchRoomRequest = serde_json::from_str(r#"{}"#).unwrap();
-        assert_eq!(p.metadata, None);
-        for bad in ["[1,2,3]", "\"x\"", "7", "true"] {
-            let e = serde_json::from_str::<CreateRoomRequest>(&format!(r#"{{"metadata":{bad}}}"#)).unwrap_err();
-            assert!(e.to_string().contains("metadata must be a JSON object or null"), "{bad}: {e}");
-            assert!(serde_json::from_str::<PatchRoomRequest>(&format!(r#"{{"metadata":{bad}}}"#)).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn integers_may_be_written_with_a_zero_fraction() {
-        let t: TokenRequest = serde_json::from_str(r#"{"name":"a","ttlSeconds":60.0}"#).unwrap();
-        assert_eq!(t.ttl_seconds, Some(60));
-        let t: TokenRequest = serde_json::from_str(r#"{"name":"a","ttlSeconds":null}"#).unwrap();
-        assert_eq!(t.ttl_seconds, None);
-        for bad in ["60.5", "-1", "4294967296", "\"60\""] {
-            assert!(serde_json::from_str::<TokenRequest>(&format!(r#"{{"name":"a","ttlSeconds":{bad}}}"#)).is_err(), "{bad}");
-        }
-        let c: CompositeSettings = serde_json::from_str(r#"{"width":640.0,"height":360,"fps":30,"bitrateKbps":600}"#).unwrap();
-        assert_eq!((c.width, c.height), (640, 360));
-    }
-
-    #[test]
-    fn mute_fields_are_booleans_when_given() {
-        let m: MuteRequest = serde_json::from_str(r#"{"audio":true}"#).unwrap();
-        assert_eq!((m.audio, m.video), (Some(true), None));
-        assert!(serde_json::from_str::<MuteRequest>(r#"{"audio":true,"video":null}"#).is_err());
-    }
 }
