@@ -16,8 +16,9 @@ use crate::media::KeyframeGate;
 use futures::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
+use parking_lot::Mutex;
 use serde::Serialize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -139,7 +140,7 @@ pub struct StreamHandle {
 
 impl StreamHandle {
     pub fn view(&self) -> StreamView {
-        let st = self.status.lock().map(|s| s.clone()).unwrap_or(Status { state: "stopped", last_error: None, retries: 0, bytes_sent: 0 });
+        let st = self.status.lock().clone();
         StreamView {
             id: self.id.clone(),
             url: self.url.clone(),
@@ -152,16 +153,14 @@ impl StreamHandle {
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.status.lock().map(|s| s.state == "stopped").unwrap_or(true)
+        self.status.lock().state == "stopped"
     }
 
     pub fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        if let Ok(mut s) = self.status.lock() {
-            s.state = "stopped";
-        }
+        self.status.lock().state = "stopped";
     }
 }
 
@@ -184,9 +183,7 @@ pub fn start(
 }
 
 fn set(status: &Mutex<Status>, f: impl FnOnce(&mut Status)) {
-    if let Ok(mut s) = status.lock() {
-        f(&mut s);
-    }
+    f(&mut status.lock());
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -209,7 +206,7 @@ async fn run(
         };
         let outcome = (target.scrub(&outcome.0), outcome.1);
         relay.set(None);
-        let stopped = status.lock().map(|s| s.state == "stopped").unwrap_or(true);
+        let stopped = status.lock().state == "stopped";
         if stopped {
             break;
         }
@@ -254,7 +251,7 @@ async fn attempt(
     let mut messages = bus.stream();
     let mut poll = tokio::time::interval(POLL);
     let (mut sent, mut last_progress, mut live) = (0u64, tokio::time::Instant::now(), false);
-    let base = status.lock().map(|s| s.bytes_sent).unwrap_or(0);
+    let base = status.lock().bytes_sent;
     let why = loop {
         tokio::select! {
             msg = messages.next() => match msg {

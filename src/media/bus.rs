@@ -60,13 +60,13 @@ mod tests {
         gst::init().expect("gstreamer");
         let pipeline = gst::parse::launch("videotestsrc num-buffers=3 ! fakesink name=sink signal-handoffs=true").expect("parses");
         let pipeline = pipeline.downcast::<gst::Pipeline>().expect("a pipeline");
-        let niceness = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let niceness = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
         let seen = niceness.clone();
         let sink = pipeline.by_name("sink").expect("sink");
         sink.connect("handoff", false, move |_| {
             // SAFETY: getpriority has no preconditions; errno is not needed for this check.
             let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-            seen.lock().expect("lock").push(nice);
+            seen.lock().push(nice);
             None
         });
         // SAFETY: getpriority has no preconditions.
@@ -83,7 +83,7 @@ mod tests {
         });
         pipeline.set_state(gst::State::Null).expect("stops");
         assert!(eos, "the bus stream delivers the end of stream");
-        let seen = niceness.lock().expect("lock");
+        let seen = niceness.lock();
         // VIDEO_NICE exactly; or, when the test itself runs nicer than that without the right to
         // lower niceness (not root), its own.
         assert_eq!(seen.len(), 3);

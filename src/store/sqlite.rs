@@ -8,10 +8,11 @@
 
 use crate::config::CompositeConfig;
 use crate::room::spec::{EndReason, RoomSpec, RoomState};
+use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{RoomFilter, StoreError};
 
@@ -54,8 +55,7 @@ impl SqliteStore {
     }
 
     pub(super) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        f(&conn)
+        f(&self.conn.lock())
     }
 
     pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
