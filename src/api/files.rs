@@ -158,17 +158,15 @@ pub async fn upload(
         return Ok(error_reply(StatusCode::LENGTH_REQUIRED, "length_required", "an upload needs a Content-Length"));
     };
     let name = query.get("name").map(String::as_str).unwrap_or_default();
-    let slot = match room.reserve_file(&claims.sub, name, &clean_type(content_type.as_deref()), size).await {
-        None => return Err(ApiError::RoomEnded),
-        Some(Err(e)) => return Ok(refused(&e)),
-        Some(Ok(slot)) => slot,
+    let slot = match room.reserve_file(&claims.sub, name, &clean_type(content_type.as_deref()), size).await? {
+        Err(e) => return Ok(refused(&e)),
+        Ok(slot) => slot,
     };
     let mut upload = Upload { room: room.clone(), slot, finished: false };
     store(&upload.slot, body).await?;
-    let info = match room.file_stored(&upload.slot.id).await {
-        None => return Err(ApiError::RoomEnded),
-        Some(Err(e)) => return Ok(refused(&e)),
-        Some(Ok(info)) => info,
+    let info = match room.file_stored(&upload.slot.id).await? {
+        Err(e) => return Ok(refused(&e)),
+        Ok(info) => info,
     };
     upload.finished = true;
     Ok(warp::reply::with_status(warp::reply::json(&info), StatusCode::CREATED).into_response())
@@ -205,7 +203,13 @@ pub async fn fetch(
 ) -> Result<Response, ApiError> {
     member(&state, &id, authorization.as_deref(), &query)?;
     let room = live_room(&state, &id).await?;
-    let stored = room.file(&file).await.ok_or_else(|| ApiError::NotFound("file_not_found", format!("no file {file:?} in this room")))?;
+    // A room that ended meanwhile has deleted its files: not found either.
+    let stored = room
+        .file(&file)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError::NotFound("file_not_found", format!("no file {file:?} in this room")))?;
     let mut resp = download::serve(&stored.path, range.as_deref(), "application/octet-stream", "file").await?;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&disposition(&stored.info.name)) {

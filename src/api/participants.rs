@@ -35,7 +35,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn list_participants(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let info = live_room(&state, &id).await?.info().await.ok_or(ApiError::RoomEnded)?;
+    let info = live_room(&state, &id).await?.info().await?;
     Ok(warp::reply::json(&ParticipantList { participants: info.participants }).into_response())
 }
 

@@ -91,7 +91,7 @@ async fn recording(state: &AppState, caller: &Caller, id: &str) -> Result<Record
         (status = 503, body = ErrorBody, description = "`media_unavailable`: the room's media could not start")))]
 pub async fn start_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let rec = live_room(&state, &id).await?.start_recording().await.ok_or(ApiError::RoomEnded)??;
+    let rec = live_room(&state, &id).await?.start_recording().await??;
     Ok(warp::reply::with_status(warp::reply::json(&RecordingView::new(&rec)), StatusCode::CREATED).into_response())
 }
 
@@ -106,7 +106,7 @@ pub async fn stop_recording(id: String, state: AppState, caller: Caller) -> Resu
     let mut rec = recording(&state, &caller, &id).await?;
     if rec.state == RecordingState::Recording
         && let Some(room) = state.rooms.get(&rec.room_id)
-        && let Some(Ok(())) = room.stop_recording(&id).await
+        && let Ok(Ok(())) = room.stop_recording(&id).await
     {
         rec.state = RecordingState::Finalizing;
     }

@@ -254,9 +254,9 @@ pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Res
     state.auth.require_host(&caller, &id)?;
     let v = match state.rooms.lookup(&id).await? {
         Lookup::Live(h) => match h.info().await {
-            Some(info) => view(info),
+            Ok(info) => view(info),
             // It ended between the lookup and the question: the store has its final record.
-            None => match state.rooms.store().get_room(&id).await? {
+            Err(_) => match state.rooms.store().get_room(&id).await? {
                 Some(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
                 None => return Err(ApiError::RoomNotFound(id)),
             },

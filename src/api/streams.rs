@@ -48,7 +48,7 @@ pub async fn start_stream(id: String, state: AppState, caller: Caller, raw: Vec<
     if req.url.chars().count() > 2048 {
         return Err(ApiError::BadRequest("url must be at most 2048 characters".into()));
     }
-    let view = live_room(&state, &id).await?.start_stream(req.url).await.ok_or(ApiError::RoomEnded)??;
+    let view = live_room(&state, &id).await?.start_stream(req.url).await??;
     Ok(warp::reply::with_status(warp::reply::json(&view), StatusCode::CREATED).into_response())
 }
 
@@ -59,7 +59,7 @@ pub async fn start_stream(id: String, state: AppState, caller: Caller, raw: Vec<
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn list_streams(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let streams = live_room(&state, &id).await?.streams().await.ok_or(ApiError::RoomEnded)?;
+    let streams = live_room(&state, &id).await?.streams().await?;
     Ok(warp::reply::json(&StreamList { streams }).into_response())
 }
 
@@ -71,7 +71,7 @@ pub async fn list_streams(id: String, state: AppState, caller: Caller) -> Result
         (status = 409, body = ErrorBody, description = "`room_ended`")))]
 pub async fn get_stream(id: String, sid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
     state.auth.require_host(&caller, &id)?;
-    let streams = live_room(&state, &id).await?.streams().await.ok_or(ApiError::RoomEnded)?;
+    let streams = live_room(&state, &id).await?.streams().await?;
     let s = streams
         .into_iter()
         .find(|s| s.id == sid)
@@ -90,8 +90,7 @@ pub async fn stop_stream(id: String, sid: String, state: AppState, caller: Calle
     let view = live_room(&state, &id)
         .await?
         .stop_stream(&sid)
-        .await
-        .ok_or(ApiError::RoomEnded)?
+        .await?
         .map_err(|_| ApiError::NotFound("stream_not_found", format!("no stream {sid:?} in this room")))?;
     Ok(warp::reply::json(&view).into_response())
 }

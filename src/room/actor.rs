@@ -282,7 +282,7 @@ impl Room {
             tracing::info!("media pipeline started");
             self.apply_view();
         }
-        self.media.as_mut().ok_or(RoomMediaError::Gone)
+        self.media.as_mut().ok_or(RoomMediaError::Gone(super::RoomGone))
     }
 
     fn member_index(&self, id: &str) -> Option<usize> {
@@ -393,7 +393,7 @@ impl Room {
     async fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
         let now = now_unix();
         if self.ended || self.cancel.is_cancelled() {
-            return Err(JoinError::Ended);
+            return Err(super::RoomGone.into());
         }
         if let Some(s) = self.spec.starts_at
             && now < s - self.ctx.early_join_seconds
@@ -503,7 +503,7 @@ impl Room {
 
     async fn update(&mut self, patch: RoomPatch) -> Result<RoomInfo, ManageError> {
         if self.ended {
-            return Err(ManageError::Ended);
+            return Err(super::RoomGone.into());
         }
         let mut next = self.spec.clone();
         patch.apply(&mut next);
