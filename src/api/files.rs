@@ -11,8 +11,8 @@
 //! browser reports upload progress (`XMLHttpRequest.upload`), the size is known and refused
 //! before anything is stored, and a large file never competes with chat or signaling.
 
+use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, error_reply, reject};
-use super::rooms::live_room;
 use super::{AppState, download, header_text, with_state};
 use crate::auth::{AuthError, Caller, JoinClaims, Role};
 use crate::room::RoomHandle;
@@ -33,15 +33,16 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
         .and(warp::query::<HashMap<String, String>>())
         .and(header_text("content-length"))
         .and(header_text("content-type"))
-        .and(warp::body::stream())
-        .and_then(|id, st, auth, q, len, ctype, body| async move { upload(id, st, auth, q, len, ctype, body).await.map_err(reject) });
+        .and(forward::incoming(state, Callers::ByHeader))
+        .and_then(|id, st, auth, q, len, ctype, i| async move { upload(id, st, auth, q, len, ctype, i).await.map_err(reject) });
     let fetch = warp::path!("api" / "v1" / "rooms" / String / "files" / String)
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(header_text("authorization"))
         .and(warp::query::<HashMap<String, String>>())
         .and(header_text("range"))
-        .and_then(|id, file, st, auth, q, range| async move { fetch(id, file, st, auth, q, range).await.map_err(reject) });
+        .and(forward::incoming(state, Callers::ByHeader))
+        .and_then(|id, file, st, auth, q, range, i| async move { fetch(id, file, st, auth, q, range, i).await.map_err(reject) });
     upload.or(fetch).unify()
 }
 
@@ -148,12 +149,16 @@ pub async fn upload(
     query: HashMap<String, String>,
     length: Option<String>,
     content_type: Option<String>,
-    body: impl Stream<Item = Result<impl Buf, warp::Error>> + Unpin,
+    incoming: Incoming,
 ) -> Result<Response, ApiError> {
+    let (room, body) = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, body) => (room, body),
+    };
     let Some(claims) = member(&state, &id, authorization.as_deref(), &HashMap::new())? else {
         return Ok(error_reply(StatusCode::FORBIDDEN, "forbidden", "a file is shared by a participant: use their join token"));
     };
-    let room = live_room(&state, &id).await?;
+    let room = room.live(&state).await?;
     let Some(size) = length.and_then(|l| l.trim().parse::<u64>().ok()) else {
         return Ok(error_reply(StatusCode::LENGTH_REQUIRED, "length_required", "an upload needs a Content-Length"));
     };
@@ -200,9 +205,14 @@ pub async fn fetch(
     authorization: Option<String>,
     query: HashMap<String, String>,
     range: Option<String>,
+    incoming: Incoming,
 ) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     member(&state, &id, authorization.as_deref(), &query)?;
-    let room = live_room(&state, &id).await?;
+    let room = room.live(&state).await?;
     // A room that ended meanwhile has deleted its files: not found either.
     let stored = room
         .file(&file)
