@@ -12,7 +12,8 @@
 
 use metrics::{Counter, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::{Mutex, OnceLock};
+use parking_lot::Mutex;
+use std::sync::OnceLock;
 
 pub const ROOMS: &str = "tessera_rooms";
 pub const MAX_ROOMS: &str = "tessera_max_rooms";
@@ -120,9 +121,7 @@ pub fn render(live: Live) -> Option<String> {
     gauge!(RECORDINGS).set(live.recordings as f64);
     gauge!(OUTPUTS, "kind" => "rtmp").set(live.rtmp as f64);
     gauge!(OUTPUTS, "kind" => "hls").set(live.hls as f64);
-    if let Ok(p) = installed.process.lock() {
-        p.collect();
-    }
+    installed.process.lock().collect();
     Some(installed.handle.render())
 }
 

@@ -128,8 +128,8 @@ async fn record(cfg: tessera::config::Config, dir: &std::path::Path, secs: u64) 
         if v["state"] == "complete" { Ok(()) } else { Err(v.to_string()) }
     })
     .await;
-    let flashes_sent: Vec<Instant> = marks.flashes.lock().expect("lock").clone();
-    let beeps_sent: Vec<Instant> = marks.beeps.lock().expect("lock").clone();
+    let flashes_sent: Vec<Instant> = marks.flashes.lock().clone();
+    let beeps_sent: Vec<Instant> = marks.beeps.lock().clone();
     marks.stop().await;
     session.close(true).await;
 

@@ -15,6 +15,11 @@ pub fn limited() -> impl Filter<Extract = (Vec<u8>,), Error = warp::Rejection> +
     warp::body::stream().and_then(|body| async move { read_limited(body, MAX_BODY).await.map_err(warp::reject::custom) })
 }
 
+/// A body taken as a stream (a room-scoped call, see `forward.rs`), read as [`limited`] does.
+pub async fn read(body: super::forward::BodyStream) -> Result<Vec<u8>, ApiError> {
+    read_limited(body, MAX_BODY).await
+}
+
 async fn read_limited<S, B>(mut body: S, limit: usize) -> Result<Vec<u8>, ApiError>
 where
     S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,

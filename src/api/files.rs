@@ -11,8 +11,8 @@
 //! browser reports upload progress (`XMLHttpRequest.upload`), the size is known and refused
 //! before anything is stored, and a large file never competes with chat or signaling.
 
+use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, error_reply, reject};
-use super::rooms::live_room;
 use super::{AppState, download, header_text, with_state};
 use crate::auth::{AuthError, Caller, JoinClaims, Role};
 use crate::room::RoomHandle;
@@ -33,15 +33,16 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
         .and(warp::query::<HashMap<String, String>>())
         .and(header_text("content-length"))
         .and(header_text("content-type"))
-        .and(warp::body::stream())
-        .and_then(|id, st, auth, q, len, ctype, body| async move { upload(id, st, auth, q, len, ctype, body).await.map_err(reject) });
+        .and(forward::incoming(state, Callers::ByHeader))
+        .and_then(|id, st, auth, q, len, ctype, i| async move { upload(id, st, auth, q, len, ctype, i).await.map_err(reject) });
     let fetch = warp::path!("api" / "v1" / "rooms" / String / "files" / String)
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(header_text("authorization"))
         .and(warp::query::<HashMap<String, String>>())
         .and(header_text("range"))
-        .and_then(|id, file, st, auth, q, range| async move { fetch(id, file, st, auth, q, range).await.map_err(reject) });
+        .and(forward::incoming(state, Callers::ByHeader))
+        .and_then(|id, file, st, auth, q, range, i| async move { fetch(id, file, st, auth, q, range, i).await.map_err(reject) });
     upload.or(fetch).unify()
 }
 
@@ -148,27 +149,29 @@ pub async fn upload(
     query: HashMap<String, String>,
     length: Option<String>,
     content_type: Option<String>,
-    body: impl Stream<Item = Result<impl Buf, warp::Error>> + Unpin,
+    incoming: Incoming,
 ) -> Result<Response, ApiError> {
+    let (room, body) = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, body) => (room, body),
+    };
     let Some(claims) = member(&state, &id, authorization.as_deref(), &HashMap::new())? else {
         return Ok(error_reply(StatusCode::FORBIDDEN, "forbidden", "a file is shared by a participant: use their join token"));
     };
-    let room = live_room(&state, &id).await?;
+    let room = room.live(&state).await?;
     let Some(size) = length.and_then(|l| l.trim().parse::<u64>().ok()) else {
         return Ok(error_reply(StatusCode::LENGTH_REQUIRED, "length_required", "an upload needs a Content-Length"));
     };
     let name = query.get("name").map(String::as_str).unwrap_or_default();
-    let slot = match room.reserve_file(&claims.sub, name, &clean_type(content_type.as_deref()), size).await {
-        None => return Err(ApiError::RoomEnded),
-        Some(Err(e)) => return Ok(refused(&e)),
-        Some(Ok(slot)) => slot,
+    let slot = match room.reserve_file(&claims.sub, name, &clean_type(content_type.as_deref()), size).await? {
+        Err(e) => return Ok(refused(&e)),
+        Ok(slot) => slot,
     };
     let mut upload = Upload { room: room.clone(), slot, finished: false };
     store(&upload.slot, body).await?;
-    let info = match room.file_stored(&upload.slot.id).await {
-        None => return Err(ApiError::RoomEnded),
-        Some(Err(e)) => return Ok(refused(&e)),
-        Some(Ok(info)) => info,
+    let info = match room.file_stored(&upload.slot.id).await? {
+        Err(e) => return Ok(refused(&e)),
+        Ok(info) => info,
     };
     upload.finished = true;
     Ok(warp::reply::with_status(warp::reply::json(&info), StatusCode::CREATED).into_response())
@@ -202,10 +205,21 @@ pub async fn fetch(
     authorization: Option<String>,
     query: HashMap<String, String>,
     range: Option<String>,
+    incoming: Incoming,
 ) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     member(&state, &id, authorization.as_deref(), &query)?;
-    let room = live_room(&state, &id).await?;
-    let stored = room.file(&file).await.ok_or_else(|| ApiError::NotFound("file_not_found", format!("no file {file:?} in this room")))?;
+    let room = room.live(&state).await?;
+    // A room that ended meanwhile has deleted its files: not found either.
+    let stored = room
+        .file(&file)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError::NotFound("file_not_found", format!("no file {file:?} in this room")))?;
     let mut resp = download::serve(&stored.path, range.as_deref(), "application/octet-stream", "file").await?;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&disposition(&stored.info.name)) {

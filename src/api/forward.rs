@@ -1,21 +1,28 @@
 //! Cluster mode: a REST call about a room that runs on another node is forwarded there, so
 //! any node answers for every room (the signaling WebSocket is relayed in `ws_relay.rs`).
 //!
-//! Which calls: everything under `/api/v1/rooms/{id}/…` and `PATCH`/`DELETE
-//! /api/v1/rooms/{id}` (they need the room's actor: a room running nowhere is placed first, on
-//! the least-loaded node); `GET /api/v1/rooms/{id}`, `/live/{id}/…` and `POST
-//! /api/v1/recordings/{id}/stop` follow a running room only. Tokens (`…/tokens`) are minted by any node (the secret is shared). A call forwarded
-//! here carries [`HOP_HEADER`]: this node then takes the room itself rather than choosing
-//! again, and forwards again only to the room's lease holder.
+//! Which calls: each room-scoped route says how it is routed, with a [`Kind`], where it is
+//! defined (`rooms.rs`, `participants.rs`, `recordings.rs`, `streams.rs`, `files.rs`,
+//! `live.rs`), and its handler starts with [`Incoming::route`], which decides once where the
+//! call is served: calls that need the room's actor (`Live`: `PATCH`/`DELETE
+//! /api/v1/rooms/{id}` and every route under it but `ws` and `tokens`) place a room running
+//! nowhere first, on the least-loaded node; `GET /api/v1/rooms/{id}` and `/live/{id}/…` follow a running room only;
+//! `POST /api/v1/recordings/{id}/stop` follows the recording's room; a recording's files go
+//! to the node whose disk holds them. Tokens (`…/tokens`) are minted by any node (the secret
+//! is shared). A call forwarded here carries [`HOP_HEADER`]: this node then takes the room
+//! itself rather than choosing again, and forwards again only to the room's lease holder. A
+//! call served here hands the decision to its handler ([`RoomRoute`]), which does not look
+//! the room up again.
 //!
-//! Invariants: the caller's credentials go through unchanged and are checked by the owner
-//! (after this node checked them too); a node that cannot be reached answers 503
-//! `node_unreachable`; every other outcome is the owner's own answer, status and body.
+//! Invariants: a call is routed only once its caller is known to this node (HLS: by the owner),
+//! so nobody unknown makes a node place a room; the caller's credentials go through unchanged
+//! and are checked by the owner (after this node checked them too); a node that cannot be
+//! reached answers 503 `node_unreachable`; every other outcome is the owner's own answer,
+//! status and body.
 
-use super::rejection::{ApiError, reject};
-use super::{AppState, caller, with_state};
-use crate::auth::Caller;
-use crate::room::Route;
+use super::AppState;
+use super::rejection::ApiError;
+use crate::room::{RoomHandle, Route};
 use bytes::Buf;
 use std::time::Duration;
 use warp::http::{HeaderMap, Method, StatusCode};
@@ -24,15 +31,16 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 /// The request body as warp streams it.
-type BodyStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, warp::Error>> + Send + Sync>>;
+pub(super) type BodyStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, warp::Error>> + Send + Sync>>;
 
 /// Marks a request one node forwarded to another.
 pub const HOP_HEADER: &str = "x-tessera-hop";
 /// A forwarded call's whole answer (the owner's own limits apply before this).
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What to do with one room-scoped request.
-enum Kind {
+/// How a room-scoped route is routed in a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
     /// Needs the room's actor: place it if it runs nowhere.
     Live,
     /// Only follows a running room.
@@ -43,62 +51,121 @@ enum Kind {
     Files,
 }
 
-/// The room a path is about and how to treat it; `None` for paths served by any node.
-fn classify(path: &str, method: &Method) -> Option<(String, Kind)> {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segs.as_slice() {
-        ["api", "v1", "rooms", id] if !id.is_empty() => {
-            let kind = if method == Method::GET || method == Method::HEAD { Kind::Follow } else { Kind::Live };
-            Some(((*id).to_owned(), kind))
+/// Whose calls a route lets this node route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Callers {
+    /// The route identified its caller already (`super::caller`, which refuses the unknown).
+    Identified,
+    /// Callers whose `Authorization` header this node knows; the route checks its own
+    /// credentials later (a join token in the query too), and serves the others here.
+    ByHeader,
+    /// Anyone: the owner checks the credentials (HLS).
+    Anyone,
+}
+
+/// A room-scoped call as it came, to be forwarded unchanged if another node serves it.
+pub(super) struct Incoming {
+    path: FullPath,
+    method: Method,
+    headers: HeaderMap,
+    query: String,
+    body: BodyStream,
+    /// Whether this node may route it (see [`Callers`]).
+    known: bool,
+}
+
+/// The call of a room-scoped route, taken after the route's path and method matched.
+pub(super) fn incoming(state: &AppState, callers: Callers) -> impl Filter<Extract = (Incoming,), Error = Rejection> + Clone + use<> {
+    let auth = state.auth.clone();
+    warp::path::full()
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::body::stream().map(boxed))
+        .map(move |path: FullPath, method: Method, headers: HeaderMap, query: String, body: BodyStream| {
+            let known = match callers {
+                Callers::Identified | Callers::Anyone => true,
+                Callers::ByHeader => super::caller_of(&auth, &headers).is_ok(),
+            };
+            Incoming { path, method, headers, query, body, known }
+        })
+}
+
+/// Where a room-scoped call is served.
+pub(super) enum Routed {
+    /// Another node answered it: its answer, status and body as it sent them.
+    Forwarded(Response),
+    /// Served here: where its room is served, and the body as it came.
+    Here(RoomRoute, BodyStream),
+}
+
+/// Where the room of a call served here is served, decided at most once per call: when the call
+/// came in (cluster mode, a `Live` route, a known caller), or else when the handler first asks,
+/// after its own checks (a single node only looks the room up; a cluster may place it).
+pub(super) struct RoomRoute {
+    id: String,
+    decided: Option<Route>,
+}
+
+impl RoomRoute {
+    pub(super) async fn route(self, state: &AppState) -> Result<Route, ApiError> {
+        match self.decided {
+            Some(route) => Ok(route),
+            None => Ok(Box::pin(state.rooms.route(&self.id, false)).await?),
         }
-        ["api", "v1", "rooms", _, "ws"] | ["api", "v1", "rooms", _, "tokens"] => None,
-        ["api", "v1", "rooms", id, _, ..] if !id.is_empty() => Some(((*id).to_owned(), Kind::Live)),
-        ["live", id, _, ..] if !id.is_empty() => Some(((*id).to_owned(), Kind::Follow)),
-        ["api", "v1", "recordings", id, "stop"] if !id.is_empty() => Some(((*id).to_owned(), Kind::Recording)),
-        ["api", "v1", "recordings", id, "file"] | ["api", "v1", "recordings", id, "parts", _] if !id.is_empty() => {
-            Some(((*id).to_owned(), Kind::Files))
+    }
+
+    /// The live room, or 404 / 409. In a cluster a room running nowhere is placed (here or on
+    /// another node; a call for a room on another node is forwarded before its handler, so
+    /// landing elsewhere now means it moved in between: 503 `room_moving`).
+    pub(super) async fn live(self, state: &AppState) -> Result<RoomHandle, ApiError> {
+        let id = self.id.clone();
+        match self.route(state).await? {
+            Route::Local(h) => Ok(h),
+            Route::Ended(_) => Err(ApiError::RoomEnded),
+            Route::NotFound => Err(ApiError::RoomNotFound(id)),
+            Route::Remote(_) => Err(room_moving()),
         }
-        ["api", "v1", "recordings", id] if !id.is_empty() && method == Method::DELETE => Some(((*id).to_owned(), Kind::Files)),
-        _ => None,
     }
 }
 
-/// Forwards room-scoped calls for rooms on other nodes; rejects (404, so the local routes
-/// answer) everything else.
-pub fn rest(state: &AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    // Credentials first: nobody unknown makes this node place a room. HLS files carry their
-    // viewer token in the query (or need none) and are checked by the owner.
-    let scoped = warp::path::full()
-        .and(warp::method())
-        .and(with_state(state.clone()))
-        .and_then(|path: FullPath, method: Method, state: AppState| async move {
-            match (state.rooms.cluster(), classify(path.as_str(), &method)) {
-                (Some(_), Some(scope)) => Ok((scope, path, method)),
-                _ => Err(warp::reject::not_found()),
-            }
-        })
-        .untuple_one();
-    let known = caller(state).map(|_: Caller| ()).or(warp::path("live").map(|| ())).unify();
-    scoped
-        .and(known)
-        .and(warp::header::headers_cloned())
-        .and(with_state(state.clone()))
-        .and_then(|(id, kind): (String, Kind), path: FullPath, method: Method, (), headers: HeaderMap, state: AppState| async move {
-            let hop = headers.contains_key(HOP_HEADER);
-            Box::pin(target(&state, id, kind, hop)).await.map(|url| (url, path, method, headers))
-        })
-        .untuple_one()
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::body::stream().map(boxed))
-        .and(with_state(state.clone()))
-        .and_then(
-            |url: String, path: FullPath, method: Method, headers: HeaderMap, query: String, body: BodyStream, state: AppState| async move {
-                // Boxed: a client request's future is large, and every route's future holds this one.
-                Box::pin(proxy(&state, &url, path.as_str(), &query, method, &headers, reqwest::Body::wrap_stream(body)))
-                    .await
-                    .map_err(reject)
+/// A room that started on another node between the routing decision and its use.
+pub(super) fn room_moving() -> ApiError {
+    ApiError::Cluster("room_moving", "the room is starting on another node; try again".into())
+}
+
+impl Incoming {
+    /// Decides where the call about `id` (a room; a recording for `Recording` and `Files`) is
+    /// served, as `kind` says, and forwards it when that is another node. A single node, or a
+    /// caller this node does not know, is served here with nothing decided yet.
+    pub(super) async fn route(self, state: &AppState, id: &str, kind: Kind) -> Result<Routed, ApiError> {
+        let mut room = RoomRoute { id: id.to_owned(), decided: None };
+        if state.rooms.cluster().is_none() || !self.known {
+            return Ok(Routed::Here(room, self.body));
+        }
+        let hop = self.headers.contains_key(HOP_HEADER);
+        // A room running here is never forwarded (`owner_url` and `route` answer it first).
+        let remote = match kind {
+            Kind::Files => Box::pin(files_node_url(state, id, hop)).await?,
+            Kind::Recording => match Box::pin(state.rooms.store().get_recording(id)).await? {
+                Some(rec) => Box::pin(state.rooms.owner_url(&rec.room_id)).await?,
+                None => None,
             },
-        )
+            Kind::Follow => Box::pin(state.rooms.owner_url(id)).await?,
+            Kind::Live => match Box::pin(state.rooms.route(id, hop)).await? {
+                Route::Remote(url) => Some(url),
+                here => {
+                    room.decided = Some(here);
+                    None
+                }
+            },
+        };
+        let Some(url) = remote else { return Ok(Routed::Here(room, self.body)) };
+        let Incoming { path, method, headers, query, body, .. } = self;
+        // Boxed: a client request's future is large, and every route's future holds this one.
+        let answer = Box::pin(proxy(state, &url, path.as_str(), &query, method, &headers, reqwest::Body::wrap_stream(body))).await?;
+        Ok(Routed::Forwarded(answer))
+    }
 }
 
 fn boxed<S, B>(s: S) -> BodyStream
@@ -109,39 +176,19 @@ where
     Box::pin(futures::StreamExt::map(s, |r| r.map(|mut b| b.copy_to_bytes(b.remaining()))))
 }
 
-/// The URL of the node `id` (a room, or a recording for `Recording` and `Files`) must go to;
-/// a rejection to serve it here. A room running here is never forwarded (`owner_url` and
-/// `route` answer it first).
-async fn target(state: &AppState, id: String, kind: Kind, hop: bool) -> Result<String, Rejection> {
-    let failed = |e: crate::room::RouteError| reject(ApiError::from(e));
-    let remote = match kind {
-        Kind::Files => files_node_url(state, &id, hop).await?,
-        Kind::Recording => match state.rooms.store().get_recording(&id).await.map_err(|e| reject(ApiError::from(e)))? {
-            Some(rec) => Box::pin(state.rooms.owner_url(&rec.room_id)).await.map_err(failed)?,
-            None => None,
-        },
-        Kind::Follow => Box::pin(state.rooms.owner_url(&id)).await.map_err(failed)?,
-        Kind::Live => match Box::pin(state.rooms.route(&id, hop)).await.map_err(failed)? {
-            Route::Remote(url) => Some(url),
-            Route::Local(_) | Route::Ended(_) | Route::NotFound => None,
-        },
-    };
-    remote.ok_or_else(warp::reject::not_found)
-}
-
 /// The URL of the node holding recording `id`'s files when that is another node; 503
 /// `node_unreachable` when that node is not live.
-async fn files_node_url(state: &AppState, id: &str, hop: bool) -> Result<Option<String>, Rejection> {
+async fn files_node_url(state: &AppState, id: &str, hop: bool) -> Result<Option<String>, ApiError> {
     let Some(cluster) = state.rooms.cluster() else { return Ok(None) };
-    let node = Box::pin(state.rooms.store().files_node(id)).await.map_err(|e| reject(ApiError::from(e)))?;
+    let node = Box::pin(state.rooms.store().files_node(id)).await?;
     let Some(node) = node.filter(|n| n != cluster.id() && !hop) else { return Ok(None) };
-    let nodes = Box::pin(cluster.live_nodes()).await.map_err(|e| reject(ApiError::from(crate::cluster::node::PlaceError::from(e))))?;
+    let nodes = Box::pin(cluster.live_nodes()).await.map_err(crate::cluster::node::PlaceError::from)?;
     match nodes.into_iter().find(|n| n.id == node) {
         Some(n) => Ok(Some(n.url)),
-        None => Err(reject(ApiError::Cluster(
+        None => Err(ApiError::Cluster(
             "node_unreachable",
             format!("the recording's files are on node {node}, which is not running; try again when it is back"),
-        ))),
+        )),
     }
 }
 
@@ -210,30 +257,4 @@ fn is_hop_by_hop(name: &str) -> bool {
         name,
         "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade" | "te" | "trailer" | "host" | "content-length"
     ) || name == HOP_HEADER
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn room_scoped_paths_are_recognised() {
-        let live = |p: &str, m: Method| matches!(classify(p, &m), Some((_, Kind::Live)));
-        let follow = |p: &str, m: Method| matches!(classify(p, &m), Some((_, Kind::Follow)));
-        assert!(follow("/api/v1/rooms/abc", Method::GET));
-        assert!(live("/api/v1/rooms/abc", Method::DELETE));
-        assert!(live("/api/v1/rooms/abc/participants/p1/mute", Method::POST));
-        assert!(live("/api/v1/rooms/abc/recordings", Method::POST));
-        assert!(follow("/live/abc/index.m3u8", Method::GET));
-        assert!(matches!(classify("/api/v1/recordings/rec_1/stop", &Method::POST), Some((_, Kind::Recording))));
-        assert!(classify("/api/v1/recordings/rec_1", &Method::GET).is_none());
-        assert!(matches!(classify("/api/v1/recordings/rec_1/file", &Method::GET), Some((_, Kind::Files))));
-        assert!(matches!(classify("/api/v1/recordings/rec_1/parts/2", &Method::GET), Some((_, Kind::Files))));
-        assert!(matches!(classify("/api/v1/recordings/rec_1", &Method::DELETE), Some((_, Kind::Files))));
-        assert!(classify("/api/v1/rooms/abc/ws", &Method::GET).is_none());
-        assert!(classify("/api/v1/rooms/abc/tokens", &Method::POST).is_none());
-        assert!(classify("/api/v1/rooms", &Method::POST).is_none());
-        assert!(classify("/api/v1/rooms/", &Method::GET).is_none());
-        assert_eq!(classify("/api/v1/rooms/abc/streams", &Method::GET).map(|c| c.0), Some("abc".to_owned()));
-    }
 }

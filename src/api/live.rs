@@ -3,6 +3,7 @@
 //! `?token=` or `Authorization: Bearer`, or an API key. With `?token=`, the playlist's segment
 //! links carry the same token, so players (Safari, hls.js) need no header support.
 
+use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, reject};
 use super::{AppState, download, header_text, with_state};
 use crate::auth::{AuthError, Caller};
@@ -21,7 +22,8 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
         .and(header_text("authorization"))
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
         .and(header_text("range"))
-        .and_then(|room, file, st, auth, q, range| async move { serve(room, file, st, auth, q, range).await.map_err(reject) })
+        .and(forward::incoming(state, Callers::Anyone))
+        .and_then(|room, file, st, auth, q, range, i| async move { serve(room, file, st, auth, q, range, i).await.map_err(reject) })
 }
 
 /// Who may watch, decided before anything about the room is looked up: a credential is checked
@@ -67,7 +69,11 @@ pub async fn serve(
     header: Option<String>,
     q: HashMap<String, String>,
     range: Option<String>,
+    incoming: Incoming,
 ) -> Result<Response, ApiError> {
+    if let Routed::Forwarded(answer) = incoming.route(&state, &room, Kind::Follow).await? {
+        return Ok(answer);
+    }
     let token = q.get("token").filter(|t| !t.is_empty());
     authorize(&state, &room, header.as_deref(), token.map(String::as_str))?;
     if state.rooms.get(&room).is_none() {

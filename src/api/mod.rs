@@ -4,7 +4,9 @@
 //! `{"code","message"}`, and [`allow`] adds `Allow` to every 405.
 //!
 //! Every REST call first identifies its caller ([`caller`]) and checks what the caller may do
-//! before it looks anything up, so a refused caller learns nothing about which rooms exist.
+//! before it looks anything up, so a refused caller learns nothing about which rooms exist. In a
+//! cluster, a room-scoped call of a known caller is first routed, once, to the node serving its
+//! room ([`forward`]); that node's handler checks it.
 
 mod allow;
 mod body;
@@ -52,14 +54,18 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std
 fn caller(state: &AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone + use<> {
     let auth = state.auth.clone();
     warp::header::headers_cloned().and_then(move |h: warp::http::HeaderMap| {
-        let r = match h.get(warp::http::header::AUTHORIZATION).map(|v| v.to_str()) {
-            None => auth.caller(None),
-            Some(Ok(v)) => auth.caller(Some(v)),
-            Some(Err(_)) => Err(AuthError::Invalid),
-        }
-        .map_err(rejection::reject);
+        let r = caller_of(&auth, &h).map_err(rejection::reject);
         async move { r }
     })
+}
+
+/// The caller that `headers` name (see [`caller`]).
+fn caller_of(auth: &Auth, headers: &warp::http::HeaderMap) -> Result<Caller, AuthError> {
+    match headers.get(warp::http::header::AUTHORIZATION).map(|v| v.to_str()) {
+        None => auth.caller(None),
+        Some(Ok(v)) => auth.caller(Some(v)),
+        Some(Err(_)) => Err(AuthError::Invalid),
+    }
 }
 
 /// An optional header as text. A value with bytes outside visible ASCII is read lossily rather
@@ -88,8 +94,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
     let allow = Arc::new(allow::Allow::new(&doc));
     // Each resource's routes are boxed: one future of the whole tree holding every handler's
     // inline grew past a debug build's 2 MiB thread stack.
-    let api = boxed(forward::rest(&state))
-        .or(boxed(rooms::routes(&state)))
+    let api = boxed(rooms::routes(&state))
         .or(boxed(participants::routes(&state)))
         .or(boxed(tokens::routes(&state)))
         .or(boxed(recordings::routes(&state)))

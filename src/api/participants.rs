@@ -1,7 +1,7 @@
 //! `/api/v1/rooms/{id}/participants`: list, kick and mute (host powers).
 
+use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, reject};
-use super::rooms::live_room;
 use super::{AppState, body, caller, with_state};
 use crate::auth::Caller;
 use crate::protocol::ParticipantInfo;
@@ -11,20 +11,19 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + use<> {
-    let s = || with_state(state.clone()).and(caller(state));
+    let s = || with_state(state.clone()).and(caller(state)).and(forward::incoming(state, Callers::Identified));
     let list = warp::path!("api" / "v1" / "rooms" / String / "participants")
         .and(warp::get())
         .and(s())
-        .and_then(|id, st, c| async move { list_participants(id, st, c).await.map_err(reject) });
+        .and_then(|id, st, c, i| async move { list_participants(id, st, c, i).await.map_err(reject) });
     let kick = warp::path!("api" / "v1" / "rooms" / String / "participants" / String)
         .and(warp::delete())
         .and(s())
-        .and_then(|id, pid, st, c| async move { kick_participant(id, pid, st, c).await.map_err(reject) });
+        .and_then(|id, pid, st, c, i| async move { kick_participant(id, pid, st, c, i).await.map_err(reject) });
     let mute = warp::path!("api" / "v1" / "rooms" / String / "participants" / String / "mute")
         .and(warp::post())
         .and(s())
-        .and(body::limited())
-        .and_then(|id, pid, st, c, b| async move { mute_participant(id, pid, st, c, b).await.map_err(reject) });
+        .and_then(|id, pid, st, c, i| async move { mute_participant(id, pid, st, c, i).await.map_err(reject) });
     list.or(kick).unify().or(mute).unify()
 }
 
@@ -33,9 +32,13 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
     params(("id" = String, Path)),
     responses((status = 200, body = ParticipantList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn list_participants(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn list_participants(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     state.auth.require_host(&caller, &id)?;
-    let info = live_room(&state, &id).await?.info().await.ok_or(ApiError::RoomEnded)?;
+    let info = room.live(&state).await?.info().await?;
     Ok(warp::reply::json(&ParticipantList { participants: info.participants }).into_response())
 }
 
@@ -45,9 +48,13 @@ pub async fn list_participants(id: String, state: AppState, caller: Caller) -> R
     params(("id" = String, Path), ("pid" = String, Path, description = "the participant's session id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
-pub async fn kick_participant(id: String, pid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn kick_participant(id: String, pid: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     state.auth.require_host(&caller, &id)?;
-    live_room(&state, &id).await?.kick(&pid).await?;
+    room.live(&state).await?.kick(&pid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -57,12 +64,16 @@ pub async fn kick_participant(id: String, pid: String, state: AppState, caller: 
     params(("id" = String, Path), ("pid" = String, Path)), request_body = MuteRequest,
     responses((status = 200, body = ParticipantInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn mute_participant(id: String, pid: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
+pub async fn mute_participant(id: String, pid: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, raw) => (room, body::read(raw).await?),
+    };
     state.auth.require_host(&caller, &id)?;
     let req: MuteRequest = body::json_required(&raw)?;
     if req.audio.is_none() && req.video.is_none() {
         return Err(ApiError::BadRequest("give \"audio\" and/or \"video\" (true mutes, false unmutes)".into()));
     }
-    let info = live_room(&state, &id).await?.mute(&pid, req.audio, req.video).await?;
+    let info = room.live(&state).await?.mute(&pid, req.audio, req.video).await?;
     Ok(warp::reply::json(&info).into_response())
 }

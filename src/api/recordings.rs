@@ -1,8 +1,8 @@
 //! Recordings: start one for a room, stop it, list and read the index, download the files (with
 //! `Range`), delete them. API key or the room's host token.
 
+use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, reject};
-use super::rooms::live_room;
 use super::{AppState, caller, download, header_text, with_state};
 use crate::auth::{AuthError, Caller, Role};
 use crate::records::recording::{RecordingRecord, RecordingState};
@@ -17,14 +17,17 @@ type Reject = warp::Rejection;
 
 pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Reject> + Clone + use<> {
     let s = || with_state(state.clone()).and(caller(state));
+    let incoming = || forward::incoming(state, Callers::Identified);
     let start = warp::path!("api" / "v1" / "rooms" / String / "recordings")
         .and(warp::post())
         .and(s())
-        .and_then(|id, st, c| async move { start_recording(id, st, c).await.map_err(reject) });
+        .and(incoming())
+        .and_then(|id, st, c, i| async move { start_recording(id, st, c, i).await.map_err(reject) });
     let stop = warp::path!("api" / "v1" / "recordings" / String / "stop")
         .and(warp::post())
         .and(s())
-        .and_then(|id, st, c| async move { stop_recording(id, st, c).await.map_err(reject) });
+        .and(incoming())
+        .and_then(|id, st, c, i| async move { stop_recording(id, st, c, i).await.map_err(reject) });
     let list = warp::path!("api" / "v1" / "recordings")
         .and(warp::get())
         .and(s())
@@ -37,18 +40,21 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
     let delete = warp::path!("api" / "v1" / "recordings" / String)
         .and(warp::delete())
         .and(s())
-        .and_then(|id, st, c| async move { delete_recording(id, st, c).await.map_err(reject) });
+        .and(incoming())
+        .and_then(|id, st, c, i| async move { delete_recording(id, st, c, i).await.map_err(reject) });
     let range = || header_text("range");
     let file = warp::path!("api" / "v1" / "recordings" / String / "file")
         .and(warp::get())
         .and(s())
         .and(range())
-        .and_then(|id, st, c, r| async move { download_file(id, None, st, c, r).await.map_err(reject) });
+        .and(incoming())
+        .and_then(|id, st, c, r, i| async move { download_file(id, None, st, c, r, i).await.map_err(reject) });
     let part = warp::path!("api" / "v1" / "recordings" / String / "parts" / u32)
         .and(warp::get())
         .and(s())
         .and(range())
-        .and_then(|id, n, st, c, r| async move { download_part(id, n, st, c, r).await.map_err(reject) });
+        .and(incoming())
+        .and_then(|id, n, st, c, r, i| async move { download_part(id, n, st, c, r, i).await.map_err(reject) });
     start.or(stop).unify().or(list).unify().or(get).unify().or(delete).unify().or(file).unify().or(part).unify()
 }
 
@@ -89,9 +95,13 @@ async fn recording(state: &AppState, caller: &Caller, id: &str) -> Result<Record
         (status = 409, body = ErrorBody, description = "`recording_running`: one runs already; `room_ended`; `room_not_open`: scheduled, not started yet"),
         (status = 429, body = ErrorBody, description = "`too_many_recordings`: the server runs its maximum"),
         (status = 503, body = ErrorBody, description = "`media_unavailable`: the room's media could not start")))]
-pub async fn start_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn start_recording(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     state.auth.require_host(&caller, &id)?;
-    let rec = live_room(&state, &id).await?.start_recording().await.ok_or(ApiError::RoomEnded)??;
+    let rec = room.live(&state).await?.start_recording().await??;
     Ok(warp::reply::with_status(warp::reply::json(&RecordingView::new(&rec)), StatusCode::CREATED).into_response())
 }
 
@@ -102,11 +112,14 @@ pub async fn start_recording(id: String, state: AppState, caller: Caller) -> Res
     params(("id" = String, Path)),
     responses((status = 200, body = RecordingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`recording_not_found`")))]
-pub async fn stop_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn stop_recording(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    if let Routed::Forwarded(answer) = incoming.route(&state, &id, Kind::Recording).await? {
+        return Ok(answer);
+    }
     let mut rec = recording(&state, &caller, &id).await?;
     if rec.state == RecordingState::Recording
         && let Some(room) = state.rooms.get(&rec.room_id)
-        && let Some(Ok(())) = room.stop_recording(&id).await
+        && let Ok(Ok(())) = room.stop_recording(&id).await
     {
         rec.state = RecordingState::Finalizing;
     }
@@ -178,7 +191,10 @@ pub async fn get_recording(id: String, state: AppState, caller: Caller) -> Resul
     responses((status = 204, description = "deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`recording_running`: stop it first"),
         (status = 503, body = ErrorBody, description = "`storage_error`: the files could not be removed")))]
-pub async fn delete_recording(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn delete_recording(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    if let Routed::Forwarded(answer) = incoming.route(&state, &id, Kind::Files).await? {
+        return Ok(answer);
+    }
     let rec = recording(&state, &caller, &id).await?;
     if rec.state.is_active() {
         return Err(ApiError::Conflict("recording_running", "the recording is still running: stop it first".into()));
@@ -211,7 +227,11 @@ pub async fn download_file(
     state: AppState,
     caller: Caller,
     range: Option<String>,
+    incoming: Incoming,
 ) -> Result<Response, ApiError> {
+    if let Routed::Forwarded(answer) = incoming.route(&state, &id, Kind::Files).await? {
+        return Ok(answer);
+    }
     let rec = recording(&state, &caller, &id).await?;
     let p = match part {
         Some(n) => rec.parts.iter().find(|p| p.index == n).ok_or_else(|| {
@@ -246,6 +266,13 @@ pub async fn download_file(
         (status = 404, body = ErrorBody, description = "`recording_not_found`, `part_not_found`"),
         (status = 416, body = ErrorBody, description = "`range_not_satisfiable`"),
         (status = 503, body = ErrorBody, description = "`storage_error`: the file could not be read")))]
-pub async fn download_part(id: String, n: u32, state: AppState, caller: Caller, range: Option<String>) -> Result<Response, ApiError> {
-    download_file(id, Some(n), state, caller, range).await
+pub async fn download_part(
+    id: String,
+    n: u32,
+    state: AppState,
+    caller: Caller,
+    range: Option<String>,
+    incoming: Incoming,
+) -> Result<Response, ApiError> {
+    download_file(id, Some(n), state, caller, range, incoming).await
 }

@@ -2,7 +2,7 @@
 //! rejections (no route, wrong method, body too large, bad JSON) get the same shape.
 
 use crate::auth::AuthError;
-use crate::room::{CreateError, ManageError};
+use crate::room::{CreateError, ManageError, RoomGone};
 use crate::store::StoreError;
 use crate::wire::ErrorBody;
 use std::convert::Infallible;
@@ -97,10 +97,17 @@ impl From<crate::room::RouteError> for ApiError {
     }
 }
 
+/// The room's actor stopped while the call was being served.
+impl From<RoomGone> for ApiError {
+    fn from(_: RoomGone) -> Self {
+        ApiError::RoomEnded
+    }
+}
+
 impl From<ManageError> for ApiError {
     fn from(e: ManageError) -> Self {
         match e {
-            ManageError::Ended => ApiError::RoomEnded,
+            ManageError::Gone(g) => g.into(),
             ManageError::NoParticipant(p) => ApiError::ParticipantNotFound(p),
             ManageError::Invalid(m) => ApiError::BadRequest(m),
             ManageError::Store(s) => s.into(),

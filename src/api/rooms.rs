@@ -1,5 +1,6 @@
 //! `/api/v1/rooms`: create (now or scheduled), list, get, change and end rooms.
 
+use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, reject};
 use super::{AppState, body, caller, with_state};
 use crate::auth::{Caller, Role};
@@ -30,36 +31,25 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
         .and(s())
         .and(warp::query::<HashMap<String, String>>())
         .and_then(|st, c, q| async move { list_rooms(st, c, q).await.map_err(reject) });
-    let get = room.and(warp::get()).and(s()).and_then(|id, st, c| async move { get_room(id, st, c).await.map_err(reject) });
+    let incoming = || forward::incoming(state, Callers::Identified);
+    let get =
+        room.and(warp::get()).and(s()).and(incoming()).and_then(|id, st, c, i| async move { get_room(id, st, c, i).await.map_err(reject) });
     let patch = room
         .and(warp::patch())
         .and(s())
-        .and(body::limited())
-        .and_then(|id, st, c, b| async move { patch_room(id, st, c, b).await.map_err(reject) });
-    let delete = room.and(warp::delete()).and(s()).and_then(|id, st, c| async move { delete_room(id, st, c).await.map_err(reject) });
+        .and(incoming())
+        .and_then(|id, st, c, i| async move { patch_room(id, st, c, i).await.map_err(reject) });
+    let delete = room
+        .and(warp::delete())
+        .and(s())
+        .and(incoming())
+        .and_then(|id, st, c, i| async move { delete_room(id, st, c, i).await.map_err(reject) });
     create.or(list).unify().or(get).unify().or(patch).unify().or(delete).unify()
 }
 
 /// A time field of a request, in Unix seconds.
 pub(super) fn parse_time(field: &str, value: &str) -> Result<i64, ApiError> {
     parse_rfc3339(value).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
-}
-
-/// The live room `id`, or 404 / 409. In a cluster a room running nowhere is placed (here or
-/// on another node; a call for a room on another node is forwarded there before it gets here,
-/// so landing elsewhere now means it moved in between: 503 `room_moving`).
-pub(super) async fn live_room(state: &AppState, id: &str) -> Result<RoomHandle, ApiError> {
-    match Box::pin(state.rooms.route(id, false)).await? {
-        Route::Local(h) => Ok(h),
-        Route::Ended(_) => Err(ApiError::RoomEnded),
-        Route::NotFound => Err(ApiError::RoomNotFound(id.into())),
-        Route::Remote(_) => Err(room_moving()),
-    }
-}
-
-/// A room that started on another node between the forwarding decision and the handler.
-fn room_moving() -> ApiError {
-    ApiError::Cluster("room_moving", "the room is starting on another node; try again".into())
 }
 
 /// The room `id` exists and has not ended (live here, elsewhere, or not yet placed).
@@ -199,13 +189,16 @@ pub async fn list_rooms(state: AppState, caller: Caller, q: HashMap<String, Stri
     responses((status = 200, body = RoomView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "`wrong_room`, `forbidden`: a token that is not this room's host token"),
         (status = 404, body = ErrorBody, description = "`room_not_found`")))]
-pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn get_room(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    if let Routed::Forwarded(answer) = incoming.route(&state, &id, Kind::Follow).await? {
+        return Ok(answer);
+    }
     state.auth.require_host(&caller, &id)?;
     let v = match state.rooms.lookup(&id).await? {
         Lookup::Live(h) => match h.info().await {
-            Some(info) => view(info),
+            Ok(info) => view(info),
             // It ended between the lookup and the question: the store has its final record.
-            None => match state.rooms.store().get_room(&id).await? {
+            Err(_) => match state.rooms.store().get_room(&id).await? {
                 Some(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
                 None => return Err(ApiError::RoomNotFound(id)),
             },
@@ -232,7 +225,11 @@ pub async fn get_room(id: String, state: AppState, caller: Caller) -> Result<Res
         (status = 403, body = ErrorBody, description = "`forbidden`: a participant's join token, or the host token changing more than `layout`, `pin`, `hideAudioOnly`, `chatEnabled`; `wrong_room`: a token of another room"),
         (status = 404, body = ErrorBody, description = "`room_not_found`; `participant_not_found`: `pin` names nobody in the room"),
         (status = 409, body = ErrorBody, description = "`room_ended`")))]
-pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
+pub async fn patch_room(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, raw) => (room, body::read(raw).await?),
+    };
     // The host may change what the call looks like; everything else needs an API key. A
     // missing or bad credential is refused (401) before the body is read.
     let as_host = match state.auth.require_host(&caller, &id) {
@@ -249,7 +246,7 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
         state.auth.require_admin(&caller)?;
     }
     let patch = RoomUpdate { settings, pin };
-    let info = live_room(&state, &id).await?.update(patch).await?;
+    let info = room.live(&state).await?.update(patch).await?;
     Ok(warp::reply::json(&view(info)).into_response())
 }
 
@@ -259,13 +256,17 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, raw: Vec<u8
     responses((status = 200, body = RoomView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "`wrong_room`, `forbidden`: a token that is not this room's host token"),
         (status = 404, body = ErrorBody, description = "`room_not_found`")))]
-pub async fn delete_room(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn delete_room(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     state.auth.require_host(&caller, &id)?;
-    let live = match Box::pin(state.rooms.route(&id, false)).await? {
+    let live: RoomHandle = match room.route(&state).await? {
         Route::Local(h) => h,
         Route::Ended(spec) => return Ok(warp::reply::json(&RoomView::new(&spec, now_unix(), 0, None)).into_response()),
         Route::NotFound => return Err(ApiError::RoomNotFound(id)),
-        Route::Remote(_) => return Err(room_moving()),
+        Route::Remote(_) => return Err(forward::room_moving()),
     };
     let spec = match live.end(EndReason::Deleted).await {
         Ok(spec) => spec,

@@ -2,8 +2,8 @@
 //! or the room's host token. Stream keys never appear in answers (`rtmp://host/app/****`).
 
 use super::body;
+use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, reject};
-use super::rooms::live_room;
 use super::{AppState, caller, with_state};
 use crate::auth::Caller;
 use crate::records::StreamView;
@@ -15,18 +15,18 @@ use warp::{Filter, Reply};
 type Reject = warp::Rejection;
 
 pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Reject> + Clone + use<> {
-    let s = || with_state(state.clone()).and(caller(state));
+    let s = || with_state(state.clone()).and(caller(state)).and(forward::incoming(state, Callers::Identified));
     let streams = || warp::path!("api" / "v1" / "rooms" / String / "streams");
     let stream = || warp::path!("api" / "v1" / "rooms" / String / "streams" / String);
-    let start = streams()
-        .and(warp::post())
+    let start =
+        streams().and(warp::post()).and(s()).and_then(|id, st, c, i| async move { start_stream(id, st, c, i).await.map_err(reject) });
+    let list = streams().and(warp::get()).and(s()).and_then(|id, st, c, i| async move { list_streams(id, st, c, i).await.map_err(reject) });
+    let get =
+        stream().and(warp::get()).and(s()).and_then(|id, sid, st, c, i| async move { get_stream(id, sid, st, c, i).await.map_err(reject) });
+    let stop = stream()
+        .and(warp::delete())
         .and(s())
-        .and(body::limited())
-        .and_then(|id, st, c, b| async move { start_stream(id, st, c, b).await.map_err(reject) });
-    let list = streams().and(warp::get()).and(s()).and_then(|id, st, c| async move { list_streams(id, st, c).await.map_err(reject) });
-    let get = stream().and(warp::get()).and(s()).and_then(|id, sid, st, c| async move { get_stream(id, sid, st, c).await.map_err(reject) });
-    let stop =
-        stream().and(warp::delete()).and(s()).and_then(|id, sid, st, c| async move { stop_stream(id, sid, st, c).await.map_err(reject) });
+        .and_then(|id, sid, st, c, i| async move { stop_stream(id, sid, st, c, i).await.map_err(reject) });
     start.or(list).unify().or(get).unify().or(stop).unify()
 }
 
@@ -41,14 +41,18 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
         (status = 409, body = ErrorBody, description = "`room_ended`; `room_not_open`: scheduled, not started yet"),
         (status = 429, body = ErrorBody, description = "`too_many_streams`: the room runs its maximum"),
         (status = 503, body = ErrorBody, description = "`media_unavailable`")))]
-pub async fn start_stream(id: String, state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {
+pub async fn start_stream(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, raw) => (room, body::read(raw).await?),
+    };
     state.auth.require_host(&caller, &id)?;
     let req: StartStreamRequest = body::json_required(&raw)?;
     // The document's `maxLength`, counted as sent (the RTMP check counts UTF-8 bytes once trimmed).
     if req.url.chars().count() > 2048 {
         return Err(ApiError::BadRequest("url must be at most 2048 characters".into()));
     }
-    let view = live_room(&state, &id).await?.start_stream(req.url).await.ok_or(ApiError::RoomEnded)??;
+    let view = room.live(&state).await?.start_stream(req.url).await??;
     Ok(warp::reply::with_status(warp::reply::json(&view), StatusCode::CREATED).into_response())
 }
 
@@ -57,9 +61,13 @@ pub async fn start_stream(id: String, state: AppState, caller: Caller, raw: Vec<
     params(("id" = String, Path)),
     responses((status = 200, body = StreamList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn list_streams(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn list_streams(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     state.auth.require_host(&caller, &id)?;
-    let streams = live_room(&state, &id).await?.streams().await.ok_or(ApiError::RoomEnded)?;
+    let streams = room.live(&state).await?.streams().await?;
     Ok(warp::reply::json(&StreamList { streams }).into_response())
 }
 
@@ -69,9 +77,13 @@ pub async fn list_streams(id: String, state: AppState, caller: Caller) -> Result
     responses((status = 200, body = StreamView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`room_not_found`, `stream_not_found`"),
         (status = 409, body = ErrorBody, description = "`room_ended`")))]
-pub async fn get_stream(id: String, sid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn get_stream(id: String, sid: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     state.auth.require_host(&caller, &id)?;
-    let streams = live_room(&state, &id).await?.streams().await.ok_or(ApiError::RoomEnded)?;
+    let streams = room.live(&state).await?.streams().await?;
     let s = streams
         .into_iter()
         .find(|s| s.id == sid)
@@ -85,13 +97,17 @@ pub async fn get_stream(id: String, sid: String, state: AppState, caller: Caller
     responses((status = 200, body = StreamView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`room_not_found`, `stream_not_found`"),
         (status = 409, body = ErrorBody, description = "`room_ended`")))]
-pub async fn stop_stream(id: String, sid: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+pub async fn stop_stream(id: String, sid: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let room = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, _) => room,
+    };
     state.auth.require_host(&caller, &id)?;
-    let view = live_room(&state, &id)
+    let view = room
+        .live(&state)
         .await?
         .stop_stream(&sid)
-        .await
-        .ok_or(ApiError::RoomEnded)?
+        .await?
         .map_err(|_| ApiError::NotFound("stream_not_found", format!("no stream {sid:?} in this room")))?;
     Ok(warp::reply::json(&view).into_response())
 }

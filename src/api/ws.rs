@@ -122,7 +122,8 @@ async fn try_resume(
     identity: &str,
     resume: &str,
 ) -> Option<(mpsc::Sender<Signal>, CancellationToken, mpsc::Receiver<ServerMessage>)> {
-    let r = room.resume(resume, identity).await?;
+    // A room that is gone keeps no session: the caller joins instead (and is told it ended).
+    let r = room.resume(resume, identity).await.ok().flatten()?;
     let (out_tx, out_rx) = mpsc::channel::<ServerMessage>(256);
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>(64);
     let welcome = welcome(state, &room.id, r.view, true);
@@ -201,7 +202,7 @@ async fn session(
         Err(e) => {
             let (code, close) = match e {
                 JoinError::Full(_) => ("room_full", CLOSE_ROOM_FULL),
-                JoinError::Ended => ("room_ended", CLOSE_ROOM_ENDED),
+                JoinError::Gone(_) => ("room_ended", CLOSE_ROOM_ENDED),
                 JoinError::NotStarted { .. } => ("room_not_started", CLOSE_NOT_STARTED),
                 JoinError::Media(_) => ("internal", CLOSE_INTERNAL),
             };

@@ -18,7 +18,8 @@ use crate::media::tap::{EgressTap, TapStatus};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// Audio timestamps follow the clock again when sample counting is this far off.
 /// Below the ±60 ms the outputs promise between audio and video; above the mixer's usual jitter.
@@ -110,10 +111,8 @@ impl AudioEncoder {
                     let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                     let (Some(frame), Some(caps)) = (sample.buffer_owned(), sample.caps_owned()) else { return Ok(gst::FlowSuccess::Ok) };
                     let Some(at) = frame.pts() else { return Ok(gst::FlowSuccess::Ok) };
-                    if let Ok(list) = out.lock() {
-                        for (_, relay) in list.iter() {
-                            relay.encoded_audio(&frame, &caps, at);
-                        }
+                    for (_, relay) in out.lock().iter() {
+                        relay.encoded_audio(&frame, &caps, at);
                     }
                     Ok(gst::FlowSuccess::Ok)
                 })
@@ -124,21 +123,16 @@ impl AudioEncoder {
     }
 
     pub fn add(&self, id: &str, relay: Arc<Relay>) {
-        if let Ok(mut l) = self.relays.lock() {
-            l.retain(|(r, _)| r != id);
-            l.push((id.to_owned(), relay));
-        }
+        let mut l = self.relays.lock();
+        l.retain(|(r, _)| r != id);
+        l.push((id.to_owned(), relay));
     }
 
     /// Removes `id`; returns how many outputs remain.
     pub fn remove(&self, id: &str) -> usize {
-        self.relays
-            .lock()
-            .map(|mut l| {
-                l.retain(|(r, _)| r != id);
-                l.len()
-            })
-            .unwrap_or(0)
+        let mut l = self.relays.lock();
+        l.retain(|(r, _)| r != id);
+        l.len()
     }
 }
 
@@ -148,7 +142,7 @@ impl EgressTap for AudioEncoder {
     }
 
     fn audio(&self, pcm: &[i16], at: gst::ClockTime) -> TapStatus {
-        let Ok(mut st) = self.state.lock() else { return TapStatus::Closed };
+        let mut st = self.state.lock();
         let Some(pts) = st.counter.stamp(at, pcm.len()) else { return TapStatus::Open };
         // A frame that does not follow the batch (re-anchored after a stall) starts a new one.
         let contiguous = st.batch.start.is_some_and(|s| s + samples_time(st.batch.samples as u64) == pts);

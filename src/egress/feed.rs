@@ -10,7 +10,7 @@
 use crate::media::tap::{EgressTap, TapStatus};
 use gstreamer as gst;
 use gstreamer_app as gst_app;
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// How late input data may arrive after its timestamp (the latency the appsrcs report).
@@ -83,7 +83,7 @@ impl Feed {
 
     /// Whether the output has started (got its first keyframe).
     pub fn started(&self) -> bool {
-        self.timeline.lock().map(|t| t.origin.is_some()).unwrap_or(false)
+        self.timeline.lock().origin.is_some()
     }
 }
 
@@ -92,7 +92,7 @@ impl EgressTap for Feed {
         if self.is_closed() {
             return TapStatus::Closed;
         }
-        let Ok(mut t) = self.timeline.lock() else { return TapStatus::Closed };
+        let mut t = self.timeline.lock();
         let origin = match t.origin {
             Some(o) => o,
             None if au.flags().contains(gst::BufferFlags::DELTA_UNIT) => return TapStatus::Open,
@@ -124,7 +124,7 @@ impl Feed {
         if self.is_closed() {
             return;
         }
-        let Ok(mut t) = self.timeline.lock() else { return };
+        let mut t = self.timeline.lock();
         let Some(pts) = t.origin.and_then(|o| at.checked_sub(o)) else { return };
         if t.audio_caps.as_ref() != Some(caps) {
             self.audio.set_caps(Some(caps));

@@ -31,10 +31,11 @@ use feed::Feed;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use parking_lot::Mutex;
 use recording::{RecordError, RecordingHandle};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -195,9 +196,7 @@ pub struct Relay {
 
 impl Relay {
     pub fn set(&self, feed: Option<Arc<Feed>>) {
-        if let Ok(mut f) = self.feed.lock() {
-            *f = feed;
-        }
+        *self.feed.lock() = feed;
     }
 
     /// Detaches for good: the room's media drops the tap at its next frame.
@@ -207,7 +206,7 @@ impl Relay {
     }
 
     fn current(&self) -> Option<Arc<Feed>> {
-        self.feed.lock().ok().and_then(|f| f.clone())
+        self.feed.lock().clone()
     }
 }
 

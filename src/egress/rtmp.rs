@@ -17,7 +17,8 @@ use crate::records::StreamView;
 use futures::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -119,7 +120,7 @@ pub struct StreamHandle {
 
 impl StreamHandle {
     pub fn view(&self) -> StreamView {
-        let st = self.status.lock().map(|s| s.clone()).unwrap_or(Status { state: "stopped", last_error: None, retries: 0, bytes_sent: 0 });
+        let st = self.status.lock().clone();
         StreamView {
             id: self.id.clone(),
             url: self.url.clone(),
@@ -132,16 +133,14 @@ impl StreamHandle {
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.status.lock().map(|s| s.state == "stopped").unwrap_or(true)
+        self.status.lock().state == "stopped"
     }
 
     pub fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        if let Ok(mut s) = self.status.lock() {
-            s.state = "stopped";
-        }
+        self.status.lock().state = "stopped";
     }
 }
 
@@ -164,9 +163,7 @@ pub fn start(
 }
 
 fn set(status: &Mutex<Status>, f: impl FnOnce(&mut Status)) {
-    if let Ok(mut s) = status.lock() {
-        f(&mut s);
-    }
+    f(&mut status.lock());
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -189,7 +186,7 @@ async fn run(
         };
         let outcome = (target.scrub(&outcome.0), outcome.1);
         relay.set(None);
-        let stopped = status.lock().map(|s| s.state == "stopped").unwrap_or(true);
+        let stopped = status.lock().state == "stopped";
         if stopped {
             break;
         }
@@ -234,7 +231,7 @@ async fn attempt(
     let mut messages = bus.stream();
     let mut poll = tokio::time::interval(POLL);
     let (mut sent, mut last_progress, mut live) = (0u64, tokio::time::Instant::now(), false);
-    let base = status.lock().map(|s| s.bytes_sent).unwrap_or(0);
+    let base = status.lock().bytes_sent;
     let why = loop {
         tokio::select! {
             msg = messages.next() => match msg {

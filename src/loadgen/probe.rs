@@ -17,10 +17,11 @@ use crate::media::VideoCodec;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -237,8 +238,8 @@ fn send_marked(m: Marked, sent: Arc<Mutex<Vec<Instant>>>, stop: Arc<AtomicBool>)
             if rt.block_on(m.track.write_rtp(due.packet)).is_err() {
                 return;
             }
-            if is_mark && let Ok(mut s) = sent.lock() {
-                s.push(Instant::now() + m.offset);
+            if is_mark {
+                sent.lock().push(Instant::now() + m.offset);
             }
         }
     })
@@ -286,11 +287,8 @@ impl CompositeDecoder {
                     let Ok(map) = buf.map_readable() else { return Ok(gst::FlowSuccess::Ok) };
                     let luma = mean_luma(map.as_slice(), width as usize, region);
                     let now_bright = luma > FLASH_LUMA;
-                    if now_bright
-                        && !bright
-                        && let Ok(mut f) = flashes.lock()
-                    {
-                        f.push(t0 + Duration::from_nanos(pts.nseconds()));
+                    if now_bright && !bright {
+                        flashes.lock().push(t0 + Duration::from_nanos(pts.nseconds()));
                     }
                     bright = now_bright;
                     Ok(gst::FlowSuccess::Ok)
@@ -352,9 +350,8 @@ async fn receive(track: Arc<dyn TrackRemote>, t0: Instant, decoder: Arc<Composit
                 let at = dec.decode(&p.payload, &mut pcm, false).ok().and_then(|n| onset(&pcm[..n]));
                 if let Some(at) = at
                     && !sounding
-                    && let Ok(mut b) = beeps.lock()
                 {
-                    b.push(now + at);
+                    beeps.lock().push(now + at);
                 }
                 sounding = at.is_some();
             }
@@ -408,16 +405,14 @@ pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> 
     // (joining and the first keyframe take longer on a loaded machine than any fixed wait), then
     // after `warmup` more for the server's audio allowance to settle.
     let started = Instant::now();
-    let seen_any = |m: &Arc<Mutex<Vec<Instant>>>| m.lock().is_ok_and(|v| !v.is_empty());
+    let seen_any = |m: &Arc<Mutex<Vec<Instant>>>| !m.lock().is_empty();
     while !(seen_any(&flashes_seen) && seen_any(&beeps_heard)) && started.elapsed() < Duration::from_secs(15) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(opts.warmup).await;
     let from = Instant::now();
     tokio::time::sleep(opts.duration).await;
-    let snapshot = |m: &Arc<Mutex<Vec<Instant>>>| -> Vec<Instant> {
-        m.lock().map(|v| v.iter().copied().filter(|t| *t >= from).collect()).unwrap_or_default()
-    };
+    let snapshot = |m: &Arc<Mutex<Vec<Instant>>>| -> Vec<Instant> { m.lock().iter().copied().filter(|t| *t >= from).collect() };
     let within = Duration::from_millis(500);
     let report = LatencyReport {
         video_ms: match_up(&snapshot(&flashes_sent), &snapshot(&flashes_seen), within),

@@ -5,9 +5,10 @@ use super::media_file::{self, MediaFileError, RtpFile};
 use super::session::{Session, SessionError, SessionMedia, payload_type};
 use super::stats::ReceiverStats;
 use crate::media::VideoCodec;
+use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -202,20 +203,16 @@ async fn count(track: Arc<dyn TrackRemote>, stats: Arc<Mutex<ReceiverStats>>, wi
     let mut h264 = None;
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(p) = ev else { continue };
-        let Ok(mut s) = stats.lock() else { return };
         match kind {
             rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video => {
                 if h264.is_none() {
-                    drop(s);
                     let mime = track.codec(p.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
                     h264 = Some(mime.eq_ignore_ascii_case("video/H264"));
-                    let Ok(s2) = stats.lock() else { return };
-                    s = s2;
                 }
                 let window_start = window.get().copied().unwrap_or(far_future);
-                s.on_video(h264 == Some(true), &p.payload, p.header.marker, Instant::now(), window_start);
+                stats.lock().on_video(h264 == Some(true), &p.payload, p.header.marker, Instant::now(), window_start);
             }
-            _ => s.audio_packets += 1,
+            _ => stats.lock().audio_packets += 1,
         }
     }
 }
@@ -279,19 +276,15 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     let _ = window_start.set(start);
     let losses_before = all_losses(opts.addr, &room_ids).await;
     for (_, _, st) in &stats {
-        if let Ok(mut s) = st.lock() {
-            s.bytes = 0;
-            s.keyframes = 0;
-        }
+        let mut s = st.lock();
+        s.bytes = 0;
+        s.keyframes = 0;
     }
     tokio::time::sleep(opts.duration.saturating_sub(start.elapsed())).await;
     let window = start.elapsed();
     let losses =
         all_losses(opts.addr, &room_ids).await.into_iter().zip(losses_before).map(|(after, before)| Some(after?.since(before?))).collect();
-    let receivers = stats
-        .iter()
-        .map(|(room, name, st)| Receiver { room: *room, name: name.clone(), stats: st.lock().map(|s| s.clone()).unwrap_or_default() })
-        .collect();
+    let receivers = stats.iter().map(|(room, name, st)| Receiver { room: *room, name: name.clone(), stats: st.lock().clone() }).collect();
     for s in sessions {
         s.close(true).await;
     }

@@ -9,10 +9,11 @@ use super::speaker::{SpeakerDetector, SpeakerUpdate};
 use super::tap::{EgressTap, Taps, clock_now};
 use super::{Delivery, PacketSink, mixminus};
 use bytes::Bytes;
+use parking_lot::Mutex;
 use rtc_rtp as rtp;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const SAMPLE_RATE: u32 = 48_000;
@@ -163,7 +164,7 @@ impl AudioInput {
             return;
         }
         let Some(conceal) = conceal_before(self.next_ts, timestamp) else { return };
-        let Ok(mut q) = self.queue.lock() else { return };
+        let mut q = self.queue.lock();
         if conceal > 0
             && let Ok(n) = self.decoder.decode(&[], &mut self.pcm[..conceal as usize], false)
         {
@@ -232,9 +233,7 @@ impl AudioMixer {
     pub fn add_input(&self, id: &str) -> Result<AudioInput, AudioError> {
         let decoder = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono)?;
         let queue = Arc::new(Mutex::new(InputQueue::default()));
-        if let Ok(mut s) = self.state.lock() {
-            s.inputs.insert(id.to_owned(), queue.clone());
-        }
+        self.state.lock().inputs.insert(id.to_owned(), queue.clone());
         Ok(AudioInput { decoder, queue, pcm: vec![0; FRAME * 6], next_ts: None })
     }
 
@@ -246,53 +245,46 @@ impl AudioMixer {
         let mut encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::LowDelay)?;
         encoder.set_bitrate(opus::Bitrate::Bits(32_000))?;
         let output = Output { encoder, sink, seq: rand::random(), ts: rand::random() };
-        if let Ok(mut s) = self.state.lock() {
-            s.outputs.insert(id.to_owned(), output);
-        }
+        self.state.lock().outputs.insert(id.to_owned(), output);
         Ok(())
     }
 
     /// Feeds the full mix (every unmuted input, nobody subtracted) to `tap` every 20 ms.
     pub fn add_tap(&self, id: &str, tap: Arc<dyn EgressTap>) {
-        if let Ok(s) = self.state.lock() {
-            s.taps.add(id, tap);
-        }
+        self.state.lock().taps.add(id, tap);
     }
 
     pub fn remove_tap(&self, id: &str) {
-        if let Ok(s) = self.state.lock() {
-            s.taps.remove(id);
-        }
+        self.state.lock().taps.remove(id);
     }
 
     /// Removes `id` as input and receiver.
     pub fn remove(&self, id: &str) {
-        if let Ok(mut s) = self.state.lock() {
-            s.inputs.remove(id);
-            s.outputs.remove(id);
-            s.muted.remove(id);
-            s.speakers.remove(id);
-        }
+        let mut s = self.state.lock();
+        s.inputs.remove(id);
+        s.outputs.remove(id);
+        s.muted.remove(id);
+        s.speakers.remove(id);
     }
 
     /// Keeps `id`'s audio out of (or puts it back into) everyone's mix; holds for an input
     /// attached later too.
     pub fn set_muted(&self, id: &str, muted: bool) {
-        if let Ok(mut s) = self.state.lock() {
-            if muted {
-                s.muted.insert(id.to_owned());
-            } else {
-                s.muted.remove(id);
-            }
+        let mut s = self.state.lock();
+        if muted {
+            s.muted.insert(id.to_owned());
+        } else {
+            s.muted.remove(id);
         }
     }
 
     pub fn stats(&self) -> AudioStats {
-        self.state.lock().map(|s| s.stats).unwrap_or_default()
+        self.state.lock().stats
     }
 
     pub fn counts(&self) -> (usize, usize) {
-        self.state.lock().map(|s| (s.inputs.len(), s.outputs.len())).unwrap_or_default()
+        let s = self.state.lock();
+        (s.inputs.len(), s.outputs.len())
     }
 }
 
@@ -337,8 +329,7 @@ fn run(state: Arc<Mutex<MixerState>>, stop: Arc<AtomicBool>) {
             next = now;
         }
         next += FRAME_TIME;
-        let Ok(mut s) = state.lock() else { return };
-        mix_one_frame(&mut s, &mut scratch);
+        mix_one_frame(&mut state.lock(), &mut scratch);
     }
 }
 
@@ -349,23 +340,21 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
     sc.waits.clear();
     for (id, q) in &s.inputs {
         let buf = sc.frames.entry(id.clone()).or_insert_with(|| vec![0; FRAME]);
-        let (got, behind) = q
-            .lock()
-            .map(|mut q| {
-                let before = q.target;
-                let got = q.take_frame(buf);
-                // What stayed behind arrived after this frame: how long it waited.
-                let behind = q.samples.len();
-                let (underruns, discarded) = (std::mem::take(&mut q.underruns), std::mem::take(&mut q.discarded));
-                s.stats.underruns += underruns;
-                s.stats.discarded_samples += discarded;
-                crate::metrics::audio_losses(underruns, discarded);
-                if q.target != before {
-                    tracing::debug!(participant = %id, frames = q.target, "audio input jitter allowance changed");
-                }
-                (got, behind)
-            })
-            .unwrap_or((false, 0));
+        let (got, behind) = {
+            let mut q = q.lock();
+            let before = q.target;
+            let got = q.take_frame(buf);
+            // What stayed behind arrived after this frame: how long it waited.
+            let behind = q.samples.len();
+            let (underruns, discarded) = (std::mem::take(&mut q.underruns), std::mem::take(&mut q.discarded));
+            s.stats.underruns += underruns;
+            s.stats.discarded_samples += discarded;
+            crate::metrics::audio_losses(underruns, discarded);
+            if q.target != before {
+                tracing::debug!(participant = %id, frames = q.target, "audio input jitter allowance changed");
+            }
+            (got, behind)
+        };
         if got && !s.muted.contains(id) {
             sc.waits.push(behind);
             mixminus::accumulate(&mut sc.sum, buf);
@@ -442,7 +431,7 @@ mod tests {
             pcm: vec![0; FRAME * 6],
             next_ts: None,
         };
-        let queued = || queue.lock().unwrap().samples.len();
+        let queued = || queue.lock().samples.len();
         let mut enc = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip).unwrap();
         let mut pkt = vec![0u8; 1500];
         let src = tone(440.0, FRAME);
@@ -529,14 +518,14 @@ mod tests {
         st.outputs.insert("b".into(), Output { encoder, sink: Arc::new(tx), seq: 0, ts: 0 });
         let mut sc =
             Scratch { frames: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
-        q.lock().unwrap().push(&[1; FRAME]);
+        q.lock().push(&[1; FRAME]);
         for _ in 0..3 {
             mix_one_frame(&mut st, &mut sc);
         }
         let s = st.stats;
         assert_eq!(s.dropped_packets, 2, "b's queue took one packet of three: {s:?}");
         assert_eq!(s.underruns, 1, "a played one frame, then ran dry once (not once per tick): {s:?}");
-        q.lock().unwrap().push(&vec![1; MAX_QUEUED + FRAME]);
+        q.lock().push(&vec![1; MAX_QUEUED + FRAME]);
         mix_one_frame(&mut st, &mut sc);
         assert!(st.stats.discarded_samples >= FRAME as u64, "an overflowing queue is cut back and counted: {:?}", st.stats);
     }

@@ -7,10 +7,11 @@ use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use parking_lot::Mutex;
 use rtc_rtp as rtp;
 use rtc_shared::marshal::Unmarshal;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Receivers of one encoder's output.
@@ -33,7 +34,7 @@ impl Fanout {
 
     fn deliver(&self, packet: rtp::Packet) {
         // The lock is never held across an await; the appsink thread is its only long user.
-        let Ok(mut list) = self.receivers.lock() else { return };
+        let mut list = self.receivers.lock();
         list.retain(|(_, sink)| match sink.send(packet.clone()) {
             Delivery::Sent | Delivery::NotReady => true,
             Delivery::Dropped => {
@@ -50,15 +51,14 @@ impl Fanout {
     }
 
     pub fn add(&self, id: &str, sink: Arc<dyn PacketSink>) {
-        if let Ok(mut list) = self.receivers.lock() {
-            list.retain(|(pid, _)| pid != id);
-            list.push((id.to_owned(), sink));
-        }
+        let mut list = self.receivers.lock();
+        list.retain(|(pid, _)| pid != id);
+        list.push((id.to_owned(), sink));
     }
 
     /// Receivers now fed.
     pub fn len(&self) -> usize {
-        self.receivers.lock().map(|l| l.len()).unwrap_or(0)
+        self.receivers.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,13 +66,9 @@ impl Fanout {
     }
 
     pub fn remove(&self, id: &str) -> usize {
-        match self.receivers.lock() {
-            Ok(mut list) => {
-                list.retain(|(pid, _)| pid != id);
-                list.len()
-            }
-            Err(_) => 0,
-        }
+        let mut list = self.receivers.lock();
+        list.retain(|(pid, _)| pid != id);
+        list.len()
     }
 }
 
@@ -99,7 +95,7 @@ impl KeyframeGate {
     /// Asks for a keyframe no sooner than `min_gap` after the previous one. Returns whether
     /// one was forced now (`false`: deferred, or already coming).
     pub fn request(self: &Arc<Self>, min_gap: Duration) -> bool {
-        let Ok(mut st) = self.state.lock() else { return false };
+        let mut st = self.state.lock();
         let wait = st.last.map(|t| min_gap.saturating_sub(t.elapsed())).unwrap_or_default();
         if wait.is_zero() {
             st.last = Some(Instant::now());
@@ -114,7 +110,8 @@ impl KeyframeGate {
             rt.spawn(async move {
                 tokio::time::sleep(wait).await;
                 if let Some(gate) = gate.upgrade() {
-                    if let Ok(mut st) = gate.state.lock() {
+                    {
+                        let mut st = gate.state.lock();
                         st.deferred = false;
                         st.last = Some(Instant::now());
                     }
@@ -281,14 +278,14 @@ mod tests {
         let gate = Arc::new(KeyframeGate::new(sink));
         let gap = Duration::from_millis(50);
         gate.request(gap);
-        let first = gate.state.lock().expect("lock").last.expect("forced at once");
+        let first = gate.state.lock().last.expect("forced at once");
         assert!(!gate.request(gap), "inside the gap: not forced now");
         assert!(!gate.request(gap));
-        assert!(gate.state.lock().expect("lock").deferred, "but deferred, once");
+        assert!(gate.state.lock().deferred, "but deferred, once");
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let served = {
-                let st = gate.state.lock().expect("lock");
+                let st = gate.state.lock();
                 (!st.deferred).then_some(st.last)
             };
             if let Some(last) = served {

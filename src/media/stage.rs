@@ -11,7 +11,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// Where one compositor pad goes: a rectangle and stacking order, or hidden.
 pub(crate) struct Placement {
@@ -46,13 +47,14 @@ impl Stage {
         mixer.set_property("emit-signals", true);
         let s = shared.clone();
         mixer.connect("samples-selected", false, move |_| {
-            let pending = s.lock().ok().and_then(|mut g| {
+            let pending = {
+                let mut g = s.lock();
                 let p = g.pending.take();
                 if let Some((_, borders)) = &p {
                     g.borders = borders.clone();
                 }
                 p
-            });
+            };
             if let Some((placements, _)) = pending {
                 for p in placements {
                     apply(&p);
@@ -63,7 +65,7 @@ impl Stage {
         if let Some(src) = mixer.static_pad("src") {
             let s = shared.clone();
             src.add_probe(gst::PadProbeType::BUFFER, move |pad, probe| {
-                let borders = s.lock().map(|g| g.borders.clone()).unwrap_or_default();
+                let borders = s.lock().borders.clone();
                 if borders.is_empty() {
                     return gst::PadProbeReturn::Ok;
                 }
@@ -87,11 +89,9 @@ impl Stage {
 
     /// Queues a whole layout (replacing one not yet applied) and the tiles to outline.
     pub fn queue(&self, placements: Vec<Placement>, borders: Vec<Rect>) {
-        if let Ok(mut g) = self.shared.lock() {
-            // A change not yet applied still holds pads the new one may no longer list (a
-            // removed tile): those are released anyway, so dropping the old change is safe.
-            g.pending = Some((placements, borders));
-        }
+        // A change not yet applied still holds pads the new one may no longer list (a removed
+        // tile): those are released anyway, so dropping the old change is safe.
+        self.shared.lock().pending = Some((placements, borders));
     }
 }
 

@@ -7,7 +7,8 @@
 //! pipeline runs on, so video and audio from different threads share one timeline.
 
 use gstreamer as gst;
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// Whether a tap wants more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,25 +36,20 @@ pub struct Taps {
 
 impl Taps {
     pub fn add(&self, id: &str, tap: Arc<dyn EgressTap>) {
-        if let Ok(mut l) = self.list.lock() {
-            l.retain(|(t, _)| t != id);
-            l.push((id.to_owned(), tap));
-        }
+        let mut l = self.list.lock();
+        l.retain(|(t, _)| t != id);
+        l.push((id.to_owned(), tap));
     }
 
     /// Removes `id`; returns how many taps remain.
     pub fn remove(&self, id: &str) -> usize {
-        match self.list.lock() {
-            Ok(mut l) => {
-                l.retain(|(t, _)| t != id);
-                l.len()
-            }
-            Err(_) => 0,
-        }
+        let mut l = self.list.lock();
+        l.retain(|(t, _)| t != id);
+        l.len()
     }
 
     pub fn len(&self) -> usize {
-        self.list.lock().map(|l| l.len()).unwrap_or(0)
+        self.list.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,9 +59,7 @@ impl Taps {
     /// Calls `f` on every tap, dropping those that report [`TapStatus::Closed`]. The lock is
     /// held only by this media thread and by short add/remove calls.
     pub fn each(&self, mut f: impl FnMut(&dyn EgressTap) -> TapStatus) {
-        if let Ok(mut l) = self.list.lock() {
-            l.retain(|(_, t)| f(t.as_ref()) == TapStatus::Open);
-        }
+        self.list.lock().retain(|(_, t)| f(t.as_ref()) == TapStatus::Open);
     }
 }
 

@@ -5,7 +5,7 @@
 //! removed participant leaves no element behind ([`RoomVideo::element_count`] lets tests check);
 //! dropping a `RoomVideo` sets its pipeline to `Null`.
 
-use super::bus::{self, BusMessages};
+use super::bus::{self, MediaEvents};
 use super::encoder::{self, EncoderBranch, KeyframeGate};
 use super::ingest::{self, IngestBin, VideoIngest};
 use super::pipelines::{Pipelines, render};
@@ -64,7 +64,7 @@ fn screen_tile(owner: &str) -> String {
 }
 
 /// Whose shared screen the tile `tile` is (`None` for a participant's own tile).
-pub fn screen_owner(tile: &str) -> Option<&str> {
+pub(super) fn screen_owner(tile: &str) -> Option<&str> {
     tile.strip_suffix(SCREEN_SUFFIX)
 }
 
@@ -96,9 +96,9 @@ pub struct RoomVideo {
 }
 
 impl RoomVideo {
-    /// Builds the canvas and starts it playing; its bus messages come out of the returned stream
-    /// (watched from before the start, see [`super::bus`]).
-    pub fn new(pipelines: Arc<Pipelines>, cfg: CompositeConfig) -> Result<(Self, BusMessages), MediaError> {
+    /// Builds the canvas and starts it playing; what its bus says comes out of the returned
+    /// [`MediaEvents`] (watched from before the start, see [`super::bus`]).
+    pub fn new(pipelines: Arc<Pipelines>, cfg: CompositeConfig) -> Result<(Self, MediaEvents), MediaError> {
         let pipeline = gst::Pipeline::new();
         let canvas = gst::parse::bin_from_description(&render(&pipelines.composite, &cfg), false)
             .map_err(|source| MediaError::Parse { name: Pipelines::FILES[0].into(), source })?;
@@ -131,7 +131,7 @@ impl RoomVideo {
             stage,
             choice,
         };
-        Ok((video, messages))
+        Ok((video, MediaEvents::new(messages)))
     }
 
     /// Elements in the pipeline, recursively (bins included).
@@ -140,7 +140,7 @@ impl RoomVideo {
     }
 
     /// Re-distributes latency after an element's latency changed (bus `Latency` message).
-    pub fn recalculate_latency(&self) {
+    pub(super) fn recalculate_latency(&self) {
         let _ = self.pipeline.recalculate_latency();
     }
 
@@ -358,7 +358,7 @@ impl RoomVideo {
 
     /// Whether `obj` is still part of this room's pipeline. A bus message may come from a tile
     /// source that was taken out after it posted.
-    pub fn contains(&self, obj: &gst::Object) -> bool {
+    pub(super) fn contains(&self, obj: &gst::Object) -> bool {
         let mut cur = Some(obj.clone());
         while let Some(o) = cur {
             if &o == self.pipeline.upcast_ref::<gst::Object>() {
@@ -370,7 +370,7 @@ impl RoomVideo {
     }
 
     /// Which participant's tile the object `obj` (a bus message source) belongs to.
-    pub fn owner_of(&self, obj: &gst::Object) -> Option<String> {
+    pub(super) fn owner_of(&self, obj: &gst::Object) -> Option<String> {
         let mut cur = Some(obj.clone());
         while let Some(o) = cur {
             if let Some(t) = self.tiles.iter().find(|t| t.source.bin().upcast_ref::<gst::Object>() == &o) {

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::egress::{EgressEvent, RoomEgress};
 use crate::media::audio::AudioMixer;
+use crate::media::bus::{MediaEvent, MediaEvents};
 use crate::media::video::RoomVideo;
 use crate::protocol::{LeaveReason, ParticipantInfo};
 use crate::records::MediaStats;
@@ -20,8 +21,6 @@ use crate::records::settings::{RoomSettings, Rules};
 use crate::room::CountGuard;
 use crate::time::{format_unix, now_unix};
 use crate::webhook::WebhookEvent;
-use futures::StreamExt;
-use gstreamer as gst;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -46,7 +45,7 @@ struct Member {
 struct Media {
     video: RoomVideo,
     audio: AudioMixer,
-    bus: crate::media::bus::BusMessages,
+    events: MediaEvents,
     _count: CountGuard,
 }
 
@@ -123,9 +122,9 @@ pub(crate) fn spawn(s: Start) {
     tokio::spawn(room.run(s.rx).instrument(span));
 }
 
-async fn next_bus_message(media: &mut Option<Media>) -> Option<gst::Message> {
+async fn next_media_event(media: &mut Option<Media>) -> Option<MediaEvent> {
     match media {
-        Some(m) => m.bus.next().await,
+        Some(m) => m.events.next_event(&m.video).await,
         None => std::future::pending().await,
     }
 }
@@ -166,7 +165,7 @@ impl Room {
                     Some(cmd) => Box::pin(self.handle(cmd)).await,
                     None => break,
                 },
-                Some(msg) = next_bus_message(&mut self.media) => self.on_bus(msg),
+                Some(ev) = next_media_event(&mut self.media) => self.on_media_event(ev),
                 Some(ev) = self.egress_events.recv() => self.on_egress_event(ev),
                 Some(u) = self.view.speaker_rx.recv() => self.on_speakers(u),
                 timer = sleep_until(deadline) => Box::pin(self.on_timer(timer)).await,
@@ -277,14 +276,14 @@ impl Room {
 
     fn ensure_media(&mut self) -> Result<&mut Media, RoomMediaError> {
         if self.media.is_none() {
-            let (video, bus) = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.settings.composite.clone())?;
+            let (video, events) = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.settings.composite.clone())?;
             let audio = AudioMixer::start(&self.spec.id, self.view.speaker_tx.clone())?;
             let count = CountGuard::new(&self.ctx.stats, |s| &s.room_media);
-            self.media = Some(Media { video, audio, bus, _count: count });
+            self.media = Some(Media { video, audio, events, _count: count });
             tracing::info!("media pipeline started");
             self.apply_view();
         }
-        self.media.as_mut().ok_or(RoomMediaError::Gone)
+        self.media.as_mut().ok_or(RoomMediaError::Gone(super::RoomGone))
     }
 
     fn member_index(&self, id: &str) -> Option<usize> {
@@ -395,7 +394,7 @@ impl Room {
     async fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
         let now = now_unix();
         if self.ended || self.cancel.is_cancelled() {
-            return Err(JoinError::Ended);
+            return Err(super::RoomGone.into());
         }
         if let Some(s) = self.spec.settings.starts_at
             && now < s - self.ctx.early_join_seconds
@@ -505,7 +504,7 @@ impl Room {
 
     async fn update(&mut self, update: RoomUpdate) -> Result<RoomInfo, ManageError> {
         if self.ended {
-            return Err(ManageError::Ended);
+            return Err(super::RoomGone.into());
         }
         let RoomUpdate { settings: patch, pin } = update;
         let layout_set = patch.layout.is_some();
@@ -587,51 +586,29 @@ impl Room {
         }
     }
 
-    fn on_bus(&mut self, msg: gst::Message) {
-        use gst::MessageView;
+    fn on_media_event(&mut self, ev: MediaEvent) {
         let Some(media) = self.media.as_mut() else { return };
-        match msg.view() {
-            MessageView::Error(err) if msg.src().is_some_and(|s| !media.video.contains(s)) => {
-                tracing::debug!(error = %err.error(), "error from an element already taken out of the room; ignored");
+        match ev {
+            MediaEvent::InputFailed { participant: id, screen: true, error } => {
+                tracing::warn!(participant = %id, error = %error, "screen share failed");
+                if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
+                    let _ = m.events.send(RoomEvent::ScreenShareFailed { message: format!("your screen could not be decoded: {error}") });
+                }
+                self.detach_screen(&id);
             }
-            MessageView::Error(err) => {
-                let owner = msg.src().and_then(|s| media.video.owner_of(s));
-                match owner {
-                    Some(ref tile) if let Some(owner) = crate::media::video::screen_owner(tile) => {
-                        let id = owner.to_owned();
-                        tracing::warn!(participant = %id, error = %err.error(), "screen share failed");
-                        if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
-                            let _ = m.events.send(RoomEvent::ScreenShareFailed {
-                                message: format!("your screen could not be decoded: {}", err.error()),
-                            });
-                        }
-                        self.detach_screen(&id);
-                    }
-                    Some(id) => {
-                        tracing::warn!(participant = %id, error = %err.error(), "input failed; showing placeholder");
-                        if let Err(e) = media.video.detach_video(&id) {
-                            tracing::warn!(participant = %id, error = %e, "could not restore placeholder");
-                        }
-                        if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
-                            let _ = m
-                                .events
-                                .send(RoomEvent::MediaError { message: format!("your video could not be decoded: {}", err.error()) });
-                        }
-                    }
-                    None => {
-                        let src = msg.src().map(|s| gst::prelude::GstObjectExt::path_string(s).to_string()).unwrap_or_default();
-                        tracing::error!(element = %src, error = %err.error(), debug = ?err.debug(), "room media error");
-                        self.broadcast(RoomEvent::MediaError { message: format!("the room's media failed: {}", err.error()) }, None);
-                    }
+            MediaEvent::InputFailed { participant: id, screen: false, error } => {
+                tracing::warn!(participant = %id, error = %error, "input failed; showing placeholder");
+                if let Err(e) = media.video.detach_video(&id) {
+                    tracing::warn!(participant = %id, error = %e, "could not restore placeholder");
+                }
+                if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
+                    let _ = m.events.send(RoomEvent::MediaError { message: format!("your video could not be decoded: {error}") });
                 }
             }
-            MessageView::Warning(w) => {
-                tracing::debug!(warning = %w.error(), "media warning");
+            MediaEvent::Failed { element, error, debug: details } => {
+                tracing::error!(element = %element, error = %error, debug = ?details, "room media error");
+                self.broadcast(RoomEvent::MediaError { message: format!("the room's media failed: {error}") }, None);
             }
-            MessageView::Latency(_) => {
-                media.video.recalculate_latency();
-            }
-            _ => {}
         }
     }
 }

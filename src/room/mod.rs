@@ -98,6 +98,20 @@ pub enum RoomEvent {
     ChatChanged(bool),
 }
 
+/// The room's actor is gone (the room ended, or the server is stopping): the one answer every
+/// [`RoomHandle`] request gets then. Each request's own error type converts it (a `Gone`
+/// variant), or the request returns it beside its own answer.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the room has ended")]
+pub struct RoomGone;
+
+/// A chat message to a room that is gone is refused as from someone not in it (`not_in_room`).
+impl From<RoomGone> for chat::ChatError {
+    fn from(_: RoomGone) -> Self {
+        chat::ChatError::NotJoined
+    }
+}
+
 /// Who is joining.
 #[derive(Debug, Clone)]
 pub struct JoinRequest {
@@ -111,8 +125,8 @@ pub struct JoinRequest {
 pub enum JoinError {
     #[error("the room is full ({0} participants)")]
     Full(u32),
-    #[error("the room has ended")]
-    Ended,
+    #[error(transparent)]
+    Gone(#[from] RoomGone),
     #[error("the room has not started yet; it starts at {}", format_unix(*.starts_at))]
     NotStarted { starts_at: i64 },
     #[error("the room's media could not start: {0}")]
@@ -122,8 +136,8 @@ pub enum JoinError {
 /// Errors of media requests a participant makes of its room.
 #[derive(Debug, thiserror::Error)]
 pub enum RoomMediaError {
-    #[error("the room has ended")]
-    Gone,
+    #[error(transparent)]
+    Gone(#[from] RoomGone),
     #[error("participant is not in the room")]
     NotJoined,
     #[error(transparent)]
@@ -138,8 +152,8 @@ pub enum RoomMediaError {
 /// Errors of management commands (update, kick, mute, end).
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
-    #[error("the room has ended")]
-    Ended,
+    #[error(transparent)]
+    Gone(#[from] RoomGone),
     #[error("no participant with id {0:?} in this room")]
     NoParticipant(String),
     #[error("{0}")]
@@ -324,10 +338,17 @@ pub struct RoomHandle {
 }
 
 impl RoomHandle {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+    /// Sends a request and waits for its answer; [`RoomGone`] when the actor no longer runs (it
+    /// did not take the request, or dropped it unanswered as it stopped).
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, RoomGone> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(make(reply)).await.ok()?;
-        rx.await.ok()
+        self.tx.send(make(reply)).await.map_err(|_| RoomGone)?;
+        rx.await.map_err(|_| RoomGone)
+    }
+
+    /// [`Self::ask`] for a request answered with a `Result` whose error can say [`RoomGone`].
+    async fn try_ask<T, E: From<RoomGone>>(&self, make: impl FnOnce(oneshot::Sender<Result<T, E>>) -> Command) -> Result<T, E> {
+        self.ask(make).await?
     }
 
     pub fn participant_count(&self) -> usize {
@@ -340,7 +361,7 @@ impl RoomHandle {
     }
 
     pub async fn join(&self, req: JoinRequest) -> Result<Joined, JoinError> {
-        self.ask(|reply| Command::Join { req, reply }).await.unwrap_or(Err(JoinError::Ended))
+        self.try_ask(|reply| Command::Join { req, reply }).await
     }
 
     pub async fn leave(&self, id: &str, reason: LeaveReason) {
@@ -348,12 +369,12 @@ impl RoomHandle {
     }
 
     pub async fn attach_video(&self, id: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, RoomMediaError> {
-        self.ask(|reply| Command::AttachVideo { id: id.into(), codec, payload_type, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
+        self.try_ask(|reply| Command::AttachVideo { id: id.into(), codec, payload_type, reply }).await
     }
 
     /// `id`'s shared screen becomes a tile of its own (refused while someone else shares).
     pub async fn attach_screen(&self, id: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, RoomMediaError> {
-        self.ask(|reply| Command::AttachScreen { id: id.into(), codec, payload_type, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
+        self.try_ask(|reply| Command::AttachScreen { id: id.into(), codec, payload_type, reply }).await
     }
 
     /// `id` stopped sharing its screen (no-op if it was not).
@@ -366,7 +387,7 @@ impl RoomHandle {
     }
 
     pub async fn attach_audio(&self, id: &str) -> Result<AudioInput, RoomMediaError> {
-        self.ask(|reply| Command::AttachAudio { id: id.into(), reply }).await.unwrap_or(Err(RoomMediaError::Gone))
+        self.try_ask(|reply| Command::AttachAudio { id: id.into(), reply }).await
     }
 
     /// The composite in `codec` goes to `sink` from now on.
@@ -376,70 +397,70 @@ impl RoomHandle {
         codec: VideoCodec,
         sink: Arc<dyn PacketSink>,
     ) -> Result<VideoSubscription, RoomMediaError> {
-        self.ask(|reply| Command::SubscribeVideo { id: id.into(), codec, sink, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
+        self.try_ask(|reply| Command::SubscribeVideo { id: id.into(), codec, sink, reply }).await
     }
 
     /// `id`'s mix-minus goes to `sink` from now on.
     pub async fn subscribe_audio(&self, id: &str, sink: Arc<dyn PacketSink>) -> Result<(), RoomMediaError> {
-        self.ask(|reply| Command::SubscribeAudio { id: id.into(), sink, reply }).await.unwrap_or(Err(RoomMediaError::Gone))
+        self.try_ask(|reply| Command::SubscribeAudio { id: id.into(), sink, reply }).await
     }
 
-    /// `None` when the room has just ended.
-    pub async fn info(&self) -> Option<RoomInfo> {
+    /// `Err` when the room has just ended.
+    pub async fn info(&self) -> Result<RoomInfo, RoomGone> {
         self.ask(|reply| Command::Info { reply }).await
     }
 
     pub async fn update(&self, patch: RoomUpdate) -> Result<RoomInfo, ManageError> {
-        self.ask(|reply| Command::Update { patch, reply }).await.unwrap_or(Err(ManageError::Ended))
+        self.try_ask(|reply| Command::Update { patch, reply }).await
     }
 
     /// Ends the room for everyone; returns its final record.
     pub async fn end(&self, reason: EndReason) -> Result<RoomSpec, ManageError> {
-        self.ask(|reply| Command::End { reason, reply }).await.unwrap_or(Err(ManageError::Ended))
+        self.try_ask(|reply| Command::End { reason, reply }).await
     }
 
     pub async fn kick(&self, id: &str) -> Result<(), ManageError> {
-        self.ask(|reply| Command::Kick { id: id.into(), reply }).await.unwrap_or(Err(ManageError::Ended))
+        self.try_ask(|reply| Command::Kick { id: id.into(), reply }).await
     }
 
     pub async fn mute(&self, id: &str, audio: Option<bool>, video: Option<bool>) -> Result<ParticipantInfo, ManageError> {
-        self.ask(|reply| Command::Mute { id: id.into(), audio, video, reply }).await.unwrap_or(Err(ManageError::Ended))
+        self.try_ask(|reply| Command::Mute { id: id.into(), audio, video, reply }).await
     }
 
-    /// Starts recording (even an empty room: its media starts for it). `None`: the room ended.
-    pub async fn start_recording(&self) -> Option<Result<RecordingRecord, OutputError>> {
+    /// Starts recording (even an empty room: its media starts for it).
+    pub async fn start_recording(&self) -> Result<Result<RecordingRecord, OutputError>, RoomGone> {
         self.ask(|reply| Command::StartRecording { reply }).await
     }
 
-    pub async fn stop_recording(&self, id: &str) -> Option<Result<(), OutputError>> {
+    pub async fn stop_recording(&self, id: &str) -> Result<Result<(), OutputError>, RoomGone> {
         self.ask(|reply| Command::StopRecording { id: id.into(), reply }).await
     }
 
-    pub async fn start_stream(&self, url: String) -> Option<Result<StreamView, OutputError>> {
+    pub async fn start_stream(&self, url: String) -> Result<Result<StreamView, OutputError>, RoomGone> {
         self.ask(|reply| Command::StartStream { url, reply }).await
     }
 
-    pub async fn streams(&self) -> Option<Vec<StreamView>> {
+    pub async fn streams(&self) -> Result<Vec<StreamView>, RoomGone> {
         self.ask(|reply| Command::Streams { reply }).await
     }
 
-    pub async fn stop_stream(&self, id: &str) -> Option<Result<StreamView, OutputError>> {
+    pub async fn stop_stream(&self, id: &str) -> Result<Result<StreamView, OutputError>, RoomGone> {
         self.ask(|reply| Command::StopStream { id: id.into(), reply }).await
     }
 
     /// Posts a chat message from participant `id` to everyone (`Err` says why not).
     pub async fn chat(&self, id: &str, text: String) -> Result<(), chat::ChatError> {
-        self.ask(|reply| Command::Chat { id: id.into(), text, reply }).await.unwrap_or(Err(chat::ChatError::NotJoined))
+        self.try_ask(|reply| Command::Chat { id: id.into(), text, reply }).await
     }
 
-    /// Reserves room for an upload by the participant of `identity`. `None`: the room ended.
+    /// Reserves room for an upload by the participant of `identity`.
     pub async fn reserve_file(
         &self,
         identity: &str,
         file_name: &str,
         content_type: &str,
         size: u64,
-    ) -> Option<Result<files::Slot, files::FileError>> {
+    ) -> Result<Result<files::Slot, files::FileError>, RoomGone> {
         self.ask(|reply| Command::ReserveFile {
             identity: identity.into(),
             file_name: file_name.into(),
@@ -451,7 +472,7 @@ impl RoomHandle {
     }
 
     /// The upload `id` is on disk: share it (announced in the chat).
-    pub async fn file_stored(&self, id: &str) -> Option<Result<FileInfo, files::FileError>> {
+    pub async fn file_stored(&self, id: &str) -> Result<Result<FileInfo, files::FileError>, RoomGone> {
         self.ask(|reply| Command::FileStored { id: id.into(), reply }).await
     }
 
@@ -460,13 +481,15 @@ impl RoomHandle {
         let _ = self.tx.try_send(Command::FileAbandoned { id: id.into() });
     }
 
-    pub async fn file(&self, id: &str) -> Option<files::Stored> {
-        self.ask(|reply| Command::GetFile { id: id.into(), reply }).await.flatten()
+    /// The shared file `id` (`Ok(None)`: the room has no such file).
+    pub async fn file(&self, id: &str) -> Result<Option<files::Stored>, RoomGone> {
+        self.ask(|reply| Command::GetFile { id: id.into(), reply }).await
     }
 
-    /// Takes over the session holding `token` for `identity`, if the room still keeps it.
-    pub async fn resume(&self, token: &str, identity: &str) -> Option<Resumed> {
-        self.ask(|reply| Command::Resume { token: token.into(), identity: identity.into(), reply }).await.flatten()
+    /// Takes over the session holding `token` for `identity`, if the room still keeps it
+    /// (`Ok(None)`: it does not).
+    pub async fn resume(&self, token: &str, identity: &str) -> Result<Option<Resumed>, RoomGone> {
+        self.ask(|reply| Command::Resume { token: token.into(), identity: identity.into(), reply }).await
     }
 
     /// A participant's connection dropped or came back.

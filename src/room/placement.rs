@@ -73,7 +73,7 @@ impl Rooms {
 
     /// Participants in this node's live rooms.
     pub fn participants(&self) -> usize {
-        self.map.lock().map(|m| m.values().map(RoomHandle::participant_count).sum()).unwrap_or(0)
+        self.map.lock().values().map(RoomHandle::participant_count).sum()
     }
 
     /// Rooms this node may hold at once.

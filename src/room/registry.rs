@@ -11,8 +11,9 @@ use crate::records::settings::Rules;
 use crate::store::{RoomFilter, Store, StoreError};
 use crate::time::now_unix;
 use crate::webhook::Webhooks;
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -102,9 +103,7 @@ impl Rooms {
     pub(super) fn spawn_with(&self, spec: RoomSpec, restored: bool, lease: Option<crate::cluster::node::LeaseGuard>) -> RoomHandle {
         let (tx, rx) = mpsc::channel(256);
         let handle = RoomHandle { id: spec.id.clone(), tx, present: Arc::default(), public: Arc::new(spec.settings.public.into()) };
-        if let Ok(mut m) = self.map.lock() {
-            m.insert(spec.id.clone(), handle.clone());
-        }
+        self.map.lock().insert(spec.id.clone(), handle.clone());
         let cancel = self.cancel.child_token();
         if let Some(lost) = lease.as_ref().map(|l| l.lost()) {
             // Another node holds the room now: it stops here (its clients reconnect there).
@@ -159,7 +158,7 @@ impl Rooms {
 
     /// The live room `id`.
     pub fn get(&self, id: &str) -> Option<RoomHandle> {
-        self.map.lock().ok()?.get(id).cloned()
+        self.map.lock().get(id).cloned()
     }
 
     /// The room `id`, live or ended.
@@ -179,8 +178,8 @@ impl Rooms {
     /// A page of rooms from the store, each with its live participant count.
     pub async fn list(&self, filter: &RoomFilter) -> Result<(Vec<(RoomSpec, usize)>, u64), StoreError> {
         let (specs, total) = self.ctx.store.list_rooms(filter, now_unix()).await?;
-        let map = self.map.lock().ok();
-        let present = |id: &str| map.as_ref().and_then(|m| m.get(id)).map(RoomHandle::participant_count).unwrap_or(0);
+        let map = self.map.lock();
+        let present = |id: &str| map.get(id).map(RoomHandle::participant_count).unwrap_or(0);
         let rooms = specs
             .into_iter()
             .map(|s| {
@@ -188,14 +187,13 @@ impl Rooms {
                 (s, n)
             })
             .collect();
+        drop(map);
         Ok((rooms, total))
     }
 
     /// Called by a room's actor when it stops.
     pub(super) fn remove(&self, id: &str) {
-        if let Ok(mut m) = self.map.lock() {
-            m.remove(id);
-        }
+        self.map.lock().remove(id);
         if let Some(c) = &self.ctx.cluster {
             c.load_changed();
         }
@@ -203,7 +201,7 @@ impl Rooms {
 
     /// Live rooms (scheduled or open).
     pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
+        self.map.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {

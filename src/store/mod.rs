@@ -44,8 +44,6 @@ pub enum StoreError {
     Redis(#[from] ::redis::RedisError),
     #[error("a stored record is corrupt: {0}")]
     Corrupt(String),
-    #[error("the database connection is poisoned by an earlier panic")]
-    Poisoned,
 }
 
 impl StoreError {

@@ -9,10 +9,11 @@
 use crate::records::CompositeConfig;
 use crate::records::room::{EndReason, RoomSpec, RoomState};
 use crate::records::settings::RoomSettings;
+use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{RoomFilter, StoreError};
 
@@ -55,8 +56,7 @@ impl SqliteStore {
     }
 
     pub(super) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        f(&conn)
+        f(&self.conn.lock())
     }
 
     pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
