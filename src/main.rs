@@ -141,7 +141,8 @@ fn main() -> anyhow::Result<()> {
     rt.enable_all().build().context("cannot start the async runtime")?.block_on(run(job))
 }
 
-/// What `main` runs once the runtime is up.
+/// What `main` runs once the runtime is up (made once, so its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Serve(Config),
     Other(Command),

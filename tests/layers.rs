@@ -248,23 +248,18 @@ const OWNERS: [(&str, &str, &[&str]); 3] = [
 fn foreign_libraries_have_one_owner() {
     let mut list = Vec::new();
     sources(Path::new(SRC), &mut list);
+    let patterns: Vec<_> =
+        OWNERS.iter().map(|(lib, p, owners)| (*lib, regex::Regex::new(&format!("(?m){p}")).expect("a valid pattern"), *owners)).collect();
+    let bare_rtc = regex::Regex::new(r"(?m)(^|[^A-Za-z0-9_:])rtc::").expect("a valid pattern");
     let mut wrong = Vec::new();
     for f in &list {
         let module = module_of(f);
         let Some(top) = module.first() else { continue };
         let code = code_of(&std::fs::read_to_string(f).expect("a source file is readable"));
-        for (lib, pattern, owners) in OWNERS {
-            let re = regex::Regex::new(&format!("(?m){pattern}")).expect("a valid pattern");
-            // `use crate::rtc;` makes a bare `rtc::` this crate's module (an import shadows the
-            // external crate of the same name); `::rtc::` is still the external one.
-            let code = if code.contains("use crate::rtc;") {
-                regex::Regex::new(r"(?m)(^|[^A-Za-z0-9_:])rtc::")
-                    .expect("a valid pattern")
-                    .replace_all(&code, "${1}crate::rtc::")
-                    .into_owned()
-            } else {
-                code.clone()
-            };
+        // `use crate::rtc;` makes a bare `rtc::` this crate's module (an import shadows the
+        // external crate of the same name); `::rtc::` is still the external one.
+        let code = if code.contains("use crate::rtc;") { bare_rtc.replace_all(&code, "${1}crate::rtc::").into_owned() } else { code };
+        for (lib, re, owners) in &patterns {
             if !owners.contains(&top.as_str()) && re.is_match(&code) {
                 wrong.push(format!("{} uses {lib} (only {} may)", f.display(), owners.join(", ")));
             }

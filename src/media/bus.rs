@@ -1,6 +1,5 @@
-//! A room pipeline's bus: read as the [`MediaEvent`]s its room acts on ([`MediaEvents`]; the
-//! rest, latency changes and warnings, is handled here), and the priority of the pipeline's
-//! threads.
+//! A room pipeline's bus as a stream of messages (`video::MediaEvents` reads them as the events
+//! its room acts on), and the priority of the pipeline's threads.
 //!
 //! Every streaming thread of a room pipeline (video only: sources, decoders, compositor,
 //! encoders, and the threads libav and x264 start from them, which inherit it) runs at
@@ -14,80 +13,11 @@
 //! Invariant: the handler is installed before the pipeline starts, so it sees every thread's
 //! `StreamStatus::Enter`, which GStreamer posts from the new thread itself.
 
-use super::video::{RoomVideo, screen_owner};
-use futures::StreamExt;
 use futures::channel::mpsc;
 use gstreamer as gst;
-use gstreamer::prelude::GstObjectExt;
 
 /// A room pipeline's messages, in order.
 pub type BusMessages = mpsc::UnboundedReceiver<gst::Message>;
-
-/// Something a room's media tells the room.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaEvent {
-    /// A participant's input could not be decoded: their camera (`screen: false`; its tile
-    /// should show the placeholder again) or their shared screen.
-    InputFailed { participant: String, screen: bool, error: String },
-    /// The room's own graph failed (an element that is no participant's input).
-    Failed { element: String, error: String, debug: Option<String> },
-}
-
-/// A room pipeline's bus, read as [`MediaEvent`]s.
-pub struct MediaEvents(BusMessages);
-
-impl MediaEvents {
-    pub(super) fn new(messages: BusMessages) -> Self {
-        Self(messages)
-    }
-
-    /// The next event for the room, `video` being the graph the bus belongs to; every other
-    /// message is handled on the way (a latency change re-distributes latency; warnings and
-    /// errors from elements already taken out of the room are only logged). `None` once the
-    /// bus is closed.
-    pub async fn next_event(&mut self, video: &RoomVideo) -> Option<MediaEvent> {
-        loop {
-            let msg = self.0.next().await?;
-            if let Some(event) = event_of(&msg, video) {
-                return Some(event);
-            }
-        }
-    }
-}
-
-/// What `msg` means for the room, if anything.
-fn event_of(msg: &gst::Message, video: &RoomVideo) -> Option<MediaEvent> {
-    use gst::MessageView;
-    match msg.view() {
-        MessageView::Error(err) if msg.src().is_some_and(|s| !video.contains(s)) => {
-            tracing::debug!(error = %err.error(), "error from an element already taken out of the room; ignored");
-            None
-        }
-        MessageView::Error(err) => {
-            let error = err.error().to_string();
-            Some(match msg.src().and_then(|s| video.owner_of(s)) {
-                Some(tile) => match screen_owner(&tile) {
-                    Some(owner) => MediaEvent::InputFailed { participant: owner.to_owned(), screen: true, error },
-                    None => MediaEvent::InputFailed { participant: tile, screen: false, error },
-                },
-                None => MediaEvent::Failed {
-                    element: msg.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
-                    error,
-                    debug: err.debug().map(|d| d.to_string()),
-                },
-            })
-        }
-        MessageView::Warning(w) => {
-            tracing::debug!(warning = %w.error(), "media warning");
-            None
-        }
-        MessageView::Latency(_) => {
-            video.recalculate_latency();
-            None
-        }
-        _ => None,
-    }
-}
 
 /// Niceness of a room's video threads (0 is the default; higher is lower priority). Raising
 /// one's own niceness needs no privilege.
@@ -123,6 +53,7 @@ fn lower_this_thread() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
     use gstreamer::prelude::*;
 
     #[test]

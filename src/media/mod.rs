@@ -1,7 +1,7 @@
-//! GStreamer media: the per-room composite ([`video`]), the mix-minus audio mixer ([`audio`]),
-//! what a room's pipeline reports, as [`bus::MediaEvent`]s ([`bus`]), the pipeline descriptions
-//! operators can edit ([`pipelines`]) and the start-up check that every needed element exists
-//! ([`check`]).
+//! GStreamer media: the per-room composite ([`video`], which also reads its pipeline's bus, see
+//! [`bus`], as the [`video::MediaEvent`]s a room acts on), the mix-minus audio mixer
+//! ([`audio`]), the pipeline descriptions operators can edit ([`pipelines`]) and the start-up
+//! check that every needed element exists ([`check`]).
 //!
 //! Invariant: everything here is synchronous and owned by one room actor; only the appsink
 //! fan-out and the audio mixer thread run on their own threads, and they never block on a

@@ -5,7 +5,7 @@
 //! removed participant leaves no element behind ([`RoomVideo::element_count`] lets tests check);
 //! dropping a `RoomVideo` sets its pipeline to `Null`.
 
-use super::bus::{self, MediaEvents};
+use super::bus::{self, BusMessages};
 use super::encoder::{self, EncoderBranch, KeyframeGate};
 use super::ingest::{self, IngestBin, VideoIngest};
 use super::pipelines::{Pipelines, render};
@@ -14,7 +14,9 @@ use super::tap::EgressTap;
 use super::{MediaError, PacketSink, VideoCodec, tile};
 use crate::layout::{self, Roles};
 use crate::records::CompositeConfig;
+use futures::StreamExt;
 use gstreamer as gst;
+use gstreamer::prelude::GstObjectExt;
 use gstreamer::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -445,5 +447,71 @@ impl RoomVideo {
 impl Drop for RoomVideo {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Something a room's media tells the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A participant's input could not be decoded: their camera (`screen: false`; its tile
+    /// should show the placeholder again) or their shared screen.
+    InputFailed { participant: String, screen: bool, error: String },
+    /// The room's own graph failed (an element that is no participant's input).
+    Failed { element: String, error: String, debug: Option<String> },
+}
+
+/// A room pipeline's bus, read as [`MediaEvent`]s.
+pub struct MediaEvents(BusMessages);
+
+impl MediaEvents {
+    fn new(messages: BusMessages) -> Self {
+        Self(messages)
+    }
+
+    /// The next event for the room, `video` being the graph the bus belongs to; every other
+    /// message is handled on the way (a latency change re-distributes latency; warnings and
+    /// errors from elements already taken out of the room are only logged). `None` once the
+    /// bus is closed.
+    pub async fn next_event(&mut self, video: &RoomVideo) -> Option<MediaEvent> {
+        loop {
+            let msg = self.0.next().await?;
+            if let Some(event) = event_of(&msg, video) {
+                return Some(event);
+            }
+        }
+    }
+}
+
+/// What `msg` means for the room, if anything.
+fn event_of(msg: &gst::Message, video: &RoomVideo) -> Option<MediaEvent> {
+    use gst::MessageView;
+    match msg.view() {
+        MessageView::Error(err) if msg.src().is_some_and(|s| !video.contains(s)) => {
+            tracing::debug!(error = %err.error(), "error from an element already taken out of the room; ignored");
+            None
+        }
+        MessageView::Error(err) => {
+            let error = err.error().to_string();
+            Some(match msg.src().and_then(|s| video.owner_of(s)) {
+                Some(tile) => match screen_owner(&tile) {
+                    Some(owner) => MediaEvent::InputFailed { participant: owner.to_owned(), screen: true, error },
+                    None => MediaEvent::InputFailed { participant: tile, screen: false, error },
+                },
+                None => MediaEvent::Failed {
+                    element: msg.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
+                    error,
+                    debug: err.debug().map(|d| d.to_string()),
+                },
+            })
+        }
+        MessageView::Warning(w) => {
+            tracing::debug!(warning = %w.error(), "media warning");
+            None
+        }
+        MessageView::Latency(_) => {
+            video.recalculate_latency();
+            None
+        }
+        _ => None,
     }
 }

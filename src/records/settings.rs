@@ -333,7 +333,8 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         check(&settings(), None, false).unwrap();
-        let cases: [(&str, fn(&mut RoomSettings)); 9] = [
+        type Change = fn(&mut RoomSettings);
+        let cases: [(&str, Change); 9] = [
             ("maxParticipants must be at most 20 on this server", |s| s.max_participants = 21),
             ("maxParticipants must be within", |s| s.max_participants = 0),
             ("endsAt must be after startsAt", |s| (s.starts_at, s.ends_at) = (Some(2000), Some(2000))),

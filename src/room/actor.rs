@@ -7,17 +7,14 @@
 //! is told (`Ended`) before their event channel closes, the record is stored as ended, and the
 //! room leaves the registry.
 
-use super::{
-    Command, JoinError, JoinRequest, Joined, ManageError, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError, RoomUpdate, Rooms,
-};
+use super::{Command, JoinError, JoinRequest, Joined, ManageError, RoomContext, RoomEvent, RoomHandle, RoomInfo, RoomMediaError, Rooms};
 use crate::egress::{EgressEvent, RoomEgress};
 use crate::media::audio::AudioMixer;
-use crate::media::bus::{MediaEvent, MediaEvents};
 use crate::media::video::RoomVideo;
+use crate::media::video::{MediaEvent, MediaEvents};
 use crate::protocol::{LeaveReason, ParticipantInfo};
 use crate::records::MediaStats;
 use crate::records::room::{EndReason, RoomSpec, RoomState};
-use crate::records::settings::{RoomSettings, Rules};
 use crate::room::CountGuard;
 use crate::time::{format_unix, now_unix};
 use crate::webhook::WebhookEvent;
@@ -29,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod outputs;
+mod settings;
 mod social;
 mod view;
 
@@ -500,67 +498,6 @@ impl Room {
         tracing::info!(participant = %id, audio = info.audio_muted, video = info.video_muted, "mute changed");
         self.broadcast(RoomEvent::Updated(info.clone()), None);
         Ok(info)
-    }
-
-    async fn update(&mut self, update: RoomUpdate) -> Result<RoomInfo, ManageError> {
-        if self.ended {
-            return Err(super::RoomGone.into());
-        }
-        let RoomUpdate { settings: patch, pin } = update;
-        let layout_set = patch.layout.is_some();
-        let mut next = self.spec.clone();
-        patch.apply(&mut next.settings);
-        next.settings.check(Some(&self.spec.settings), self.opened, &self.rules()).map_err(ManageError::Invalid)?;
-        if let Some(Some(pin)) = &pin {
-            self.check_pin(pin)?;
-        }
-        self.ctx.store.update_room(&next).await?;
-        if let Some(pin) = pin {
-            self.view.pin = pin;
-        }
-        let before = std::mem::replace(&mut self.spec, next);
-        self.settings_changed(&before.settings, layout_set);
-        tracing::info!("room updated");
-        Ok(self.info())
-    }
-
-    /// What the live room does when its settings changed (each is read where it is used, so
-    /// most need nothing here: the timers, limits and auto-recording read the spec as they go).
-    /// Destructured, so a new setting does not compile until its live effect is decided.
-    fn settings_changed(&mut self, before: &RoomSettings, layout_set: bool) {
-        let RoomSettings {
-            name: _,
-            starts_at: _,
-            ends_at: _,
-            empty_timeout_seconds: _,
-            max_participants: _,
-            composite: _,
-            metadata: _,
-            auto_record: _,
-            hls,
-            public,
-            layout: _,
-            hide_audio_only: _,
-            chat_enabled,
-        } = self.spec.settings.clone();
-        self.handle.public.store(public, Ordering::Relaxed);
-        if hls != before.hls {
-            self.apply_hls_setting();
-        }
-        if chat_enabled != before.chat_enabled {
-            self.broadcast(RoomEvent::ChatChanged(chat_enabled), None);
-        }
-        if layout_set {
-            // The host's choice wins over the presentation a screen share switched to.
-            self.view.presenting = false;
-        }
-        // Layout, pin and hideAudioOnly: the composite shows the room's view as it is now.
-        self.apply_view();
-    }
-
-    /// What this room's settings are checked against.
-    fn rules(&self) -> Rules<'_> {
-        Rules { now: now_unix(), server_max_participants: self.ctx.max_participants, layouts: &self.ctx.pipelines.layouts }
     }
 
     fn info(&self) -> RoomInfo {

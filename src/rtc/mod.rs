@@ -188,7 +188,7 @@ pub struct RtpWriter {
     sent: crate::metrics::Rtp,
     dropped: metrics::Counter,
     /// The participant's join, until its first packet of the composite went out (video only).
-    first_frame: std::sync::Mutex<Option<std::time::Instant>>,
+    first_frame: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 impl RtpWriter {
@@ -202,7 +202,7 @@ impl RtpWriter {
         joined: Option<std::time::Instant>,
     ) -> Self {
         let (sent, dropped) = (crate::metrics::Rtp::sent(kind), crate::metrics::dropped(kind));
-        Self { track, ssrc, pt, connected, sent, dropped, first_frame: std::sync::Mutex::new(joined) }
+        Self { track, ssrc, pt, connected, sent, dropped, first_frame: parking_lot::Mutex::new(joined) }
     }
 }
 
@@ -226,7 +226,7 @@ impl crate::media::PacketSink for RtpWriter {
             std::task::Poll::Ready(Ok(())) => {
                 self.sent.count(size);
                 // Uncontended: only this writer's media thread takes it, once per packet.
-                if let Ok(mut first) = self.first_frame.try_lock()
+                if let Some(mut first) = self.first_frame.try_lock()
                     && let Some(joined) = first.take()
                 {
                     crate::metrics::join_to_first_frame(joined.elapsed().as_secs_f64());
