@@ -195,6 +195,11 @@ impl Default for Config {
     }
 }
 
+/// A configuration refused with `why`.
+fn bad(why: String) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid(why))
+}
+
 impl Config {
     /// This node's name: `node_id`, else the host name, else `tessera`.
     pub fn node_name(&self) -> String {
@@ -312,8 +317,17 @@ impl Config {
 
     /// Checks ranges and shapes; the message says which key is wrong.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_limits()?;
+        self.check_folders()?;
+        self.check_cluster()?;
+        self.check_timings()?;
+        self.check_access()?;
+        self.check_links()
+    }
+
+    /// Composite size and rate, and the limits on messages, rooms and outputs.
+    fn check_limits(&self) -> Result<(), ConfigError> {
         let c = &self.composite;
-        let bad = |m: String| Err(ConfigError::Invalid(m));
         if !(64..=3840).contains(&c.width) || !c.width.is_multiple_of(2) {
             return bad(format!("composite.width must be even and within 64..=3840, got {}", c.width));
         }
@@ -338,6 +352,11 @@ impl Config {
         if !(1..=20).contains(&self.max_streams_per_room) {
             return bad(format!("max_streams_per_room must be within 1..=20, got {}", self.max_streams_per_room));
         }
+        Ok(())
+    }
+
+    /// Folders and shared-file sizes: the folders emptied at start-up hold nothing else.
+    fn check_folders(&self) -> Result<(), ConfigError> {
         // The HLS folder is emptied at start-up: it must hold nothing else.
         let (hls, rec) = (&self.hls_dir, &self.recordings_dir);
         if hls.as_os_str().is_empty() || hls.starts_with(rec) || rec.starts_with(hls) || self.database.starts_with(hls) {
@@ -367,6 +386,11 @@ impl Config {
                 files.display()
             ));
         }
+        Ok(())
+    }
+
+    /// This node's name and the addresses of the cluster.
+    fn check_cluster(&self) -> Result<(), ConfigError> {
         if let Some(n) = &self.node_id
             && (n.is_empty() || n.len() > 64 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
         {
@@ -382,8 +406,18 @@ impl Config {
         {
             return bad(format!("node_url {u:?} must start with http:// or https://"));
         }
+        Ok(())
+    }
+
+    /// Memory, reconnection and recording timings.
+    fn check_timings(&self) -> Result<(), ConfigError> {
         if self.malloc_arena_max > 64 {
             return bad(format!("malloc_arena_max must be within 0..=64, got {}", self.malloc_arena_max));
+        }
+        if let Some(w) = self.workers
+            && !(1..=1024).contains(&w)
+        {
+            return bad(format!("workers must be within 1..=1024, got {w}"));
         }
         if self.resume_seconds > 600 {
             return bad(format!("resume_seconds must be within 0..=600, got {}", self.resume_seconds));
@@ -394,6 +428,11 @@ impl Config {
         if !(10..=6 * 3600).contains(&self.recording_part_seconds) {
             return bad(format!("recording_part_seconds must be within 10..=21600, got {}", self.recording_part_seconds));
         }
+        Ok(())
+    }
+
+    /// Who may call the API, and the tokens it hands out.
+    fn check_access(&self) -> Result<(), ConfigError> {
         if self.api_keys.is_empty() && !self.listen.ip().is_loopback() {
             return bad(format!(
                 "refusing to listen on {} without API keys: anyone could create and control rooms. Set api_keys in the config file or TESSERA_API_KEYS=id:secret (or listen on 127.0.0.1 for development)",
@@ -420,6 +459,11 @@ impl Config {
         if self.max_rooms == 0 {
             return bad("max_rooms must be at least 1".into());
         }
+        Ok(())
+    }
+
+    /// The addresses handed out or called: links, webhooks, ICE servers.
+    fn check_links(&self) -> Result<(), ConfigError> {
         if let Some(u) = &self.public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {

@@ -8,7 +8,7 @@ use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
-use crate::room::{JoinError, JoinRequest, Route, SessionView};
+use crate::room::{JoinError, JoinRequest, Joined, RoomHandle, Route, RouteError, SessionView};
 use crate::time::format_unix;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -156,39 +156,20 @@ async fn session(
     // node place a room.
     let req = match join_request(&state, &room_id, name, token.as_deref()) {
         Ok(r) => r,
-        Err(e) => {
-            let close = if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN };
-            let message = match &e {
-                AuthError::Missing => "joining this room needs a join token (?token=)".to_owned(),
-                other => other.to_string(),
-            };
-            return refuse(ws_tx, ServerMessage::error(e.code(), message), close).await;
-        }
+        Err(e) => return refuse(ws_tx, auth_refusal(&e), if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN }).await,
     };
     // Where the room runs decides whether this node serves the socket or relays it.
     let room = match Box::pin(state.rooms.route(&room_id, relay.hop)).await {
         Ok(Route::Local(room)) => room,
-        Ok(Route::Remote(url)) => {
-            let from = state.rooms.cluster().map_or("", |c| c.id()).to_owned();
-            return match super::ws_relay::connect(&url, &room_id, &relay.query, &from, state.config.max_message_bytes).await {
-                Ok(upstream) => super::ws_relay::pipe(ws_tx, ws_rx, upstream).await,
-                Err(e) => {
-                    tracing::warn!(%url, error = %e, "cluster: signaling relay failed");
-                    refuse(ws_tx, ServerMessage::error("node_unreachable", e.to_string()), CLOSE_UNAVAILABLE).await
-                }
-            };
-        }
+        Ok(Route::Remote(url)) => return relay_to(&state, &url, &room_id, &relay, ws_tx, ws_rx).await,
         Ok(Route::Ended(_)) => return refuse(ws_tx, ServerMessage::error("room_ended", "the room has ended"), CLOSE_ROOM_ENDED).await,
         Ok(Route::NotFound) => {
             return refuse(ws_tx, ServerMessage::error("room_not_found", format!("no room with id {room_id:?}")), CLOSE_ROOM_NOT_FOUND)
                 .await;
         }
         Err(e) => {
-            let (code, message, close) = match super::rejection::ApiError::from(e) {
-                super::rejection::ApiError::Cluster(code, message) => (code, message, CLOSE_UNAVAILABLE),
-                _ => ("internal", "the server could not look up the room".to_owned(), CLOSE_INTERNAL),
-            };
-            return refuse(ws_tx, ServerMessage::error(code, message), close).await;
+            let (msg, close) = route_refusal(e);
+            return refuse(ws_tx, msg, close).await;
         }
     };
     if let Some(resume) = &resume
@@ -197,26 +178,80 @@ async fn session(
         tokio::spawn(write_frames(ws_tx, out_rx));
         return read_frames(ws_rx, sig_tx, done).await;
     }
-    let joined = match room.join(req).await {
-        Ok(j) => j,
+    match room.join(req).await {
+        Ok(joined) => serve(&state, room, joined, ws_tx, ws_rx).await,
         Err(e) => {
-            let (code, close) = match e {
-                JoinError::Full(_) => ("room_full", CLOSE_ROOM_FULL),
-                JoinError::Gone(_) => ("room_ended", CLOSE_ROOM_ENDED),
-                JoinError::NotStarted { .. } => ("room_not_started", CLOSE_NOT_STARTED),
-                JoinError::Media(_) => ("internal", CLOSE_INTERNAL),
-            };
-            let mut msg = ServerMessage::error(code, e.to_string());
-            if let (JoinError::NotStarted { starts_at }, ServerMessage::Error { starts_at: at, .. }) = (&e, &mut msg) {
-                *at = Some(format_unix(*starts_at));
-            }
-            return refuse(ws_tx, msg, close).await;
+            let (msg, close) = join_refusal(&e);
+            refuse(ws_tx, msg, close).await
         }
+    }
+}
+
+/// What a client whose credentials were refused is told.
+fn auth_refusal(e: &AuthError) -> ServerMessage {
+    let message = match e {
+        AuthError::Missing => "joining this room needs a join token (?token=)".to_owned(),
+        other => other.to_string(),
     };
+    ServerMessage::error(e.code(), message)
+}
+
+/// What a client is told when the room could not be looked up or placed, and the close code.
+fn route_refusal(e: RouteError) -> (ServerMessage, u16) {
+    let (code, message, close) = match super::rejection::ApiError::from(e) {
+        super::rejection::ApiError::Cluster(code, message) => (code, message, CLOSE_UNAVAILABLE),
+        _ => ("internal", "the server could not look up the room".to_owned(), CLOSE_INTERNAL),
+    };
+    (ServerMessage::error(code, message), close)
+}
+
+/// What a client whose join the room refused is told, and the close code.
+fn join_refusal(e: &JoinError) -> (ServerMessage, u16) {
+    let (code, close) = match e {
+        JoinError::Full(_) => ("room_full", CLOSE_ROOM_FULL),
+        JoinError::Gone(_) => ("room_ended", CLOSE_ROOM_ENDED),
+        JoinError::NotStarted { .. } => ("room_not_started", CLOSE_NOT_STARTED),
+        JoinError::Media(_) => ("internal", CLOSE_INTERNAL),
+    };
+    let mut msg = ServerMessage::error(code, e.to_string());
+    if let (JoinError::NotStarted { starts_at }, ServerMessage::Error { starts_at: at, .. }) = (e, &mut msg) {
+        *at = Some(format_unix(*starts_at));
+    }
+    (msg, close)
+}
+
+/// Relays the client's socket to the node running the room (cluster mode).
+async fn relay_to(
+    state: &AppState,
+    url: &str,
+    room_id: &str,
+    relay: &Relayed,
+    ws_tx: futures::stream::SplitSink<WebSocket, Message>,
+    ws_rx: futures::stream::SplitStream<WebSocket>,
+) {
+    let from = state.rooms.cluster().map_or("", |c| c.id()).to_owned();
+    match super::ws_relay::connect(url, room_id, &relay.query, &from, state.config.max_message_bytes).await {
+        Ok(upstream) => super::ws_relay::pipe(ws_tx, ws_rx, upstream).await,
+        Err(e) => {
+            tracing::warn!(%url, error = %e, "cluster: signaling relay failed");
+            refuse(ws_tx, ServerMessage::error("node_unreachable", e.to_string()), CLOSE_UNAVAILABLE).await
+        }
+    }
+}
+
+/// Serves a joined participant: welcomes it, starts its session task and carries its frames
+/// both ways until the socket closes or the session ends.
+async fn serve(
+    state: &AppState,
+    room: RoomHandle,
+    joined: Joined,
+    ws_tx: futures::stream::SplitSink<WebSocket, Message>,
+    ws_rx: futures::stream::SplitStream<WebSocket>,
+) {
     let (out_tx, out_rx) = mpsc::channel::<ServerMessage>(256);
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>(64);
     let (id, name) = (joined.view.participant.id.clone(), joined.view.participant.name.clone());
-    let welcome = welcome(&state, &room.id, joined.view, false);
+    let welcome = welcome(state, &room.id, joined.view, false);
     let _ = out_tx.send(welcome).await;
     let done = CancellationToken::new();
     tokio::spawn(participant::run(Session {
