@@ -23,8 +23,8 @@ fn node(id: &str, rooms: u32, cpu: f64) -> registry::NodeInfo {
 
 /// `info` announced until `cancel`, as a node's announcer does.
 async fn announcer(conn: redis::aio::ConnectionManager, info: registry::NodeInfo, cancel: CancellationToken) {
-    let (wake, connected) = (tokio::sync::Notify::new(), std::sync::atomic::AtomicBool::new(false));
-    registry::run_announcer(conn, || info.clone(), &wake, &connected, cancel).await;
+    let wake = tokio::sync::Notify::new();
+    registry::run_announcer(conn, || info.clone(), &wake, &|_| {}, cancel).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -293,8 +293,12 @@ async fn a_killed_owners_room_comes_back_on_another_node_within_10_s() {
     b2.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_stopping_and_restarting_leaves_the_call_alone() {
+/// Redis stops for `hold` while a call runs through two nodes that relay it to the room's node,
+/// then restarts from its append-only file: the call's media flows throughout, the room never
+/// moves (an outage longer than the 6 s lease lets every lease expire, and the room's node must
+/// take its lease back before anyone places the room again), and no node answers `cluster_full`
+/// for want of announcements: new rooms get 201 or 503 `cluster_unavailable` with `Retry-After`.
+async fn redis_outage_leaves_the_call_alone(hold: Duration) {
     let _turn = common::one_call_at_a_time().await;
     let (redis, nodes) = cluster(true, "").await;
     let url = redis.url();
@@ -307,6 +311,7 @@ async fn redis_stopping_and_restarting_leaves_the_call_alone() {
     let start = (Instant::now(), a.frames());
     a.take_longest_video_step();
     let (port, dir, persistent) = redis.stop();
+    let stopped = Instant::now();
     // New rooms need placement: refused with a clear 503 on every node; /healthz says why.
     for n in &nodes {
         let (status, v) = request(n.addr, "POST", "/api/v1/rooms", Some("{}")).await;
@@ -320,26 +325,63 @@ async fn redis_stopping_and_restarting_leaves_the_call_alone() {
     })
     .await;
     assert!(health["reason"].as_str().unwrap_or_default().contains("redis"), "{health}");
-    let down = start.0.elapsed();
+    // The outage itself is the scenario: Redis stays away this long.
+    tokio::time::sleep(hold.saturating_sub(stopped.elapsed())).await;
+    let down = stopped.elapsed();
     let redis = Redis::start_on(port, dir, persistent);
     redis.ready().await;
-    // Nodes reconnect by themselves: new rooms work again, on every node.
+    let back = Instant::now();
+    // Until the nodes have re-announced, a new room is "try again", never "full".
     for n in &nodes {
-        eventually(Duration::from_secs(10), "new rooms again", || async {
-            let (status, v) = request(n.addr, "POST", "/api/v1/rooms", Some("{}")).await;
-            if status == 201 { Ok(()) } else { Err(format!("{status} {v}")) }
+        eventually(Duration::from_secs(15), "new rooms again", || async {
+            let (status, head, body) =
+                tessera::loadgen::http::exchange(n.addr, "POST", "/api/v1/rooms", Some(b"{}"), &[]).await.map_err(|e| e.to_string())?;
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            match (status, v["code"].as_str()) {
+                (201, _) => Ok(()),
+                (503, Some("cluster_unavailable" | "store_unavailable")) => {
+                    assert!(head.contains("retry-after: 1"), "a passing 503 says when to retry: {head}");
+                    Err(format!("{status} {v}"))
+                }
+                _ => panic!("after Redis came back a new room got {status} {v}"),
+            }
         })
         .await;
     }
+    // The room stays where it runs through the whole time another node could have placed it
+    // again (placement rounds every second, a node settles 6 s after it reaches Redis again).
+    while back.elapsed() < tessera::cluster::node::SETTLE + Duration::from_secs(4) {
+        if let Some(now) = owner(&redis.url(), &room).await {
+            assert_eq!(now, own, "the room moved to {now} {:?} after Redis came back", back.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(owner(&redis.url(), &room).await.as_deref(), Some(own.as_str()), "the room's node holds its lease again");
+    // Served by its node, with both people still in it.
     let (status, v) = request(others[0], "GET", &format!("/api/v1/rooms/{room}"), None).await;
     assert_eq!((status, v["state"].as_str()), (200, Some("open")), "the acknowledged room is still there: {v}");
-    tokio::time::sleep(Duration::from_secs(2)).await; // measured, not waited on: frames keep coming
+    assert_eq!(v["participants"].as_array().map(Vec::len), Some(2), "nobody was dropped: {v}");
     let (elapsed, frames) = (start.0.elapsed(), a.frames() - start.1);
     common::assert_flowing(&format!("the call with Redis down for {down:?}"), frames, elapsed, a.take_longest_video_step());
-    assert_eq!(owner(&redis.url(), &room).await.as_deref(), Some(own.as_str()), "the room never moved");
     shows(&b, &[RED, BLUE]).expect("the composite is still both");
+    eprintln!("cluster: Redis down {down:?}; the room stayed on {own}");
     a.close().await;
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_away_3_s_leaves_the_call_alone() {
+    redis_outage_leaves_the_call_alone(Duration::from_secs(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_away_10_s_longer_than_a_lease_leaves_the_call_alone() {
+    redis_outage_leaves_the_call_alone(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_away_30_s_leaves_the_call_alone() {
+    redis_outage_leaves_the_call_alone(Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

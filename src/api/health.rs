@@ -47,7 +47,7 @@ pub fn metrics(state: AppState) -> impl Filter<Extract = (warp::reply::Response,
         let e = state.rooms.egress_counts();
         let live = crate::metrics::Live {
             rooms: state.rooms.len(),
-            max_rooms: state.rooms.max_rooms(),
+            max_rooms: state.rooms.capacity(),
             participants: s.participant_tasks.load(Ordering::SeqCst),
             recordings: e.recordings.load(Ordering::SeqCst),
             rtmp: e.streams.load(Ordering::SeqCst),

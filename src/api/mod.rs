@@ -106,5 +106,21 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .or(health::healthz(state.clone()))
         .or(health::metrics(state.clone()));
     let all = api.or(client::files(state)).recover(rejection::recover);
-    allow::completing_405(all, allow).with(warp::trace::request())
+    allow::completing_405(all, allow).with(warp::log::custom(log_answer))
+}
+
+/// Logs each answer at the level it deserves, so operators alerting on ERROR are paged for
+/// faults only: a server fault (500 and other 5xx) is an ERROR; a documented refusal (503:
+/// Redis unreachable, a draining node, the cluster settling) a WARN, and `/healthz` saying
+/// `degraded` or `draining` only DEBUG (load balancers probe it all the time); a client's error
+/// INFO; the rest DEBUG. The path is logged without its query (which may carry a token).
+fn log_answer(info: warp::log::Info<'_>) {
+    let (status, method, path, ms) = (info.status().as_u16(), info.method().as_str(), info.path(), info.elapsed().as_millis());
+    match status {
+        503 if path == "/healthz" => tracing::debug!(status, method, path, ms, "answered"),
+        503 => tracing::warn!(status, method, path, ms, "refused (documented 503)"),
+        500..=599 => tracing::error!(status, method, path, ms, "server error"),
+        400..=499 => tracing::info!(status, method, path, ms, "client error"),
+        _ => tracing::debug!(status, method, path, ms, "answered"),
+    }
 }

@@ -82,7 +82,7 @@ impl From<crate::cluster::node::PlaceError> for ApiError {
             P::Full => "cluster_full",
             P::OwnerGone(_) => "room_moving",
             P::Draining => "draining",
-            P::Unavailable(_) => "cluster_unavailable",
+            P::Unavailable(_) | P::Settling => "cluster_unavailable",
         };
         ApiError::Cluster(code, e.to_string())
     }
@@ -177,6 +177,11 @@ pub async fn recover(r: Rejection) -> Result<warp::reply::Response, Infallible> 
             && let Ok(v) = warp::http::HeaderValue::from_str(&format!("bytes */{len}"))
         {
             reply.headers_mut().insert("content-range", v);
+        }
+        // A passing state (Redis away or just back, a room moving, a node unreachable): the
+        // client may try again in a second.
+        if let ApiError::Cluster("store_unavailable" | "cluster_unavailable" | "room_moving" | "node_unreachable", _) = e {
+            reply.headers_mut().insert("retry-after", warp::http::HeaderValue::from_static("1"));
         }
         return Ok(reply);
     }

@@ -18,12 +18,20 @@ use super::registry::{self, NodeInfo};
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// How long a lease lasts without renewal: a dead owner's rooms are free again after this.
 pub const LEASE_TTL: Duration = Duration::from_secs(6);
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// How soon a lease that could not be renewed is tried again (Redis away): its owner takes it
+/// back within this of Redis returning, well inside [`SETTLE`].
+const RETRY_EVERY: Duration = Duration::from_millis(250);
+/// How long this node must have reached Redis without a failure before it takes a room that
+/// ran somewhere before and has no live lease: after a Redis restart (an outage longer than
+/// [`LEASE_TTL`] lets every lease expire) the nodes running those rooms re-assert their leases
+/// and re-announce themselves first.
+pub const SETTLE: Duration = LEASE_TTL;
 
 /// Where a room should be served from.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +53,11 @@ pub enum PlaceError {
     Draining,
     #[error("the cluster's redis cannot be reached: {0}")]
     Unavailable(#[from] ClusterError),
+    /// Redis came back moments ago (or this node just started): until the nodes have re-asserted
+    /// their leases and re-announced, a room that ran somewhere is not placed again, and a
+    /// cluster with no announced node is not "full".
+    #[error("the cluster is settling after its redis came back; try again in a few seconds")]
+    Settling,
 }
 
 /// This node as a member of the cluster.
@@ -55,6 +68,8 @@ pub struct ClusterNode {
     draining: AtomicBool,
     /// Whether the last announcement reached Redis (for `/healthz`).
     announced: AtomicBool,
+    /// Since when every Redis call of this node succeeded (`None`: the last one failed).
+    reachable_since: parking_lot::Mutex<Option<Instant>>,
     /// Wakes the announcer at once (a room was placed here: the others must see the load).
     announce_now: tokio::sync::Notify,
 }
@@ -67,6 +82,7 @@ impl ClusterNode {
             url: url.trim_end_matches('/').to_owned(),
             draining: AtomicBool::new(false),
             announced: AtomicBool::new(false),
+            reachable_since: parking_lot::Mutex::new(None),
             announce_now: tokio::sync::Notify::new(),
         })
     }
@@ -98,6 +114,35 @@ impl ClusterNode {
         self.announced.load(Ordering::SeqCst)
     }
 
+    /// Records whether a call to Redis succeeded (see [`ClusterNode::settled`]).
+    fn reached_redis(&self, ok: bool) {
+        let mut since = self.reachable_since.lock();
+        match (ok, *since) {
+            (true, None) => *since = Some(Instant::now()),
+            (false, _) => *since = None,
+            (true, Some(_)) => {}
+        }
+    }
+
+    /// Whether this node has reached Redis without a failure for [`SETTLE`]: only then does it
+    /// place again a room that ran somewhere before and has no lease (its node may be about to
+    /// re-assert the lease a Redis restart lost).
+    pub fn settled(&self) -> bool {
+        self.reachable_since.lock().is_some_and(|t| t.elapsed() >= SETTLE)
+    }
+
+    /// Whether `room` has opened on some node before (it may be running somewhere).
+    async fn has_opened(&self, room: &str) -> Result<bool, ClusterError> {
+        let n: i64 = redis::cmd("EXISTS").arg(format!("tessera:room:{room}:opened")).query_async(&mut self.conn.clone()).await?;
+        Ok(n == 1)
+    }
+
+    /// Whether this node may place `room` now: always once settled; before that, only a room
+    /// that never ran.
+    pub async fn may_place(&self, room: &str) -> Result<bool, ClusterError> {
+        Ok(self.settled() || !self.has_opened(room).await?)
+    }
+
     /// Announces this node (with `load()`'s rooms, participants and capacity, and its CPU)
     /// every [`registry::ANNOUNCE_EVERY`] and whenever its load changes, until `cancel`, then
     /// withdraws it.
@@ -108,7 +153,11 @@ impl ClusterNode {
             let (id, url, draining) = (self.id.clone(), self.url.clone(), self.is_draining());
             NodeInfo { id, url, rooms, participants, cpu: cpu.sample(), capacity, draining }
         };
-        registry::run_announcer(self.conn.clone(), info, &self.announce_now, &self.announced, cancel).await;
+        let contact = |ok: bool| {
+            self.announced.store(ok, Ordering::SeqCst);
+            self.reached_redis(ok);
+        };
+        registry::run_announcer(self.conn.clone(), info, &self.announce_now, &contact, cancel).await;
     }
 
     pub async fn live_nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
@@ -129,6 +178,11 @@ impl ClusterNode {
                 // The holder stopped announcing a whole node TTL ago (killed, or cut off from
                 // Redis, where it cannot renew either): its lease is taken back, if unchanged.
                 Err(PlaceError::OwnerGone(dead)) => {
+                    // Its record may only be missing because Redis restarted: wait until the
+                    // nodes have re-announced before calling it dead.
+                    if !self.settled() {
+                        return Err(PlaceError::Settling);
+                    }
                     if let Some(stale) = lease::owner(&mut conn, room).await?.filter(|l| l.node == dead) {
                         lease::release(&mut conn, &stale).await?;
                         tracing::warn!(room, node = %dead, "cluster: the room's node is gone; placing it again");
@@ -137,6 +191,9 @@ impl ClusterNode {
                 other => return other,
             }
         }
+        if !self.may_place(room).await? {
+            return Err(PlaceError::Settling);
+        }
         if self.is_draining() && hop {
             return Err(PlaceError::Draining);
         }
@@ -144,7 +201,7 @@ impl ClusterNode {
             None
         } else {
             let nodes = registry::live_nodes(&mut conn).await?;
-            let best = registry::least_loaded(&nodes).ok_or(PlaceError::Full)?;
+            let best = registry::least_loaded(&nodes).ok_or(if nodes.is_empty() { PlaceError::Settling } else { PlaceError::Full })?;
             if best.id == self.id && self.is_draining() {
                 // Its own record is not yet announced as draining: nowhere else has room.
                 return Err(PlaceError::Draining);
@@ -201,33 +258,53 @@ impl ClusterNode {
     }
 }
 
-/// Renews until `stop`; re-takes a lease Redis forgot (restarted without it); cancels `lost`
-/// when another node holds the room; releases on stop.
+/// Renews until `stop`; re-takes a lease Redis forgot (restarted without it, or expired while
+/// it was away: tried every [`RETRY_EVERY`] while Redis cannot be reached, so it is taken back
+/// before any node has settled enough to place the room elsewhere); cancels `lost` when another
+/// node holds the room; releases on stop.
 async fn keep(node: Arc<ClusterNode>, mut held: Lease, stop: CancellationToken, lost: CancellationToken) {
     let mut conn = node.conn.clone();
-    let mut tick = tokio::time::interval(RENEW_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = RENEW_EVERY;
+    let mut failing = false;
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
-        match lease::renew(&mut conn, &held, LEASE_TTL).await {
-            Ok(true) => {}
+        let renewed = match lease::renew(&mut conn, &held, LEASE_TTL).await {
+            Ok(true) => Ok(()),
             Ok(false) => match lease::acquire(&mut conn, &held.room, &node.id, LEASE_TTL).await {
                 Ok(again) if again.node == node.id => {
                     tracing::info!(room = %held.room, fence = again.fence, "cluster: lease taken again");
                     held = again;
+                    // Re-announce now: others must see this node live before they settle.
+                    node.load_changed();
+                    Ok(())
                 }
                 Ok(other) => {
                     tracing::warn!(room = %held.room, owner = %other.node, "cluster: another node holds this room now; stopping it here");
                     lost.cancel();
                     return;
                 }
-                Err(e) => tracing::warn!(room = %held.room, error = %e, "cluster: lease could not be renewed"),
+                Err(e) => Err(e),
             },
-            Err(e) => tracing::warn!(room = %held.room, error = %e, "cluster: lease could not be renewed"),
-        }
+            Err(e) => Err(e),
+        };
+        node.reached_redis(renewed.is_ok());
+        wait = match renewed {
+            Ok(()) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(room = %held.room, "cluster: lease renewed again");
+                }
+                RENEW_EVERY
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(room = %held.room, error = %e, "cluster: lease could not be renewed; retrying");
+                }
+                RETRY_EVERY
+            }
+        };
     }
     if let Err(e) = lease::release(&mut conn, &held).await {
         tracing::warn!(room = %held.room, error = %e, "cluster: lease could not be released (it expires by itself)");

@@ -8,7 +8,6 @@
 use super::ClusterError;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -82,16 +81,17 @@ pub async fn withdraw(conn: &mut ConnectionManager, id: &str) -> Result<(), Clus
 }
 
 /// Announces `info()` every [`ANNOUNCE_EVERY`], and at once when `wake` is notified, until
-/// `cancel`, then withdraws. `connected` says whether the last announcement reached Redis; a
+/// `cancel`, then withdraws. `contact` is told whether each announcement reached Redis; a
 /// failed one is logged (once per outage) and retried on the next tick (the connection
 /// reconnects by itself).
 pub async fn run_announcer(
     mut conn: ConnectionManager,
     mut info: impl FnMut() -> NodeInfo,
     wake: &Notify,
-    connected: &AtomicBool,
+    contact: &(dyn Fn(bool) + Sync),
     cancel: CancellationToken,
 ) {
+    let mut connected = false;
     let mut tick = tokio::time::interval(ANNOUNCE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut node = info();
@@ -103,7 +103,8 @@ pub async fn run_announcer(
         }
         node = info();
         let ok = announce(&mut conn, &node).await;
-        let was = connected.swap(ok.is_ok(), Ordering::SeqCst);
+        contact(ok.is_ok());
+        let was = std::mem::replace(&mut connected, ok.is_ok());
         match ok {
             Ok(()) if !was => tracing::info!(node = %node.id, "cluster: announced"),
             Err(e) if was => tracing::warn!(error = %e, "cluster: could not announce this node"),

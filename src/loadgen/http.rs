@@ -12,6 +12,17 @@ pub async fn raw(
     body: Option<&[u8]>,
     headers: &[(&str, &str)],
 ) -> std::io::Result<(u16, String)> {
+    exchange(addr, method, path, body, headers).await.map(|(status, _, body)| (status, body))
+}
+
+/// [`raw`], with the answer's header lines (as sent, lower-cased) as well.
+pub async fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String, String)> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
@@ -31,8 +42,9 @@ pub async fn raw(
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "no HTTP status line");
     let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(bad)?;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
-    Ok((status, body))
+    let head = head.to_ascii_lowercase();
+    let body = if head.contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    Ok((status, head, body))
 }
 
 fn dechunk(body: &str) -> String {

@@ -85,7 +85,8 @@ impl Rooms {
     pub(super) async fn check_cluster_capacity(&self, cluster: &ClusterNode) -> Result<(), CreateError> {
         let nodes = cluster.live_nodes().await.map_err(PlaceError::from)?;
         if registry::least_loaded(&nodes).is_none() {
-            return Err(PlaceError::Full.into());
+            // No node announced at all: Redis came back moments ago, not a full cluster.
+            return Err(if nodes.is_empty() { PlaceError::Settling } else { PlaceError::Full }.into());
         }
         Ok(())
     }
@@ -210,6 +211,10 @@ impl Rooms {
         }
         for spec in due {
             if cluster.owner(&spec.id).await.map_err(PlaceError::from)?.is_some() {
+                continue;
+            }
+            // A room that ran somewhere may be re-asserted by its node after a Redis restart.
+            if !cluster.may_place(&spec.id).await.map_err(PlaceError::from)? {
                 continue;
             }
             if let Some(lease) = cluster.try_take(&spec.id).await.map_err(PlaceError::from)? {

@@ -71,11 +71,6 @@ pub struct Rooms {
 }
 
 impl Rooms {
-    /// Most rooms this node takes (scheduled or open).
-    pub fn max_rooms(&self) -> usize {
-        self.max_rooms
-    }
-
     pub fn new(ctx: RoomContext, max_rooms: usize, cancel: CancellationToken) -> Self {
         Self { map: Arc::default(), ctx, max_rooms, cancel, draining: Arc::default(), adopting: Arc::default() }
     }
