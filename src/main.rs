@@ -173,6 +173,7 @@ async fn run(job: Job) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             running.cancel.cancel();
             running.wait_for_outputs(std::time::Duration::from_secs(10)).await;
+            running.release_leases().await;
             let _ = running.task.await;
         }
         Job::Other(Command::Serve { .. }) => unreachable!("main reads the configuration of `serve` before the runtime starts"),

@@ -46,6 +46,14 @@ pub struct Running {
 }
 
 impl Running {
+    /// After cancelling (the rooms' actors have stopped): gives up this node's room leases in a
+    /// cluster, so the other nodes can place its rooms at once.
+    pub async fn release_leases(&self) {
+        if let Some(cluster) = self.rooms.cluster() {
+            cluster.release_all().await;
+        }
+    }
+
     /// After cancelling: waits (at most `limit`) for running recordings to close their files.
     pub async fn wait_for_outputs(&self, limit: std::time::Duration) {
         let counts = self.rooms.egress_counts();

@@ -1,8 +1,10 @@
 //! `GET /healthz`: liveness plus live-object counts (rooms, participant tasks, peer
 //! connections, media pipelines) that leak tests watch. `status` is `ok` (200), or 503 with
 //! `draining` (SIGTERM: no new rooms; live ones run to their end) or `degraded` (cluster mode:
-//! Redis cannot be reached, so no room can be placed; live calls continue), with a `reason`. `GET /metrics`: the same counts and
-//! the media counters in Prometheus text format (`crate::metrics`).
+//! Redis cannot be reached, so no room can be placed; live calls continue), with a `reason`; in
+//! cluster mode `node` and `settled` (whether this node places rooms that ran before again: false
+//! for a few seconds after Redis came back). `GET /metrics`: the same counts and the media
+//! counters in Prometheus text format (`crate::metrics`).
 
 use super::{AppState, with_state};
 use std::sync::atomic::Ordering;
@@ -25,6 +27,9 @@ pub fn healthz(state: AppState) -> impl Filter<Extract = (warp::reply::WithStatu
             "status": status,
             "reason": reason,
             "node": cluster.map(|c| c.id().to_owned()),
+            // Cluster mode: whether this node places rooms that ran before again (false for a
+            // few seconds after Redis came back, or after a fresh Redis started).
+            "settled": cluster.map(|c| c.settled()),
             "rooms": state.rooms.len(),
             "participantTasks": s.participant_tasks.load(Ordering::SeqCst),
             "peerConnections": s.peer_connections.load(Ordering::SeqCst),

@@ -16,6 +16,7 @@ use super::ClusterError;
 use super::lease::{self, Lease};
 use super::registry::{self, NodeInfo};
 use redis::aio::ConnectionManager;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -70,6 +71,13 @@ pub struct ClusterNode {
     announced: AtomicBool,
     /// Since when every Redis call of this node succeeded (`None`: the last one failed).
     reachable_since: parking_lot::Mutex<Option<Instant>>,
+    /// A Redis call of this node has failed since it started.
+    ever_failed: AtomicBool,
+    /// Redis had been up for [`SETTLE`] when this node started (so its leases are not ones a
+    /// restart just forgot).
+    redis_settled_at_start: AtomicBool,
+    /// The leases this node holds now, by room (released all at once when it exits).
+    held: parking_lot::Mutex<HashMap<String, Lease>>,
     /// Wakes the announcer at once (a room was placed here: the others must see the load).
     announce_now: tokio::sync::Notify,
 }
@@ -83,6 +91,9 @@ impl ClusterNode {
             draining: AtomicBool::new(false),
             announced: AtomicBool::new(false),
             reachable_since: parking_lot::Mutex::new(None),
+            ever_failed: AtomicBool::new(false),
+            redis_settled_at_start: AtomicBool::new(false),
+            held: parking_lot::Mutex::default(),
             announce_now: tokio::sync::Notify::new(),
         })
     }
@@ -119,16 +130,29 @@ impl ClusterNode {
         let mut since = self.reachable_since.lock();
         match (ok, *since) {
             (true, None) => *since = Some(Instant::now()),
-            (false, _) => *since = None,
+            (false, _) => {
+                *since = None;
+                self.ever_failed.store(true, Ordering::SeqCst);
+            }
             (true, Some(_)) => {}
         }
     }
 
-    /// Whether this node has reached Redis without a failure for [`SETTLE`]: only then does it
-    /// place again a room that ran somewhere before and has no lease (its node may be about to
-    /// re-assert the lease a Redis restart lost).
+    /// Whether this node has reached Redis without a failure for [`SETTLE`] (or, since it
+    /// started, never failed to reach a Redis that had been up that long already): only then
+    /// does it place again a room that ran somewhere before and has no lease (its node may be
+    /// about to re-assert the lease a Redis restart lost).
     pub fn settled(&self) -> bool {
-        self.reachable_since.lock().is_some_and(|t| t.elapsed() >= SETTLE)
+        let fresh_and_steady = !self.ever_failed.load(Ordering::SeqCst) && self.redis_settled_at_start.load(Ordering::SeqCst);
+        self.reachable_since.lock().is_some_and(|t| fresh_and_steady || t.elapsed() >= SETTLE)
+    }
+
+    /// Reads how long Redis has been up, once at start (see [`ClusterNode::settled`]).
+    async fn check_redis_uptime(&self) {
+        let info: Result<String, _> = redis::cmd("INFO").arg("server").query_async(&mut self.conn.clone()).await;
+        let uptime =
+            info.ok().and_then(|i| i.lines().find_map(|l| l.strip_prefix("uptime_in_seconds:")).and_then(|v| v.trim().parse::<u64>().ok()));
+        self.redis_settled_at_start.store(uptime.is_some_and(|u| u >= SETTLE.as_secs()), Ordering::SeqCst);
     }
 
     /// Whether `room` has opened on some node before (it may be running somewhere).
@@ -153,6 +177,7 @@ impl ClusterNode {
             let (id, url, draining) = (self.id.clone(), self.url.clone(), self.is_draining());
             NodeInfo { id, url, rooms, participants, cpu: cpu.sample(), capacity, draining }
         };
+        self.check_redis_uptime().await;
         let contact = |ok: bool| {
             self.announced.store(ok, Ordering::SeqCst);
             self.reached_redis(ok);
@@ -192,7 +217,15 @@ impl ClusterNode {
             }
         }
         if !self.may_place(room).await? {
-            return Err(PlaceError::Settling);
+            // A racing join may have placed it meanwhile (it is marked opened once its lease
+            // is taken): follow that node; else wait for the cluster to settle.
+            return match lease::owner(&mut conn, room).await? {
+                Some(owner) => match self.follow(owner).await {
+                    Err(PlaceError::OwnerGone(_)) => Err(PlaceError::Settling),
+                    other => other,
+                },
+                None => Err(PlaceError::Settling),
+            };
         }
         if self.is_draining() && hop {
             return Err(PlaceError::Draining);
@@ -248,6 +281,24 @@ impl ClusterNode {
         Ok(set.is_some())
     }
 
+    /// Gives up every lease this node holds (it is exiting; its rooms' actors have stopped), so
+    /// the other nodes place them at once instead of waiting for the leases to expire.
+    pub async fn release_all(&self) {
+        let held: Vec<Lease> = self.held.lock().drain().map(|(_, l)| l).collect();
+        let mut conn = self.conn.clone();
+        for l in held {
+            match lease::release(&mut conn, &l).await {
+                Ok(_) => tracing::info!(room = %l.room, "cluster: lease released on exit"),
+                Err(e) => tracing::warn!(room = %l.room, error = %e, "cluster: lease could not be released (it expires by itself)"),
+            }
+        }
+    }
+
+    /// The URL of live node `id`, if it is live.
+    pub async fn url_of(&self, id: &str) -> Result<Option<String>, ClusterError> {
+        Ok(self.live_nodes().await?.into_iter().find(|n| n.id == id).map(|n| n.url))
+    }
+
     /// Keeps `lease` renewed until the guard is dropped.
     pub fn hold(self: &Arc<Self>, lease: Lease) -> LeaseGuard {
         let stop = CancellationToken::new();
@@ -264,6 +315,7 @@ impl ClusterNode {
 /// node holds the room; releases on stop.
 async fn keep(node: Arc<ClusterNode>, mut held: Lease, stop: CancellationToken, lost: CancellationToken) {
     let mut conn = node.conn.clone();
+    node.held.lock().insert(held.room.clone(), held.clone());
     let mut wait = RENEW_EVERY;
     let mut failing = false;
     loop {
@@ -277,12 +329,14 @@ async fn keep(node: Arc<ClusterNode>, mut held: Lease, stop: CancellationToken, 
                 Ok(again) if again.node == node.id => {
                     tracing::info!(room = %held.room, fence = again.fence, "cluster: lease taken again");
                     held = again;
+                    node.held.lock().insert(held.room.clone(), held.clone());
                     // Re-announce now: others must see this node live before they settle.
                     node.load_changed();
                     Ok(())
                 }
                 Ok(other) => {
                     tracing::warn!(room = %held.room, owner = %other.node, "cluster: another node holds this room now; stopping it here");
+                    node.held.lock().remove(&held.room);
                     lost.cancel();
                     return;
                 }
@@ -306,6 +360,7 @@ async fn keep(node: Arc<ClusterNode>, mut held: Lease, stop: CancellationToken, 
             }
         };
     }
+    node.held.lock().remove(&held.room);
     if let Err(e) = lease::release(&mut conn, &held).await {
         tracing::warn!(room = %held.room, error = %e, "cluster: lease could not be released (it expires by itself)");
     }

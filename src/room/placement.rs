@@ -106,18 +106,16 @@ impl Rooms {
         }
     }
 
-    /// Where `id` runs now, without placing it: the owner's URL when another node runs it.
+    /// Where `id` runs now, without placing it: the owner's URL when another live node runs it.
+    /// A read never takes a lease: a room whose lease names a node that is gone is answered
+    /// here from the store, and placed by the next call that needs it.
     pub async fn owner_url(&self, id: &str) -> Result<Option<String>, RouteError> {
         let Some(cluster) = &self.ctx.cluster else { return Ok(None) };
         if self.get(id).is_some() {
             return Ok(None);
         }
         match cluster.owner(id).await.map_err(PlaceError::from)? {
-            Some(lease) if lease.node != cluster.id() => match cluster.decide(id, false).await {
-                Ok(Decision::There { url, .. }) => Ok(Some(url)),
-                Ok(Decision::Here(_)) => Ok(None),
-                Err(e) => Err(e.into()),
-            },
+            Some(lease) if lease.node != cluster.id() => Ok(cluster.url_of(&lease.node).await.map_err(PlaceError::from)?),
             _ => Ok(None),
         }
     }
