@@ -325,6 +325,13 @@ async fn redis_outage_leaves_the_call_alone(hold: Duration) {
     })
     .await;
     assert!(health["reason"].as_str().unwrap_or_default().contains("redis"), "{health}");
+    // A load balancer keeps every node: ready (degraded) and alive, while the calls go on.
+    for n in &nodes {
+        let (status, v) = request(n.addr, "GET", "/readyz", None).await;
+        assert_eq!((status, v["status"].as_str()), (200, Some("degraded")), "{v}");
+        let (status, v) = request(n.addr, "GET", "/livez", None).await;
+        assert_eq!((status, v["status"].as_str()), (200, Some("alive")), "{v}");
+    }
     // The outage itself is the scenario: Redis stays away this long.
     tokio::time::sleep(hold.saturating_sub(stopped.elapsed())).await;
     let down = stopped.elapsed();
@@ -361,6 +368,9 @@ async fn redis_outage_leaves_the_call_alone(hold: Duration) {
     let (status, v) = request(others[0], "GET", &format!("/api/v1/rooms/{room}"), None).await;
     assert_eq!((status, v["state"].as_str()), (200, Some("open")), "the acknowledged room is still there: {v}");
     assert_eq!(v["participants"].as_array().map(Vec::len), Some(2), "nobody was dropped: {v}");
+    assert_eq!(v["node"].as_str(), Some(own.as_str()), "the view names the node running the room: {v}");
+    let (_, v) = request(others[1], "GET", &format!("/api/v1/rooms/{room}/participants"), None).await;
+    assert_eq!(v["node"].as_str(), Some(own.as_str()), "so does the participants list: {v}");
     let (elapsed, frames) = (start.0.elapsed(), a.frames() - start.1);
     common::assert_flowing(&format!("the call with Redis down for {down:?}"), frames, elapsed, a.take_longest_video_step());
     shows(&b, &[RED, BLUE]).expect("the composite is still both");
@@ -437,6 +447,8 @@ async fn sigterm_drains_a_node_its_call_goes_on_new_rooms_go_elsewhere_then_it_e
     })
     .await;
     assert_eq!(status, 503, "{v}");
+    let (status, v) = request(draining, "GET", "/readyz", None).await;
+    assert_eq!((status, v["status"].as_str()), (503, Some("draining")), "a balancer stops sending it new connections: {v}");
     // A new room joined through the draining node runs on another one.
     let other = create_room(draining, "{}").await;
     let c = Client::join(draining, &other, opts("c", RED, 440.0)).await;

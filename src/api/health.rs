@@ -10,6 +10,29 @@ use super::{AppState, with_state};
 use std::sync::atomic::Ordering;
 use warp::Filter;
 
+/// `GET /livez`: 200 while the process serves HTTP (for an orchestrator's liveness probe; it
+/// says nothing of Redis or draining, which a restart would not mend).
+pub fn livez() -> impl Filter<Extract = (warp::reply::Json,), Error = warp::Rejection> + Clone {
+    warp::path!("livez").and(warp::get()).map(|| warp::reply::json(&serde_json::json!({ "status": "alive" })))
+}
+
+/// `GET /readyz`: whether a load balancer should send this node new connections: 503
+/// `draining` once it drains; otherwise 200, also while Redis cannot be reached (`status`
+/// `degraded`): every node is then alike, and live calls and their reconnections continue
+/// through any of them, so taking them all out would only cut calls.
+pub fn readyz(state: AppState) -> impl Filter<Extract = (warp::reply::WithStatus<warp::reply::Json>,), Error = warp::Rejection> + Clone {
+    warp::path!("readyz").and(warp::get()).and(with_state(state)).map(|state: AppState| {
+        let (code, status) = if state.rooms.draining() {
+            (warp::http::StatusCode::SERVICE_UNAVAILABLE, "draining")
+        } else if state.rooms.cluster().is_some_and(|c| !c.is_connected()) {
+            (warp::http::StatusCode::OK, "degraded")
+        } else {
+            (warp::http::StatusCode::OK, "ready")
+        };
+        warp::reply::with_status(warp::reply::json(&serde_json::json!({ "status": status })), code)
+    })
+}
+
 pub fn healthz(state: AppState) -> impl Filter<Extract = (warp::reply::WithStatus<warp::reply::Json>,), Error = warp::Rejection> + Clone {
     warp::path!("healthz").and(warp::get()).and(with_state(state)).map(|state: AppState| {
         let s = state.rooms.stats();

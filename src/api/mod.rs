@@ -104,6 +104,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .or(boxed(ws::signaling(state.clone())))
         .or(openapi::route(doc))
         .or(health::healthz(state.clone()))
+        .or(health::livez())
+        .or(health::readyz(state.clone()))
         .or(health::metrics(state.clone()));
     let all = api.or(client::files(state)).recover(rejection::recover);
     allow::completing_405(all, allow).with(warp::log::custom(log_answer))
@@ -117,7 +119,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
 fn log_answer(info: warp::log::Info<'_>) {
     let (status, method, path, ms) = (info.status().as_u16(), info.method().as_str(), info.path(), info.elapsed().as_millis());
     match status {
-        503 if path == "/healthz" => tracing::debug!(status, method, path, ms, "answered"),
+        503 if matches!(path, "/healthz" | "/readyz") => tracing::debug!(status, method, path, ms, "answered"),
         503 => tracing::warn!(status, method, path, ms, "refused (documented 503)"),
         500..=599 => tracing::error!(status, method, path, ms, "server error"),
         400..=499 => tracing::info!(status, method, path, ms, "client error"),

@@ -140,7 +140,7 @@ fn shared_responses(path: &str, op: &mut serde_json::Map<String, Value>, error: 
         }
     }
     add_response(responses, "500", "`internal`: the server's database failed.".into(), error);
-    let cluster = "Cluster mode (`redis_url` set): `store_unavailable` or `cluster_unavailable` (Redis cannot be reached), `cluster_full` (no node has a free room), `room_moving` (the room's node died a moment ago; it is being placed again), `node_unreachable` (the node running the room cannot be reached); any server: `draining` (shutting down: no new rooms). `cluster_unavailable` also answers for a few seconds after Redis came back, until the nodes have re-announced. `store_unavailable`, `cluster_unavailable`, `room_moving` and `node_unreachable` carry `Retry-After: 1`. Try again after a short wait.";
+    let cluster = "Cluster mode (`redis_url` set): `store_unavailable` or `cluster_unavailable` (Redis cannot be reached), `cluster_full` (no node has a free room), `room_moving` (the room's node died a moment ago; it is being placed again), `node_unreachable` (the node running the room cannot be reached); `draining`: a single node shutting down takes no new rooms (in a cluster a draining node places them on another node instead). `cluster_unavailable` also answers for a few seconds after Redis came back, until the nodes have re-announced. `store_unavailable`, `cluster_unavailable`, `room_moving` and `node_unreachable` carry `Retry-After: 1`. Try again after a short wait.";
     add_response(responses, "503", cluster.into(), error);
 }
 

@@ -39,7 +39,8 @@ pub async fn list_participants(id: String, state: AppState, caller: Caller, inco
     };
     state.auth.require_host(&caller, &id)?;
     let info = room.live(&state).await?.info().await?;
-    Ok(warp::reply::json(&ParticipantList { participants: info.participants }).into_response())
+    Ok(warp::reply::json(&ParticipantList { participants: info.participants, node: state.rooms.cluster().map(|c| c.id().to_owned()) })
+        .into_response())
 }
 
 /// Remove a participant: the others get `participantLeft` with reason `kicked`, the participant

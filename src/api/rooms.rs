@@ -69,9 +69,11 @@ pub(super) fn join_url(state: &AppState, room: &str, token: Option<&str>) -> Str
     }
 }
 
-fn view(info: RoomInfo) -> RoomView {
+/// The view of a room live on this node.
+fn view(state: &AppState, info: RoomInfo) -> RoomView {
     let n = info.participants.len();
     let mut v = RoomView::new(&info.spec, now_unix(), n, Some(info.participants));
+    v.node = state.rooms.cluster().map(|c| c.id().to_owned());
     v.media = info.media;
     v.pinned_participant_id = info.layout.pinned_participant_id;
     v.screen_participant_id = info.layout.screen_participant_id;
@@ -196,7 +198,7 @@ pub async fn get_room(id: String, state: AppState, caller: Caller, incoming: Inc
     state.auth.require_host(&caller, &id)?;
     let v = match state.rooms.lookup(&id).await? {
         Lookup::Live(h) => match h.info().await {
-            Ok(info) => view(info),
+            Ok(info) => view(&state, info),
             // It ended between the lookup and the question: the store has its final record.
             Err(_) => match state.rooms.store().get_room(&id).await? {
                 Some(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
@@ -247,7 +249,7 @@ pub async fn patch_room(id: String, state: AppState, caller: Caller, incoming: I
     }
     let patch = RoomUpdate { settings, pin };
     let info = room.live(&state).await?.update(patch).await?;
-    Ok(warp::reply::json(&view(info)).into_response())
+    Ok(warp::reply::json(&view(&state, info)).into_response())
 }
 
 /// End the room for everyone now: each participant gets `roomEnded` (reason `deleted`) and is

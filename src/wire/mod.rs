@@ -19,6 +19,9 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantList {
     pub participants: Vec<ParticipantInfo>,
+    /// Cluster mode: the node running the room (its `node_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// `POST /rooms/{id}/participants/{pid}/mute`: `true` mutes, `false` unmutes, absent keeps; at

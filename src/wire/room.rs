@@ -99,6 +99,9 @@ pub struct RoomView {
     /// Live room: who is sharing a screen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub screen_participant_id: Option<String>,
+    /// Cluster mode, live room: the node running it (its `node_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Present on `GET /rooms/{id}` of a live room.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<ParticipantInfo>>,
@@ -147,6 +150,7 @@ impl RoomView {
             chat_enabled: *chat_enabled,
             pinned_participant_id: None,
             screen_participant_id: None,
+            node: None,
             participants,
             media: None,
         }
