@@ -172,6 +172,7 @@ async fn run(job: Job) -> anyhow::Result<()> {
             }
             tracing::info!("shutting down");
             running.cancel.cancel();
+            running.wait_for_sessions(std::time::Duration::from_secs(3)).await;
             running.wait_for_outputs(std::time::Duration::from_secs(10)).await;
             running.release_leases().await;
             let _ = running.task.await;

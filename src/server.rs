@@ -46,6 +46,20 @@ pub struct Running {
 }
 
 impl Running {
+    /// After cancelling: waits (at most `limit`) until every participant's session has ended and
+    /// its signaling socket has sent its last messages (why the session ended, and the close).
+    pub async fn wait_for_sessions(&self, limit: std::time::Duration) {
+        let stats = self.rooms.stats();
+        let deadline = tokio::time::Instant::now() + limit;
+        let busy = || {
+            stats.participant_tasks.load(std::sync::atomic::Ordering::SeqCst) > 0
+                || stats.signaling_writers.load(std::sync::atomic::Ordering::SeqCst) > 0
+        };
+        while busy() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// After cancelling (the rooms' actors have stopped): gives up this node's room leases in a
     /// cluster, so the other nodes can place its rooms at once.
     pub async fn release_leases(&self) {

@@ -579,3 +579,77 @@ async fn a_full_cluster_refuses_new_rooms_with_503() {
     let (status, v) = request(nodes[1].addr, "POST", "/api/v1/rooms", Some("{}")).await;
     assert_eq!(status, 201, "{v}");
 }
+
+/// A node told to exit at once (a second SIGTERM) while someone is in its room does not end the
+/// room: its participant is told `room_moving` and the socket closes with 4503 (the browser
+/// client then joins again), and joining again through another node works at once (the exiting
+/// node gave its lease up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_exiting_mid_call_sends_its_people_to_the_rooms_new_node() {
+    use tokio_tungstenite::tungstenite::Message;
+    let _turn = common::one_call_at_a_time().await;
+    let (redis, mut nodes) = cluster(false, "").await;
+    let url = redis.url();
+    let room = create_room(nodes[0].addr, "{}").await;
+    let own = placed(&url, &room).await;
+    let i = nodes.iter().position(|n| n.id == own).expect("owner");
+    let ws_url = |addr: SocketAddr| format!("ws://{addr}/api/v1/rooms/{room}/ws?name=p");
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(nodes[i].addr)).await.expect("connects");
+    let first = ws.next().await.expect("a frame").expect("readable");
+    assert!(first.to_text().unwrap_or_default().contains("\"welcome\""), "{first:?}");
+
+    // A steady cluster (a Redis started moments ago leaves the nodes settling for a few seconds).
+    for n in &nodes {
+        eventually(Duration::from_secs(15), "the node has settled", || async {
+            let (_, v) = request(n.addr, "GET", "/healthz", None).await;
+            if v["settled"] == true { Ok(()) } else { Err(format!("{v}")) }
+        })
+        .await;
+    }
+    let bin = nodes[i].bin.as_ref().expect("running");
+    bin.terminate();
+    eventually(Duration::from_secs(5), "the node drains", || async {
+        let (_, v) = request(nodes[i].addr, "GET", "/healthz", None).await;
+        if v["status"] == "draining" { Ok(()) } else { Err(format!("{v}")) }
+    })
+    .await;
+    bin.terminate();
+    let (mut told, mut close) = (None, None);
+    while let Some(Ok(frame)) = ws.next().await {
+        match frame {
+            Message::Text(t) => {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+                if v["type"] == "error" || v["type"] == "roomEnded" {
+                    told = Some(v);
+                }
+            }
+            Message::Close(c) => {
+                close = c.map(|c| u16::from(c.code));
+                break;
+            }
+            _ => {}
+        }
+    }
+    let told = told.expect("told why before the close");
+    assert_eq!((told["type"].as_str(), told["code"].as_str()), (Some("error"), Some("room_moving")), "{told}");
+    assert_eq!(close, Some(4503), "a passing close the client recovers from");
+    let left = Instant::now();
+    let elsewhere = nodes.iter().find(|n| n.id != own).expect("another node").addr;
+    // As the client does: join again, and again after a passing refusal (the node may still be
+    // giving its lease up).
+    let _again = eventually(Duration::from_secs(10), "joined again through another node", || async {
+        let (mut again, _) = tokio_tungstenite::connect_async(ws_url(elsewhere)).await.map_err(|e| e.to_string())?;
+        let first = again.next().await.ok_or("no frame")?.map_err(|e| e.to_string())?;
+        let text = first.to_text().unwrap_or_default().to_owned();
+        if text.contains("\"welcome\"") { Ok(again) } else { Err(text) }
+    })
+    .await;
+    assert!(left.elapsed() <= Duration::from_secs(2), "back in the room {:?} after the node left", left.elapsed());
+    let now = owner(&url, &room).await.expect("placed again");
+    assert_ne!(now, own, "the room runs on another node");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !nodes[i].bin.as_mut().expect("binary").exited() {
+        assert!(Instant::now() < deadline, "the node exits");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

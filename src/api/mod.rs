@@ -118,11 +118,39 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
 /// INFO; the rest DEBUG. The path is logged without its query (which may carry a token).
 fn log_answer(info: warp::log::Info<'_>) {
     let (status, method, path, ms) = (info.status().as_u16(), info.method().as_str(), info.path(), info.elapsed().as_millis());
-    match status {
-        503 if matches!(path, "/healthz" | "/readyz") => tracing::debug!(status, method, path, ms, "answered"),
-        503 => tracing::warn!(status, method, path, ms, "refused (documented 503)"),
-        500..=599 => tracing::error!(status, method, path, ms, "server error"),
-        400..=499 => tracing::info!(status, method, path, ms, "client error"),
+    match level_of(status, path) {
+        tracing::Level::ERROR => tracing::error!(status, method, path, ms, "server error"),
+        tracing::Level::WARN => tracing::warn!(status, method, path, ms, "refused (documented 503)"),
+        tracing::Level::INFO => tracing::info!(status, method, path, ms, "client error"),
         _ => tracing::debug!(status, method, path, ms, "answered"),
+    }
+}
+
+/// The level an answer of `status` to `path` is logged at (see [`log_answer`]).
+fn level_of(status: u16, path: &str) -> tracing::Level {
+    match status {
+        503 if matches!(path, "/healthz" | "/readyz") => tracing::Level::DEBUG,
+        503 => tracing::Level::WARN,
+        500..=599 => tracing::Level::ERROR,
+        400..=499 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::level_of;
+    use tracing::Level;
+
+    #[test]
+    fn only_faults_are_errors() {
+        assert_eq!(level_of(500, "/api/v1/rooms"), Level::ERROR);
+        assert_eq!(level_of(502, "/api/v1/rooms/x"), Level::ERROR);
+        assert_eq!(level_of(503, "/api/v1/rooms"), Level::WARN, "a documented refusal (Redis away, draining)");
+        assert_eq!(level_of(503, "/healthz"), Level::DEBUG, "probes during a deploy page nobody");
+        assert_eq!(level_of(503, "/readyz"), Level::DEBUG);
+        assert_eq!(level_of(404, "/api/v1/rooms/x"), Level::INFO);
+        assert_eq!(level_of(200, "/healthz"), Level::DEBUG);
+        assert_eq!(level_of(101, "/api/v1/rooms/x/ws"), Level::DEBUG);
     }
 }

@@ -8,7 +8,7 @@ use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
-use crate::room::{JoinError, JoinRequest, Joined, RoomHandle, Route, RouteError, SessionView};
+use crate::room::{CountGuard, JoinError, JoinRequest, Joined, RoomHandle, Route, RouteError, SessionView};
 use crate::time::format_unix;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -175,7 +175,7 @@ async fn session(
     if let Some(resume) = &resume
         && let Some((sig_tx, done, out_rx)) = try_resume(&state, &room, &req.identity, resume).await
     {
-        tokio::spawn(write_frames(ws_tx, out_rx));
+        tokio::spawn(write_frames(ws_tx, out_rx, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
         return read_frames(ws_rx, sig_tx, done).await;
     }
     match room.join(req).await {
@@ -270,7 +270,7 @@ async fn serve(
         connect_timeout: Duration::from_secs(state.config.connect_timeout_seconds),
     }));
     drop(out_tx);
-    tokio::spawn(write_frames(ws_tx, out_rx));
+    tokio::spawn(write_frames(ws_tx, out_rx, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
     read_frames(ws_rx, sig_tx, done).await
 }
 
@@ -320,7 +320,8 @@ async fn read_frames(mut ws_rx: futures::stream::SplitStream<WebSocket>, sig_tx:
 
 /// Sends queued messages until every sender (this handler and the participant) is gone, then
 /// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000.
-async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mut out: mpsc::Receiver<ServerMessage>) {
+/// `_writer` counts this writer until its last frame went out (shutdown waits for it).
+async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mut out: mpsc::Receiver<ServerMessage>, _writer: CountGuard) {
     let mut close = (1000u16, "bye");
     // The first ping one period from now: `welcome` is always the first frame.
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
@@ -341,6 +342,7 @@ async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mu
         match msg {
             ServerMessage::RoomEnded { .. } => close = (CLOSE_ROOM_ENDED, "room ended"),
             ServerMessage::Removed { .. } => close = (CLOSE_REMOVED, "removed"),
+            ServerMessage::Error { ref code, .. } if code == "room_moving" => close = (CLOSE_UNAVAILABLE, "room moving"),
             _ => {}
         }
         let Ok(text) = serde_json::to_string(&msg) else { continue };

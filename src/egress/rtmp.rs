@@ -30,11 +30,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What an RTMP target must look like (after trimming), as a regular expression read the same
 /// by Rust's `regex`, ECMA-262 and Python's `re` (the OpenAPI document's `pattern`): printable
-/// ASCII only; optional `user:pass@`; a host name or a bracketed IPv6 literal (no `%`, which
+/// ASCII only; optional `user:pass@` of RFC 3986's user-info characters (a `#`, `?` or bracket
+/// there would leave GLib no host to connect to); a host name or a bracketed IPv6 literal (no `%`, which
 /// GLib would read as an escape or a scope); a port of 1 to 65535; a non-empty app without `/`;
 /// a non-empty key (the rest, query included).
 pub const URL_GRAMMAR: &str = concat!(
-    r"^rtmps?://(?:[!-.0-?A-~]*@)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])",
+    r"^rtmps?://(?:[A-Za-z0-9._~%!$&'()*+,;=:-]*@)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])",
     r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
     r"/[!-.0-~]+/[!-~]+$"
 );
@@ -82,6 +83,14 @@ impl RtmpUrl {
         let scheme = if url.starts_with("rtmps://") { "rtmps" } else { "rtmp" };
         // A password in `user:pass@host` is as secret as the key.
         let shown_host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        // The grammar lets any hex digits, colons and dots stand in brackets: only a real IPv6
+        // address may (GStreamer finds no host in `[D8dcB3]`, and its TLS path then crashed).
+        if let Some(inside) = shown_host.strip_prefix('[') {
+            let address = inside.split_once(']').map_or("", |(a, _)| a);
+            if address.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(format!("url's host [{address}] is not an IPv6 address"));
+            }
+        }
         Ok(Self { full: url.to_owned(), masked: format!("{scheme}://{shown_host}/{app}/****"), key: key.to_owned() })
     }
 
@@ -316,6 +325,11 @@ mod tests {
             "rtmp://h:65536/a/k",
             "rtmp://h:/a/k",
             "rtmp://[/a/k",
+            "rtmps://[D8dcB3]/A/k",
+            "rtmps://#@h/a/k",
+            "rtmps://a?b@h/a/k",
+            "rtmp://u[x]@h/a/k",
+            "rtmp://[1:2]/a/k",
             "rtmp://h/ä/k",
             "rtmp://h/a/\u{1}k",
         ] {

@@ -154,7 +154,9 @@ impl Room {
             let deadline = self.next_deadline();
             tokio::select! {
                 _ = self.cancel.cancelled() => {
-                    self.broadcast(RoomEvent::Ended(None), None);
+                    // In a cluster the room goes on elsewhere: its people join again there.
+                    let ev = if self.ctx.cluster.is_some() { RoomEvent::Moving } else { RoomEvent::Ended(None) };
+                    self.broadcast(ev, None);
                     break;
                 }
                 cmd = rx.recv() => match cmd {

@@ -40,6 +40,8 @@ pub use registry::{CreateError, Lookup, RoomContext, Rooms};
 #[derive(Debug, Default)]
 pub struct Stats {
     pub participant_tasks: AtomicUsize,
+    /// Signaling sockets whose writer still runs (their last messages not yet sent).
+    pub signaling_writers: AtomicUsize,
     pub peer_connections: AtomicUsize,
     pub room_media: AtomicUsize,
 }
@@ -74,6 +76,9 @@ pub enum RoomEvent {
     Removed(LeaveReason),
     /// The room ended (`None`: the server is shutting down; the room is not ended).
     Ended(Option<EndReason>),
+    /// Cluster mode: this node stops running the room without ending it (it is exiting, or
+    /// another node holds the room's lease); the room goes on on another node.
+    Moving,
     /// The room's media failed for this participant or everyone; shown to the user.
     MediaError {
         message: String,

@@ -139,9 +139,12 @@ pub struct RecordingList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartStreamRequest {
     /// `rtmp://[user:pass@]host[:port]/app/streamkey` or `rtmps://…`, at most 2048 characters;
-    /// surrounding white space is removed. Printable ASCII only; the host is a name (letters,
+    /// surrounding white space is removed. Printable ASCII only; `user:pass` of letters, digits
+    /// and ``-._~%!$&'()*+,;=:``; the host is a name (letters,
     /// digits, `.`, `-`, `_`; an international name in its `xn--` form) or a bracketed IPv6
-    /// address; the port 1 to 65535; app and key not empty. The `pattern` is exact.
+    /// address; the port 1 to 65535; app and key not empty. The `pattern` is exact but for one
+    /// rule it cannot state: what stands in brackets must be a valid IPv6 address (else 400
+    /// `bad_request`).
     #[schema(min_length = 1, max_length = 2048)]
     pub url: String,
 }

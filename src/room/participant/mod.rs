@@ -214,7 +214,7 @@ fn room_message(ev: RoomEvent) -> Option<ServerMessage> {
         RoomEvent::ChatChanged(enabled) => ServerMessage::ChatChanged { enabled },
         // Chat may go on the data channel, and removal or the end finishes the session: the
         // participant's loop sends these itself.
-        RoomEvent::Chat(_) | RoomEvent::Removed(_) | RoomEvent::Ended(_) => return None,
+        RoomEvent::Chat(_) | RoomEvent::Removed(_) | RoomEvent::Ended(_) | RoomEvent::Moving => return None,
     })
 }
 
@@ -292,6 +292,11 @@ impl Participant {
                     None => ("serverShutdown", "the server is shutting down"),
                 };
                 self.send(ServerMessage::RoomEnded { reason: reason.into(), message: message.into() }).await;
+                return Some(Exit::Removed);
+            }
+            Some(RoomEvent::Moving) => {
+                // The socket closes with 4503: the client joins again, through any node.
+                self.send(ServerMessage::error("room_moving", "the room is moving to another node; join again")).await;
                 return Some(Exit::Removed);
             }
             Some(RoomEvent::Chat(message)) => self.send_chat(ServerMessage::Chat { message }, Via::Channel).await,
