@@ -86,6 +86,18 @@ async fn placed(redis: &str, room: &str) -> String {
     .await
 }
 
+/// Waits until every node places rooms that ran before again: a steady cluster (a Redis started
+/// moments ago, as in these tests, leaves the nodes settling for a few seconds).
+async fn all_settled(nodes: &[Node]) {
+    for n in nodes {
+        eventually(Duration::from_secs(15), "the node has settled", || async {
+            let (_, v) = request(n.addr, "GET", "/healthz", None).await;
+            if v["settled"] == true { Ok(()) } else { Err(format!("{v}")) }
+        })
+        .await;
+    }
+}
+
 async fn create_room(addr: SocketAddr, body: &str) -> String {
     let (status, v) = request(addr, "POST", "/api/v1/rooms", Some(body)).await;
     assert_eq!(status, 201, "{v}");
@@ -430,15 +442,7 @@ async fn sigterm_drains_a_node_its_call_goes_on_new_rooms_go_elsewhere_then_it_e
     let i = nodes.iter().position(|n| n.id == own).expect("owner");
     let draining = nodes[i].addr;
     let (a, b) = call(&room, [draining, draining]).await;
-    // A steady cluster: every node places rooms that ran before again (a Redis started moments
-    // ago, as here, leaves them settling for a few seconds).
-    for n in &nodes {
-        eventually(Duration::from_secs(15), "the node has settled", || async {
-            let (_, v) = request(n.addr, "GET", "/healthz", None).await;
-            if v["settled"] == true { Ok(()) } else { Err(format!("{v}")) }
-        })
-        .await;
-    }
+    all_settled(&nodes).await;
 
     nodes[i].bin.as_ref().expect("running").terminate();
     let (status, v) = eventually(Duration::from_secs(5), "healthz says draining", || async {
@@ -598,14 +602,7 @@ async fn a_node_exiting_mid_call_sends_its_people_to_the_rooms_new_node() {
     let first = ws.next().await.expect("a frame").expect("readable");
     assert!(first.to_text().unwrap_or_default().contains("\"welcome\""), "{first:?}");
 
-    // A steady cluster (a Redis started moments ago leaves the nodes settling for a few seconds).
-    for n in &nodes {
-        eventually(Duration::from_secs(15), "the node has settled", || async {
-            let (_, v) = request(n.addr, "GET", "/healthz", None).await;
-            if v["settled"] == true { Ok(()) } else { Err(format!("{v}")) }
-        })
-        .await;
-    }
+    all_settled(&nodes).await;
     let bin = nodes[i].bin.as_ref().expect("running");
     bin.terminate();
     eventually(Duration::from_secs(5), "the node drains", || async {

@@ -423,7 +423,10 @@ impl Room {
         let media = self.ensure_media().map_err(|e| JoinError::Media(e.to_string()))?;
         media.video.add_participant(&info.id, &info.name).map_err(|e| JoinError::Media(e.to_string()))?;
         let (tx, events) = mpsc::unbounded_channel();
-        let cancel = self.cancel.child_token();
+        // Not a child of the room's token: when the room stops, its last event (`Ended`, `Moving`)
+        // reaches the participant first, then the room's end of the channel closes; a child token
+        // would race that event and end the session without saying why.
+        let cancel = CancellationToken::new();
         self.broadcast(RoomEvent::Joined(info.clone()), None);
         tracing::info!(participant = %info.id, name = %info.name, role = ?info.role, "joined");
         let resume_token = crate::ids::random_id(32);
