@@ -50,14 +50,11 @@ impl Running {
     /// its signaling socket has sent its last messages (why the session ended, and the close).
     pub async fn wait_for_sessions(&self, limit: std::time::Duration) {
         let stats = self.rooms.stats();
-        let deadline = tokio::time::Instant::now() + limit;
-        let busy = || {
+        wait_while(limit, std::time::Duration::from_millis(20), || {
             stats.participant_tasks.load(std::sync::atomic::Ordering::SeqCst) > 0
                 || stats.signaling_writers.load(std::sync::atomic::Ordering::SeqCst) > 0
-        };
-        while busy() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        })
+        .await;
     }
 
     /// After cancelling (the rooms' actors have stopped): gives up this node's room leases in a
@@ -71,10 +68,15 @@ impl Running {
     /// After cancelling: waits (at most `limit`) for running recordings to close their files.
     pub async fn wait_for_outputs(&self, limit: std::time::Duration) {
         let counts = self.rooms.egress_counts();
-        let deadline = tokio::time::Instant::now() + limit;
-        while counts.recordings.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_while(limit, std::time::Duration::from_millis(50), || counts.recordings.load(std::sync::atomic::Ordering::SeqCst) > 0).await;
+    }
+}
+
+/// Polls `busy` every `every` while it holds, for at most `limit` (shutdown's waits on counters).
+async fn wait_while(limit: std::time::Duration, every: std::time::Duration, busy: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while busy() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(every).await;
     }
 }
 
