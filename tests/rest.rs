@@ -254,10 +254,27 @@ async fn openapi_document_lists_every_endpoint() {
         ("/api/v1/rooms/{id}/streams", &["get", "post"][..]),
         ("/api/v1/rooms/{id}/streams/{streamId}", &["get", "delete"][..]),
         ("/live/{roomId}/{file}", &["get"][..]),
+        ("/livez", &["get"][..]),
+        ("/readyz", &["get"][..]),
+        ("/healthz", &["get"][..]),
+        ("/metrics", &["get"][..]),
     ] {
         for m in methods {
             assert!(doc["paths"][path][m].is_object(), "{m} {path} missing from the OpenAPI document");
         }
+    }
+    // The probes take no credentials and no body: none of the API's shared refusals is theirs.
+    for probe in ["/livez", "/readyz", "/healthz", "/metrics"] {
+        let responses = &doc["paths"][probe]["get"]["responses"];
+        for status in ["401", "413", "500"] {
+            assert!(responses[status].is_null(), "{probe} documents {status}: {responses}");
+        }
+        assert!(doc["paths"][probe]["get"]["security"].is_null(), "{probe} asks for credentials");
+    }
+    for probe in ["/livez", "/readyz", "/healthz"] {
+        let (st, v) = api.call("GET", probe, None, None).await;
+        assert_eq!(st, 200, "{probe}: {v}");
+        assert!(v["status"].is_string(), "{probe}: {v}");
     }
     assert!(doc["components"]["schemas"]["CreateRoomRequest"].is_object());
     for schema in ["RecordingView", "RecordingList", "StreamView", "StartStreamRequest"] {

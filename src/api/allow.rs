@@ -12,7 +12,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 /// GET-only routes that are not in the OpenAPI document.
-const UNDOCUMENTED: [&str; 3] = ["/api/v1/rooms/{id}/ws", "/api/v1/openapi.json", "/healthz"];
+const UNDOCUMENTED: [&str; 2] = ["/api/v1/rooms/{id}/ws", "/api/v1/openapi.json"];
 
 /// The order methods are listed in.
 const ORDER: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"];

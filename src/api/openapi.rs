@@ -8,7 +8,7 @@
 //! request is accepted, every invalid one refused with a 4xx, every answer matches.
 
 use super::body::MAX_BODY;
-use super::{AppState, files, live, participants, recordings, rooms, streams, tokens};
+use super::{AppState, files, health, live, participants, recordings, rooms, streams, tokens};
 use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -45,7 +45,8 @@ impl Modify for BearerAuth {
         recordings::delete_recording, recordings::download_file, recordings::download_part,
         streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream,
         files::upload, files::fetch,
-        live::serve
+        live::serve,
+        health::livez, health::readyz, health::healthz, health::metrics
     ),
     modifiers(&BearerAuth)
 )]
@@ -69,6 +70,10 @@ pub fn rtmp_url_pattern() -> String {
     format!("^[{WS}]*{core}[{WS}]*$")
 }
 
+/// Open probes: no credentials, no body, no database and no cluster behind them, so none of
+/// the shared responses applies; each documents its own.
+const PROBES: [&str; 4] = ["/livez", "/readyz", "/healthz", "/metrics"];
+
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// The document this server serves (with its own layouts).
@@ -82,7 +87,9 @@ pub fn document(state: &AppState) -> Value {
         for (path, item) in paths.iter_mut() {
             for m in METHODS {
                 if let Some(op) = item.get_mut(m).and_then(Value::as_object_mut) {
-                    shared_responses(path, op, &error);
+                    if !PROBES.contains(&path.as_str()) {
+                        shared_responses(path, op, &error);
+                    }
                     describe_responses(op);
                 }
             }

@@ -3,8 +3,10 @@
 //! are caught.
 
 mod fields;
+mod health;
 mod room;
 
+pub use health::{Health, HealthStatus, Liveness, Readiness, ReadyStatus};
 pub use room::{CompositeSettings, CreateRoomRequest, CreateRoomResponse, PatchRoomRequest, RoomList, RoomView, parse_kept_time};
 
 use crate::auth::Role;
