@@ -32,6 +32,10 @@ pub const AUDIO_UNDERRUNS: &str = "tessera_audio_underruns_total";
 pub const AUDIO_DISCARDED: &str = "tessera_audio_discarded_samples_total";
 pub const FRAMES_ENCODED: &str = "tessera_composite_frames_encoded_total";
 pub const FRAMES_LATE: &str = "tessera_composite_frames_late_total";
+pub const RUNG_ENCODERS: &str = "tessera_composite_rung_encoders";
+pub const VIDEO_RECEIVERS: &str = "tessera_video_receivers";
+pub const RUNG_SWITCHES: &str = "tessera_video_rung_switches_total";
+pub const NACKED_PACKETS: &str = "tessera_rtcp_nacked_packets_total";
 pub const JOIN_TO_FIRST_FRAME: &str = "tessera_join_to_first_frame_seconds";
 pub const ROOM_DURATION: &str = "tessera_room_duration_seconds";
 
@@ -95,6 +99,16 @@ fn describe() {
     );
     describe_counter!(FRAMES_ENCODED, "Composite frames encoded, by codec.");
     describe_counter!(FRAMES_LATE, "Composite frames dropped before encoding because the encoder was behind, by codec.");
+    describe_gauge!(RUNG_ENCODERS, "Encoders of the composite running, by rung (L0 full size, L1 half, L2 quarter).");
+    describe_gauge!(
+        VIDEO_RECEIVERS,
+        "Receivers of the composite, by the rung they are on (L0, L1, L2, or paused: audio only on a weak link)."
+    );
+    describe_counter!(RUNG_SWITCHES, "Receivers moved to another rung of the composite, by direction (down, up).");
+    describe_counter!(
+        NACKED_PACKETS,
+        "Composite packets receivers asked for again, by outcome: resent, over_budget (the receiver's retransmission budget was spent), too_old, unknown (no longer kept)."
+    );
     describe_histogram!(JOIN_TO_FIRST_FRAME, Unit::Seconds, "From a participant's join to the first composite packet sent to it.");
     describe_histogram!(ROOM_DURATION, Unit::Seconds, "How long rooms were open, counted when they end.");
 }
@@ -204,4 +218,28 @@ pub fn join_to_first_frame(seconds: f64) {
 
 pub fn room_duration(seconds: f64) {
     histogram!(ROOM_DURATION).record(seconds);
+}
+
+/// One more (`1.0`) or one less (`-1.0`) encoder of the composite at `rung`.
+pub fn rung_encoders(rung: &'static str, delta: f64) {
+    gauge!(RUNG_ENCODERS, "rung" => rung).increment(delta);
+}
+
+/// A receiver left rung `from` for `to` (`None`: it joined or left).
+pub fn receiver_moved(from: Option<&'static str>, to: Option<&'static str>) {
+    if let Some(f) = from {
+        gauge!(VIDEO_RECEIVERS, "rung" => f).decrement(1.0);
+    }
+    if let Some(t) = to {
+        gauge!(VIDEO_RECEIVERS, "rung" => t).increment(1.0);
+    }
+}
+
+pub fn rung_switch(up: bool) {
+    counter!(RUNG_SWITCHES, "direction" => if up { "up" } else { "down" }).increment(1);
+}
+
+/// Counters of what became of NACKed packets: resent, over budget, too old, unknown.
+pub fn nacked_packets() -> [Counter; 4] {
+    ["resent", "over_budget", "too_old", "unknown"].map(|o| counter!(NACKED_PACKETS, "outcome" => o))
 }

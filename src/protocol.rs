@@ -28,6 +28,47 @@ pub enum ClientMessage {
     Leave {},
     /// A chat message (also accepted on the `chat` data channel).
     Chat { text: String },
+    /// What this client wants of the composite: `maxHeight` (pixels, 1 to 4320; absent or
+    /// `null`: no limit) picks the smallest rung at least that tall (a phone showing the
+    /// composite 390 px wide asks for 220); `mode` `auto` (default), `low` (at most the
+    /// 360-line rung) or `off` (audio only). The server's own choice for a weak link can only
+    /// be lower.
+    VideoPreference {
+        #[serde(default)]
+        max_height: Option<u32>,
+        #[serde(default)]
+        mode: VideoMode,
+    },
+}
+
+/// A client's data-saver choice.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum VideoMode {
+    #[default]
+    Auto,
+    /// At most the 360-line rung (L1 of a 720p composite).
+    Low,
+    /// No video: audio only.
+    Off,
+}
+
+/// Which size of the composite a receiver gets, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoQuality {
+    /// `L0` (the full composite), `L1` (half its width and height), `L2` (a quarter, at most
+    /// 15 fps), or `paused` (no video: the link is too weak, or the client chose audio only).
+    pub rung: String,
+    /// The rung's size (0 when paused).
+    pub width: u32,
+    pub height: u32,
+    /// `start`, `bandwidth` (its estimate fell), `loss`, `probe` (trying the next rung up) or
+    /// `limit` (the client's own `videoPreference`).
+    pub reason: String,
+    /// The receiver's bandwidth estimate the move was made on, kbit/s, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_kbps: Option<u32>,
 }
 
 /// A participant as others (and the REST API) see it.
@@ -49,6 +90,9 @@ pub struct ParticipantInfo {
     /// `reconnecting` while their network is gone and the session is kept for them.
     #[serde(default)]
     pub connection: Connection,
+    /// The composite this participant receives (absent until it receives video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_quality: Option<VideoQuality>,
 }
 
 /// Whether a participant's connection is up.
@@ -259,6 +303,12 @@ pub enum ServerMessage {
     ChatChanged {
         enabled: bool,
     },
+    /// Your composite moved to another rung (only to you): a weak link gets a smaller one, or
+    /// `paused` (show "video paused: weak connection"; it resumes by itself).
+    VideoQuality {
+        #[serde(flatten)]
+        quality: VideoQuality,
+    },
     Error {
         code: String,
         message: String,
@@ -283,7 +333,7 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, String> {
     let Some(kind) = value.get("type").and_then(|t| t.as_str()).map(str::to_owned) else {
         return Err("a message must be a JSON object with a string \"type\"".into());
     };
-    if !matches!(kind.as_str(), "offer" | "candidate" | "leave" | "chat") {
+    if !matches!(kind.as_str(), "offer" | "candidate" | "leave" | "chat" | "videoPreference") {
         return Err(format!("unknown message type {kind:?}"));
     }
     serde_json::from_value(value).map_err(|e| format!("bad {kind:?} message: {e}"))
@@ -316,6 +366,12 @@ mod tests {
         assert!(parse_client_message(r#"[1]"#).is_err());
         assert!(parse_client_message(r#"{"type":"leave","x":1}"#).is_err());
         assert_eq!(parse_client_message(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave {});
+        assert_eq!(
+            parse_client_message(r#"{"type":"videoPreference","maxHeight":220,"mode":"low"}"#).unwrap(),
+            ClientMessage::VideoPreference { max_height: Some(220), mode: VideoMode::Low }
+        );
+        assert!(parse_client_message(r#"{"type":"videoPreference","mode":"hd"}"#).is_err());
+        assert!(parse_client_message(r#"{"type":"videoPreference","maxHeight":-1}"#).is_err());
     }
 
     #[test]

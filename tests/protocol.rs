@@ -51,7 +51,7 @@ async fn real_offer() -> String {
     use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
     use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
     let (fwd, _rx) = tessera::rtc::PeerEventForwarder::new();
-    let pc = tessera::rtc::RtcFactory::with_ip("127.0.0.1".parse().expect("ip")).peer(fwd).await.expect("pc");
+    let pc = tessera::rtc::RtcFactory::with_ip("127.0.0.1".parse().expect("ip")).peer(fwd, Default::default()).await.expect("pc");
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
         pc.add_transceiver_from_kind(kind, Some(init)).await.expect("transceiver");

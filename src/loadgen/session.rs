@@ -209,7 +209,7 @@ impl Session {
                             }
                             PeerEvent::State(s) => { connected_tx.send_replace(s == MediaState::Connected); }
                             PeerEvent::Track(t) => { let _ = tracks_tx.send(t.into_remote()); }
-                            PeerEvent::DataChannel(_) => {}
+                            PeerEvent::DataChannel(_) | PeerEvent::VideoQuality(_) => {}
                         },
                     }
                 }

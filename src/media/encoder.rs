@@ -183,16 +183,34 @@ fn count_late_frames(chain: &gst::Bin, late: metrics::Counter) {
     }
 }
 
-/// Builds `description` into a bin ending in an appsink and links it to `tee`.
+/// Sets the payloader's (the chain's last element's) RTP timestamp offset: every rung of a
+/// room's ladder gets the same, so one canvas frame has one RTP timestamp on all of them.
+fn set_timestamp_offset(chain: &gst::Bin, offset: u32) -> Result<(), MediaError> {
+    let src = chain.static_pad("src").ok_or_else(|| MediaError::Graph("encoder chain has no src pad".into()))?;
+    let payloader = src
+        .downcast_ref::<gst::GhostPad>()
+        .and_then(|g| g.target())
+        .and_then(|p| p.parent_element())
+        .ok_or_else(|| MediaError::Graph("encoder chain ends in no element".into()))?;
+    if payloader.find_property("timestamp-offset").is_some() {
+        payloader.set_property("timestamp-offset", offset);
+    }
+    Ok(())
+}
+
+/// Builds `description` into a bin ending in an appsink and links it to `tee`; its payloader
+/// stamps RTP timestamps from `timestamp_offset`.
 pub(crate) fn build(
     parent: &gst::Bin,
     tee: &gst::Element,
     description: &str,
     dropped: Arc<AtomicU64>,
     codec: VideoCodec,
+    timestamp_offset: u32,
 ) -> Result<EncoderBranch, MediaError> {
     let chain =
         gst::parse::bin_from_description(description, true).map_err(|source| MediaError::Parse { name: "encoder".into(), source })?;
+    set_timestamp_offset(&chain, timestamp_offset)?;
     let bin = gst::Bin::new();
     let sink = make("appsink")?;
     let appsink = sink.clone().dynamic_cast::<gst_app::AppSink>().map_err(|_| MediaError::Graph("appsink is not an AppSink".into()))?;

@@ -11,6 +11,7 @@
 pub mod audio;
 pub mod bus;
 pub mod check;
+pub mod ladder;
 pub mod memory;
 pub mod mixminus;
 pub mod pipelines;

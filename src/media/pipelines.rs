@@ -23,6 +23,8 @@ pub struct Pipelines {
     pub composite: String,
     pub encode_h264: String,
     pub encode_vp8: String,
+    /// What a lower rung of the ladder does to the canvas before its encoder (scale, rate).
+    pub rung: String,
     /// Outputs: the recording, RTMP and HLS chains (fed by appsrcs, see `egress`).
     pub record: String,
     pub rtmp: String,
@@ -34,7 +36,7 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    pub const FILES: [&'static str; 7] = [
+    pub const FILES: [&'static str; 8] = [
         "composite.pipeline",
         "encode-h264.pipeline",
         "encode-vp8.pipeline",
@@ -42,6 +44,7 @@ impl Pipelines {
         "rtmp.pipeline",
         "hls.pipeline",
         "audio-aac.pipeline",
+        "rung.pipeline",
     ];
 
     pub fn load(dir: &Path) -> Result<Self, PipelinesError> {
@@ -57,12 +60,13 @@ impl Pipelines {
             rtmp: read(Self::FILES[4])?,
             hls: read(Self::FILES[5])?,
             audio_aac: read(Self::FILES[6])?,
+            rung: read(Self::FILES[7])?,
             layouts: std::sync::Arc::new(crate::layout::Layouts::load(dir)?),
         })
     }
 
     /// `(file name, description)` pairs, for checks and error messages.
-    pub fn all(&self) -> [(&'static str, &str); 7] {
+    pub fn all(&self) -> [(&'static str, &str); 8] {
         [
             (Self::FILES[0], &self.composite),
             (Self::FILES[1], &self.encode_h264),
@@ -71,6 +75,7 @@ impl Pipelines {
             (Self::FILES[4], &self.rtmp),
             (Self::FILES[5], &self.hls),
             (Self::FILES[6], &self.audio_aac),
+            (Self::FILES[7], &self.rung),
         ]
     }
 }

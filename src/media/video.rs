@@ -8,6 +8,7 @@
 use super::bus::{self, BusMessages};
 use super::encoder::{self, EncoderBranch, KeyframeGate};
 use super::ingest::{self, IngestBin, VideoIngest};
+use super::ladder::{IDLE_RUNG, Receiver, Rung, RungFeed};
 use super::pipelines::{Pipelines, render};
 use super::stage::{self, Placement, Stage};
 use super::tap::EgressTap;
@@ -24,9 +25,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A receiver's share of one encoder's output.
+/// A receiver's place on the composite's ladder, and the ladder.
 pub struct VideoSubscription {
-    pub codec: VideoCodec,
-    pub keyframes: Arc<KeyframeGate>,
+    pub receiver: Arc<Receiver>,
+    /// Each rung's nominal bitrate, kbit/s, and size.
+    pub nominal_kbps: [u32; 3],
+    pub sizes: [(u32, u32); 3],
 }
 
 enum Source {
@@ -90,7 +94,13 @@ pub struct RoomVideo {
     cfg: CompositeConfig,
     pipelines: Arc<Pipelines>,
     tiles: Vec<Tile>,
-    encoders: HashMap<VideoCodec, EncoderBranch>,
+    /// Encoder branches by codec and rung; a lower rung's with the time its last receiver left.
+    encoders: HashMap<(VideoCodec, Rung), EncoderBranch>,
+    idle_since: HashMap<(VideoCodec, Rung), std::time::Instant>,
+    /// Every receiver of the composite, by participant.
+    receivers: HashMap<String, Arc<Receiver>>,
+    /// The RTP timestamp offset every payloader of this room starts from.
+    timestamp_offset: u32,
     /// Composite packets receivers could not take, over the room's life.
     dropped: Arc<AtomicU64>,
     stage: Stage,
@@ -129,6 +139,9 @@ impl RoomVideo {
             pipelines,
             tiles: Vec::new(),
             encoders: HashMap::new(),
+            idle_since: HashMap::new(),
+            receivers: HashMap::new(),
+            timestamp_offset: rand::random(),
             dropped: Arc::default(),
             stage,
             choice,
@@ -383,33 +396,99 @@ impl RoomVideo {
         None
     }
 
-    /// The encoder branch of `codec`, started if none runs yet.
-    fn encoder(&mut self, codec: VideoCodec) -> Result<&EncoderBranch, MediaError> {
-        if !self.encoders.contains_key(&codec) {
-            let desc = match codec {
+    /// The encoder branch of `codec` at `rung`, started if none runs yet.
+    fn encoder(&mut self, codec: VideoCodec, rung: Rung) -> Result<&EncoderBranch, MediaError> {
+        let key = (codec, rung);
+        if !self.encoders.contains_key(&key) {
+            let encode = match codec {
                 VideoCodec::H264 => &self.pipelines.encode_h264,
                 VideoCodec::Vp8 => &self.pipelines.encode_vp8,
             };
-            let branch = encoder::build(&self.canvas, &self.tee, &render(desc, &self.cfg), self.dropped.clone(), codec)?;
-            self.encoders.insert(codec, branch);
+            let cfg = rung.config(&self.cfg);
+            let desc = match rung {
+                Rung::L0 => render(encode, &cfg),
+                _ => format!("{} ! {}", render(&self.pipelines.rung, &cfg), render(encode, &cfg)),
+            };
+            let branch = encoder::build(&self.canvas, &self.tee, &desc, self.dropped.clone(), codec, self.timestamp_offset)?;
+            tracing::debug!(?codec, rung = rung.name(), width = cfg.width, height = cfg.height, "encoder started");
+            crate::metrics::rung_encoders(rung.name(), 1.0);
+            self.encoders.insert(key, branch);
         }
-        self.encoders.get(&codec).ok_or_else(|| MediaError::Graph("encoder vanished".into()))
+        self.idle_since.remove(&key);
+        self.encoders.get(&key).ok_or_else(|| MediaError::Graph("encoder vanished".into()))
     }
 
-    /// Subscribes `id` to the composite in `codec` (its packets go to `sink`), starting that
-    /// encoder if none runs yet, and forces a keyframe so the new receiver shows a picture
-    /// promptly.
+    /// Subscribes `id` to the composite in `codec` (its packets go to `sink`) on L0, starting
+    /// that encoder if none runs yet, and forces a keyframe so the new receiver shows a picture
+    /// promptly. The returned receiver moves between rungs with [`RoomVideo::set_rung`].
     pub fn subscribe(&mut self, id: &str, codec: VideoCodec, sink: Arc<dyn PacketSink>) -> Result<VideoSubscription, MediaError> {
-        let branch = self.encoder(codec)?;
-        branch.fanout.add(id, sink);
+        let receiver = Receiver::new(codec, sink, Rung::L0);
+        self.unsubscribe(id);
+        self.receivers.insert(id.to_owned(), receiver.clone());
+        self.feed(id, &receiver, Rung::L0)?;
+        let rungs = Rung::ALL.map(|r| r.config(&self.cfg));
+        Ok(VideoSubscription { receiver, nominal_kbps: rungs.clone().map(|c| c.bitrate_kbps), sizes: rungs.map(|c| (c.width, c.height)) })
+    }
+
+    /// Feeds `receiver` from `rung` (started if needed) and asks that rung for a keyframe.
+    fn feed(&mut self, id: &str, receiver: &Arc<Receiver>, rung: Rung) -> Result<(), MediaError> {
+        let branch = self.encoder(receiver.codec(), rung)?;
+        branch.fanout.add(id, Arc::new(RungFeed { receiver: receiver.clone(), rung }));
+        receiver.set_gate(rung, branch.keyframes.clone());
         branch.keyframes.request(Duration::from_millis(100));
-        Ok(VideoSubscription { codec, keyframes: branch.keyframes.clone() })
+        Ok(())
+    }
+
+    /// `id` wants `rung` of the composite from now on (`None`: no video); it moves at that
+    /// rung's next keyframe, asked for now.
+    pub fn set_rung(&mut self, id: &str, rung: Option<Rung>) -> Result<(), MediaError> {
+        let Some(receiver) = self.receivers.get(id).cloned() else { return Ok(()) };
+        receiver.want(rung);
+        if let Some(rung) = rung {
+            self.feed(id, &receiver, rung)?;
+        }
+        Ok(())
+    }
+
+    /// Whether an encoder may fall idle without an unsubscription saying so (a lower rung, or
+    /// L0 after its receivers moved down): the room then calls [`RoomVideo::reap_idle_rungs`]
+    /// every few seconds.
+    pub fn may_reap(&self) -> bool {
+        self.encoders.iter().any(|((_, r), b)| *r != Rung::L0 || (b.fanout.is_empty() && b.taps.is_empty()))
+    }
+
+    /// Stops the encoders nobody has received (and no output has taken) for [`IDLE_RUNG`].
+    pub fn reap_idle_rungs(&mut self) {
+        let now = std::time::Instant::now();
+        let keys: Vec<(VideoCodec, Rung)> = self.encoders.keys().copied().collect();
+        for key in keys {
+            let idle = self.encoders.get(&key).is_some_and(|b| b.fanout.is_empty() && b.taps.is_empty());
+            if !idle {
+                self.idle_since.remove(&key);
+                continue;
+            }
+            let since = *self.idle_since.entry(key).or_insert(now);
+            if now.duration_since(since) >= IDLE_RUNG {
+                self.stop_encoder(key);
+            }
+        }
+    }
+
+    /// Receivers on each rung now (by the rung they are fed from).
+    pub fn receivers_per_rung(&self) -> [usize; 3] {
+        let mut n = [0; 3];
+        for r in self.receivers.values() {
+            if let (Some(rung), _) = r.rungs() {
+                n[rung.index()] += 1;
+            }
+        }
+        n
     }
 
     /// Feeds the H.264 composite (the very access units H.264 receivers get) to `tap`, starting
     /// the H.264 encoder if no receiver uses it, and forces a keyframe for the tap to start on.
     pub fn add_tap(&mut self, id: &str, tap: Arc<dyn EgressTap>) -> Result<Arc<KeyframeGate>, MediaError> {
-        let branch = self.encoder(VideoCodec::H264)?;
+        let branch = self.encoder(VideoCodec::H264, Rung::L0)?;
         branch.taps.add(id, tap);
         branch.keyframes.request(Duration::from_millis(100));
         Ok(branch.keyframes.clone())
@@ -417,14 +496,18 @@ impl RoomVideo {
 
     /// Stops feeding `id`; the H.264 encoder stops too if nobody else uses it.
     pub fn remove_tap(&mut self, id: &str) {
-        if let Some(b) = self.encoders.get(&VideoCodec::H264) {
+        if let Some(b) = self.encoders.get(&(VideoCodec::H264, Rung::L0)) {
             b.taps.remove(id);
         }
         self.remove_idle_encoders();
     }
 
-    /// Drops `id`'s subscriptions; an encoder nobody receives any more is removed.
+    /// Drops `id`'s subscriptions; an L0 encoder nobody receives any more is removed (lower
+    /// rungs wait for [`RoomVideo::reap_idle_rungs`]).
     pub fn unsubscribe(&mut self, id: &str) {
+        if let Some(r) = self.receivers.remove(id) {
+            r.want(None);
+        }
         for branch in self.encoders.values() {
             branch.fanout.remove(id);
         }
@@ -432,20 +515,34 @@ impl RoomVideo {
     }
 
     fn remove_idle_encoders(&mut self) {
-        let idle: Vec<VideoCodec> =
-            self.encoders.iter().filter(|(_, b)| b.fanout.is_empty() && b.taps.is_empty()).map(|(c, _)| *c).collect();
-        for codec in idle {
-            if let Some(branch) = self.encoders.remove(&codec) {
-                self.tee.release_request_pad(&branch.tee_pad);
-                let _ = branch.bin.set_state(gst::State::Null);
-                let _ = self.canvas.remove(&branch.bin);
-            }
+        let idle: Vec<(VideoCodec, Rung)> = self
+            .encoders
+            .iter()
+            .filter(|((_, rung), b)| *rung == Rung::L0 && b.fanout.is_empty() && b.taps.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        for key in idle {
+            self.stop_encoder(key);
+        }
+    }
+
+    fn stop_encoder(&mut self, key: (VideoCodec, Rung)) {
+        self.idle_since.remove(&key);
+        if let Some(branch) = self.encoders.remove(&key) {
+            self.tee.release_request_pad(&branch.tee_pad);
+            let _ = branch.bin.set_state(gst::State::Null);
+            let _ = self.canvas.remove(&branch.bin);
+            tracing::debug!(codec = ?key.0, rung = key.1.name(), "encoder stopped");
+            crate::metrics::rung_encoders(key.1.name(), -1.0);
         }
     }
 }
 
 impl Drop for RoomVideo {
     fn drop(&mut self) {
+        for (_, rung) in self.encoders.keys() {
+            crate::metrics::rung_encoders(rung.name(), -1.0);
+        }
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 }

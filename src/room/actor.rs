@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod ladder;
 mod outputs;
 mod settings;
 mod social;
@@ -53,6 +54,8 @@ enum Timer {
     Open,
     TimeLimit,
     Empty,
+    /// Stop the composite's encoders nobody receives any more.
+    ReapRungs,
 }
 
 struct Room {
@@ -65,6 +68,8 @@ struct Room {
     cancel: CancellationToken,
     /// Whether the room has opened (roomStarted sent, or it was open before a restart).
     opened: bool,
+    /// When to look for idle encoders of the composite's ladder next.
+    reap_at: Option<Instant>,
     /// Since when the open room has had nobody in it.
     empty_since: Option<Instant>,
     ended: bool,
@@ -108,6 +113,7 @@ pub(crate) fn spawn(s: Start) {
         media: None,
         cancel: s.cancel,
         opened: open_now && s.restored,
+        reap_at: None,
         empty_since: None,
         ended: false,
         egress,
@@ -202,6 +208,9 @@ impl Room {
         if let Some(e) = self.spec.settings.ends_at {
             consider(instant_of(e), Timer::TimeLimit);
         }
+        if let Some(at) = self.reap_at {
+            consider(at, Timer::ReapRungs);
+        }
         if self.opened
             && let Some(since) = self.empty_since
         {
@@ -217,6 +226,15 @@ impl Room {
             Timer::Open => {}
             Timer::TimeLimit => self.end(EndReason::TimeLimit).await,
             Timer::Empty => self.end(EndReason::EmptyTimeout).await,
+            Timer::ReapRungs => {
+                self.reap_at = None;
+                if let Some(m) = &mut self.media {
+                    m.video.reap_idle_rungs();
+                    if m.video.may_reap() {
+                        self.reap_at = Some(Instant::now() + ladder::REAP_EVERY);
+                    }
+                }
+            }
         }
     }
 
@@ -320,6 +338,7 @@ impl Room {
                 let r = self.member_media(&id).and_then(|m| Ok(m.video.subscribe(&id, codec, sink)?));
                 let _ = reply.send(r);
             }
+            Command::SetVideoRung { id, rung, quality } => self.set_video_rung(&id, rung, quality),
             Command::SubscribeAudio { id, sink, reply } => {
                 let r = self.member_media(&id).and_then(|m| Ok(m.audio.add_output(&id, sink)?));
                 let _ = reply.send(r);
@@ -418,6 +437,7 @@ impl Room {
             audio_muted: false,
             video_muted: false,
             connection: Default::default(),
+            video_quality: None,
         };
         let first = self.members.is_empty();
         let media = self.ensure_media().map_err(|e| JoinError::Media(e.to_string()))?;

@@ -253,6 +253,12 @@ pub(crate) enum Command {
         sink: Arc<dyn PacketSink>,
         reply: oneshot::Sender<Result<VideoSubscription, RoomMediaError>>,
     },
+    /// The participant's rung controller moved its receiver of the composite.
+    SetVideoRung {
+        id: String,
+        rung: Option<crate::media::ladder::Rung>,
+        quality: crate::protocol::VideoQuality,
+    },
     SubscribeAudio {
         id: String,
         sink: Arc<dyn PacketSink>,
@@ -403,6 +409,12 @@ impl RoomHandle {
         sink: Arc<dyn PacketSink>,
     ) -> Result<VideoSubscription, RoomMediaError> {
         self.try_ask(|reply| Command::SubscribeVideo { id: id.into(), codec, sink, reply }).await
+    }
+
+    /// `id` receives `rung` of the composite from now on (`None`: no video); `quality` is what
+    /// others see of it.
+    pub async fn set_video_rung(&self, id: &str, rung: Option<crate::media::ladder::Rung>, quality: crate::protocol::VideoQuality) {
+        let _ = self.tx.send(Command::SetVideoRung { id: id.into(), rung, quality }).await;
     }
 
     /// `id`'s mix-minus goes to `sink` from now on.

@@ -96,6 +96,8 @@ pub enum PeerEvent {
     Track(InboundTrack),
     /// The client opened a data channel.
     DataChannel(Channel),
+    /// The receiver's rung controller moved it ([`super::bwe`]).
+    VideoQuality(super::bwe::Decision),
 }
 
 /// The handler given to webrtc-rs: forwards into an unbounded channel so a callback never
@@ -108,6 +110,11 @@ impl PeerEventForwarder {
     pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<PeerEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Arc::new(Self { tx }), rx)
+    }
+
+    /// Another way into the same channel (for the session's own tasks).
+    pub fn sender(&self) -> mpsc::UnboundedSender<PeerEvent> {
+        self.tx.clone()
     }
 }
 

@@ -10,18 +10,24 @@
 //!   callbacks into the owning participant task and translated on the way.
 //! - [`InboundTrack`] (`inbound.rs`): a track the client sends, pumped into the media graph.
 //! - [`data::Channel`] (`data.rs`): a data channel the client opened, and its reader.
+//! - What a receiver reports about the composite (`feedback.rs`: REMB, loss, round trip, and
+//!   NACKs held to a budget) and the rung controller that reads it ([`bwe::Controller`]).
 //!
 //! Errors are returned as values ([`OfferError`], [`CandidateError`], …); what the client is
 //! told about them is the participant's business.
 
+pub mod bwe;
 pub mod data;
 mod events;
+mod feedback;
 mod inbound;
 mod keyframe;
 pub mod sdp;
 mod session;
 
+pub use bwe::{Decision, Reason};
 pub use events::{Candidate, MediaState, PeerEvent, PeerEventForwarder};
+pub use feedback::LinkReport;
 pub use inbound::{FirstVideo, InboundTrack, MediaKind};
 pub use session::{CandidateError, MAX_PENDING_CANDIDATES, OfferError, PeerSession};
 
@@ -127,10 +133,18 @@ impl RtcFactory {
         Self { bind_ip, public_ip: None }
     }
 
-    /// A new peer connection whose events go to `events`.
-    pub async fn peer(&self, events: Arc<PeerEventForwarder>) -> Result<Arc<dyn PeerConnection>, RtcError> {
+    /// A new peer connection whose events go to `events` and whose receiver's reports (REMB,
+    /// loss, round trip) to `report`.
+    pub async fn peer(
+        &self,
+        events: Arc<PeerEventForwarder>,
+        report: Arc<parking_lot::Mutex<LinkReport>>,
+    ) -> Result<Arc<dyn PeerConnection>, RtcError> {
         let mut media = media_engine()?;
         let registry = register_default_interceptors(Registry::new(), &mut media)?;
+        // Wire-ward of the NACK responder (4_000), so NACKs meet the budget before anything is
+        // resent, and every departing packet (resends too) is seen.
+        let registry = registry.with(Slot::from(3_500), feedback::ReceiverFeedback::new(report));
         // Last in the chain, so every other interceptor has seen the RTCP it narrows down.
         let registry = registry.with(Slot::from(14_000), keyframe::KeyframeRequestForwarder::default());
         let mut settings = SettingEngineBuilder::new()

@@ -12,12 +12,16 @@
 //!   receiver gone once the session is dropped.
 //! - Every task the session spawns ends with [`PeerSession::close`].
 
+use super::bwe::{self, Controller};
 use super::data::{self, Channel, ChannelEvent};
 use super::events::{Candidate, PeerEvent, PeerEventForwarder};
+use super::feedback::LinkReport;
 use super::sdp::{self, SdpError};
 use super::{PT_H264, PT_OPUS, PT_VP8, RtcError, RtcFactory, RtpWriter, audio_codec, local_rtp_track, video_codec};
-use crate::media::{KeyframeGate, VideoCodec};
+use crate::media::VideoCodec;
+use crate::media::ladder::{Receiver, Rung};
 use crate::metrics::Kind;
+use parking_lot::Mutex;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
@@ -85,13 +89,20 @@ pub struct PeerSession {
     tasks: JoinSet<()>,
     /// When the session started (join-to-first-frame is timed from it).
     joined: Instant,
+    /// What the receiver reports about the composite (filled by the interceptor chain).
+    report: Arc<Mutex<LinkReport>>,
+    /// Where the session's own tasks report (the participant's event channel).
+    events: mpsc::UnboundedSender<PeerEvent>,
+    /// The client's cap on its rung (`None`: no video).
+    cap: watch::Sender<Option<Rung>>,
 }
 
 impl PeerSession {
     /// A new peer connection for participant `owner` of room `room_id`, and where it reports.
     pub async fn new(factory: &RtcFactory, room_id: &str, owner: &str) -> Result<(Self, mpsc::UnboundedReceiver<PeerEvent>), RtcError> {
         let (forwarder, events) = PeerEventForwarder::new();
-        let pc = factory.peer(forwarder).await?;
+        let report = Arc::new(Mutex::new(LinkReport::default()));
+        let pc = factory.peer(forwarder.clone(), report.clone()).await?;
         let session = Self {
             pc,
             stream_id: format!("tessera-{room_id}"),
@@ -103,6 +114,9 @@ impl PeerSession {
             connected: watch::channel(false).0,
             tasks: JoinSet::new(),
             joined: Instant::now(),
+            report,
+            events: forwarder.sender(),
+            cap: watch::channel(Some(Rung::L0)).0,
         };
         Ok((session, events))
     }
@@ -191,12 +205,27 @@ impl PeerSession {
         Some(Arc::new(RtpWriter::new(out.track.clone(), out.ssrc, pt, self.connected.subscribe(), Kind::Audio, None)))
     }
 
-    /// Turns the receiver's PLI/FIR on our video track into (rate-limited) requests to
-    /// `keyframes`, until the session closes. Nothing without a video track.
-    pub fn watch_receiver_keyframe_requests(&mut self, keyframes: Arc<KeyframeGate>) {
+    /// Watches the composite's receiver on this connection until the session closes: its
+    /// PLI/FIR become (rate-limited) keyframe requests to the rung it wants, and its reports
+    /// drive its rung controller, whose moves come out as [`PeerEvent::VideoQuality`].
+    /// `nominal_kbps` are the rungs' bitrates. Nothing without a video track.
+    pub fn watch_receiver(&mut self, receiver: Arc<Receiver>, nominal_kbps: [u32; 3]) {
         if let Some((out, _)) = &self.video_out {
-            self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), keyframes).in_current_span());
+            self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), receiver.clone()).in_current_span());
+            let control = control_rung(self.report.clone(), nominal_kbps, self.cap.subscribe(), self.events.clone());
+            self.tasks.spawn(control.in_current_span());
         }
+    }
+
+    /// The client's cap on its rung (`None`: no video); takes effect at the controller's next
+    /// tick.
+    pub fn set_video_cap(&self, cap: Option<Rung>) {
+        self.cap.send_replace(cap);
+    }
+
+    /// What the receiver reported lately.
+    pub fn link_report(&self) -> LinkReport {
+        self.report.lock().clone()
     }
 
     /// Reads `channel` into `tx` ([`data::read`]) until it closes or the session does.
@@ -234,24 +263,64 @@ async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str, fallback: u8) ->
         .unwrap_or(fallback)
 }
 
-/// A receiver's PLI/FIR → a (rate-limited) keyframe from the shared encoder.
-async fn keyframe_requests_from_receiver(track: Arc<TrackLocalStaticRTP>, keyframes: Arc<KeyframeGate>) {
+/// A receiver's PLI/FIR → a (rate-limited) keyframe from the rung it wants.
+async fn keyframe_requests_from_receiver(track: Arc<TrackLocalStaticRTP>, receiver: Arc<Receiver>) {
     let subscribed = tokio::time::Instant::now();
-    let (requests, nacks) = (crate::metrics::keyframe_requests_received(), crate::metrics::nacks_received());
+    let requests = crate::metrics::keyframe_requests_received();
     loop {
         match track.poll().await {
             Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
                 let asked = packets.iter().filter(|p| super::is_keyframe_request(p.as_ref())).count();
                 requests.increment(asked as u64);
-                nacks.increment(packets.iter().filter(|p| super::is_nack(p.as_ref())).count() as u64);
                 if asked > 0 {
                     let joining = subscribed.elapsed() < JOINING;
-                    keyframes.request(if joining { JOINING_KEYFRAME_GAP } else { RECEIVER_KEYFRAME_GAP });
+                    receiver.request_keyframe(if joining { JOINING_KEYFRAME_GAP } else { RECEIVER_KEYFRAME_GAP });
                 }
             }
             Some(_) => {}
             // Not bound yet (or re-binding): nothing to read; look again shortly.
             None => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// The receiver's rung controller: every [`bwe::TICK`], what it reported and what it was sent
+/// → a move, applied by the participant (which tells the room and the client).
+async fn control_rung(
+    report: Arc<Mutex<LinkReport>>,
+    nominal_kbps: [u32; 3],
+    mut cap: watch::Receiver<Option<Rung>>,
+    events: mpsc::UnboundedSender<PeerEvent>,
+) {
+    let mut controller = Controller::new(Instant::now(), nominal_kbps);
+    let mut tick = tokio::time::interval(bwe::TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut last_bytes, mut last_at, mut sent_bps) = (0u64, Instant::now(), 0.0f64);
+    loop {
+        let decision = tokio::select! {
+            _ = tick.tick() => {
+                let now = Instant::now();
+                let r = report.lock().clone();
+                let dt = now.saturating_duration_since(last_at).as_secs_f64();
+                if dt > 0.0 {
+                    let rate = r.video_bytes.saturating_sub(last_bytes) as f64 * 8.0 / dt;
+                    sent_bps = if sent_bps == 0.0 { rate } else { 0.6 * sent_bps + 0.4 * rate };
+                }
+                (last_bytes, last_at) = (r.video_bytes, now);
+                controller.update(&bwe::Inputs { now, remb_bps: r.fresh_remb(now), loss: r.video_loss, sent_bps })
+            }
+            changed = cap.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let c = *cap.borrow_and_update();
+                controller.set_cap(c)
+            }
+        };
+        if let Some(d) = decision
+            && events.send(PeerEvent::VideoQuality(d)).is_err()
+        {
+            return;
         }
     }
 }

@@ -47,6 +47,7 @@ impl Participant {
                     self.send_chat(msg, via).await;
                 }
             }
+            ClientMessage::VideoPreference { max_height, mode } => self.on_video_preference(max_height, mode).await,
             ClientMessage::Leave {} => {}
         }
     }

@@ -15,10 +15,10 @@
 mod chat;
 mod link;
 mod peer;
+mod quality;
 mod tracks;
 
 use super::{CountGuard, RoomEvent, RoomHandle, Stats};
-use crate::media::KeyframeGate;
 use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
 use crate::rtc;
 use chat::Via;
@@ -78,7 +78,8 @@ struct Participant {
     /// The tasks feeding the client's tracks into the room.
     tasks: JoinSet<()>,
     sending: bool,
-    video_keyframes: Option<Arc<KeyframeGate>>,
+    /// Its receiver of the composite, once subscribed (`quality.rs`).
+    video: Option<quality::VideoOut>,
     /// The track (or stream) id the client says carries its shared screen.
     screen_track_id: Option<String>,
     /// The task feeding the shared screen into the room.
@@ -227,7 +228,7 @@ impl Participant {
             peer,
             tasks: JoinSet::new(),
             sending: false,
-            video_keyframes: None,
+            video: None,
             screen_track_id: None,
             screen_task: None,
             chat_channel: None,

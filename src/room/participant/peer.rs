@@ -25,6 +25,7 @@ impl Participant {
             rtc::PeerEvent::State(state) => return self.on_media_state(state).await,
             rtc::PeerEvent::Track(track) => self.on_track(track).await,
             rtc::PeerEvent::DataChannel(channel) => self.on_data_channel(channel).await,
+            rtc::PeerEvent::VideoQuality(d) => self.on_video_quality(d).await,
         }
         None
     }
@@ -59,8 +60,8 @@ impl Participant {
         self.report_link().await;
         // The keyframe forced at subscription (or before the drop) went out while nobody could
         // receive it.
-        if let Some(k) = &self.video_keyframes {
-            k.request(Duration::from_millis(100));
+        if let Some(v) = &self.video {
+            v.receiver.request_keyframe(Duration::from_millis(100));
         }
     }
 

@@ -50,8 +50,8 @@ impl Participant {
         if let Some((codec, sink)) = self.peer.video_sink().await {
             match self.room.subscribe_video(&self.id, codec, sink).await {
                 Ok(sub) => {
-                    self.video_keyframes = Some(sub.keyframes.clone());
-                    self.peer.watch_receiver_keyframe_requests(sub.keyframes.clone());
+                    self.peer.watch_receiver(sub.receiver.clone(), sub.nominal_kbps);
+                    self.video = Some(super::quality::VideoOut::new(&sub));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "no composite video");

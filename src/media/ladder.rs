@@ -1,0 +1,389 @@
+//! The composite's ladder: the one canvas encoded at up to three sizes (rungs), and the
+//! per-receiver switch that moves a receiver between them.
+//!
+//! - [`Rung`]: L0 is the composite as configured (today's encode, also what recordings and live
+//!   outputs take); L1 is half its width and height at 30 % of its bitrate; L2 a quarter at
+//!   10 %, at most 15 fps. A lower rung's encoder branch runs only while someone receives it
+//!   (the room reaps it [`IDLE_RUNG`] after its last receiver left).
+//! - [`Receiver`]: one receiver's place on the ladder. Every rung it is fed from hands it
+//!   packets through a [`RungFeed`]; it forwards those of its current rung, and moves to the
+//!   rung it wants at that rung's next keyframe (an H.264 IDR with SPS/PPS in band, a VP8 key
+//!   frame). It stamps its own continuous sequence numbers (and VP8 picture ids), so the
+//!   receiver sees one stream with one SSRC; every rung's payloader of a room has the same
+//!   timestamp offset, so the same canvas frame has the same RTP timestamp on every rung and
+//!   timestamps pass unchanged. A feed of a rung the receiver neither uses nor wants answers
+//!   [`Delivery::Gone`], so the rung's fan-out drops it by itself.
+//! - Paused (no rung wanted): nothing is forwarded, the receiver keeps its audio.
+//!
+//! Invariants: the receiver's sequence numbers never repeat or go back; a switch happens only
+//! at the start of a keyframe of the new rung; a keyframe request goes to the wanted rung's
+//! encoder only, so a weak receiver never costs the others a keyframe.
+
+use super::encoder::KeyframeGate;
+use super::{Delivery, PacketSink, VideoCodec};
+use crate::records::CompositeConfig;
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use rtc_rtp as rtp;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How long a lower rung's encoder keeps running after its last receiver left.
+pub const IDLE_RUNG: Duration = Duration::from_secs(10);
+
+/// One size of the composite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Rung {
+    L0,
+    L1,
+    L2,
+}
+
+impl Rung {
+    pub const ALL: [Rung; 3] = [Rung::L0, Rung::L1, Rung::L2];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Rung::L0 => "L0",
+            Rung::L1 => "L1",
+            Rung::L2 => "L2",
+        }
+    }
+
+    /// The next rung up (better), if any.
+    pub fn up(self) -> Option<Rung> {
+        match self {
+            Rung::L0 => None,
+            Rung::L1 => Some(Rung::L0),
+            Rung::L2 => Some(Rung::L1),
+        }
+    }
+
+    /// The next rung down (cheaper), if any.
+    pub fn down(self) -> Option<Rung> {
+        match self {
+            Rung::L0 => Some(Rung::L1),
+            Rung::L1 => Some(Rung::L2),
+            Rung::L2 => None,
+        }
+    }
+
+    /// This rung's encode settings, derived from the room's composite (L0).
+    pub fn config(self, base: &CompositeConfig) -> CompositeConfig {
+        // Even sizes: I420 and the encoders need them.
+        let scaled = |v: u32, by: u32| ((v / by) & !1).max(16);
+        match self {
+            Rung::L0 => base.clone(),
+            Rung::L1 => CompositeConfig {
+                width: scaled(base.width, 2),
+                height: scaled(base.height, 2),
+                fps: base.fps,
+                bitrate_kbps: (base.bitrate_kbps * 3 / 10).max(60),
+            },
+            Rung::L2 => CompositeConfig {
+                width: scaled(base.width, 4),
+                height: scaled(base.height, 4),
+                fps: base.fps.min(15),
+                bitrate_kbps: (base.bitrate_kbps / 10).max(30),
+            },
+        }
+    }
+}
+
+/// Whether `payload` starts a keyframe: the first packet of an H.264 access unit with SPS or an
+/// IDR slice, or the first packet of a VP8 key frame.
+pub fn starts_keyframe(codec: VideoCodec, payload: &[u8]) -> bool {
+    match codec {
+        VideoCodec::H264 => h264_starts_keyframe(payload),
+        VideoCodec::Vp8 => vp8_descriptor(payload).is_some_and(|d| d.starts_key_frame),
+    }
+}
+
+fn h264_starts_keyframe(p: &[u8]) -> bool {
+    let Some(&first) = p.first() else { return false };
+    match first & 0x1f {
+        5 | 7 => true,
+        // STAP-A: the first aggregated NAL unit after its 2-byte size.
+        24 => p.get(3).is_some_and(|n| matches!(n & 0x1f, 5 | 7)),
+        // FU-A: the start fragment of an IDR slice.
+        28 => p.get(1).is_some_and(|h| h & 0x80 != 0 && h & 0x1f == 5),
+        _ => false,
+    }
+}
+
+/// What the switch reads from a VP8 payload descriptor (RFC 7741 §4.2).
+struct Vp8Descriptor {
+    /// Byte offset and width of the picture id, if present: (offset, 15-bit).
+    picture_id: Option<(usize, bool)>,
+    starts_key_frame: bool,
+}
+
+fn vp8_descriptor(p: &[u8]) -> Option<Vp8Descriptor> {
+    let b0 = *p.first()?;
+    let (x, s, pid) = (b0 & 0x80 != 0, b0 & 0x10 != 0, b0 & 0x07);
+    let mut at = 1;
+    let mut picture_id = None;
+    if x {
+        let b1 = *p.get(1)?;
+        at = 2;
+        if b1 & 0x80 != 0 {
+            let m = *p.get(2)? & 0x80 != 0;
+            picture_id = Some((2, m));
+            at += if m { 2 } else { 1 };
+        }
+        if b1 & 0x40 != 0 {
+            at += 1; // TL0PICIDX
+        }
+        if b1 & 0x30 != 0 {
+            at += 1; // TID/Y/KEYIDX
+        }
+    }
+    let header = *p.get(at)?;
+    Some(Vp8Descriptor { picture_id, starts_key_frame: s && pid == 0 && header & 0x01 == 0 })
+}
+
+/// One receiver's position on the ladder.
+pub struct Receiver {
+    codec: VideoCodec,
+    out: Arc<dyn PacketSink>,
+    state: Mutex<SwitchState>,
+    /// Each rung's keyframe gate, once the receiver was fed from it.
+    gates: Mutex<[Option<Arc<KeyframeGate>>; 3]>,
+    /// Payload bytes sent to the receiver (all rungs), for its controller's rate.
+    sent_bytes: AtomicU64,
+}
+
+struct SwitchState {
+    /// The rung being forwarded.
+    current: Option<Rung>,
+    /// The rung wanted (`None`: paused).
+    target: Option<Rung>,
+    next_seq: u16,
+    /// The last forwarded packet ended a frame (marker bit).
+    frame_done: bool,
+    /// VP8: the last picture id sent, and what to add to the current rung's ids.
+    last_picture_id: Option<u16>,
+    picture_id_shift: u16,
+}
+
+impl Receiver {
+    /// A receiver that wants `start` and sends through `out`.
+    pub fn new(codec: VideoCodec, out: Arc<dyn PacketSink>, start: Rung) -> Arc<Self> {
+        Arc::new(Self {
+            codec,
+            out,
+            state: Mutex::new(SwitchState {
+                current: None,
+                target: Some(start),
+                next_seq: rand::random(),
+                frame_done: true,
+                last_picture_id: None,
+                picture_id_shift: 0,
+            }),
+            gates: Mutex::default(),
+            sent_bytes: AtomicU64::new(0),
+        })
+    }
+
+    pub fn codec(&self) -> VideoCodec {
+        self.codec
+    }
+
+    /// The rung forwarded now and the one wanted (`None`: paused).
+    pub fn rungs(&self) -> (Option<Rung>, Option<Rung>) {
+        let st = self.state.lock();
+        (st.current, st.target)
+    }
+
+    /// Wants `rung` from now on (`None`: pause video). The move happens at its next keyframe.
+    pub fn want(&self, rung: Option<Rung>) {
+        let mut st = self.state.lock();
+        st.target = rung;
+        if rung.is_none() {
+            st.current = None;
+        }
+    }
+
+    /// Payload bytes sent so far.
+    pub fn sent_bytes(&self) -> u64 {
+        self.sent_bytes.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_gate(&self, rung: Rung, gate: Arc<KeyframeGate>) {
+        self.gates.lock()[rung.index()] = Some(gate);
+    }
+
+    /// The receiver lost its picture (PLI/FIR): a keyframe from the rung it wants, no sooner
+    /// than `min_gap` after that rung's previous forced one. Nothing while paused.
+    pub fn request_keyframe(&self, min_gap: Duration) {
+        let Some(rung) = self.state.lock().target else { return };
+        let gate = self.gates.lock()[rung.index()].clone();
+        if let Some(g) = gate {
+            g.request(min_gap);
+        }
+    }
+
+    /// A packet of `rung`'s encoder.
+    fn offer(&self, rung: Rung, mut packet: rtp::Packet) -> Delivery {
+        let mut st = self.state.lock();
+        let take = if st.current == Some(rung) {
+            true
+        } else if st.target == Some(rung) {
+            if !starts_keyframe(self.codec, &packet.payload) {
+                // Not yet: the current rung carries on until this one's keyframe.
+                return Delivery::NotReady;
+            }
+            if !st.frame_done {
+                // The old rung's frame was cut: a skipped number tells the receiver's jitter
+                // buffer it will not complete.
+                st.next_seq = st.next_seq.wrapping_add(1);
+            }
+            st.current = Some(rung);
+            if self.codec == VideoCodec::Vp8 {
+                st.picture_id_shift = match (st.last_picture_id, vp8_picture_id(&packet.payload)) {
+                    (Some(last), Some(first)) => last.wrapping_add(1).wrapping_sub(first) & 0x7fff,
+                    _ => 0,
+                };
+            }
+            true
+        } else {
+            false
+        };
+        if !take {
+            return Delivery::Gone;
+        }
+        packet.header.sequence_number = st.next_seq;
+        if self.codec == VideoCodec::Vp8 {
+            packet.payload = rewrite_picture_id(packet.payload, st.picture_id_shift, &mut st.last_picture_id);
+        }
+        let marker = packet.header.marker;
+        let size = packet.payload.len() as u64;
+        match self.out.send(packet) {
+            d @ (Delivery::Sent | Delivery::Dropped) => {
+                // A dropped packet still used its number: the receiver sees the loss and asks.
+                st.next_seq = st.next_seq.wrapping_add(1);
+                st.frame_done = marker;
+                if d == Delivery::Sent {
+                    self.sent_bytes.fetch_add(size, Ordering::Relaxed);
+                }
+                d
+            }
+            other => other,
+        }
+    }
+}
+
+fn vp8_picture_id(p: &[u8]) -> Option<u16> {
+    let (at, long) = vp8_descriptor(p)?.picture_id?;
+    Some(if long { (u16::from(p[at] & 0x7f) << 8) | u16::from(p[at + 1]) } else { u16::from(p[at] & 0x7f) })
+}
+
+/// Shifts a 15-bit VP8 picture id by `shift` and records the id sent. Payloads without one
+/// (or with the 7-bit form, which the shipped pipeline does not use) pass unchanged.
+fn rewrite_picture_id(payload: Bytes, shift: u16, last: &mut Option<u16>) -> Bytes {
+    let Some((at, true)) = vp8_descriptor(&payload).and_then(|d| d.picture_id) else { return payload };
+    let id = ((u16::from(payload[at] & 0x7f) << 8) | u16::from(payload[at + 1])).wrapping_add(shift) & 0x7fff;
+    *last = Some(id);
+    if shift == 0 {
+        return payload;
+    }
+    let mut b = BytesMut::from(&payload[..]);
+    b[at] = 0x80 | (id >> 8) as u8;
+    b[at + 1] = (id & 0xff) as u8;
+    b.freeze()
+}
+
+/// A receiver as one rung's fan-out sees it.
+pub struct RungFeed {
+    pub receiver: Arc<Receiver>,
+    pub rung: Rung,
+}
+
+impl PacketSink for RungFeed {
+    fn send(&self, packet: rtp::Packet) -> Delivery {
+        self.receiver.offer(self.rung, packet)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(seq: u16, ts: u32, marker: bool, payload: &'static [u8]) -> rtp::Packet {
+        rtp::Packet {
+            header: rtp::header::Header { version: 2, sequence_number: seq, timestamp: ts, marker, ..Default::default() },
+            payload: Bytes::from_static(payload),
+        }
+    }
+
+    const SPS: &[u8] = &[0x67, 1, 2];
+    const IDR_START: &[u8] = &[0x7c, 0x85, 0];
+    const DELTA: &[u8] = &[0x41, 0];
+    const STAP_SPS: &[u8] = &[0x78, 0, 3, 0x67, 1, 2];
+
+    #[test]
+    fn h264_keyframe_starts_are_recognised() {
+        assert!(starts_keyframe(VideoCodec::H264, SPS));
+        assert!(starts_keyframe(VideoCodec::H264, STAP_SPS));
+        assert!(starts_keyframe(VideoCodec::H264, IDR_START));
+        assert!(!starts_keyframe(VideoCodec::H264, DELTA));
+        assert!(!starts_keyframe(VideoCodec::H264, &[0x7c, 0x05, 0]), "an IDR's middle fragment");
+        assert!(!starts_keyframe(VideoCodec::H264, &[]));
+    }
+
+    #[test]
+    fn vp8_key_frames_and_picture_ids() {
+        // X, S, PID 0; I with M (15-bit id 0x1234); VP8 header P=0 (key frame).
+        let key = [0x90, 0x80, 0x92, 0x34, 0x10];
+        let delta = [0x90, 0x80, 0x92, 0x35, 0x11];
+        assert!(starts_keyframe(VideoCodec::Vp8, &key));
+        assert!(!starts_keyframe(VideoCodec::Vp8, &delta));
+        assert_eq!(vp8_picture_id(&key), Some(0x1234));
+        let mut last = None;
+        let out = rewrite_picture_id(Bytes::copy_from_slice(&key), 0x10, &mut last);
+        assert_eq!(vp8_picture_id(&out), Some(0x1244));
+        assert_eq!(last, Some(0x1244));
+        assert!(!starts_keyframe(VideoCodec::Vp8, &[0x10]), "too short to say");
+    }
+
+    #[test]
+    fn a_switch_waits_for_the_new_rungs_keyframe_and_numbers_stay_continuous() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<rtp::Packet>(64);
+        let r = Receiver::new(VideoCodec::H264, Arc::new(tx), Rung::L0);
+        let l0 = RungFeed { receiver: r.clone(), rung: Rung::L0 };
+        let l1 = RungFeed { receiver: r.clone(), rung: Rung::L1 };
+        assert_eq!(l0.send(packet(100, 0, true, DELTA)), Delivery::NotReady, "no keyframe yet");
+        assert_eq!(l0.send(packet(101, 3000, false, SPS)), Delivery::Sent);
+        assert_eq!(l0.send(packet(102, 3000, true, IDR_START)), Delivery::Sent);
+        assert_eq!(l1.send(packet(7, 3000, true, SPS)), Delivery::Gone, "a rung it does not want");
+        r.want(Some(Rung::L1));
+        assert_eq!(l0.send(packet(103, 6000, false, DELTA)), Delivery::Sent, "L0 carries on until L1's keyframe");
+        assert_eq!(l1.send(packet(8, 6000, true, DELTA)), Delivery::NotReady);
+        assert_eq!(l1.send(packet(9, 9000, false, SPS)), Delivery::Sent, "switched at the keyframe");
+        assert_eq!(l0.send(packet(104, 9000, true, DELTA)), Delivery::Gone, "the old rung lets go");
+        assert_eq!(r.rungs(), (Some(Rung::L1), Some(Rung::L1)));
+        let seqs: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
+        assert_eq!(seqs.len(), 4);
+        assert_eq!(seqs[1], seqs[0].wrapping_add(1));
+        assert_eq!(seqs[2], seqs[1].wrapping_add(1));
+        // L0's frame at 6000 was cut by the switch: one number skipped.
+        assert_eq!(seqs[3], seqs[2].wrapping_add(2));
+        r.want(None);
+        assert_eq!(l1.send(packet(10, 12000, true, DELTA)), Delivery::Gone, "paused: nothing forwarded");
+    }
+
+    #[test]
+    fn rungs_halve_and_quarter_the_composite() {
+        let base = CompositeConfig::default();
+        let l1 = Rung::L1.config(&base);
+        let l2 = Rung::L2.config(&base);
+        assert_eq!((l1.width, l1.height, l1.fps, l1.bitrate_kbps), (640, 360, 30, 450));
+        assert_eq!((l2.width, l2.height, l2.fps, l2.bitrate_kbps), (320, 180, 15, 150));
+        assert_eq!(Rung::L0.config(&base), base);
+    }
+}

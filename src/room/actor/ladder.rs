@@ -1,0 +1,25 @@
+//! The composite's ladder as the room sees it: a receiver moved to another rung (what others
+//! see of it is kept in its `ParticipantInfo`), and encoders nobody receives stopped.
+
+use super::Room;
+use crate::media::ladder::Rung;
+use crate::protocol::VideoQuality;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often the room looks for idle encoders while the ladder may have some.
+pub(super) const REAP_EVERY: Duration = Duration::from_secs(2);
+
+impl Room {
+    pub(super) fn set_video_rung(&mut self, id: &str, rung: Option<Rung>, quality: VideoQuality) {
+        let Some(i) = self.member_index(id) else { return };
+        self.members[i].info.video_quality = Some(quality);
+        let Some(media) = &mut self.media else { return };
+        if let Err(e) = media.video.set_rung(id, rung) {
+            tracing::warn!(participant = %id, error = %e, "could not start the composite's rung");
+        }
+        if self.reap_at.is_none() && media.video.may_reap() {
+            self.reap_at = Some(Instant::now() + REAP_EVERY);
+        }
+    }
+}
