@@ -122,8 +122,16 @@ impl KeyframeGate {
         false
     }
 
+    /// Asks the encoder for a keyframe **without** `all-headers`. The encoder answers a request
+    /// with all-headers by sending the same flag downstream, and rtph264pay (1.22, aggregating)
+    /// then sends SPS/PPS as a packet of its own with the marker bit set, at the keyframe's
+    /// timestamp and ahead of it: Chromium took that packet for a 40-byte frame, failed to decode
+    /// it and sent a PLI, which forced the next keyframe (a keyframe loop, issue 23). The headers
+    /// need no asking: x264enc puts SPS/PPS in front of every IDR (what the taps record) and
+    /// `config-interval=-1` has the payloader repeat them inside every keyframe's frame.
+    /// VP8 has no headers to send. `keyframe_tests` checks both encoders' packets.
     fn force(&self) -> bool {
-        let ev = gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
+        let ev = gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(false).build();
         self.appsink.send_event(ev)
     }
 }
@@ -317,3 +325,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "encoder_tests.rs"]
+mod keyframe_tests;
