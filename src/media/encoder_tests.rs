@@ -141,7 +141,8 @@ impl Chain {
             VideoCodec::H264 => &files.encode_h264,
             VideoCodec::Vp8 => &files.encode_vp8,
         };
-        let branch = build(pipeline.upcast_ref(), &tee, &render(desc, &cfg), Arc::new(AtomicU64::new(0)), codec).expect("encoder branch");
+        let branch =
+            build(pipeline.upcast_ref(), &tee, &render(desc, &cfg), Arc::new(AtomicU64::new(0)), codec, 0).expect("encoder branch");
         let (tx, packets) = mpsc::channel();
         branch.fanout.add("test", Arc::new(Collect(tx)));
         pipeline.set_state(gst::State::Playing).expect("playing");
@@ -224,4 +225,61 @@ fn a_forced_vp8_keyframe_comes_at_once() {
     let asked_at = frames.len();
     let key = chain.until_key(&mut frames, Frame::is_vp8_key, chain.fps, "forced keyframe");
     assert!(key - asked_at < 10, "the forced keyframe came {} frames after it was asked for", key - asked_at);
+}
+
+/// Every rung of a room's ladder stamps the same canvas frame with the same RTP timestamp (the
+/// switch between rungs rewrites sequence numbers only).
+#[test]
+fn rungs_share_rtp_timestamps() {
+    use crate::media::ladder::Rung;
+    gst::init().expect("gstreamer");
+    let cfg = CompositeConfig::default();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 ! tee name=t",
+        cfg.width, cfg.height, cfg.fps
+    ))
+    .expect("test source")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let tee = pipeline.by_name("t").expect("tee");
+    let files = Pipelines::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("shipped pipelines");
+    let offset = 0x1234_5678;
+    let mut outs = vec![];
+    let mut branches = vec![];
+    for rung in [Rung::L0, Rung::L2] {
+        let c = rung.config(&cfg);
+        let desc = match rung {
+            Rung::L0 => render(&files.encode_h264, &c),
+            _ => format!("{} ! {}", render(&files.rung, &c), render(&files.encode_h264, &c)),
+        };
+        let branch = build(pipeline.upcast_ref(), &tee, &desc, Arc::new(AtomicU64::new(0)), VideoCodec::H264, offset).expect("branch");
+        let (tx, rx) = mpsc::channel();
+        branch.fanout.add("test", Arc::new(Collect(tx)));
+        outs.push(rx);
+        branches.push(branch);
+    }
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut l0 = std::collections::HashSet::new();
+    let mut l2 = vec![];
+    while l2.len() < 20 {
+        let p = outs[1].recv_timeout(FRAME_TIMEOUT).expect("L2 sends packets");
+        if p.header.marker {
+            l2.push(p.header.timestamp);
+        }
+        while let Ok(p) = outs[0].try_recv() {
+            l0.insert(p.header.timestamp);
+        }
+    }
+    // L0 is a frame or two behind L2 (it encodes 16 times the pixels): let it catch up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !l2.iter().all(|t| l0.contains(t)) && std::time::Instant::now() < deadline {
+        if let Ok(p) = outs[0].recv_timeout(FRAME_TIMEOUT) {
+            l0.insert(p.header.timestamp);
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    let missing: Vec<u32> = l2.iter().copied().filter(|t| !l0.contains(t)).collect();
+    // The first L2 frames may come from before L0's first frame (its encoder starts slower).
+    assert!(missing.len() <= 3, "L2 timestamps L0 never used: {missing:?} of {l2:?}");
+    assert!(l2.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 6000), "L2 runs at 15 fps: {l2:?}");
 }
