@@ -22,7 +22,7 @@ pub mod sdp;
 mod session;
 
 pub use events::{Candidate, MediaState, PeerEvent, PeerEventForwarder};
-pub use inbound::{FirstVideo, InboundTrack, MediaKind};
+pub use inbound::{FirstVideo, InboundTrack, MediaKind, MediaPulse};
 pub use session::{CandidateError, MAX_PENDING_CANDIDATES, OfferError, PeerSession};
 
 use crate::config::Config;

@@ -14,6 +14,7 @@
 
 use super::data::{self, Channel, ChannelEvent};
 use super::events::{Candidate, PeerEvent, PeerEventForwarder};
+use super::inbound::MediaPulse;
 use super::sdp::{self, SdpError};
 use super::{PT_H264, PT_OPUS, PT_VP8, RtcError, RtcFactory, RtpWriter, audio_codec, local_rtp_track, video_codec};
 use crate::media::{KeyframeGate, VideoCodec};
@@ -85,12 +86,15 @@ pub struct PeerSession {
     tasks: JoinSet<()>,
     /// When the session started (join-to-first-frame is timed from it).
     joined: Instant,
+    /// When the client's media last arrived.
+    pulse: MediaPulse,
 }
 
 impl PeerSession {
     /// A new peer connection for participant `owner` of room `room_id`, and where it reports.
     pub async fn new(factory: &RtcFactory, room_id: &str, owner: &str) -> Result<(Self, mpsc::UnboundedReceiver<PeerEvent>), RtcError> {
         let (forwarder, events) = PeerEventForwarder::new();
+        let pulse = forwarder.pulse();
         let pc = factory.peer(forwarder).await?;
         let session = Self {
             pc,
@@ -103,6 +107,7 @@ impl PeerSession {
             connected: watch::channel(false).0,
             tasks: JoinSet::new(),
             joined: Instant::now(),
+            pulse,
         };
         Ok((session, events))
     }
@@ -168,6 +173,12 @@ impl PeerSession {
             return Ok(());
         }
         self.pc.add_ice_candidate(c.into()).await.map_err(CandidateError::Refused)
+    }
+
+    /// When the last RTP packet from the client arrived, on any of its tracks (`None`: none
+    /// yet).
+    pub fn media_seen(&self) -> Option<tokio::time::Instant> {
+        self.pulse.last()
     }
 
     /// Whether DTLS-SRTP is up (the writers send only then).
