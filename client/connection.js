@@ -1,7 +1,8 @@
 // The signaling socket: joining (the socket first, nothing started until `welcome`), refusals
-// shown on the home screen, reconnecting after a network drop (resume with `resumeToken`, back-off,
-// giving up after about 40 s), and leaving by any path (tracks stopped, `leave` sent, socket and
-// peer connection closed).
+// shown on the home screen, reconnecting after a network drop (resume with `resumeToken`, back-off
+// of at most 2.4 s, at once when the network or the media comes back, giving up once nothing has
+// come from the server for about 40 s), and leaving by any path (tracks stopped, `leave` sent,
+// socket and peer connection closed).
 import { $, state, log, inCall, CLOSE_CODES, TRANSIENT, WORDS, capital, whenText, api } from './state.js';
 import { closePeer, negotiate, renderShareButton, restartIce, startPeer, stopShare } from './peer.js';
 import { stopAllTracks, placeDevices, renderToggles } from './media.js';
@@ -14,8 +15,17 @@ import { renderLayout, renderPeople, setRecording } from './people.js';
 // room's participants do not all come back in the same instant.
 const BACKOFF_MS = [500, 1000, 2000];
 const backoff = (n) => Math.round(BACKOFF_MS[Math.min(n, BACKOFF_MS.length - 1)] * (0.8 + 0.4 * Math.random()));
+// Reconnecting stops when nothing has come from the server for this long: no socket, and no
+// media on the peer connection. The server keeps a session while its media flows (up to
+// `limits.resumeMaxSeconds`), so while ours arrives the client keeps resuming.
 const GIVE_UP_MS = 40000;
 const CONNECT_TIMEOUT_MS = 8000;
+// While reconnecting, the peer connection's inbound bytes are read this often: growing, the
+// media flows (the session is kept); growing again after a pause, the network is back.
+const MEDIA_CHECK_MS = 1000;
+// When the network looks back, a socket that has been opening for less than this is left to
+// finish; an older one was opened on the dead network and is dropped.
+const FRESH_SOCKET_MS = 1000;
 // While reconnecting, each attempt first asks the server for `/healthz` (a small GET) and opens a
 // new socket only once it answers. Browsers hold back WebSockets to a server after failed ones
 // (RFC 6455 7.2.3: Firefox waits seconds, longer after each failure), so failing sockets while
@@ -208,7 +218,11 @@ export function lostSocket(why) {
 
 function startReconnect(why) {
   state.phase = 'reconnecting';
-  state.reconnect = { since: Date.now(), attempt: 0, timer: null, probe: null };
+  // `mediaSeen`: when inbound media last grew; `flowing`: it grew at the last check (assumed at
+  // the loss, so only media coming back after a pause retries at once).
+  const r = { since: Date.now(), attempt: 0, timer: null, probe: null, socketAt: 0, bytes: null, mediaSeen: 0, flowing: true, watch: null };
+  r.watch = setInterval(() => checkMedia(r), MEDIA_CHECK_MS);
+  state.reconnect = r;
   log(`Lost the connection to the server${why ? ` (${why})` : ''}; reconnecting…`, true);
   $('reconnect-rejoin').hidden = true;
   $('reconnecting').hidden = false;
@@ -227,7 +241,7 @@ function scheduleReconnect({ transient = false } = {}) {
   clearTimeout(r.timer);
   r.probe?.abort();
   r.probe = null;
-  if (Date.now() - r.since > GIVE_UP_MS) { giveUp(); return; }
+  if (Date.now() - Math.max(r.since, r.mediaSeen) > GIVE_UP_MS) { giveUp(); return; }
   const delay = transient ? TRANSIENT_RETRY_MS * (0.8 + Math.random() * 0.4) : backoff(r.attempt);
   r.attempt++;
   $('reconnecting-text').textContent = `Reconnecting… (attempt ${r.attempt}${navigator.onLine === false ? '; this device seems to be offline' : ''})`;
@@ -264,11 +278,66 @@ async function tryReconnect() {
   }
   if (state.reconnect !== r || r.probe !== probe || state.phase !== 'reconnecting') return; // superseded
   r.probe = null;
-  if (reachable) openSocket(true);
-  else scheduleReconnect();
+  if (reachable) {
+    r.socketAt = Date.now();
+    openSocket(true);
+  } else scheduleReconnect();
 }
 
-// After about 40 s: stop, release the camera, and say so plainly, with a Rejoin button.
+async function inboundBytes(pc) {
+  let bytes = 0;
+  for (const s of (await pc.getStats()).values()) if (s.type === 'inbound-rtp') bytes += s.bytesReceived || 0;
+  return bytes;
+}
+
+// Every MEDIA_CHECK_MS while reconnecting: is the composite (or the mix) still arriving?
+async function checkMedia(r) {
+  const pc = state.pc;
+  if (state.reconnect !== r || !pc || pc.signalingState === 'closed') return;
+  let bytes;
+  try { bytes = await inboundBytes(pc); } catch { return; }
+  if (state.reconnect !== r) return;
+  const grew = r.bytes !== null && bytes > r.bytes;
+  r.bytes = bytes;
+  if (!grew) { r.flowing = false; return; }
+  r.mediaSeen = Date.now();
+  if (!r.flowing) {
+    r.flowing = true;
+    retryNow('the media flows again');
+  }
+}
+
+// The network looks back (`online`, media arriving again, ICE connected again): the next attempt
+// now rather than at the end of the back-off. A socket still opening is dropped (`stale`: any;
+// else only one opening for FRESH_SOCKET_MS or more); an open one is awaiting its `welcome`.
+function retryNow(why, { stale = false } = {}) {
+  const r = state.reconnect;
+  if (!r || state.phase !== 'reconnecting') return;
+  const ws = state.ws;
+  if (ws && (ws.readyState !== WebSocket.CONNECTING || (!stale && Date.now() - r.socketAt < FRESH_SOCKET_MS))) return;
+  console.info(`reconnecting at once: ${why}`);
+  r.attempt = 0;
+  state.ws = null;
+  if (ws) { ws.onclose = null; ws.onmessage = null; ws.close(); }
+  tryReconnect();
+}
+
+// The peer connection's ICE is connected (again): while reconnecting, the network is back.
+export function mediaConnected() {
+  retryNow('the media connection is up');
+}
+
+function stopReconnect() {
+  const r = state.reconnect;
+  if (!r) return;
+  clearTimeout(r.timer);
+  clearInterval(r.watch);
+  r.probe?.abort();
+  state.reconnect = null;
+}
+
+// After about 40 s without anything from the server: stop, release the camera, and say so
+// plainly, with a Rejoin button.
 function giveUp() {
   const seconds = Math.round(GIVE_UP_MS / 1000);
   leaveCall({ sayBye: false, home: false });
@@ -282,9 +351,7 @@ function giveUp() {
 // `welcome` on a new socket while reconnecting: the same session (keep the peer connection and
 // restart ICE), or a new one (a new peer connection, the same camera and microphone).
 export function reconnected(resumed) {
-  clearTimeout(state.reconnect?.timer);
-  state.reconnect?.probe?.abort();
-  state.reconnect = null;
+  stopReconnect();
   state.phase = 'call';
   state.ended = false;
   $('reconnecting').hidden = true;
@@ -308,9 +375,7 @@ export function reconnected(resumed) {
 // Leaving by any path: Hang up, tab closed, history back, removed, room ended, gave up.
 export function leaveCall({ sayBye = true, words = '', home = true } = {}) {
   clearTimeout(state.retryTimer);
-  clearTimeout(state.reconnect?.timer);
-  state.reconnect?.probe?.abort();
-  state.reconnect = null;
+  stopReconnect();
   const was = state.phase;
   if (was === 'idle' || was === 'left') { if (home && words) showHome({ error: words }); return; }
   state.phase = was === 'joining' ? 'idle' : 'left';
@@ -348,11 +413,7 @@ function rejoin() {
 // socket survived, the media path probably changed (Wi-Fi to mobile): restart ICE.
 function online() {
   if (state.phase === 'reconnecting') {
-    state.reconnect.attempt = 0;
-    const ws = state.ws; // a socket opening on the old network: dropped
-    state.ws = null;
-    if (ws) { ws.onclose = null; ws.onmessage = null; ws.close(); }
-    tryReconnect();
+    retryNow('the device is online', { stale: true }); // a socket opening on the old network: dropped
   } else if (state.phase === 'joining' && !state.ws) {
     clearTimeout(state.retryTimer);
     connectJoin();

@@ -2,7 +2,7 @@
 // restarts, the composite's playback, and screen sharing on the same connection.
 import { $, state, log, send, capital } from './state.js';
 import { attachChatChannel } from './chat.js';
-import { lostSocket } from './connection.js';
+import { lostSocket, mediaConnected } from './connection.js';
 
 // A new peer connection for the media chosen (`state.mode`, `state.local`), with the `chat`
 // data channel created before the first offer, which it then sends.
@@ -171,12 +171,14 @@ export async function onCandidate(msg) {
 }
 
 // ICE `failed`, or `disconnected` for more than 2 s (a network change, Wi-Fi to mobile): restart
-// ICE on the same peer connection, over the same signaling socket.
+// ICE on the same peer connection, over the same signaling socket. ICE connected again while the
+// socket is being reconnected: the network is back, try the socket at once.
 function watchIce(pc) {
   if (pc !== state.pc) return;
   clearTimeout(state.iceTimer);
   const s = pc.iceConnectionState;
-  if (s === 'failed') restartIce('the media connection failed');
+  if (s === 'connected' || s === 'completed') mediaConnected();
+  else if (s === 'failed') restartIce('the media connection failed');
   else if (s === 'disconnected') {
     state.iceTimer = setTimeout(() => {
       if (pc === state.pc && pc.iceConnectionState === 'disconnected') restartIce('the media connection was interrupted');

@@ -7,7 +7,7 @@ export const state = {
   phase: 'idle',
   ws: null, pc: null, local: null, participants: new Map(), selfId: null, ended: true, roomId: null, isHost: false,
   name: null, token: null, resumeToken: null,
-  limits: { chatMessageBytes: 4096, fileBytes: 104857600, resumeSeconds: 30 },
+  limits: { chatMessageBytes: 4096, fileBytes: 104857600, resumeSeconds: 30, resumeMaxSeconds: 300 },
   recording: null, lastRecordingId: null, recordBusy: false, failedRecordingId: null,
   // The room's effective layout, as in `welcome.layout` and `layoutChanged`.
   layout: { layout: 'grid', pinnedParticipantId: null, screenParticipantId: null },

@@ -119,8 +119,12 @@ pub struct Config {
     /// Bytes of shared files a room may hold at once (default 1 GiB).
     pub room_file_quota_bytes: u64,
     /// How long a participant whose network dropped keeps its session (same id and tile) for
-    /// a resume, seconds.
+    /// a resume, seconds: counted from when its signaling socket was lost and its media
+    /// stopped arriving (or its media connection went down).
     pub resume_seconds: u64,
+    /// The longest a participant whose media still flows keeps its session without a
+    /// signaling socket, seconds from the loss (a value under `resume_seconds` acts as it).
+    pub resume_max_seconds: u64,
     /// How long a new media connection may take to connect before the session gives up,
     /// seconds.
     pub connect_timeout_seconds: u64,
@@ -183,6 +187,7 @@ impl Default for Config {
             max_file_bytes: 100 * 1024 * 1024,
             room_file_quota_bytes: 1024 * 1024 * 1024,
             resume_seconds: 30,
+            resume_max_seconds: 300,
             node_id: None,
             log_format: LogFormat::Text,
             trim_memory: true,
@@ -421,6 +426,9 @@ impl Config {
         }
         if self.resume_seconds > 600 {
             return bad(format!("resume_seconds must be within 0..=600, got {}", self.resume_seconds));
+        }
+        if self.resume_max_seconds > 3600 {
+            return bad(format!("resume_max_seconds must be within 0..=3600, got {}", self.resume_max_seconds));
         }
         if !(5..=600).contains(&self.connect_timeout_seconds) {
             return bad(format!("connect_timeout_seconds must be within 5..=600, got {}", self.connect_timeout_seconds));

@@ -101,7 +101,8 @@ pub struct ParticipantInfo {
 pub enum Connection {
     #[default]
     Connected,
-    /// The network dropped; the session is kept (`resumeSeconds`) for them to come back.
+    /// The network dropped; the session is kept (`resumeSeconds`, longer while their media still
+    /// flows) for them to come back.
     Reconnecting,
 }
 
@@ -148,6 +149,8 @@ pub struct Limits {
     pub chat_message_bytes: usize,
     pub file_bytes: u64,
     pub resume_seconds: u64,
+    /// The longest a session is kept for a resume while the client's media still flows.
+    pub resume_max_seconds: u64,
 }
 
 /// An ICE server as browsers take it in `RTCConfiguration.iceServers`.

@@ -86,6 +86,7 @@ fn welcome_limits(state: &AppState) -> Limits {
         chat_message_bytes: crate::room::chat::MAX_TEXT_BYTES,
         file_bytes: state.config.max_file_bytes,
         resume_seconds: state.config.resume_seconds,
+        resume_max_seconds: state.config.resume_max_seconds.max(state.config.resume_seconds),
     }
 }
 
@@ -267,6 +268,7 @@ async fn serve(
         stats: state.rooms.stats().clone(),
         resumes: joined.resumes,
         resume_window: Duration::from_secs(state.config.resume_seconds),
+        resume_max: Duration::from_secs(state.config.resume_max_seconds),
         connect_timeout: Duration::from_secs(state.config.connect_timeout_seconds),
     }));
     drop(out_tx);

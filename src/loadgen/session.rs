@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -31,6 +32,8 @@ pub enum SessionError {
     #[error("the server did not send welcome: {0}")]
     NoWelcome(String),
 }
+
+type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Codecs this client sends and offers. webrtc-rs offers only the codec of a track it sends,
 /// so the video codec sent is also the one received.
@@ -55,7 +58,19 @@ pub struct Session {
     pub audio: Option<(Arc<TrackLocalStaticRTP>, u32)>,
     pub pc: Arc<dyn PeerConnection>,
     ws_out: mpsc::UnboundedSender<Message>,
+    /// Cancelled to drop the signaling socket without a close frame ([`Session::cut_signaling`]).
+    cut: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The next frame of the signaling socket; never, once it was cut.
+async fn next_frame(
+    ws: &mut Option<futures::stream::SplitStream<WsStream>>,
+) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+    match ws {
+        Some(ws) => ws.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Payload types this client uses (it is the offerer, so the answer keeps them).
@@ -94,10 +109,11 @@ impl Session {
     pub async fn join_with(addr: SocketAddr, room: &str, query: &str, media: SessionMedia) -> Result<Session, SessionError> {
         let url = format!("ws://{addr}/api/v1/rooms/{room}/ws?{query}");
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
-        let (mut ws_tx, mut ws_rx) = ws.split();
+        let (mut ws_tx, ws_rx) = ws.split();
+        let mut ws_rx = Some(ws_rx);
         // The first text message; the server's keep-alive pings may come first.
         let welcome: serde_json::Value = loop {
-            match ws_rx.next().await {
+            match next_frame(&mut ws_rx).await {
                 Some(Ok(Message::Text(t))) => break serde_json::from_str(&t).map_err(|e| SessionError::NoWelcome(e.to_string()))?,
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 other => return Err(SessionError::NoWelcome(format!("{other:?}"))),
@@ -108,14 +124,25 @@ impl Session {
         };
 
         let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Message>();
-        let writer = tokio::spawn(async move {
-            while let Some(m) = out_rx.recv().await {
-                if ws_tx.send(m).await.is_err() {
-                    break;
+        let cut = CancellationToken::new();
+        let writer = {
+            let cut = cut.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        // A network drop: the socket goes without a close frame.
+                        _ = cut.cancelled() => return,
+                        m = out_rx.recv() => {
+                            let Some(m) = m else { break };
+                            if ws_tx.send(m).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
                 }
-            }
-            let _ = ws_tx.close().await;
-        });
+                let _ = ws_tx.close().await;
+            })
+        };
 
         let (forwarder, mut peer_events) = PeerEventForwarder::new();
         let mut engine = media_engine(media)?;
@@ -165,11 +192,13 @@ impl Session {
         let (tracks_tx, tracks) = mpsc::unbounded_channel();
         let (connected_tx, connected) = watch::channel(false);
         let driver = {
-            let (pc, out_tx) = (pc.clone(), out_tx.clone());
+            let (pc, out_tx, cut) = (pc.clone(), out_tx.clone(), cut.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
-                        frame = ws_rx.next() => {
+                        // The peer connection's events go on being handled.
+                        _ = cut.cancelled(), if ws_rx.is_some() => ws_rx = None,
+                        frame = next_frame(&mut ws_rx) => {
                             let text = match frame {
                                 Some(Ok(Message::Text(t))) => t,
                                 Some(Ok(Message::Close(c))) => {
@@ -215,7 +244,13 @@ impl Session {
                 }
             })
         };
-        Ok(Session { id, welcome, events, tracks, connected, video, audio, pc, ws_out: out_tx, tasks: vec![writer, driver] })
+        Ok(Session { id, welcome, events, tracks, connected, video, audio, pc, ws_out: out_tx, cut, tasks: vec![writer, driver] })
+    }
+
+    /// Drops the signaling socket without a close frame, as a network drop does; the peer
+    /// connection and its media go on. Nothing is sent or received on signaling afterwards.
+    pub fn cut_signaling(&self) {
+        self.cut.cancel();
     }
 
     /// Sends a raw text frame on the signaling socket.

@@ -6,7 +6,7 @@
 //! above this module never names a webrtc-rs type.
 
 use super::data::Channel;
-use super::inbound::InboundTrack;
+use super::inbound::{InboundTrack, MediaPulse};
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -101,15 +101,22 @@ pub enum PeerEvent {
 }
 
 /// The handler given to webrtc-rs: forwards into an unbounded channel so a callback never
-/// waits on the participant task (which may itself be waiting on the peer connection).
+/// waits on the participant task (which may itself be waiting on the peer connection). The
+/// tracks it reports stamp one [`MediaPulse`].
 pub struct PeerEventForwarder {
     tx: mpsc::UnboundedSender<PeerEvent>,
+    pulse: MediaPulse,
 }
 
 impl PeerEventForwarder {
     pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<PeerEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Arc::new(Self { tx }), rx)
+        (Arc::new(Self { tx, pulse: MediaPulse::new() }), rx)
+    }
+
+    /// When the connection's inbound media last arrived (every track's packets stamp it).
+    pub fn pulse(&self) -> MediaPulse {
+        self.pulse.clone()
     }
 
     /// Another way into the same channel (for the session's own tasks).
@@ -131,7 +138,7 @@ impl PeerConnectionEventHandler for PeerEventForwarder {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.tx.send(PeerEvent::Track(InboundTrack::new(track)));
+        let _ = self.tx.send(PeerEvent::Track(InboundTrack::new(track, self.pulse.clone())));
     }
 
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {

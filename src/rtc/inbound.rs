@@ -6,6 +6,10 @@
 //!
 //! Padding-only packets (bandwidth probes, empty payloads) never reach a video ingest: they
 //! carry no picture.
+//!
+//! Every packet read (padding included) stamps the peer connection's [`MediaPulse`]: whether
+//! the client's media still arrives is what keeps its session while its signaling socket is
+//! away.
 
 use crate::media::audio::AudioInput;
 use crate::media::{VideoCodec, VideoIngest};
@@ -14,6 +18,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::shared::marshal::Marshal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
@@ -27,8 +32,46 @@ pub enum MediaKind {
     Video,
 }
 
-/// A remote track, as the peer connection reported it.
-pub struct InboundTrack(Arc<dyn TrackRemote>);
+/// When media from the client last arrived, over all the tracks of one peer connection. Each
+/// packet read stamps it (one clock read and one relaxed store); the participant reads it.
+#[derive(Debug, Clone)]
+pub struct MediaPulse {
+    origin: tokio::time::Instant,
+    /// Milliseconds from `origin` to the last packet, plus one; 0: none yet.
+    last: Arc<AtomicU64>,
+}
+
+impl MediaPulse {
+    pub fn new() -> Self {
+        Self { origin: tokio::time::Instant::now(), last: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// A packet arrived now.
+    fn beat(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.last.store(ms + 1, Ordering::Relaxed);
+    }
+
+    /// When the last packet arrived (to the millisecond), if any did.
+    pub fn last(&self) -> Option<tokio::time::Instant> {
+        match self.last.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(self.origin + Duration::from_millis(ms - 1)),
+        }
+    }
+}
+
+impl Default for MediaPulse {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A remote track, as the peer connection reported it, and the pulse its packets stamp.
+pub struct InboundTrack {
+    track: Arc<dyn TrackRemote>,
+    pulse: MediaPulse,
+}
 
 /// A video track's first packet with a picture: it tells the payload type and codec the sender
 /// really uses. [`InboundTrack::pump_video`] feeds it first.
@@ -60,18 +103,27 @@ fn codec_of(mime: &str) -> Option<VideoCodec> {
 }
 
 impl InboundTrack {
-    pub(super) fn new(track: Arc<dyn TrackRemote>) -> Self {
-        Self(track)
+    pub(super) fn new(track: Arc<dyn TrackRemote>, pulse: MediaPulse) -> Self {
+        Self { track, pulse }
     }
 
     /// The webrtc-rs track, for client-side tools (the load generator) that read it themselves.
     pub fn into_remote(self) -> Arc<dyn TrackRemote> {
-        self.0
+        self.track
+    }
+
+    /// The track's next event; an RTP packet stamps the pulse.
+    async fn poll(&self) -> Option<TrackRemoteEvent> {
+        let ev = self.track.poll().await;
+        if let Some(TrackRemoteEvent::OnRtpPacket(_)) = &ev {
+            self.pulse.beat();
+        }
+        ev
     }
 
     /// Audio or video (`None`: neither, which a negotiated track never is).
     pub async fn kind(&self) -> Option<MediaKind> {
-        match self.0.kind().await {
+        match self.track.kind().await {
             RtpCodecKind::Audio => Some(MediaKind::Audio),
             RtpCodecKind::Video => Some(MediaKind::Video),
             _ => None,
@@ -80,13 +132,13 @@ impl InboundTrack {
 
     /// Whether the track's id or its stream's id is `id`.
     pub async fn is_named(&self, id: &str) -> bool {
-        self.0.track_id().await == id || self.0.stream_id().await == id
+        self.track.track_id().await == id || self.track.stream_id().await == id
     }
 
     /// Decodes the track's audio into `input` until the track ends.
     pub async fn pump_audio(&self, input: &mut AudioInput) {
         let received = Rtp::received(Kind::Audio);
-        while let Some(ev) = self.0.poll().await {
+        while let Some(ev) = self.poll().await {
             match ev {
                 TrackRemoteEvent::OnRtpPacket(p) => {
                     received.count(p.payload.len());
@@ -101,7 +153,7 @@ impl InboundTrack {
     /// Waits for the first video packet with a picture (`None`: the track ended first).
     pub async fn first_video(&self) -> Option<FirstVideo> {
         let packet = loop {
-            match self.0.poll().await {
+            match self.poll().await {
                 // Padding-only packets (bandwidth probes) carry no picture.
                 Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
                 Some(TrackRemoteEvent::OnRtpPacket(p)) => break p,
@@ -109,7 +161,7 @@ impl InboundTrack {
                 Some(_) => {}
             }
         };
-        let mime = self.0.codec(packet.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
+        let mime = self.track.codec(packet.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
         Some(FirstVideo { packet, mime })
     }
 
@@ -123,7 +175,7 @@ impl InboundTrack {
         received.count(first.payload.len());
         let plis = crate::metrics::plis_sent();
         let pli = || {
-            let t = self.0.clone();
+            let t = self.track.clone();
             plis.increment(1);
             async move {
                 let _ = t.write_rtcp(vec![Box::new(PictureLossIndication { sender_ssrc: 0, media_ssrc })]).await;
@@ -136,7 +188,7 @@ impl InboundTrack {
         }
         loop {
             tokio::select! {
-                ev = self.0.poll() => match ev {
+                ev = self.poll() => match ev {
                     Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
                     Some(TrackRemoteEvent::OnRtpPacket(p)) => {
                         received.count(p.payload.len());

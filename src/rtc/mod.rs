@@ -28,7 +28,7 @@ mod session;
 pub use bwe::{Decision, Reason};
 pub use events::{Candidate, MediaState, PeerEvent, PeerEventForwarder};
 pub use feedback::LinkReport;
-pub use inbound::{FirstVideo, InboundTrack, MediaKind};
+pub use inbound::{FirstVideo, InboundTrack, MediaKind, MediaPulse};
 pub use session::{CandidateError, MAX_PENDING_CANDIDATES, OfferError, PeerSession};
 
 use crate::config::Config;

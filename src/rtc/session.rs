@@ -16,6 +16,7 @@ use super::bwe::{self, Controller};
 use super::data::{self, Channel, ChannelEvent};
 use super::events::{Candidate, PeerEvent, PeerEventForwarder};
 use super::feedback::LinkReport;
+use super::inbound::MediaPulse;
 use super::sdp::{self, SdpError};
 use super::{PT_H264, PT_OPUS, PT_VP8, RtcError, RtcFactory, RtpWriter, audio_codec, local_rtp_track, video_codec};
 use crate::media::VideoCodec;
@@ -95,6 +96,8 @@ pub struct PeerSession {
     events: mpsc::UnboundedSender<PeerEvent>,
     /// The client's cap on its rung (`None`: no video).
     cap: watch::Sender<Option<Rung>>,
+    /// When the client's media last arrived.
+    pulse: MediaPulse,
 }
 
 impl PeerSession {
@@ -102,6 +105,7 @@ impl PeerSession {
     pub async fn new(factory: &RtcFactory, room_id: &str, owner: &str) -> Result<(Self, mpsc::UnboundedReceiver<PeerEvent>), RtcError> {
         let (forwarder, events) = PeerEventForwarder::new();
         let report = Arc::new(Mutex::new(LinkReport::default()));
+        let pulse = forwarder.pulse();
         let pc = factory.peer(forwarder.clone(), report.clone()).await?;
         let session = Self {
             pc,
@@ -117,6 +121,7 @@ impl PeerSession {
             report,
             events: forwarder.sender(),
             cap: watch::channel(Some(Rung::L0)).0,
+            pulse,
         };
         Ok((session, events))
     }
@@ -182,6 +187,12 @@ impl PeerSession {
             return Ok(());
         }
         self.pc.add_ice_candidate(c.into()).await.map_err(CandidateError::Refused)
+    }
+
+    /// When the last RTP packet from the client arrived, on any of its tracks (`None`: none
+    /// yet).
+    pub fn media_seen(&self) -> Option<tokio::time::Instant> {
+        self.pulse.last()
     }
 
     /// Whether DTLS-SRTP is up (the writers send only then).

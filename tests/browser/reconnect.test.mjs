@@ -6,10 +6,15 @@
 // in a diagnostic). Within the server's resume window he comes back into the same session: same
 // participant id, Alice never sees him leave or join, only "reconnecting" and back, his picture
 // stalls during the drop and decodes again within 3 s of the network returning, his client
-// restarts ICE. A network change (`online`) restarts ICE on the same socket. Away longer than
-// about 40 s, the client says plainly that it gave up, releases the camera, and Rejoin works.
+// restarts ICE. A network change (`online`) restarts ICE on the same socket. With only the
+// socket lost and the media flowing (issue 23), the server keeps the session past its resume
+// window and the client resumes it. Away longer than about 40 s (signaling and media), the
+// client says plainly that it gave up, releases the camera, and Rejoin works.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startServer, waitUntil } from './server.mjs';
 import {
   launchChromium, newPage, createRoomAs, joinAs, inboundVideo, trackStates, tcpProxy, iceUfrag as ufrag,
@@ -133,9 +138,75 @@ test('a 10 s network drop (signaling and media): same session, nobody saw Bob le
   }
 });
 
-test('away for more than 40 s: the client gives up plainly, releases the camera, and Rejoin works', async (t) => {
+// The server's resume window in the next test (the least that leaves a busy machine its margin).
+const WINDOW_S = 5;
+
+test('only the signaling socket lost, the media flowing: the session outlives the resume window and resumes', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-reconnect-'));
+  const config = path.join(dir, 'tessera.toml');
+  fs.writeFileSync(config, `resume_seconds = ${WINDOW_S}\n`);
+  const short = await startServer(['--config', config]);
+  const shortProxy = await tcpProxy(short.base);
+  const until = (fn, what, timeoutMs) => waitUntil(short, fn, what, timeoutMs);
+  const alice = await newPage(browser, 'Alice');
+  const bob = await newPage(browser, 'Bob');
+  try {
+    const roomId = await createRoomAs(short, alice);
+    await joinAs({ base: shortProxy.base, log: () => short.log() }, bob, roomId);
+    for (const r of [alice, bob]) {
+      await until(() => r.page.evaluate(() => window.tessera.pc?.connectionState === 'connected'), `${r.name} to connect`);
+    }
+    await until(async () => (await inboundVideo(bob.page)).framesDecoded > 10, 'Bob to decode');
+    // A participant without media, through the same proxy: it leaves one window after the cut,
+    // which tells the test that the window has passed.
+    const markerId = await bob.page.evaluate((url) => new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      window.__marker = ws;
+      ws.onmessage = (ev) => { const m = JSON.parse(ev.data); if (m.type === 'welcome') resolve(m.participantId); };
+      ws.onerror = () => reject(new Error('the marker socket failed'));
+    }), `${shortProxy.base.replace(/^http/, 'ws')}/api/v1/rooms/${encodeURIComponent(roomId)}/ws?name=Marker`);
+
+    const since = Date.now();
+    shortProxy.cut();
+    await until(() => bob.page.locator('#reconnecting').isVisible(), 'Bob to show "Reconnecting…"', 5000);
+    const markerLeft = await until(() => alice.received.find((m) => m.type === 'participantLeft' && m.participantId === markerId), 'the marker to leave after the window', 20000);
+    t.diagnostic(`the marker left ${markerLeft.at - since} ms after the cut (window ${WINDOW_S} s)`);
+    assert.ok(markerLeft.at - since >= WINDOW_S * 1000 - 500, `the marker left after the window (${markerLeft.at - since} ms)`);
+    // Bob's media flows on past the window (30 more frames decoded, about a second), and he is
+    // still in the call, reconnecting.
+    const frames = (await inboundVideo(bob.page)).framesDecoded;
+    await until(async () => (await inboundVideo(bob.page)).framesDecoded > frames + 30, 'Bob to keep decoding past the window', 10000);
+    assert.deepEqual(aboutBob(alice, bob, since).filter((m) => m.type !== 'participantUpdated'), [], 'no participantLeft or participantJoined for Bob');
+    assert.equal(await alice.page.locator(`#people li[data-participant-id="${bob.id}"]`).evaluate((li) => li.classList.contains('reconnecting')), true,
+      "Alice's people list shows Bob reconnecting");
+
+    const back = Date.now();
+    shortProxy.restore();
+    const welcome = await until(() => bob.received.find((m) => m.type === 'welcome' && m.at >= back), 'Bob to be welcomed back', 15000);
+    t.diagnostic(`welcomed back ${welcome.at - back} ms after the network returned (${welcome.at - since} ms after the cut)`);
+    assert.ok(welcome.at - back <= 6000, `back within 6 s of the network returning (${welcome.at - back} ms)`);
+    assert.equal(welcome.resumed, true, 'the session was resumed');
+    assert.equal(welcome.participantId, bob.id, 'the same participant id');
+    await until(() => alice.page.locator(`#people li[data-participant-id="${bob.id}"]`).evaluate((li) => !li.classList.contains('reconnecting')),
+      "Alice's people list to show Bob back");
+    assert.deepEqual(aboutBob(alice, bob, since).filter((m) => m.type !== 'participantUpdated'), [], 'no participantLeft or participantJoined for Bob');
+  } finally {
+    for (const r of [alice, bob]) await r.context.close();
+    await shortProxy.close();
+    await short.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('away for more than 40 s (signaling and media): the client gives up plainly, releases the camera, and Rejoin works', async (t) => {
+  // With the media flowing the server keeps the session (and the client keeps resuming): the
+  // network must be gone for both.
+  if (noMediaCut) { t.skip(`the media cannot be cut here (${noMediaCut})`); return; }
   const { alice, bob } = await startCall();
+  const local = await bob.page.evaluate(selectedLocalCandidate);
+  assert.ok(local?.port, `Bob's selected local candidate (${JSON.stringify(local)})`);
   const since = Date.now();
+  mediaCut.drop(local.port);
   proxy.cut();
   await waitFor(() => bob.page.locator('#reconnecting').isVisible(), 'Bob to show "Reconnecting…"', 5000);
   const left = await waitFor(() => alice.received.find((m) => m.type === 'participantLeft' && m.participantId === bob.id), 'Alice to be told Bob left after the resume window', 45000);
@@ -150,6 +221,7 @@ test('away for more than 40 s: the client gives up plainly, releases the camera,
   assert.ok(states.length >= 2 && states.every((s) => s.endsWith(':ended')), `camera and microphone released: ${states}`);
 
   proxy.restore();
+  mediaCut.allow();
   await bob.page.click('#reconnect-rejoin');
   await waitFor(() => bob.page.evaluate(() => window.tessera.phase === 'call' && window.tessera.pc?.connectionState === 'connected'), 'Bob to be back in the call');
   const newId = await bob.page.evaluate(() => window.tessera.selfId);

@@ -186,6 +186,12 @@ impl Client {
         }
     }
 
+    /// Drops the signaling socket without a close frame, as a network drop does; the peer
+    /// connection and the media go on.
+    pub fn cut_signaling(&self) {
+        self.session.cut_signaling();
+    }
+
     /// Sends a raw text frame on the signaling socket.
     pub fn send_text(&self, text: &str) {
         self.session.send_text(text);
@@ -245,7 +251,9 @@ impl Client {
         self.session.close(false).await;
     }
 
-    fn stop_media(&self) {
+    /// Stops sending (and decoding) media without telling anyone; the peer connection stays
+    /// up.
+    pub fn stop_media(&self) {
         for p in self.pipelines.lock().map(|v| v.clone()).unwrap_or_default() {
             let _ = p.set_state(gst::State::Null);
         }

@@ -22,7 +22,7 @@ use super::{CountGuard, RoomEvent, RoomHandle, Stats};
 use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
 use crate::rtc;
 use chat::Via;
-use link::Link;
+use link::{Link, Patience};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -63,8 +63,11 @@ pub struct Session {
     pub stats: Arc<Stats>,
     /// Signaling connections resuming this session.
     pub resumes: mpsc::Receiver<Resumption>,
-    /// How long the session waits for its client after the network dropped.
+    /// How long the session waits for its client after the network dropped (its socket lost
+    /// and its media stopped, or its media connection down).
     pub resume_window: Duration,
+    /// The longest its socket may stay away while its media still flows.
+    pub resume_max: Duration,
     /// How long a new peer connection may take to connect before the session gives up.
     pub connect_timeout: Duration,
 }
@@ -90,6 +93,8 @@ struct Participant {
     channel_tx: mpsc::Sender<rtc::data::ChannelEvent>,
     /// What is down and since when (`link.rs`).
     link: Link,
+    /// How long the session waits for what is down.
+    patience: Patience,
 }
 
 enum Exit {
@@ -106,7 +111,7 @@ enum Input {
     Signal(Option<Signal>),
     /// A new signaling connection took over; where its messages go.
     Resumed(mpsc::Sender<ServerMessage>),
-    /// Something was down too long (`link.rs`).
+    /// A give-up deadline passed (`link.rs`); media that arrived since may have moved it.
     GiveUp,
     /// From the room (`None`: it is gone).
     Room(Option<RoomEvent>),
@@ -164,7 +169,7 @@ async fn run_inner(mut s: Session) {
     let _pc_count = CountGuard::new(&s.stats, |s| &s.peer_connections);
     let mut p = Participant::new(&s, peer, channel_tx);
     let exit = loop {
-        let input = inputs.next(&mut s, &p.link).await;
+        let input = inputs.next(&mut s, p.link.socket_lost.is_none(), p.give_up_at().map(|(at, _)| at)).await;
         if let Some(exit) = p.on_input(input).await {
             break exit;
         }
@@ -176,13 +181,13 @@ async fn run_inner(mut s: Session) {
 }
 
 impl Inputs {
-    /// Waits for the next input. Signaling is not read while the socket is lost (a resume
-    /// brings a new one, swapped in here); the give-up deadline follows `link`.
-    async fn next(&mut self, s: &mut Session, link: &Link) -> Input {
-        let give_up = link.give_up_at(s.resume_window, s.connect_timeout);
+    /// Waits for the next input. Signaling is read only while `reading` (not while the socket
+    /// is lost: a resume brings a new one, swapped in here); `give_up` is the participant's
+    /// current deadline (`link.rs`).
+    async fn next(&mut self, s: &mut Session, reading: bool, give_up: Option<tokio::time::Instant>) -> Input {
         tokio::select! {
             _ = s.cancel.cancelled() => Input::Cancelled,
-            msg = s.signals.recv(), if link.socket_lost.is_none() => Input::Signal(msg),
+            msg = s.signals.recv(), if reading => Input::Signal(msg),
             Some(r) = s.resumes.recv() => {
                 s.signals = r.signals;
                 // The old connection is gone or going; the new one closes when the session ends.
@@ -234,6 +239,7 @@ impl Participant {
             chat_channel: None,
             channel_tx,
             link: Link::default(),
+            patience: Patience { window: s.resume_window, cap: s.resume_max, connect: s.connect_timeout },
         }
     }
 
@@ -248,7 +254,14 @@ impl Participant {
                 self.report_link().await;
             }
             Input::GiveUp => {
-                let why = self.link.why_give_up();
+                let (at, why) = self.give_up_at()?;
+                let now = tokio::time::Instant::now();
+                if at > now {
+                    // The client's media arrived meanwhile: it is still there.
+                    tracing::debug!(next_check_ms = (at - now).as_millis() as u64, "the media still flows; keeping the session");
+                    return None;
+                }
+                let why = why.why();
                 tracing::info!(why, "giving up on the session");
                 self.send(ServerMessage::error("connection_failed", why)).await;
                 return Some(Exit::Leave(LeaveReason::Disconnected));
