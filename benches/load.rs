@@ -11,6 +11,7 @@
 //! - F. Server memory per room and per participant.
 //! - G. What outputs cost: a recording, then HLS and an RTMP push on top, in a room of 4
 //!   ([`outputs`]); and (GB) B again with every room recording.
+//! - I. What a running rung of the composite's ladder costs ([`ladder`]).
 //! - H. The worst receiver's frame rate and longest freeze in a room of 4 at rest, with the
 //!   layout changed twice a second, with a recording failing every 2 s, and under 5 % UDP loss
 //!   ([`stress`]): the rates the functional tests leave to benchmarks.
@@ -30,6 +31,8 @@ use tessera::loadgen::probe::{LatencyOptions, LatencyReport, measure, percentile
 use tessera::loadgen::run::{LoadOptions, LoadReport, run};
 use tessera::media::VideoCodec;
 
+#[path = "load/ladder.rs"]
+mod ladder;
 #[path = "load/outputs.rs"]
 mod outputs;
 #[path = "load/stress.rs"]
@@ -569,6 +572,9 @@ fn main() {
     }
     if wanted("H") {
         rows.extend(stress::frame_rates(&rt));
+    }
+    if wanted("I") {
+        rows.push(ladder::rung_costs());
     }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
     for (a, b, c, d) in &rows {
