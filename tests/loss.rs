@@ -87,4 +87,20 @@ async fn run() {
     // Watch 5 s of decoded frames for everyone at once: the composite keeps flowing for all
     // (the frame rate under loss itself is `make bench`'s, H).
     common::client::all_flow_for(&clients, |i| format!("P{i} under 5 % loss"), Duration::from_secs(5)).await;
+    // The receivers' NACKs reached the server, were counted, and (within the retransmission
+    // budget) answered. Only where this process's metrics recorder is the server's.
+    let (status, text) = common::http::raw(addr, "GET", "/metrics", None, &[]).await;
+    if status == 200 {
+        let value = |series: &str, label: &str| -> f64 {
+            text.lines()
+                .filter(|l| l.starts_with(series) && l.contains(label))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        let nacks = value("tessera_rtcp_nacks_received_total", "");
+        let resent = value("tessera_rtcp_nacked_packets_total", "outcome=\"resent\"");
+        eprintln!("NACKs received {nacks}, packets resent {resent}");
+        assert!(nacks > 0.0, "NACKs under 5 % loss are counted");
+        assert!(resent > 0.0, "and answered");
+    }
 }

@@ -423,7 +423,8 @@ impl RoomVideo {
     /// promptly. The returned receiver moves between rungs with [`RoomVideo::set_rung`].
     pub fn subscribe(&mut self, id: &str, codec: VideoCodec, sink: Arc<dyn PacketSink>) -> Result<VideoSubscription, MediaError> {
         let receiver = Receiver::new(codec, sink, Rung::L0);
-        self.unsubscribe(id);
+        // A second subscription replaces the first, without stopping an encoder it shares.
+        self.detach(id);
         self.receivers.insert(id.to_owned(), receiver.clone());
         self.feed(id, &receiver, Rung::L0)?;
         let rungs = Rung::ALL.map(|r| r.config(&self.cfg));
@@ -505,13 +506,17 @@ impl RoomVideo {
     /// Drops `id`'s subscriptions; an L0 encoder nobody receives any more is removed (lower
     /// rungs wait for [`RoomVideo::reap_idle_rungs`]).
     pub fn unsubscribe(&mut self, id: &str) {
+        self.detach(id);
+        self.remove_idle_encoders();
+    }
+
+    fn detach(&mut self, id: &str) {
         if let Some(r) = self.receivers.remove(id) {
             r.want(None);
         }
         for branch in self.encoders.values() {
             branch.fanout.remove(id);
         }
-        self.remove_idle_encoders();
     }
 
     fn remove_idle_encoders(&mut self) {
