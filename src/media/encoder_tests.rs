@@ -115,6 +115,23 @@ impl Frame {
     }
 }
 
+/// A live moving picture at the composite's size and rate ending in a tee, and the shipped
+/// pipeline files.
+fn moving_canvas() -> (CompositeConfig, gst::Pipeline, gst::Element, Pipelines) {
+    gst::init().expect("gstreamer");
+    let cfg = CompositeConfig::default();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 ! tee name=t",
+        cfg.width, cfg.height, cfg.fps
+    ))
+    .expect("test source")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let tee = pipeline.by_name("t").expect("tee");
+    let files = Pipelines::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("shipped pipelines");
+    (cfg, pipeline, tee, files)
+}
+
 /// A live test picture at the composite's size and rate through a shipped encoder chain, built
 /// as rooms build it ([`build`]).
 struct Chain {
@@ -126,17 +143,7 @@ struct Chain {
 
 impl Chain {
     fn start(codec: VideoCodec) -> Self {
-        gst::init().expect("gstreamer");
-        let cfg = CompositeConfig::default();
-        let pipeline = gst::parse::launch(&format!(
-            "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 ! tee name=t",
-            cfg.width, cfg.height, cfg.fps
-        ))
-        .expect("test source")
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-        let tee = pipeline.by_name("t").expect("tee");
-        let files = Pipelines::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("shipped pipelines");
+        let (cfg, pipeline, tee, files) = moving_canvas();
         let desc = match codec {
             VideoCodec::H264 => &files.encode_h264,
             VideoCodec::Vp8 => &files.encode_vp8,
@@ -232,17 +239,7 @@ fn a_forced_vp8_keyframe_comes_at_once() {
 #[test]
 fn rungs_share_rtp_timestamps() {
     use crate::media::ladder::Rung;
-    gst::init().expect("gstreamer");
-    let cfg = CompositeConfig::default();
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 ! tee name=t",
-        cfg.width, cfg.height, cfg.fps
-    ))
-    .expect("test source")
-    .downcast::<gst::Pipeline>()
-    .expect("a pipeline");
-    let tee = pipeline.by_name("t").expect("tee");
-    let files = Pipelines::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("shipped pipelines");
+    let (cfg, pipeline, tee, files) = moving_canvas();
     let offset = 0x1234_5678;
     let mut outs = vec![];
     let mut branches = vec![];
