@@ -57,15 +57,15 @@ export function wantedHeight() {
 
 // Sends our preference on the current peer connection once the server has answered its offer
 // (before that it has no composite for us and would say `no_video`): when the connection, the
-// mode or (by more than 10 %) the wanted height changed since the last one sent, or `force`.
-export function syncPreference({ force = false } = {}) {
+// mode or (by more than 10 %) the wanted height changed since the last one sent.
+export function syncPreference() {
   const pc = state.pc;
   if (!pc || pc.signalingState === 'closed' || !pc.remoteDescription || state.phase !== 'call') return;
   const last = quality.sent;
   const maxHeight = wantedHeight() ?? last?.maxHeight ?? null;
   const same = last && last.pc === pc && last.mode === quality.mode
     && (maxHeight === last.maxHeight || (maxHeight && last.maxHeight && Math.abs(maxHeight - last.maxHeight) <= 0.1 * last.maxHeight));
-  if (same && !force) return;
+  if (same) return;
   if (send({ type: 'videoPreference', maxHeight, mode: quality.mode })) quality.sent = { pc, maxHeight, mode: quality.mode };
 }
 

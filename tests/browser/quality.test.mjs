@@ -260,6 +260,38 @@ test('the choice is sent again on a new peer connection: a reconnection the serv
   }
 });
 
+test('after a resume (the same session and peer connection) the choice is sent again and the cap holds', async (t) => {
+  const proxy = await tcpProxy(server.base);
+  const via = { base: proxy.base, log: () => server.log() };
+  const bob = await page('Bob', { viewport: { width: 1280, height: 900 } });
+  try {
+    await bob.page.addInitScript(() => localStorage.setItem('tessera.videoQuality', 'low'));
+    await createRoomAs(via, bob);
+    const first = await waitUntil(server, () => bob.sent.find((m) => m.type === 'videoPreference'), 'the preference');
+    await presents(bob, 360, first.at, 'before the drop');
+    const pc = await bob.page.evaluate(() => { window.__pc = window.tessera.pc; return true; });
+    assert.ok(pc);
+    const since = Date.now();
+    proxy.cut();
+    proxy.restore();
+    const welcome = await waitUntil(server, () => bob.received.find((m) => m.type === 'welcome' && m.at >= since), 'Bob to be welcomed back', 30000);
+    assert.equal(welcome.resumed, true, 'the same session');
+    const answer = await waitUntil(server, () => bob.received.find((m) => m.type === 'answer' && m.at >= since), "the ICE restart's answer", 30000);
+    const pref = await waitUntil(server, () => bob.sent.find((m) => m.type === 'videoPreference' && m.at >= since), 'the preference sent again');
+    assert.ok(pref.at >= answer.at, 'after the answer');
+    assert.equal(pref.mode, 'low');
+    assert.equal(await bob.page.evaluate(() => window.__pc === window.tessera.pc), true, 'on the same peer connection');
+    const at = Date.now();
+    await presentsMore(bob, 30, 'after the resume');
+    const frames = await cappedAt(bob, 360, first.at, Date.now(), 'before and after the resume');
+    t.diagnostic(`resumed: preference sent ${pref.at - answer.at} ms after the answer; ${frames} frames of at most 360 lines, ${Date.now() - at} ms of them after the resume`);
+    assert.deepEqual(bob.received.filter((m) => m.type === 'error'), [], 'no error');
+  } finally {
+    await bob.context.close();
+    await proxy.close();
+  }
+});
+
 test('what the server says about a weak link: paused shows over the composite, a bandwidth rung a small label, our own cap neither', async () => {
   const ann = await newPage(browser, 'Ann', { viewport: { width: 1280, height: 900 } });
   // The page's signaling socket goes through a route: the server's own videoQuality messages are
