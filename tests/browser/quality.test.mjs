@@ -7,8 +7,8 @@
 //   localStorage;
 // - a portrait phone (390×844, device pixel ratio 1) asks for the ~220 lines it shows and is
 //   sent nothing taller than 360; made desktop-size, it asks again (debounced) and gets 720;
-// - the choice is sent again on a new peer connection: a reconnection the server could not
-//   resume (resume windows of 0 s) still gets no more than 360 lines;
+// - the choice is sent again on a new peer connection (a reconnection the server could not
+//   resume: resume windows of 0 s) and after a resume: still no more than 360 lines;
 // - what the server says about a weak link (`videoQuality` paused, or L1/L2 for bandwidth) is
 //   shown over the composite: there the page hears only the videoQuality messages the test puts
 //   into its real signaling socket (a Playwright WebSocket route), since the server's own moves
@@ -16,8 +16,9 @@
 // Every frame the page presents is recorded with its height (requestVideoFrameCallback). On a
 // loopback the server may still move a receiver down for "bandwidth" when a busy machine delays
 // packets (the contract allows its own choice to be lower than the client's), so the client's
-// choices are checked as the caps they are (nothing taller after the switch) and the heights
-// they allow are waited for with deadlines that cover the server's recovery (its trials up).
+// choices are checked as the caps they are (nothing taller after the switch, no frame in Audio
+// only) together with the preferences sent, and the heights they allow are waited for until the
+// server shows them or says its own choice for the link is lower (a diagnostic says so).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
