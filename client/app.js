@@ -7,12 +7,14 @@
 //   media.js      camera/microphone, device pickers, level meter, audio only
 //   chat.js       chat panel (data channel or socket)      files.js   file uploads
 //   people.js     people list, layout, recording indicator
+//   quality.js    the composite's quality: data saver, size on screen, weak-link notices
 import { $, state, log, api, whenText } from './state.js';
 import { enterCall, initConnection, join, leaveCall, reconnected, setDispatch } from './connection.js';
 import { initPeer, onAnswer, onCandidate, renderShareButton, screenShareRefused } from './peer.js';
 import { initMedia, startMedia } from './media.js';
 import { chatError, chatFromWelcome, initChat, onChat, renderChatState, setChatDispatch, setChatEnabled } from './chat.js';
 import { initFiles } from './files.js';
+import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
 } from './people.js';
@@ -51,6 +53,10 @@ async function onMessage(msg, via = 'socket') {
       break;
     case 'answer':
       await onAnswer(msg.sdp);
+      syncPreference(); // the server has our composite now: say what we want of it
+      break;
+    case 'videoQuality':
+      onVideoQuality(msg);
       break;
     case 'candidate':
       await onCandidate(msg);
@@ -116,6 +122,9 @@ async function onError(msg, via) {
     await screenShareRefused(msg);
   } else if (['chat_rate_limited', 'chat_too_long', 'chat_disabled'].includes(msg.code)) {
     chatError(msg);
+  } else if (msg.code === 'no_video' || msg.code === 'bad_video_preference') {
+    // Our videoPreference could not apply (no composite on this connection): nothing to show.
+    console.warn(`videoPreference: ${msg.code}: ${msg.message}`);
   } else if (msg.code === 'connection_failed' && !state.mediaEverConnected && (state.handshakeRetries || 0) < 2) {
     // The first handshake failed (on a lossy path a DTLS flight can be lost too often): the
     // server ended the session; join again with a new peer connection, twice before asking.
@@ -153,6 +162,8 @@ async function onWelcome(msg) {
   for (const p of msg.participants) state.participants.set(p.id, p);
   state.layout = layoutFrom(msg.layout);
   chatFromWelcome(msg.chat);
+  qualityFromWelcome(msg.you, resumed);
+  if (resumed) preferenceLost(); // sent again after the ICE restart's answer
   if (was === 'reconnecting') {
     setRecording(msg.recording || null);
     renderLayout();
@@ -216,4 +227,5 @@ initPeer();
 initMedia();
 initChat();
 initFiles();
+initQuality();
 initConnection();

@@ -9,6 +9,7 @@ import { stopAllTracks, placeDevices, renderToggles } from './media.js';
 import { renderChatState, resetChat } from './chat.js';
 import { cancelUploads } from './files.js';
 import { renderLayout, renderPeople, setRecording } from './people.js';
+import { resetQuality } from './quality.js';
 
 // Back-off between attempts (capped low: after a drop the call should resume within about 2 s of
 // the network returning, even where no `online` event tells us), with ±20 % jitter so that a
@@ -82,6 +83,7 @@ export async function join(roomId, name, token, { notice = '' } = {}) {
   $('composite').srcObject = null;
   $('composite').muted = false;
   $('unmute').hidden = true;
+  resetQuality();
   resetChat();
   showHome({ status: notice ? `${notice} Joining…` : 'Joining…', cancel: true });
   connectJoin();

@@ -3,6 +3,7 @@
 import { $, state, log, send, capital } from './state.js';
 import { attachChatChannel } from './chat.js';
 import { lostSocket, mediaConnected } from './connection.js';
+import { resetQuality } from './quality.js';
 
 // A new peer connection for the media chosen (`state.mode`, `state.local`), with the `chat`
 // data channel created before the first offer, which it then sends.
@@ -11,6 +12,7 @@ export function startPeer() {
   const pc = new RTCPeerConnection({ iceServers: state.iceServers || [] });
   state.pc = pc;
   state.mediaEverConnected = false;
+  resetQuality(); // a new session on the server: the full composite until it says otherwise
   const composite = new MediaStream();
   $('composite').srcObject = composite;
   pc.ontrack = (ev) => {
