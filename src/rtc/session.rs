@@ -325,7 +325,7 @@ async fn control_rung(
                     return;
                 }
                 let c = *cap.borrow_and_update();
-                controller.set_cap(c)
+                Some(controller.set_cap(Instant::now(), c))
             }
         };
         if let Some(d) = decision

@@ -83,6 +83,8 @@ struct Participant {
     sending: bool,
     /// Its receiver of the composite, once subscribed (`quality.rs`).
     video: Option<quality::VideoOut>,
+    /// The client's last `videoPreference` (`maxHeight`, `mode`).
+    video_preference: Option<(Option<u32>, crate::protocol::VideoMode)>,
     /// The track (or stream) id the client says carries its shared screen.
     screen_track_id: Option<String>,
     /// The task feeding the shared screen into the room.
@@ -234,6 +236,7 @@ impl Participant {
             tasks: JoinSet::new(),
             sending: false,
             video: None,
+            video_preference: None,
             screen_track_id: None,
             screen_task: None,
             chat_channel: None,

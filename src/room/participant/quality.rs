@@ -73,6 +73,10 @@ impl Participant {
         let Some(video) = &mut self.video else { return };
         let from = video.rung;
         if from == d.rung {
+            if d.answers_preference {
+                let quality = video.quality(d.rung, d.reason.as_str(), d.estimate_bps);
+                self.send(ServerMessage::VideoQuality { quality }).await;
+            }
             return;
         }
         crate::metrics::receiver_moved(Some(label(from)), Some(label(d.rung)));
@@ -89,16 +93,26 @@ impl Participant {
         self.send(ServerMessage::VideoQuality { quality }).await;
     }
 
-    /// The client's `videoPreference`.
+    /// The client's `videoPreference`: kept, and applied now or when the composite starts
+    /// (a preference may come before the first answer).
     pub(super) async fn on_video_preference(&mut self, max_height: Option<u32>, mode: VideoMode) {
         if max_height.is_some_and(|h| h == 0 || h > MAX_HEIGHT) {
             let msg = format!("maxHeight must be 1 to {MAX_HEIGHT} pixels, or null for no limit");
             self.send(ServerMessage::error("bad_video_preference", msg)).await;
             return;
         }
-        match &self.video {
-            Some(video) => self.peer.set_video_cap(video.cap(max_height, mode)),
-            None => self.send(ServerMessage::error("no_video", "this session receives no composite video")).await,
+        self.video_preference = Some((max_height, mode));
+        if self.video.is_some() {
+            self.apply_video_preference();
+        } else if self.sending {
+            self.send(ServerMessage::error("no_video", "this session receives no composite video")).await;
+        }
+    }
+
+    /// Hands the kept preference to the rung controller (its answer comes as a `videoQuality`).
+    pub(super) fn apply_video_preference(&self) {
+        if let (Some(video), Some((max_height, mode))) = (&self.video, self.video_preference) {
+            self.peer.set_video_cap(video.cap(max_height, mode));
         }
     }
 }
