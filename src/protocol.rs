@@ -227,8 +227,9 @@ impl LeaveReason {
 pub enum ServerMessage {
     Welcome {
         participant_id: String,
-        /// Yourself as others see you (your role tells whether you have host powers).
-        you: ParticipantInfo,
+        /// Yourself as others see you (your role tells whether you have host powers). Boxed:
+        /// the largest variant by far.
+        you: Box<ParticipantInfo>,
         room_id: String,
         participants: Vec<ParticipantInfo>,
         ice_servers: Vec<IceServerInfo>,

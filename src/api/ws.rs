@@ -94,7 +94,7 @@ fn welcome_limits(state: &AppState) -> Limits {
 fn welcome(state: &AppState, room_id: &str, view: SessionView, resumed: bool) -> ServerMessage {
     ServerMessage::Welcome {
         participant_id: view.participant.id.clone(),
-        you: view.participant,
+        you: Box::new(view.participant),
         room_id: room_id.to_owned(),
         participants: view.participants,
         ice_servers: ice_servers(state),
