@@ -44,6 +44,9 @@ async fn flows_at_15(what: &str, c: &Client) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let fps = (c.frames() - n0) as f64 / t0.elapsed().as_secs_f64();
     let longest = c.take_longest_video_step();
+    eprintln!("{what}: {fps:.1} fps, longest step {longest:?}");
+    // L2 is meant to run at 15 fps; 18.7 was measured here and an outside check saw 30 in
+    // Chromium (issue 23, open): only the floor is asserted until the rate is fixed.
     assert!(fps >= 10.0, "{what}: {fps:.1} fps");
     assert!(longest <= Duration::from_millis(500), "{what}: a {longest:?} freeze");
 }
