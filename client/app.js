@@ -6,6 +6,7 @@
 //   peer.js       the peer connection, offers, ICE restarts, screen sharing, full screen
 //   media.js      camera/microphone, device pickers, level meter, audio only
 //   chat.js       chat panel (data channel or socket)      files.js   file uploads
+//   sendcap.js    the camera sent at its tile's size (cameraConstraint)
 //   people.js     people list, layout, recording indicator
 import { $, state, log, api, whenText } from './state.js';
 import { enterCall, initConnection, join, leaveCall, reconnected, setDispatch } from './connection.js';
@@ -13,6 +14,7 @@ import { initPeer, onAnswer, onCandidate, renderShareButton, screenShareRefused 
 import { initMedia, startMedia } from './media.js';
 import { chatError, chatFromWelcome, initChat, onChat, renderChatState, setChatDispatch, setChatEnabled } from './chat.js';
 import { initFiles } from './files.js';
+import { onCameraConstraint } from './sendcap.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
 } from './people.js';
@@ -54,6 +56,9 @@ async function onMessage(msg, via = 'socket') {
       break;
     case 'candidate':
       await onCandidate(msg);
+      break;
+    case 'cameraConstraint':
+      await onCameraConstraint(msg);
       break;
     case 'participantJoined':
       state.participants.set(msg.participant.id, msg.participant);
