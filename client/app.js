@@ -6,6 +6,7 @@
 //   peer.js       the peer connection, offers, ICE restarts, screen sharing, full screen
 //   media.js      camera/microphone, device pickers, level meter, audio only
 //   chat.js       chat panel (data channel or socket)      files.js   file uploads
+//   sendcap.js    the camera sent at its tile's size (cameraConstraint)
 //   people.js     people list, layout, recording indicator
 //   quality.js    the composite's quality: data saver, size on screen, weak-link notices
 import { $, state, log, api, whenText } from './state.js';
@@ -15,6 +16,7 @@ import { initMedia, startMedia } from './media.js';
 import { chatError, chatFromWelcome, initChat, onChat, renderChatState, setChatDispatch, setChatEnabled } from './chat.js';
 import { initFiles } from './files.js';
 import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
+import { onCameraConstraint } from './sendcap.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
 } from './people.js';
@@ -60,6 +62,9 @@ async function onMessage(msg, via = 'socket') {
       break;
     case 'candidate':
       await onCandidate(msg);
+      break;
+    case 'cameraConstraint':
+      await onCameraConstraint(msg);
       break;
     case 'participantJoined':
       state.participants.set(msg.participant.id, msg.participant);

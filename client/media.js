@@ -4,6 +4,7 @@
 // the "Audio only" mode, and releasing every track when leaving.
 import { $, state, log, inCall } from './state.js';
 import { startPeer, negotiate } from './peer.js';
+import { applySendCap } from './sendcap.js';
 
 const CAMERA = { width: 640, height: 480 };
 const store = {
@@ -154,6 +155,7 @@ export async function startKind(kind) {
   const t = state.transceivers?.[kind];
   if (t) {
     await t.sender.replaceTrack(track);
+    if (kind === 'video') applySendCap();
     if (t.direction !== 'sendrecv') {
       t.direction = 'sendrecv';
       t.sender.setStreams?.(state.local);
@@ -252,6 +254,7 @@ async function switchDevice(kind, deviceId) {
   }
   track.enabled = old.enabled;
   await state.transceivers?.[kind]?.sender.replaceTrack(track);
+  if (kind === 'video') applySendCap();
   state.local.removeTrack(old);
   old.stop();
   state.local.addTrack(track);

@@ -4,6 +4,7 @@ import { $, state, log, send, capital } from './state.js';
 import { attachChatChannel } from './chat.js';
 import { lostSocket, mediaConnected } from './connection.js';
 import { resetQuality } from './quality.js';
+import { applySendCap } from './sendcap.js';
 
 // A new peer connection for the media chosen (`state.mode`, `state.local`), with the `chat`
 // data channel created before the first offer, which it then sends.
@@ -35,6 +36,7 @@ export function startPeer() {
   };
   pc.oniceconnectionstatechange = () => watchIce(pc);
   addTransceivers(pc);
+  applySendCap();
   // Chat goes on this channel once it is open (else on the signaling socket).
   let dc = null;
   try {
@@ -159,6 +161,7 @@ export async function onAnswer(sdp) {
   } finally {
     state.onReply?.('answer');
   }
+  applySendCap(); // the camera's encoding may only exist now
 }
 
 export async function onCandidate(msg) {

@@ -71,6 +71,22 @@ pub struct VideoQuality {
     pub estimate_kbps: Option<u32>,
 }
 
+/// The size the participant's camera is drawn at in the composite, and the bitrate its camera
+/// should stay under (sent only to that participant, see `docs/signaling.md`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CameraConstraint {
+    /// The camera tile's size on the canvas, pixels (the picture is fitted into it, aspect
+    /// ratio kept).
+    pub width: u32,
+    pub height: u32,
+    /// The most the camera should send, kbit/s.
+    pub max_bitrate_kbps: u32,
+    /// `false`: the tile is not drawn now (left out of the layout, or covered by its
+    /// placeholder); `width`/`height` are then a small stand-in.
+    pub shown: bool,
+}
+
 /// A participant as others (and the REST API) see it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -313,6 +329,12 @@ pub enum ServerMessage {
         #[serde(flatten)]
         quality: VideoQuality,
     },
+    /// Your camera's tile in the composite changed size (only to you): send at most that size
+    /// and bitrate (`RTCRtpSender.setParameters`); the screen share is not concerned.
+    CameraConstraint {
+        #[serde(flatten)]
+        constraint: CameraConstraint,
+    },
     Error {
         code: String,
         message: String,
@@ -390,5 +412,8 @@ mod tests {
         })
         .unwrap();
         assert!(s.contains(r#""sdpMLineIndex":0"#), "{s}");
+        let constraint = CameraConstraint { width: 426, height: 240, max_bitrate_kbps: 332, shown: true };
+        let s = serde_json::to_string(&ServerMessage::CameraConstraint { constraint }).unwrap();
+        assert_eq!(s, r#"{"type":"cameraConstraint","width":426,"height":240,"maxBitrateKbps":332,"shown":true}"#);
     }
 }

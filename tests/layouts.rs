@@ -1,7 +1,8 @@
 //! Layouts end to end with synthetic participants of distinct colours (4:3 pictures): each
 //! layout puts each colour in its slot with its aspect kept (black bars beside it, never
 //! stretched); the floor follows whoever talks for a second, not a click; changing the layout
-//! twice a second never stalls the composite; only the host (or an API key) may change it.
+//! twice a second never stalls the composite; only the host (or an API key) may change it. Each
+//! camera is told the size of its tile (`cameraConstraint`).
 
 mod common;
 
@@ -39,6 +40,21 @@ async fn patch(addr: std::net::SocketAddr, room: &str, body: &str) -> (u16, Valu
     common::http::request(addr, "PATCH", &format!("/api/v1/rooms/{room}"), Some(body)).await
 }
 
+/// The first `cameraConstraint` `c` gets (from the start of its session, within 10 s) that is
+/// `width`×`height`; the constraints before it are skipped.
+async fn constraint_of(c: &mut Client, width: u64, height: u64) -> Value {
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let ev = c.next_event("cameraConstraint").await;
+            if ev["width"] == width && ev["height"] == height {
+                return ev;
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no cameraConstraint {width}x{height} within 10 s"))
+}
+
 /// The next event of `kind` within `limit`, skipping others.
 async fn next_of(c: &mut Client, kind: &str, limit: Duration) -> Option<Value> {
     tokio::time::timeout(limit, c.next_event(kind)).await.ok()
@@ -57,8 +73,11 @@ async fn each_layout_puts_each_colour_in_its_slot_and_keeps_the_aspect() {
     let server = TestServer::start().await;
     let addr = server.addr();
     let room = server.create_room().await;
-    let (mut r, _g, b) = three(addr, &room).await;
+    let (mut r, mut g, mut b) = three(addr, &room).await;
     assert_eq!(r.welcome["layout"], serde_json::json!({"layout": "grid", "pinnedParticipantId": null, "screenParticipantId": null}));
+    // Each camera is told its tile: a 640×360 cell of the 2×2 grid (docs/signaling.md).
+    let c = constraint_of(&mut b, 640, 360).await;
+    assert_eq!((c["maxBitrateKbps"].as_u64(), c["shown"].as_bool()), (Some(750), Some(true)), "{c}");
 
     // Grid of 3: 2×2 cells of 640×360; a 4:3 picture is 480×360 in the middle of its cell.
     eventually(Duration::from_secs(30), "the grid", || async {
@@ -74,6 +93,8 @@ async fn each_layout_puts_each_colour_in_its_slot_and_keeps_the_aspect() {
     assert_eq!(v["pinnedParticipantId"], b.id.as_str());
     let ev = next_of(&mut r, "layoutChanged", Duration::from_secs(5)).await.expect("layoutChanged");
     assert_eq!(ev["layout"], "pinned");
+    let c = constraint_of(&mut b, 1280, 540).await;
+    assert_eq!(c["maxBitrateKbps"], 1687, "the pinned slot: {c}");
     assert_eq!(ev["pinnedParticipantId"], b.id.as_str());
     assert!(ev["screenParticipantId"].is_null());
     eventually(Duration::from_secs(10), "the pinned layout", || async {
@@ -116,9 +137,18 @@ async fn each_layout_puts_each_colour_in_its_slot_and_keeps_the_aspect() {
         shows(&r, &[((320, 180), RED), ((960, 180), GREEN), ((320, 540), BLUE), ((960, 450), BLACK)])
     })
     .await;
+
     let (_, v) = common::http::request(addr, "GET", &format!("/api/v1/rooms/{room}"), None).await;
     assert_eq!(v["layout"], "grid");
     assert_eq!(v["participants"].as_array().map(Vec::len), Some(4), "still in the call: {v}");
+
+    // Green's video muted by the host: its tile shows the placeholder, so its camera is asked
+    // for a thumbnail at the least bitrate (after the 2 s a shrink is held).
+    let mute = format!("/api/v1/rooms/{room}/participants/{}/mute", g.id);
+    let (st, v) = common::http::request(addr, "POST", &mute, Some(r#"{"video":true}"#)).await;
+    assert_eq!(st, 200, "{v}");
+    let c = constraint_of(&mut g, 160, 90).await;
+    assert_eq!((c["maxBitrateKbps"].as_u64(), c["shown"].as_bool()), (Some(100), Some(false)), "{c}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -26,7 +26,7 @@ async fn next_json(ws: &mut Ws) -> serde_json::Value {
                 let v: serde_json::Value = serde_json::from_str(&t).expect("JSON");
                 if !matches!(
                     v["type"].as_str(),
-                    Some("candidate" | "participantJoined" | "participantLeft" | "activeSpeakers" | "layoutChanged")
+                    Some("candidate" | "participantJoined" | "participantLeft" | "activeSpeakers" | "layoutChanged" | "cameraConstraint")
                 ) {
                     return v;
                 }

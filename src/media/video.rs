@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// A receiver's share of one encoder's output.
 /// A receiver's place on the composite's ladder, and the ladder.
 pub struct VideoSubscription {
     pub receiver: Arc<Receiver>,
@@ -82,6 +81,8 @@ struct Tile {
     pad: gst::Pad,
     /// A placeholder drawn over the video while the participant is video-muted.
     cover: Option<(gst::Bin, gst::Pad)>,
+    /// Where the last relayout put it (`None`: not drawn).
+    rect: Option<layout::Rect>,
 }
 
 pub struct RoomVideo {
@@ -214,7 +215,7 @@ impl RoomVideo {
 
     /// Re-computes every tile's place from the layout choice and queues it whole (applied by
     /// the compositor between two frames; see [`super::stage`]).
-    fn relayout(&self) {
+    fn relayout(&mut self) {
         let c = &self.choice;
         let shown: Vec<&Tile> = self
             .tiles
@@ -228,10 +229,12 @@ impl RoomVideo {
             Some(v) => layout::place(v, &ids, &roles, self.cfg.width, self.cfg.height),
             None => layout::grid(ids.len(), self.cfg.width, self.cfg.height).into_iter().map(Some).collect(),
         };
+        let rects: Vec<Option<layout::Rect>> =
+            self.tiles.iter().map(|t| ids.iter().position(|id| *id == t.id).and_then(|i| rects[i])).collect();
         let mut placements = Vec::with_capacity(self.tiles.len() * 2);
         let mut borders = Vec::new();
-        for t in &self.tiles {
-            let rect = ids.iter().position(|id| *id == t.id).and_then(|i| rects[i]);
+        for (t, rect) in self.tiles.iter_mut().zip(rects) {
+            t.rect = rect;
             placements.push(Placement { pad: t.pad.clone(), rect, zorder: 1 });
             if let Some((_, pad)) = &t.cover {
                 placements.push(Placement { pad: pad.clone(), rect, zorder: 2 });
@@ -253,6 +256,15 @@ impl RoomVideo {
         }
     }
 
+    /// Each participant's camera tile: its size on the canvas, or `None` while it is not drawn
+    /// (left out of the layout) or covered by its placeholder (video muted by the host).
+    pub fn camera_tiles(&self) -> impl Iterator<Item = (&str, Option<(u32, u32)>)> {
+        self.tiles.iter().filter(|t| screen_owner(&t.id).is_none()).map(|t| {
+            let size = t.rect.filter(|_| t.cover.is_none()).map(|r| (r.w.unsigned_abs(), r.h.unsigned_abs()));
+            (t.id.as_str(), size)
+        })
+    }
+
     /// Whether `id` sends video that is being decoded (not a placeholder).
     pub fn has_video(&self, id: &str) -> bool {
         self.tiles.iter().any(|t| t.id == id && matches!(t.source, Source::Video(_)))
@@ -267,7 +279,7 @@ impl RoomVideo {
         let name = self.tiles.iter().find(|t| t.id == owner).map(|t| format!("{}'s screen", t.name)).unwrap_or_else(|| "Screen".into());
         let (bin, handle) = ingest::build(&name, codec, payload_type)?;
         let pad = self.link_source(&bin.bin)?;
-        self.tiles.push(Tile { id: screen_tile(owner), name, source: Source::Video(bin), pad, cover: None });
+        self.tiles.push(Tile { id: screen_tile(owner), name, source: Source::Video(bin), pad, cover: None, rect: None });
         self.relayout();
         Ok(handle)
     }
@@ -289,7 +301,7 @@ impl RoomVideo {
         }
         let bin = tile::placeholder(name, self.cfg.fps)?;
         let pad = self.link_source(&bin)?;
-        self.tiles.push(Tile { id: id.into(), name: name.into(), source: Source::Placeholder(bin), pad, cover: None });
+        self.tiles.push(Tile { id: id.into(), name: name.into(), source: Source::Placeholder(bin), pad, cover: None, rect: None });
         self.relayout();
         Ok(())
     }
@@ -300,7 +312,8 @@ impl RoomVideo {
         stage::copy_placement(&self.tiles[idx].pad, &pad);
         let name = self.tiles[idx].name.clone();
         let cover = self.tiles[idx].cover.take();
-        let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), name, source: new, pad, cover });
+        let rect = self.tiles[idx].rect;
+        let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), name, source: new, pad, cover, rect });
         self.unlink_source(old.source.bin(), &old.pad);
         self.relayout();
         Ok(())

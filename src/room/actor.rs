@@ -27,6 +27,7 @@ use tracing::Instrument;
 
 mod ladder;
 mod outputs;
+mod senders;
 mod settings;
 mod social;
 mod view;
@@ -56,6 +57,8 @@ enum Timer {
     Empty,
     /// Stop the composite's encoders nobody receives any more.
     ReapRungs,
+    /// A camera constraint held back is due (`senders.rs`).
+    Senders,
 }
 
 struct Room {
@@ -78,6 +81,8 @@ struct Room {
     egress_events: mpsc::UnboundedReceiver<EgressEvent>,
     /// Layout, pin, screen share and speakers (`view.rs`).
     view: view::View,
+    /// What each member's camera was told to send (`senders.rs`).
+    senders: senders::Senders,
     /// Chat history and rates (`social.rs`).
     chat: super::chat::ChatLog,
     /// Shared files (`social.rs`).
@@ -119,6 +124,7 @@ pub(crate) fn spawn(s: Start) {
         egress,
         egress_events,
         view: view::View::new(),
+        senders: Default::default(),
         chat: Default::default(),
         files,
         _lease: s.lease,
@@ -176,6 +182,8 @@ impl Room {
                 Some(u) = self.view.speaker_rx.recv() => self.on_speakers(u),
                 timer = sleep_until(deadline) => Box::pin(self.on_timer(timer)).await,
             }
+            // Whatever happened may have moved or resized tiles.
+            self.sync_senders();
         }
         // Out of the registry first: from here on lookups read the stored (ended) record instead
         // of asking an actor that no longer answers while its media is torn down.
@@ -211,6 +219,9 @@ impl Room {
         if let Some(at) = self.reap_at {
             consider(at, Timer::ReapRungs);
         }
+        if let Some(at) = self.senders.due() {
+            consider(at, Timer::Senders);
+        }
         if self.opened
             && let Some(since) = self.empty_since
         {
@@ -226,6 +237,8 @@ impl Room {
             Timer::Open => {}
             Timer::TimeLimit => self.end(EndReason::TimeLimit).await,
             Timer::Empty => self.end(EndReason::EmptyTimeout).await,
+            // The loop tells what is due after every turn.
+            Timer::Senders => {}
             Timer::ReapRungs => {
                 self.reap_at = None;
                 if let Some(m) = &mut self.media {

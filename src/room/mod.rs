@@ -20,7 +20,9 @@ use crate::egress::OutputError;
 use crate::media::audio::AudioInput;
 use crate::media::video::VideoSubscription;
 use crate::media::{PacketSink, VideoCodec, VideoIngest};
-use crate::protocol::{ChatMessage, ChatState, Connection, FileInfo, LayoutInfo, LeaveReason, ParticipantInfo, RecordingInfo, SpeakerInfo};
+use crate::protocol::{
+    CameraConstraint, ChatMessage, ChatState, Connection, FileInfo, LayoutInfo, LeaveReason, ParticipantInfo, RecordingInfo, SpeakerInfo,
+};
 use crate::records::MediaStats;
 use crate::records::StreamView;
 use crate::records::recording::RecordingRecord;
@@ -101,6 +103,8 @@ pub enum RoomEvent {
     Chat(ChatMessage),
     /// The host turned chat on or off.
     ChatChanged(bool),
+    /// Your camera's tile changed size: what your camera should send now.
+    CameraConstraint(CameraConstraint),
 }
 
 /// The room's actor is gone (the room ended, or the server is stopping): the one answer every

@@ -7,6 +7,7 @@
 
 use super::data::Channel;
 use super::inbound::{InboundTrack, MediaPulse};
+use super::remb::SendCap;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -102,16 +103,22 @@ pub enum PeerEvent {
 
 /// The handler given to webrtc-rs: forwards into an unbounded channel so a callback never
 /// waits on the participant task (which may itself be waiting on the peer connection). The
-/// tracks it reports stamp one [`MediaPulse`].
+/// tracks it reports stamp one [`MediaPulse`] and send one [`SendCap`] to the client as REMB.
 pub struct PeerEventForwarder {
     tx: mpsc::UnboundedSender<PeerEvent>,
     pulse: MediaPulse,
+    cap: Arc<SendCap>,
 }
 
 impl PeerEventForwarder {
     pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<PeerEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Arc::new(Self { tx, pulse: MediaPulse::new() }), rx)
+        (Arc::new(Self { tx, pulse: MediaPulse::new(), cap: Arc::default() }), rx)
+    }
+
+    /// The cap on what the client sends, which its video tracks' readers send it as REMB.
+    pub(super) fn send_cap(&self) -> Arc<SendCap> {
+        self.cap.clone()
     }
 
     /// When the connection's inbound media last arrived (every track's packets stamp it).
@@ -138,7 +145,7 @@ impl PeerConnectionEventHandler for PeerEventForwarder {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.tx.send(PeerEvent::Track(InboundTrack::new(track, self.pulse.clone())));
+        let _ = self.tx.send(PeerEvent::Track(InboundTrack::new(track, self.pulse.clone(), self.cap.subscribe())));
     }
 
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {

@@ -9,7 +9,8 @@
 //!
 //! Every packet read (padding included) stamps the peer connection's [`MediaPulse`]: whether
 //! the client's media still arrives is what keeps its session while its signaling socket is
-//! away.
+//! away. A video track's reader also sends the sender the connection's cap as REMB (see
+//! `remb.rs`), once a second and at every change.
 
 use crate::media::audio::AudioInput;
 use crate::media::{VideoCodec, VideoIngest};
@@ -20,6 +21,7 @@ use rtc::shared::marshal::Marshal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// Shortest gap between two PLIs we send a sender.
@@ -67,10 +69,12 @@ impl Default for MediaPulse {
     }
 }
 
-/// A remote track, as the peer connection reported it, and the pulse its packets stamp.
+/// A remote track, as the peer connection reported it, the pulse its packets stamp and the cap
+/// (bits/s) its sender is held to.
 pub struct InboundTrack {
     track: Arc<dyn TrackRemote>,
     pulse: MediaPulse,
+    cap: watch::Receiver<Option<u64>>,
 }
 
 /// A video track's first packet with a picture: it tells the payload type and codec the sender
@@ -103,8 +107,8 @@ fn codec_of(mime: &str) -> Option<VideoCodec> {
 }
 
 impl InboundTrack {
-    pub(super) fn new(track: Arc<dyn TrackRemote>, pulse: MediaPulse) -> Self {
-        Self { track, pulse }
+    pub(super) fn new(track: Arc<dyn TrackRemote>, pulse: MediaPulse, cap: watch::Receiver<Option<u64>>) -> Self {
+        Self { track, pulse, cap }
     }
 
     /// The webrtc-rs track, for client-side tools (the load generator) that read it themselves.
@@ -165,9 +169,16 @@ impl InboundTrack {
         Some(FirstVideo { packet, mime })
     }
 
+    /// Sends the sender of `media_ssrc` the cap `bps` (nothing while there is none).
+    async fn remb(&self, bps: Option<u64>, media_ssrc: u32) {
+        if let Some(bps) = bps {
+            let _ = self.track.write_rtcp(vec![Box::new(super::remb::packet(bps, media_ssrc))]).await;
+        }
+    }
+
     /// Feeds the track's video into `ingest`, `first` first, until the track ends. Asks the
     /// sender for a keyframe at once (the decoder starts from nothing), then whenever the
-    /// ingest asks, at most once per `SENDER_PLI_GAP` (500 ms).
+    /// ingest asks, at most once per `SENDER_PLI_GAP` (500 ms); sends it the cap as REMB.
     pub async fn pump_video(&self, first: FirstVideo, ingest: &mut VideoIngest) {
         let first = first.packet;
         let media_ssrc = first.header.ssrc;
@@ -186,8 +197,20 @@ impl InboundTrack {
         if let Ok(b) = first.marshal() {
             ingest.push_rtp(b.freeze());
         }
+        let mut cap = self.cap.clone();
+        let mut remb_tick = tokio::time::interval(super::remb::EVERY);
+        remb_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                // The first tick is at once.
+                _ = remb_tick.tick() => {
+                    let bps = *cap.borrow();
+                    self.remb(bps, media_ssrc).await;
+                }
+                Ok(()) = cap.changed() => {
+                    let bps = *cap.borrow_and_update();
+                    self.remb(bps, media_ssrc).await;
+                }
                 ev = self.poll() => match ev {
                     Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
                     Some(TrackRemoteEvent::OnRtpPacket(p)) => {

@@ -8,7 +8,8 @@
 //!   requests from the receiver, its child tasks.
 //! - [`PeerEvent`] (`events.rs`): what the connection reports, forwarded from webrtc-rs's
 //!   callbacks into the owning participant task and translated on the way.
-//! - [`InboundTrack`] (`inbound.rs`): a track the client sends, pumped into the media graph.
+//! - [`InboundTrack`] (`inbound.rs`): a track the client sends, pumped into the media graph,
+//!   with the room's cap on what the client sends as REMB (`remb.rs`).
 //! - [`data::Channel`] (`data.rs`): a data channel the client opened, and its reader.
 //! - What a receiver reports about the composite (`feedback.rs`: REMB, loss, round trip, and
 //!   NACKs held to a budget) and the rung controller that reads it ([`bwe::Controller`]).
@@ -22,6 +23,7 @@ mod events;
 mod feedback;
 mod inbound;
 mod keyframe;
+mod remb;
 pub mod sdp;
 mod session;
 

@@ -17,6 +17,7 @@ use super::data::{self, Channel, ChannelEvent};
 use super::events::{Candidate, PeerEvent, PeerEventForwarder};
 use super::feedback::LinkReport;
 use super::inbound::MediaPulse;
+use super::remb::SendCap;
 use super::sdp::{self, SdpError};
 use super::{PT_H264, PT_OPUS, PT_VP8, RtcError, RtcFactory, RtpWriter, audio_codec, local_rtp_track, video_codec};
 use crate::media::VideoCodec;
@@ -98,6 +99,8 @@ pub struct PeerSession {
     cap: watch::Sender<Option<Rung>>,
     /// When the client's media last arrived.
     pulse: MediaPulse,
+    /// The cap on what the client sends, sent to it as REMB.
+    send_cap: Arc<SendCap>,
 }
 
 impl PeerSession {
@@ -106,6 +109,7 @@ impl PeerSession {
         let (forwarder, events) = PeerEventForwarder::new();
         let report = Arc::new(Mutex::new(LinkReport::default()));
         let pulse = forwarder.pulse();
+        let send_cap = forwarder.send_cap();
         let pc = factory.peer(forwarder.clone(), report.clone()).await?;
         let session = Self {
             pc,
@@ -122,6 +126,7 @@ impl PeerSession {
             events: forwarder.sender(),
             cap: watch::channel(Some(Rung::L0)).0,
             pulse,
+            send_cap,
         };
         Ok((session, events))
     }
@@ -232,6 +237,12 @@ impl PeerSession {
     /// tick.
     pub fn set_video_cap(&self, cap: Option<Rung>) {
         self.cap.send_replace(cap);
+    }
+
+    /// Holds what the client sends to its camera's cap, `camera_kbps`, plus room for its
+    /// microphone and, when `sharing`, its screen: sent to it as REMB (see `remb.rs`).
+    pub fn cap_sender(&self, camera_kbps: u32, sharing: bool) {
+        self.send_cap.set(camera_kbps, sharing);
     }
 
     /// What the receiver reported lately.

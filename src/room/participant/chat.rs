@@ -26,6 +26,7 @@ impl Participant {
                 let screen_track_id = screen_track_id.filter(|t| !t.is_empty());
                 let stopped_sharing = self.screen_track_id.is_some() && screen_track_id.is_none();
                 self.screen_track_id = screen_track_id;
+                self.cap_sender();
                 if let Err(e) = self.on_offer(sdp).await {
                     tracing::info!(error = %e, "offer refused");
                     self.send(ServerMessage::error("bad_sdp", e.to_string())).await;

@@ -19,7 +19,7 @@ mod quality;
 mod tracks;
 
 use super::{CountGuard, RoomEvent, RoomHandle, Stats};
-use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
+use crate::protocol::{CameraConstraint, ClientMessage, LeaveReason, ServerMessage};
 use crate::rtc;
 use chat::Via;
 use link::{Link, Patience};
@@ -89,6 +89,10 @@ struct Participant {
     screen_track_id: Option<String>,
     /// The task feeding the shared screen into the room.
     screen_task: Option<tokio::task::AbortHandle>,
+    /// What the room last said the camera should send, and whether the client sends a camera
+    /// (it is told only then; `tracks.rs`).
+    camera: Option<CameraConstraint>,
+    camera_live: bool,
     /// The client's open `chat` data channel (chat goes there; else over signaling).
     chat_channel: Option<rtc::data::Channel>,
     /// Where data channel readers report.
@@ -222,7 +226,9 @@ fn room_message(ev: RoomEvent) -> Option<ServerMessage> {
         RoomEvent::ChatChanged(enabled) => ServerMessage::ChatChanged { enabled },
         // Chat may go on the data channel, and removal or the end finishes the session: the
         // participant's loop sends these itself.
-        RoomEvent::Chat(_) | RoomEvent::Removed(_) | RoomEvent::Ended(_) | RoomEvent::Moving => return None,
+        RoomEvent::Chat(_) | RoomEvent::Removed(_) | RoomEvent::Ended(_) | RoomEvent::Moving | RoomEvent::CameraConstraint(_) => {
+            return None;
+        }
     })
 }
 
@@ -239,6 +245,8 @@ impl Participant {
             video_preference: None,
             screen_track_id: None,
             screen_task: None,
+            camera: None,
+            camera_live: false,
             chat_channel: None,
             channel_tx,
             link: Link::default(),
@@ -255,6 +263,8 @@ impl Participant {
                 self.out = out;
                 self.link.socket_lost = None;
                 self.report_link().await;
+                // It may have been sent while the socket was away.
+                self.tell_camera().await;
             }
             Input::GiveUp => {
                 let (at, why) = self.give_up_at()?;
@@ -317,6 +327,7 @@ impl Participant {
                 return Some(Exit::Removed);
             }
             Some(RoomEvent::Chat(message)) => self.send_chat(ServerMessage::Chat { message }, Via::Channel).await,
+            Some(RoomEvent::CameraConstraint(c)) => self.on_camera_constraint(c).await,
             Some(other) => {
                 if let Some(msg) = room_message(other) {
                     self.send(msg).await;

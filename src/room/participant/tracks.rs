@@ -3,12 +3,16 @@
 //! packets is [`rtc::InboundTrack`]'s and [`rtc::PeerSession`]'s; which track goes where,
 //! attaching and detaching it, and what the client is told are decided here.
 //!
+//! The room's `cameraConstraint` goes to the client (which applies it to its camera) once its
+//! camera's track has arrived (a client that sends no camera is not told), and, as a cap on
+//! everything the client sends, to its peer connection (REMB, for clients that do not).
+//!
 //! Invariants: at most one screen task runs; a replacement screen's old tile is detached
 //! before the new one attaches (room commands are handled in order). Each ingest task detaches
 //! what it attached when its track ends.
 
 use super::Participant;
-use crate::protocol::ServerMessage;
+use crate::protocol::{CameraConstraint, ServerMessage};
 use crate::room::{RoomHandle, RoomMediaError};
 use crate::rtc;
 use tokio::sync::mpsc;
@@ -32,7 +36,33 @@ impl Participant {
             let out = self.out.clone();
             self.screen_task = Some(self.tasks.spawn(ingest_video(room, id, track, Some(out)).in_current_span()));
         } else {
+            if track.kind().await == Some(rtc::MediaKind::Video) && !self.camera_live {
+                self.camera_live = true;
+                self.tell_camera().await;
+            }
             self.tasks.spawn(ingest_track(room, id, track).in_current_span());
+        }
+    }
+
+    /// The room's new constraint for the camera: to the client, and as the sender's cap.
+    pub(super) async fn on_camera_constraint(&mut self, constraint: CameraConstraint) {
+        self.camera = Some(constraint);
+        self.cap_sender();
+        self.tell_camera().await;
+    }
+
+    /// Tells the client the camera's constraint, if it sends a camera and there is one.
+    pub(super) async fn tell_camera(&self) {
+        if let Some(constraint) = self.camera.filter(|_| self.camera_live) {
+            self.send(ServerMessage::CameraConstraint { constraint }).await;
+        }
+    }
+
+    /// Caps what the client sends at its camera's constraint, with room for a screen while it
+    /// shares one (called again after every offer: a share starts and ends with one).
+    pub(super) fn cap_sender(&self) {
+        if let Some(c) = self.camera {
+            self.peer.cap_sender(c.max_bitrate_kbps, self.screen_track_id.is_some());
         }
     }
 
