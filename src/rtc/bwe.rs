@@ -28,11 +28,18 @@ pub const TICK: Duration = Duration::from_millis(500);
 pub const WARMUP: Duration = Duration::from_secs(5);
 pub const SETTLE: Duration = Duration::from_millis(1500);
 pub const BASE_HOLD: Duration = Duration::from_secs(3);
-pub const MAX_HOLD: Duration = Duration::from_secs(8);
+pub const MAX_HOLD: Duration = Duration::from_secs(6);
 pub const TRIAL: Duration = Duration::from_secs(6);
 pub const CONGESTED: f64 = 0.7;
 /// Ticks of a low REMB before moving down (loss needs two).
 pub const REMB_TICKS: u32 = 4;
+/// A REMB counts as congestion only once it fell below this share of its peak since the last
+/// move: a browser's estimate ramps up slowly after a start or a pause, and a low but rising
+/// estimate is no congestion.
+pub const DROPPED: f64 = 0.85;
+/// Share of the next rung's bitrate a REMB must reach before a trial of it (L1 → L0 on a
+/// 1500 kbit/s ladder: 675 kbit/s, under the ~685 a receiver of L1 can report).
+pub const NEXT_SHARE: f64 = 0.45;
 pub const HEADROOM: f64 = 1.3;
 pub const LOSSY: f64 = 0.10;
 pub const VERY_LOSSY: f64 = 0.25;
@@ -106,6 +113,8 @@ pub struct Controller {
     good_since: Option<Instant>,
     bad_ticks: u32,
     remb_ticks: u32,
+    /// The highest REMB since the last move.
+    remb_peak: u64,
     hold: Duration,
     trial_at: Option<Instant>,
     last_loss: Option<Instant>,
@@ -136,6 +145,7 @@ impl Controller {
             good_since: None,
             bad_ticks: 0,
             remb_ticks: 0,
+            remb_peak: 0,
             hold: BASE_HOLD,
             trial_at: None,
             last_loss: None,
@@ -206,7 +216,11 @@ impl Controller {
         }
         let loss = self.loss;
         let warming = now < self.remb_from;
-        let remb_low = !warming && i.remb_bps.is_some_and(|r| (r as f64) < CONGESTED * i.sent_bps);
+        if let Some(r) = i.remb_bps {
+            self.remb_peak = self.remb_peak.max(r);
+        }
+        let remb_low =
+            !warming && i.remb_bps.is_some_and(|r| (r as f64) < CONGESTED * i.sent_bps && (r as f64) < DROPPED * self.remb_peak as f64);
         let lossy = loss.is_some_and(|l| l > LOSSY);
         let very_lossy = loss.is_some_and(|l| l > VERY_LOSSY);
         let estimate = match (i.remb_bps.filter(|_| !warming), lossy) {
@@ -231,8 +245,15 @@ impl Controller {
             let fits = self.fit(estimate);
             self.chosen = match (fits, one_down) {
                 (Some(f), Some(d)) => Some(f.max(d)),
+                // Video pauses on loss only: a REMB alone (a browser's estimate collapses when
+                // its machine is starved) never takes the picture away.
+                _ if !lossy && !very_lossy => Some(Rung::L2),
                 _ => None,
             };
+            if self.chosen == Some(current) {
+                self.moved(now);
+                return None;
+            }
             if self.trial_at.is_some_and(|t| now.saturating_duration_since(t) < TRIAL) {
                 self.hold = (self.hold * 2).min(MAX_HOLD);
             }
@@ -248,12 +269,15 @@ impl Controller {
             self.trial_at = None;
             self.hold = BASE_HOLD;
         }
-        let room_up = i.remb_bps.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps);
         let held = self.good_since.is_some_and(|g| now.saturating_duration_since(g) >= self.hold);
         let next = match self.chosen {
             None => Some(Rung::L2),
             Some(c) => c.up(),
         };
+        // A REMB (if fresh) must have room over what is sent and cover [`NEXT_SHARE`] of the
+        // next rung (it cannot exceed ~1.5× what arrives, so the whole rung cannot be asked for).
+        let share_next = next.map_or(0.0, |n| self.nominal[n.index()] * NEXT_SHARE);
+        let room_up = i.remb_bps.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
         // Up only where the cap lets the move show.
         let capped = match (next, self.cap) {
             (Some(n), Some(cap)) => n < cap,
@@ -278,6 +302,7 @@ impl Controller {
 
     fn moved(&mut self, now: Instant) {
         self.last_change = now;
+        self.remb_peak = 0;
         self.loss = None;
         self.good_since = None;
         self.bad_ticks = 0;
@@ -391,8 +416,10 @@ mod tests {
         let t0 = Instant::now();
         let mut c = Controller::new(t0, LADDER);
         assert!(run(&mut c, t0, 0.0, 4.5, |_| (Some(300_000), 0.0, 1_400_000.0)).is_empty(), "a start-up REMB moves nobody");
-        // After warm-up the same estimate is believed: 300 kbit/s fits L2.
-        let d = run(&mut c, t0, 5.0, 3.0, |_| (Some(300_000), 0.0, 1_400_000.0));
+        // After warm-up an estimate that never dropped is a slow ramp, not congestion...
+        assert!(run(&mut c, t0, 5.0, 3.0, |_| (Some(300_000), 0.0, 1_400_000.0)).is_empty());
+        // ...and one that fell from its peak is believed: 300 kbit/s fits L2.
+        let d = run(&mut c, t0, 8.0, 4.0, |t| (Some(if t < 9.0 { 1_600_000 } else { 300_000 }), 0.0, 1_400_000.0));
         assert_eq!(d.first().map(|(_, d)| d.rung), Some(Some(Rung::L2)), "{d:?}");
     }
 
