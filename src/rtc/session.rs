@@ -329,6 +329,15 @@ async fn control_rung(
                     sent_bps = if sent_bps == 0.0 { rate } else { 0.6 * sent_bps + 0.4 * rate };
                 }
                 (last_bytes, last_at) = (r.video_bytes, now);
+                tracing::debug!(
+                    remb_bps = ?r.fresh_remb(now),
+                    loss = ?r.video_loss.map(|(l, at)| (l, now.saturating_duration_since(at).as_millis())),
+                    rtt_ms = ?r.rtt.map(|d| d.as_millis()),
+                    sent_bps = sent_bps as u64,
+                    resent_bytes = r.resent_bytes,
+                    nacks = r.nacks,
+                    "link report"
+                );
                 controller.update(&bwe::Inputs { now, remb_bps: r.fresh_remb(now), loss: r.video_loss, sent_bps })
             }
             changed = cap.changed() => {

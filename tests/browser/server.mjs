@@ -7,12 +7,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 // `extraArgs` go after the defaults, e.g. `['--config', file]` (flags override the file).
 // `listen`: the address to listen on (default a free loopback port the server picks; a cluster
-// node needs its port known before it starts, since its node URL is made from it).
-export async function startServer(extraArgs = [], { listen = '127.0.0.1:0' } = {}) {
+// node needs its port known before it starts, since its node URL is made from it). `env`: more
+// environment variables for the server (e.g. its RUST_LOG).
+export async function startServer(extraArgs = [], { listen = '127.0.0.1:0', env = {} } = {}) {
   const bin = process.env.TESSERA_BIN || path.join(root, 'target/debug/tessera');
   const child = spawn(bin, ['serve', '--listen', listen, '--database', ':memory:', ...extraArgs], {
     cwd: root,
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
