@@ -277,7 +277,10 @@ impl Controller {
         // A REMB (if fresh) must have room over what is sent and cover [`NEXT_SHARE`] of the
         // next rung (it cannot exceed ~1.5× what arrives, so the whole rung cannot be asked for).
         let share_next = next.map_or(0.0, |n| self.nominal[n.index()] * NEXT_SHARE);
-        let room_up = i.remb_bps.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
+        // A REMB under half of what demonstrably arrives without loss is not believed (seen:
+        // Chromium stuck at 12 kbit/s while receiving 430 without loss, after a weak spell).
+        let believed = i.remb_bps.filter(|r| !(self.loss.is_some_and(|l| l < 0.02) && (*r as f64) < 0.5 * i.sent_bps));
+        let room_up = believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
         // Up only where the cap lets the move show.
         let capped = match (next, self.cap) {
             (Some(n), Some(cap)) => n < cap,
