@@ -26,7 +26,6 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use rtc_rtp as rtp;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How long a lower rung's encoder keeps running after its last receiver left.
@@ -154,8 +153,6 @@ pub struct Receiver {
     state: Mutex<SwitchState>,
     /// Each rung's keyframe gate, once the receiver was fed from it.
     gates: Mutex<[Option<Arc<KeyframeGate>>; 3]>,
-    /// Payload bytes sent to the receiver (all rungs), for its controller's rate.
-    sent_bytes: AtomicU64,
 }
 
 struct SwitchState {
@@ -186,7 +183,6 @@ impl Receiver {
                 picture_id_shift: 0,
             }),
             gates: Mutex::default(),
-            sent_bytes: AtomicU64::new(0),
         })
     }
 
@@ -207,11 +203,6 @@ impl Receiver {
         if rung.is_none() {
             st.current = None;
         }
-    }
-
-    /// Payload bytes sent so far.
-    pub fn sent_bytes(&self) -> u64 {
-        self.sent_bytes.load(Ordering::Relaxed)
     }
 
     pub(super) fn set_gate(&self, rung: Rung, gate: Arc<KeyframeGate>) {
@@ -262,32 +253,31 @@ impl Receiver {
             packet.payload = rewrite_picture_id(packet.payload, st.picture_id_shift, &mut st.last_picture_id);
         }
         let marker = packet.header.marker;
-        let size = packet.payload.len() as u64;
-        match self.out.send(packet) {
-            d @ (Delivery::Sent | Delivery::Dropped) => {
-                // A dropped packet still used its number: the receiver sees the loss and asks.
-                st.next_seq = st.next_seq.wrapping_add(1);
-                st.frame_done = marker;
-                if d == Delivery::Sent {
-                    self.sent_bytes.fetch_add(size, Ordering::Relaxed);
-                }
-                d
-            }
-            other => other,
+        let delivery = self.out.send(packet);
+        if matches!(delivery, Delivery::Sent | Delivery::Dropped) {
+            // A dropped packet still used its number: the receiver sees the loss and asks.
+            st.next_seq = st.next_seq.wrapping_add(1);
+            st.frame_done = marker;
         }
+        delivery
     }
 }
 
 fn vp8_picture_id(p: &[u8]) -> Option<u16> {
     let (at, long) = vp8_descriptor(p)?.picture_id?;
-    Some(if long { (u16::from(p[at] & 0x7f) << 8) | u16::from(p[at + 1]) } else { u16::from(p[at] & 0x7f) })
+    Some(if long { read_long_id(p, at) } else { u16::from(p[at] & 0x7f) })
+}
+
+/// The 15-bit picture id at `at` (the descriptor parser checked both bytes are there).
+fn read_long_id(p: &[u8], at: usize) -> u16 {
+    (u16::from(p[at] & 0x7f) << 8) | u16::from(p[at + 1])
 }
 
 /// Shifts a 15-bit VP8 picture id by `shift` and records the id sent. Payloads without one
 /// (or with the 7-bit form, which the shipped pipeline does not use) pass unchanged.
 fn rewrite_picture_id(payload: Bytes, shift: u16, last: &mut Option<u16>) -> Bytes {
     let Some((at, true)) = vp8_descriptor(&payload).and_then(|d| d.picture_id) else { return payload };
-    let id = ((u16::from(payload[at] & 0x7f) << 8) | u16::from(payload[at + 1])).wrapping_add(shift) & 0x7fff;
+    let id = read_long_id(&payload, at).wrapping_add(shift) & 0x7fff;
     *last = Some(id);
     if shift == 0 {
         return payload;

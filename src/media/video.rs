@@ -488,17 +488,6 @@ impl RoomVideo {
         }
     }
 
-    /// Receivers on each rung now (by the rung they are fed from).
-    pub fn receivers_per_rung(&self) -> [usize; 3] {
-        let mut n = [0; 3];
-        for r in self.receivers.values() {
-            if let (Some(rung), _) = r.rungs() {
-                n[rung.index()] += 1;
-            }
-        }
-        n
-    }
-
     /// Feeds the H.264 composite (the very access units H.264 receivers get) to `tap`, starting
     /// the H.264 encoder if no receiver uses it, and forces a keyframe for the tap to start on.
     pub fn add_tap(&mut self, id: &str, tap: Arc<dyn EgressTap>) -> Result<Arc<KeyframeGate>, MediaError> {

@@ -239,15 +239,7 @@ impl Room {
             Timer::Empty => self.end(EndReason::EmptyTimeout).await,
             // The loop tells what is due after every turn.
             Timer::Senders => {}
-            Timer::ReapRungs => {
-                self.reap_at = None;
-                if let Some(m) = &mut self.media {
-                    m.video.reap_idle_rungs();
-                    if m.video.may_reap() {
-                        self.reap_at = Some(Instant::now() + ladder::REAP_EVERY);
-                    }
-                }
-            }
+            Timer::ReapRungs => self.reap_rungs(),
         }
     }
 

@@ -245,11 +245,6 @@ impl PeerSession {
         self.send_cap.set(camera_kbps, sharing);
     }
 
-    /// What the receiver reported lately.
-    pub fn link_report(&self) -> LinkReport {
-        self.report.lock().clone()
-    }
-
     /// Reads `channel` into `tx` ([`data::read`]) until it closes or the session does.
     pub fn read_data_channel(&mut self, channel: Channel, tx: mpsc::Sender<ChannelEvent>) {
         self.tasks.spawn(data::read(channel, tx).in_current_span());
@@ -329,8 +324,9 @@ async fn control_rung(
                     sent_bps = if sent_bps == 0.0 { rate } else { 0.6 * sent_bps + 0.4 * rate };
                 }
                 (last_bytes, last_at) = (r.video_bytes, now);
+                let remb_bps = r.fresh_remb(now);
                 tracing::debug!(
-                    remb_bps = ?r.fresh_remb(now),
+                    remb_bps = ?remb_bps,
                     loss = ?r.video_loss.map(|(l, at)| (l, now.saturating_duration_since(at).as_millis())),
                     rtt_ms = ?r.rtt.map(|d| d.as_millis()),
                     sent_bps = sent_bps as u64,
@@ -338,7 +334,7 @@ async fn control_rung(
                     nacks = r.nacks,
                     "link report"
                 );
-                controller.update(&bwe::Inputs { now, remb_bps: r.fresh_remb(now), loss: r.video_loss, sent_bps })
+                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps })
             }
             changed = cap.changed() => {
                 if changed.is_err() {

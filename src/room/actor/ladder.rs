@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How often the room looks for idle encoders while the ladder may have some.
-pub(super) const REAP_EVERY: Duration = Duration::from_secs(2);
+const REAP_EVERY: Duration = Duration::from_secs(2);
 
 impl Room {
     pub(super) fn set_video_rung(&mut self, id: &str, rung: Option<Rung>, quality: VideoQuality) {
@@ -18,7 +18,21 @@ impl Room {
         if let Err(e) = media.video.set_rung(id, rung) {
             tracing::warn!(participant = %id, error = %e, "could not start the composite's rung");
         }
-        if self.reap_at.is_none() && media.video.may_reap() {
+        self.keep_reaping();
+    }
+
+    /// Stops the rungs idle long enough; looks again later while any may fall idle.
+    pub(super) fn reap_rungs(&mut self) {
+        self.reap_at = None;
+        if let Some(media) = &mut self.media {
+            media.video.reap_idle_rungs();
+        }
+        self.keep_reaping();
+    }
+
+    /// Schedules the next look for idle rungs, unless one is due already or none can be idle.
+    fn keep_reaping(&mut self) {
+        if self.reap_at.is_none() && self.media.as_ref().is_some_and(|m| m.video.may_reap()) {
             self.reap_at = Some(Instant::now() + REAP_EVERY);
         }
     }
