@@ -52,6 +52,13 @@ pub struct LinkReport {
     pub resent_bytes: u64,
     /// NACK packets received for the composite.
     pub nacks: u64,
+    /// Video packets sent for the first time, and how many of them were NACKed (each counted
+    /// once, however often it is asked for): the fastest loss signal there is, one round trip.
+    pub video_packets: u64,
+    pub video_nacked: u64,
+    /// Bytes of probe packets (copies of packets already sent, see `ladder::Receiver::probe`):
+    /// on the wire, but not media, so not in `video_bytes`.
+    pub probe_bytes: u64,
 }
 
 impl LinkReport {
@@ -66,6 +73,8 @@ struct Sent {
     seq: u16,
     at: Instant,
     size: u32,
+    /// Already NACKed once (counted in `video_nacked`).
+    nacked: bool,
 }
 
 /// The interceptor (one per peer connection).
@@ -106,14 +115,21 @@ impl ReceiverFeedback {
 
     fn on_sent(&mut self, now: Instant, ssrc: u32, seq: u16, size: usize, resent: bool) {
         let Some(ring) = self.video.get_mut(&ssrc) else { return };
+        let slot = &mut ring[usize::from(seq) % RING];
         let mut r = self.report.lock();
         if resent {
             r.resent_bytes += size as u64;
             return;
         }
+        if slot.is_some_and(|s| s.seq == seq) {
+            // A copy of a packet sent moments ago: a probe.
+            r.probe_bytes += size as u64;
+            return;
+        }
         r.video_bytes += size as u64;
+        r.video_packets += 1;
         drop(r);
-        ring[usize::from(seq) % RING] = Some(Sent { seq, at: now, size: size as u32 });
+        *slot = Some(Sent { seq, at: now, size: size as u32, nacked: false });
         let (start, bytes) = self.window.get_or_insert((now, 0));
         *bytes += size as u64;
         let span = now.saturating_duration_since(*start);
@@ -133,11 +149,16 @@ impl ReceiverFeedback {
         }
         self.refilled = Some(now);
         let [resent, over_budget, too_old, unknown] = &self.outcomes;
-        let Some(ring) = self.video.get(&nack.media_ssrc) else { return vec![] };
+        let Some(ring) = self.video.get_mut(&nack.media_ssrc) else { return vec![] };
         let mut kept = Vec::new();
+        let mut first_asked = 0;
         for seq in nack.nacks.iter().flat_map(|p| p.packet_list()) {
-            match ring[usize::from(seq) % RING] {
+            match &mut ring[usize::from(seq) % RING] {
                 Some(s) if s.seq == seq => {
+                    if !s.nacked {
+                        s.nacked = true;
+                        first_asked += 1;
+                    }
                     if now.saturating_duration_since(s.at) > MAX_RESEND_AGE {
                         too_old.increment(1);
                     } else if self.tokens < f64::from(s.size) {
@@ -151,6 +172,7 @@ impl ReceiverFeedback {
                 _ => unknown.increment(1),
             }
         }
+        self.report.lock().video_nacked += first_asked;
         kept
     }
 
