@@ -3,7 +3,8 @@
 //!
 //! - [`Rung`]: L0 is the composite as configured (today's encode, also what recordings and live
 //!   outputs take); L1 is half its width and height at 30 % of its bitrate; L2 a quarter at
-//!   10 %, at most 15 fps. A lower rung's encoder branch runs only while someone receives it
+//!   8 %, at most 15 fps (120 kbit/s of a 1500 kbit/s composite: with the audio and the packets'
+//!   headers it fits a 250 kbit/s link, keyframes included). A lower rung's encoder branch runs only while someone receives it
 //!   (the room reaps it [`IDLE_RUNG`] after its last receiver left).
 //! - [`Receiver`]: one receiver's place on the ladder. Every rung it is fed from hands it
 //!   packets through a [`RungFeed`]; it forwards those of its current rung, and moves to the
@@ -102,7 +103,7 @@ impl Rung {
                 width: scaled(base.width, 4),
                 height: scaled(base.height, 4),
                 fps: base.fps.min(15),
-                bitrate_kbps: (base.bitrate_kbps / 10).max(30),
+                bitrate_kbps: (base.bitrate_kbps * 2 / 25).max(30),
             },
         }
     }
@@ -475,7 +476,7 @@ mod tests {
         let l1 = Rung::L1.config(&base);
         let l2 = Rung::L2.config(&base);
         assert_eq!((l1.width, l1.height, l1.fps, l1.bitrate_kbps), (640, 360, 30, 450));
-        assert_eq!((l2.width, l2.height, l2.fps, l2.bitrate_kbps), (320, 180, 15, 150));
+        assert_eq!((l2.width, l2.height, l2.fps, l2.bitrate_kbps), (320, 180, 15, 120));
         assert_eq!(Rung::L0.config(&base), base);
     }
 }

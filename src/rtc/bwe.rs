@@ -41,10 +41,16 @@ pub const WARMUP: Duration = Duration::from_secs(5);
 pub const SETTLE: Duration = Duration::from_millis(1500);
 pub const BASE_HOLD: Duration = Duration::from_secs(2);
 pub const MAX_HOLD: Duration = Duration::from_secs(6);
+/// The longest hold after failed probes of copies (each may cost the odd original packet);
+/// paused, probes are padding and cost the picture nothing, so [`MAX_HOLD`] bounds them.
+pub const MAX_PROBE_HOLD: Duration = Duration::from_secs(12);
 pub const TRIAL: Duration = Duration::from_secs(6);
 /// A probe step: ramp to the next rung's need, then hold it.
 pub const PROBE_RAMP: Duration = Duration::from_millis(1000);
-pub const PROBE_STEP: Duration = Duration::from_millis(1500);
+pub const PROBE_STEP: Duration = Duration::from_millis(1300);
+/// A step is judged only once its last packets' NACKs could be in: [`PROBE_STEP`] plus the
+/// round trip (at most this much of it).
+pub const MAX_PROBE_WAIT: Duration = Duration::from_millis(600);
 /// What a probe asks the link to carry for a rung, × its nominal bitrate (encoders overshoot
 /// around keyframes).
 pub const PROBE_NEED: f64 = 1.1;
@@ -60,9 +66,6 @@ pub const REMB_TICKS: u32 = 4;
 /// move: a browser's estimate ramps up slowly after a start or a pause, and a low but rising
 /// estimate is no congestion.
 pub const DROPPED: f64 = 0.85;
-/// Share of the next rung's bitrate a REMB must reach before a trial of it (L1 → L0 on a
-/// 1500 kbit/s ladder: 675 kbit/s, under the ~685 a receiver of L1 can report).
-pub const NEXT_SHARE: f64 = 0.45;
 pub const HEADROOM: f64 = 1.3;
 pub const LOSSY: f64 = 0.10;
 pub const VERY_LOSSY: f64 = 0.25;
@@ -125,6 +128,8 @@ pub struct Inputs {
     pub nack_loss: Option<f64>,
     /// The running probe saw loss (the session stopped it).
     pub probe_failed: bool,
+    /// The latest round trip measured.
+    pub rtt: Option<Duration>,
 }
 
 /// A probe toward better rungs.
@@ -348,17 +353,16 @@ impl Controller {
             None => Some(Rung::L2),
             Some(c) => c.up(),
         };
-        // A REMB (if fresh) must have room over what is sent and cover [`NEXT_SHARE`] of the
-        // next rung (it cannot exceed ~1.5× what arrives, so the whole rung cannot be asked for).
-        // Paused, it describes nothing that flows.
-        let share_next = next.map_or(0.0, |n| self.nominal[n.index()] * NEXT_SHARE);
+        // A REMB (if fresh) must have room over what is sent (it cannot exceed ~1.5× what
+        // arrives, so the next rung cannot be asked for: the probe finds out). Paused, it
+        // describes nothing that flows.
         // A REMB under half of what demonstrably arrives without loss is not believed (seen:
         // Chromium stuck at 12 kbit/s while receiving 430 without loss, after a weak spell).
         let believed = i
             .remb_bps
             .filter(|_| self.chosen.is_some())
             .filter(|r| !(self.loss.is_some_and(|l| l < 0.02) && (*r as f64) < 0.5 * i.sent_bps));
-        let room_up = believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
+        let room_up = believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps);
         // Up only where the cap lets the move show.
         let capped = |n: Rung| self.cap.is_none_or(|cap| n < cap);
         let Some(next) = next.filter(|n| !capped(*n)) else { return None };
@@ -378,12 +382,14 @@ impl Controller {
             if let Some(best) = p.best {
                 return Some(self.move_up(now, best, i.remb_bps)).filter(|d| d.rung != before);
             }
-            self.hold = (self.hold * 2).min(MAX_HOLD);
+            let most = if self.chosen.is_some() { MAX_PROBE_HOLD } else { MAX_HOLD };
+            self.hold = (self.hold * 2).min(most);
             self.good_since = None;
             self.probe_failed_at = Some(now);
             return None;
         }
-        if now.saturating_duration_since(p.step_from) < PROBE_STEP {
+        let wait = PROBE_STEP + i.rtt.unwrap_or(MAX_PROBE_WAIT).min(MAX_PROBE_WAIT);
+        if now.saturating_duration_since(p.step_from) < wait {
             return None;
         }
         // Paused, the probe is padding: it stops at L2.
@@ -427,7 +433,7 @@ impl Controller {
 mod tests {
     use super::*;
 
-    const LADDER: [u32; 3] = [1500, 450, 150];
+    const LADDER: [u32; 3] = [1500, 450, 120];
 
     /// Runs `secs` seconds of ticks with `f(t)` giving (REMB, loss, sent) at `t` seconds; an RR
     /// every second. Returns the decisions with their time.
@@ -438,7 +444,7 @@ mod tests {
             let now = t0 + Duration::from_secs_f64(t);
             let (remb, loss, sent) = f(t);
             let rr_at = t0 + Duration::from_secs_f64(t.floor());
-            let inputs = Inputs { now, remb_bps: remb, loss: Some((loss, rr_at)), sent_bps: sent, nack_loss: None, probe_failed: false };
+            let inputs = Inputs { now, remb_bps: remb, loss: Some((loss, rr_at)), sent_bps: sent, nack_loss: None, probe_failed: false, rtt: None };
             if let Some(d) = c.update(&inputs) {
                 out.push((t, d));
             }
@@ -474,6 +480,7 @@ mod tests {
                 sent_bps: sent,
                 nack_loss: (sent > 0.0).then_some(lost),
                 probe_failed: over && c.probe_started().is_some(),
+                rtt: Some(Duration::from_millis(100)),
             };
             if let Some(d) = c.update(&inputs) {
                 out.push((t, d));
@@ -545,11 +552,11 @@ mod tests {
             t += 0.5;
         }
         let started = c.probe_started().expect("a probe after the hold");
-        for ms in [0u64, 500, 1000, 1400] {
+        for ms in [0u64, 500, 1000, 1200] {
             seen.push(c.probe_bps(started + Duration::from_millis(ms)));
         }
         assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
-        assert!((seen[2] - (450_000.0 * PROBE_NEED - 150_000.0)).abs() < 1.0, "{seen:?}");
+        assert!((seen[2] - (450_000.0 * PROBE_NEED - 120_000.0)).abs() < 1.0, "{seen:?}");
     }
 
     #[test]

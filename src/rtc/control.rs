@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 /// How often a running probe sends its bytes.
 pub const PROBE_EVERY: Duration = Duration::from_millis(20);
 /// Originals NACKed during a probe that fail it (at least; and over 2 % of those sent).
-const PROBE_NACKED: u64 = 2;
+const PROBE_NACKED: u64 = 1;
 /// NACK-based loss is the share over the last [`NACK_WINDOW`] ticks, once at least
 /// [`NACK_MIN_PACKETS`] were sent in them (a handful of packets says nothing).
 const NACK_WINDOW: usize = 2;
@@ -89,7 +89,7 @@ pub async fn control_rung(
                     "link report"
                 );
                 let probe_failed = watch.as_ref().is_some_and(|w| w.failed);
-                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed })
+                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt: r.rtt })
             }
             _ = probe_tick.tick(), if probing => {
                 send_probe(&controller, &report, &receiver, &mut watch);
