@@ -67,6 +67,10 @@ pub const REMB_TICKS: u32 = 4;
 /// estimate is no congestion.
 pub const DROPPED: f64 = 0.85;
 pub const HEADROOM: f64 = 1.3;
+/// Share of the next rung's bitrate a believed REMB must reach before a probe of copies (a
+/// failed probe may cost an original packet, so none where the estimate says it is hopeless;
+/// ~1.5× what arrives is the most a REMB can say, so the whole rung cannot be asked for).
+pub const NEXT_SHARE: f64 = 0.4;
 pub const LOSSY: f64 = 0.10;
 pub const VERY_LOSSY: f64 = 0.25;
 /// What audio and headers need beside the video, bits/s.
@@ -362,7 +366,8 @@ impl Controller {
             .remb_bps
             .filter(|_| self.chosen.is_some())
             .filter(|r| !(self.loss.is_some_and(|l| l < 0.02) && (*r as f64) < 0.5 * i.sent_bps));
-        let room_up = believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps);
+        let share_next = next.map_or(0.0, |n| self.nominal[n.index()] * NEXT_SHARE);
+        let room_up = believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
         // Up only where the cap lets the move show.
         let capped = |n: Rung| self.cap.is_none_or(|cap| n < cap);
         let Some(next) = next.filter(|n| !capped(*n)) else { return None };
