@@ -12,6 +12,9 @@
 //! - G. What outputs cost: a recording, then HLS and an RTMP push on top, in a room of 4
 //!   ([`outputs`]); and (GB) B again with every room recording.
 //! - I. What a running rung of the composite's ladder costs ([`ladder`]).
+//! - J. What sender caps (`cameraConstraint` honoured) save the server's ingest in a room of 9
+//!   720p senders ([`senders`]).
+//! - K. Whether one weak receiver costs the L0 receivers keyframes ([`weak`]).
 //! - H. The worst receiver's frame rate and longest freeze in a room of 4 at rest, with the
 //!   layout changed twice a second, with a recording failing every 2 s, and under 5 % UDP loss
 //!   ([`stress`]): the rates the functional tests leave to benchmarks.
@@ -35,8 +38,12 @@ use tessera::media::VideoCodec;
 mod ladder;
 #[path = "load/outputs.rs"]
 mod outputs;
+#[path = "load/senders.rs"]
+mod senders;
 #[path = "load/stress.rs"]
 mod stress;
+#[path = "load/weak.rs"]
+mod weak;
 
 /// `TESSERA_BENCH_ONLY=C,D` runs only those (A includes F; GB is B with every room recording); such a run does not write
 /// `benches/RESULTS.md`.
@@ -86,8 +93,10 @@ fn thread_role(comm: &str) -> &'static str {
         {
             "outputs (shared AAC encode, parse, mux, file and socket writes)"
         }
-        c if c.starts_with("rtpjitterbuffer") => "ingest (jitter buffer, depayload, decode, scale; per participant)",
-        c if c.starts_with("mixer") || c.starts_with("mix:") => "compositor",
+        c if c.starts_with("rtpjitterbuffer") => "ingest (jitter buffer, depayload, decode; per participant)",
+        // GLib pool threads (GStreamer's shared task pool): in a room, the compositor's workers
+        // scaling each input to its tile and blending.
+        c if c.starts_with("mixer") || c.starts_with("mix:") || c.starts_with("pool-") => "compositor (and its scaling workers)",
         c if c.starts_with("tokio") => "async workers (WebRTC: ICE, DTLS, SRTP, RTCP; Opus decode; signaling)",
         _ => "other (placeholders, labels, bus, HTTP)",
     }
@@ -214,7 +223,18 @@ fn opts(
     warmup: Duration,
     duration: Duration,
 ) -> LoadOptions {
-    LoadOptions { addr, rooms, participants, video, audio: true, warmup, duration, media_dir: media_dir(), composite: None }
+    LoadOptions {
+        addr,
+        rooms,
+        participants,
+        video,
+        audio: true,
+        warmup,
+        duration,
+        media_dir: media_dir(),
+        composite: None,
+        clients: Default::default(),
+    }
 }
 
 /// Runs a load while sampling the server's CPU over the measurement window only.
@@ -576,6 +596,15 @@ fn main() {
     if wanted("I") {
         rows.push(ladder::rung_costs());
     }
+    let mut j_markdown = String::new();
+    if wanted("J") {
+        let (row, md) = senders::ingest_with_caps(&rt);
+        rows.push(row);
+        j_markdown = md;
+    }
+    if wanted("K") {
+        rows.push(weak::weak_receiver(&rt));
+    }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
     for (a, b, c, d) in &rows {
         table.push_str(&format!("| {a} | {b} | {c} | {d} |\n"));
@@ -584,7 +613,7 @@ fn main() {
     let doc = format!(
         "# Benchmark results\n\nMeasured {date} on {} by `make bench` (`benches/load.rs`; release build). \
          The load generator runs on the same machine, so it competes with the server for the same cores.\n\n{table}\n\
-         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}\n{g_markdown}\
+         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}\n{g_markdown}{j_markdown}\
          What each optimisation changed, measured: [OPTIMISATIONS.md](OPTIMISATIONS.md).\n",
         machine(),
         a_markdown
