@@ -370,7 +370,7 @@ impl Controller {
         let room_up = believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
         // Up only where the cap lets the move show.
         let capped = |n: Rung| self.cap.is_none_or(|cap| n < cap);
-        let Some(next) = next.filter(|n| !capped(*n)) else { return None };
+        let next = next.filter(|n| !capped(*n))?;
         if settling || !held || !room_up {
             return None;
         }
@@ -449,7 +449,8 @@ mod tests {
             let now = t0 + Duration::from_secs_f64(t);
             let (remb, loss, sent) = f(t);
             let rr_at = t0 + Duration::from_secs_f64(t.floor());
-            let inputs = Inputs { now, remb_bps: remb, loss: Some((loss, rr_at)), sent_bps: sent, nack_loss: None, probe_failed: false, rtt: None };
+            let inputs =
+                Inputs { now, remb_bps: remb, loss: Some((loss, rr_at)), sent_bps: sent, nack_loss: None, probe_failed: false, rtt: None };
             if let Some(d) = c.update(&inputs) {
                 out.push((t, d));
             }
@@ -475,7 +476,13 @@ mod tests {
             let media = sent + 45_000.0;
             let over = media + c.probe_bps(now) > cap;
             // A probe's own overshoot is stopped at the first NACKs: a few originals lost.
-            let lost = if media > cap { 1.0 - cap / media } else if over { 0.02 } else { 0.0 };
+            let lost = if media > cap {
+                1.0 - cap / media
+            } else if over {
+                0.02
+            } else {
+                0.0
+            };
             let remb = if over { 0.85 * cap } else { 1.5 * sent + 10_000.0 };
             let rr_at = t0 + Duration::from_secs_f64(t.floor());
             let inputs = Inputs {

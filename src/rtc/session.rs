@@ -227,7 +227,8 @@ impl PeerSession {
     pub fn watch_receiver(&mut self, receiver: Arc<Receiver>, nominal_kbps: [u32; 3]) {
         if let Some((out, _)) = &self.video_out {
             self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), receiver.clone()).in_current_span());
-            let control = super::control::control_rung(self.report.clone(), receiver, nominal_kbps, self.cap.subscribe(), self.events.clone());
+            let control =
+                super::control::control_rung(self.report.clone(), receiver, nominal_kbps, self.cap.subscribe(), self.events.clone());
             self.tasks.spawn(control.in_current_span());
         }
     }
