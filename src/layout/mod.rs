@@ -12,9 +12,11 @@
 
 mod grid;
 mod place;
+mod small;
 
 pub use grid::{MAX_TILES, Rect, grid, grid_shape};
 pub use place::{Roles, place};
+pub use small::{SMALL_OTHERS, small, small_order};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
