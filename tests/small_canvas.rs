@@ -37,7 +37,8 @@ fn shows_small(c: &Client, large: [u8; 3], small: [[u8; 3]; 2]) -> Result<(), St
     }
     // The large tile's name: white text on its shaded band, at the place's bottom-left
     // (Sans Bold 22: ~15 px tall, above the 6 px padding).
-    let bright = (8..120).flat_map(|x| (330..354).map(move |y| (x, y))).filter(|&(x, y)| f.mean(x, y, 0).iter().all(|v| *v > 200.0)).count();
+    let bright =
+        (8..120).flat_map(|x| (330..354).map(move |y| (x, y))).filter(|&(x, y)| f.mean(x, y, 0).iter().all(|v| *v > 200.0)).count();
     if let Some(path) = std::env::var_os("SMALL_CANVAS_DUMP") {
         // A look at what was checked (a PPM), when asked for.
         let mut ppm = format!("P6 {} {} 255\n", f.width, f.height).into_bytes();

@@ -100,11 +100,8 @@ impl SmallCanvas {
         let talking: Vec<&str> = roles.talking.iter().map(String::as_str).collect();
         let order = layout::small_order(&ids, roles.large, &talking);
         let rects = layout::small(order.len(), self.size.0, self.size.1);
-        let placed: Vec<(&Shown, Rect)> = order
-            .iter()
-            .zip(rects)
-            .filter_map(|(id, r)| Some((tiles.iter().find(|t| t.id == *id)?, r?)))
-            .collect();
+        let placed: Vec<(&Shown, Rect)> =
+            order.iter().zip(rects).filter_map(|(id, r)| Some((tiles.iter().find(|t| t.id == *id)?, r?))).collect();
         // Unlink what is no longer shown, or shown from another bin (placeholder ↔ video).
         let stale: Vec<usize> = (0..self.links.len())
             .rev()

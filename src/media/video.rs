@@ -309,7 +309,15 @@ impl RoomVideo {
         let name = self.tiles.iter().find(|t| t.id == owner).map(|t| format!("{}'s screen", t.name)).unwrap_or_else(|| "Screen".into());
         let (bin, handle) = ingest::build(&name, codec, payload_type)?;
         let pad = self.link_source(&bin.bin)?;
-        self.tiles.push(Tile { id: screen_tile(owner), label: name.clone(), name, source: Source::Video(bin), pad, cover: None, rect: None });
+        self.tiles.push(Tile {
+            id: screen_tile(owner),
+            label: name.clone(),
+            name,
+            source: Source::Video(bin),
+            pad,
+            cover: None,
+            rect: None,
+        });
         self.relayout();
         Ok(handle)
     }
