@@ -12,6 +12,7 @@
 //! - G. What outputs cost: a recording, then HLS and an RTMP push on top, in a room of 4
 //!   ([`outputs`]); and (GB) B again with every room recording.
 //! - I. What a running rung of the composite's ladder costs ([`ladder`]).
+//! - J. What the small-screen canvas costs a room, in use and not ([`small`]).
 //! - H. The worst receiver's frame rate and longest freeze in a room of 4 at rest, with the
 //!   layout changed twice a second, with a recording failing every 2 s, and under 5 % UDP loss
 //!   ([`stress`]): the rates the functional tests leave to benchmarks.
@@ -35,6 +36,8 @@ use tessera::media::VideoCodec;
 mod ladder;
 #[path = "load/outputs.rs"]
 mod outputs;
+#[path = "load/small.rs"]
+mod small;
 #[path = "load/stress.rs"]
 mod stress;
 
@@ -575,6 +578,9 @@ fn main() {
     }
     if wanted("I") {
         rows.push(ladder::rung_costs());
+    }
+    if wanted("J") {
+        rows.push(small::small_canvas_costs());
     }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
     for (a, b, c, d) in &rows {

@@ -69,6 +69,18 @@ async fn small_canvases(addr: std::net::SocketAddr) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The small canvas runs at 15 fps: at least 12 decoded per second over 2 s, no step over 500 ms.
+async fn flows_at_15(what: &str, c: &Client) {
+    c.take_longest_video_step();
+    let (n0, t0) = (c.frames(), std::time::Instant::now());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let fps = (c.frames() - n0) as f64 / t0.elapsed().as_secs_f64();
+    let longest = c.take_longest_video_step();
+    eprintln!("{what}: {fps:.1} fps, longest step {longest:?}");
+    assert!(fps >= 12.0, "{what}: {fps:.1} fps");
+    assert!(longest <= Duration::from_millis(500), "{what}: a {longest:?} freeze");
+}
+
 /// The RTP timestamp of the last frame `c` received.
 fn last_timestamp(c: &Client) -> u32 {
     c.received.video_timeline.lock().expect("not poisoned").0.expect("frames were received")
@@ -106,7 +118,7 @@ async fn a_phone_gets_the_small_canvas_with_the_speaker_large_and_others_keep_th
     assert!(f64::from(ts_step) <= wall + 45_000.0, "RTP timestamps jumped {ts_step} ticks in {wall:.0}");
     let step = c.take_longest_video_step();
     assert!(step <= Duration::from_millis(500), "a {step:?} gap in C's timeline across the switch");
-    c.assert_flows_for("C on the small canvas", Duration::from_secs(2)).await;
+    flows_at_15("C on the small canvas", &c).await;
     assert_eq!(small_canvases(addr).await, 1.0);
     let (_, people) = request(addr, "GET", &format!("/api/v1/rooms/{room}/participants"), None).await;
     let seen = people["participants"].as_array().into_iter().flatten().find(|p| p["id"] == c.id.as_str()).cloned().unwrap_or_default();
@@ -125,7 +137,7 @@ async fn a_phone_gets_the_small_canvas_with_the_speaker_large_and_others_keep_th
     assert_eq!(b.next_event("videoQuality").await["canvas"], "small");
     eventually(Duration::from_secs(20), "B decodes the small canvas", || async { shows_small(&b, GREEN, [RED, BLUE]) }).await;
     assert_eq!(small_canvases(addr).await, 1.0, "one small canvas per room, whoever takes it");
-    b.assert_flows_for("B on the small canvas", Duration::from_secs(2)).await;
+    flows_at_15("B on the small canvas", &b).await;
 
     // Back to the full canvas; an unknown canvas is refused and changes nothing.
     c.send_text(r#"{"type":"videoPreference","canvas":"tiny"}"#);

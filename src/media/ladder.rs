@@ -18,8 +18,8 @@
 //! - [`Canvas`] and [`Feed`]: besides the room's canvas (`Full`) a room may compose a portrait
 //!   small-screen canvas (`Small`, see `super::small`); a receiver is fed from one canvas at one
 //!   rung. The small canvas has two sizes, standing in for the rungs whose budget they fit:
-//!   360×640 at L1's bitrate (what a small-canvas receiver gets on L0 and L1) and 180×320 at
-//!   L2's (on L2), so the rung controller needs not know which canvas a receiver is on. The
+//!   360×640 at 15 fps and L1's bitrate (what a small-canvas receiver gets on L0 and L1) and
+//!   180×320 at L2's (on L2), so the rung controller needs not know which canvas a receiver is on. The
 //!   switch between canvases is the switch between rungs: same SSRC, continuous sequence
 //!   numbers, the room's one timestamp offset.
 //!
@@ -114,6 +114,10 @@ pub enum Canvas {
 
 /// Size of the small canvas's larger feed: portrait, as many pixels as L1 of a 720p composite.
 pub const SMALL_SIZE: (u32, u32) = (360, 640);
+/// The small canvas's frame rate (at most): at 30 it cost a room 0.032–0.046 core in use, over
+/// the 0.03 goal; at 15, 0.015–0.025 (`make bench` J). A phone's talking heads at 15 fps keep L1's
+/// bitrate for half the frames: sharper faces and names.
+pub const SMALL_FPS: u32 = 15;
 
 /// What one encoder branch encodes: a canvas at a rung.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -147,7 +151,7 @@ impl Feed {
             Canvas::Small => {
                 let (w, h) = SMALL_SIZE;
                 let by = if self.rung == Rung::L2 { 2 } else { 1 };
-                CompositeConfig { width: w / by, height: h / by, ..full }
+                CompositeConfig { width: w / by, height: h / by, fps: full.fps.min(SMALL_FPS), ..full }
             }
         }
     }
@@ -457,7 +461,7 @@ mod tests {
         assert_eq!(Feed::of(Canvas::Small, Rung::L0), Feed::of(Canvas::Small, Rung::L1));
         let s1 = Feed::of(Canvas::Small, Rung::L0).config(&base);
         let s2 = Feed::of(Canvas::Small, Rung::L2).config(&base);
-        assert_eq!((s1.width, s1.height, s1.fps, s1.bitrate_kbps), (360, 640, 30, 450));
+        assert_eq!((s1.width, s1.height, s1.fps, s1.bitrate_kbps), (360, 640, 15, 450));
         assert_eq!((s2.width, s2.height, s2.fps, s2.bitrate_kbps), (180, 320, 15, 150));
         assert_eq!(Feed::of(Canvas::Full, Rung::L1).config(&base), Rung::L1.config(&base));
         let all: std::collections::HashSet<usize> =
