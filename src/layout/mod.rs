@@ -3,6 +3,8 @@
 //! (the dominant speaker, the pinned participant, the shared screen). Pure: no GStreamer, no
 //! room; the room decides the roles, the media layer moves pads to the rectangles.
 //!
+//! The small-screen canvas has its own fixed layout (`small.rs`: one tile large, a few below).
+//!
 //! The descriptions live in `pipelines/layouts.json` (operators may edit or add layouts); the
 //! four the server relies on (`grid`, `speaker`, `pinned`, `presentation`) must be present.
 //!
