@@ -12,7 +12,10 @@
 //! - G. What outputs cost: a recording, then HLS and an RTMP push on top, in a room of 4
 //!   ([`outputs`]); and (GB) B again with every room recording.
 //! - I. What a running rung of the composite's ladder costs ([`ladder`]).
-//! - J. What the small-screen canvas costs a room, in use and not ([`small`]).
+//! - J. What sender caps (`cameraConstraint` honoured) save the server's ingest in a room of 9
+//!   720p senders ([`senders`]).
+//! - K. Whether one weak receiver costs the L0 receivers keyframes ([`weak`]).
+//! - L. What the small-screen canvas costs a room, in use and not ([`small`]).
 //! - H. The worst receiver's frame rate and longest freeze in a room of 4 at rest, with the
 //!   layout changed twice a second, with a recording failing every 2 s, and under 5 % UDP loss
 //!   ([`stress`]): the rates the functional tests leave to benchmarks.
@@ -36,10 +39,17 @@ use tessera::media::VideoCodec;
 mod ladder;
 #[path = "load/outputs.rs"]
 mod outputs;
+#[path = "load/senders.rs"]
+mod senders;
 #[path = "load/small.rs"]
 mod small;
 #[path = "load/stress.rs"]
 mod stress;
+#[path = "load/threads.rs"]
+mod threads;
+use threads::{Roles, cores_by_role, cpu_by_role};
+#[path = "load/weak.rs"]
+mod weak;
 
 /// `TESSERA_BENCH_ONLY=C,D` runs only those (A includes F; GB is B with every room recording); such a run does not write
 /// `benches/RESULTS.md`.
@@ -74,44 +84,6 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
-}
-
-/// What a server thread does, from its name (GStreamer names a streaming thread after the
-/// element that starts it; x264's own threads inherit their creator's name).
-fn thread_role(comm: &str) -> &'static str {
-    match comm.trim() {
-        c if c.starts_with("mix-") => "audio mixer (mix-minus, Opus encode)",
-        c if c.starts_with("h264q") || c.starts_with("vp8q") => "video encoder (x264 and its threads, RTP payloader)",
-        // Output pipelines (benchmark G): appsrcs `video`/`audio`/`src`, their queues, muxers.
-        c if ["queue", "multiqueue", "video:", "audio:", "src:", "mux", "mpegtsmux", "splitmux", "aacparse", "rtmp2"]
-            .iter()
-            .any(|p| c.starts_with(p)) =>
-        {
-            "outputs (shared AAC encode, parse, mux, file and socket writes)"
-        }
-        c if c.starts_with("rtpjitterbuffer") => "ingest (jitter buffer, depayload, decode, scale; per participant)",
-        c if c.starts_with("mixer") || c.starts_with("mix:") => "compositor",
-        c if c.starts_with("tokio") => "async workers (WebRTC: ICE, DTLS, SRTP, RTCP; Opus decode; signaling)",
-        _ => "other (placeholders, labels, bus, HTTP)",
-    }
-}
-
-/// CPU seconds of the server's threads, summed by [`thread_role`].
-fn cpu_by_role(pid: u32) -> Roles {
-    let mut by = Roles::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return by };
-    for t in dir.flatten() {
-        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        *by.entry(thread_role(&comm)).or_insert(0.0) += cpu_seconds(&t.path().join("stat"));
-    }
-    by
-}
-
-type Roles = std::collections::BTreeMap<&'static str, f64>;
-
-/// Cores per role between two [`cpu_by_role`] samples `secs` apart.
-fn cores_by_role(before: &Roles, after: Roles, secs: f64) -> Roles {
-    after.into_iter().map(|(k, v)| (k, (v - before.get(k).unwrap_or(&0.0)) / secs)).collect()
 }
 
 /// One load run's figures over its measurement window.
@@ -217,7 +189,18 @@ fn opts(
     warmup: Duration,
     duration: Duration,
 ) -> LoadOptions {
-    LoadOptions { addr, rooms, participants, video, audio: true, warmup, duration, media_dir: media_dir(), composite: None }
+    LoadOptions {
+        addr,
+        rooms,
+        participants,
+        video,
+        audio: true,
+        warmup,
+        duration,
+        media_dir: media_dir(),
+        composite: None,
+        clients: Default::default(),
+    }
 }
 
 /// Runs a load while sampling the server's CPU over the measurement window only.
@@ -579,7 +562,16 @@ fn main() {
     if wanted("I") {
         rows.push(ladder::rung_costs());
     }
+    let mut j_markdown = String::new();
     if wanted("J") {
+        let (row, md) = senders::ingest_with_caps(&rt);
+        rows.push(row);
+        j_markdown = md;
+    }
+    if wanted("K") {
+        rows.push(weak::weak_receiver(&rt));
+    }
+    if wanted("L") {
         rows.push(small::small_canvas_costs());
     }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
@@ -590,7 +582,7 @@ fn main() {
     let doc = format!(
         "# Benchmark results\n\nMeasured {date} on {} by `make bench` (`benches/load.rs`; release build). \
          The load generator runs on the same machine, so it competes with the server for the same cores.\n\n{table}\n\
-         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}\n{g_markdown}\
+         B, step by step:\n\n```\n{b_detail}```\n\nA, per room:\n\n{}\n{g_markdown}{j_markdown}\
          What each optimisation changed, measured: [OPTIMISATIONS.md](OPTIMISATIONS.md).\n",
         machine(),
         a_markdown

@@ -196,6 +196,7 @@ async fn run(job: Job) -> anyhow::Result<()> {
                 duration: std::time::Duration::from_secs(duration),
                 media_dir,
                 composite,
+                clients: Default::default(),
             };
             let report = tessera::loadgen::run::run(&opts).await?;
             // The report is this command's output, so it goes to stdout (not the log).

@@ -37,7 +37,7 @@ fn shows(c: &Client, w: usize, h: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// L2 runs at 15 fps: at least 10 decoded per second over 3 s, no step over 500 ms.
+/// L2 runs at 15 fps: between 10 and 17.5 decoded per second over 3 s, no step over 500 ms.
 async fn flows_at_15(what: &str, c: &Client) {
     c.take_longest_video_step();
     let (n0, t0) = (c.frames(), std::time::Instant::now());
@@ -45,9 +45,9 @@ async fn flows_at_15(what: &str, c: &Client) {
     let fps = (c.frames() - n0) as f64 / t0.elapsed().as_secs_f64();
     let longest = c.take_longest_video_step();
     eprintln!("{what}: {fps:.1} fps, longest step {longest:?}");
-    // L2 is meant to run at 15 fps; 18.7 was measured here and an outside check saw 30 in
-    // Chromium (issue 23, open): only the floor is asserted until the rate is fixed.
-    assert!(fps >= 10.0, "{what}: {fps:.1} fps");
+    // Before rung.pipeline's videorate had skip-to-first, an L2 started T s into the room ran
+    // at 30 fps for T s: 18.7 was measured here, 30 in Chromium (`src/media/video_tests.rs`).
+    assert!((10.0..=17.5).contains(&fps), "{what}: {fps:.1} fps");
     assert!(longest <= Duration::from_millis(500), "{what}: a {longest:?} freeze");
 }
 

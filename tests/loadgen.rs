@@ -25,6 +25,7 @@ async fn loadgen_reports_every_receiver() {
         // A 640×360 composite keeps this test light: it is about the load generator's counting
         // (the room sizes are measured by `make bench`).
         composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600 }),
+        clients: Default::default(),
     };
     let report = run(&opts).await.expect("load runs");
     eprintln!("{}", report.to_markdown());
@@ -49,6 +50,41 @@ async fn loadgen_reports_every_receiver() {
         if h["participantTasks"] == 0 && h["roomPipelines"] == 0 { Ok(()) } else { Err(h.to_string()) }
     })
     .await;
+}
+
+/// Senders that honour `cameraConstraint` end at their tile's size (a 1280×720 camera in a
+/// 640×360 composite's 2-person grid: 320×180) and below their own bitrate, switching clips
+/// without breaking the composite; a weak receiver is one more participant that still receives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn loadgen_senders_follow_the_camera_constraint() {
+    use tessera::loadgen::media_file::Camera;
+    let _turn = common::one_call_at_a_time().await;
+    let server = TestServer::start().await;
+    let hd = Camera { width: 1280, height: 720, kbps: 1500 };
+    let opts = LoadOptions {
+        addr: server.addr(),
+        rooms: 1,
+        participants: 2,
+        video: Some(VideoCodec::H264),
+        audio: true,
+        // The smaller tile is told after 2 s of being smaller, then its clip is encoded once.
+        warmup: Duration::from_secs(8),
+        duration: Duration::from_secs(3),
+        media_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen"),
+        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600 }),
+        clients: tessera::loadgen::run::ClientOptions { camera: Some(hd), follow_constraints: true, weak: 1 },
+    };
+    let report = run(&opts).await.expect("load runs");
+    eprintln!("{}", report.to_markdown());
+    let names: Vec<&str> = report.receivers.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["load-0-0", "load-0-1", "weak-0-0"]);
+    for r in &report.receivers {
+        assert!(report.fps(r) >= common::FLOWING_FPS, "{} receives the composite: {:.1} fps", r.name, report.fps(r));
+        // Three people in a 640×360 grid: 2×2 tiles of 320×180.
+        let c = r.camera.unwrap_or_else(|| panic!("{} follows the constraints, so it noted its camera", r.name));
+        assert_eq!((c.width, c.height), (320, 180), "{} sends at its tile's size", r.name);
+        assert!(c.kbps < hd.kbps, "{} sends under its tile's bitrate: {} kbit/s", r.name, c.kbps);
+    }
 }
 
 /// The latency probe sees its flashes in the composite and its beeps in the mix (the figures

@@ -1,4 +1,4 @@
-//! J. What the small-screen canvas costs a room (issue 23 §1b; goal ≤ 0.03 core per room while
+//! L. What the small-screen canvas costs a room (issue 23 §1b; goal ≤ 0.03 core per room while
 //! in use, 0 when not). A room's video graph rebuilt in this process from the shipped files:
 //! `composite.pipeline` with four moving 640×360@30 tiles (as decoded cameras; each a source,
 //! the `split` tee a room puts in front of the name label, and the label) in a 2×2 grid, and
@@ -134,7 +134,7 @@ pub fn small_canvas_costs() -> (String, String, String, String) {
     };
     let (b, di, du) = (median(base.clone()), median(idle.clone()), median(in_use.clone()));
     (
-        "J. The small-screen canvas (360×640@15 + its H.264 encode, 4 tiles of 640×360@30)".into(),
+        "L. The small-screen canvas (360×640@15 + its H.264 encode, 4 tiles of 640×360@30)".into(),
         format!("in use {du:+.3} cores/room (rounds {}); not in use {di:+.3} (rounds {})", spread(&in_use), spread(&idle)),
         format!("room graph without it (4 tiles, 1280×720 canvas, L0 encode) {b:.3} cores (rounds {})", spread(&base)),
         format!("goal ≤ 0.030 in use, 0 when not; in use {:.0} % of the room graph", 100.0 * du / b.max(1e-6)),

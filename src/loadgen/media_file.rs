@@ -91,8 +91,13 @@ impl RtpFile {
     /// numbers and timestamps from random bases. Each packet comes with when it is due after
     /// the stream's start (by its timestamp) and its index in the file.
     pub fn looped(&self, ssrc: u32, pt: u8) -> impl Iterator<Item = Due> + '_ {
+        self.looped_from(ssrc, pt, rand::random(), rand::random())
+    }
+
+    /// [`RtpFile::looped`] with its first sequence number `seq` and first timestamp `ts` (a
+    /// stream that goes on from another file).
+    pub fn looped_from(&self, ssrc: u32, pt: u8, seq: u16, ts: u32) -> impl Iterator<Item = Due> + '_ {
         let lap = self.loop_ticks() as u64;
-        let (seq, ts) = (rand::random::<u16>(), rand::random::<u32>());
         let laps = if self.packets.is_empty() { 0..0 } else { 0..u64::MAX };
         laps.flat_map(move |l| self.packets.iter().enumerate().map(move |(i, p)| (l, i, p))).enumerate().map(move |(n, (l, index, p))| {
             let ticks = l * lap + p.header.timestamp as u64;
@@ -179,6 +184,46 @@ fn write_packets(pipeline: &gst::Pipeline, path: &Path) -> Result<(), MediaFileE
     let tmp = path.with_extension(format!("tmp-{}-{}", std::process::id(), rand::random::<u32>()));
     std::fs::write(&tmp, out).map_err(|source| MediaFileError::Io { path: tmp.clone(), source })?;
     std::fs::rename(&tmp, path).map_err(|source| MediaFileError::Io { path: path.into(), source })
+}
+
+/// A camera picture of `width`×`height` at `kbps` (the load generator's moving ball).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Camera {
+    pub width: u32,
+    pub height: u32,
+    pub kbps: u32,
+}
+
+/// Where [`prepare_camera`] keeps `camera`'s clip in `codec`.
+pub fn camera_file(dir: &Path, codec: VideoCodec, c: Camera) -> PathBuf {
+    let name = match codec {
+        VideoCodec::Vp8 => "vp8",
+        VideoCodec::H264 => "h264",
+    };
+    dir.join(format!("camera-{name}-{}x{}-{}k.rtp", c.width, c.height, c.kbps))
+}
+
+/// Encodes 10 s of `camera` in `codec` into `dir` unless it exists, as a browser sends a camera
+/// (H.264 constrained baseline, VP8 real-time; a keyframe every 2 s), and returns its path.
+pub fn prepare_camera(dir: &Path, codec: VideoCodec, c: Camera) -> Result<PathBuf, MediaFileError> {
+    let path = camera_file(dir, codec, c);
+    if path.exists() {
+        return Ok(path);
+    }
+    let src =
+        format!("videotestsrc pattern=ball num-buffers=300 ! video/x-raw,format=I420,width={},height={},framerate=30/1", c.width, c.height);
+    let chain = match codec {
+        VideoCodec::Vp8 => format!(
+            "vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate={} keyframe-max-dist=60 ! rtpvp8pay mtu=1200 pt=96",
+            c.kbps * 1000
+        ),
+        VideoCodec::H264 => format!(
+            "x264enc tune=zerolatency speed-preset=ultrafast bitrate={} key-int-max=60 ! video/x-h264,profile=constrained-baseline ! rtph264pay mtu=1200 config-interval=-1 aggregate-mode=zero-latency pt=102",
+            c.kbps
+        ),
+    };
+    encode(&format!("{src} ! {chain} ! appsink name=out sync=false"), &path)?;
+    Ok(path)
 }
 
 /// Encodes the load generator's inputs into `dir` unless they exist: 10 s of 640×360@30 moving

@@ -1,9 +1,12 @@
 //! The load generator (`tessera loadgen`) and the client it is built on. It joins R rooms × N
 //! participants over real WebRTC with the documented protocol, sends pre-encoded media from
 //! files (looped, timestamps rewritten) and never decodes what it receives: it counts frames,
-//! keyframes, freezes and bytes from the RTP. [`loss`] impairs loopback with random UDP loss (an
+//! keyframes, freezes and bytes from the RTP. Its senders may send a browser-like camera and
+//! honour the server's `cameraConstraint` ([`camera`]); some receivers may act weak ([`weak`]).
+//! [`loss`] impairs loopback with random UDP loss (an
 //! nftables rule, only in a network namespace of its own) for the loss test and benchmark H.
 
+pub mod camera;
 pub mod http;
 pub mod loss;
 pub mod media_file;
@@ -12,3 +15,4 @@ pub mod rtmp_server;
 pub mod run;
 pub mod session;
 pub mod stats;
+pub mod weak;

@@ -1,7 +1,7 @@
 //! Running a load: create rooms, join participants, send looped pre-encoded media paced by its
 //! RTP timestamps, count what comes back, report.
 
-use super::media_file::{self, MediaFileError, RtpFile};
+use super::media_file::{self, Camera, MediaFileError, RtpFile};
 use super::session::{Session, SessionError, SessionMedia, payload_type};
 use super::stats::ReceiverStats;
 use crate::media::VideoCodec;
@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
@@ -41,6 +40,21 @@ pub struct LoadOptions {
     pub media_dir: PathBuf,
     /// The composite each room produces; `None` takes the server's default.
     pub composite: Option<crate::wire::CompositeSettings>,
+    /// How the clients behave beyond the defaults.
+    pub clients: ClientOptions,
+}
+
+/// Client behaviour beyond the defaults (the ordinary 640×360 clip, constraints ignored, every
+/// receiver healthy).
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// The camera every participant sends (`None`: the ordinary clip).
+    pub camera: Option<Camera>,
+    /// Honour the server's `cameraConstraint` as the browser client does ([`super::camera`]).
+    pub follow_constraints: bool,
+    /// This many more participants per room act as weak receivers ([`super::weak`]), named
+    /// `weak-{room}-{n}`; they send like the others.
+    pub weak: usize,
 }
 
 /// One receiver's result.
@@ -49,6 +63,8 @@ pub struct Receiver {
     pub room: usize,
     pub name: String,
     pub stats: ReceiverStats,
+    /// The camera it sent last, when it follows the server's constraints.
+    pub camera: Option<Camera>,
 }
 
 /// What a room's media lost in the window, as the server counts it (`GET /rooms/{id}`).
@@ -185,22 +201,24 @@ async fn all_losses(addr: SocketAddr, rooms: &[String]) -> Vec<Option<RoomLosses
 }
 
 /// Sends `file` forever, paced by its RTP timestamps, with fresh SSRC/sequence/timestamps.
-async fn send_looped(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, file: Arc<RtpFile>, mut connected: watch::Receiver<bool>) {
-    if connected.wait_for(|c| *c).await.is_err() {
-        return;
-    }
-    let start = tokio::time::Instant::now();
-    for due in file.looped(ssrc, pt) {
-        tokio::time::sleep_until(start + due.at).await;
-        if track.write_rtp(due.packet).await.is_err() {
-            return;
-        }
-    }
+async fn send_looped(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, file: Arc<RtpFile>, connected: watch::Receiver<bool>) {
+    // A clip that never changes: the sender keeps its end of the channel until it stops.
+    let (_keep, files) = watch::channel(file);
+    super::camera::send(track, ssrc, pt, files, connected).await;
 }
 
-async fn count(track: Arc<dyn TrackRemote>, stats: Arc<Mutex<ReceiverStats>>, window: Arc<OnceLock<Instant>>, far_future: Instant) {
+/// Counts what `track` brings into `stats`; a `weak` receiver also sends its weak feedback on
+/// the composite.
+async fn count(
+    track: Arc<dyn TrackRemote>,
+    stats: Arc<Mutex<ReceiverStats>>,
+    window: Arc<OnceLock<Instant>>,
+    far_future: Instant,
+    weak: bool,
+) {
     let kind = track.kind().await;
     let mut h264 = None;
+    let mut feedback = None;
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(p) = ev else { continue };
         match kind {
@@ -209,11 +227,23 @@ async fn count(track: Arc<dyn TrackRemote>, stats: Arc<Mutex<ReceiverStats>>, wi
                     let mime = track.codec(p.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
                     h264 = Some(mime.eq_ignore_ascii_case("video/H264"));
                 }
+                if weak && feedback.is_none() {
+                    feedback = Some(AbortOnDrop(tokio::spawn(super::weak::feedback(track.clone(), p.header.ssrc))));
+                }
                 let window_start = window.get().copied().unwrap_or(far_future);
                 stats.lock().on_video(h264 == Some(true), &p.payload, p.header.marker, Instant::now(), window_start);
             }
             _ => stats.lock().audio_packets += 1,
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -245,6 +275,16 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
         Some(c) => Some(Arc::new(RtpFile::load(&media_file::video_file(&opts.media_dir, c), 90_000, 3000)?)),
         None => None,
     };
+    let video = match (opts.video, opts.clients.camera) {
+        (Some(codec), Some(camera)) => {
+            let dir = opts.media_dir.clone();
+            let file = tokio::task::spawn_blocking(move || super::camera::load(&dir, codec, camera))
+                .await
+                .map_err(|e| MediaFileError::Encode(e.to_string()))??;
+            Some(Arc::new(file))
+        }
+        _ => video,
+    };
     let audio = Arc::new(RtpFile::load(&media_file::audio_file(&opts.media_dir), 48_000, 960)?);
     let mut sessions = Vec::new();
     let mut stats = Vec::new();
@@ -255,19 +295,34 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     for room in 0..opts.rooms {
         let room_id = create_room(opts.addr, &format!("load-{room}"), opts.composite.as_ref()).await?;
         room_ids.push(room_id.clone());
-        for n in 0..opts.participants {
-            let name = format!("load-{room}-{n}");
+        for n in 0..opts.participants + opts.clients.weak {
+            let weak = n >= opts.participants;
+            let sent: Arc<Mutex<Option<Camera>>> = Arc::default();
+            let name = if weak { format!("weak-{room}-{}", n - opts.participants) } else { format!("load-{room}-{n}") };
             let mut s = Session::join(opts.addr, &room_id, &name, SessionMedia { video: opts.video, audio: opts.audio }).await?;
-            start_sending(&mut s, video.as_ref().zip(opts.video), Some(&audio));
+            match (opts.clients.follow_constraints, opts.clients.camera, opts.video, &video) {
+                (true, Some(camera), Some(codec), Some(file)) => {
+                    let (files_tx, files) = watch::channel(file.clone());
+                    sent.lock().replace(camera);
+                    let events = std::mem::replace(&mut s.events, tokio::sync::mpsc::unbounded_channel().1);
+                    s.own(tokio::spawn(super::camera::follow(events, camera, codec, opts.media_dir.clone(), files_tx, sent.clone())));
+                    if let Some((t, ssrc)) = s.video.clone() {
+                        let task = tokio::spawn(super::camera::send(t, ssrc, payload_type(codec), files, s.connected.clone()));
+                        s.own(task);
+                    }
+                    start_sending(&mut s, None, Some(&audio));
+                }
+                _ => start_sending(&mut s, video.as_ref().zip(opts.video), Some(&audio)),
+            }
             let st = Arc::new(Mutex::new(ReceiverStats::default()));
             let mut tracks = std::mem::replace(&mut s.tracks, tokio::sync::mpsc::unbounded_channel().1);
             let (st2, ws) = (st.clone(), window_start.clone());
             s.own(tokio::spawn(async move {
                 while let Some(t) = tracks.recv().await {
-                    tokio::spawn(count(t, st2.clone(), ws.clone(), far_future));
+                    tokio::spawn(count(t, st2.clone(), ws.clone(), far_future, weak));
                 }
             }));
-            stats.push((room, name, st));
+            stats.push((room, name, st, sent));
             sessions.push(s);
         }
     }
@@ -275,7 +330,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     let start = Instant::now();
     let _ = window_start.set(start);
     let losses_before = all_losses(opts.addr, &room_ids).await;
-    for (_, _, st) in &stats {
+    for (_, _, st, _) in &stats {
         let mut s = st.lock();
         s.bytes = 0;
         s.keyframes = 0;
@@ -284,7 +339,10 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     let window = start.elapsed();
     let losses =
         all_losses(opts.addr, &room_ids).await.into_iter().zip(losses_before).map(|(after, before)| Some(after?.since(before?))).collect();
-    let receivers = stats.iter().map(|(room, name, st)| Receiver { room: *room, name: name.clone(), stats: st.lock().clone() }).collect();
+    let receivers = stats
+        .iter()
+        .map(|(room, name, st, sent)| Receiver { room: *room, name: name.clone(), stats: st.lock().clone(), camera: *sent.lock() })
+        .collect();
     for s in sessions {
         s.close(true).await;
     }

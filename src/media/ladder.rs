@@ -3,7 +3,8 @@
 //!
 //! - [`Rung`]: L0 is the composite as configured (today's encode, also what recordings and live
 //!   outputs take); L1 is half its width and height at 30 % of its bitrate; L2 a quarter at
-//!   10 %, at most 15 fps. A lower rung's encoder branch runs only while someone receives it
+//!   8 %, at most 15 fps (120 kbit/s of a 1500 kbit/s composite: with the audio and the packets'
+//!   headers it fits a 250 kbit/s link, keyframes included). A lower rung's encoder branch runs only while someone receives it
 //!   (the room reaps it [`IDLE_RUNG`] after its last receiver left).
 //! - [`Receiver`]: one receiver's place on the ladder. Every rung it is fed from hands it
 //!   packets through a [`RungFeed`]; it forwards those of its current rung, and moves to the
@@ -14,6 +15,11 @@
 //!   timestamps pass unchanged. A feed of a rung the receiver neither uses nor wants answers
 //!   [`Delivery::Gone`], so the rung's fan-out drops it by itself.
 //! - Paused (no rung wanted): nothing is forwarded, the receiver keeps its audio.
+//! - Probes ([`Receiver::probe`]) put bytes on the receiver's link without anything for it to
+//!   decode, so the rung controller can learn whether a better rung would fit before moving to
+//!   it: copies of the last packets forwarded (its SRTP drops a repeated packet as a replay; if
+//!   the link cannot carry the extra bytes, originals get lost and NACKed), or, while paused,
+//!   padding-only packets with numbers of their own (NACKed themselves when lost).
 //!
 //! - [`Canvas`] and [`Feed`]: besides the room's canvas (`Full`) a room may compose a portrait
 //!   small-screen canvas (`Small`, see `super::small`); a receiver is fed from one canvas at one
@@ -33,8 +39,17 @@ use crate::records::CompositeConfig;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use rtc_rtp as rtp;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How many forwarded packets a receiver keeps to send again as probes.
+const PROBE_RING: usize = 48;
+/// A padding-only probe packet on the wire: RTP header and 4 bytes of padding, SRTP's tag,
+/// UDP and IPv4 headers.
+pub const PADDING_WIRE_BYTES: usize = 12 + 4 + 10 + 8 + 20;
+/// Most padding packets one probe call sends (a paused receiver's probe is small: L2's need).
+const MAX_PADDING_PACKETS: usize = 64;
 
 /// How long a lower rung's encoder keeps running after its last receiver left.
 pub const IDLE_RUNG: Duration = Duration::from_secs(10);
@@ -96,7 +111,7 @@ impl Rung {
                 width: scaled(base.width, 4),
                 height: scaled(base.height, 4),
                 fps: base.fps.min(15),
-                bitrate_kbps: (base.bitrate_kbps / 10).max(30),
+                bitrate_kbps: (base.bitrate_kbps * 2 / 25).max(30),
             },
         }
     }
@@ -115,7 +130,7 @@ pub enum Canvas {
 /// Size of the small canvas's larger feed: portrait, as many pixels as L1 of a 720p composite.
 pub const SMALL_SIZE: (u32, u32) = (360, 640);
 /// The small canvas's frame rate (at most): at 30 it cost a room 0.032–0.046 core in use, over
-/// the 0.03 goal; at 15, 0.015–0.025 (`make bench` J). A phone's talking heads at 15 fps keep L1's
+/// the 0.03 goal; at 15, 0.015–0.025 (`make bench` L). A phone's talking heads at 15 fps keep L1's
 /// bitrate for half the frames: sharper faces and names.
 pub const SMALL_FPS: u32 = 15;
 
@@ -238,6 +253,9 @@ struct SwitchState {
     /// VP8: the last picture id sent, and what to add to the current rung's ids.
     last_picture_id: Option<u16>,
     picture_id_shift: u16,
+    /// The last packets forwarded (as sent), for probes, and the next one to copy.
+    recent: VecDeque<rtp::Packet>,
+    probe_next: usize,
 }
 
 impl Receiver {
@@ -253,6 +271,8 @@ impl Receiver {
                 frame_done: true,
                 last_picture_id: None,
                 picture_id_shift: 0,
+                recent: VecDeque::with_capacity(PROBE_RING),
+                probe_next: 0,
             }),
             gates: Mutex::default(),
         })
@@ -330,13 +350,70 @@ impl Receiver {
             packet.payload = rewrite_picture_id(packet.payload, st.picture_id_shift, &mut st.last_picture_id);
         }
         let marker = packet.header.marker;
+        let copy = packet.clone();
         let delivery = self.out.send(packet);
         if matches!(delivery, Delivery::Sent | Delivery::Dropped) {
             // A dropped packet still used its number: the receiver sees the loss and asks.
             st.next_seq = st.next_seq.wrapping_add(1);
             st.frame_done = marker;
+            if st.recent.len() == PROBE_RING {
+                st.recent.pop_front();
+            }
+            st.recent.push_back(copy);
         }
         delivery
+    }
+
+    /// Sends about `bytes` of probe: copies of the last packets forwarded, oldest first, each
+    /// at most once per call; paused, padding-only packets (counted at [`PADDING_WIRE_BYTES`]
+    /// each, at most [`MAX_PADDING_PACKETS`] per call). Returns the bytes sent (0 before any
+    /// packet was forwarded).
+    pub fn probe(&self, bytes: usize) -> usize {
+        let mut st = self.state.lock();
+        let Some(last) = st.recent.back().map(|p| p.header.clone()) else { return 0 };
+        if st.current.is_none() {
+            if !st.frame_done {
+                // The frame cut by the pause: a skipped number says it will not complete.
+                st.next_seq = st.next_seq.wrapping_add(1);
+                st.frame_done = true;
+            }
+            let mut sent = 0;
+            for _ in 0..MAX_PADDING_PACKETS {
+                if sent >= bytes {
+                    break;
+                }
+                let header = rtp::header::Header {
+                    padding: true,
+                    marker: false,
+                    sequence_number: st.next_seq,
+                    extension: false,
+                    extensions: Vec::new(),
+                    ..last.clone()
+                };
+                match self.out.send(rtp::Packet { header, payload: Bytes::new() }) {
+                    Delivery::Sent | Delivery::Dropped => {
+                        st.next_seq = st.next_seq.wrapping_add(1);
+                        sent += PADDING_WIRE_BYTES;
+                    }
+                    _ => break,
+                }
+            }
+            return sent;
+        }
+        let mut sent = 0;
+        for _ in 0..st.recent.len() {
+            if sent >= bytes {
+                break;
+            }
+            let at = st.probe_next % st.recent.len();
+            st.probe_next = at + 1;
+            let copy = st.recent[at].clone();
+            let size = copy.payload.len() + 12;
+            if self.out.send(copy) == Delivery::Sent {
+                sent += size;
+            }
+        }
+        sent
     }
 }
 
@@ -446,12 +523,39 @@ mod tests {
     }
 
     #[test]
+    fn probes_copy_the_last_packets_forwarded_and_nothing_while_paused() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<rtp::Packet>(256);
+        let f0 = Feed::of(Canvas::Full, Rung::L0);
+        let r = Receiver::new(VideoCodec::H264, Arc::new(tx), f0);
+        assert_eq!(r.probe(1000), 0, "nothing forwarded yet");
+        let l0 = RungFeed { receiver: r.clone(), rung: f0 };
+        l0.send(packet(1, 0, false, SPS));
+        l0.send(packet(2, 0, true, IDR_START));
+        let sent: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
+        assert_eq!(r.probe(1), 15, "one packet: its payload and header");
+        assert_eq!(r.probe(10_000), 30, "each packet at most once per call");
+        let copies: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
+        assert_eq!(copies, vec![sent[0], sent[1], sent[0]], "copies keep the numbers they were sent with");
+        r.want(None);
+        assert_eq!(r.probe(100), 2 * PADDING_WIRE_BYTES, "paused: padding packets");
+        let padding: Vec<rtp::Packet> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(padding.len(), 2);
+        assert!(padding.iter().all(|p| p.header.padding && p.payload.is_empty() && p.header.timestamp == 0));
+        assert_eq!(padding[0].header.sequence_number, sent[1].wrapping_add(1), "numbers of their own, after the last sent");
+        assert_eq!(padding[1].header.sequence_number, sent[1].wrapping_add(2));
+        r.want(Some(f0));
+        l0.send(packet(3, 3000, false, SPS));
+        let next = rx.try_recv().expect("resumed at a keyframe");
+        assert_eq!(next.header.sequence_number, sent[1].wrapping_add(3), "numbers stay continuous after padding");
+    }
+
+    #[test]
     fn rungs_halve_and_quarter_the_composite() {
         let base = CompositeConfig::default();
         let l1 = Rung::L1.config(&base);
         let l2 = Rung::L2.config(&base);
         assert_eq!((l1.width, l1.height, l1.fps, l1.bitrate_kbps), (640, 360, 30, 450));
-        assert_eq!((l2.width, l2.height, l2.fps, l2.bitrate_kbps), (320, 180, 15, 150));
+        assert_eq!((l2.width, l2.height, l2.fps, l2.bitrate_kbps), (320, 180, 15, 120));
         assert_eq!(Rung::L0.config(&base), base);
     }
 
@@ -462,7 +566,7 @@ mod tests {
         let s1 = Feed::of(Canvas::Small, Rung::L0).config(&base);
         let s2 = Feed::of(Canvas::Small, Rung::L2).config(&base);
         assert_eq!((s1.width, s1.height, s1.fps, s1.bitrate_kbps), (360, 640, 15, 450));
-        assert_eq!((s2.width, s2.height, s2.fps, s2.bitrate_kbps), (180, 320, 15, 150));
+        assert_eq!((s2.width, s2.height, s2.fps, s2.bitrate_kbps), (180, 320, 15, 120));
         assert_eq!(Feed::of(Canvas::Full, Rung::L1).config(&base), Rung::L1.config(&base));
         let all: std::collections::HashSet<usize> =
             [Canvas::Full, Canvas::Small].iter().flat_map(|c| Rung::ALL.map(|r| Feed { canvas: *c, rung: r }.index())).collect();

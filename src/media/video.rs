@@ -537,3 +537,7 @@ fn event_of(msg: &gst::Message, video: &RoomVideo) -> Option<MediaEvent> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "video_tests.rs"]
+mod rung_tests;

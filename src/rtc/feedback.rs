@@ -4,7 +4,8 @@
 //! held to a budget before the NACK responder (just app-ward of this) resends anything.
 //!
 //! The budget: retransmissions may use [`RESEND_SHARE`] of the receiver's estimate (REMB when
-//! fresh, else what we send it), with a burst of [`BURST`]; a packet sent more than
+//! fresh, up to twice what we send it; else what we send it), with a burst of a quarter second
+//! of that, between [`MIN_BURST`] and [`BURST`]; a packet sent more than
 //! [`MAX_RESEND_AGE`] ago is not resent (its frame is long due). Without it a weak link's NACK
 //! storm multiplied what we put on it (8× the media at 500 kbit/s, measured).
 //!
@@ -27,8 +28,10 @@ use std::time::{Duration, Instant};
 
 /// Share of the receiver's estimate retransmissions may take.
 pub const RESEND_SHARE: f64 = 0.15;
-/// Most bytes resent at once after a quiet spell.
+/// Most bytes resent at once after a quiet spell: a quarter of a second of the budget, within
+/// these bounds (a weak link's queue holds a few kB: a larger burst is lost again).
 pub const BURST: f64 = 24_000.0;
+pub const MIN_BURST: f64 = 6_000.0;
 /// A packet older than this is not resent.
 pub const MAX_RESEND_AGE: Duration = Duration::from_millis(750);
 /// A REMB older than this is stale (Firefox can stop sending it).
@@ -52,6 +55,13 @@ pub struct LinkReport {
     pub resent_bytes: u64,
     /// NACK packets received for the composite.
     pub nacks: u64,
+    /// Video packets sent for the first time, and how many of them were NACKed (each counted
+    /// once, however often it is asked for): the fastest loss signal there is, one round trip.
+    pub video_packets: u64,
+    pub video_nacked: u64,
+    /// Bytes of probe packets (copies of packets already sent, see `ladder::Receiver::probe`):
+    /// on the wire, but not media, so not in `video_bytes`.
+    pub probe_bytes: u64,
 }
 
 impl LinkReport {
@@ -66,6 +76,8 @@ struct Sent {
     seq: u16,
     at: Instant,
     size: u32,
+    /// Already NACKed once (counted in `video_nacked`).
+    nacked: bool,
 }
 
 /// The interceptor (one per peer connection).
@@ -106,14 +118,21 @@ impl ReceiverFeedback {
 
     fn on_sent(&mut self, now: Instant, ssrc: u32, seq: u16, size: usize, resent: bool) {
         let Some(ring) = self.video.get_mut(&ssrc) else { return };
+        let slot = &mut ring[usize::from(seq) % RING];
         let mut r = self.report.lock();
         if resent {
             r.resent_bytes += size as u64;
             return;
         }
+        if slot.is_some_and(|s| s.seq == seq) {
+            // A copy of a packet sent moments ago: a probe.
+            r.probe_bytes += size as u64;
+            return;
+        }
         r.video_bytes += size as u64;
+        r.video_packets += 1;
         drop(r);
-        ring[usize::from(seq) % RING] = Some(Sent { seq, at: now, size: size as u32 });
+        *slot = Some(Sent { seq, at: now, size: size as u32, nacked: false });
         let (start, bytes) = self.window.get_or_insert((now, 0));
         *bytes += size as u64;
         let span = now.saturating_duration_since(*start);
@@ -126,18 +145,28 @@ impl ReceiverFeedback {
 
     /// The NACK's sequence numbers that may be resent now; the others are counted away.
     fn budget(&mut self, now: Instant, nack: &TransportLayerNack) -> Vec<u16> {
-        let estimate = self.report.lock().fresh_remb(now).map(|b| b as f64).unwrap_or(self.sent_bps);
+        // A REMB is believed up to twice what we send (Chromium's can sit far above the link
+        // after a spell of probes or a pause).
+        let remb = self.report.lock().fresh_remb(now).map(|b| b as f64);
+        let estimate = remb.map_or(self.sent_bps, |r| r.min(2.0 * self.sent_bps.max(MIN_BURST * 8.0)));
         let rate = estimate * RESEND_SHARE / 8.0;
+        let burst = (rate * 0.25).clamp(MIN_BURST, BURST);
+        self.tokens = self.tokens.min(burst);
         if let Some(last) = self.refilled {
-            self.tokens = (self.tokens + rate * now.saturating_duration_since(last).as_secs_f64()).min(BURST.max(rate * 0.2));
+            self.tokens = (self.tokens + rate * now.saturating_duration_since(last).as_secs_f64()).min(burst);
         }
         self.refilled = Some(now);
         let [resent, over_budget, too_old, unknown] = &self.outcomes;
-        let Some(ring) = self.video.get(&nack.media_ssrc) else { return vec![] };
+        let Some(ring) = self.video.get_mut(&nack.media_ssrc) else { return vec![] };
         let mut kept = Vec::new();
+        let mut first_asked = 0;
         for seq in nack.nacks.iter().flat_map(|p| p.packet_list()) {
-            match ring[usize::from(seq) % RING] {
+            match &mut ring[usize::from(seq) % RING] {
                 Some(s) if s.seq == seq => {
+                    if !s.nacked {
+                        s.nacked = true;
+                        first_asked += 1;
+                    }
                     if now.saturating_duration_since(s.at) > MAX_RESEND_AGE {
                         too_old.increment(1);
                     } else if self.tokens < f64::from(s.size) {
@@ -151,6 +180,7 @@ impl ReceiverFeedback {
                 _ => unknown.increment(1),
             }
         }
+        self.report.lock().video_nacked += first_asked;
         kept
     }
 
@@ -325,27 +355,48 @@ mod tests {
         let mut f = ReceiverFeedback::new(Arc::default());
         f.bind_local_stream(&video_stream(7));
         let t0 = Instant::now();
+        // ~9.5 Mbit/s sent over a second.
         for seq in 0..1000u16 {
-            f.handle_write(tagged(t0, rtp(7, seq, 1188))).unwrap();
+            f.handle_write(tagged(t0 + Duration::from_millis(u64::from(seq)), rtp(7, seq, 1188))).unwrap();
         }
-        // 500 kbit/s REMB: 75 kbit/s of resends, a 24 kB burst.
+        // 500 kbit/s REMB: 75 kbit/s (9.4 kB/s) of resends, a quarter second of it (2.3 kB,
+        // so the 6 kB least) at once.
+        let at = t0 + Duration::from_millis(1000);
         f.handle_read(tagged(
-            t0,
+            at,
             Packet::Rtcp(vec![Box::new(ReceiverEstimatedMaximumBitrate { sender_ssrc: 1, bitrate: 500_000.0, ssrcs: vec![7] })]),
         ))
         .unwrap();
         let _ = asked(&mut f);
         let all: Vec<u16> = (0..1000).collect();
-        f.handle_read(tagged(t0 + Duration::from_millis(10), nack(7, &all))).unwrap();
+        f.handle_read(tagged(at, nack(7, &all))).unwrap();
         let first = asked(&mut f);
-        assert!((15..=25).contains(&first.len()), "a burst of about 24 kB of 1.2 kB packets: {}", first.len());
-        // A second later about 9.4 kB more may go.
-        f.handle_read(tagged(t0 + Duration::from_millis(1010), nack(7, &all))).unwrap();
+        assert_eq!(first.len(), 5, "a 6 kB burst of 1.2 kB packets: {first:?}");
+        assert!(first.iter().all(|s| *s >= 250), "the oldest are too old: {first:?}");
+        // 300 ms on, about 2.8 kB more may go.
+        f.handle_read(tagged(at + Duration::from_millis(300), nack(7, &all))).unwrap();
+        assert_eq!(asked(&mut f).len(), 2);
+        f.handle_read(tagged(at + Duration::from_millis(1000), nack(7, &all))).unwrap();
         assert!(asked(&mut f).is_empty(), "a second on, every packet is too old to resend");
-        assert_eq!(f.report.lock().nacks, 2);
+        assert_eq!(f.report.lock().nacks, 3);
+        assert_eq!(f.report.lock().video_nacked, 1000, "each NACKed packet counted once");
+        assert_eq!(f.report.lock().video_packets, 1000);
         // Unknown SSRC (audio, or not ours): passes untouched.
         f.handle_read(tagged(t0, nack(9, &[1, 2]))).unwrap();
         assert_eq!(asked(&mut f), [1, 2]);
+    }
+
+    #[test]
+    fn copies_of_sent_packets_count_as_probes() {
+        let report = Arc::new(Mutex::new(LinkReport::default()));
+        let mut f = ReceiverFeedback::new(report.clone());
+        f.bind_local_stream(&video_stream(7));
+        let t0 = Instant::now();
+        f.handle_write(tagged(t0, rtp(7, 1, 1000))).unwrap();
+        f.handle_write(tagged(t0, rtp(7, 1, 1000))).unwrap();
+        f.handle_write(tagged(t0, rtp(7, 2, 1000))).unwrap();
+        let r = report.lock().clone();
+        assert_eq!((r.video_packets, r.video_bytes, r.probe_bytes), (2, 2024, 1012));
     }
 
     #[test]

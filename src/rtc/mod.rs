@@ -18,6 +18,7 @@
 //! told about them is the participant's business.
 
 pub mod bwe;
+mod control;
 pub mod data;
 mod events;
 mod feedback;

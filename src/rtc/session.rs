@@ -12,7 +12,6 @@
 //!   receiver gone once the session is dropped.
 //! - Every task the session spawns ends with [`PeerSession::close`].
 
-use super::bwe::{self, Controller};
 use super::data::{self, Channel, ChannelEvent};
 use super::events::{Candidate, PeerEvent, PeerEventForwarder};
 use super::feedback::LinkReport;
@@ -228,7 +227,7 @@ impl PeerSession {
     pub fn watch_receiver(&mut self, receiver: Arc<Receiver>, nominal_kbps: [u32; 3]) {
         if let Some((out, _)) = &self.video_out {
             self.tasks.spawn(keyframe_requests_from_receiver(out.track.clone(), receiver.clone()).in_current_span());
-            let control = control_rung(self.report.clone(), nominal_kbps, self.cap.subscribe(), self.events.clone());
+            let control = super::control::control_rung(self.report.clone(), receiver, nominal_kbps, self.cap.subscribe(), self.events.clone());
             self.tasks.spawn(control.in_current_span());
         }
     }
@@ -297,57 +296,6 @@ async fn keyframe_requests_from_receiver(track: Arc<TrackLocalStaticRTP>, receiv
             Some(_) => {}
             // Not bound yet (or re-binding): nothing to read; look again shortly.
             None => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-/// The receiver's rung controller: every [`bwe::TICK`], what it reported and what it was sent
-/// → a move, applied by the participant (which tells the room and the client).
-async fn control_rung(
-    report: Arc<Mutex<LinkReport>>,
-    nominal_kbps: [u32; 3],
-    mut cap: watch::Receiver<Option<Rung>>,
-    events: mpsc::UnboundedSender<PeerEvent>,
-) {
-    let mut controller = Controller::new(Instant::now(), nominal_kbps);
-    let mut tick = tokio::time::interval(bwe::TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (mut last_bytes, mut last_at, mut sent_bps) = (0u64, Instant::now(), 0.0f64);
-    loop {
-        let decision = tokio::select! {
-            _ = tick.tick() => {
-                let now = Instant::now();
-                let r = report.lock().clone();
-                let dt = now.saturating_duration_since(last_at).as_secs_f64();
-                if dt > 0.0 {
-                    let rate = r.video_bytes.saturating_sub(last_bytes) as f64 * 8.0 / dt;
-                    sent_bps = if sent_bps == 0.0 { rate } else { 0.6 * sent_bps + 0.4 * rate };
-                }
-                (last_bytes, last_at) = (r.video_bytes, now);
-                let remb_bps = r.fresh_remb(now);
-                tracing::debug!(
-                    remb_bps = ?remb_bps,
-                    loss = ?r.video_loss.map(|(l, at)| (l, now.saturating_duration_since(at).as_millis())),
-                    rtt_ms = ?r.rtt.map(|d| d.as_millis()),
-                    sent_bps = sent_bps as u64,
-                    resent_bytes = r.resent_bytes,
-                    nacks = r.nacks,
-                    "link report"
-                );
-                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps })
-            }
-            changed = cap.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let c = *cap.borrow_and_update();
-                Some(controller.set_cap(Instant::now(), c))
-            }
-        };
-        if let Some(d) = decision
-            && events.send(PeerEvent::VideoQuality(d)).is_err()
-        {
-            return;
         }
     }
 }

@@ -202,7 +202,8 @@ function linkReports(log, name, from, to) {
     const at = Date.parse(line.slice(0, line.indexOf(' ')));
     if (!(at >= from && at < to)) continue;
     const num = (re) => { const m = line.match(re); return m ? Number(m[1]) : null; };
-    rows.push({ remb: num(/remb_bps=Some\((\d+)\)/), loss: num(/loss=Some\(\(([\d.]+),/), rtt: num(/rtt_ms=Some\((\d+)\)/), sent: num(/sent_bps=(\d+)/) });
+    rows.push({ remb: num(/remb_bps=Some\((\d+)\)/), loss: num(/loss=Some\(\(([\d.]+),/), rtt: num(/rtt_ms=Some\((\d+)\)/), sent: num(/sent_bps=(\d+)/),
+      nack: num(/nack_loss=Some\(([\d.e-]+)\)/), probe: num(/probe_bps=(\d+)/) });
   }
   const stats = (xs) => {
     const v = xs.filter((x) => x !== null).sort((a, b) => a - b);
@@ -210,7 +211,8 @@ function linkReports(log, name, from, to) {
   };
   const k = (xs) => xs && xs.map((x) => Math.round(x / 1000));
   return { reports: rows.length, rembKbps: k(stats(rows.map((r) => r.remb))), sentKbps: k(stats(rows.map((r) => r.sent))),
-    lossPct: stats(rows.map((r) => r.loss))?.map((x) => +(100 * x).toFixed(1)), rttMs: stats(rows.map((r) => r.rtt)) };
+    lossPct: stats(rows.map((r) => r.loss))?.map((x) => +(100 * x).toFixed(1)), rttMs: stats(rows.map((r) => r.rtt)),
+    nackLossPct: stats(rows.map((r) => r.nack))?.map((x) => +(100 * x).toFixed(1)), probeKbps: k(stats(rows.map((r) => r.probe))) };
 }
 
 async function metricsText(base) {
@@ -243,7 +245,7 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-weak-'));
   setUpLink();
   // The rung controller's inputs (REMB, loss, round trip: debug lines) for the diagnostics.
-  server = await startServer(['--rtc-ip', SERVER_IP], { env: { RUST_LOG: process.env.RUST_LOG || 'info,tessera::rtc::session=debug' } });
+  server = await startServer(['--rtc-ip', SERVER_IP], { env: { RUST_LOG: process.env.RUST_LOG || 'info,tessera::rtc::control=debug' } });
   link = await proxy(SERVER_IP, server.base);
   const wrapper = path.join(tmp, 'chromium-in-ns');
   fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${NS} ${CHROMIUM_BIN} "$@"\n`, { mode: 0o755 });
