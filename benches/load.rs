@@ -15,6 +15,7 @@
 //! - J. What sender caps (`cameraConstraint` honoured) save the server's ingest in a room of 9
 //!   720p senders ([`senders`]).
 //! - K. Whether one weak receiver costs the L0 receivers keyframes ([`weak`]).
+//! - L. What the small-screen canvas costs a room, in use and not ([`small`]).
 //! - H. The worst receiver's frame rate and longest freeze in a room of 4 at rest, with the
 //!   layout changed twice a second, with a recording failing every 2 s, and under 5 % UDP loss
 //!   ([`stress`]): the rates the functional tests leave to benchmarks.
@@ -40,6 +41,8 @@ mod ladder;
 mod outputs;
 #[path = "load/senders.rs"]
 mod senders;
+#[path = "load/small.rs"]
+mod small;
 #[path = "load/stress.rs"]
 mod stress;
 #[path = "load/threads.rs"]
@@ -567,6 +570,9 @@ fn main() {
     }
     if wanted("K") {
         rows.push(weak::weak_receiver(&rt));
+    }
+    if wanted("L") {
+        rows.push(small::small_canvas_costs());
     }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
     for (a, b, c, d) in &rows {

@@ -33,6 +33,7 @@ pub const AUDIO_DISCARDED: &str = "tessera_audio_discarded_samples_total";
 pub const FRAMES_ENCODED: &str = "tessera_composite_frames_encoded_total";
 pub const FRAMES_LATE: &str = "tessera_composite_frames_late_total";
 pub const RUNG_ENCODERS: &str = "tessera_composite_rung_encoders";
+pub const SMALL_CANVASES: &str = "tessera_small_canvases";
 pub const VIDEO_RECEIVERS: &str = "tessera_video_receivers";
 pub const RUNG_SWITCHES: &str = "tessera_video_rung_switches_total";
 pub const NACKED_PACKETS: &str = "tessera_rtcp_nacked_packets_total";
@@ -99,7 +100,11 @@ fn describe() {
     );
     describe_counter!(FRAMES_ENCODED, "Composite frames encoded, by codec.");
     describe_counter!(FRAMES_LATE, "Composite frames dropped before encoding because the encoder was behind, by codec.");
-    describe_gauge!(RUNG_ENCODERS, "Encoders of the composite running, by rung (L0 full size, L1 half, L2 quarter).");
+    describe_gauge!(
+        RUNG_ENCODERS,
+        "Encoders of the composite running, by rung (L0 full size, L1 half, L2 quarter; S1 the small-screen canvas, S2 its half)."
+    );
+    describe_gauge!(SMALL_CANVASES, "Small-screen canvases running (one per room while any receiver takes it).");
     describe_gauge!(
         VIDEO_RECEIVERS,
         "Receivers of the composite, by the rung they are on (L0, L1, L2, or paused: audio only on a weak link)."
@@ -223,6 +228,11 @@ pub fn room_duration(seconds: f64) {
 /// One more (`1.0`) or one less (`-1.0`) encoder of the composite at `rung`.
 pub fn rung_encoders(rung: &'static str, delta: f64) {
     gauge!(RUNG_ENCODERS, "rung" => rung).increment(delta);
+}
+
+/// One more (`1.0`) or one less (`-1.0`) small-screen canvas running.
+pub fn small_canvases(delta: f64) {
+    gauge!(SMALL_CANVASES).increment(delta);
 }
 
 /// A receiver left rung `from` for `to` (`None`: it joined or left).

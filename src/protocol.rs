@@ -32,12 +32,15 @@ pub enum ClientMessage {
     /// `null`: no limit) picks the smallest rung at least that tall (a phone showing the
     /// composite 390 px wide asks for 220); `mode` `auto` (default), `low` (at most the
     /// 360-line rung) or `off` (audio only). The server's own choice for a weak link can only
-    /// be lower.
+    /// be lower. `canvas`: `full` (default: the room's canvas) or `small` (the portrait
+    /// small-screen canvas, for phones held upright).
     VideoPreference {
         #[serde(default)]
         max_height: Option<u32>,
         #[serde(default)]
         mode: VideoMode,
+        #[serde(default)]
+        canvas: VideoCanvas,
     },
 }
 
@@ -51,6 +54,17 @@ pub enum VideoMode {
     Low,
     /// No video: audio only.
     Off,
+}
+
+/// Which of the room's canvases a receiver gets.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum VideoCanvas {
+    /// The room's canvas as configured (what recordings and live outputs show).
+    #[default]
+    Full,
+    /// The portrait small-screen canvas: one tile large, a few small, names drawn large.
+    Small,
 }
 
 /// Which size of the composite a receiver gets, and why.
@@ -69,6 +83,10 @@ pub struct VideoQuality {
     /// The receiver's bandwidth estimate the move was made on, kbit/s, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_kbps: Option<u32>,
+    /// The canvas received: `full`, or `small` (then `width`×`height` is the small canvas's
+    /// size at this rung: 360×640 on L0 and L1, 180×320 on L2).
+    #[serde(default)]
+    pub canvas: VideoCanvas,
 }
 
 /// The size the participant's camera is drawn at in the composite, and the bitrate its camera
@@ -394,8 +412,13 @@ mod tests {
         assert_eq!(parse_client_message(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave {});
         assert_eq!(
             parse_client_message(r#"{"type":"videoPreference","maxHeight":220,"mode":"low"}"#).unwrap(),
-            ClientMessage::VideoPreference { max_height: Some(220), mode: VideoMode::Low }
+            ClientMessage::VideoPreference { max_height: Some(220), mode: VideoMode::Low, canvas: VideoCanvas::Full }
         );
+        assert_eq!(
+            parse_client_message(r#"{"type":"videoPreference","canvas":"small"}"#).unwrap(),
+            ClientMessage::VideoPreference { max_height: None, mode: VideoMode::Auto, canvas: VideoCanvas::Small }
+        );
+        assert!(parse_client_message(r#"{"type":"videoPreference","canvas":"tiny"}"#).is_err());
         assert!(parse_client_message(r#"{"type":"videoPreference","mode":"hd"}"#).is_err());
         assert!(parse_client_message(r#"{"type":"videoPreference","maxHeight":-1}"#).is_err());
     }

@@ -3,6 +3,8 @@
 //! (the dominant speaker, the pinned participant, the shared screen). Pure: no GStreamer, no
 //! room; the room decides the roles, the media layer moves pads to the rectangles.
 //!
+//! The small-screen canvas has its own fixed layout (`small.rs`: one tile large, a few below).
+//!
 //! The descriptions live in `pipelines/layouts.json` (operators may edit or add layouts); the
 //! four the server relies on (`grid`, `speaker`, `pinned`, `presentation`) must be present.
 //!
@@ -12,9 +14,11 @@
 
 mod grid;
 mod place;
+mod small;
 
 pub use grid::{MAX_TILES, Rect, grid, grid_shape};
 pub use place::{Roles, place};
+pub use small::{SMALL_OTHERS, small, small_order};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -66,10 +66,15 @@ fn package_of(factory: &str) -> &'static str {
         .unwrap_or("the package providing it (try `apt-file search libgst`)")
 }
 
-/// The element names in a description: words that are not properties (`a=b`), caps
-/// (`video/x-raw,…`) or pad references (`mux.`, `sink.video`).
+/// The element names in a description: words outside quoted values (`font-desc="Sans 20"`)
+/// that are not properties (`a=b`), caps (`video/x-raw,…`) or pad references (`mux.`,
+/// `sink.video`).
 fn factories(desc: &str) -> impl Iterator<Item = &str> {
-    desc.split(|c: char| c == '!' || c.is_whitespace()).filter(|w| !w.is_empty() && !w.contains(['=', '/', '.', ',', '"', '(', ')']))
+    desc.split('"').step_by(2).flat_map(|unquoted| {
+        unquoted
+            .split(|c: char| c == '!' || c.is_whitespace())
+            .filter(|w| !w.is_empty() && !w.contains(['=', '/', '.', ',', '"', '(', ')']))
+    })
 }
 
 /// Initialises GStreamer and checks elements and pipeline files.
@@ -113,5 +118,7 @@ mod tests {
         assert_eq!(package_of("x264enc"), "gstreamer1.0-plugins-ugly");
         let words: Vec<&str> = factories("appsrc name=a ! video/x-raw,width=2 ! q.sink_0 mux. splitmuxsink name=s").collect();
         assert_eq!(words, ["appsrc", "splitmuxsink"]);
+        let words: Vec<&str> = factories(r#"textoverlay font-desc="Sans Bold 22" silent=true ! tee"#).collect();
+        assert_eq!(words, ["textoverlay", "tee"], "quoted values are no elements");
     }
 }

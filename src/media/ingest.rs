@@ -1,9 +1,11 @@
 //! One participant's video input: RTP pushed by the participant task into an `appsrc`, then
-//! jitter buffer → depayloader → decoder → name label → a compositor sink pad.
+//! jitter buffer → depayloader → decoder → `split` (a tee) → name label → a compositor sink
+//! pad. The small-screen canvas, while it runs, takes the decoded frames from `split` (before
+//! the label: it draws names at its own size), so a stream is never decoded twice.
 //!
-//! Decoded frames are re-stamped with the pipeline's running time as they leave the ingest, so
-//! the compositor shows each frame as soon as it is decoded whatever the input's own latency;
-//! a stalled input simply keeps its last frame on the canvas.
+//! Decoded frames are re-stamped with the pipeline's running time as they are decoded (before
+//! `split`, so both canvases get the stamp), so a compositor shows each frame as soon as it is
+//! decoded whatever the input's own latency; a stalled input simply keeps its last frame.
 
 use super::{MediaError, VideoCodec, make, tile};
 use bytes::Bytes;
@@ -65,10 +67,11 @@ pub(crate) fn build(name: &str, codec: VideoCodec, payload_type: u8) -> Result<(
     dec.set_property("discard-corrupted-frames", true);
     dec.set_property("automatic-request-sync-points", true);
     let convert = make("videoconvert")?;
+    let split = tile::split()?;
     let label = tile::name_overlay(name, "bottom")?;
 
-    bin.add_many([&src, &jitter, &depay, &dec, &convert, &label])?;
-    gst::Element::link_many([&src, &jitter, &depay, &dec, &convert, &label])?;
+    bin.add_many([&src, &jitter, &depay, &dec, &convert, &split, &label])?;
+    gst::Element::link_many([&src, &jitter, &depay, &dec, &convert, &split, &label])?;
 
     let (kf_tx, kf_rx) = mpsc::unbounded_channel();
     let src_pad = src.static_pad("src").ok_or_else(|| MediaError::Graph("appsrc has no src pad".into()))?;
@@ -81,9 +84,9 @@ pub(crate) fn build(name: &str, codec: VideoCodec, payload_type: u8) -> Result<(
         gst::PadProbeReturn::Ok
     });
 
-    let out = label.static_pad("src").ok_or_else(|| MediaError::Graph("textoverlay has no src pad".into()))?;
-    let weak = label.downgrade();
-    out.add_probe(gst::PadProbeType::BUFFER, move |_pad, info| {
+    let decoded = convert.static_pad("src").ok_or_else(|| MediaError::Graph("videoconvert has no src pad".into()))?;
+    let weak = convert.downgrade();
+    decoded.add_probe(gst::PadProbeType::BUFFER, move |_pad, info| {
         let now = weak.upgrade().and_then(|e| e.current_running_time());
         if let (Some(now), Some(gst::PadProbeData::Buffer(buf))) = (now, info.data.as_mut()) {
             let b = buf.make_mut();
@@ -93,6 +96,7 @@ pub(crate) fn build(name: &str, codec: VideoCodec, payload_type: u8) -> Result<(
         }
         gst::PadProbeReturn::Ok
     });
+    let out = label.static_pad("src").ok_or_else(|| MediaError::Graph("textoverlay has no src pad".into()))?;
     bin.add_pad(&gst::GhostPad::with_target(&out)?)?;
     Ok((IngestBin { bin }, VideoIngest { appsrc, keyframe_requests: kf_rx }))
 }

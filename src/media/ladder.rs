@@ -21,6 +21,14 @@
 //!   the link cannot carry the extra bytes, originals get lost and NACKed), or, while paused,
 //!   padding-only packets with numbers of their own (NACKed themselves when lost).
 //!
+//! - [`Canvas`] and [`Feed`]: besides the room's canvas (`Full`) a room may compose a portrait
+//!   small-screen canvas (`Small`, see `super::small`); a receiver is fed from one canvas at one
+//!   rung. The small canvas has two sizes, standing in for the rungs whose budget they fit:
+//!   360×640 at 15 fps and L1's bitrate (what a small-canvas receiver gets on L0 and L1) and
+//!   180×320 at L2's (on L2), so the rung controller needs not know which canvas a receiver is on. The
+//!   switch between canvases is the switch between rungs: same SSRC, continuous sequence
+//!   numbers, the room's one timestamp offset.
+//!
 //! Invariants: the receiver's sequence numbers never repeat or go back; a switch happens only
 //! at the start of a keyframe of the new rung; a keyframe request goes to the wanted rung's
 //! encoder only, so a weak receiver never costs the others a keyframe.
@@ -109,6 +117,70 @@ impl Rung {
     }
 }
 
+/// Which canvas of the room a receiver gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Canvas {
+    /// The room's canvas as configured (also what recordings and live outputs take).
+    #[default]
+    Full,
+    /// The portrait small-screen canvas.
+    Small,
+}
+
+/// Size of the small canvas's larger feed: portrait, as many pixels as L1 of a 720p composite.
+pub const SMALL_SIZE: (u32, u32) = (360, 640);
+/// The small canvas's frame rate (at most): at 30 it cost a room 0.032–0.046 core in use, over
+/// the 0.03 goal; at 15, 0.015–0.025 (`make bench` L). A phone's talking heads at 15 fps keep L1's
+/// bitrate for half the frames: sharper faces and names.
+pub const SMALL_FPS: u32 = 15;
+
+/// What one encoder branch encodes: a canvas at a rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Feed {
+    pub canvas: Canvas,
+    pub rung: Rung,
+}
+
+impl Feed {
+    /// Every feed, for per-feed tables (indexed by [`Feed::index`]).
+    pub const COUNT: usize = 6;
+
+    /// The feed a receiver on `canvas` gets when its controller chose `rung`: on the small
+    /// canvas L0 and L1 both get its 360×640 feed (stored as L1, the budget it fits).
+    pub fn of(canvas: Canvas, rung: Rung) -> Self {
+        match (canvas, rung) {
+            (Canvas::Small, Rung::L0) => Feed { canvas, rung: Rung::L1 },
+            _ => Feed { canvas, rung },
+        }
+    }
+
+    pub fn index(self) -> usize {
+        (self.canvas as usize) * 3 + self.rung.index()
+    }
+
+    /// This feed's encode settings, from the room's composite (L0 of the full canvas).
+    pub fn config(self, base: &CompositeConfig) -> CompositeConfig {
+        let full = self.rung.config(base);
+        match self.canvas {
+            Canvas::Full => full,
+            Canvas::Small => {
+                let (w, h) = SMALL_SIZE;
+                let by = if self.rung == Rung::L2 { 2 } else { 1 };
+                CompositeConfig { width: w / by, height: h / by, fps: full.fps.min(SMALL_FPS), ..full }
+            }
+        }
+    }
+
+    /// The metric label of its encoder.
+    pub fn name(self) -> &'static str {
+        match (self.canvas, self.rung) {
+            (Canvas::Full, r) => r.name(),
+            (Canvas::Small, Rung::L2) => "S2",
+            (Canvas::Small, _) => "S1",
+        }
+    }
+}
+
 /// Whether `payload` starts a keyframe: the first packet of an H.264 access unit with SPS or an
 /// IDR slice, or the first packet of a VP8 key frame.
 pub fn starts_keyframe(codec: VideoCodec, payload: &[u8]) -> bool {
@@ -166,15 +238,15 @@ pub struct Receiver {
     codec: VideoCodec,
     out: Arc<dyn PacketSink>,
     state: Mutex<SwitchState>,
-    /// Each rung's keyframe gate, once the receiver was fed from it.
-    gates: Mutex<[Option<Arc<KeyframeGate>>; 3]>,
+    /// Each feed's keyframe gate, once the receiver was fed from it.
+    gates: Mutex<[Option<Arc<KeyframeGate>>; Feed::COUNT]>,
 }
 
 struct SwitchState {
-    /// The rung being forwarded.
-    current: Option<Rung>,
-    /// The rung wanted (`None`: paused).
-    target: Option<Rung>,
+    /// The feed being forwarded.
+    current: Option<Feed>,
+    /// The feed wanted (`None`: paused).
+    target: Option<Feed>,
     next_seq: u16,
     /// The last forwarded packet ended a frame (marker bit).
     frame_done: bool,
@@ -188,7 +260,7 @@ struct SwitchState {
 
 impl Receiver {
     /// A receiver that wants `start` and sends through `out`.
-    pub fn new(codec: VideoCodec, out: Arc<dyn PacketSink>, start: Rung) -> Arc<Self> {
+    pub fn new(codec: VideoCodec, out: Arc<dyn PacketSink>, start: Feed) -> Arc<Self> {
         Arc::new(Self {
             codec,
             out,
@@ -210,37 +282,42 @@ impl Receiver {
         self.codec
     }
 
-    /// The rung forwarded now and the one wanted (`None`: paused).
-    pub fn rungs(&self) -> (Option<Rung>, Option<Rung>) {
+    /// The feed forwarded now and the one wanted (`None`: paused).
+    pub fn feeds(&self) -> (Option<Feed>, Option<Feed>) {
         let st = self.state.lock();
         (st.current, st.target)
     }
 
-    /// Wants `rung` from now on (`None`: pause video). The move happens at its next keyframe.
-    pub fn want(&self, rung: Option<Rung>) {
+    /// Wants `feed` from now on (`None`: pause video). The move happens at its next keyframe.
+    pub fn want(&self, feed: Option<Feed>) {
         let mut st = self.state.lock();
-        st.target = rung;
-        if rung.is_none() {
+        st.target = feed;
+        if feed.is_none() {
             st.current = None;
         }
     }
 
-    pub(super) fn set_gate(&self, rung: Rung, gate: Arc<KeyframeGate>) {
-        self.gates.lock()[rung.index()] = Some(gate);
+    pub(super) fn set_gate(&self, feed: Feed, gate: Arc<KeyframeGate>) {
+        self.gates.lock()[feed.index()] = Some(gate);
     }
 
-    /// The receiver lost its picture (PLI/FIR): a keyframe from the rung it wants, no sooner
-    /// than `min_gap` after that rung's previous forced one. Nothing while paused.
+    /// Forgets the gate of a feed whose encoder stopped (a later start makes a new one).
+    pub(super) fn clear_gate(&self, feed: Feed) {
+        self.gates.lock()[feed.index()] = None;
+    }
+
+    /// The receiver lost its picture (PLI/FIR): a keyframe from the feed it wants, no sooner
+    /// than `min_gap` after that feed's previous forced one. Nothing while paused.
     pub fn request_keyframe(&self, min_gap: Duration) {
-        let Some(rung) = self.state.lock().target else { return };
-        let gate = self.gates.lock()[rung.index()].clone();
+        let Some(feed) = self.state.lock().target else { return };
+        let gate = self.gates.lock()[feed.index()].clone();
         if let Some(g) = gate {
             g.request(min_gap);
         }
     }
 
-    /// A packet of `rung`'s encoder.
-    fn offer(&self, rung: Rung, mut packet: rtp::Packet) -> Delivery {
+    /// A packet of `rung`'s encoder (`rung`: the feed it encodes).
+    fn offer(&self, rung: Feed, mut packet: rtp::Packet) -> Delivery {
         let mut st = self.state.lock();
         let take = if st.current == Some(rung) {
             true
@@ -365,10 +442,10 @@ fn rewrite_picture_id(payload: Bytes, shift: u16, last: &mut Option<u16>) -> Byt
     b.freeze()
 }
 
-/// A receiver as one rung's fan-out sees it.
+/// A receiver as one feed's fan-out sees it.
 pub struct RungFeed {
     pub receiver: Arc<Receiver>,
-    pub rung: Rung,
+    pub rung: Feed,
 }
 
 impl PacketSink for RungFeed {
@@ -421,19 +498,20 @@ mod tests {
     #[test]
     fn a_switch_waits_for_the_new_rungs_keyframe_and_numbers_stay_continuous() {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<rtp::Packet>(64);
-        let r = Receiver::new(VideoCodec::H264, Arc::new(tx), Rung::L0);
-        let l0 = RungFeed { receiver: r.clone(), rung: Rung::L0 };
-        let l1 = RungFeed { receiver: r.clone(), rung: Rung::L1 };
+        let (f0, f1) = (Feed::of(Canvas::Full, Rung::L0), Feed::of(Canvas::Full, Rung::L1));
+        let r = Receiver::new(VideoCodec::H264, Arc::new(tx), f0);
+        let l0 = RungFeed { receiver: r.clone(), rung: f0 };
+        let l1 = RungFeed { receiver: r.clone(), rung: f1 };
         assert_eq!(l0.send(packet(100, 0, true, DELTA)), Delivery::NotReady, "no keyframe yet");
         assert_eq!(l0.send(packet(101, 3000, false, SPS)), Delivery::Sent);
         assert_eq!(l0.send(packet(102, 3000, true, IDR_START)), Delivery::Sent);
         assert_eq!(l1.send(packet(7, 3000, true, SPS)), Delivery::Gone, "a rung it does not want");
-        r.want(Some(Rung::L1));
+        r.want(Some(f1));
         assert_eq!(l0.send(packet(103, 6000, false, DELTA)), Delivery::Sent, "L0 carries on until L1's keyframe");
         assert_eq!(l1.send(packet(8, 6000, true, DELTA)), Delivery::NotReady);
         assert_eq!(l1.send(packet(9, 9000, false, SPS)), Delivery::Sent, "switched at the keyframe");
         assert_eq!(l0.send(packet(104, 9000, true, DELTA)), Delivery::Gone, "the old rung lets go");
-        assert_eq!(r.rungs(), (Some(Rung::L1), Some(Rung::L1)));
+        assert_eq!(r.feeds(), (Some(f1), Some(f1)));
         let seqs: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
         assert_eq!(seqs.len(), 4);
         assert_eq!(seqs[1], seqs[0].wrapping_add(1));
@@ -447,9 +525,10 @@ mod tests {
     #[test]
     fn probes_copy_the_last_packets_forwarded_and_nothing_while_paused() {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<rtp::Packet>(256);
-        let r = Receiver::new(VideoCodec::H264, Arc::new(tx), Rung::L0);
+        let f0 = Feed::of(Canvas::Full, Rung::L0);
+        let r = Receiver::new(VideoCodec::H264, Arc::new(tx), f0);
         assert_eq!(r.probe(1000), 0, "nothing forwarded yet");
-        let l0 = RungFeed { receiver: r.clone(), rung: Rung::L0 };
+        let l0 = RungFeed { receiver: r.clone(), rung: f0 };
         l0.send(packet(1, 0, false, SPS));
         l0.send(packet(2, 0, true, IDR_START));
         let sent: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
@@ -464,7 +543,7 @@ mod tests {
         assert!(padding.iter().all(|p| p.header.padding && p.payload.is_empty() && p.header.timestamp == 0));
         assert_eq!(padding[0].header.sequence_number, sent[1].wrapping_add(1), "numbers of their own, after the last sent");
         assert_eq!(padding[1].header.sequence_number, sent[1].wrapping_add(2));
-        r.want(Some(Rung::L0));
+        r.want(Some(f0));
         l0.send(packet(3, 3000, false, SPS));
         let next = rx.try_recv().expect("resumed at a keyframe");
         assert_eq!(next.header.sequence_number, sent[1].wrapping_add(3), "numbers stay continuous after padding");
@@ -478,5 +557,19 @@ mod tests {
         assert_eq!((l1.width, l1.height, l1.fps, l1.bitrate_kbps), (640, 360, 30, 450));
         assert_eq!((l2.width, l2.height, l2.fps, l2.bitrate_kbps), (320, 180, 15, 120));
         assert_eq!(Rung::L0.config(&base), base);
+    }
+
+    #[test]
+    fn the_small_canvas_stands_in_for_the_rungs_whose_budget_it_fits() {
+        let base = CompositeConfig::default();
+        assert_eq!(Feed::of(Canvas::Small, Rung::L0), Feed::of(Canvas::Small, Rung::L1));
+        let s1 = Feed::of(Canvas::Small, Rung::L0).config(&base);
+        let s2 = Feed::of(Canvas::Small, Rung::L2).config(&base);
+        assert_eq!((s1.width, s1.height, s1.fps, s1.bitrate_kbps), (360, 640, 15, 450));
+        assert_eq!((s2.width, s2.height, s2.fps, s2.bitrate_kbps), (180, 320, 15, 120));
+        assert_eq!(Feed::of(Canvas::Full, Rung::L1).config(&base), Rung::L1.config(&base));
+        let all: std::collections::HashSet<usize> =
+            [Canvas::Full, Canvas::Small].iter().flat_map(|c| Rung::ALL.map(|r| Feed { canvas: *c, rung: r }.index())).collect();
+        assert!(all.iter().all(|i| *i < Feed::COUNT) && all.len() == Feed::COUNT);
     }
 }

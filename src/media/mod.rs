@@ -1,5 +1,6 @@
 //! GStreamer media: the per-room composite ([`video`], which also reads its pipeline's bus, see
-//! [`bus`], as the [`video::MediaEvent`]s a room acts on), the mix-minus audio mixer
+//! [`bus`], as the [`video::MediaEvent`]s a room acts on; its ladder of sizes [`ladder`]; and
+//! the small-screen canvas composed from the same tiles while a receiver wants it, `small`), the mix-minus audio mixer
 //! ([`audio`]), the pipeline descriptions operators can edit ([`pipelines`]) and the start-up
 //! check that every needed element exists ([`check`]).
 //!
@@ -22,6 +23,7 @@ pub mod video;
 mod encoder;
 pub use encoder::{Fanout, KeyframeGate};
 mod ingest;
+mod small;
 mod stage;
 pub use ingest::VideoIngest;
 mod tile;

@@ -25,6 +25,8 @@ pub struct Pipelines {
     pub encode_vp8: String,
     /// What a lower rung of the ladder does to the canvas before its encoder (scale, rate).
     pub rung: String,
+    /// The small-screen canvas (run only while a receiver takes it, see `media::small`).
+    pub small: String,
     /// Outputs: the recording, RTMP and HLS chains (fed by appsrcs, see `egress`).
     pub record: String,
     pub rtmp: String,
@@ -36,7 +38,7 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    pub const FILES: [&'static str; 8] = [
+    pub const FILES: [&'static str; 9] = [
         "composite.pipeline",
         "encode-h264.pipeline",
         "encode-vp8.pipeline",
@@ -45,6 +47,7 @@ impl Pipelines {
         "hls.pipeline",
         "audio-aac.pipeline",
         "rung.pipeline",
+        "small.pipeline",
     ];
 
     pub fn load(dir: &Path) -> Result<Self, PipelinesError> {
@@ -61,12 +64,13 @@ impl Pipelines {
             hls: read(Self::FILES[5])?,
             audio_aac: read(Self::FILES[6])?,
             rung: read(Self::FILES[7])?,
+            small: read(Self::FILES[8])?,
             layouts: std::sync::Arc::new(crate::layout::Layouts::load(dir)?),
         })
     }
 
     /// `(file name, description)` pairs, for checks and error messages.
-    pub fn all(&self) -> [(&'static str, &str); 8] {
+    pub fn all(&self) -> [(&'static str, &str); 9] {
         [
             (Self::FILES[0], &self.composite),
             (Self::FILES[1], &self.encode_h264),
@@ -76,6 +80,7 @@ impl Pipelines {
             (Self::FILES[5], &self.hls),
             (Self::FILES[6], &self.audio_aac),
             (Self::FILES[7], &self.rung),
+            (Self::FILES[8], &self.small),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Compositor sink pads: placing a tile, and the placeholder shown for a participant whose
-//! video has not arrived (or never will).
+//! video has not arrived (or never will). Every tile source has a tee named [`SPLIT`] in front
+//! of its name label, where the small-screen canvas takes the unlabelled picture.
 
 use super::{MediaError, make};
 use gstreamer as gst;
@@ -8,6 +9,18 @@ use gstreamer::prelude::*;
 /// Escapes text for textoverlay's Pango markup parser.
 pub(crate) fn pango_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The name of the tee in every tile source that the small-screen canvas takes its picture from.
+pub(crate) const SPLIT: &str = "split";
+
+/// A tile source's [`SPLIT`] tee: one branch (the label, to the main canvas) always linked; a
+/// branch to the small canvas only while that canvas shows the tile.
+pub(crate) fn split() -> Result<gst::Element, MediaError> {
+    let t = make("tee")?;
+    t.set_property("name", SPLIT);
+    t.set_property("allow-not-linked", true);
+    Ok(t)
 }
 
 /// A name label drawn on a tile's source.
@@ -38,10 +51,11 @@ pub(crate) fn placeholder(name: &str, fps: u32) -> Result<gst::Bin, MediaError> 
             .field("framerate", gst::Fraction::new(fps as i32, 1))
             .build(),
     );
+    let split = split()?;
     let text = name_overlay(name, "center")?;
     text.set_property_from_str("halignment", "center");
-    bin.add_many([&src, &caps, &text])?;
-    gst::Element::link_many([&src, &caps, &text])?;
+    bin.add_many([&src, &caps, &split, &text])?;
+    gst::Element::link_many([&src, &caps, &split, &text])?;
     let pad = text.static_pad("src").ok_or_else(|| MediaError::Graph("textoverlay has no src pad".into()))?;
     bin.add_pad(&gst::GhostPad::with_target(&pad)?)?;
     Ok(bin)

@@ -1,18 +1,23 @@
 //! A room's video graph: the canvas from `composite.pipeline`, one tile per participant
-//! (placeholder or ingest), and one encoder branch per codec in use.
+//! (placeholder or ingest), the small-screen canvas composed from the same tiles while a
+//! receiver wants it (`super::small`), and one encoder branch per codec and feed in use
+//! (`feeds`: subscriptions, rungs, taps).
 //!
-//! Invariants: each participant has exactly one compositor sink pad while in the room; a
-//! removed participant leaves no element behind ([`RoomVideo::element_count`] lets tests check);
-//! dropping a `RoomVideo` sets its pipeline to `Null`.
+//! Invariants: each participant has exactly one compositor sink pad on the main canvas while in
+//! the room, and one on the small canvas while that canvas shows it; a removed participant
+//! leaves no element behind ([`RoomVideo::element_count`] lets tests check); dropping a
+//! `RoomVideo` sets its pipeline to `Null`.
+
+mod feeds;
 
 use super::bus::{self, BusMessages};
-use super::encoder::{self, EncoderBranch, KeyframeGate};
+use super::encoder::EncoderBranch;
 use super::ingest::{self, IngestBin, VideoIngest};
-use super::ladder::{IDLE_RUNG, Receiver, Rung, RungFeed};
+use super::ladder::{Feed, Receiver};
 use super::pipelines::{Pipelines, render};
+use super::small::{self, SmallCanvas};
 use super::stage::{self, Placement, Stage};
-use super::tap::EgressTap;
-use super::{MediaError, PacketSink, VideoCodec, tile};
+use super::{MediaError, VideoCodec, tile};
 use crate::layout::{self, Roles};
 use crate::records::CompositeConfig;
 use futures::StreamExt;
@@ -22,7 +27,6 @@ use gstreamer::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 /// A receiver's place on the composite's ladder, and the ladder.
 pub struct VideoSubscription {
@@ -30,6 +34,8 @@ pub struct VideoSubscription {
     /// Each rung's nominal bitrate, kbit/s, and size.
     pub nominal_kbps: [u32; 3],
     pub sizes: [(u32, u32); 3],
+    /// The size a receiver of the small canvas gets at each rung.
+    pub small_sizes: [(u32, u32); 3],
 }
 
 enum Source {
@@ -77,6 +83,8 @@ struct Tile {
     /// The participant's id, or [`screen_tile`] of it.
     id: String,
     name: String,
+    /// What its label says now (the name, or the name and a state).
+    label: String,
     source: Source,
     pad: gst::Pad,
     /// A placeholder drawn over the video while the participant is video-muted.
@@ -95,11 +103,13 @@ pub struct RoomVideo {
     cfg: CompositeConfig,
     pipelines: Arc<Pipelines>,
     tiles: Vec<Tile>,
-    /// Encoder branches by codec and rung; a lower rung's with the time its last receiver left.
-    encoders: HashMap<(VideoCodec, Rung), EncoderBranch>,
-    idle_since: HashMap<(VideoCodec, Rung), std::time::Instant>,
+    /// Encoder branches by codec and feed; an idle one with the time its last receiver left.
+    encoders: HashMap<(VideoCodec, Feed), EncoderBranch>,
+    idle_since: HashMap<(VideoCodec, Feed), std::time::Instant>,
     /// Every receiver of the composite, by participant.
-    receivers: HashMap<String, Arc<Receiver>>,
+    receivers: HashMap<String, feeds::Subscriber>,
+    /// The small-screen canvas, while any receiver takes it.
+    small: Option<SmallCanvas>,
     /// The RTP timestamp offset every payloader of this room starts from.
     timestamp_offset: u32,
     /// Composite packets receivers could not take, over the room's life.
@@ -142,6 +152,7 @@ impl RoomVideo {
             encoders: HashMap::new(),
             idle_since: HashMap::new(),
             receivers: HashMap::new(),
+            small: None,
             timestamp_offset: rand::random(),
             dropped: Arc::default(),
             stage,
@@ -246,6 +257,25 @@ impl RoomVideo {
             }
         }
         self.stage.queue(placements, borders);
+        self.show_small();
+    }
+
+    /// Shows the room on the small canvas, if it runs: the tiles the main canvas may show, the
+    /// shared screen large, else the pinned participant in the `pinned` layout, else the
+    /// dominant speaker.
+    fn show_small(&mut self) {
+        let Some(small) = &mut self.small else { return };
+        let c = &self.choice;
+        let shown: Vec<small::Shown> = self
+            .tiles
+            .iter()
+            .filter(|t| !c.hide_audio_only || screen_owner(&t.id).is_some() || matches!(t.source, Source::Video(_)))
+            .map(|t| small::Shown { id: &t.id, label: &t.label, source: t.cover.as_ref().map_or(t.source.bin(), |(b, _)| b) })
+            .collect();
+        let screen = c.screen.as_deref().map(screen_tile);
+        let pinned = c.pinned.as_deref().filter(|_| c.layout == "pinned");
+        let large = [screen.as_deref(), pinned, c.speaker.as_deref()].into_iter().flatten().find(|id| shown.iter().any(|t| t.id == *id));
+        small.show(&shown, &small::Roles { large, talking: &c.talking });
     }
 
     /// Shows the room as `choice` says (layout, roles, borders); no element is added or removed.
@@ -279,7 +309,15 @@ impl RoomVideo {
         let name = self.tiles.iter().find(|t| t.id == owner).map(|t| format!("{}'s screen", t.name)).unwrap_or_else(|| "Screen".into());
         let (bin, handle) = ingest::build(&name, codec, payload_type)?;
         let pad = self.link_source(&bin.bin)?;
-        self.tiles.push(Tile { id: screen_tile(owner), name, source: Source::Video(bin), pad, cover: None, rect: None });
+        self.tiles.push(Tile {
+            id: screen_tile(owner),
+            label: name.clone(),
+            name,
+            source: Source::Video(bin),
+            pad,
+            cover: None,
+            rect: None,
+        });
         self.relayout();
         Ok(handle)
     }
@@ -289,8 +327,9 @@ impl RoomVideo {
         let id = screen_tile(owner);
         if let Some(idx) = self.tiles.iter().position(|t| t.id == id) {
             let t = self.tiles.remove(idx);
-            self.unlink_source(t.source.bin(), &t.pad);
+            // Re-laid out first: the small canvas lets go of the tile before it is taken out.
             self.relayout();
+            self.unlink_source(t.source.bin(), &t.pad);
         }
     }
 
@@ -301,7 +340,15 @@ impl RoomVideo {
         }
         let bin = tile::placeholder(name, self.cfg.fps)?;
         let pad = self.link_source(&bin)?;
-        self.tiles.push(Tile { id: id.into(), name: name.into(), source: Source::Placeholder(bin), pad, cover: None, rect: None });
+        self.tiles.push(Tile {
+            id: id.into(),
+            name: name.into(),
+            label: name.into(),
+            source: Source::Placeholder(bin),
+            pad,
+            cover: None,
+            rect: None,
+        });
         self.relayout();
         Ok(())
     }
@@ -313,9 +360,9 @@ impl RoomVideo {
         let name = self.tiles[idx].name.clone();
         let cover = self.tiles[idx].cover.take();
         let rect = self.tiles[idx].rect;
-        let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), name, source: new, pad, cover, rect });
-        self.unlink_source(old.source.bin(), &old.pad);
+        let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), label: name.clone(), name, source: new, pad, cover, rect });
         self.relayout();
+        self.unlink_source(old.source.bin(), &old.pad);
         Ok(())
     }
 
@@ -350,6 +397,7 @@ impl RoomVideo {
             }
             (false, true) => {
                 if let Some((bin, pad)) = self.tiles[idx].cover.take() {
+                    self.show_small();
                     self.unlink_source(&bin, &pad);
                 }
             }
@@ -361,24 +409,26 @@ impl RoomVideo {
     /// Changes the label drawn on `id`'s tile (its name, or its name and a state); the picture
     /// under it is untouched. A new source (placeholder ↔ video) starts with the plain name.
     pub fn set_label(&mut self, id: &str, label: &str) {
-        let Some(t) = self.tiles.iter().find(|t| t.id == id) else { return };
+        let Some(t) = self.tiles.iter_mut().find(|t| t.id == id) else { return };
+        t.label = label.to_owned();
         let text = tile::pango_escape(label);
         for e in t.source.bin().iterate_recurse().into_iter().flatten() {
             if e.factory().is_some_and(|f| f.name() == "textoverlay") {
                 e.set_property("text", &text);
             }
         }
+        self.show_small();
     }
 
     /// Removes `id`'s tile and subscriptions, and re-tiles.
     pub fn remove_participant(&mut self, id: &str) {
         if let Some(idx) = self.tiles.iter().position(|t| t.id == id) {
             let mut t = self.tiles.remove(idx);
+            self.relayout();
             if let Some((bin, pad)) = t.cover.take() {
                 self.unlink_source(&bin, &pad);
             }
             self.unlink_source(t.source.bin(), &t.pad);
-            self.relayout();
         }
         self.detach_screen(id);
         self.unsubscribe(id);
@@ -408,147 +458,15 @@ impl RoomVideo {
         }
         None
     }
-
-    /// The encoder branch of `codec` at `rung`, started if none runs yet.
-    fn encoder(&mut self, codec: VideoCodec, rung: Rung) -> Result<&EncoderBranch, MediaError> {
-        let key = (codec, rung);
-        if !self.encoders.contains_key(&key) {
-            let encode = match codec {
-                VideoCodec::H264 => &self.pipelines.encode_h264,
-                VideoCodec::Vp8 => &self.pipelines.encode_vp8,
-            };
-            let cfg = rung.config(&self.cfg);
-            let desc = match rung {
-                Rung::L0 => render(encode, &cfg),
-                _ => format!("{} ! {}", render(&self.pipelines.rung, &cfg), render(encode, &cfg)),
-            };
-            let branch = encoder::build(&self.canvas, &self.tee, &desc, self.dropped.clone(), codec, self.timestamp_offset)?;
-            tracing::debug!(?codec, rung = rung.name(), width = cfg.width, height = cfg.height, "encoder started");
-            crate::metrics::rung_encoders(rung.name(), 1.0);
-            self.encoders.insert(key, branch);
-        }
-        self.idle_since.remove(&key);
-        self.encoders.get(&key).ok_or_else(|| MediaError::Graph("encoder vanished".into()))
-    }
-
-    /// Subscribes `id` to the composite in `codec` (its packets go to `sink`) on L0, starting
-    /// that encoder if none runs yet, and forces a keyframe so the new receiver shows a picture
-    /// promptly. The returned receiver moves between rungs with [`RoomVideo::set_rung`].
-    pub fn subscribe(&mut self, id: &str, codec: VideoCodec, sink: Arc<dyn PacketSink>) -> Result<VideoSubscription, MediaError> {
-        let receiver = Receiver::new(codec, sink, Rung::L0);
-        // A second subscription replaces the first, without stopping an encoder it shares.
-        self.detach(id);
-        self.receivers.insert(id.to_owned(), receiver.clone());
-        self.feed(id, &receiver, Rung::L0)?;
-        let rungs = Rung::ALL.map(|r| r.config(&self.cfg));
-        Ok(VideoSubscription { receiver, nominal_kbps: rungs.clone().map(|c| c.bitrate_kbps), sizes: rungs.map(|c| (c.width, c.height)) })
-    }
-
-    /// Feeds `receiver` from `rung` (started if needed) and asks that rung for a keyframe.
-    fn feed(&mut self, id: &str, receiver: &Arc<Receiver>, rung: Rung) -> Result<(), MediaError> {
-        let branch = self.encoder(receiver.codec(), rung)?;
-        branch.fanout.add(id, Arc::new(RungFeed { receiver: receiver.clone(), rung }));
-        receiver.set_gate(rung, branch.keyframes.clone());
-        branch.keyframes.request(Duration::from_millis(100));
-        Ok(())
-    }
-
-    /// `id` wants `rung` of the composite from now on (`None`: no video); it moves at that
-    /// rung's next keyframe, asked for now.
-    pub fn set_rung(&mut self, id: &str, rung: Option<Rung>) -> Result<(), MediaError> {
-        let Some(receiver) = self.receivers.get(id).cloned() else { return Ok(()) };
-        receiver.want(rung);
-        if let Some(rung) = rung {
-            self.feed(id, &receiver, rung)?;
-        }
-        Ok(())
-    }
-
-    /// Whether an encoder may fall idle without an unsubscription saying so (a lower rung, or
-    /// L0 after its receivers moved down): the room then calls [`RoomVideo::reap_idle_rungs`]
-    /// every few seconds.
-    pub fn may_reap(&self) -> bool {
-        self.encoders.iter().any(|((_, r), b)| *r != Rung::L0 || (b.fanout.is_empty() && b.taps.is_empty()))
-    }
-
-    /// Stops the encoders nobody has received (and no output has taken) for [`IDLE_RUNG`].
-    pub fn reap_idle_rungs(&mut self) {
-        let now = std::time::Instant::now();
-        let keys: Vec<(VideoCodec, Rung)> = self.encoders.keys().copied().collect();
-        for key in keys {
-            let idle = self.encoders.get(&key).is_some_and(|b| b.fanout.is_empty() && b.taps.is_empty());
-            if !idle {
-                self.idle_since.remove(&key);
-                continue;
-            }
-            let since = *self.idle_since.entry(key).or_insert(now);
-            if now.duration_since(since) >= IDLE_RUNG {
-                self.stop_encoder(key);
-            }
-        }
-    }
-
-    /// Feeds the H.264 composite (the very access units H.264 receivers get) to `tap`, starting
-    /// the H.264 encoder if no receiver uses it, and forces a keyframe for the tap to start on.
-    pub fn add_tap(&mut self, id: &str, tap: Arc<dyn EgressTap>) -> Result<Arc<KeyframeGate>, MediaError> {
-        let branch = self.encoder(VideoCodec::H264, Rung::L0)?;
-        branch.taps.add(id, tap);
-        branch.keyframes.request(Duration::from_millis(100));
-        Ok(branch.keyframes.clone())
-    }
-
-    /// Stops feeding `id`; the H.264 encoder stops too if nobody else uses it.
-    pub fn remove_tap(&mut self, id: &str) {
-        if let Some(b) = self.encoders.get(&(VideoCodec::H264, Rung::L0)) {
-            b.taps.remove(id);
-        }
-        self.remove_idle_encoders();
-    }
-
-    /// Drops `id`'s subscriptions; an L0 encoder nobody receives any more is removed (lower
-    /// rungs wait for [`RoomVideo::reap_idle_rungs`]).
-    pub fn unsubscribe(&mut self, id: &str) {
-        self.detach(id);
-        self.remove_idle_encoders();
-    }
-
-    fn detach(&mut self, id: &str) {
-        if let Some(r) = self.receivers.remove(id) {
-            r.want(None);
-        }
-        for branch in self.encoders.values() {
-            branch.fanout.remove(id);
-        }
-    }
-
-    fn remove_idle_encoders(&mut self) {
-        let idle: Vec<(VideoCodec, Rung)> = self
-            .encoders
-            .iter()
-            .filter(|((_, rung), b)| *rung == Rung::L0 && b.fanout.is_empty() && b.taps.is_empty())
-            .map(|(k, _)| *k)
-            .collect();
-        for key in idle {
-            self.stop_encoder(key);
-        }
-    }
-
-    fn stop_encoder(&mut self, key: (VideoCodec, Rung)) {
-        self.idle_since.remove(&key);
-        if let Some(branch) = self.encoders.remove(&key) {
-            self.tee.release_request_pad(&branch.tee_pad);
-            let _ = branch.bin.set_state(gst::State::Null);
-            let _ = self.canvas.remove(&branch.bin);
-            tracing::debug!(codec = ?key.0, rung = key.1.name(), "encoder stopped");
-            crate::metrics::rung_encoders(key.1.name(), -1.0);
-        }
-    }
 }
 
 impl Drop for RoomVideo {
     fn drop(&mut self) {
-        for (_, rung) in self.encoders.keys() {
-            crate::metrics::rung_encoders(rung.name(), -1.0);
+        for (_, feed) in self.encoders.keys() {
+            crate::metrics::rung_encoders(feed.name(), -1.0);
+        }
+        if self.small.is_some() {
+            crate::metrics::small_canvases(-1.0);
         }
         let _ = self.pipeline.set_state(gst::State::Null);
     }

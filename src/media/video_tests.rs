@@ -9,9 +9,11 @@
 //! the bitrate (measured here: 30.3 fps, 310 kbit/s; Chromium saw 30 fps, 298 kbit/s).
 
 use super::*;
+use crate::media::ladder::{Canvas, Rung};
 use crate::media::{Delivery, PacketSink};
 use rtc_rtp as rtp;
 use std::sync::mpsc;
+use std::time::Duration;
 use std::time::Instant;
 
 /// Longest wait for a packet (a busy 2-core machine, a debug build).
@@ -44,13 +46,21 @@ fn moving_tile(video: &mut RoomVideo) {
     )
     .expect("videotestsrc and capsfilter are checked at start-up like every element the server uses");
     let pad = video.link_source(&bin).expect("a new source always links to a fresh compositor pad");
-    video.tiles.push(Tile { id: "a".into(), name: "A".into(), source: Source::Placeholder(bin), pad, cover: None, rect: None });
+    video.tiles.push(Tile {
+        id: "a".into(),
+        name: "A".into(),
+        label: "A".into(),
+        source: Source::Placeholder(bin),
+        pad,
+        cover: None,
+        rect: None,
+    });
     video.relayout();
 }
 
 /// The encoder element of `rung`'s H.264 branch.
 fn x264enc(video: &RoomVideo, rung: Rung) -> gst::Element {
-    let branch = &video.encoders[&(VideoCodec::H264, rung)];
+    let branch = &video.encoders[&(VideoCodec::H264, Feed::of(Canvas::Full, rung))];
     branch
         .bin
         .iterate_recurse()
@@ -62,9 +72,9 @@ fn x264enc(video: &RoomVideo, rung: Rung) -> gst::Element {
 
 /// Moves the receiver `sub` to `rung` and waits for the move (at the rung's keyframe).
 fn move_to(video: &mut RoomVideo, sub: &VideoSubscription, rx: &mpsc::Receiver<Arrival>, rung: Rung) {
-    video.set_rung("r", Some(rung)).expect("a lower rung's branch builds from the shipped files");
+    video.set_feed("r", Canvas::Full, Some(rung)).expect("a lower rung's branch builds from the shipped files");
     let by = Instant::now() + PACKET_TIMEOUT;
-    while sub.receiver.rungs().0 != Some(rung) {
+    while sub.receiver.feeds().0 != Some(Feed::of(Canvas::Full, rung)) {
         rx.recv_timeout(PACKET_TIMEOUT).expect("the old rung goes on until the new one's keyframe");
         assert!(Instant::now() < by, "the receiver never moved to {}", rung.name());
     }

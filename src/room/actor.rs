@@ -343,7 +343,7 @@ impl Room {
                 let r = self.member_media(&id).and_then(|m| Ok(m.video.subscribe(&id, codec, sink)?));
                 let _ = reply.send(r);
             }
-            Command::SetVideoRung { id, rung, quality } => self.set_video_rung(&id, rung, quality),
+            Command::SetVideoRung { id, canvas, rung, quality } => self.set_video_rung(&id, canvas, rung, quality),
             Command::SubscribeAudio { id, sink, reply } => {
                 let r = self.member_media(&id).and_then(|m| Ok(m.audio.add_output(&id, sink)?));
                 let _ = reply.send(r);

@@ -260,6 +260,7 @@ pub(crate) enum Command {
     /// The participant's rung controller moved its receiver of the composite.
     SetVideoRung {
         id: String,
+        canvas: crate::media::ladder::Canvas,
         rung: Option<crate::media::ladder::Rung>,
         quality: crate::protocol::VideoQuality,
     },
@@ -417,8 +418,14 @@ impl RoomHandle {
 
     /// `id` receives `rung` of the composite from now on (`None`: no video); `quality` is what
     /// others see of it.
-    pub async fn set_video_rung(&self, id: &str, rung: Option<crate::media::ladder::Rung>, quality: crate::protocol::VideoQuality) {
-        let _ = self.tx.send(Command::SetVideoRung { id: id.into(), rung, quality }).await;
+    pub async fn set_video_rung(
+        &self,
+        id: &str,
+        canvas: crate::media::ladder::Canvas,
+        rung: Option<crate::media::ladder::Rung>,
+        quality: crate::protocol::VideoQuality,
+    ) {
+        let _ = self.tx.send(Command::SetVideoRung { id: id.into(), canvas, rung, quality }).await;
     }
 
     /// `id`'s mix-minus goes to `sink` from now on.

@@ -5,7 +5,8 @@
 //   taller, "Audio only" covers the composite with "Video off to save data" while its frames stop
 //   and the mix's audio keeps arriving, "Auto" brings back 720 lines; the choice is kept in
 //   localStorage;
-// - a portrait phone (390×844, device pixel ratio 1) asks for the ~220 lines it shows and is
+// - a portrait phone (390×844, device pixel ratio 1) on the room's canvas ("Whole room"; by
+//   default it takes the small-screen canvas, see small-canvas.test.mjs) asks for the ~220 lines it shows and is
 //   sent nothing taller than 360; made desktop-size, it asks again (debounced) and gets 720;
 // - the choice is sent again on a new peer connection (a reconnection the server could not
 //   resume: resume windows of 0 s) and after a resume: still no more than 360 lines;
@@ -229,6 +230,8 @@ test('Video quality: Up to 360p gets 360 lines and nothing taller, Audio only co
 
 test('a portrait phone asks for the lines it shows and is sent nothing taller than 360; made desktop-size it gets 720', async (t) => {
   const mo = await page('Mo', { viewport: { width: 390, height: 844 }, contextOptions: { deviceScaleFactor: 1, isMobile: true, hasTouch: true } });
+  // The room's canvas (a portrait phone takes the small-screen one by default: small-canvas.test.mjs).
+  await mo.page.addInitScript(() => localStorage.setItem('tessera.canvas', 'full'));
   await createRoomAs(server, mo);
   const pref = await waitUntil(server, () => mo.sent.find((m) => m.type === 'videoPreference'), "Mo's videoPreference");
   const box = await mo.page.locator('#composite').boundingBox();

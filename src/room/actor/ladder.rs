@@ -1,8 +1,9 @@
-//! The composite's ladder as the room sees it: a receiver moved to another rung (what others
-//! see of it is kept in its `ParticipantInfo`), and encoders nobody receives stopped.
+//! The composite's ladder as the room sees it: a receiver moved to another rung or canvas (what
+//! others see of it is kept in its `ParticipantInfo`), and encoders nobody receives (and the
+//! small-screen canvas once none of its encoders is left) stopped.
 
 use super::Room;
-use crate::media::ladder::Rung;
+use crate::media::ladder::{Canvas, Rung};
 use crate::protocol::VideoQuality;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -11,12 +12,12 @@ use tokio::time::Instant;
 const REAP_EVERY: Duration = Duration::from_secs(2);
 
 impl Room {
-    pub(super) fn set_video_rung(&mut self, id: &str, rung: Option<Rung>, quality: VideoQuality) {
+    pub(super) fn set_video_rung(&mut self, id: &str, canvas: Canvas, rung: Option<Rung>, quality: VideoQuality) {
         let Some(i) = self.member_index(id) else { return };
         self.members[i].info.video_quality = Some(quality);
         let Some(media) = &mut self.media else { return };
-        if let Err(e) = media.video.set_rung(id, rung) {
-            tracing::warn!(participant = %id, error = %e, "could not start the composite's rung");
+        if let Err(e) = media.video.set_feed(id, canvas, rung) {
+            tracing::warn!(participant = %id, error = %e, ?canvas, "could not start the composite's rung");
         }
         self.keep_reaping();
     }

@@ -48,7 +48,7 @@ impl Participant {
                     self.send_chat(msg, via).await;
                 }
             }
-            ClientMessage::VideoPreference { max_height, mode } => self.on_video_preference(max_height, mode).await,
+            ClientMessage::VideoPreference { max_height, mode, canvas } => self.on_video_preference(max_height, mode, canvas).await,
             ClientMessage::Leave {} => {}
         }
     }

@@ -84,7 +84,7 @@ struct Participant {
     /// Its receiver of the composite, once subscribed (`quality.rs`).
     video: Option<quality::VideoOut>,
     /// The client's last `videoPreference` (`maxHeight`, `mode`).
-    video_preference: Option<(Option<u32>, crate::protocol::VideoMode)>,
+    video_preference: Option<quality::VideoPreference>,
     /// The track (or stream) id the client says carries its shared screen.
     screen_track_id: Option<String>,
     /// The task feeding the shared screen into the room.

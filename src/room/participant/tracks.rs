@@ -82,6 +82,7 @@ impl Participant {
                 Ok(sub) => {
                     self.peer.watch_receiver(sub.receiver.clone(), sub.nominal_kbps);
                     self.video = Some(super::quality::VideoOut::new(&sub));
+                    self.apply_video_canvas().await;
                     self.apply_video_preference();
                 }
                 Err(e) => {
