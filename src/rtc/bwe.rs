@@ -26,8 +26,9 @@
 //!   or so), the share of our packets NACKed in each tick (`nack_loss`) is loss seen within one
 //!   round trip; it counts from [`NACK_SETTLE`] after a move (NACKs of the old rung trail it).
 //! - **Loss-based fallback.** Without a fresh REMB (Firefox can stop sending it) loss alone
-//!   decides; with one, the lower of REMB and the loss-based estimate (GCC's rule: more than
-//!   10 % loss → rate × (1 − loss / 2)) does, so a REMB lying high cannot hide 20 % loss.
+//!   decides; with one, the lower of REMB and the loss-based estimate (the lower of GCC's rule,
+//!   more than 10 % loss → rate × (1 − loss / 2), and what got through, rate × (1 − loss))
+//!   does, so a REMB lying high cannot hide 20 % loss.
 //! - **Caps.** The client may cap its rung (its viewport, a data-saver choice, or no video);
 //!   the receiver gets the lower of the cap and the controller's choice.
 
@@ -67,6 +68,8 @@ pub const REMB_TICKS: u32 = 4;
 /// estimate is no congestion.
 pub const DROPPED: f64 = 0.85;
 pub const HEADROOM: f64 = 1.3;
+/// A REMB under this share of what is sent, while nothing is lost, is a stuck estimate.
+pub const STUCK_REMB: f64 = 0.15;
 /// Share of the next rung's bitrate a believed REMB must reach before a probe of copies (a
 /// failed probe may cost an original packet, so none where the estimate says it is hopeless;
 /// ~1.5× what arrives is the most a REMB can say, so the whole rung cannot be asked for).
@@ -297,14 +300,27 @@ impl Controller {
         if let Some(r) = i.remb_bps {
             self.remb_peak = self.remb_peak.max(r);
         }
-        let remb_low =
-            !warming && i.remb_bps.is_some_and(|r| (r as f64) < CONGESTED * i.sent_bps && (r as f64) < DROPPED * self.remb_peak as f64);
+        // A REMB far below what demonstrably arrives without loss is not believed: under half
+        // of it for moves up, under [`STUCK_REMB`] of it for moves down (seen: Chromium's stuck at
+        // 11-26 kbit/s for a minute after a paused spell, while it took 1.5 Mbit/s without loss).
+        let loss_free = self.loss.is_some_and(|l| l < 0.02) && nack_loss.is_none_or(|l| l < 0.02);
+        let below = |share: f64| move |r: &u64| !(loss_free && (*r as f64) < share * i.sent_bps);
+        let believed = i.remb_bps.filter(below(0.5));
+        let remb_low = !warming
+            && i.remb_bps
+                .filter(below(STUCK_REMB))
+                .is_some_and(|r| (r as f64) < CONGESTED * i.sent_bps && (r as f64) < DROPPED * self.remb_peak as f64);
         let lossy = loss.is_some_and(|l| l > LOSSY);
         let very_lossy = loss.is_some_and(|l| l > VERY_LOSSY);
+        // Losing, the link carries at most what gets through (a link far below what is sent
+        // loses most of it: GCC's gentler rule alone moved L0 at a 500 kbit/s link to L1, which
+        // does not fit either).
+        let through = i.sent_bps.max(self.nominal[2]) * (1.0 - loss.unwrap_or(0.0));
+        let loss_estimate = self.loss_estimate.min(through);
         let estimate = match (i.remb_bps.filter(|_| !warming), lossy) {
-            (Some(r), true) => (r as f64).min(self.loss_estimate),
+            (Some(r), true) => (r as f64).min(loss_estimate),
             (Some(r), false) => r as f64,
-            (None, true) => self.loss_estimate,
+            (None, true) => loss_estimate,
             (None, false) => f64::INFINITY,
         };
         if !settling {
@@ -360,12 +376,7 @@ impl Controller {
         // A REMB (if fresh) must have room over what is sent (it cannot exceed ~1.5× what
         // arrives, so the next rung cannot be asked for: the probe finds out). Paused, it
         // describes nothing that flows.
-        // A REMB under half of what demonstrably arrives without loss is not believed (seen:
-        // Chromium stuck at 12 kbit/s while receiving 430 without loss, after a weak spell).
-        let believed = i
-            .remb_bps
-            .filter(|_| self.chosen.is_some())
-            .filter(|r| !(self.loss.is_some_and(|l| l < 0.02) && (*r as f64) < 0.5 * i.sent_bps));
+        let believed = believed.filter(|_| self.chosen.is_some());
         let share_next = next.map_or(0.0, |n| self.nominal[n.index()] * NEXT_SHARE);
         let room_up = believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
         // Up only where the cap lets the move show.
@@ -569,6 +580,17 @@ mod tests {
         }
         assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
         assert!((seen[2] - (450_000.0 * PROBE_NEED - 120_000.0)).abs() < 1.0, "{seen:?}");
+    }
+
+    #[test]
+    fn a_remb_stuck_far_below_what_arrives_without_loss_is_not_believed() {
+        let t0 = Instant::now();
+        let mut c = Controller::new(t0, LADDER);
+        let d = run(&mut c, t0, 0.0, 10.0, |t| (Some(if t < 6.0 { 1_600_000 } else { 20_000 }), 0.0, 1_400_000.0));
+        assert!(d.is_empty(), "{d:?}");
+        // With loss it is believed: down.
+        let d = run(&mut c, t0, 10.0, 3.0, |_| (Some(20_000), 0.05, 1_400_000.0));
+        assert!(d.first().is_some_and(|(_, d)| d.reason == Reason::Bandwidth), "{d:?}");
     }
 
     #[test]
