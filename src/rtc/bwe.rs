@@ -22,9 +22,9 @@
 //! - **Back from a pause by a probe too**, of padding-only packets up to L2's need (not
 //!   further: they are small and many); then up the ladder by probes of copies. After any
 //!   move up, loss within [`TRIAL`] moves back down and doubles the hold.
-//! - **Loss, fastest from NACKs.** Besides the receiver reports' fraction lost (once a second
-//!   or so), the share of our packets NACKed in each tick (`nack_loss`) is loss seen within one
-//!   round trip; it counts from [`NACK_SETTLE`] after a move (NACKs of the old rung trail it).
+//! - **NACKs judge probes.** The share of our packets NACKed in each tick (`nack_loss`) is loss
+//!   seen within one round trip, but reordered packets are NACKed too: it fails a probe (and
+//!   keeps a REMB from being called stuck), while moves down on loss wait for receiver reports.
 //! - **Loss-based fallback.** Without a fresh REMB (Firefox can stop sending it) loss alone
 //!   decides; with one, the lower of REMB and the loss-based estimate (the lower of GCC's rule,
 //!   more than 10 % loss → rate × (1 − loss / 2), and what got through, rate × (1 − loss))
@@ -291,11 +291,10 @@ impl Controller {
         let since_move = now.saturating_duration_since(self.last_change);
         let nack_loss = i.nack_loss.filter(|_| since_move >= NACK_SETTLE);
         let probing = self.probe.is_some() || self.probe_failed_at.is_some_and(|t| now.saturating_duration_since(t) < PROBE_GRACE);
-        let counts = |_: &f64| !probing;
-        let loss = match (self.loss.filter(counts), nack_loss.filter(counts)) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        // Only receiver reports move a receiver down on loss: a receiver NACKs packets that are
+        // merely late too (300 ms of jitter made 5 % loss look like 25 % and paused receivers),
+        // while a report's fraction lost counts what never came.
+        let loss = self.loss.filter(|_| !probing);
         let warming = now < self.remb_from;
         if let Some(r) = i.remb_bps {
             self.remb_peak = self.remb_peak.max(r);

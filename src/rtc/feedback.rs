@@ -34,6 +34,9 @@ pub const BURST: f64 = 24_000.0;
 pub const MIN_BURST: f64 = 6_000.0;
 /// A packet older than this is not resent.
 pub const MAX_RESEND_AGE: Duration = Duration::from_millis(750);
+/// A NACK counts as loss (`video_nacked`) only for a packet sent this recently: after an
+/// outage a receiver asks for everything it missed, which is no news about the link now.
+pub const LOSS_AGE: Duration = Duration::from_millis(1000);
 /// A REMB older than this is stale (Firefox can stop sending it).
 pub const REMB_FRESH: Duration = Duration::from_secs(5);
 /// A REMB below this (no browser estimates less) is ignored as nonsense.
@@ -163,7 +166,7 @@ impl ReceiverFeedback {
         for seq in nack.nacks.iter().flat_map(|p| p.packet_list()) {
             match &mut ring[usize::from(seq) % RING] {
                 Some(s) if s.seq == seq => {
-                    if !s.nacked {
+                    if !s.nacked && now.saturating_duration_since(s.at) <= LOSS_AGE {
                         s.nacked = true;
                         first_asked += 1;
                     }
@@ -379,11 +382,26 @@ mod tests {
         f.handle_read(tagged(at + Duration::from_millis(1000), nack(7, &all))).unwrap();
         assert!(asked(&mut f).is_empty(), "a second on, every packet is too old to resend");
         assert_eq!(f.report.lock().nacks, 3);
-        assert_eq!(f.report.lock().video_nacked, 1000, "each NACKed packet counted once");
+        assert_eq!(f.report.lock().video_nacked, 1000, "each NACKed packet counted once, all sent within a second");
         assert_eq!(f.report.lock().video_packets, 1000);
         // Unknown SSRC (audio, or not ours): passes untouched.
         f.handle_read(tagged(t0, nack(9, &[1, 2]))).unwrap();
         assert_eq!(asked(&mut f), [1, 2]);
+    }
+
+    #[test]
+    fn nacks_for_packets_sent_long_ago_are_not_loss() {
+        let report = Arc::new(Mutex::new(LinkReport::default()));
+        let mut f = ReceiverFeedback::new(report.clone());
+        f.bind_local_stream(&video_stream(7));
+        let t0 = Instant::now();
+        for seq in 0..10u16 {
+            f.handle_write(tagged(t0, rtp(7, seq, 1000))).unwrap();
+        }
+        // Back from a 10 s outage, the receiver asks for all of them.
+        f.handle_read(tagged(t0 + Duration::from_secs(10), nack(7, &(0..10).collect::<Vec<_>>()))).unwrap();
+        assert_eq!(report.lock().video_nacked, 0);
+        assert!(asked(&mut f).is_empty(), "too old to resend");
     }
 
     #[test]
