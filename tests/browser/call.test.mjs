@@ -2,21 +2,15 @@
 // decodes the composite, and hanging up ends the camera and tells the other page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, waitUntil } from './server.mjs';
-import { launchChromium } from './client-helpers.mjs';
+import { waitUntil } from './server.mjs';
+import { startServerAndChromium, stopServerAndChromium } from './client-helpers.mjs';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchChromium();
-});
+before(async () => ({ server, browser } = await startServerAndChromium()));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopServerAndChromium(server, browser));
 
 async function inboundVideo(page) {
   return page.evaluate(async () => {

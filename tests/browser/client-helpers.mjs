@@ -4,10 +4,11 @@
 // the UI, reading the composite a page decodes, and a TCP proxy whose connections can be cut (a
 // network drop for the signaling socket, in any browser).
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
-import { waitUntil } from './server.mjs';
+import { startServer, waitUntil } from './server.mjs';
 
 // Debian's Chromium (never a downloaded one).
 export const CHROMIUM_BIN = '/usr/bin/chromium';
@@ -20,6 +21,27 @@ export const chromiumArgs = [
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
 ];
+
+/// A test file's server and headless Chromium, started in its `before` hook:
+///   before(async () => ({ server, browser } = await startServerAndChromium()));
+///   after(() => stopServerAndChromium(server, browser));
+export async function startServerAndChromium() {
+  const server = await startServer();
+  try {
+    return { server, browser: await launchChromium() };
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+}
+
+/// Closes what `startServerAndChromium` started (either may be missing if it failed half way);
+/// TESSERA_TEST_LOG=/path keeps the server's whole log, for chasing a failure.
+export async function stopServerAndChromium(server, browser) {
+  await browser?.close();
+  await server?.stop();
+  if (process.env.TESSERA_TEST_LOG && server) await fs.writeFile(process.env.TESSERA_TEST_LOG, server.log());
+}
 
 /// Launches headless Chromium with `chromiumArgs`, less those in `without`, plus `extra`.
 /// playwright gives every launch a fresh, empty user-data-dir of its own.

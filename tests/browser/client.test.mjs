@@ -5,21 +5,15 @@
 // every way of leaving releases the camera and microphone and tells the others within 5 s.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, createRoomAs, joinAs, participantToken, waitForPicture, trackStates, inboundVideo, logText } from './client-helpers.mjs';
+import { waitUntil } from './server.mjs';
+import { startServerAndChromium, stopServerAndChromium, launchChromium, newPage, createRoomAs, joinAs, participantToken, waitForPicture, trackStates, inboundVideo, logText } from './client-helpers.mjs';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchChromium();
-});
+before(async () => ({ server, browser } = await startServerAndChromium()));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopServerAndChromium(server, browser));
 
 const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
 

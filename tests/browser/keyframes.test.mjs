@@ -8,8 +8,8 @@
 // lengthens it without changing what it measures.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, createRoomAs } from './client-helpers.mjs';
+import { waitUntil } from './server.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs } from './client-helpers.mjs';
 
 // The composite's defaults (CompositeConfig, pipelines/encode-h264.pipeline): 30 fps, a
 // scheduled keyframe every 2 s (60 frames).
@@ -20,15 +20,9 @@ const WINDOW_FRAMES = 10 * FPS;
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchChromium();
-});
+before(async () => ({ server, browser } = await startServerAndChromium()));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopServerAndChromium(server, browser));
 
 // The page's inbound video as its peer connection reports it (null before there is one).
 async function inboundVideo(page) {

@@ -13,23 +13,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, waitUntil } from './server.mjs';
-import { launchChromium } from './client-helpers.mjs';
+import { waitUntil } from './server.mjs';
+import { startServerAndChromium, stopServerAndChromium } from './client-helpers.mjs';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchChromium();
-});
+before(async () => ({ server, browser } = await startServerAndChromium()));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  // For chasing a failure: TESSERA_TEST_LOG=/path keeps the server's whole log.
-  if (process.env.TESSERA_TEST_LOG && server) await fs.writeFile(process.env.TESSERA_TEST_LOG, server.log());
-});
+after(() => stopServerAndChromium(server, browser));
 
 const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
 

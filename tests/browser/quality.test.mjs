@@ -26,20 +26,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, createRoomAs, tcpProxy, logText } from './client-helpers.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, tcpProxy, logText } from './client-helpers.mjs';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchChromium();
-});
+before(async () => ({ server, browser } = await startServerAndChromium()));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopServerAndChromium(server, browser));
 
 // Long enough for the server to come back up after a move down for "bandwidth" (a trial every
 // 3 to 8 s) on a busy machine.

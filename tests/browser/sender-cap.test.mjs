@@ -14,23 +14,15 @@
 // audio + headers), and let the estimate grow again when its tile does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, createRoomAs } from './client-helpers.mjs';
+import { waitUntil } from './server.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs } from './client-helpers.mjs';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchChromium();
-});
+before(async () => ({ server, browser } = await startServerAndChromium()));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (process.env.TESSERA_TEST_LOG && server) await fs.writeFile(process.env.TESSERA_TEST_LOG, server.log());
-});
+after(() => stopServerAndChromium(server, browser));
 
 const waitFor = (fn, what, timeoutMs = 30000) => waitUntil(server, fn, what, timeoutMs, 200);
 

@@ -9,21 +9,15 @@
 //   the small canvas once nobody takes it (its gauge in /metrics back to 0).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, createRoomAs, joinAs } from './client-helpers.mjs';
+import { waitUntil } from './server.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, joinAs } from './client-helpers.mjs';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchChromium();
-});
+before(async () => ({ server, browser } = await startServerAndChromium()));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopServerAndChromium(server, browser));
 
 // The composite's current picture at its own size, read back: its size, the share of lit pixels
 // in the top square and below it, and the white pixels where the large place's name is drawn.
