@@ -130,8 +130,8 @@ pub struct Inputs {
     pub loss: Option<(f64, Instant)>,
     /// What we send this receiver's video, bits/s (smoothed).
     pub sent_bps: f64,
-    /// The share of the video packets sent since the last tick that the receiver NACKed
-    /// (`None`: none sent).
+    /// The share of the video packets sent over the last second that the receiver NACKed
+    /// (`None`: too few sent to say).
     pub nack_loss: Option<f64>,
     /// The running probe saw loss (the session stopped it).
     pub probe_failed: bool,
@@ -285,9 +285,10 @@ impl Controller {
                 }
             }
         }
-        // NACKs are fresh loss (one round trip), once the old rung's have come in. Loss while a
-        // probe runs, and until its last NACKs are in, is the probe's: it fails the probe and
-        // moves nobody down (the probe stops at once, so the link is back to what it carried).
+        // NACKs are fresh loss (one round trip) once the old rung's have come in; they judge
+        // probes. Reported loss while a probe runs, and until its last NACKs are in, is the
+        // probe's: it fails the probe and moves nobody down (the probe stops at once, so the link
+        // is back to what it carried).
         let since_move = now.saturating_duration_since(self.last_change);
         let nack_loss = i.nack_loss.filter(|_| since_move >= NACK_SETTLE);
         let probing = self.probe.is_some() || self.probe_failed_at.is_some_and(|t| now.saturating_duration_since(t) < PROBE_GRACE);
