@@ -7,22 +7,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, createRoomAs, joinAs, participantToken } from './client-helpers.mjs';
+import { waitUntil } from './server.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, joinAs, participantToken } from './client-helpers.mjs';
 
 const MAX_FILE = 1024 * 1024;
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer(['--max-file-bytes', String(MAX_FILE)]);
-  browser = await launchChromium();
-});
+before(async () => ({ server, browser } = await startServerAndChromium(['--max-file-bytes', String(MAX_FILE)])));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopServerAndChromium(server, browser));
 
 const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
 

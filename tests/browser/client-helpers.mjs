@@ -22,11 +22,11 @@ export const chromiumArgs = [
   '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
 ];
 
-/// A test file's server and headless Chromium, started in its `before` hook:
+/// A test file's server (with `serverArgs`) and headless Chromium, started in its `before` hook:
 ///   before(async () => ({ server, browser } = await startServerAndChromium()));
 ///   after(() => stopServerAndChromium(server, browser));
-export async function startServerAndChromium() {
-  const server = await startServer();
+export async function startServerAndChromium(serverArgs = []) {
+  const server = await startServer(serverArgs);
   try {
     return { server, browser: await launchChromium() };
   } catch (e) {
