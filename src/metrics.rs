@@ -112,7 +112,7 @@ fn describe() {
     describe_counter!(RUNG_SWITCHES, "Receivers moved to another rung of the composite, by direction (down, up).");
     describe_counter!(
         NACKED_PACKETS,
-        "Composite packets receivers asked for again, by outcome: resent, over_budget (the receiver's retransmission budget was spent), too_old, unknown (no longer kept)."
+        "Composite packets receivers asked for again, by outcome: resent, over_budget (the receiver's retransmission budget was spent), too_old, unknown (no longer kept), duplicate (resent less than a round trip ago), padding (a probe's padding: nothing to resend)."
     );
     describe_histogram!(JOIN_TO_FIRST_FRAME, Unit::Seconds, "From a participant's join to the first composite packet sent to it.");
     describe_histogram!(ROOM_DURATION, Unit::Seconds, "How long rooms were open, counted when they end.");
@@ -249,7 +249,8 @@ pub fn rung_switch(up: bool) {
     counter!(RUNG_SWITCHES, "direction" => if up { "up" } else { "down" }).increment(1);
 }
 
-/// Counters of what became of NACKed packets: resent, over budget, too old, unknown.
-pub fn nacked_packets() -> [Counter; 4] {
-    ["resent", "over_budget", "too_old", "unknown"].map(|o| counter!(NACKED_PACKETS, "outcome" => o))
+/// Counters of what became of NACKed packets: resent, over budget, too old, unknown,
+/// duplicate, padding.
+pub fn nacked_packets() -> [Counter; 6] {
+    ["resent", "over_budget", "too_old", "unknown", "duplicate", "padding"].map(|o| counter!(NACKED_PACKETS, "outcome" => o))
 }

@@ -2,12 +2,18 @@
 //! ([`super::feedback::LinkReport`]): its REMB, its loss, and what we actually send it.
 //!
 //! Rules (each a constant below):
-//! - **Down quickly.** Congestion is a REMB below [`CONGESTED`] × what we send (the receiver's
-//!   delay-based estimator backed off), or loss over [`LOSSY`] in a fresh report; two ticks of
-//!   it ([`TICK`] apart) move the receiver to the best rung the estimate fits (at least one
-//!   down), loss over [`VERY_LOSSY`] at once. Below the last rung, video pauses: audio goes on.
-//!   REMB is ignored for [`WARMUP`] after the start (browsers' estimates start low), and loss
-//!   reports for [`SETTLE`] after a move (they describe the old rung).
+//! - **Down quickly.** Congestion is a REMB below [`CONGESTED`] × what we send that does not
+//!   fit the current rung (the receiver's delay-based estimator backed off) for [`REMB_TICKS`]
+//!   ticks ([`TICK`] apart; two after a move down, or when the round trip shows a queue,
+//!   [`QUEUED`]), or loss over
+//!   [`LOSSY`] in fresh reports for two ticks, over [`VERY_LOSSY`] at once: the receiver moves
+//!   to the best rung the estimate fits (at least one down). Below the last rung, video pauses
+//!   (on loss, or on a REMB below L2 with a queue): audio goes on. REMB is ignored for
+//!   [`WARMUP`] after the start (browsers' estimates start low) and, while it ramps up, until
+//!   it fell from its peak ([`DROPPED`]); loss reports are ignored for [`SETTLE`] after a move
+//!   (they describe the old rung), REMB only after a move up (after a move down it describes
+//!   the link, so a second move down follows within two ticks). A REMB frozen at one value for
+//!   [`FROZEN_REMB`] over loss-free video is no estimate at all.
 //! - **Up carefully, by probing.** A receiver cannot report more than 1.5× what it receives
 //!   (REMB's own clamp), so a REMB never shows room for the next rung. After [`BASE_HOLD`]
 //!   without any sign of congestion (and a REMB, if fresh, at least [`HEADROOM`] × what we
@@ -59,17 +65,33 @@ pub const PROBE_NEED: f64 = 1.1;
 pub const NACK_SETTLE: Duration = Duration::from_millis(700);
 /// A failed probe's loss (NACKs trail it by a round trip) counts as the probe's, not the
 /// rung's, this long after it ended.
-pub const PROBE_GRACE: Duration = Duration::from_millis(1500);
+/// (Not a multiple of [`TICK`]: a grace ending on a tick would end on either side of it.)
+pub const PROBE_GRACE: Duration = Duration::from_millis(1250);
+/// Loss (reported or NACKed) within this long makes the link lossy for the REMB's credibility:
+/// a receiver's reports alternate between loss and none while resends fill the gaps.
+pub const LOSS_MEMORY: Duration = Duration::from_secs(2);
 pub const CONGESTED: f64 = 0.7;
-/// Ticks of a low REMB before moving down (loss needs two).
+/// Ticks of a low REMB before moving down (loss needs two; so does a low REMB while the round
+/// trip shows a standing queue, see [`QUEUED`]).
 pub const REMB_TICKS: u32 = 4;
-/// A REMB counts as congestion only once it fell below this share of its peak since the last
-/// move: a browser's estimate ramps up slowly after a start or a pause, and a low but rising
-/// estimate is no congestion.
+/// A round trip this much over the least one seen says our packets wait in a queue on the
+/// way: with a REMB that collapsed, it is the link, not a starved browser (whose estimate
+/// collapses without any queue), so it moves the receiver down sooner, and may pause video.
+pub const QUEUED: Duration = Duration::from_millis(150);
+/// A round-trip sample counts for [`QUEUED`] this long after it came.
+pub const RTT_FRESH: Duration = Duration::from_millis(1500);
+/// While the receiver's estimate ramps up (after the start, a move up or video resuming), a
+/// REMB counts as congestion only once it fell below this share of its peak since the last
+/// move: a browser's estimate ramps up slowly, and a low but rising estimate is no congestion.
+/// After a move down it is no ramp: a REMB that stays low is the link (seen: L1 kept for 3.5 s
+/// on a 500 kbit/s link whose REMB sat at 290-314 kbit/s, rising a little).
 pub const DROPPED: f64 = 0.85;
 pub const HEADROOM: f64 = 1.3;
 /// A REMB under this share of what is sent, while nothing is lost, is a stuck estimate.
 pub const STUCK_REMB: f64 = 0.15;
+/// A REMB whose value has not changed for this long while video flows is frozen: not believed
+/// for moves up.
+pub const FROZEN_REMB: Duration = Duration::from_secs(3);
 /// Share of the next rung's bitrate a believed REMB must reach before a probe of copies (a
 /// failed probe may cost an original packet, so none where the estimate says it is hopeless;
 /// ~1.5× what arrives is the most a REMB can say, so the whole rung cannot be asked for).
@@ -135,7 +157,7 @@ pub struct Inputs {
     pub nack_loss: Option<f64>,
     /// The running probe saw loss (the session stopped it).
     pub probe_failed: bool,
-    /// The latest round trip measured.
+    /// A round trip measured since the last tick (`None`: no new sample).
     pub rtt: Option<Duration>,
 }
 
@@ -165,6 +187,17 @@ pub struct Controller {
     remb_ticks: u32,
     /// The highest REMB since the last move.
     remb_peak: u64,
+    /// The estimate is ramping up (see [`DROPPED`]): since the start or the last move up.
+    ramping: bool,
+    /// The least round trip seen (the link without a queue), the latest, and whether the
+    /// latest sample taken outside a probe showed a queue ([`QUEUED`]), and when it came.
+    least_rtt: Option<Duration>,
+    rtt: Option<Duration>,
+    queue_seen: Option<(bool, Instant)>,
+    /// The REMB's value, and since when it has not changed while video flowed.
+    remb_same: Option<(u64, Instant)>,
+    /// The last loss seen (reported or NACKed), see [`LOSS_MEMORY`].
+    lossy_at: Option<Instant>,
     hold: Duration,
     trial_at: Option<Instant>,
     last_loss: Option<Instant>,
@@ -198,6 +231,12 @@ impl Controller {
             bad_ticks: 0,
             remb_ticks: 0,
             remb_peak: 0,
+            ramping: true,
+            least_rtt: None,
+            rtt: None,
+            queue_seen: None,
+            remb_same: None,
+            lossy_at: None,
             hold: BASE_HOLD,
             trial_at: None,
             last_loss: None,
@@ -244,6 +283,7 @@ impl Controller {
         };
         if lifted {
             self.remb_from = now + WARMUP;
+            self.ramping = true;
             self.moved(now);
         }
         let binding = match (cap, self.chosen) {
@@ -300,16 +340,48 @@ impl Controller {
         if let Some(r) = i.remb_bps {
             self.remb_peak = self.remb_peak.max(r);
         }
+        if let Some(rtt) = i.rtt {
+            let least = *self.least_rtt.insert(self.least_rtt.map_or(rtt, |l| l.min(rtt)));
+            self.rtt = Some(rtt);
+            // A sample taken while a probe ran, or in its grace, measured the probe's queue.
+            self.queue_seen = (!probing).then_some((rtt > least + QUEUED, now));
+        }
+        // A probe's queue is the probe's, not the rung's, until its grace is over (the REMB
+        // it brought down counts: it only moves a receiver to a rung the REMB fits, and pauses
+        // nobody without a queue).
+        let queued = !probing && self.queue_seen.is_some_and(|(q, at)| q && now.saturating_duration_since(at) <= RTT_FRESH);
         // A REMB far below what demonstrably arrives without loss is not believed: under half
         // of it for moves up, under [`STUCK_REMB`] of it for moves down (seen: Chromium's stuck at
         // 11-26 kbit/s for a minute after a paused spell, while it took 1.5 Mbit/s without loss).
-        let loss_free = self.loss.is_some_and(|l| l < 0.02) && nack_loss.is_none_or(|l| l < 0.02);
+        if self.loss.is_some_and(|l| l >= 0.02) || nack_loss.is_some_and(|l| l >= 0.02) {
+            self.lossy_at = Some(now);
+        }
+        let loss_free = self.loss.is_some_and(|l| l < 0.02)
+            && nack_loss.is_none_or(|l| l < 0.02)
+            && self.lossy_at.is_none_or(|t| now.saturating_duration_since(t) >= LOSS_MEMORY);
         let below = |share: f64| move |r: &u64| !(loss_free && (*r as f64) < share * i.sent_bps);
-        let believed = i.remb_bps.filter(below(0.5));
+        // Nor is one that has not changed at all for [`FROZEN_REMB`] while video flows without
+        // loss, up or down: a live estimator moves a little at every update (seen: Chromium's held 71687 bit/s for 30 s
+        // after a pause, through 20 s of loss-free L2 at 120 kbit/s on an unshaped link).
+        if i.remb_bps != self.remb_same.map(|(r, _)| r) || i.sent_bps <= 0.0 {
+            self.remb_same = i.remb_bps.map(|r| (r, now));
+        }
+        let frozen = loss_free && self.remb_same.is_some_and(|(_, since)| now.saturating_duration_since(since) >= FROZEN_REMB);
+        let believed = i.remb_bps.filter(below(0.5)).filter(|_| !frozen);
+        // A low REMB is congestion when it does not fit the current rung (a static picture's
+        // encoder sends far under its rung, and its REMB follows), and, while the estimate ramps
+        // up, only once it fell from its peak.
+        let worse = |f: Option<Rung>| match (f, self.chosen) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(f), Some(c)) => f > c,
+        };
         let remb_low = !warming
-            && i.remb_bps
-                .filter(below(STUCK_REMB))
-                .is_some_and(|r| (r as f64) < CONGESTED * i.sent_bps && (r as f64) < DROPPED * self.remb_peak as f64);
+            && !frozen
+            && i.remb_bps.filter(below(STUCK_REMB)).is_some_and(|r| {
+                let r = r as f64;
+                r < CONGESTED * i.sent_bps && (!self.ramping || r < DROPPED * self.remb_peak as f64) && worse(self.fit(r))
+            });
         let lossy = loss.is_some_and(|l| l > LOSSY);
         let very_lossy = loss.is_some_and(|l| l > VERY_LOSSY);
         // Losing, the link carries at most what gets through (a link far below what is sent
@@ -325,14 +397,19 @@ impl Controller {
         };
         if !settling {
             self.bad_ticks = if lossy { self.bad_ticks + 1 } else { 0 };
-            self.remb_ticks = if remb_low { self.remb_ticks + 1 } else { 0 };
         }
+        // A REMB describes the link, not the rung: after a move down it counts while the move
+        // settles (the REMB is no ramp then, and `worse` compares it with the new rung).
+        if !settling || !self.ramping {
+            self.remb_ticks = if remb_low && self.probe.is_none() { self.remb_ticks + 1 } else { 0 };
+        }
+        // After a move down the REMB is no ramp: two ticks confirm it (so do two with a queue).
+        let remb_down = self.remb_ticks >= REMB_TICKS || (self.remb_ticks >= 2 && (queued || !self.ramping));
         let congested = remb_low || loss.is_some_and(|l| l > 0.02);
         self.good_since = if congested { None } else { self.good_since.or(Some(now)) };
 
         if let Some(current) = self.chosen
-            && !settling
-            && (self.bad_ticks >= 2 || self.remb_ticks >= REMB_TICKS || very_lossy)
+            && ((!settling && (self.bad_ticks >= 2 || very_lossy)) || (remb_down && (!settling || !self.ramping)))
         {
             self.probe = None;
             // At least one rung down; further if the estimate says so.
@@ -340,13 +417,16 @@ impl Controller {
             let fits = self.fit(estimate);
             self.chosen = match (fits, one_down) {
                 (Some(f), Some(d)) => Some(f.max(d)),
-                // Video pauses on loss only: a REMB alone (a browser's estimate collapses when
-                // its machine is starved) never takes the picture away.
-                _ if !lossy && !very_lossy => Some(Rung::L2),
+                // Video pauses on loss, or on a REMB below L2 while our packets queue: a REMB
+                // alone (a browser's estimate collapses when its machine is starved) never
+                // takes the picture away.
+                _ if !lossy && !very_lossy && !queued => Some(Rung::L2),
                 _ => None,
             };
             if self.chosen == Some(current) {
-                self.moved(now);
+                // Nowhere lower to go without a pause: the counts start over, nothing else does.
+                self.bad_ticks = 0;
+                self.remb_ticks = 0;
                 return None;
             }
             if self.trial_at.is_some_and(|t| now.saturating_duration_since(t) < TRIAL) {
@@ -354,6 +434,7 @@ impl Controller {
             }
             self.trial_at = None;
             self.moved(now);
+            self.ramping = false;
             let reason = if lossy { Reason::Loss } else { Reason::Bandwidth };
             self.reason = reason;
             let estimate_bps = estimate.is_finite().then_some(estimate as u64);
@@ -404,7 +485,7 @@ impl Controller {
             self.probe_failed_at = Some(now);
             return None;
         }
-        let wait = PROBE_STEP + i.rtt.unwrap_or(MAX_PROBE_WAIT).min(MAX_PROBE_WAIT);
+        let wait = PROBE_STEP + self.rtt.unwrap_or(MAX_PROBE_WAIT).min(MAX_PROBE_WAIT);
         if now.saturating_duration_since(p.step_from) < wait {
             return None;
         }
@@ -429,6 +510,7 @@ impl Controller {
         self.hold = BASE_HOLD;
         self.trial_at = Some(now);
         self.remb_from = now + WARMUP;
+        self.ramping = true;
         self.moved(now);
         self.reason = Reason::Probe;
         Decision { rung: self.rung(), reason: Reason::Probe, estimate_bps: remb_bps, answers_preference: false }
@@ -446,198 +528,5 @@ impl Controller {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LADDER: [u32; 3] = [1500, 450, 120];
-
-    /// Runs `secs` seconds of ticks with `f(t)` giving (REMB, loss, sent) at `t` seconds; an RR
-    /// every second. Returns the decisions with their time.
-    fn run(c: &mut Controller, t0: Instant, from: f64, secs: f64, f: impl Fn(f64) -> (Option<u64>, f64, f64)) -> Vec<(f64, Decision)> {
-        let mut out = Vec::new();
-        let mut t = from;
-        while t < from + secs {
-            let now = t0 + Duration::from_secs_f64(t);
-            let (remb, loss, sent) = f(t);
-            let rr_at = t0 + Duration::from_secs_f64(t.floor());
-            let inputs =
-                Inputs { now, remb_bps: remb, loss: Some((loss, rr_at)), sent_bps: sent, nack_loss: None, probe_failed: false, rtt: None };
-            if let Some(d) = c.update(&inputs) {
-                out.push((t, d));
-            }
-            t += TICK.as_secs_f64();
-        }
-        out
-    }
-
-    /// A link carrying `link(t)` bits/s for `secs` from `from`: what the receiver on the
-    /// controller's rung (plus its probe and 45 kbit/s of audio) reports, as Chromium would:
-    /// REMB ~1.5× what arrives while it fits, 0.85× the link once over; loss (RR each second,
-    /// NACKs each tick) of what does not fit; a probe over the link fails. Returns the
-    /// decisions and the ticks spent on each rung (index 3: paused).
-    fn link(c: &mut Controller, t0: Instant, from: f64, secs: f64, link: impl Fn(f64) -> f64) -> (Vec<(f64, Decision)>, [u32; 4]) {
-        let (mut out, mut ticks) = (Vec::new(), [0u32; 4]);
-        let mut t = from;
-        while t < from + secs {
-            let now = t0 + Duration::from_secs_f64(t);
-            let rung = c.rung();
-            ticks[rung.map_or(3, |r| r.index())] += 1;
-            let sent = rung.map_or(0.0, |r| f64::from(LADDER[r.index()]) * 1000.0);
-            let cap = link(t);
-            let media = sent + 45_000.0;
-            let over = media + c.probe_bps(now) > cap;
-            // A probe's own overshoot is stopped at the first NACKs: a few originals lost.
-            let lost = if media > cap {
-                1.0 - cap / media
-            } else if over {
-                0.02
-            } else {
-                0.0
-            };
-            let remb = if over { 0.85 * cap } else { 1.5 * sent + 10_000.0 };
-            let rr_at = t0 + Duration::from_secs_f64(t.floor());
-            let inputs = Inputs {
-                now,
-                remb_bps: (sent > 0.0).then_some(remb as u64),
-                loss: Some((lost, rr_at)),
-                sent_bps: sent,
-                nack_loss: (sent > 0.0).then_some(lost),
-                probe_failed: over && c.probe_started().is_some(),
-                rtt: Some(Duration::from_millis(100)),
-            };
-            if let Some(d) = c.update(&inputs) {
-                out.push((t, d));
-            }
-            t += TICK.as_secs_f64();
-        }
-        (out, ticks)
-    }
-
-    #[test]
-    fn a_falling_link_moves_down_within_two_seconds_and_a_recovering_one_comes_back() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        let (d, _) = link(&mut c, t0, 0.0, 10.0, |_| 10_000_000.0);
-        assert!(d.is_empty(), "a good link stays on L0: {d:?}");
-        let (d, _) = link(&mut c, t0, 10.0, 4.0, |_| 300_000.0);
-        let (at, first) = d.first().copied().expect("moved down");
-        assert!(at - 10.0 <= 2.0, "down within 2 s, took {}", at - 10.0);
-        assert_eq!(first.rung, Some(Rung::L2), "300 kbit/s fits L2 only: {d:?}");
-        // Steady at 300 kbit/s: stays on L2; probes of L1 fail without moving it.
-        let (d, ticks) = link(&mut c, t0, 14.0, 46.0, |_| 300_000.0);
-        assert!(d.is_empty(), "no move while the link holds: {d:?}");
-        assert_eq!(ticks[Rung::L2.index()], 92, "{ticks:?}");
-        // The link recovers: probes find it and the receiver is back on L0 within 15 s.
-        let (d, _) = link(&mut c, t0, 60.0, 15.0, |_| 10_000_000.0);
-        assert_eq!(c.rung(), Some(Rung::L0), "back on L0: {d:?}");
-        assert!(d.iter().all(|(_, d)| d.reason == Reason::Probe), "{d:?}");
-    }
-
-    #[test]
-    fn a_link_between_rungs_keeps_the_rung_that_fits() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        link(&mut c, t0, 0.0, 6.0, |_| 10_000_000.0);
-        // 600 kbit/s carries L1 (450 + audio, probed at 495 + audio) but not L0; its REMB
-        // (~510) is too low for L1 with headroom, so L2 first, then a probe finds L1.
-        let (d, ticks) = link(&mut c, t0, 6.0, 40.0, |_| 600_000.0);
-        assert_eq!(c.rung(), Some(Rung::L1), "{d:?}");
-        assert_eq!(d.len(), 2, "down, then one probe up: {d:?}");
-        assert!(ticks[Rung::L1.index()] >= 60, "{ticks:?}");
-    }
-
-    #[test]
-    fn a_very_weak_link_pauses_video_and_resumes_it() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        link(&mut c, t0, 0.0, 6.0, |_| 10_000_000.0);
-        let (d, _) = link(&mut c, t0, 6.0, 3.0, |_| 80_000.0);
-        assert_eq!(d.last().map(|(_, d)| d.rung), Some(None), "80 kbit/s: video paused within 3 s: {d:?}");
-        // Still 80 kbit/s: trials of L2 back off; paused most of the time.
-        let (_, ticks) = link(&mut c, t0, 9.0, 30.0, |_| 80_000.0);
-        assert!(ticks[3] >= 50, "{ticks:?}");
-        let (d, _) = link(&mut c, t0, 39.0, 15.0, |_| 10_000_000.0);
-        assert_eq!(c.rung(), Some(Rung::L0), "back on L0 within 15 s: {d:?}");
-    }
-
-    #[test]
-    fn a_probe_ramps_to_the_next_rungs_need() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        link(&mut c, t0, 0.0, 6.0, |_| 10_000_000.0);
-        link(&mut c, t0, 6.0, 1.5, |_| 300_000.0);
-        assert_eq!(c.rung(), Some(Rung::L2));
-        assert_eq!(c.probe_started(), None, "no probe while the move settles");
-        let mut seen = Vec::new();
-        let mut t = 7.5;
-        while c.probe_started().is_none() && t < 20.0 {
-            link(&mut c, t0, t, 0.5, |_| 10_000_000.0);
-            t += 0.5;
-        }
-        let started = c.probe_started().expect("a probe after the hold");
-        for ms in [0u64, 500, 1000, 1200] {
-            seen.push(c.probe_bps(started + Duration::from_millis(ms)));
-        }
-        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
-        assert!((seen[2] - (450_000.0 * PROBE_NEED - 120_000.0)).abs() < 1.0, "{seen:?}");
-    }
-
-    #[test]
-    fn a_remb_stuck_far_below_what_arrives_without_loss_is_not_believed() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        let d = run(&mut c, t0, 0.0, 10.0, |t| (Some(if t < 6.0 { 1_600_000 } else { 20_000 }), 0.0, 1_400_000.0));
-        assert!(d.is_empty(), "{d:?}");
-        // With loss it is believed: down.
-        let d = run(&mut c, t0, 10.0, 3.0, |_| (Some(20_000), 0.05, 1_400_000.0));
-        assert!(d.first().is_some_and(|(_, d)| d.reason == Reason::Bandwidth), "{d:?}");
-    }
-
-    #[test]
-    fn without_remb_loss_decides() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        assert!(run(&mut c, t0, 0.0, 10.0, |_| (None, 0.0, 1_400_000.0)).is_empty(), "no REMB, no loss: stays");
-        let d = run(&mut c, t0, 10.0, 3.0, |_| (None, 0.2, 1_400_000.0));
-        assert!(d.first().is_some_and(|(_, d)| d.reason == Reason::Loss && d.rung.is_some_and(|r| r > Rung::L0)), "{d:?}");
-    }
-
-    #[test]
-    fn a_remb_lying_high_does_not_hide_heavy_loss() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        let d = run(&mut c, t0, 6.0, 3.0, |_| (Some(10_000_000_000), 0.2, 1_400_000.0));
-        assert!(d.first().is_some_and(|(_, d)| d.reason == Reason::Loss), "{d:?}");
-    }
-
-    #[test]
-    fn remb_is_not_trusted_while_warming_up() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        assert!(run(&mut c, t0, 0.0, 4.5, |_| (Some(300_000), 0.0, 1_400_000.0)).is_empty(), "a start-up REMB moves nobody");
-        // After warm-up an estimate that never dropped is a slow ramp, not congestion...
-        assert!(run(&mut c, t0, 5.0, 3.0, |_| (Some(300_000), 0.0, 1_400_000.0)).is_empty());
-        // ...and one that fell from its peak is believed: 300 kbit/s fits L2.
-        let d = run(&mut c, t0, 8.0, 4.0, |t| (Some(if t < 9.0 { 1_600_000 } else { 300_000 }), 0.0, 1_400_000.0));
-        assert_eq!(d.first().map(|(_, d)| d.rung), Some(Some(Rung::L2)), "{d:?}");
-    }
-
-    #[test]
-    fn the_clients_cap_limits_and_lifts() {
-        let t0 = Instant::now();
-        let mut c = Controller::new(t0, LADDER);
-        let d = c.set_cap(t0, Some(Rung::L1));
-        assert_eq!((d.rung, d.reason), (Some(Rung::L1), Reason::Limit));
-        assert!(run(&mut c, t0, 0.0, 20.0, |_| (Some(5_000_000), 0.0, 400_000.0)).is_empty(), "no trial above the cap");
-        assert_eq!(c.set_cap(t0, None).rung, None, "audio only");
-        // Audio only: REMB falls to the audio's rate; the controller's own choice must not drift.
-        assert!(run(&mut c, t0, 20.0, 20.0, |_| (Some(60_000), 0.0, 2_000.0)).is_empty());
-        let lifted = t0 + Duration::from_secs(40);
-        let d = c.set_cap(lifted, Some(Rung::L0));
-        assert_eq!((d.rung, d.reason), (Some(Rung::L0), Reason::Start), "lifted: the controller's own choice, not `limit`");
-        // Video starts again: REMB lags what is now sent for a while; that is no congestion.
-        assert!(run(&mut c, t0, 40.0, 4.5, |t| (Some(((t - 40.0) * 300_000.0) as u64 + 60_000), 0.0, 1_400_000.0)).is_empty());
-        // A cap that equals the controller's choice is not `limit`; asking again is answered.
-        assert_eq!(c.set_cap(lifted, Some(Rung::L0)).reason, Reason::Start);
-    }
-}
+#[path = "bwe_tests.rs"]
+mod tests;

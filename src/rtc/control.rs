@@ -2,8 +2,12 @@
 //! [`bwe::TICK`] it reads what the receiver reported ([`LinkReport`]) into the controller's
 //! inputs, and hands its moves to the participant as [`PeerEvent::VideoQuality`]; while the
 //! controller probes, it sends the probe's bytes every [`PROBE_EVERY`] through the receiver's
-//! switch ([`Receiver::probe`]) and stops it within a round trip once originals get NACKed
-//! (asking the receiver's rung for a keyframe, so a lost original freezes nothing for long).
+//! switch ([`Receiver::probe`]) and stops it within a round trip once originals get NACKed, or
+//! as soon as the receiver's REMB falls ([`PROBE_REMB_FALL`]: its delay-based estimator saw the
+//! queue grow). A failed probe's harm is repaired: the originals it cost may be resent beyond
+//! the NACK budget ([`REPAIR_SHARE`]), and if the receiver still asks for packets once the
+//! queue drained ([`REPAIR_CHECK`]), its rung sends a keyframe (a keyframe sent at once would
+//! meet the full queue too).
 //!
 //! Invariants: the report's lock is never held across an `.await`; a probe never outlives the
 //! controller's (it is re-read on every send); the task ends when the session's event channel
@@ -24,6 +28,16 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(20);
 const PROBE_NACKED: u64 = 1;
 /// The least gap between keyframes a failed probe asks for, on the receiver's rung.
 const PROBE_KEYFRAME_GAP: Duration = Duration::from_millis(500);
+/// A REMB under this share of the one the probe began with fails it.
+const PROBE_REMB_FALL: f64 = 0.8;
+/// What a failed probe lets the NACK responder resend beyond its budget: this long of the
+/// receiver's rung (its nominal bitrate), and for how long. More would flood a link that
+/// just fell under the rung.
+const REPAIR_SHARE: Duration = Duration::from_millis(250);
+const REPAIR_FOR: Duration = Duration::from_millis(1000);
+/// After a failed probe: NACKs between the first and the second instant (the queue drained,
+/// the resends had a round trip) mean the picture is still broken: a keyframe.
+const REPAIR_CHECK: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(450)];
 /// NACK-based loss is the share over the last [`NACK_WINDOW`] ticks, once at least
 /// [`NACK_MIN_PACKETS`] were sent in them (a handful of packets says nothing).
 const NACK_WINDOW: usize = 2;
@@ -34,7 +48,12 @@ struct ProbeWatch {
     started: Instant,
     packets: u64,
     nacked: u64,
+    /// The REMB when it began (value, arrival).
+    remb: Option<(u64, Instant)>,
     failed: bool,
+    failed_at: Instant,
+    /// The repair check after the failure was scheduled.
+    repair_checked: bool,
     /// Bytes owed (the fraction of a packet not sent yet).
     credit: f64,
     last: Instant,
@@ -55,11 +74,36 @@ pub async fn control_rung(
     probe_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut last_bytes, mut last_at, mut sent_bps) = (0u64, Instant::now(), 0.0f64);
     let (mut last_packets, mut last_nacked) = (0u64, 0u64);
+    let mut last_rtt_at = None;
     let mut nack_window: std::collections::VecDeque<(u64, u64)> = std::collections::VecDeque::with_capacity(NACK_WINDOW + 1);
     let mut watch: Option<ProbeWatch> = None;
+    // A failed probe's repair check: when to look next, and the NACK count at its start.
+    let mut repair: Option<(Instant, Option<u64>)> = None;
     loop {
         let probing = controller.probe_started().is_some();
+        if repair.is_none()
+            && let Some(w) = watch.as_mut().filter(|w| w.failed && !w.repair_checked)
+        {
+            w.repair_checked = true;
+            repair = Some((w.failed_at + REPAIR_CHECK[0], None));
+        }
+        let repair_due = repair.map(|(at, _)| at);
         let decision = tokio::select! {
+            _ = tokio::time::sleep_until(repair_due.unwrap_or_else(Instant::now).into()), if repair_due.is_some() => {
+                let nacks = report.lock().nacks;
+                repair = match repair {
+                    Some((at, None)) => Some((at + (REPAIR_CHECK[1] - REPAIR_CHECK[0]), Some(nacks))),
+                    Some((_, Some(before))) => {
+                        if nacks > before {
+                            tracing::debug!(nacks = nacks - before, "a failed probe's loss is not repaired: keyframe");
+                            receiver.request_keyframe(PROBE_KEYFRAME_GAP);
+                        }
+                        None
+                    }
+                    None => None,
+                };
+                None
+            }
             _ = tick.tick() => {
                 let now = Instant::now();
                 let r = report.lock().clone();
@@ -92,10 +136,13 @@ pub async fn control_rung(
                     "link report"
                 );
                 let probe_failed = watch.as_ref().is_some_and(|w| w.failed);
-                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt: r.rtt })
+                // Only a new sample: an old one may have measured a probe's queue.
+                let rtt = r.rtt.filter(|_| r.rtt_at.is_some() && r.rtt_at != last_rtt_at);
+                last_rtt_at = r.rtt_at;
+                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt })
             }
             _ = probe_tick.tick(), if probing => {
-                send_probe(&controller, &report, &receiver, &mut watch);
+                send_probe(&controller, nominal_kbps, &report, &receiver, &mut watch);
                 None
             }
             changed = cap.changed() => {
@@ -116,29 +163,54 @@ pub async fn control_rung(
 
 /// One round of the running probe: fails it once enough originals were NACKed since it
 /// began, else sends what it asks for since the last round.
-fn send_probe(controller: &Controller, report: &Mutex<LinkReport>, receiver: &Receiver, watch: &mut Option<ProbeWatch>) {
+fn send_probe(
+    controller: &Controller,
+    nominal_kbps: [u32; 3],
+    report: &Mutex<LinkReport>,
+    receiver: &Receiver,
+    watch: &mut Option<ProbeWatch>,
+) {
     let Some(started) = controller.probe_started() else { return };
     let now = Instant::now();
-    let (packets, nacked) = {
+    let (packets, nacked, remb) = {
         let r = report.lock();
-        (r.video_packets, r.video_nacked)
+        (r.video_packets, r.video_nacked, r.remb.filter(|_| r.fresh_remb(now).is_some()))
     };
     let w = match watch {
         Some(w) if w.started == started => w,
-        _ => watch.insert(ProbeWatch { started, packets, nacked, failed: false, credit: 0.0, last: now }),
+        _ => watch.insert(ProbeWatch {
+            started,
+            packets,
+            nacked,
+            remb,
+            failed: false,
+            failed_at: now,
+            repair_checked: false,
+            credit: 0.0,
+            last: now,
+        }),
     };
     if w.failed {
         return;
     }
     let lost = nacked.saturating_sub(w.nacked);
     let sent = packets.saturating_sub(w.packets);
-    if lost >= PROBE_NACKED && lost as f64 > 0.02 * sent as f64 {
+    let remb_fell = match (w.remb, remb) {
+        (Some((before, t0)), Some((r, t))) => t > t0 && (r as f64) < PROBE_REMB_FALL * before as f64,
+        _ => false,
+    };
+    if remb_fell || (lost >= PROBE_NACKED && lost as f64 > 0.02 * sent as f64) {
         w.failed = true;
-        tracing::debug!(lost, sent, "probe failed: originals NACKed");
-        // The lost originals are asked for again, but on a link with a shallow queue the
-        // resend can meet the probe's last copies: a keyframe bounds the freeze instead of the
-        // rung's schedule (seen: 1.2-2 s at 250 kbit/s).
-        receiver.request_keyframe(PROBE_KEYFRAME_GAP);
+        w.failed_at = now;
+        tracing::debug!(lost, sent, remb_fell, "probe failed");
+        // The probe stops now; its overshoot may have cost originals, which may be resent
+        // beyond the budget (at 250 kbit/s the budget alone let a 6-packet loss freeze the
+        // picture for 1.9 s); the repair check asks for a keyframe if that was not enough.
+        if let Some(rung) = controller.rung() {
+            // (Paused, the probe was padding: nothing of the picture to repair.)
+            let bytes = u64::from(nominal_kbps[rung.index()]) * 1000 / 8 * REPAIR_SHARE.as_millis() as u64 / 1000;
+            report.lock().resend_grant = Some((bytes, now + REPAIR_FOR));
+        }
         return;
     }
     let dt = now.saturating_duration_since(w.last).as_secs_f64().min(0.1);

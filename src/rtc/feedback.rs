@@ -6,7 +6,8 @@
 //! The budget: retransmissions may use [`RESEND_SHARE`] of the receiver's estimate (REMB when
 //! fresh, up to twice what we send it; else what we send it), with a burst of a quarter second
 //! of that, between [`MIN_BURST`] and [`BURST`]; a packet sent more than
-//! [`MAX_RESEND_AGE`] ago is not resent (its frame is long due). Without it a weak link's NACK
+//! [`MAX_RESEND_AGE`] ago is not resent (its frame is long due); beyond it, what the rung
+//! controller granted after a failed probe ([`LinkReport::resend_grant`]). Without it a weak link's NACK
 //! storm multiplied what we put on it (8× the media at 500 kbit/s, measured).
 //!
 //! Invariants: never blocks; memory is bounded (a ring of [`RING`] sent records per video
@@ -34,6 +35,8 @@ pub const BURST: f64 = 24_000.0;
 pub const MIN_BURST: f64 = 6_000.0;
 /// A packet older than this is not resent.
 pub const MAX_RESEND_AGE: Duration = Duration::from_millis(750);
+/// The least time between two resends of one packet (a round trip when it is longer).
+pub const RESEND_GAP: Duration = Duration::from_millis(100);
 /// A NACK counts as loss (`video_nacked`) only for a packet sent this recently: after an
 /// outage a receiver asks for everything it missed, which is no news about the link now.
 pub const LOSS_AGE: Duration = Duration::from_millis(1000);
@@ -51,8 +54,10 @@ pub struct LinkReport {
     pub remb: Option<(u64, Instant)>,
     /// The latest fraction of our video lost (0..=1), and when it was reported.
     pub video_loss: Option<(f64, Instant)>,
-    /// The latest round trip from a report block against one of our sender reports.
+    /// The latest round trip from a report block against one of our sender reports, and when
+    /// it was measured.
     pub rtt: Option<Duration>,
+    pub rtt_at: Option<Instant>,
     /// Video bytes (headers included) sent for the first time, and resent.
     pub video_bytes: u64,
     pub resent_bytes: u64,
@@ -65,6 +70,10 @@ pub struct LinkReport {
     /// Bytes of probe packets (copies of packets already sent, see `ladder::Receiver::probe`):
     /// on the wire, but not media, so not in `video_bytes`.
     pub probe_bytes: u64,
+    /// Bytes that may be resent beyond the budget, until the instant given: the rung
+    /// controller grants them when its probe failed, to repair the originals the probe's
+    /// overshoot cost (the probe's own bytes are off the link by then).
+    pub resend_grant: Option<(u64, Instant)>,
 }
 
 impl LinkReport {
@@ -81,6 +90,10 @@ struct Sent {
     size: u32,
     /// Already NACKed once (counted in `video_nacked`).
     nacked: bool,
+    /// A probe's padding-only packet: nothing to resend.
+    padding: bool,
+    /// When it was last resent.
+    resent_at: Option<Instant>,
 }
 
 /// The interceptor (one per peer connection).
@@ -96,7 +109,7 @@ pub struct ReceiverFeedback {
     /// What we send, bits/s (smoothed over 500 ms windows), for the budget without REMB.
     window: Option<(Instant, u64)>,
     sent_bps: f64,
-    outcomes: [metrics::Counter; 4],
+    outcomes: [metrics::Counter; 6],
     nacks: metrics::Counter,
     reads: VecDeque<TaggedPacket>,
     writes: VecDeque<TaggedPacket>,
@@ -119,7 +132,7 @@ impl ReceiverFeedback {
         }
     }
 
-    fn on_sent(&mut self, now: Instant, ssrc: u32, seq: u16, size: usize, resent: bool) {
+    fn on_sent(&mut self, now: Instant, ssrc: u32, seq: u16, size: usize, resent: bool, padding: bool) {
         let Some(ring) = self.video.get_mut(&ssrc) else { return };
         let slot = &mut ring[usize::from(seq) % RING];
         let mut r = self.report.lock();
@@ -135,7 +148,7 @@ impl ReceiverFeedback {
         r.video_bytes += size as u64;
         r.video_packets += 1;
         drop(r);
-        *slot = Some(Sent { seq, at: now, size: size as u32, nacked: false });
+        *slot = Some(Sent { seq, at: now, size: size as u32, nacked: false, padding, resent_at: None });
         let (start, bytes) = self.window.get_or_insert((now, 0));
         *bytes += size as u64;
         let span = now.saturating_duration_since(*start);
@@ -159,7 +172,11 @@ impl ReceiverFeedback {
             self.tokens = (self.tokens + rate * now.saturating_duration_since(last).as_secs_f64()).min(burst);
         }
         self.refilled = Some(now);
-        let [resent, over_budget, too_old, unknown] = &self.outcomes;
+        let [resent, over_budget, too_old, unknown, duplicate, padding] = &self.outcomes;
+        // A receiver asks again every few tens of ms while a packet is missing; a resend is
+        // not repeated before it could have arrived (a round trip, at least RESEND_GAP): on a
+        // link with a full queue every repeat only deepens the loss.
+        let gap = self.report.lock().rtt.unwrap_or_default().max(RESEND_GAP);
         let Some(ring) = self.video.get_mut(&nack.media_ssrc) else { return vec![] };
         let mut kept = Vec::new();
         let mut first_asked = 0;
@@ -170,13 +187,27 @@ impl ReceiverFeedback {
                         s.nacked = true;
                         first_asked += 1;
                     }
-                    if now.saturating_duration_since(s.at) > MAX_RESEND_AGE {
+                    if s.padding {
+                        padding.increment(1);
+                    } else if s.resent_at.is_some_and(|r| now.saturating_duration_since(r) < gap) {
+                        duplicate.increment(1);
+                    } else if now.saturating_duration_since(s.at) > MAX_RESEND_AGE {
                         too_old.increment(1);
                     } else if self.tokens < f64::from(s.size) {
-                        over_budget.increment(1);
+                        let mut r = self.report.lock();
+                        match &mut r.resend_grant {
+                            Some((bytes, until)) if now <= *until && *bytes >= u64::from(s.size) => {
+                                *bytes -= u64::from(s.size);
+                                resent.increment(1);
+                                s.resent_at = Some(now);
+                                kept.push(seq);
+                            }
+                            _ => over_budget.increment(1),
+                        }
                     } else {
                         self.tokens -= f64::from(s.size);
                         resent.increment(1);
+                        s.resent_at = Some(now);
                         kept.push(seq);
                     }
                 }
@@ -196,6 +227,7 @@ impl ReceiverFeedback {
             {
                 let held = Duration::from_secs_f64(f64::from(b.delay) / 65536.0);
                 r.rtt = Some(now.saturating_duration_since(*sent).saturating_sub(held));
+                r.rtt_at = Some(now);
             }
         }
     }
@@ -272,7 +304,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ReceiverFeedback {
             Packet::Rtp(p) => {
                 let size = p.header.marshal_size() + p.payload.len();
                 let resent = msg.message.has(&Attribute::Retransmission);
-                self.on_sent(msg.now, p.header.ssrc, p.header.sequence_number, size, resent);
+                self.on_sent(msg.now, p.header.ssrc, p.header.sequence_number, size, resent, p.payload.is_empty());
             }
             Packet::Rtcp(packets) => {
                 for sr in packets.iter().filter_map(|p| p.as_any().downcast_ref::<SenderReport>()) {
@@ -379,14 +411,41 @@ mod tests {
         // 300 ms on, about 2.8 kB more may go.
         f.handle_read(tagged(at + Duration::from_millis(300), nack(7, &all))).unwrap();
         assert_eq!(asked(&mut f).len(), 2);
+        // A failed probe's grant: 3 packets more now, none once it lapsed.
+        f.report.lock().resend_grant = Some((3 * 1200, at + Duration::from_millis(400)));
+        f.handle_read(tagged(at + Duration::from_millis(300), nack(7, &all))).unwrap();
+        assert_eq!(asked(&mut f).len(), 3, "the budget spent, the grant pays");
+        f.report.lock().resend_grant = Some((10 * 1200, at + Duration::from_millis(400)));
+        f.handle_read(tagged(at + Duration::from_millis(500), nack(7, &all))).unwrap();
+        assert_eq!(asked(&mut f).len(), 1, "the budget's 200 ms, not the lapsed grant");
         f.handle_read(tagged(at + Duration::from_millis(1000), nack(7, &all))).unwrap();
         assert!(asked(&mut f).is_empty(), "a second on, every packet is too old to resend");
-        assert_eq!(f.report.lock().nacks, 3);
+        assert_eq!(f.report.lock().nacks, 5);
         assert_eq!(f.report.lock().video_nacked, 1000, "each NACKed packet counted once, all sent within a second");
         assert_eq!(f.report.lock().video_packets, 1000);
         // Unknown SSRC (audio, or not ours): passes untouched.
         f.handle_read(tagged(t0, nack(9, &[1, 2]))).unwrap();
         assert_eq!(asked(&mut f), [1, 2]);
+    }
+
+    #[test]
+    fn a_packet_is_resent_once_per_round_trip_and_padding_never() {
+        let mut f = ReceiverFeedback::new(Arc::default());
+        f.bind_local_stream(&video_stream(7));
+        let t0 = Instant::now();
+        f.handle_write(tagged(t0, rtp(7, 1, 1000))).unwrap();
+        f.handle_write(tagged(t0, rtp(7, 2, 0))).unwrap();
+        let _ = asked(&mut f);
+        f.handle_read(tagged(t0 + Duration::from_millis(10), nack(7, &[1, 2]))).unwrap();
+        assert_eq!(asked(&mut f), [1], "padding is not resent");
+        f.handle_read(tagged(t0 + Duration::from_millis(30), nack(7, &[1, 2]))).unwrap();
+        assert!(asked(&mut f).is_empty(), "asked again 20 ms later: the resend is on its way");
+        f.report.lock().rtt = Some(Duration::from_millis(300));
+        f.handle_read(tagged(t0 + Duration::from_millis(200), nack(7, &[1]))).unwrap();
+        assert!(asked(&mut f).is_empty(), "within a 300 ms round trip of the resend");
+        f.handle_read(tagged(t0 + Duration::from_millis(320), nack(7, &[1]))).unwrap();
+        assert_eq!(asked(&mut f), [1], "a round trip on, the resend was lost: again");
+        assert_eq!(f.report.lock().video_nacked, 2, "padding lost is loss all the same");
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod inbound;
 mod keyframe;
 mod remb;
 pub mod sdp;
+mod sendtime;
 mod session;
 
 pub use bwe::{Decision, Reason};
@@ -42,7 +43,8 @@ use rtc::peer_connection::configuration::interceptor_registry::register_default_
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
+    RtpCodecKind,
 };
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -121,6 +123,9 @@ fn media_engine() -> Result<MediaEngine, RtcError> {
         RTCRtpCodecParameters { rtp_codec: video_codec(crate::media::VideoCodec::H264), payload_type: PT_H264 },
         RtpCodecKind::Video,
     )?;
+    // Our send times on the composite: receivers' estimates react within a few packets of a
+    // queue growing (see `sendtime`).
+    m.register_header_extension(RTCRtpHeaderExtensionCapability { uri: sendtime::ABS_SEND_TIME_URI.into() }, RtpCodecKind::Video, None)?;
     Ok(m)
 }
 
@@ -148,6 +153,8 @@ impl RtcFactory {
         // Wire-ward of the NACK responder (4_000), so NACKs meet the budget before anything is
         // resent, and every departing packet (resends too) is seen.
         let registry = registry.with(Slot::from(3_500), feedback::ReceiverFeedback::new(report));
+        // Wire-ward of everything that sends: every packet leaves with its send time.
+        let registry = registry.with(Slot::from(3_000), sendtime::SendTimeStamper::new());
         // Last in the chain, so every other interceptor has seen the RTCP it narrows down.
         let registry = registry.with(Slot::from(14_000), keyframe::KeyframeRequestForwarder::default());
         let mut settings = SettingEngineBuilder::new()

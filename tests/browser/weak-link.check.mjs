@@ -382,7 +382,7 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
           down: v('tessera_video_rung_switches_total', { direction: 'down' }),
           up: v('tessera_video_rung_switches_total', { direction: 'up' }),
           keyframeRequests: v('tessera_rtcp_keyframe_requests_received_total'),
-          nacked: Object.fromEntries(['resent', 'over_budget', 'too_old', 'unknown'].map((o) => [o, v('tessera_rtcp_nacked_packets_total', { outcome: o })])),
+          nacked: Object.fromEntries(['resent', 'over_budget', 'too_old', 'unknown', 'duplicate', 'padding'].map((o) => [o, v('tessera_rtcp_nacked_packets_total', { outcome: o })])),
         });
       } catch (e) {
         t.diagnostic(`poll: ${e.message}`);

@@ -1,0 +1,304 @@
+//! The rung controller's unit tests: recorded traces and a simulated link.
+use super::*;
+
+const LADDER: [u32; 3] = [1500, 450, 120];
+
+/// Runs `secs` seconds of ticks with `f(t)` giving (REMB, loss, sent) at `t` seconds; an RR
+/// every second. Returns the decisions with their time.
+fn run(c: &mut Controller, t0: Instant, from: f64, secs: f64, f: impl Fn(f64) -> (Option<u64>, f64, f64)) -> Vec<(f64, Decision)> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t < from + secs {
+        let now = t0 + Duration::from_secs_f64(t);
+        let (remb, loss, sent) = f(t);
+        let rr_at = t0 + Duration::from_secs_f64(t.floor());
+        let inputs =
+            Inputs { now, remb_bps: remb, loss: Some((loss, rr_at)), sent_bps: sent, nack_loss: None, probe_failed: false, rtt: None };
+        if let Some(d) = c.update(&inputs) {
+            out.push((t, d));
+        }
+        t += TICK.as_secs_f64();
+    }
+    out
+}
+
+/// A link carrying `link(t)` bits/s for `secs` from `from`: what the receiver on the
+/// controller's rung (plus its probe and 45 kbit/s of audio) reports, as Chromium would:
+/// REMB ~1.5× what arrives while it fits, 0.85× the link once over; loss (RR each second,
+/// NACKs each tick) of what does not fit; a probe over the link fails. Returns the
+/// decisions and the ticks spent on each rung (index 3: paused).
+fn link(c: &mut Controller, t0: Instant, from: f64, secs: f64, link: impl Fn(f64) -> f64) -> (Vec<(f64, Decision)>, [u32; 4]) {
+    let (mut out, mut ticks) = (Vec::new(), [0u32; 4]);
+    let mut t = from;
+    while t < from + secs {
+        let now = t0 + Duration::from_secs_f64(t);
+        let rung = c.rung();
+        ticks[rung.map_or(3, |r| r.index())] += 1;
+        let sent = rung.map_or(0.0, |r| f64::from(LADDER[r.index()]) * 1000.0);
+        let cap = link(t);
+        let media = sent + 45_000.0;
+        let over = media + c.probe_bps(now) > cap;
+        // A probe's own overshoot is stopped at the first NACKs: a few originals lost.
+        let lost = if media > cap {
+            1.0 - cap / media
+        } else if over {
+            0.02
+        } else {
+            0.0
+        };
+        let remb = if over { 0.85 * cap } else { 1.5 * sent + 10_000.0 };
+        let rr_at = t0 + Duration::from_secs_f64(t.floor());
+        let inputs = Inputs {
+            now,
+            remb_bps: (sent > 0.0).then_some(remb as u64),
+            loss: Some((lost, rr_at)),
+            sent_bps: sent,
+            nack_loss: (sent > 0.0).then_some(lost),
+            probe_failed: over && c.probe_started().is_some(),
+            rtt: Some(Duration::from_millis(100)),
+        };
+        if let Some(d) = c.update(&inputs) {
+            out.push((t, d));
+        }
+        t += TICK.as_secs_f64();
+    }
+    (out, ticks)
+}
+
+#[test]
+fn a_falling_link_moves_down_within_two_seconds_and_a_recovering_one_comes_back() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    let (d, _) = link(&mut c, t0, 0.0, 10.0, |_| 10_000_000.0);
+    assert!(d.is_empty(), "a good link stays on L0: {d:?}");
+    let (d, _) = link(&mut c, t0, 10.0, 4.0, |_| 300_000.0);
+    let (at, first) = d.first().copied().expect("moved down");
+    assert!(at - 10.0 <= 2.0, "down within 2 s, took {}", at - 10.0);
+    assert_eq!(first.rung, Some(Rung::L2), "300 kbit/s fits L2 only: {d:?}");
+    // Steady at 300 kbit/s: stays on L2; probes of L1 fail without moving it.
+    let (d, ticks) = link(&mut c, t0, 14.0, 46.0, |_| 300_000.0);
+    assert!(d.is_empty(), "no move while the link holds: {d:?}");
+    assert_eq!(ticks[Rung::L2.index()], 92, "{ticks:?}");
+    // The link recovers: probes find it and the receiver is back on L0 within 15 s.
+    let (d, _) = link(&mut c, t0, 60.0, 15.0, |_| 10_000_000.0);
+    assert_eq!(c.rung(), Some(Rung::L0), "back on L0: {d:?}");
+    assert!(d.iter().all(|(_, d)| d.reason == Reason::Probe), "{d:?}");
+}
+
+#[test]
+fn a_link_between_rungs_keeps_the_rung_that_fits() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    link(&mut c, t0, 0.0, 6.0, |_| 10_000_000.0);
+    // 600 kbit/s carries L1 (450 + audio, probed at 495 + audio) but not L0; its REMB
+    // (~510) is too low for L1 with headroom, so L2 first, then a probe finds L1.
+    let (d, ticks) = link(&mut c, t0, 6.0, 40.0, |_| 600_000.0);
+    assert_eq!(c.rung(), Some(Rung::L1), "{d:?}");
+    assert_eq!(d.len(), 2, "down, then one probe up: {d:?}");
+    assert!(ticks[Rung::L1.index()] >= 60, "{ticks:?}");
+}
+
+#[test]
+fn a_very_weak_link_pauses_video_and_resumes_it() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    link(&mut c, t0, 0.0, 6.0, |_| 10_000_000.0);
+    let (d, _) = link(&mut c, t0, 6.0, 3.0, |_| 80_000.0);
+    assert_eq!(d.last().map(|(_, d)| d.rung), Some(None), "80 kbit/s: video paused within 3 s: {d:?}");
+    // Still 80 kbit/s: trials of L2 back off; paused most of the time.
+    let (_, ticks) = link(&mut c, t0, 9.0, 30.0, |_| 80_000.0);
+    assert!(ticks[3] >= 50, "{ticks:?}");
+    let (d, _) = link(&mut c, t0, 39.0, 15.0, |_| 10_000_000.0);
+    assert_eq!(c.rung(), Some(Rung::L0), "back on L0 within 15 s: {d:?}");
+}
+
+#[test]
+fn a_probe_ramps_to_the_next_rungs_need() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    link(&mut c, t0, 0.0, 6.0, |_| 10_000_000.0);
+    link(&mut c, t0, 6.0, 1.5, |_| 300_000.0);
+    assert_eq!(c.rung(), Some(Rung::L2));
+    assert_eq!(c.probe_started(), None, "no probe while the move settles");
+    let mut seen = Vec::new();
+    let mut t = 7.5;
+    while c.probe_started().is_none() && t < 20.0 {
+        link(&mut c, t0, t, 0.5, |_| 10_000_000.0);
+        t += 0.5;
+    }
+    let started = c.probe_started().expect("a probe after the hold");
+    for ms in [0u64, 500, 1000, 1200] {
+        seen.push(c.probe_bps(started + Duration::from_millis(ms)));
+    }
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert!((seen[2] - (450_000.0 * PROBE_NEED - 120_000.0)).abs() < 1.0, "{seen:?}");
+}
+
+#[test]
+fn a_remb_stuck_far_below_what_arrives_without_loss_is_not_believed() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    let d = run(&mut c, t0, 0.0, 10.0, |t| (Some(if t < 6.0 { 1_600_000 } else { 20_000 }), 0.0, 1_400_000.0));
+    assert!(d.is_empty(), "{d:?}");
+    // With loss it is believed: down.
+    let d = run(&mut c, t0, 10.0, 3.0, |_| (Some(20_000), 0.05, 1_400_000.0));
+    assert!(d.first().is_some_and(|(_, d)| d.reason == Reason::Bandwidth), "{d:?}");
+}
+
+#[test]
+fn without_remb_loss_decides() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    assert!(run(&mut c, t0, 0.0, 10.0, |_| (None, 0.0, 1_400_000.0)).is_empty(), "no REMB, no loss: stays");
+    let d = run(&mut c, t0, 10.0, 3.0, |_| (None, 0.2, 1_400_000.0));
+    assert!(d.first().is_some_and(|(_, d)| d.reason == Reason::Loss && d.rung.is_some_and(|r| r > Rung::L0)), "{d:?}");
+}
+
+#[test]
+fn a_remb_lying_high_does_not_hide_heavy_loss() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    let d = run(&mut c, t0, 6.0, 3.0, |_| (Some(10_000_000_000), 0.2, 1_400_000.0));
+    assert!(d.first().is_some_and(|(_, d)| d.reason == Reason::Loss), "{d:?}");
+}
+
+#[test]
+fn remb_is_not_trusted_while_warming_up() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    assert!(run(&mut c, t0, 0.0, 4.5, |_| (Some(300_000), 0.0, 1_400_000.0)).is_empty(), "a start-up REMB moves nobody");
+    // After warm-up an estimate that never dropped is a slow ramp, not congestion...
+    assert!(run(&mut c, t0, 5.0, 3.0, |_| (Some(300_000), 0.0, 1_400_000.0)).is_empty());
+    // ...and one that fell from its peak is believed: 300 kbit/s fits L2.
+    let d = run(&mut c, t0, 8.0, 4.0, |t| (Some(if t < 9.0 { 1_600_000 } else { 300_000 }), 0.0, 1_400_000.0));
+    assert_eq!(d.first().map(|(_, d)| d.rung), Some(Some(Rung::L2)), "{d:?}");
+}
+
+/// One tick of reports: (REMB, loss with its report's time, sent, round trip in ms).
+fn tick(c: &mut Controller, now: Instant, remb: u64, loss: (f64, Instant), sent: f64, rtt_ms: u64) -> Option<Decision> {
+    let rtt = Some(Duration::from_millis(rtt_ms));
+    c.update(&Inputs { now, remb_bps: Some(remb), loss: Some(loss), sent_bps: sent, nack_loss: None, probe_failed: false, rtt })
+}
+
+#[test]
+fn a_remb_that_stays_low_after_a_move_down_moves_again_while_the_move_settles() {
+    // Recorded at a 500 kbit/s link (weak-link check): loss moved L0 to L1 on what got
+    // through during the fall (728 kbit/s), then REMB sat at 291-314 kbit/s, rising a
+    // little, while the old rung drained; L1 (450 + audio) does not fit.
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    for k in 0..20 {
+        assert_eq!(tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(f64::from(k / 2))), 1_430_000.0, 2), None);
+    }
+    let d = tick(&mut c, at(10.0), 819_000, (0.496, at(10.0)), 1_445_000.0, 0).expect("loss moves it down");
+    assert_eq!(d.rung, Some(Rung::L1));
+    let trace = [
+        (291_194, 1_053_174.0, 74),
+        (274_154, 774_603.0, 74),
+        (290_766, 611_272.0, 45),
+        (300_002, 525_322.0, 45),
+        (304_728, 525_734.0, 106),
+    ];
+    let mut moved = None;
+    for (k, (remb, sent, rtt)) in trace.into_iter().enumerate() {
+        let t = 10.5 + 0.5 * k as f64;
+        if let Some(d) = tick(&mut c, at(t), remb, (0.0, at(t)), sent, rtt) {
+            moved = Some((t, d));
+            break;
+        }
+    }
+    let (t, d) = moved.expect("a second move down");
+    assert_eq!((d.rung, d.reason), (Some(Rung::L2), Reason::Bandwidth));
+    assert!(t - 10.0 <= 2.0, "within 2 s of the first move: {t}");
+}
+
+#[test]
+fn a_remb_below_l2_pauses_video_only_when_packets_queue() {
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let on_l2 = |c: &mut Controller| {
+        for k in 0..20 {
+            tick(c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
+        }
+        let d = tick(c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).expect("down");
+        assert_eq!(d.rung, Some(Rung::L2));
+        for k in 0..10 {
+            assert_eq!(
+                tick(c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1),
+                None,
+                "no probe: no headroom"
+            );
+        }
+    };
+    // Recorded at 80 kbit/s: REMB 54, 23, 16, 10 kbit/s, the round trip 1 → 426 ms (the
+    // shaper's queue), no loss in the receiver's reports yet.
+    let mut c = Controller::new(t0, LADDER);
+    on_l2(&mut c);
+    let trace = [(53_908, 1), (22_615, 426), (16_094, 426), (10_375, 422)];
+    let paused = trace.iter().enumerate().find_map(|(k, (remb, rtt))| {
+        let t = 15.5 + 0.5 * k as f64;
+        tick(&mut c, at(t), *remb, (0.0, at(15.0)), 120_000.0, *rtt).map(|d| (t, d))
+    });
+    let (t, d) = paused.expect("paused");
+    assert_eq!(d.rung, None);
+    assert!(t - 15.5 <= 1.5, "{t}");
+    // The same REMB with no queue (a starved browser's estimate): the picture stays.
+    let mut c = Controller::new(t0, LADDER);
+    on_l2(&mut c);
+    // (Loss-free, it is not even believed: the controller probes, and nothing here fails it.)
+    for k in 0..20 {
+        let t = 15.5 + 0.5 * f64::from(k);
+        tick(&mut c, at(t), 10_375, (0.0, at(15.0)), 120_000.0, 2);
+        assert!(c.rung().is_some(), "paused at {t}");
+    }
+}
+
+#[test]
+fn the_clients_cap_limits_and_lifts() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(t0, LADDER);
+    let d = c.set_cap(t0, Some(Rung::L1));
+    assert_eq!((d.rung, d.reason), (Some(Rung::L1), Reason::Limit));
+    assert!(run(&mut c, t0, 0.0, 20.0, |_| (Some(5_000_000), 0.0, 400_000.0)).is_empty(), "no trial above the cap");
+    assert_eq!(c.set_cap(t0, None).rung, None, "audio only");
+    // Audio only: REMB falls to the audio's rate; the controller's own choice must not drift.
+    assert!(run(&mut c, t0, 20.0, 20.0, |_| (Some(60_000), 0.0, 2_000.0)).is_empty());
+    let lifted = t0 + Duration::from_secs(40);
+    let d = c.set_cap(lifted, Some(Rung::L0));
+    assert_eq!((d.rung, d.reason), (Some(Rung::L0), Reason::Start), "lifted: the controller's own choice, not `limit`");
+    // Video starts again: REMB lags what is now sent for a while; that is no congestion.
+    assert!(run(&mut c, t0, 40.0, 4.5, |t| (Some(((t - 40.0) * 300_000.0) as u64 + 60_000), 0.0, 1_400_000.0)).is_empty());
+    // A cap that equals the controller's choice is not `limit`; asking again is answered.
+    assert_eq!(c.set_cap(lifted, Some(Rung::L0)).reason, Reason::Start);
+}
+
+#[test]
+fn a_frozen_remb_does_not_keep_the_receiver_down() {
+    // Recorded after a pause: video resumed on L2 (120 kbit/s, no loss, an unshaped link)
+    // while Chromium's REMB held 71687 bit/s for the rest of the run.
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = Controller::new(t0, LADDER);
+    for k in 0..20 {
+        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
+    }
+    assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    // A REMB that moves (71-75 kbit/s, under what arrives yet over half of it) holds it there...
+    for k in 0..20 {
+        let t = 10.5 + 0.5 * f64::from(k);
+        tick(&mut c, at(t), 71_000 + 200 * u64::from(k as u8), (0.0, at(t.floor())), 120_000.0, 1);
+        assert_eq!(c.probe_started(), None, "a live REMB without room: no probe at {t}");
+    }
+    // ...one that froze does not: a probe within its 3 s and the hold.
+    let mut probed = None;
+    for k in 0..20 {
+        let t = 20.5 + 0.5 * f64::from(k);
+        tick(&mut c, at(t), 71_687, (0.0, at(t.floor())), 120_000.0, 1);
+        if c.probe_started().is_some() {
+            probed = Some(t);
+            break;
+        }
+    }
+    assert!(probed.is_some_and(|t| t - 20.5 <= 5.5), "{probed:?}");
+}
