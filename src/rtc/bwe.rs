@@ -78,6 +78,8 @@ pub const REMB_TICKS: u32 = 4;
 /// way: with a REMB that collapsed, it is the link, not a starved browser (whose estimate
 /// collapses without any queue), so it moves the receiver down sooner, and may pause video.
 pub const QUEUED: Duration = Duration::from_millis(150);
+/// A measured queue this long is a queue on the link too ([`QUEUED`] by the round trip).
+pub const QUEUE_DELAY: Duration = Duration::from_millis(100);
 /// A round-trip sample counts for [`QUEUED`] this long after it came.
 pub const RTT_FRESH: Duration = Duration::from_millis(1500);
 /// While the receiver's estimate ramps up (after the start, a move up or video resuming), a
@@ -159,6 +161,9 @@ pub struct Inputs {
     pub probe_failed: bool,
     /// A round trip measured since the last tick (`None`: no new sample).
     pub rtt: Option<Duration>,
+    /// The queue our packets meet on the way, if measured in the last [`TICK`] (TWCC on
+    /// audio, see `super::queue`).
+    pub queue: Option<Duration>,
 }
 
 /// A probe toward better rungs.
@@ -349,7 +354,9 @@ impl Controller {
         // A probe's queue is the probe's, not the rung's, until its grace is over (the REMB
         // it brought down counts: it only moves a receiver to a rung the REMB fits, and pauses
         // nobody without a queue).
-        let queued = !probing && self.queue_seen.is_some_and(|(q, at)| q && now.saturating_duration_since(at) <= RTT_FRESH);
+        let queued = !probing
+            && (self.queue_seen.is_some_and(|(q, at)| q && now.saturating_duration_since(at) <= RTT_FRESH)
+                || i.queue.is_some_and(|q| q >= QUEUE_DELAY));
         // A REMB far below what demonstrably arrives without loss is not believed: under half
         // of it for moves up, under [`STUCK_REMB`] of it for moves down (seen: Chromium's stuck at
         // 11-26 kbit/s for a minute after a paused spell, while it took 1.5 Mbit/s without loss).

@@ -12,8 +12,16 @@ fn run(c: &mut Controller, t0: Instant, from: f64, secs: f64, f: impl Fn(f64) ->
         let now = t0 + Duration::from_secs_f64(t);
         let (remb, loss, sent) = f(t);
         let rr_at = t0 + Duration::from_secs_f64(t.floor());
-        let inputs =
-            Inputs { now, remb_bps: remb, loss: Some((loss, rr_at)), sent_bps: sent, nack_loss: None, probe_failed: false, rtt: None };
+        let inputs = Inputs {
+            now,
+            remb_bps: remb,
+            loss: Some((loss, rr_at)),
+            sent_bps: sent,
+            nack_loss: None,
+            probe_failed: false,
+            rtt: None,
+            queue: None,
+        };
         if let Some(d) = c.update(&inputs) {
             out.push((t, d));
         }
@@ -56,6 +64,7 @@ fn link(c: &mut Controller, t0: Instant, from: f64, secs: f64, link: impl Fn(f64
             nack_loss: (sent > 0.0).then_some(lost),
             probe_failed: over && c.probe_started().is_some(),
             rtt: Some(Duration::from_millis(100)),
+            queue: None,
         };
         if let Some(d) = c.update(&inputs) {
             out.push((t, d));
@@ -177,7 +186,16 @@ fn remb_is_not_trusted_while_warming_up() {
 /// One tick of reports: (REMB, loss with its report's time, sent, round trip in ms).
 fn tick(c: &mut Controller, now: Instant, remb: u64, loss: (f64, Instant), sent: f64, rtt_ms: u64) -> Option<Decision> {
     let rtt = Some(Duration::from_millis(rtt_ms));
-    c.update(&Inputs { now, remb_bps: Some(remb), loss: Some(loss), sent_bps: sent, nack_loss: None, probe_failed: false, rtt })
+    c.update(&Inputs {
+        now,
+        remb_bps: Some(remb),
+        loss: Some(loss),
+        sent_bps: sent,
+        nack_loss: None,
+        probe_failed: false,
+        rtt,
+        queue: None,
+    })
 }
 
 #[test]
@@ -301,4 +319,36 @@ fn a_frozen_remb_does_not_keep_the_receiver_down() {
         }
     }
     assert!(probed.is_some_and(|t| t - 20.5 <= 5.5), "{probed:?}");
+}
+
+#[test]
+fn a_queue_measured_on_the_path_pauses_a_collapsed_link_without_waiting_for_the_round_trip() {
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = Controller::new(t0, LADDER);
+    for k in 0..20 {
+        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
+    }
+    assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    for k in 0..10 {
+        tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
+    }
+    // 80 kbit/s: the REMB collapses, TWCC on the audio shows 250 ms of queue, the round trip
+    // (no new sample) and the receiver's reports (no loss yet) say nothing.
+    let with_queue = |c: &mut Controller, t: f64, remb: u64, queue_ms: Option<u64>| {
+        c.update(&Inputs {
+            now: at(t),
+            remb_bps: Some(remb),
+            loss: Some((0.0, at(15.0))),
+            sent_bps: 120_000.0,
+            nack_loss: None,
+            probe_failed: false,
+            rtt: None,
+            queue: queue_ms.map(Duration::from_millis),
+        })
+    };
+    assert_eq!(with_queue(&mut c, 15.5, 49_713, Some(250)), None);
+    let d = with_queue(&mut c, 16.0, 25_478, Some(380)).expect("paused on the second tick");
+    assert_eq!(d.rung, None);
+    // Without a queue the same REMB would have kept the picture (see the round-trip test).
 }

@@ -4,7 +4,7 @@
 //! controller probes, it sends the probe's bytes every [`PROBE_EVERY`] through the receiver's
 //! switch ([`Receiver::probe`]) and stops it within a round trip once originals get NACKed, or
 //! as soon as the receiver's REMB falls ([`PROBE_REMB_FALL`]: its delay-based estimator saw the
-//! queue grow). A failed probe's harm is repaired: the originals it cost may be resent beyond
+//! queue grow) or the queue measured on its path reaches [`PROBE_QUEUE`] (`super::queue`). A failed probe's harm is repaired: the originals it cost may be resent beyond
 //! the NACK budget ([`REPAIR_SHARE`]), and if the receiver still asks for packets once the
 //! queue drained ([`REPAIR_CHECK`]), its rung sends a keyframe (a keyframe sent at once would
 //! meet the full queue too).
@@ -30,6 +30,8 @@ const PROBE_NACKED: u64 = 1;
 const PROBE_KEYFRAME_GAP: Duration = Duration::from_millis(500);
 /// A REMB under this share of the one the probe began with fails it.
 const PROBE_REMB_FALL: f64 = 0.8;
+/// A queue this long on the receiver's path (`super::queue`) fails a probe.
+const PROBE_QUEUE: Duration = Duration::from_millis(50);
 /// What a failed probe lets the NACK responder resend beyond its budget: this long of the
 /// receiver's rung (its nominal bitrate), and for how long. More would flood a link that
 /// just fell under the rung.
@@ -125,6 +127,7 @@ pub async fn control_rung(
                 let remb_bps = r.fresh_remb(now);
                 tracing::debug!(
                     remb_bps = ?remb_bps,
+                    queue_ms = ?r.queue.map(|(q, at)| (q.as_millis(), now.saturating_duration_since(at).as_millis())),
                     loss = ?r.video_loss.map(|(l, at)| (l, now.saturating_duration_since(at).as_millis())),
                     nack_loss = ?nack_loss,
                     rtt_ms = ?r.rtt.map(|d| d.as_millis()),
@@ -139,7 +142,8 @@ pub async fn control_rung(
                 // Only a new sample: an old one may have measured a probe's queue.
                 let rtt = r.rtt.filter(|_| r.rtt_at.is_some() && r.rtt_at != last_rtt_at);
                 last_rtt_at = r.rtt_at;
-                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt })
+                let queue = r.queue.filter(|(_, at)| now.saturating_duration_since(*at) <= bwe::TICK).map(|(q, _)| q);
+                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt, queue })
             }
             _ = probe_tick.tick(), if probing => {
                 send_probe(&controller, nominal_kbps, &report, &receiver, &mut watch);
@@ -172,9 +176,9 @@ fn send_probe(
 ) {
     let Some(started) = controller.probe_started() else { return };
     let now = Instant::now();
-    let (packets, nacked, remb) = {
+    let (packets, nacked, remb, queue) = {
         let r = report.lock();
-        (r.video_packets, r.video_nacked, r.remb.filter(|_| r.fresh_remb(now).is_some()))
+        (r.video_packets, r.video_nacked, r.remb.filter(|_| r.fresh_remb(now).is_some()), r.queue)
     };
     let w = match watch {
         Some(w) if w.started == started => w,
@@ -199,10 +203,13 @@ fn send_probe(
         (Some((before, t0)), Some((r, t))) => t > t0 && (r as f64) < PROBE_REMB_FALL * before as f64,
         _ => false,
     };
-    if remb_fell || (lost >= PROBE_NACKED && lost as f64 > 0.02 * sent as f64) {
+    // A queue measured since the probe began (TWCC on our audio): the link is full before
+    // anything is lost.
+    let queued = queue.filter(|(_, at)| *at > w.started).map(|(q, _)| q).filter(|q| *q >= PROBE_QUEUE);
+    if remb_fell || queued.is_some() || (lost >= PROBE_NACKED && lost as f64 > 0.02 * sent as f64) {
         w.failed = true;
         w.failed_at = now;
-        tracing::debug!(lost, sent, remb_fell, "probe failed");
+        tracing::debug!(lost, sent, remb_fell, queue_ms = ?queued.map(|q| q.as_millis()), "probe failed");
         // The probe stops now; its overshoot may have cost originals, which may be resent
         // beyond the budget (at 250 kbit/s the budget alone let a 6-packet loss freeze the
         // picture for 1.9 s); the repair check asks for a keyframe if that was not enough.

@@ -74,6 +74,9 @@ pub struct LinkReport {
     /// controller grants them when its probe failed, to repair the originals the probe's
     /// overshoot cost (the probe's own bytes are off the link by then).
     pub resend_grant: Option<(u64, Instant)>,
+    /// How long our packets wait in a queue on the way to the receiver (`super::queue`: from
+    /// TWCC feedback on our audio), and when it was measured.
+    pub queue: Option<(Duration, Instant)>,
 }
 
 impl LinkReport {

@@ -24,6 +24,7 @@ mod events;
 mod feedback;
 mod inbound;
 mod keyframe;
+mod queue;
 mod remb;
 pub mod sdp;
 mod sendtime;
@@ -152,7 +153,10 @@ impl RtcFactory {
         let registry = register_default_interceptors(Registry::new(), &mut media)?;
         // Wire-ward of the NACK responder (4_000), so NACKs meet the budget before anything is
         // resent, and every departing packet (resends too) is seen.
-        let registry = registry.with(Slot::from(3_500), feedback::ReceiverFeedback::new(report));
+        let registry = registry.with(Slot::from(3_500), feedback::ReceiverFeedback::new(report.clone()));
+        // Our audio numbered for TWCC feedback, which measures the queue on the receiver's
+        // path (see `queue`).
+        let registry = registry.with(Slot::TwccSender, queue::AudioSequencer::new(report));
         // Wire-ward of everything that sends: every packet leaves with its send time.
         let registry = registry.with(Slot::from(3_000), sendtime::SendTimeStamper::new());
         // Last in the chain, so every other interceptor has seen the RTCP it narrows down.
