@@ -3,10 +3,11 @@
 // cache outside the tree, or wherever GECKODRIVER points) on a free loopback port, in a process
 // group of its own, and opens one session, i.e. one page: a fresh profile in a temporary folder
 // (HOME too) with fake camera and microphone, loopback ICE candidates and autoplay allowed; it
-// works as root and in a loopback-only network namespace. `quit()` ends the session and kills
-// whatever is left of the group (geckodriver, firefox and its content processes), then removes
-// the folder; the same happens if the test process exits without calling it, or dies (a watchdog
-// shell in the group). Classic WebDriver has no init scripts: patch a page after `goto`, before
+// works as root and in a loopback-only network namespace; with `netns`, geckodriver and Firefox
+// run in a namespace of their own (weak-link-firefox.check.mjs). `quit()` ends the session and
+// kills whatever is left of the group (geckodriver, firefox and its content processes), then
+// removes the folder; the same happens if the test process exits without calling it, or dies (a
+// watchdog shell in the group). Classic WebDriver has no init scripts: patch a page after `goto`, before
 // the click that needs it. A second Firefox participant is a second `launchFirefox()` (~3 s).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -83,8 +84,11 @@ process.on('exit', () => { for (const kill of live) kill(); });
 /// Starts geckodriver and a headless Firefox session. Options: `prefs` (added to firefoxPrefs,
 /// or overriding them), `args` (Firefox command-line arguments), `env` (added to Firefox's
 /// environment), `timeoutMs` (for the start, default 30 s), `verbose` (geckodriver's trace log
-/// kept in `log()`).
-export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs = 30000, verbose = false } = {}) {
+/// kept in `log()`), `netns` (a network namespace, `ip netns`, to run geckodriver and so Firefox
+/// in: Firefox's Marionette is on that namespace's loopback, where geckodriver reaches it) and
+/// `host` (the address geckodriver listens on, default 127.0.0.1; with `netns`, one of that
+/// namespace's addresses that this process can reach).
+export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs = 30000, verbose = false, netns = null, host = '127.0.0.1' } = {}) {
   const bin = geckodriverPath();
   if (!fs.existsSync(bin)) throw new Error(`geckodriver not found at ${bin}: run scripts/deps.sh (or set GECKODRIVER)`);
   if (!fs.existsSync(FIREFOX_BIN)) throw new Error(`${FIREFOX_BIN} not found: run scripts/deps.sh (Debian's firefox-esr)`);
@@ -95,8 +99,10 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
   // firefox and its children): the shell waits while this process and geckodriver live, and if
   // this process dies without quitting (killed, crashed), ends the whole group and removes the
   // folder. `quit()` ends the shell first (SIGTERM to the group).
-  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'tessera-firefox', String(process.pid), dir, bin,
-    '--port', '0', '--host', '127.0.0.1', '--binary', FIREFOX_BIN, '--profile-root', dir,
+  // `ip netns exec` execs geckodriver: the watchdog's child is geckodriver itself, in the group.
+  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'tessera-firefox', String(process.pid), dir,
+    ...(netns ? ['ip', 'netns', 'exec', netns] : []), bin,
+    '--port', '0', '--host', host, '--binary', FIREFOX_BIN, '--profile-root', dir,
     ...(verbose ? ['-vv'] : []),
   ], {
     detached: true,
@@ -129,7 +135,7 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
       const timer = setTimeout(() => reject(new Error(`geckodriver did not listen within ${timeoutMs} ms:\n${output}`)), timeoutMs);
       const onData = (chunk) => {
         output += chunk;
-        const m = output.match(/Listening on 127\.0\.0\.1:(\d+)/);
+        const m = output.match(new RegExp(`Listening on ${host.replace(/\./g, '\\.')}:(\\d+)`));
         if (m) { clearTimeout(timer); resolve(Number(m[1])); }
       };
       child.stdout.on('data', onData);
@@ -138,7 +144,7 @@ export async function launchFirefox({ prefs = {}, args = [], env = {}, timeoutMs
     });
     const options = new firefox.Options().addArguments('-headless', ...args);
     for (const [k, v] of Object.entries({ ...firefoxPrefs, ...prefs })) options.setPreference(k, v);
-    driver = new Builder().forBrowser('firefox').setFirefoxOptions(options).usingServer(`http://127.0.0.1:${port}`).build();
+    driver = new Builder().forBrowser('firefox').setFirefoxOptions(options).usingServer(`http://${host}:${port}`).build();
     await withTimeout(driver.getSession(), timeoutMs, () => `the Firefox session did not start within ${timeoutMs} ms:\n${output}`);
     caps = await driver.getCapabilities();
   } catch (e) {
