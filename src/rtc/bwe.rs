@@ -80,6 +80,10 @@ pub const REMB_TICKS: u32 = 4;
 pub const QUEUED: Duration = Duration::from_millis(150);
 /// A measured queue this long is a queue on the link too ([`QUEUED`] by the round trip).
 pub const QUEUE_DELAY: Duration = Duration::from_millis(100);
+/// A measured queue under this, for [`CLEAR_FOR`], is a clear link: a low REMB is stale then
+/// (no congestion, no bar to a probe, which the queue stops early anyway).
+pub const QUEUE_CLEAR: Duration = Duration::from_millis(25);
+pub const CLEAR_FOR: Duration = Duration::from_secs(1);
 /// A round-trip sample counts for [`QUEUED`] this long after it came.
 pub const RTT_FRESH: Duration = Duration::from_millis(1500);
 /// While the receiver's estimate ramps up (after the start, a move up or video resuming), a
@@ -203,6 +207,9 @@ pub struct Controller {
     remb_same: Option<(u64, Instant)>,
     /// The last loss seen (reported or NACKed), see [`LOSS_MEMORY`].
     lossy_at: Option<Instant>,
+    /// Since when the queue meter has seen no queue ([`QUEUE_CLEAR`]), and its last sample.
+    clear_since: Option<Instant>,
+    queue_at: Option<Instant>,
     hold: Duration,
     trial_at: Option<Instant>,
     last_loss: Option<Instant>,
@@ -242,6 +249,8 @@ impl Controller {
             queue_seen: None,
             remb_same: None,
             lossy_at: None,
+            clear_since: None,
+            queue_at: None,
             hold: BASE_HOLD,
             trial_at: None,
             last_loss: None,
@@ -383,8 +392,25 @@ impl Controller {
             (None, Some(_)) => true,
             (Some(f), Some(c)) => f > c,
         };
+        // A queue meter (TWCC on our audio) that has seen no queue for a while outranks a low
+        // REMB: a delay-based estimate backs off because packets queue, and they do not (seen:
+        // Firefox's REMB at 43-60 kbit/s for 15 s after a failed probe, while 120 arrived with
+        // no queue, kept the receiver from probing back up).
+        match i.queue {
+            Some(q) if q < QUEUE_CLEAR && !probing => {
+                self.clear_since.get_or_insert(now);
+            }
+            Some(_) => self.clear_since = None,
+            None if self.queue_at.is_none_or(|t| now.saturating_duration_since(t) > RTT_FRESH) => self.clear_since = None,
+            None => {}
+        }
+        if i.queue.is_some() {
+            self.queue_at = Some(now);
+        }
+        let clear = self.clear_since.is_some_and(|t| now.saturating_duration_since(t) >= CLEAR_FOR);
         let remb_low = !warming
             && !frozen
+            && !clear
             && i.remb_bps.filter(below(STUCK_REMB)).is_some_and(|r| {
                 let r = r as f64;
                 r < CONGESTED * i.sent_bps && (!self.ramping || r < DROPPED * self.remb_peak as f64) && worse(self.fit(r))
@@ -466,7 +492,7 @@ impl Controller {
         // describes nothing that flows.
         let believed = believed.filter(|_| self.chosen.is_some());
         let share_next = next.map_or(0.0, |n| self.nominal[n.index()] * NEXT_SHARE);
-        let room_up = believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
+        let room_up = clear || believed.is_none_or(|r| r as f64 >= HEADROOM * i.sent_bps && r as f64 >= share_next);
         // Up only where the cap lets the move show.
         let capped = |n: Rung| self.cap.is_none_or(|cap| n < cap);
         let next = next.filter(|n| !capped(*n))?;

@@ -352,3 +352,40 @@ fn a_queue_measured_on_the_path_pauses_a_collapsed_link_without_waiting_for_the_
     assert_eq!(d.rung, None);
     // Without a queue the same REMB would have kept the picture (see the round-trip test).
 }
+
+#[test]
+fn a_clear_path_outranks_a_low_remb_for_probing() {
+    // After a failed probe Firefox's REMB sat at 43-60 kbit/s, rising slowly, while 120 arrived:
+    // with the queue meter saying there is no queue, the receiver probes again after its hold.
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let run = |queue: Option<Duration>| {
+        let mut c = Controller::new(t0, LADDER);
+        for k in 0..20 {
+            tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
+        }
+        tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1);
+        assert_eq!(c.rung(), Some(Rung::L2));
+        for k in 0..16 {
+            let t = 10.5 + 0.5 * f64::from(k);
+            let remb = 45_000 + 1_000 * u64::from(k as u8);
+            c.update(&Inputs {
+                now: at(t),
+                remb_bps: Some(remb),
+                loss: Some((0.0, at(t.floor()))),
+                sent_bps: 120_000.0,
+                nack_loss: None,
+                probe_failed: false,
+                rtt: None,
+                queue,
+            });
+            if c.probe_started().is_some() {
+                return Some(t);
+            }
+        }
+        None
+    };
+    assert_eq!(run(None), None, "without a queue meter the low REMB holds it");
+    let t = run(Some(Duration::from_millis(3))).expect("probes with a clear path");
+    assert!(t <= 15.0, "{t}");
+}
