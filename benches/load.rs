@@ -231,7 +231,7 @@ fn baseline_cpu(duration: Duration, audio: bool) -> (f64, Roles) {
     gst::init().expect("gstreamer");
     let pipelines =
         tessera::media::pipelines::Pipelines::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("pipelines");
-    let enc = tessera::media::pipelines::render(&pipelines.encode_h264, &tessera::records::CompositeConfig::default());
+    let enc = tessera::media::pipelines::render(&pipelines.encode_h264, &tessera::records::CompositeConfig::default().l0());
     let mut desc = format!(
         "compositor name=mix background=black ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! {enc} ! fakesink sync=false "
     );

@@ -72,6 +72,8 @@ pub struct Config {
     pub public_ip: Option<IpAddr>,
     /// ICE servers handed to clients.
     pub ice_servers: Vec<IceServer>,
+    /// The composite of rooms created without one, with its ladder's lower rungs
+    /// (`[composite.ladder.l1]`, `[composite.ladder.l2]`; derived from it when not set).
     pub composite: CompositeConfig,
     /// Folder of the GStreamer pipeline descriptions.
     pub pipelines_dir: PathBuf,
@@ -345,6 +347,7 @@ impl Config {
         if !(100..=20_000).contains(&c.bitrate_kbps) {
             return bad(format!("composite.bitrate_kbps must be within 100..=20000, got {}", c.bitrate_kbps));
         }
+        c.check_ladder("bitrate_kbps").map_err(ConfigError::Invalid)?;
         if !(1024..=1024 * 1024).contains(&self.max_message_bytes) {
             return bad("max_message_bytes must be within 1 KiB..=1 MiB".into());
         }
@@ -558,6 +561,9 @@ mod tests {
         let c = Config::from_toml("[composite]\nwidth = 640\nheight = 360\n").unwrap();
         assert_eq!(c.composite.width, 640);
         assert_eq!(c.composite.fps, 30);
+        assert_eq!((c.composite.l1().width, c.composite.l2().bitrate_kbps), (320, 120), "rungs not set follow the composite");
+        let c = Config::from_toml("[composite.ladder.l2]\nwidth = 256\nheight = 144\nfps = 10\nbitrate_kbps = 90\n").unwrap();
+        assert_eq!((c.composite.l2().width, c.composite.l2().fps, c.composite.l1().width), (256, 10, 640));
         assert!(Config::from_toml("bogus = 1").is_err());
     }
 
@@ -567,6 +573,10 @@ mod tests {
         c.composite.width = 641;
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("composite.width"), "{e}");
+        let mut c = Config::default();
+        c.composite.ladder.l1 = Some(crate::records::RungConfig { bitrate_kbps: 2000, ..c.composite.l1() });
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("composite.ladder.l1.bitrate_kbps must be within 30..=1500"), "{e}");
         let mut c = Config::default();
         c.ice_servers[0].urls = vec!["http://x".into()];
         assert!(c.validate().is_err());

@@ -96,7 +96,7 @@ fn parse_composite(s: &str) -> Result<tessera::wire::CompositeSettings, String> 
     let (w, h) = size.split_once('x').ok_or_else(bad)?;
     let (fps, kbps) = rest.split_once(':').ok_or_else(bad)?;
     let n = |v: &str| v.parse::<u32>().map_err(|_| bad());
-    Ok(tessera::wire::CompositeSettings { width: n(w)?, height: n(h)?, fps: n(fps)?, bitrate_kbps: n(kbps)? })
+    Ok(tessera::wire::CompositeSettings { width: n(w)?, height: n(h)?, fps: n(fps)?, bitrate_kbps: n(kbps)?, ladder: None })
 }
 
 fn main() -> anyhow::Result<()> {

@@ -24,7 +24,7 @@ async fn loadgen_reports_every_receiver() {
         media_dir,
         // A 640×360 composite keeps this test light: it is about the load generator's counting
         // (the room sizes are measured by `make bench`).
-        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600 }),
+        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600, ladder: None }),
         clients: Default::default(),
     };
     let report = run(&opts).await.expect("load runs");
@@ -71,7 +71,7 @@ async fn loadgen_senders_follow_the_camera_constraint() {
         warmup: Duration::from_secs(8),
         duration: Duration::from_secs(3),
         media_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen"),
-        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600 }),
+        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600, ladder: None }),
         clients: tessera::loadgen::run::ClientOptions { camera: Some(hd), follow_constraints: true, weak: 1 },
     };
     let report = run(&opts).await.expect("load runs");
@@ -99,7 +99,7 @@ async fn latency_probe_sees_every_flash_and_beep() {
         media_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen"),
         warmup: Duration::from_secs(1),
         duration: Duration::from_secs(4),
-        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600 }),
+        composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600, ladder: None }),
     };
     let report = measure(&opts).await.expect("probe runs");
     eprintln!("{report:?}");

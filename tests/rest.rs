@@ -74,7 +74,10 @@ async fn create_room_now_and_scheduled_and_every_bad_body() {
     assert_eq!(room["state"], "open");
     assert_eq!(room["id"].as_str().map(str::len), Some(22));
     assert_eq!((room["emptyTimeoutSeconds"].as_u64(), room["maxParticipants"].as_u64()), (Some(300), Some(16)));
-    assert_eq!(room["composite"], json!({"width": 1280, "height": 720, "fps": 30, "bitrateKbps": 1500}));
+    // The ladder's rungs in effect are shown: derived from the composite when not set.
+    let derived = json!({"l1": {"width": 640, "height": 360, "fps": 30, "bitrateKbps": 450},
+        "l2": {"width": 320, "height": 180, "fps": 15, "bitrateKbps": 120}});
+    assert_eq!(room["composite"], json!({"width": 1280, "height": 720, "fps": 30, "bitrateKbps": 1500, "ladder": derived}));
     assert!(v["hostToken"].as_str().is_some_and(|t| t.split('.').count() == 3), "a JWT: {v}");
     assert_eq!(v["joinUrl"], format!("https://calls.example.com/?room={}", room["id"].as_str().expect("id")));
 
@@ -87,6 +90,34 @@ async fn create_room_now_and_scheduled_and_every_bad_body() {
     assert_eq!((room["state"].as_str(), room["startsAt"].as_str()), (Some("scheduled"), Some(starts.as_str())));
     assert_eq!(room["metadata"], json!({"appointment": 7}));
     assert_eq!(room["composite"]["width"], 640);
+    assert_eq!(room["composite"]["ladder"]["l2"], json!({"width": 160, "height": 90, "fps": 15, "bitrateKbps": 48}));
+
+    // A composite with its own ladder: GET shows the rungs given; a rung not given is derived.
+    let rung = |w: u32, h: u32, fps: u32, kbps: u32| json!({"width": w, "height": h, "fps": fps, "bitrateKbps": kbps});
+    let composite = |ladder: Value| json!({"width": 1920, "height": 1080, "fps": 30, "bitrateKbps": 3000, "ladder": ladder});
+    let ladder = json!({"l1": rung(960, 540, 24, 800), "l2": rung(480, 270, 10, 150)});
+    let v = api.create(json!({"composite": composite(ladder.clone())})).await;
+    let id = v["room"]["id"].as_str().expect("id");
+    assert_eq!(v["room"]["composite"]["ladder"], ladder);
+    let (st, got) = api.call("GET", &format!("/api/v1/rooms/{id}"), Some(KEY), None).await;
+    assert_eq!(st, 200, "{got}");
+    assert_eq!(got["composite"], composite(ladder.clone()));
+    let v = api.create(json!({"composite": composite(json!({"l2": rung(480, 270, 10, 150)}))})).await;
+    assert_eq!(v["room"]["composite"]["ladder"], json!({"l1": rung(960, 540, 30, 900), "l2": rung(480, 270, 10, 150)}));
+    // A bad ladder: 400 `bad_request`, naming the rung and the field.
+    for (ladder, names) in [
+        (json!({"l1": rung(2560, 1440, 30, 900)}), "composite.ladder.l1.width/height"),
+        (json!({"l1": rung(961, 540, 30, 900)}), "composite.ladder.l1.width/height"),
+        (json!({"l1": rung(960, 540, 30, 3001)}), "composite.ladder.l1.bitrateKbps"),
+        (json!({"l1": rung(960, 540, 10, 800), "l2": rung(480, 270, 15, 150)}), "composite.ladder.l2.fps"),
+        (json!({"l2": rung(480, 270, 10, 20)}), "composite.ladder.l2.bitrateKbps"),
+        (json!({"l2": {"width": 480, "height": 270}}), "missing field `fps`"),
+        (json!({"l0": rung(480, 270, 10, 150)}), "l0"),
+    ] {
+        let got = api.call("POST", "/api/v1/rooms", Some(KEY), Some(&json!({"composite": composite(ladder.clone())}).to_string())).await;
+        assert!(got.1["message"].as_str().is_some_and(|m| m.contains(names)), "{ladder}: {}", got.1);
+        err(got, 400, "bad_request");
+    }
 
     for (body, why) in [
         ("{nope", "malformed JSON"),
@@ -496,6 +527,10 @@ async fn limits_the_document_states_are_the_ones_enforced() {
     assert_eq!(prop("RoomView", "createdAt")["format"], "date-time");
     assert_eq!(prop("CompositeSettings", "width")["maximum"], 1920);
     assert_eq!(prop("CompositeSettings", "height")["multipleOf"], 2);
+    assert!(prop("CompositeSettings", "ladder").is_object(), "the ladder is documented");
+    let min_kbps = tessera::records::composite::MIN_RUNG_KBPS;
+    assert_eq!(prop("RungSettings", "bitrateKbps")["minimum"], min_kbps);
+    assert_eq!(prop("RungSettings", "width")["minimum"], tessera::records::composite::MIN_RUNG_SIZE);
     assert_eq!(prop("TokenRequest", "ttlSeconds")["maximum"], 2_592_000);
     assert!(prop("CreateRoomRequest", "layout")["enum"].as_array().is_some_and(|l| l.contains(&json!("speaker"))));
     let create = &doc["paths"]["/api/v1/rooms"]["post"];
@@ -516,6 +551,13 @@ async fn limits_the_document_states_are_the_ones_enforced() {
         assert_eq!(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&over(field, json!(ok)))).await.0, 201, "{field} {ok}");
         err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&over(field, json!(bad)))).await, 400, "bad_request");
     }
+    let l2 = |kbps: u32| {
+        json!({"composite": {"width": 640, "height": 360, "fps": 30, "bitrateKbps": 600,
+        "ladder": {"l2": {"width": 16, "height": 16, "fps": 1, "bitrateKbps": kbps}}}})
+        .to_string()
+    };
+    assert_eq!(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&l2(min_kbps))).await.0, 201);
+    err(api.call("POST", "/api/v1/rooms", Some(KEY), Some(&l2(min_kbps - 1))).await, 400, "bad_request");
     // JSON Schema's integers include 5.0.
     assert_eq!(api.call("POST", "/api/v1/rooms", Some(KEY), Some(r#"{"maxParticipants":5.0}"#)).await.0, 201);
     // maxLength counts what is sent, before the surrounding white space is trimmed.

@@ -42,11 +42,11 @@ fn parse(desc: &str) -> gst::Bin {
 fn run(files: &Pipelines, setup: Setup, len: Duration) -> f64 {
     let cfg = CompositeConfig::default();
     let pipeline = gst::Pipeline::new();
-    let canvas = gst::parse::bin_from_description(&render(&files.composite, &cfg), false).expect("composite.pipeline parses");
+    let canvas = gst::parse::bin_from_description(&render(&files.composite, &cfg.l0()), false).expect("composite.pipeline parses");
     pipeline.add(&canvas).expect("canvas added");
     let mixer = canvas.by_name("mixer").expect("composite.pipeline names its mixer");
     let tee = canvas.by_name("composite").expect("composite.pipeline names its tee");
-    let l0 = parse(&format!("{} ! fakesink sync=false", render(&files.encode_h264, &cfg)));
+    let l0 = parse(&format!("{} ! fakesink sync=false", render(&files.encode_h264, &cfg.l0())));
     canvas.add(&l0).expect("L0 added");
     tee.request_pad_simple("src_%u").expect("a tee pad").link(&l0.static_pad("sink").expect("ghost sink")).expect("L0 linked");
     let split = if setup == Setup::Base { "" } else { "tee name=split allow-not-linked=true ! " };

@@ -87,7 +87,7 @@ fn view(state: &AppState, info: RoomInfo) -> RoomView {
     security(("bearer" = [])),
     responses(
         (status = 201, body = CreateRoomResponse),
-        (status = 400, body = ErrorBody, description = "`bad_request`: not JSON, an unknown field, or a field out of its bounds (name, times, limits, composite, metadata, layout)"),
+        (status = 400, body = ErrorBody, description = "`bad_request`: not JSON, an unknown field, or a field out of its bounds (name, times, limits, composite and its ladder, metadata, layout)"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "`forbidden`: a join token, not an API key"),
         (status = 429, body = ErrorBody, description = "`too_many_rooms`: the server's `max_rooms` are scheduled or open")))]
 pub async fn create_room(state: AppState, caller: Caller, raw: Vec<u8>) -> Result<Response, ApiError> {

@@ -139,7 +139,7 @@ impl Drop for PipelineGuard {
 /// A pipeline of `desc` (the file `file` of `pipelines/`), counted in [`Counts::pipelines`],
 /// not started, and the bin holding its elements.
 pub(crate) fn build_pipeline(ctx: &EgressContext, desc: &str, file: &str) -> Result<(PipelineGuard, gst::Bin), String> {
-    let desc = crate::media::pipelines::render(desc, &ctx.composite);
+    let desc = crate::media::pipelines::render(desc, &ctx.composite.l0());
     let bin = gst::parse::bin_from_description(&desc, false).map_err(|e| format!("{file} does not parse: {e}"))?;
     let pipeline = gst::Pipeline::new();
     pipeline.add(&bin).map_err(|e| format!("{file}: {e}"))?;

@@ -88,7 +88,7 @@ pub fn check(pipelines: &Pipelines, composite: &CompositeConfig) -> Result<(), C
             }
         }
         if missing.is_empty() {
-            gst::parse::bin_from_description(&render(desc, composite), true)
+            gst::parse::bin_from_description(&render(desc, &composite.l0()), true)
                 .map_err(|e| CheckError::Pipeline { file: file.to_owned(), message: e.to_string() })?;
         }
     }

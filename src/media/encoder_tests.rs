@@ -149,7 +149,7 @@ impl Chain {
             VideoCodec::Vp8 => &files.encode_vp8,
         };
         let branch =
-            build(pipeline.upcast_ref(), &tee, &render(desc, &cfg), Arc::new(AtomicU64::new(0)), codec, 0).expect("encoder branch");
+            build(pipeline.upcast_ref(), &tee, &render(desc, &cfg.l0()), Arc::new(AtomicU64::new(0)), codec, 0).expect("encoder branch");
         let (tx, packets) = mpsc::channel();
         branch.fanout.add("test", Arc::new(Collect(tx)));
         pipeline.set_state(gst::State::Playing).expect("playing");

@@ -2,9 +2,11 @@
 //! per-receiver switch that moves a receiver between them.
 //!
 //! - [`Rung`]: L0 is the composite as configured (today's encode, also what recordings and live
-//!   outputs take); L1 is half its width and height at 30 % of its bitrate; L2 a quarter at
-//!   8 %, at most 15 fps (120 kbit/s of a 1500 kbit/s composite: with the audio and the packets'
-//!   headers it fits a 250 kbit/s link, keyframes included). A lower rung's encoder branch runs only while someone receives it
+//!   outputs take); L1 and L2 are the room's ladder (`records::composite`): as set in the
+//!   server's configuration or the room's settings, else derived from L0, L1 half its width and
+//!   height at 30 % of its bitrate, L2 a quarter at 8 %, at most 15 fps (120 kbit/s of a
+//!   1500 kbit/s composite: with the audio and the packets' headers it fits a 250 kbit/s link,
+//!   keyframes included). A lower rung's encoder branch runs only while someone receives it
 //!   (the room reaps it [`IDLE_RUNG`] after its last receiver left).
 //! - [`Receiver`]: one receiver's place on the ladder. Every rung it is fed from hands it
 //!   packets through a [`RungFeed`]; it forwards those of its current rung, and moves to the
@@ -24,8 +26,9 @@
 //! - [`Canvas`] and [`Feed`]: besides the room's canvas (`Full`) a room may compose a portrait
 //!   small-screen canvas (`Small`, see `super::small`); a receiver is fed from one canvas at one
 //!   rung. The small canvas has two sizes, standing in for the rungs whose budget they fit:
-//!   360×640 at 15 fps and L1's bitrate (what a small-canvas receiver gets on L0 and L1) and
-//!   180×320 at L2's (on L2), so the rung controller needs not know which canvas a receiver is on. The
+//!   360×640 at L1's bitrate and frame rate, at most 15 fps (what a small-canvas receiver gets
+//!   on L0 and L1) and 180×320 at L2's (on L2), whatever the ladder's sizes, so the rung
+//!   controller needs not know which canvas a receiver is on. The
 //!   switch between canvases is the switch between rungs: same SSRC, continuous sequence
 //!   numbers, the room's one timestamp offset.
 //!
@@ -35,7 +38,7 @@
 
 use super::encoder::KeyframeGate;
 use super::{Delivery, PacketSink, VideoCodec};
-use crate::records::CompositeConfig;
+use crate::records::{CompositeConfig, RungConfig};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use rtc_rtp as rtp;
@@ -95,25 +98,20 @@ impl Rung {
         }
     }
 
-    /// This rung's encode settings, derived from the room's composite (L0).
-    pub fn config(self, base: &CompositeConfig) -> CompositeConfig {
-        // Even sizes: I420 and the encoders need them.
-        let scaled = |v: u32, by: u32| ((v / by) & !1).max(16);
+    /// This rung's encode settings: the room's composite (L0), or its ladder's rung as set or
+    /// derived (see `records::composite`).
+    pub fn config(self, base: &CompositeConfig) -> RungConfig {
         match self {
-            Rung::L0 => base.clone(),
-            Rung::L1 => CompositeConfig {
-                width: scaled(base.width, 2),
-                height: scaled(base.height, 2),
-                fps: base.fps,
-                bitrate_kbps: (base.bitrate_kbps * 3 / 10).max(60),
-            },
-            Rung::L2 => CompositeConfig {
-                width: scaled(base.width, 4),
-                height: scaled(base.height, 4),
-                fps: base.fps.min(15),
-                bitrate_kbps: (base.bitrate_kbps * 2 / 25).max(30),
-            },
+            Rung::L0 => base.l0(),
+            Rung::L1 => base.l1(),
+            Rung::L2 => base.l2(),
         }
+    }
+
+    /// Each rung's nominal bitrate, kbit/s: what the rung controller (`rtc::bwe`) weighs a
+    /// receiver's link against.
+    pub fn nominal_kbps(base: &CompositeConfig) -> [u32; 3] {
+        Rung::ALL.map(|r| r.config(base).bitrate_kbps)
     }
 }
 
@@ -158,15 +156,16 @@ impl Feed {
         (self.canvas as usize) * 3 + self.rung.index()
     }
 
-    /// This feed's encode settings, from the room's composite (L0 of the full canvas).
-    pub fn config(self, base: &CompositeConfig) -> CompositeConfig {
+    /// This feed's encode settings, from the room's composite and ladder: the small canvas takes
+    /// its rung's bitrate and (at most [`SMALL_FPS`]) frame rate at its own sizes.
+    pub fn config(self, base: &CompositeConfig) -> RungConfig {
         let full = self.rung.config(base);
         match self.canvas {
             Canvas::Full => full,
             Canvas::Small => {
                 let (w, h) = SMALL_SIZE;
                 let by = if self.rung == Rung::L2 { 2 } else { 1 };
-                CompositeConfig { width: w / by, height: h / by, fps: full.fps.min(SMALL_FPS), ..full }
+                RungConfig { width: w / by, height: h / by, fps: full.fps.min(SMALL_FPS), ..full }
             }
         }
     }
@@ -457,6 +456,7 @@ impl PacketSink for RungFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::LadderConfig;
 
     fn packet(seq: u16, ts: u32, marker: bool, payload: &'static [u8]) -> rtp::Packet {
         rtp::Packet {
@@ -556,7 +556,21 @@ mod tests {
         let l2 = Rung::L2.config(&base);
         assert_eq!((l1.width, l1.height, l1.fps, l1.bitrate_kbps), (640, 360, 30, 450));
         assert_eq!((l2.width, l2.height, l2.fps, l2.bitrate_kbps), (320, 180, 15, 120));
-        assert_eq!(Rung::L0.config(&base), base);
+        assert_eq!(Rung::L0.config(&base), base.l0());
+        assert_eq!(Rung::nominal_kbps(&base), [1500, 450, 120]);
+    }
+
+    #[test]
+    fn a_configured_ladder_sets_the_rungs_the_controller_and_the_small_canvas() {
+        let l1 = RungConfig { width: 960, height: 540, fps: 24, bitrate_kbps: 700 };
+        let l2 = RungConfig { width: 480, height: 270, fps: 12, bitrate_kbps: 200 };
+        let base = CompositeConfig { ladder: LadderConfig { l1: Some(l1), l2: Some(l2) }, ..CompositeConfig::default() };
+        assert_eq!((Rung::L1.config(&base), Rung::L2.config(&base)), (l1, l2));
+        assert_eq!(Rung::nominal_kbps(&base), [1500, 700, 200], "the controller weighs links against the rungs set");
+        let s1 = Feed::of(Canvas::Small, Rung::L0).config(&base);
+        let s2 = Feed::of(Canvas::Small, Rung::L2).config(&base);
+        assert_eq!((s1.width, s1.height, s1.fps, s1.bitrate_kbps), (360, 640, 15, 700));
+        assert_eq!((s2.width, s2.height, s2.fps, s2.bitrate_kbps), (180, 320, 12, 200));
     }
 
     #[test]

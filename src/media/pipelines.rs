@@ -1,7 +1,7 @@
 //! The fixed chains an operator may edit: text files in `pipelines/`, read once at start-up and
 //! instantiated per room with `{placeholders}` filled from the composite settings.
 
-use crate::records::CompositeConfig;
+use crate::records::RungConfig;
 use std::path::{Path, PathBuf};
 
 /// Errors reading the pipeline folder.
@@ -91,7 +91,7 @@ fn strip_comments(text: &str) -> String {
 
 /// Fills `{width}`, `{height}`, `{fps}`, `{bitrate_kbps}`, `{bitrate_bps}` and `{keyint}`
 /// (two seconds of frames: the longest a receiver that missed a keyframe request waits).
-pub fn render(desc: &str, c: &CompositeConfig) -> String {
+pub fn render(desc: &str, c: &RungConfig) -> String {
     desc.replace("{width}", &c.width.to_string())
         .replace("{height}", &c.height.to_string())
         .replace("{fps}", &c.fps.to_string())
@@ -108,7 +108,7 @@ mod tests {
     fn comments_are_stripped_and_placeholders_filled() {
         let d = strip_comments("# hi\nvideotestsrc\n  ! x width={width}\n");
         assert_eq!(d, "videotestsrc ! x width={width}");
-        let r = render(&d, &CompositeConfig::default());
+        let r = render(&d, &crate::records::CompositeConfig::default().l0());
         assert_eq!(r, "videotestsrc ! x width=1280");
     }
 

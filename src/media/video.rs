@@ -123,7 +123,7 @@ impl RoomVideo {
     /// [`MediaEvents`] (watched from before the start, see [`super::bus`]).
     pub fn new(pipelines: Arc<Pipelines>, cfg: CompositeConfig) -> Result<(Self, MediaEvents), MediaError> {
         let pipeline = gst::Pipeline::new();
-        let canvas = gst::parse::bin_from_description(&render(&pipelines.composite, &cfg), false)
+        let canvas = gst::parse::bin_from_description(&render(&pipelines.composite, &cfg.l0()), false)
             .map_err(|source| MediaError::Parse { name: Pipelines::FILES[0].into(), source })?;
         let mixer = canvas.by_name("mixer").ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `mixer`".into()))?;
         let tee =

@@ -8,24 +8,8 @@
 //! every rule a room's settings must keep is checked in [`RoomSettings::check`], the one place,
 //! on creation and after every change.
 
+use super::composite::CompositeConfig;
 use serde::{Deserialize, Deserializer, Serialize};
-
-/// Settings of the composite every room produces.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct CompositeConfig {
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-    /// Target video bitrate of the composite, kbit/s.
-    pub bitrate_kbps: u32,
-}
-
-impl Default for CompositeConfig {
-    fn default() -> Self {
-        Self { width: 1280, height: 720, fps: 30, bitrate_kbps: 1500 }
-    }
-}
 
 /// Defaults and bounds of the room settings.
 pub const DEFAULT_EMPTY_TIMEOUT: u32 = 300;
@@ -301,6 +285,7 @@ impl RoomSettings {
         if !(100..=8000).contains(&c.bitrate_kbps) {
             return Err("composite bitrateKbps must be within 100..=8000".into());
         }
+        c.check_ladder("bitrateKbps")?;
         // Only a layout being set is checked: a room whose stored layout an operator removed
         // from `layouts.json` shows the grid and can still be changed.
         if before.is_none_or(|b| b.layout != self.layout) && !rules.layouts.contains(&self.layout) {
@@ -315,6 +300,7 @@ impl RoomSettings {
 mod tests {
     use super::*;
     use crate::layout::Layouts;
+    use crate::records::RungConfig;
     use std::path::Path;
 
     fn layouts() -> Layouts {
@@ -334,7 +320,7 @@ mod tests {
     fn validation_names_the_field() {
         check(&settings(), None, false).unwrap();
         type Change = fn(&mut RoomSettings);
-        let cases: [(&str, Change); 9] = [
+        let cases: [(&str, Change); 11] = [
             ("maxParticipants must be at most 20 on this server", |s| s.max_participants = 21),
             ("maxParticipants must be within", |s| s.max_participants = 0),
             ("endsAt must be after startsAt", |s| (s.starts_at, s.ends_at) = (Some(2000), Some(2000))),
@@ -344,6 +330,12 @@ mod tests {
             ("name must be 1 to", |s| s.name.clear()),
             ("layout must be one of", |s| s.layout = "nope".into()),
             ("composite fps", |s| s.composite.fps = 31),
+            ("composite.ladder.l1.width/height must be even", |s| {
+                s.composite.ladder.l1 = Some(RungConfig { width: 641, ..s.composite.l1() })
+            }),
+            ("composite.ladder.l2.bitrateKbps must be within 30..=450", |s| {
+                s.composite.ladder.l2 = Some(RungConfig { bitrate_kbps: 451, ..s.composite.l2() })
+            }),
         ];
         for (want, change) in cases {
             let mut s = settings();

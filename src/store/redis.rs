@@ -532,4 +532,31 @@ mod tests {
         assert!(matches!(decode_room("r", (None, Some("5".into()))), Err(StoreError::Corrupt(_))));
         assert_eq!(decode_room("r", (None, None)).unwrap(), None);
     }
+
+    #[test]
+    fn a_composites_ladder_round_trips_and_json_without_one_reads_as_derived() {
+        use crate::records::{LadderConfig, RungConfig};
+        let mut r = RoomSpec {
+            id: "r".into(),
+            created_at: 5,
+            settings: RoomSettings { name: "n".into(), ..Default::default() },
+            ended_at: None,
+            end_reason: None,
+        };
+        let l2 = RungConfig { width: 256, height: 144, fps: 10, bitrate_kbps: 80 };
+        r.settings.composite.ladder = LadderConfig { l1: None, l2: Some(l2) };
+        let json = encode(&StoredRoom::from(&r)).unwrap();
+        assert!(json.contains(r#""ladder":{"l2":{"width":256,"height":144,"fps":10,"bitrate_kbps":80}}"#), "{json}");
+        assert_eq!(decode_room("r", (Some(json), Some("5".into()))).unwrap(), Some(r.clone()));
+        // What a node of an earlier version wrote: no `ladder` in the composite (or no composite).
+        for old in [r#"{"name":"n","composite":{"width":640,"height":360,"fps":30,"bitrate_kbps":600}}"#, r#"{"name":"n"}"#] {
+            let spec = decode_room("r", (Some(old.into()), Some("5".into()))).unwrap().expect("a room");
+            let c = &spec.settings.composite;
+            assert!(c.ladder.is_derived(), "{old}");
+            assert_eq!(c.l1(), RungConfig { width: c.width / 2, height: c.height / 2, fps: 30, bitrate_kbps: c.bitrate_kbps * 3 / 10 });
+        }
+        // A room without a ladder is written as an earlier version wrote it.
+        r.settings.composite.ladder = LadderConfig::default();
+        assert!(!encode(&StoredRoom::from(&r)).unwrap().contains("ladder"));
+    }
 }

@@ -282,6 +282,33 @@ mod tests {
     }
 
     #[test]
+    fn a_composites_ladder_round_trips_and_a_row_without_one_reads_as_derived() {
+        use crate::records::{LadderConfig, RungConfig};
+        let s = SqliteStore::open(Path::new(":memory:")).unwrap();
+        let mut r = room("a", 1, None);
+        let l1 = RungConfig { width: 854, height: 480, fps: 24, bitrate_kbps: 600 };
+        r.settings.composite.ladder = LadderConfig { l1: Some(l1), l2: None };
+        s.insert_room(&r).unwrap();
+        let back = s.get_room("a").unwrap().unwrap();
+        assert_eq!(back, r);
+        assert_eq!((back.settings.composite.l1(), back.settings.composite.l2().width), (l1, 320));
+        // A row written before the ladder was configurable: its composite has no `ladder`.
+        s.insert_room(&room("b", 2, None)).unwrap();
+        let stored: String = s.with(|c| Ok(c.query_row("SELECT composite FROM rooms WHERE id = 'b'", [], |row| row.get(0))?)).unwrap();
+        assert_eq!(stored, r#"{"width":1280,"height":720,"fps":30,"bitrate_kbps":1500}"#, "stored as before");
+        s.with(|c| {
+            Ok(c.execute(
+                "UPDATE rooms SET composite = ?1 WHERE id = 'b'",
+                params![r#"{"width":640,"height":360,"fps":30,"bitrate_kbps":600}"#],
+            )?)
+        })
+        .unwrap();
+        let old = s.get_room("b").unwrap().unwrap().settings.composite;
+        assert!(old.ladder.is_derived());
+        assert_eq!(old.l1(), RungConfig { width: 320, height: 180, fps: 30, bitrate_kbps: 180 });
+    }
+
+    #[test]
     fn settings_are_created_once_and_survive_reopen() {
         let dir = std::env::temp_dir().join(format!("tessera-store-{}", crate::ids::random_id(8)));
         let path = dir.join("t.db");

@@ -7,7 +7,10 @@ mod health;
 mod room;
 
 pub use health::{Health, HealthStatus, Liveness, Readiness, ReadyStatus};
-pub use room::{CompositeSettings, CreateRoomRequest, CreateRoomResponse, PatchRoomRequest, RoomList, RoomView, parse_kept_time};
+pub use room::{
+    CompositeSettings, CreateRoomRequest, CreateRoomResponse, LadderSettings, PatchRoomRequest, RoomList, RoomView, RungSettings,
+    parse_kept_time,
+};
 
 use crate::auth::Role;
 use crate::protocol::ParticipantInfo;

@@ -5,17 +5,18 @@
 use super::fields::{double_option, metadata_object, metadata_patch, opt_whole, whole};
 use super::{EndReasonName, RoomStateName};
 use crate::protocol::ParticipantInfo;
-use crate::records::CompositeConfig;
 use crate::records::MediaStats;
 use crate::records::room::RoomSpec;
 use crate::records::settings::{MAX_NAME_CHARS, RoomSettings, SettingsPatch};
+use crate::records::{CompositeConfig, LadderConfig, RungConfig};
 use crate::time::{format_unix, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A composite's size, frame rate and bitrate (a room's bounds, checked by
-/// `RoomSettings::check`: even sizes, 160..=1920 × 90..=1080, 1..=30 fps, 100..=8000 kbit/s).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+/// `RoomSettings::check`: even sizes, 160..=1920 × 90..=1080, 1..=30 fps, 100..=8000 kbit/s),
+/// and its ladder.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompositeSettings {
     #[serde(deserialize_with = "whole")]
@@ -30,17 +31,78 @@ pub struct CompositeSettings {
     #[serde(deserialize_with = "whole")]
     #[schema(minimum = 100, maximum = 8000)]
     pub bitrate_kbps: u32,
+    /// The smaller encodes of this composite that receivers on weak links or small screens get.
+    /// On create, optional: a rung not given is derived from this composite (L1 half its width
+    /// and height, same fps, 30 % of its bitrate; L2 a quarter, at most 15 fps, 8 %, never more
+    /// than L1). A room's view always shows both rungs in effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<LadderSettings>,
+}
+
+/// The composite's lower rungs. Each is no larger, no faster and of no higher bitrate than the
+/// rung above it (`L0` is the composite itself), else 400 `bad_request`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LadderSettings {
+    /// Default: derived from the composite (640×360, 30 fps, 450 kbit/s of 1280×720, 30 fps,
+    /// 1500 kbit/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1: Option<RungSettings>,
+    /// Default: derived from the composite (320×180, 15 fps, 120 kbit/s of 1280×720, 30 fps,
+    /// 1500 kbit/s), at most `l1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l2: Option<RungSettings>,
+}
+
+/// One rung of the ladder: even `width` and `height` of at least 16 and at most the rung
+/// above's (another aspect ratio is letterboxed), `fps` 1 to the rung above's, `bitrateKbps`
+/// 30 to the rung above's.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RungSettings {
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 16, maximum = 1920, multiple_of = 2)]
+    pub width: u32,
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 16, maximum = 1080, multiple_of = 2)]
+    pub height: u32,
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 1, maximum = 30)]
+    pub fps: u32,
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 30, maximum = 8000)]
+    pub bitrate_kbps: u32,
+}
+
+impl From<RungConfig> for RungSettings {
+    fn from(r: RungConfig) -> Self {
+        let RungConfig { width, height, fps, bitrate_kbps } = r;
+        Self { width, height, fps, bitrate_kbps }
+    }
+}
+
+impl From<RungSettings> for RungConfig {
+    fn from(r: RungSettings) -> Self {
+        let RungSettings { width, height, fps, bitrate_kbps } = r;
+        Self { width, height, fps, bitrate_kbps }
+    }
 }
 
 impl From<&CompositeConfig> for CompositeSettings {
+    /// The view: the ladder's rungs in effect, set or derived.
     fn from(c: &CompositeConfig) -> Self {
-        Self { width: c.width, height: c.height, fps: c.fps, bitrate_kbps: c.bitrate_kbps }
+        let CompositeConfig { width, height, fps, bitrate_kbps, ladder: _ } = *c;
+        let ladder = LadderSettings { l1: Some(c.l1().into()), l2: Some(c.l2().into()) };
+        Self { width, height, fps, bitrate_kbps, ladder: Some(ladder) }
     }
 }
 
 impl From<&CompositeSettings> for CompositeConfig {
+    /// A request: the rungs not given stay derived.
     fn from(c: &CompositeSettings) -> Self {
-        Self { width: c.width, height: c.height, fps: c.fps, bitrate_kbps: c.bitrate_kbps }
+        let CompositeSettings { width, height, fps, bitrate_kbps, ladder } = *c;
+        let LadderSettings { l1, l2 } = ladder.unwrap_or_default();
+        Self { width, height, fps, bitrate_kbps, ladder: LadderConfig { l1: l1.map(Into::into), l2: l2.map(Into::into) } }
     }
 }
 
@@ -205,7 +267,8 @@ pub struct CreateRoomRequest {
     #[serde(default, deserialize_with = "opt_whole")]
     #[schema(minimum = 1, maximum = 25)]
     pub max_participants: Option<u32>,
-    /// Default: the server's composite settings.
+    /// Default: the server's composite settings, with its ladder. A composite given here
+    /// replaces them whole: its ladder's rungs not given are derived from it.
     pub composite: Option<CompositeSettings>,
     /// Your app's own JSON object (or `null`), at most 4096 bytes serialised.
     #[serde(default, deserialize_with = "metadata_object")]
@@ -373,4 +436,54 @@ pub struct RoomList {
     /// `offset` of the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_offset: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_composite_converts_with_its_ladder_both_ways() {
+        let req: CreateRoomRequest = serde_json::from_str(
+            r#"{"composite":{"width":960,"height":540,"fps":25,"bitrateKbps":1200,
+                "ladder":{"l2":{"width":320.0,"height":180,"fps":10,"bitrateKbps":90}}}}"#,
+        )
+        .unwrap();
+        let patch = req.into_patch().unwrap();
+        let c = patch.composite.expect("a composite was given");
+        let l2 = RungConfig { width: 320, height: 180, fps: 10, bitrate_kbps: 90 };
+        assert_eq!(c.ladder, LadderConfig { l1: None, l2: Some(l2) }, "only the rung given is set");
+        // The view shows both rungs in effect: L1 derived from this composite, L2 as given.
+        let view = CompositeSettings::from(&c);
+        let l1 = RungSettings { width: 480, height: 270, fps: 25, bitrate_kbps: 360 };
+        assert_eq!(view.ladder, Some(LadderSettings { l1: Some(l1), l2: Some(l2.into()) }));
+        assert_eq!(
+            serde_json::to_value(view).unwrap()["ladder"]["l1"],
+            serde_json::json!({"width": 480, "height": 270, "fps": 25, "bitrateKbps": 360})
+        );
+        // A view sent back sets both rungs to what they were: the same ladder.
+        assert_eq!(CompositeConfig::from(&view).rungs(), c.rungs());
+        // Without a ladder, nothing is set.
+        let plain = CompositeSettings { ladder: None, ..view };
+        assert!(CompositeConfig::from(&plain).ladder.is_derived());
+        assert!(!serde_json::to_string(&plain).unwrap().contains("ladder"), "a request without one sends none");
+    }
+
+    #[test]
+    fn a_ladder_is_given_whole_and_named_as_documented() {
+        let composite = |ladder: &str| format!(r#"{{"width":640,"height":360,"fps":30,"bitrateKbps":600,"ladder":{ladder}}}"#);
+        for bad in [
+            r#"{"l3":{"width":160,"height":90,"fps":10,"bitrateKbps":60}}"#,
+            r#"{"l1":{"width":160,"height":90,"fps":10}}"#,
+            r#"{"l1":{"width":160,"height":90,"fps":10,"bitrateKbps":60,"codec":"vp8"}}"#,
+            r#"{"l1":{"width":160,"height":90,"fps":10,"bitrate_kbps":60}}"#,
+            r#"{"l1":{"width":160.5,"height":90,"fps":10,"bitrateKbps":60}}"#,
+        ] {
+            assert!(serde_json::from_str::<CompositeSettings>(&composite(bad)).is_err(), "{bad}");
+        }
+        for ok in ["{}", "null", r#"{"l1":null}"#] {
+            let c: CompositeSettings = serde_json::from_str(&composite(ok)).unwrap();
+            assert!(CompositeConfig::from(&c).ladder.is_derived(), "{ok}");
+        }
+    }
 }

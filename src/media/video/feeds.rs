@@ -105,7 +105,7 @@ impl RoomVideo {
         let small = Rung::ALL.map(|r| Feed::of(Canvas::Small, r).config(&self.cfg));
         Ok(VideoSubscription {
             receiver,
-            nominal_kbps: rungs.clone().map(|c| c.bitrate_kbps),
+            nominal_kbps: Rung::nominal_kbps(&self.cfg),
             sizes: rungs.map(|c| (c.width, c.height)),
             small_sizes: small.map(|c| (c.width, c.height)),
         })
