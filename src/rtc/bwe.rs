@@ -363,9 +363,16 @@ impl Controller {
         // A probe's queue is the probe's, not the rung's, until its grace is over (the REMB
         // it brought down counts: it only moves a receiver to a rung the REMB fits, and pauses
         // nobody without a queue).
+        // The queue meter, when it reports, outranks the round trip: a sender report's trip can
+        // have met a probe's queue that the meter saw drain since (seen: Firefox paused at 250
+        // kbit/s on a 155 ms round trip while the meter read 0).
+        let metered = i.queue.is_some() || self.queue_at.is_some_and(|t| now.saturating_duration_since(t) <= RTT_FRESH);
         let queued = !probing
-            && (self.queue_seen.is_some_and(|(q, at)| q && now.saturating_duration_since(at) <= RTT_FRESH)
-                || i.queue.is_some_and(|q| q >= QUEUE_DELAY));
+            && if metered {
+                i.queue.is_some_and(|q| q >= QUEUE_DELAY)
+            } else {
+                self.queue_seen.is_some_and(|(q, at)| q && now.saturating_duration_since(at) <= RTT_FRESH)
+            };
         // A REMB far below what demonstrably arrives without loss is not believed: under half
         // of it for moves up, under [`STUCK_REMB`] of it for moves down (seen: Chromium's stuck at
         // 11-26 kbit/s for a minute after a paused spell, while it took 1.5 Mbit/s without loss).
