@@ -4,10 +4,10 @@
 //! controller probes, it sends the probe's bytes every [`PROBE_EVERY`] through the receiver's
 //! switch ([`Receiver::probe`]) and stops it within a round trip once originals get NACKed, or
 //! as soon as the receiver's REMB falls ([`PROBE_REMB_FALL`]: its delay-based estimator saw the
-//! queue grow) or the queue measured on its path reaches [`PROBE_QUEUE`] (`super::queue`). A failed probe's harm is repaired: the originals it cost may be resent beyond
-//! the NACK budget ([`REPAIR_SHARE`]), and if the receiver still asks for packets once the
-//! queue drained ([`REPAIR_CHECK`]), its rung sends a keyframe (a keyframe sent at once would
-//! meet the full queue too).
+//! queue grow) or the queue measured on its path reaches [`PROBE_QUEUE`] (`super::queue`). A
+//! failed probe's harm is repaired: the originals it cost are resent within the NACK budget,
+//! and if the receiver still asks for packets ([`REPAIR_CHECK`]) its rung sends a keyframe,
+//! once the queue drained (a keyframe sent at once would meet the full queue too).
 //!
 //! Invariants: the report's lock is never held across an `.await`; a probe never outlives the
 //! controller's (it is re-read on every send); the task ends when the session's event channel
@@ -30,16 +30,17 @@ const PROBE_NACKED: u64 = 1;
 const PROBE_KEYFRAME_GAP: Duration = Duration::from_millis(500);
 /// A REMB under this share of the one the probe began with fails it.
 const PROBE_REMB_FALL: f64 = 0.8;
-/// A queue this long on the receiver's path (`super::queue`) fails a probe.
-const PROBE_QUEUE: Duration = Duration::from_millis(50);
-/// What a failed probe lets the NACK responder resend beyond its budget: this long of the
-/// receiver's rung (its nominal bitrate), and for how long. More would flood a link that
-/// just fell under the rung.
-const REPAIR_SHARE: Duration = Duration::from_millis(250);
-const REPAIR_FOR: Duration = Duration::from_millis(1000);
-/// After a failed probe: NACKs between the first and the second instant (the queue drained,
-/// the resends had a round trip) mean the picture is still broken: a keyframe.
+/// A queue this long on the receiver's path (`super::queue`, the latest packet's) fails a
+/// probe: at 250 kbit/s the least of a feedback's packets read 129 ms by the time it was seen,
+/// with a 180 ms queue nearly full.
+const PROBE_QUEUE: Duration = Duration::from_millis(40);
+/// After a failed probe: NACKs between the first and the second instant (the resends had a
+/// round trip) mean the picture is still broken: a keyframe, once the queue measured on the
+/// path is under [`PROBE_QUEUE`] (checked every [`REPAIR_RETRY`], until [`REPAIR_GIVE_UP`]
+/// after the failure, when the receiver's own PLI takes over).
 const REPAIR_CHECK: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(450)];
+const REPAIR_RETRY: Duration = Duration::from_millis(100);
+const REPAIR_GIVE_UP: Duration = Duration::from_millis(2000);
 /// NACK-based loss is the share over the last [`NACK_WINDOW`] ticks, once at least
 /// [`NACK_MIN_PACKETS`] were sent in them (a handful of packets says nothing).
 const NACK_WINDOW: usize = 2;
@@ -95,12 +96,21 @@ pub async fn control_rung(
                 let nacks = report.lock().nacks;
                 repair = match repair {
                     Some((at, None)) => Some((at + (REPAIR_CHECK[1] - REPAIR_CHECK[0]), Some(nacks))),
-                    Some((_, Some(before))) => {
-                        if nacks > before {
+                    Some((at, Some(before))) => {
+                        let now = Instant::now();
+                        let queue = report.lock().queue_last.filter(|(_, t)| now.saturating_duration_since(*t) <= bwe::TICK);
+                        let failed_at = watch.as_ref().map_or(now, |w| w.failed_at);
+                        if nacks <= before {
+                            None
+                        } else if queue.is_some_and(|(q, _)| q >= PROBE_QUEUE)
+                            && now.saturating_duration_since(failed_at) < REPAIR_GIVE_UP
+                        {
+                            Some((at + REPAIR_RETRY, Some(before)))
+                        } else {
                             tracing::debug!(nacks = nacks - before, "a failed probe's loss is not repaired: keyframe");
                             receiver.request_keyframe(PROBE_KEYFRAME_GAP);
+                            None
                         }
-                        None
                     }
                     None => None,
                 };
@@ -146,7 +156,7 @@ pub async fn control_rung(
                 controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt, queue })
             }
             _ = probe_tick.tick(), if probing => {
-                send_probe(&controller, nominal_kbps, &report, &receiver, &mut watch);
+                send_probe(&controller, &report, &receiver, &mut watch);
                 None
             }
             changed = cap.changed() => {
@@ -167,18 +177,12 @@ pub async fn control_rung(
 
 /// One round of the running probe: fails it once enough originals were NACKed since it
 /// began, else sends what it asks for since the last round.
-fn send_probe(
-    controller: &Controller,
-    nominal_kbps: [u32; 3],
-    report: &Mutex<LinkReport>,
-    receiver: &Receiver,
-    watch: &mut Option<ProbeWatch>,
-) {
+fn send_probe(controller: &Controller, report: &Mutex<LinkReport>, receiver: &Receiver, watch: &mut Option<ProbeWatch>) {
     let Some(started) = controller.probe_started() else { return };
     let now = Instant::now();
     let (packets, nacked, remb, queue) = {
         let r = report.lock();
-        (r.video_packets, r.video_nacked, r.remb.filter(|_| r.fresh_remb(now).is_some()), r.queue)
+        (r.video_packets, r.video_nacked, r.remb.filter(|_| r.fresh_remb(now).is_some()), r.queue_last)
     };
     let w = match watch {
         Some(w) if w.started == started => w,
@@ -210,14 +214,10 @@ fn send_probe(
         w.failed = true;
         w.failed_at = now;
         tracing::debug!(lost, sent, remb_fell, queue_ms = ?queued.map(|q| q.as_millis()), "probe failed");
-        // The probe stops now; its overshoot may have cost originals, which may be resent
-        // beyond the budget (at 250 kbit/s the budget alone let a 6-packet loss freeze the
-        // picture for 1.9 s); the repair check asks for a keyframe if that was not enough.
-        if let Some(rung) = controller.rung() {
-            // (Paused, the probe was padding: nothing of the picture to repair.)
-            let bytes = u64::from(nominal_kbps[rung.index()]) * 1000 / 8 * REPAIR_SHARE.as_millis() as u64 / 1000;
-            report.lock().resend_grant = Some((bytes, now + REPAIR_FOR));
-        }
+        // The probe stops now; its overshoot may have cost originals, which are resent within
+        // the budget; the repair check asks for a keyframe if that was not enough, once the
+        // queue drained (extra resends and a keyframe sent into the probe's queue kept it full
+        // for a second and froze the picture for 1.9 s at 250 kbit/s).
         return;
     }
     let dt = now.saturating_duration_since(w.last).as_secs_f64().min(0.1);

@@ -6,8 +6,8 @@
 //! The budget: retransmissions may use [`RESEND_SHARE`] of the receiver's estimate (REMB when
 //! fresh, up to twice what we send it; else what we send it), with a burst of a quarter second
 //! of that, between [`MIN_BURST`] and [`BURST`]; a packet sent more than
-//! [`MAX_RESEND_AGE`] ago is not resent (its frame is long due); beyond it, what the rung
-//! controller granted after a failed probe ([`LinkReport::resend_grant`]). Without it a weak link's NACK
+//! [`MAX_RESEND_AGE`] ago is not resent (its frame is long due), nor one resent less than a
+//! round trip ago, nor a probe's padding. Without it a weak link's NACK
 //! storm multiplied what we put on it (8× the media at 500 kbit/s, measured).
 //!
 //! Invariants: never blocks; memory is bounded (a ring of [`RING`] sent records per video
@@ -70,13 +70,11 @@ pub struct LinkReport {
     /// Bytes of probe packets (copies of packets already sent, see `ladder::Receiver::probe`):
     /// on the wire, but not media, so not in `video_bytes`.
     pub probe_bytes: u64,
-    /// Bytes that may be resent beyond the budget, until the instant given: the rung
-    /// controller grants them when its probe failed, to repair the originals the probe's
-    /// overshoot cost (the probe's own bytes are off the link by then).
-    pub resend_grant: Option<(u64, Instant)>,
     /// How long our packets wait in a queue on the way to the receiver (`super::queue`: from
     /// TWCC feedback on our audio), and when it was measured.
     pub queue: Option<(Duration, Instant)>,
+    /// The same for the last packet of the latest feedback: the queue now, bursts included.
+    pub queue_last: Option<(Duration, Instant)>,
 }
 
 impl LinkReport {
@@ -197,16 +195,7 @@ impl ReceiverFeedback {
                     } else if now.saturating_duration_since(s.at) > MAX_RESEND_AGE {
                         too_old.increment(1);
                     } else if self.tokens < f64::from(s.size) {
-                        let mut r = self.report.lock();
-                        match &mut r.resend_grant {
-                            Some((bytes, until)) if now <= *until && *bytes >= u64::from(s.size) => {
-                                *bytes -= u64::from(s.size);
-                                resent.increment(1);
-                                s.resent_at = Some(now);
-                                kept.push(seq);
-                            }
-                            _ => over_budget.increment(1),
-                        }
+                        over_budget.increment(1);
                     } else {
                         self.tokens -= f64::from(s.size);
                         resent.increment(1);
@@ -414,16 +403,9 @@ mod tests {
         // 300 ms on, about 2.8 kB more may go.
         f.handle_read(tagged(at + Duration::from_millis(300), nack(7, &all))).unwrap();
         assert_eq!(asked(&mut f).len(), 2);
-        // A failed probe's grant: 3 packets more now, none once it lapsed.
-        f.report.lock().resend_grant = Some((3 * 1200, at + Duration::from_millis(400)));
-        f.handle_read(tagged(at + Duration::from_millis(300), nack(7, &all))).unwrap();
-        assert_eq!(asked(&mut f).len(), 3, "the budget spent, the grant pays");
-        f.report.lock().resend_grant = Some((10 * 1200, at + Duration::from_millis(400)));
-        f.handle_read(tagged(at + Duration::from_millis(500), nack(7, &all))).unwrap();
-        assert_eq!(asked(&mut f).len(), 1, "the budget's 200 ms, not the lapsed grant");
         f.handle_read(tagged(at + Duration::from_millis(1000), nack(7, &all))).unwrap();
         assert!(asked(&mut f).is_empty(), "a second on, every packet is too old to resend");
-        assert_eq!(f.report.lock().nacks, 5);
+        assert_eq!(f.report.lock().nacks, 3);
         assert_eq!(f.report.lock().video_nacked, 1000, "each NACKed packet counted once, all sent within a second");
         assert_eq!(f.report.lock().video_packets, 1000);
         // Unknown SSRC (audio, or not ours): passes untouched.

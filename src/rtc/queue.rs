@@ -14,7 +14,8 @@
 //! interceptors for the uplink's feedback) and remembers when each number left; it joins the
 //! feedback's arrivals with those departures and hands them to [`QueueMeter`], which keeps the
 //! least one-way delay seen over [`FLOOR_SPAN`] and reports the excess over it of each batch
-//! of feedback (its least: a standing queue, not a keyframe's burst) in [`LinkReport::queue`].
+//! of feedback (its least: a standing queue, not a keyframe's burst) in [`LinkReport::queue`],
+//! and of its last packet (the queue now, for stopping a probe) in [`LinkReport::queue_last`].
 //! (Not the library's congestion-control interceptor: it would record every video packet too.)
 //!
 //! Invariants: never blocks, never drops or reorders a packet, passes all RTCP on; memory is
@@ -184,8 +185,12 @@ impl QueueMeter {
             delays.push(owd);
         }
         let Some(least) = self.floor.iter().map(|(_, l)| *l).reduce(f64::min) else { return };
-        let Some(owd) = delays.into_iter().reduce(f64::min) else { return };
-        self.report.lock().queue = Some((Duration::from_secs_f64((owd - least).max(0.0)), now));
+        let Some(last) = delays.last().copied() else { return };
+        let owd = delays.into_iter().fold(f64::INFINITY, f64::min);
+        let excess = |d: f64| Duration::from_secs_f64((d - least).max(0.0));
+        let mut r = self.report.lock();
+        r.queue = Some((excess(owd), now));
+        r.queue_last = Some((excess(last), now));
     }
 }
 
@@ -213,6 +218,7 @@ mod tests {
         m.on_batch(t0 + Duration::from_millis(400), &growing);
         let (q, _) = r.lock().queue.expect("measured");
         assert_eq!(q.as_millis(), 30);
+        assert_eq!(r.lock().queue_last.map(|(q, _)| q.as_millis()), Some(150), "the batch's last packet waited 150 ms");
         let standing: Vec<_> = (15..20).map(|k| report(t0 + Duration::from_millis(20 * k), 5_000 + 20 * k + 150)).collect();
         m.on_batch(t0 + Duration::from_millis(400), &standing);
         let (q, at) = r.lock().queue.expect("measured");
