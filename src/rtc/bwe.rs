@@ -457,9 +457,14 @@ impl Controller {
             let fits = self.fit(estimate);
             self.chosen = match (fits, one_down) {
                 (Some(f), Some(d)) => Some(f.max(d)),
-                // Video pauses on loss, or on a REMB below L2 while our packets queue: a REMB
-                // alone (a browser's estimate collapses when its machine is starved) never
-                // takes the picture away.
+                // Video pauses only from the last rung: a link falling from L0 reports the
+                // loss of what it could not carry, and a REMB still falling (seen: Firefox
+                // paused at 250 kbit/s, where L2 fits, on a 157 kbit/s REMB a second into the
+                // fall).
+                (None, Some(_)) => Some(Rung::L2),
+                // From L2 it pauses on loss, or on a REMB below L2 while our packets queue: a
+                // REMB alone (a browser's estimate collapses when its machine is starved)
+                // never takes the picture away.
                 _ if !lossy && !very_lossy && !queued => Some(Rung::L2),
                 _ => None,
             };
@@ -482,7 +487,10 @@ impl Controller {
         }
 
         if let Some(p) = self.probe {
-            let probe_lost = [self.loss, nack_loss].into_iter().flatten().any(|l| l > 0.02);
+            // Paused, a receiver report's loss is the paused picture's last packets' (a report
+            // can cover seconds): the padding's loss shows in its NACKs.
+            let reported = self.loss.filter(|_| self.chosen.is_some());
+            let probe_lost = [reported, nack_loss].into_iter().flatten().any(|l| l > 0.02);
             return self.step_probe(i, p, congested || probe_lost, before);
         }
         if self.trial_at.is_some_and(|t| now.saturating_duration_since(t) >= TRIAL) {

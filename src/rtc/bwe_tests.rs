@@ -389,3 +389,17 @@ fn a_clear_path_outranks_a_low_remb_for_probing() {
     let t = run(Some(Duration::from_millis(3))).expect("probes with a clear path");
     assert!(t <= 15.0, "{t}");
 }
+
+#[test]
+fn a_link_falling_from_l0_stops_at_l2_before_any_pause() {
+    // Recorded with Firefox at 250 kbit/s (L2 fits): a second into the fall its report said
+    // 80 % lost and its REMB 157 kbit/s, under what L2 needs with audio.
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = Controller::new(t0, LADDER);
+    for k in 0..20 {
+        tick(&mut c, at(f64::from(k) * 0.5), 1_560_000 + k as u64, (0.0, at(f64::from(k / 2))), 1_000_000.0, 2);
+    }
+    let d = tick(&mut c, at(10.0), 156_745, (0.80, at(10.0)), 1_204_723.0, 1).expect("down at once");
+    assert_eq!(d.rung, Some(Rung::L2), "{d:?}");
+}
