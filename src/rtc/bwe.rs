@@ -83,6 +83,8 @@ pub const QUEUE_DELAY: Duration = Duration::from_millis(100);
 /// A measured queue under this, for [`CLEAR_FOR`], is a clear link: a low REMB is stale then
 /// (no congestion, no bar to a probe, which the queue stops early anyway).
 pub const QUEUE_CLEAR: Duration = Duration::from_millis(25);
+/// A measured queue this long on two ticks running pauses a receiver on the last rung.
+pub const STANDING_QUEUE: Duration = Duration::from_millis(150);
 pub const CLEAR_FOR: Duration = Duration::from_secs(1);
 /// A round-trip sample counts for [`QUEUED`] this long after it came.
 pub const RTT_FRESH: Duration = Duration::from_millis(1500);
@@ -209,6 +211,8 @@ pub struct Controller {
     lossy_at: Option<Instant>,
     /// Since when the queue meter has seen no queue ([`QUEUE_CLEAR`]), and its last sample.
     clear_since: Option<Instant>,
+    /// Ticks running with a standing queue ([`STANDING_QUEUE`]).
+    standing_ticks: u32,
     queue_at: Option<Instant>,
     hold: Duration,
     trial_at: Option<Instant>,
@@ -250,6 +254,7 @@ impl Controller {
             remb_same: None,
             lossy_at: None,
             clear_since: None,
+            standing_ticks: 0,
             queue_at: None,
             hold: BASE_HOLD,
             trial_at: None,
@@ -447,6 +452,25 @@ impl Controller {
         let remb_down = self.remb_ticks >= REMB_TICKS || (self.remb_ticks >= 2 && (queued || !self.ramping));
         let congested = remb_low || loss.is_some_and(|l| l > 0.02);
         self.good_since = if congested { None } else { self.good_since.or(Some(now)) };
+        // On the last rung, a standing queue on two ticks running says the link cannot carry
+        // even it: video pauses without waiting for the REMB (at 80 kbit/s the meter read 153
+        // and 445 ms while the REMB was still 88 and 49 kbit/s, and the audio queued behind).
+        self.standing_ticks = if !probing && i.queue.is_some_and(|q| q >= STANDING_QUEUE) { self.standing_ticks + 1 } else { 0 };
+        // (Twice that on one tick: more than an L2 keyframe's burst queues on any link L2 fits.)
+        let deep = !probing && i.queue.is_some_and(|q| q >= 2 * STANDING_QUEUE);
+        if self.chosen == Some(Rung::L2) && (self.standing_ticks >= 2 || deep) {
+            self.chosen = None;
+            self.trial_at = None;
+            self.moved(now);
+            self.ramping = false;
+            self.reason = Reason::Bandwidth;
+            return (self.rung() != before).then_some(Decision {
+                rung: self.rung(),
+                reason: Reason::Bandwidth,
+                estimate_bps: i.remb_bps,
+                answers_preference: false,
+            });
+        }
 
         if let Some(current) = self.chosen
             && ((!settling && (self.bad_ticks >= 2 || very_lossy)) || (remb_down && (!settling || !self.ramping)))

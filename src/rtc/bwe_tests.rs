@@ -403,3 +403,50 @@ fn a_link_falling_from_l0_stops_at_l2_before_any_pause() {
     let d = tick(&mut c, at(10.0), 156_745, (0.80, at(10.0)), 1_204_723.0, 1).expect("down at once");
     assert_eq!(d.rung, Some(Rung::L2), "{d:?}");
 }
+
+#[test]
+fn a_standing_queue_pauses_the_last_rung_before_the_remb_says_so() {
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = Controller::new(t0, LADDER);
+    for k in 0..20 {
+        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
+    }
+    tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1);
+    for k in 0..10 {
+        tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
+    }
+    // Recorded at 80 kbit/s: queue 153 then 445 ms, REMB 88 then 49 kbit/s, no loss reported.
+    let step = |c: &mut Controller, t: f64, remb: u64, queue_ms: u64| {
+        c.update(&Inputs {
+            now: at(t),
+            remb_bps: Some(remb),
+            loss: Some((0.0, at(15.0))),
+            sent_bps: 119_000.0,
+            nack_loss: None,
+            probe_failed: false,
+            rtt: None,
+            queue: Some(Duration::from_millis(queue_ms)),
+        })
+    };
+    assert_eq!(step(&mut c, 15.5, 87_902, 153), None);
+    assert_eq!(step(&mut c, 16.0, 48_700, 250).map(|d| (d.rung, d.reason)), Some((None, Reason::Bandwidth)));
+    // 300 ms or more on one tick is deep enough at once.
+    let mut c = Controller::new(t0, LADDER);
+    for k in 0..20 {
+        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
+    }
+    tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1);
+    for k in 0..10 {
+        tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
+    }
+    assert_eq!(step(&mut c, 15.5, 80_395, 344).map(|d| d.rung), Some(None));
+    // One tick of a keyframe's queue on L1 moves nobody.
+    let mut c = Controller::new(t0, LADDER);
+    c.set_cap(t0, Some(Rung::L1));
+    for k in 0..20 {
+        tick(&mut c, at(f64::from(k) * 0.5), 700_000 + k as u64, (0.0, at(0.0)), 450_000.0, 1);
+    }
+    assert_eq!(step(&mut c, 10.5, 700_100, 200), None);
+    assert_eq!(step(&mut c, 11.0, 700_200, 200), None, "not the last rung: the REMB and loss decide");
+}
