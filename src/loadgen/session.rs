@@ -95,6 +95,13 @@ fn media_engine(media: SessionMedia) -> Result<MediaEngine, webrtc::error::Error
             )?;
         }
     }
+    // As Chrome and Firefox offer it, so the server stamps its send times for us too (what
+    // that costs is in benchmark A).
+    m.register_header_extension(
+        rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability { uri: crate::rtc::ABS_SEND_TIME_URI.into() },
+        RtpCodecKind::Video,
+        None,
+    )?;
     Ok(m)
 }
 

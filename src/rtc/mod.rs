@@ -34,6 +34,7 @@ pub use bwe::{Decision, Reason};
 pub use events::{Candidate, MediaState, PeerEvent, PeerEventForwarder};
 pub use feedback::LinkReport;
 pub use inbound::{FirstVideo, InboundTrack, MediaKind, MediaPulse};
+pub use sendtime::ABS_SEND_TIME_URI;
 pub use session::{CandidateError, MAX_PENDING_CANDIDATES, OfferError, PeerSession};
 
 use crate::config::Config;
