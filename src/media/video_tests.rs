@@ -83,6 +83,11 @@ fn move_to(video: &mut RoomVideo, sub: &VideoSubscription, rx: &mpsc::Receiver<A
 /// What `secs` seconds of the receiver's rung carry, by their RTP timestamps (the canvas's
 /// clock, not this thread's): frames per second, kbit/s and the closest two frames, in ticks.
 fn measure(rx: &mpsc::Receiver<Arrival>, secs: u32) -> (f64, f64, u32) {
+    // The old rung's last packets can still be in the channel when the move is seen (its last
+    // frame has the new rung's first timestamp: every rung stamps the canvas's clock): half a
+    // second of arrivals is left out.
+    let start = rx.recv_timeout(PACKET_TIMEOUT).expect("the rung sends packets").timestamp;
+    while rx.recv_timeout(PACKET_TIMEOUT).expect("the rung sends packets").timestamp.wrapping_sub(start) < RTP_HZ / 2 {}
     let mut frames: Vec<u32> = vec![];
     let mut bytes = 0usize;
     while frames.len() < 2 || frames[frames.len() - 1].wrapping_sub(frames[0]) < secs * RTP_HZ {
