@@ -183,6 +183,22 @@ fn remb_is_not_trusted_while_warming_up() {
     assert_eq!(d.first().map(|(_, d)| d.rung), Some(Some(Rung::L2)), "{d:?}");
 }
 
+/// A controller that started on a good link (10 s of L0) and was moved to L2 by a 40 % loss
+/// report at 10 s, then held there 5 s by a live REMB without headroom: at 15 s, on L2.
+fn settled_on_l2(t0: Instant) -> Controller {
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = Controller::new(t0, LADDER);
+    for k in 0..20 {
+        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
+    }
+    assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    for k in 0..10 {
+        let d = tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
+        assert_eq!(d, None, "no probe: no headroom");
+    }
+    c
+}
+
 /// One tick of reports: (REMB, loss with its report's time, sent, round trip in ms).
 fn tick(c: &mut Controller, now: Instant, remb: u64, loss: (f64, Instant), sent: f64, rtt_ms: u64) -> Option<Decision> {
     let rtt = Some(Duration::from_millis(rtt_ms));
@@ -235,24 +251,9 @@ fn a_remb_that_stays_low_after_a_move_down_moves_again_while_the_move_settles() 
 fn a_remb_below_l2_pauses_video_only_when_packets_queue() {
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
-    let on_l2 = |c: &mut Controller| {
-        for k in 0..20 {
-            tick(c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-        }
-        let d = tick(c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).expect("down");
-        assert_eq!(d.rung, Some(Rung::L2));
-        for k in 0..10 {
-            assert_eq!(
-                tick(c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1),
-                None,
-                "no probe: no headroom"
-            );
-        }
-    };
     // Recorded at 80 kbit/s: REMB 54, 23, 16, 10 kbit/s, the round trip 1 → 426 ms (the
     // shaper's queue), no loss in the receiver's reports yet.
-    let mut c = Controller::new(t0, LADDER);
-    on_l2(&mut c);
+    let mut c = settled_on_l2(t0);
     let trace = [(53_908, 1), (22_615, 426), (16_094, 426), (10_375, 422)];
     let paused = trace.iter().enumerate().find_map(|(k, (remb, rtt))| {
         let t = 15.5 + 0.5 * k as f64;
@@ -262,8 +263,7 @@ fn a_remb_below_l2_pauses_video_only_when_packets_queue() {
     assert_eq!(d.rung, None);
     assert!(t - 15.5 <= 1.5, "{t}");
     // The same REMB with no queue (a starved browser's estimate): the picture stays.
-    let mut c = Controller::new(t0, LADDER);
-    on_l2(&mut c);
+    let mut c = settled_on_l2(t0);
     // (Loss-free, it is not even believed: the controller probes, and nothing here fails it.)
     for k in 0..20 {
         let t = 15.5 + 0.5 * f64::from(k);
@@ -408,14 +408,7 @@ fn a_link_falling_from_l0_stops_at_l2_before_any_pause() {
 fn a_standing_queue_pauses_the_last_rung_before_the_remb_says_so() {
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
-    let mut c = Controller::new(t0, LADDER);
-    for k in 0..20 {
-        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-    }
-    tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1);
-    for k in 0..10 {
-        tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
-    }
+    let mut c = settled_on_l2(t0);
     // Recorded at 80 kbit/s: queue 153 then 445 ms, REMB 88 then 49 kbit/s, no loss reported.
     let step = |c: &mut Controller, t: f64, remb: u64, queue_ms: u64| {
         c.update(&Inputs {
@@ -432,14 +425,7 @@ fn a_standing_queue_pauses_the_last_rung_before_the_remb_says_so() {
     assert_eq!(step(&mut c, 15.5, 87_902, 153), None);
     assert_eq!(step(&mut c, 16.0, 48_700, 250).map(|d| (d.rung, d.reason)), Some((None, Reason::Bandwidth)));
     // 300 ms or more on one tick is deep enough at once.
-    let mut c = Controller::new(t0, LADDER);
-    for k in 0..20 {
-        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-    }
-    tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1);
-    for k in 0..10 {
-        tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
-    }
+    let mut c = settled_on_l2(t0);
     assert_eq!(step(&mut c, 15.5, 80_395, 344).map(|d| d.rung), Some(None));
     // One tick of a keyframe's queue on L1 moves nobody.
     let mut c = Controller::new(t0, LADDER);

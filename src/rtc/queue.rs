@@ -125,9 +125,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for AudioSequencer {
 impl Interceptor for AudioSequencer {
     fn bind_local_stream(&mut self, info: &StreamInfo) {
         if info.mime_type.to_ascii_lowercase().starts_with("audio/")
-            && let Some(ext) = info.rtp_header_extensions.iter().find(|e| e.uri == TRANSPORT_CC_URI)
-            && let Ok(id) = u8::try_from(ext.id)
-            && (1..=14).contains(&id)
+            && let Some(id) = super::sendtime::extension_id(info, TRANSPORT_CC_URI)
         {
             self.ids.insert(info.ssrc, id);
         }

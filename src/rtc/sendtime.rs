@@ -77,12 +77,15 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for SendTimeStamper {
     }
 }
 
+/// The one-byte header extension id `info` negotiated for `uri`, if any (RFC 8285: 1-14).
+pub(super) fn extension_id(info: &StreamInfo, uri: &str) -> Option<u8> {
+    let ext = info.rtp_header_extensions.iter().find(|e| e.uri == uri)?;
+    u8::try_from(ext.id).ok().filter(|id| (1..=14).contains(id))
+}
+
 impl Interceptor for SendTimeStamper {
     fn bind_local_stream(&mut self, info: &StreamInfo) {
-        if let Some(ext) = info.rtp_header_extensions.iter().find(|e| e.uri == ABS_SEND_TIME_URI)
-            && let Ok(id) = u8::try_from(ext.id)
-            && (1..=14).contains(&id)
-        {
+        if let Some(id) = extension_id(info, ABS_SEND_TIME_URI) {
             self.ids.insert(info.ssrc, id);
         }
     }
