@@ -87,7 +87,10 @@ export function wantedHeight() {
 // mode or (by more than 10 %) the wanted height changed since the last one sent.
 export function syncPreference() {
   const pc = state.pc;
-  if (!pc || pc.signalingState === 'closed' || !pc.remoteDescription || state.phase !== 'call') return;
+  // Not while an offer of ours waits for its answer (an ICE restart after a resume: the old
+  // answer is still the remote description, and the server would take the preference before the
+  // answer that resumes the session; app.js calls this again when the answer is in).
+  if (!pc || pc.signalingState !== 'stable' || !pc.remoteDescription || state.phase !== 'call') return;
   const last = quality.sent;
   const canvas = wantedCanvas();
   renderCanvas();
