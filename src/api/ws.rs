@@ -8,10 +8,11 @@ use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
-use crate::room::{CountGuard, JoinError, JoinRequest, Joined, RoomHandle, Route, RouteError, SessionView};
+use crate::room::{CountGuard, JoinError, JoinRequest, Joined, RoomHandle, Route, RouteError, SessionView, Stats};
 use crate::time::format_unix;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -55,12 +56,37 @@ fn clean_name(raw: Option<&str>) -> String {
     if name.is_empty() { "Guest".to_owned() } else { name.to_owned() }
 }
 
-async fn refuse(mut ws: futures::stream::SplitSink<WebSocket, Message>, msg: ServerMessage, close: u16) {
+async fn refuse(
+    mut ws: futures::stream::SplitSink<WebSocket, Message>,
+    ws_rx: futures::stream::SplitStream<WebSocket>,
+    msg: ServerMessage,
+    close: u16,
+) {
     if let Ok(text) = serde_json::to_string(&msg) {
         let _ = ws.send(Message::text(text)).await;
     }
     let _ = ws.send(Message::close_with(close, "refused")).await;
     let _ = ws.close().await;
+    linger(ws_rx).await;
+}
+
+/// How long a socket whose close frame went out keeps reading for the client's close reply.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Reads (and drops) what the client still sends after our close frame, until its close reply,
+/// the end of the stream or [`LINGER`]. A socket closed with unread bytes in its receive buffer
+/// (a pong, a message sent meanwhile) is reset rather than shut down, and a reset can make the
+/// client's TCP stack drop our last frames before its application read them: the reason for the
+/// close would be lost (TCP's lingering close, as web servers do it).
+async fn linger(mut ws_rx: futures::stream::SplitStream<WebSocket>) {
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(m)) = ws_rx.next().await {
+            if m.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Who is joining, from the token (or anonymous in open mode).
@@ -157,33 +183,42 @@ async fn session(
     // node place a room.
     let req = match join_request(&state, &room_id, name, token.as_deref()) {
         Ok(r) => r,
-        Err(e) => return refuse(ws_tx, auth_refusal(&e), if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN }).await,
+        Err(e) => {
+            return refuse(ws_tx, ws_rx, auth_refusal(&e), if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN }).await;
+        }
     };
     // Where the room runs decides whether this node serves the socket or relays it.
     let room = match Box::pin(state.rooms.route(&room_id, relay.hop)).await {
         Ok(Route::Local(room)) => room,
         Ok(Route::Remote(url)) => return relay_to(&state, &url, &room_id, &relay, ws_tx, ws_rx).await,
-        Ok(Route::Ended(_)) => return refuse(ws_tx, ServerMessage::error("room_ended", "the room has ended"), CLOSE_ROOM_ENDED).await,
+        Ok(Route::Ended(_)) => {
+            return refuse(ws_tx, ws_rx, ServerMessage::error("room_ended", "the room has ended"), CLOSE_ROOM_ENDED).await;
+        }
         Ok(Route::NotFound) => {
-            return refuse(ws_tx, ServerMessage::error("room_not_found", format!("no room with id {room_id:?}")), CLOSE_ROOM_NOT_FOUND)
-                .await;
+            return refuse(
+                ws_tx,
+                ws_rx,
+                ServerMessage::error("room_not_found", format!("no room with id {room_id:?}")),
+                CLOSE_ROOM_NOT_FOUND,
+            )
+            .await;
         }
         Err(e) => {
             let (msg, close) = route_refusal(e);
-            return refuse(ws_tx, msg, close).await;
+            return refuse(ws_tx, ws_rx, msg, close).await;
         }
     };
     if let Some(resume) = &resume
         && let Some((sig_tx, done, out_rx)) = try_resume(&state, &room, &req.identity, resume).await
     {
         tokio::spawn(write_frames(ws_tx, out_rx, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
-        return read_frames(ws_rx, sig_tx, done).await;
+        return read_frames(ws_rx, sig_tx, done, state.rooms.stats().clone()).await;
     }
     match room.join(req).await {
         Ok(joined) => serve(&state, room, joined, ws_tx, ws_rx).await,
         Err(e) => {
             let (msg, close) = join_refusal(&e);
-            refuse(ws_tx, msg, close).await
+            refuse(ws_tx, ws_rx, msg, close).await
         }
     }
 }
@@ -235,7 +270,7 @@ async fn relay_to(
         Ok(upstream) => super::ws_relay::pipe(ws_tx, ws_rx, upstream).await,
         Err(e) => {
             tracing::warn!(%url, error = %e, "cluster: signaling relay failed");
-            refuse(ws_tx, ServerMessage::error("node_unreachable", e.to_string()), CLOSE_UNAVAILABLE).await
+            refuse(ws_tx, ws_rx, ServerMessage::error("node_unreachable", e.to_string()), CLOSE_UNAVAILABLE).await
         }
     }
 }
@@ -273,16 +308,28 @@ async fn serve(
     }));
     drop(out_tx);
     tokio::spawn(write_frames(ws_tx, out_rx, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
-    read_frames(ws_rx, sig_tx, done).await
+    read_frames(ws_rx, sig_tx, done, state.rooms.stats().clone()).await
 }
 
 /// Reads the client's frames into the session until the socket closes or the session ends. A
 /// close frame (or a clean end of stream) means leaving; an error or [`SILENCE_LIMIT`] without
 /// any frame means the network dropped, and the session waits for a resume.
-async fn read_frames(mut ws_rx: futures::stream::SplitStream<WebSocket>, sig_tx: mpsc::Sender<Signal>, done: CancellationToken) {
+///
+/// When the session ends first, the socket lingers (see [`linger`]) while counted among the
+/// signaling sockets still closing, so a shutting-down server waits for it.
+async fn read_frames(
+    mut ws_rx: futures::stream::SplitStream<WebSocket>,
+    sig_tx: mpsc::Sender<Signal>,
+    done: CancellationToken,
+    stats: Arc<Stats>,
+) {
     let lost = loop {
         tokio::select! {
-            _ = done.cancelled() => break false,
+            _ = done.cancelled() => {
+                let _closing = CountGuard::new(&stats, |s| &s.signaling_writers);
+                drop(sig_tx);
+                return linger(ws_rx).await;
+            }
             _ = tokio::time::sleep(SILENCE_LIMIT) => {
                 tracing::debug!("no frame from the client for {SILENCE_LIMIT:?}");
                 break true;
@@ -334,7 +381,10 @@ async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mu
                 Some(m) => m,
                 None => break,
             },
-            _ = ping.tick() => {
+            // No ping after the session's last word: the client's pong would reach a socket
+            // that no longer reads, which answers it with a reset, and a client that flushes
+            // the pong before reading on (tungstenite does) never sees the close frame.
+            _ = ping.tick(), if close.0 == 1000 => {
                 if ws.send(Message::ping(Vec::new())).await.is_err() {
                     return;
                 }

@@ -42,7 +42,8 @@ pub use registry::{CreateError, Lookup, RoomContext, Rooms};
 #[derive(Debug, Default)]
 pub struct Stats {
     pub participant_tasks: AtomicUsize,
-    /// Signaling sockets whose writer still runs (their last messages not yet sent).
+    /// Signaling sockets still closing: a writer whose last messages are not yet sent, or a
+    /// reader waiting for the client's close reply after the session ended.
     pub signaling_writers: AtomicUsize,
     pub peer_connections: AtomicUsize,
     pub room_media: AtomicUsize,

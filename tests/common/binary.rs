@@ -39,8 +39,9 @@ pub fn start(config: &Path) -> Binary {
     let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["serve", "--config"])
         .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env("RUST_LOG", std::env::var("TESSERA_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+        // TESSERA_TEST_SERVER_LOG=<filter> shows the servers' logs (written to stdout) at that level.
+        .stdout(if std::env::var_os("TESSERA_TEST_SERVER_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
         .stderr(Stdio::null())
         .spawn()
         .expect("the tessera binary starts");
