@@ -8,6 +8,10 @@
 //! The descriptions live in `pipelines/layouts.json` (operators may edit or add layouts); the
 //! four the server relies on (`grid`, `speaker`, `pinned`, `presentation`) must be present.
 //!
+//! The grid (`grid.rs`) is balanced rows of cells shaped to fill the canvas, each picture
+//! cropped to its cell (between square and 16:9); people without video are compact name tiles
+//! below it (`place.rs`). Role slots and row/column strips keep each picture's aspect.
+//!
 //! Invariants: [`place`] never returns overlapping rectangles for distinct tiles of a valid
 //! description, every rectangle lies on the canvas with even coordinates (I420), and every tile
 //! it is given gets a rectangle (up to [`MAX_TILES`]).
@@ -16,8 +20,8 @@ mod grid;
 mod place;
 mod small;
 
-pub use grid::{MAX_TILES, Rect, grid, grid_shape};
-pub use place::{Roles, place};
+pub use grid::{MAX_TILES, NARROWEST, Rect, WIDEST, grid, grid_rows};
+pub use place::{Cell, NAME_ROW, Roles, place, place_cells};
 pub use small::{SMALL_OTHERS, small, small_order};
 
 use serde::Deserialize;
@@ -47,7 +51,8 @@ pub enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Arrange {
-    /// Columns × rows as the plain grid (1, 2×1, 2×2, 3×3 …).
+    /// Balanced rows filling the area (1, 2, 2+1, 2+2, 3+2 …; see `grid.rs`), pictures cropped
+    /// to their cells; participants without video as a strip of name tiles below.
     #[default]
     Grid,
     /// One row of equal 16:9 cells, centred.

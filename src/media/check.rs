@@ -16,6 +16,7 @@ const CODE_ELEMENTS: &[(&str, &str)] = &[
     ("capsfilter", "libgstreamer1.0-0"),
     ("tee", "libgstreamer1.0-0"),
     ("textoverlay", "gstreamer1.0-x"),
+    ("aspectratiocrop", "gstreamer1.0-plugins-good"),
     ("rtpjitterbuffer", "gstreamer1.0-plugins-good"),
     ("rtpvp8depay", "gstreamer1.0-plugins-good"),
     ("rtph264depay", "gstreamer1.0-plugins-good"),

@@ -1,6 +1,6 @@
 //! One participant's video input: RTP pushed by the participant task into an `appsrc`, then
-//! jitter buffer → depayloader → decoder → `split` (a tee) → name label → a compositor sink
-//! pad. The small-screen canvas, while it runs, takes the decoded frames from `split` (before
+//! jitter buffer → depayloader → decoder → `split` (a tee) → `fit` (the crop to a grid cell's
+//! shape, `tile::fit`) → name label → a compositor sink pad. The small-screen canvas, while it runs, takes the decoded frames from `split` (before
 //! the label: it draws names at its own size), so a stream is never decoded twice.
 //!
 //! Decoded frames are re-stamped with the pipeline's running time as they are decoded (before
@@ -68,10 +68,11 @@ pub(crate) fn build(name: &str, codec: VideoCodec, payload_type: u8) -> Result<(
     dec.set_property("automatic-request-sync-points", true);
     let convert = make("videoconvert")?;
     let split = tile::split()?;
+    let fit = tile::fit_element()?;
     let label = tile::name_overlay(name, "bottom")?;
 
-    bin.add_many([&src, &jitter, &depay, &dec, &convert, &split, &label])?;
-    gst::Element::link_many([&src, &jitter, &depay, &dec, &convert, &split, &label])?;
+    bin.add_many([&src, &jitter, &depay, &dec, &convert, &split, &fit, &label])?;
+    gst::Element::link_many([&src, &jitter, &depay, &dec, &convert, &split, &fit, &label])?;
 
     let (kf_tx, kf_rx) = mpsc::unbounded_channel();
     let src_pad = src.static_pad("src").ok_or_else(|| MediaError::Graph("appsrc has no src pad".into()))?;

@@ -1,8 +1,12 @@
 //! Compositor sink pads: placing a tile, and the placeholder shown for a participant whose
 //! video has not arrived (or never will). Every tile source has a tee named [`SPLIT`] in front
-//! of its name label, where the small-screen canvas takes the unlabelled picture.
+//! of its name label, where the small-screen canvas takes the unlabelled picture, and between
+//! the two an `aspectratiocrop` named [`FIT`] that crops the main canvas's picture to the shape
+//! of a cell it must fill ([`fit`]; the grid's cells, `layout/grid.rs`), so the label is drawn
+//! on what is shown and the small canvas still gets the whole picture.
 
 use super::{MediaError, make};
+use crate::layout::Rect;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
@@ -21,6 +25,43 @@ pub(crate) fn split() -> Result<gst::Element, MediaError> {
     t.set_property("name", SPLIT);
     t.set_property("allow-not-linked", true);
     Ok(t)
+}
+
+/// The name of the crop in every tile source, between [`SPLIT`] and the label.
+pub(crate) const FIT: &str = "fit";
+
+/// A tile source's [`FIT`] element: passes the picture through until [`fit`] says otherwise.
+pub(crate) fn fit_element() -> Result<gst::Element, MediaError> {
+    let e = make("aspectratiocrop")?;
+    e.set_property("name", FIT);
+    e.set_property("aspect-ratio", gst::Fraction::new(0, 1));
+    Ok(e)
+}
+
+/// The aspect `fill` asks `source`'s picture to be cropped to: the cell's, or none (0/1: the
+/// whole picture, fitted inside its cell by the compositor).
+pub(crate) fn crop_for(cell: Option<Rect>, fill: bool) -> gst::Fraction {
+    match cell {
+        Some(r) if fill && r.w > 0 && r.h > 0 => {
+            let g = gcd(r.w, r.h);
+            gst::Fraction::new(r.w / g, r.h / g)
+        }
+        _ => gst::Fraction::new(0, 1),
+    }
+}
+
+fn gcd(a: i32, b: i32) -> i32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Crops `source`'s picture (its [`FIT`] element) to `aspect`, if it is not already.
+/// aspectratiocrop re-applies a changed ratio to the caps it has, so the next frame has the new
+/// shape; the compositor re-negotiates that pad.
+pub(crate) fn fit(source: &gst::Bin, aspect: gst::Fraction) {
+    let Some(e) = source.by_name(FIT) else { return };
+    if e.property::<gst::Fraction>("aspect-ratio") != aspect {
+        e.set_property("aspect-ratio", aspect);
+    }
 }
 
 /// A name label drawn on a tile's source.
@@ -52,10 +93,11 @@ pub(crate) fn placeholder(name: &str, fps: u32) -> Result<gst::Bin, MediaError> 
             .build(),
     );
     let split = split()?;
+    let fit = fit_element()?;
     let text = name_overlay(name, "center")?;
     text.set_property_from_str("halignment", "center");
-    bin.add_many([&src, &caps, &split, &text])?;
-    gst::Element::link_many([&src, &caps, &split, &text])?;
+    bin.add_many([&src, &caps, &split, &fit, &text])?;
+    gst::Element::link_many([&src, &caps, &split, &fit, &text])?;
     let pad = text.static_pad("src").ok_or_else(|| MediaError::Graph("textoverlay has no src pad".into()))?;
     bin.add_pad(&gst::GhostPad::with_target(&pad)?)?;
     Ok(bin)

@@ -91,6 +91,8 @@ struct Tile {
     cover: Option<(gst::Bin, gst::Pad)>,
     /// Where the last relayout put it (`None`: not drawn).
     rect: Option<layout::Rect>,
+    /// Whether its picture is cropped to fill `rect` (a grid cell) rather than fitted inside.
+    fill: bool,
 }
 
 pub struct RoomVideo {
@@ -225,7 +227,9 @@ impl RoomVideo {
     }
 
     /// Re-computes every tile's place from the layout choice and queues it whole (applied by
-    /// the compositor between two frames; see [`super::stage`]).
+    /// the compositor between two frames; see [`super::stage`]). Tiles without video (a
+    /// placeholder, or covered by one) are named to the layout as such; each source's picture is
+    /// cropped to its cell where the layout fills cells (the grid), else shown whole.
     fn relayout(&mut self) {
         let c = &self.choice;
         let shown: Vec<&Tile> = self
@@ -234,20 +238,32 @@ impl RoomVideo {
             .filter(|t| !c.hide_audio_only || screen_owner(&t.id).is_some() || matches!(t.source, Source::Video(_)))
             .collect();
         let ids: Vec<&str> = shown.iter().map(|t| t.id.as_str()).collect();
+        let no_video: Vec<&str> = shown
+            .iter()
+            .filter(|t| screen_owner(&t.id).is_none() && (t.cover.is_some() || matches!(t.source, Source::Placeholder(_))))
+            .map(|t| t.id.as_str())
+            .collect();
         let screen = c.screen.as_deref().map(screen_tile);
-        let roles = Roles { speaker: c.speaker.as_deref(), pinned: c.pinned.as_deref(), screen: screen.as_deref() };
-        let rects = match self.pipelines.layouts.variant(&c.layout, ids.len()) {
-            Some(v) => layout::place(v, &ids, &roles, self.cfg.width, self.cfg.height),
-            None => layout::grid(ids.len(), self.cfg.width, self.cfg.height).into_iter().map(Some).collect(),
+        let roles = Roles { speaker: c.speaker.as_deref(), pinned: c.pinned.as_deref(), screen: screen.as_deref(), no_video: &no_video };
+        let cells = match self.pipelines.layouts.variant(&c.layout, ids.len()) {
+            Some(v) => layout::place_cells(v, &ids, &roles, self.cfg.width, self.cfg.height),
+            None => layout::grid(ids.len(), self.cfg.width, self.cfg.height).into_iter().map(|rect| Some(layout::Cell { rect, fill: true })).collect(),
         };
-        let rects: Vec<Option<layout::Rect>> =
-            self.tiles.iter().map(|t| ids.iter().position(|id| *id == t.id).and_then(|i| rects[i])).collect();
+        let cells: Vec<Option<layout::Cell>> =
+            self.tiles.iter().map(|t| ids.iter().position(|id| *id == t.id).and_then(|i| cells[i])).collect();
         let mut placements = Vec::with_capacity(self.tiles.len() * 2);
         let mut borders = Vec::new();
-        for (t, rect) in self.tiles.iter_mut().zip(rects) {
+        for (t, cell) in self.tiles.iter_mut().zip(cells) {
+            let rect = cell.map(|c| c.rect);
+            // A shared screen is never cropped: every part of it may matter.
+            let fill = cell.is_some_and(|c| c.fill) && screen_owner(&t.id).is_none();
             t.rect = rect;
+            t.fill = fill;
+            let aspect = tile::crop_for(rect, fill);
+            tile::fit(t.source.bin(), aspect);
             placements.push(Placement { pad: t.pad.clone(), rect, zorder: 1 });
-            if let Some((_, pad)) = &t.cover {
+            if let Some((bin, pad)) = &t.cover {
+                tile::fit(bin, aspect);
                 placements.push(Placement { pad: pad.clone(), rect, zorder: 2 });
             }
             if let Some(r) = rect
@@ -286,11 +302,16 @@ impl RoomVideo {
         }
     }
 
-    /// Each participant's camera tile: its size on the canvas, or `None` while it is not drawn
-    /// (left out of the layout) or covered by its placeholder (video muted by the host).
+    /// Each participant's camera tile: the size of picture it needs, or `None` while it is not
+    /// drawn (left out of the layout) or covered by its placeholder (video muted by the host).
+    /// A cell the picture is cropped to fill needs the 16:9 picture that covers it (a 426×360
+    /// grid cell is cut from 640×360).
     pub fn camera_tiles(&self) -> impl Iterator<Item = (&str, Option<(u32, u32)>)> {
         self.tiles.iter().filter(|t| screen_owner(&t.id).is_none()).map(|t| {
-            let size = t.rect.filter(|_| t.cover.is_none()).map(|r| (r.w.unsigned_abs(), r.h.unsigned_abs()));
+            let size = t.rect.filter(|_| t.cover.is_none()).map(|r| {
+                let (w, h) = (r.w.unsigned_abs(), r.h.unsigned_abs());
+                if t.fill { (w.max(h * 16 / 9) & !1, h.max(w * 9 / 16) & !1) } else { (w, h) }
+            });
             (t.id.as_str(), size)
         })
     }
@@ -317,6 +338,7 @@ impl RoomVideo {
             pad,
             cover: None,
             rect: None,
+            fill: false,
         });
         self.relayout();
         Ok(handle)
@@ -348,6 +370,7 @@ impl RoomVideo {
             pad,
             cover: None,
             rect: None,
+            fill: false,
         });
         self.relayout();
         Ok(())
@@ -359,8 +382,10 @@ impl RoomVideo {
         stage::copy_placement(&self.tiles[idx].pad, &pad);
         let name = self.tiles[idx].name.clone();
         let cover = self.tiles[idx].cover.take();
-        let rect = self.tiles[idx].rect;
-        let old = std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), label: name.clone(), name, source: new, pad, cover, rect });
+        let (rect, fill) = (self.tiles[idx].rect, self.tiles[idx].fill);
+        tile::fit(new.bin(), tile::crop_for(rect, fill));
+        let old =
+            std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), label: name.clone(), name, source: new, pad, cover, rect, fill });
         self.relayout();
         self.unlink_source(old.source.bin(), &old.pad);
         Ok(())
@@ -397,7 +422,8 @@ impl RoomVideo {
             }
             (false, true) => {
                 if let Some((bin, pad)) = self.tiles[idx].cover.take() {
-                    self.show_small();
+                    // Re-laid out: with video again, the tile leaves the names' strip.
+                    self.relayout();
                     self.unlink_source(&bin, &pad);
                 }
             }

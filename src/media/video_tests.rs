@@ -54,6 +54,7 @@ fn moving_tile(video: &mut RoomVideo) {
         pad,
         cover: None,
         rect: None,
+        fill: false,
     });
     video.relayout();
 }
