@@ -12,6 +12,7 @@
 //! back to zero when every output has ended (leak tests read them in `/healthz`).
 
 pub mod audio;
+pub mod compact;
 pub mod feed;
 pub mod hls;
 pub mod mp4;

@@ -7,6 +7,12 @@
 //! `kill -9` the open part is an ordinary, seekable MP4 missing at most the last ~1.5 s. A part
 //! closes before its reserve runs out (`max-size-time`); the next one opens on a keyframe.
 //!
+//! Once a part is finished cleanly (the next one has opened, or the recording ended with
+//! end-of-stream) the reserve is given back: the part is rewritten header-first without it
+//! (`compact.rs`: a copy beside it, synced, then renamed over it), so a finished part is its
+//! media's size plus a header. The open part keeps its reserve; a failed recording's last part
+//! is left as it was written.
+//!
 //! Invariants: the record is stored (state `recording`) before the first byte is written and on
 //! every change of state; the pipeline is set to `Null` on every exit path (guard); the server-
 //! wide count of running recordings is released exactly once, when the task ends.
@@ -20,6 +26,7 @@ use crate::webhook::WebhookEvent;
 use futures::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -185,6 +192,9 @@ async fn follow(
     // A keyframe every second while recording (the composite has one every 2 s otherwise): a
     // part holds back one keyframe interval, and this keeps what a crash loses under 2 s.
     let mut every_second = tokio::time::interval(KEYFRAME_EVERY);
+    // Parts closed while recording, compacting in the background; the highest index handed over.
+    let mut compacting: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut compacted_up_to = 0u32;
     let outcome: Result<(), String> = loop {
         let timeout = async {
             match deadline {
@@ -222,6 +232,13 @@ async fn follow(
                             rec.parts = super::mp4::scan_parts(&rec.dir);
                             tracing::info!(part = rec.parts.len(), "recording part opened");
                             let _ = ctx.store.put_recording(&rec).await;
+                            // Every part before the one just opened is closed: give its reserve back.
+                            let open = rec.parts.iter().map(|p| p.index).max().unwrap_or(0);
+                            let closed: Vec<PathBuf> = rec.parts.iter().filter(|p| p.index > compacted_up_to && p.index < open).map(|p| rec.dir.join(&p.file)).collect();
+                            compacted_up_to = compacted_up_to.max(open.saturating_sub(1));
+                            if !closed.is_empty() {
+                                compacting.push(tokio::task::spawn_blocking(move || closed.iter().for_each(|p| compact_part(p))));
+                            }
                         }
                     }
                     _ => {}
@@ -232,6 +249,15 @@ async fn follow(
     relay.close();
     feed.close();
     guard.stop().await;
+    for task in compacting {
+        let _ = task.await;
+    }
+    if outcome.is_ok() {
+        // The pipeline is stopped: every part is closed, the last one included.
+        let left: Vec<PathBuf> =
+            super::mp4::scan_parts(&rec.dir).into_iter().filter(|p| p.index > compacted_up_to).map(|p| rec.dir.join(p.file)).collect();
+        let _ = tokio::task::spawn_blocking(move || left.iter().for_each(|p| compact_part(p))).await;
+    }
     let (video, audio) = (feed.video_frames.load(Ordering::Relaxed), feed.audio_frames.load(Ordering::Relaxed));
     tracing::debug!(video, audio, "frames handed to the recording");
     rec.ended_at = Some(now_ms());
@@ -253,6 +279,19 @@ async fn follow(
     let event = if rec.state == RecordingState::Complete { "recordingFinished" } else { "recordingFailed" };
     webhook(&ctx, event, &room_json, &rec);
     let _ = events.send(EgressEvent::RecordingEnded { id: rec.id.clone(), state: rec.state, reason: rec.reason.clone() });
+}
+
+/// Gives a closed part's reserve back ([`super::compact`]); a part that cannot be compacted is
+/// left as it was (still a whole, playable file), with a warning.
+fn compact_part(path: &std::path::Path) {
+    let started = std::time::Instant::now();
+    match super::compact::compact(path) {
+        Ok(Some(c)) => {
+            tracing::info!(part = %path.display(), before = c.before, after = c.after, ms = started.elapsed().as_millis() as u64, "recording part compacted")
+        }
+        Ok(None) => tracing::debug!(part = %path.display(), "recording part already compact"),
+        Err(e) => tracing::warn!(part = %path.display(), error = %e, "recording part left uncompacted"),
+    }
 }
 
 /// Cluster mode: recordings the dead node `node` was writing become `interrupted`. Their files
@@ -282,6 +321,8 @@ async fn interrupt(ctx: &EgressContext, mut rec: RecordingRecord, reason: String
 pub async fn recover(ctx: &EgressContext) -> Result<usize, crate::store::StoreError> {
     let cut = ctx.store.active_recordings().await?;
     for mut rec in cut.iter().cloned() {
+        // A compaction cut short leaves its copy behind; the part itself is whole.
+        super::compact::remove_leftovers(&rec.dir);
         super::mp4::refresh_from_disk(&mut rec);
         let last_write = rec
             .parts

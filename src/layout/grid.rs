@@ -200,7 +200,10 @@ mod tests {
         assert_eq!(t[4], Rect { x: 640, y: 360, w: 640, h: 360 });
         // Three: the last one centred under the first two, all 16:9.
         let t = grid(3, 1280, 720);
-        assert_eq!(t, [Rect { x: 0, y: 0, w: 640, h: 360 }, Rect { x: 640, y: 0, w: 640, h: 360 }, Rect { x: 320, y: 360, w: 640, h: 360 }]);
+        assert_eq!(
+            t,
+            [Rect { x: 0, y: 0, w: 640, h: 360 }, Rect { x: 640, y: 0, w: 640, h: 360 }, Rect { x: 320, y: 360, w: 640, h: 360 }]
+        );
         // Seven: 4 + 3, rows 320 high (the narrow cells of four stay square), centred vertically,
         // the row of three (426 wide, narrower than the canvas allows 16:9 of) centred.
         let t = grid(7, 1280, 720);

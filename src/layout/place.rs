@@ -220,14 +220,24 @@ mod tests {
         // Nobody speaking yet: the first tile holds the floor.
         let nobody = place(l.variant("speaker", 4).unwrap(), &tiles, &Roles::default(), 1280, 720);
         assert_eq!(biggest(&nobody), 0);
-        let pinned =
-            place(l.variant("pinned", 4).unwrap(), &tiles, &Roles { speaker: Some("c"), pinned: Some("d"), ..Default::default() }, 1280, 720);
+        let pinned = place(
+            l.variant("pinned", 4).unwrap(),
+            &tiles,
+            &Roles { speaker: Some("c"), pinned: Some("d"), ..Default::default() },
+            1280,
+            720,
+        );
         assert_eq!(biggest(&pinned), 3);
         // Pinned with nobody pinned follows the speaker.
         let unpinned = place(l.variant("pinned", 4).unwrap(), &tiles, &Roles { speaker: Some("b"), ..Default::default() }, 1280, 720);
         assert_eq!(biggest(&unpinned), 1);
-        let screen =
-            place(l.variant("presentation", 4).unwrap(), &tiles, &Roles { speaker: Some("c"), screen: Some("d"), ..Default::default() }, 1280, 720);
+        let screen = place(
+            l.variant("presentation", 4).unwrap(),
+            &tiles,
+            &Roles { speaker: Some("c"), screen: Some("d"), ..Default::default() },
+            1280,
+            720,
+        );
         assert_eq!(biggest(&screen), 3);
         // The screen slot is most of the canvas.
         assert!(area(&screen[3]) * 2 > 1280 * 720, "{:?}", screen[3]);

@@ -247,7 +247,10 @@ impl RoomVideo {
         let roles = Roles { speaker: c.speaker.as_deref(), pinned: c.pinned.as_deref(), screen: screen.as_deref(), no_video: &no_video };
         let cells = match self.pipelines.layouts.variant(&c.layout, ids.len()) {
             Some(v) => layout::place_cells(v, &ids, &roles, self.cfg.width, self.cfg.height),
-            None => layout::grid(ids.len(), self.cfg.width, self.cfg.height).into_iter().map(|rect| Some(layout::Cell { rect, fill: true })).collect(),
+            None => layout::grid(ids.len(), self.cfg.width, self.cfg.height)
+                .into_iter()
+                .map(|rect| Some(layout::Cell { rect, fill: true }))
+                .collect(),
         };
         let cells: Vec<Option<layout::Cell>> =
             self.tiles.iter().map(|t| ids.iter().position(|id| *id == t.id).and_then(|i| cells[i])).collect();
