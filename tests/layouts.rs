@@ -1,6 +1,8 @@
 //! Layouts end to end with synthetic participants of distinct colours (4:3 pictures): each
-//! layout puts each colour in its slot with its aspect kept (black bars beside it, never
-//! stretched); the floor follows whoever talks for a second, not a click; changing the layout
+//! layout puts each colour in its slot, the grid's cells filled (the picture cropped to the
+//! cell, never stretched) and its last row centred, five people covering at least 85 % of the
+//! canvas, people without video as name tiles under it; the other layouts keep the picture's
+//! aspect (black bars beside it); the floor follows whoever talks for a second, not a click; changing the layout
 //! twice a second never stalls the composite; only the host (or an API key) may change it. Each
 //! camera is told the size of its tile (`cameraConstraint`).
 
@@ -79,9 +81,13 @@ async fn each_layout_puts_each_colour_in_its_slot_and_keeps_the_aspect() {
     let c = constraint_of(&mut b, 640, 360).await;
     assert_eq!((c["maxBitrateKbps"].as_u64(), c["shown"].as_bool()), (Some(750), Some(true)), "{c}");
 
-    // Grid of 3: 2×2 cells of 640×360; a 4:3 picture is 480×360 in the middle of its cell.
+    // Grid of 3: two 640×360 cells, the third centred under them (x 320..960); each 4:3
+    // picture cropped to fill its cell (no bars: (40, 180) is Red's).
     eventually(Duration::from_secs(30), "the grid", || async {
-        shows(&r, &[((320, 180), RED), ((960, 180), GREEN), ((320, 540), BLUE), ((960, 540), BLACK), ((40, 180), BLACK)])
+        shows(
+            &r,
+            &[((320, 180), RED), ((960, 180), GREEN), ((640, 540), BLUE), ((40, 180), RED), ((160, 540), BLACK), ((1120, 540), BLACK)],
+        )
     })
     .await;
 
@@ -122,19 +128,24 @@ async fn each_layout_puts_each_colour_in_its_slot_and_keeps_the_aspect() {
     })
     .await;
 
-    // Someone without video gets a placeholder tile; `hideAudioOnly` leaves them off.
+    // Someone without video gets a compact name tile: the three with video share 1280×648
+    // (576×324 cells, 2 + 1, centred), Dee's name a 288×68 grey tile centred below (x 496..784,
+    // y 650..718); `hideAudioOnly` leaves them off.
     let (st, _) = patch(addr, &room, r#"{"layout":"grid","pin":null}"#).await;
     assert_eq!(st, 200);
     let _d = Client::join(addr, &room, Opts { audio_only: true, ..opts("Dee", [0, 0, 0], 300.0) }).await;
-    eventually(Duration::from_secs(10), "a placeholder for the audio-only participant", || async {
-        shows(&r, &[((320, 180), RED), ((960, 180), GREEN), ((320, 540), BLUE), ((960, 450), GREY)])
+    eventually(Duration::from_secs(10), "a name tile for the audio-only participant", || async {
+        shows(
+            &r,
+            &[((352, 162), RED), ((928, 162), GREEN), ((640, 486), BLUE), ((520, 684), GREY), ((300, 684), BLACK), ((640, 600), BLUE)],
+        )
     })
     .await;
     let (st, v) = patch(addr, &room, r#"{"hideAudioOnly":true}"#).await;
     assert_eq!(st, 200);
     assert_eq!(v["hideAudioOnly"], true);
     eventually(Duration::from_secs(10), "the audio-only participant off the canvas", || async {
-        shows(&r, &[((320, 180), RED), ((960, 180), GREEN), ((320, 540), BLUE), ((960, 450), BLACK)])
+        shows(&r, &[((320, 180), RED), ((960, 180), GREEN), ((640, 540), BLUE), ((640, 700), BLUE), ((1120, 540), BLACK)])
     })
     .await;
 
@@ -149,6 +160,66 @@ async fn each_layout_puts_each_colour_in_its_slot_and_keeps_the_aspect() {
     assert_eq!(st, 200, "{v}");
     let c = constraint_of(&mut g, 160, 90).await;
     assert_eq!((c["maxBitrateKbps"].as_u64(), c["shown"].as_bool()), (Some(100), Some(false)), "{c}");
+}
+
+/// The share of `f` (sampled every 4 pixels) within [`TOLERANCE`] of one of `colours`.
+fn share_showing(f: &common::signal::Frame, colours: &[[u8; 3]]) -> f64 {
+    let (mut hit, mut all) = (0u32, 0u32);
+    for y in (2..f.height).step_by(4) {
+        for x in (2..f.width).step_by(4) {
+            all += 1;
+            let px = f.mean(x, y, 0);
+            hit += u32::from(colours.iter().any(|&c| distance(px, c) <= TOLERANCE));
+        }
+    }
+    f64::from(hit) / f64::from(all)
+}
+
+/// The first and last x on row `y` of `f` within [`TOLERANCE`] of `colour`.
+fn extent(f: &common::signal::Frame, y: usize, colour: [u8; 3]) -> Option<(usize, usize)> {
+    let xs: Vec<usize> = (0..f.width).filter(|&x| distance(f.mean(x, y, 0), colour) <= TOLERANCE).collect();
+    Some((*xs.first()?, *xs.last()?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_people_fill_the_canvas_in_rows_of_three_and_two_centred() {
+    const YELLOW: [u8; 3] = [220, 200, 40];
+    const MAGENTA: [u8; 3] = [200, 40, 200];
+    let _turn = common::one_call_at_a_time().await;
+    let server = TestServer::start().await;
+    let addr = server.addr();
+    let room = server.create_room().await;
+    let (r, _g, _b) = three(addr, &room).await;
+    let _y = Client::join(addr, &room, opts("Yellow", YELLOW, 1100.0)).await;
+    let _m = Client::join(addr, &room, opts("Magenta", MAGENTA, 1300.0)).await;
+    let colours = [RED, GREEN, BLUE, YELLOW, MAGENTA];
+    // 3 + 2: 426×360 cells above, 640×360 below, each 4:3 picture cropped to its cell. The old
+    // 3×3 grid showed five in 5/9 of the canvas (56 %); what may miss is the names' labels and
+    // the encode's edges between cells. The last row is centred: as far from the left edge as
+    // from the right (it spans the width here; the old grid left-aligned it and left a third of
+    // the row black), and the top row spans the canvas too.
+    let (covered, last_row) = eventually(Duration::from_secs(30), "five in rows of three and two", || async {
+        shows(&r, &[((213, 180), RED), ((640, 180), GREEN), ((1066, 180), BLUE), ((320, 540), YELLOW), ((960, 540), MAGENTA)])?;
+        let f = r.latest_frame().ok_or("no frame")?;
+        let covered = share_showing(&f, &colours);
+        if covered < 0.85 {
+            return Err(format!("the tiles cover {:.1} % of the canvas", covered * 100.0));
+        }
+        let (y0, _) = extent(&f, 450, YELLOW).ok_or("no Yellow on the last row")?;
+        let (_, m1) = extent(&f, 450, MAGENTA).ok_or("no Magenta on the last row")?;
+        let right = f.width - 1 - m1;
+        if y0.abs_diff(right) > 8 {
+            return Err(format!("the last row: {y0} px from the left, {right} from the right"));
+        }
+        let (r0, _) = extent(&f, 90, RED).ok_or("no Red on the top row")?;
+        let (_, b1) = extent(&f, 90, BLUE).ok_or("no Blue on the top row")?;
+        if r0 > 8 || b1 + 8 < f.width - 1 {
+            return Err(format!("the top row spans x {r0}..{b1}"));
+        }
+        Ok((covered, (y0, m1)))
+    })
+    .await;
+    eprintln!("five people cover {:.1} % of the decoded composite; the last row spans x {}..{}", covered * 100.0, last_row.0, last_row.1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -29,6 +29,26 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// The file's top-level MP4 boxes: type and size.
+fn top_level_boxes(path: &std::path::Path) -> Vec<(String, u64)> {
+    let bytes = std::fs::read(path).expect("the recording reads");
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos + 8 <= bytes.len() {
+        let size32 = u32::from_be_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes"));
+        let size = match size32 {
+            0 => (bytes.len() - pos) as u64,
+            1 => u64::from_be_bytes(bytes[pos + 8..pos + 16].try_into().expect("8 bytes")),
+            n => u64::from(n),
+        };
+        out.push((String::from_utf8_lossy(&bytes[pos + 4..pos + 8]).into_owned(), size));
+        assert!(size >= 8, "a box of {size} bytes at {pos}: {out:?}");
+        pos += size as usize;
+    }
+    assert_eq!(pos, bytes.len(), "the boxes end with the file: {out:?}");
+    out
+}
+
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
     common::http::request(addr, "GET", path, None).await
 }
@@ -55,7 +75,7 @@ async fn a_recorded_room_decodes_with_every_tile_and_tone_and_serves_ranges() {
     let a = Client::join(addr, &room, opts("A", RED, 500.0)).await;
     let _b = Client::join(addr, &room, opts("B", GREEN, 800.0)).await;
     let _c = Client::join(addr, &room, opts("C", BLUE, 1300.0)).await;
-    let grid = [(320usize, 180usize), (960, 180), (320, 540)];
+    let grid = [(320usize, 180usize), (960, 180), (640, 540)];
     eventually(Duration::from_secs(30), "A sees the three tiles", || async {
         let f = a.latest_frame().ok_or("no frame")?;
         for (&(x, y), want) in grid.iter().zip([RED, GREEN, BLUE]) {
@@ -96,6 +116,16 @@ async fn a_recorded_room_decodes_with_every_tile_and_tone_and_serves_ranges() {
     let file = dir.join("recordings").join(&id).join("part-0001.mp4");
     assert_eq!(done["bytes"].as_u64(), Some(std::fs::metadata(&file).expect("file on disk").len()));
     assert_eq!(tessera::egress::mp4::moov_before_mdat(&file), Some(true), "the header is at the front (plays while downloading)");
+    // Compacted when finished: the hour's header reserve (~8.7 MB) given back, so the file is its
+    // media plus ftyp, moov and the mdat header: at most 32 KiB besides the media for these ~7 s.
+    let boxes = top_level_boxes(&file);
+    let kinds: Vec<&str> = boxes.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["ftyp", "moov", "mdat"], "nothing reserved is left");
+    let media = boxes[2].1 - 8;
+    let len = std::fs::metadata(&file).expect("file on disk").len();
+    eprintln!("the recording: {len} bytes, {media} of them media");
+    assert!(len <= media + 32 * 1024, "{len} bytes for {media} bytes of media");
+    assert!(!dir.join("recordings").join(&id).join(".part-0001.mp4.compact").exists(), "no compaction copy left");
     let uri = format!("file://{}", file.display());
     let decoded = tokio::task::spawn_blocking(move || decode(&uri, &[3000], None, None)).await.expect("joins").expect("decodes");
     let dur_ms = decoded.video_end_ms as f64;

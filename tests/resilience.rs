@@ -74,7 +74,7 @@ async fn join_then_leave_frees_every_element() {
     let c = Client::join(addr, &room, opts("C", [40, 60, 220], 1300.0, true)).await;
     eventually(Duration::from_secs(20), "C's tile live", || async {
         let f = a.latest_frame().ok_or("no frame")?;
-        let got = f.mean(320, 540, 8);
+        let got = f.mean(640, 540, 8);
         if distance(got, [40, 60, 220]) < 60.0 { Ok(()) } else { Err(format!("{got:?}")) }
     })
     .await;
