@@ -1,6 +1,7 @@
 //! A recording survives `kill -9` of the real server binary. With 10 s parts and the kill at
 //! ~13 s: the first part is a finished MP4 of ~10 s, the open second part is an ordinary MP4 that
-//! decodes and seeks (in GStreamer and in FFmpeg), and together they are at most 2 s short of
+//! decodes and seeks (in GStreamer and in FFmpeg) (the first compacted when the second opened,
+//! the second still with its header reserve), and together they are at most 2 s short of
 //! the time recorded; after a restart the recording is `interrupted` with both parts, each
 //! downloads, and the room can record again.
 
@@ -72,8 +73,12 @@ async fn a_recording_cut_by_kill_9_plays_seeks_and_is_marked_interrupted() {
         "the first part holds {first_ms} ms (at most 10 s, cut before the keyframe that would pass it)"
     );
     assert_eq!(tessera::egress::mp4::moov_before_mdat(&part(1)), Some(true));
+    // The first part was compacted when the second opened (~3 s before the kill); the open one
+    // keeps its reserve (what makes it playable now).
+    assert_eq!(tessera::egress::compact::is_compact(&part(1)), Some(true), "the finished part gave its reserve back");
     let file = part(2);
     assert!(file.exists(), "the open part is on disk");
+    assert_eq!(tessera::egress::compact::is_compact(&file), Some(false), "the open part keeps its reserve");
     let uri = format!("file://{}", file.display());
     let decoded = decode_file(file.clone()).await.expect("the cut part decodes");
     let got = decoded.video_end_ms as i64;

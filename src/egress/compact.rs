@@ -208,6 +208,16 @@ pub fn compact(path: &Path) -> Result<Option<Compacted>, CompactError> {
     Ok(Some(Compacted { before, after }))
 }
 
+/// Whether the MP4 at `path` is compact: exactly `ftyp`, `moov`, `mdat`, in that order (`None`:
+/// not readable as boxes).
+pub fn is_compact(path: &Path) -> Option<bool> {
+    let mut f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let boxes = read_boxes(&mut f, len).ok()?;
+    let kinds: Vec<&[u8; 4]> = boxes.iter().map(|b| &b.kind).collect();
+    Some(kinds == [b"ftyp", b"moov", b"mdat"])
+}
+
 /// Deletes compaction copies a crash left in the recording folder `dir` (the parts themselves
 /// are whole either way). Returns how many.
 pub fn remove_leftovers(dir: &Path) -> usize {

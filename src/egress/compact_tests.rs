@@ -86,6 +86,7 @@ fn a_finished_part_shrinks_to_its_media_and_keeps_every_sample() {
     let d = dir();
     let part = d.join("part-0001.mp4");
     robust_part(&part, 8);
+    assert_eq!(is_compact(&part), Some(false), "a robust part has its reserve");
     let original = samples(&part);
     assert!(original[0].0 >= 230 && original[1].0 >= 360, "the part holds 8 s of both tracks: {original:?}");
     let duration = super::super::mp4::duration_ms(&part).expect("the robust part has a header");
@@ -100,6 +101,7 @@ fn a_finished_part_shrinks_to_its_media_and_keeps_every_sample() {
     let boxes = read_boxes(&mut f, after).expect("boxes");
     let kinds: Vec<&[u8; 4]> = boxes.iter().map(|b| &b.kind).collect();
     assert_eq!(kinds, [b"ftyp", b"moov", b"mdat"], "the header first, nothing free");
+    assert_eq!(is_compact(&part), Some(true));
     let media = boxes[2].size - boxes[2].header;
     assert!(after - media <= 16 * 1024, "{} bytes besides {media} of media (was {})", after - media, done.before);
     assert!(done.before > after + 8_000_000, "the reserve was given back: {} → {after}", done.before);
