@@ -101,7 +101,7 @@ fn layout(c: &mut Criterion) {
         tessera::layout::Layouts::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).expect("layouts.json");
     let ids: Vec<String> = (0..16).map(|i| format!("p{i}")).collect();
     let tiles: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let roles = tessera::layout::Roles { speaker: Some("p3"), pinned: None, screen: None };
+    let roles = tessera::layout::Roles { speaker: Some("p3"), ..Default::default() };
     let variant = layouts.variant("speaker", 16).expect("speaker layout");
     c.bench_function("place_speaker_16_tiles", |b| {
         b.iter(|| black_box(tessera::layout::place(variant, black_box(&tiles), &roles, 1280, 720)))

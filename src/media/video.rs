@@ -93,6 +93,15 @@ struct Tile {
     rect: Option<layout::Rect>,
     /// Whether its picture is cropped to fill `rect` (a grid cell) rather than fitted inside.
     fill: bool,
+    /// The picture its camera should send for its cell (see [`RoomVideo::camera_tiles`]).
+    camera: Option<(u32, u32)>,
+}
+
+/// The picture a cell needs: its own size, or, for a cell the picture is cropped to fill, the
+/// 16:9 picture that covers it.
+fn picture_for(cell: layout::Cell) -> (u32, u32) {
+    let (w, h) = (cell.rect.w.unsigned_abs(), cell.rect.h.unsigned_abs());
+    if cell.fill { (w.max(h * 16 / 9) & !1, h.max(w * 9 / 16) & !1) } else { (w, h) }
 }
 
 pub struct RoomVideo {
@@ -245,23 +254,30 @@ impl RoomVideo {
             .collect();
         let screen = c.screen.as_deref().map(screen_tile);
         let roles = Roles { speaker: c.speaker.as_deref(), pinned: c.pinned.as_deref(), screen: screen.as_deref(), no_video: &no_video };
-        let cells = match self.pipelines.layouts.variant(&c.layout, ids.len()) {
-            Some(v) => layout::place_cells(v, &ids, &roles, self.cfg.width, self.cfg.height),
-            None => layout::grid(ids.len(), self.cfg.width, self.cfg.height)
-                .into_iter()
-                .map(|rect| Some(layout::Cell { rect, fill: true }))
-                .collect(),
+        let variant = self.pipelines.layouts.variant(&c.layout, ids.len());
+        let (w, h) = (self.cfg.width, self.cfg.height);
+        let place = |roles: &Roles| match variant {
+            Some(v) => layout::place_cells(v, &ids, roles, w, h),
+            None => layout::grid(ids.len(), w, h).into_iter().map(|rect| Some(layout::Cell { rect, fill: true })).collect(),
         };
-        let cells: Vec<Option<layout::Cell>> =
-            self.tiles.iter().map(|t| ids.iter().position(|id| *id == t.id).and_then(|i| cells[i])).collect();
+        let cells = place(&roles);
+        // A camera not arrived yet is asked for the cell it will have once it has (not its name
+        // tile's): the layout again, with only the covered tiles without video.
+        let covered: Vec<&str> =
+            shown.iter().filter(|t| screen_owner(&t.id).is_none() && t.cover.is_some()).map(|t| t.id.as_str()).collect();
+        let camera_cells = if covered.len() < no_video.len() { place(&Roles { no_video: &covered, ..roles }) } else { cells.clone() };
+        let of = |cells: &[Option<layout::Cell>], t: &Tile| ids.iter().position(|id| *id == t.id).and_then(|i| cells[i]);
+        let cells: Vec<(Option<layout::Cell>, Option<layout::Cell>)> =
+            self.tiles.iter().map(|t| (of(&cells, t), of(&camera_cells, t))).collect();
         let mut placements = Vec::with_capacity(self.tiles.len() * 2);
         let mut borders = Vec::new();
-        for (t, cell) in self.tiles.iter_mut().zip(cells) {
+        for (t, (cell, camera_cell)) in self.tiles.iter_mut().zip(cells) {
             let rect = cell.map(|c| c.rect);
             // A shared screen is never cropped: every part of it may matter.
             let fill = cell.is_some_and(|c| c.fill) && screen_owner(&t.id).is_none();
             t.rect = rect;
             t.fill = fill;
+            t.camera = camera_cell.map(picture_for);
             let aspect = tile::crop_for(rect, fill);
             tile::fit(t.source.bin(), aspect);
             placements.push(Placement { pad: t.pad.clone(), rect, zorder: 1 });
@@ -308,15 +324,10 @@ impl RoomVideo {
     /// Each participant's camera tile: the size of picture it needs, or `None` while it is not
     /// drawn (left out of the layout) or covered by its placeholder (video muted by the host).
     /// A cell the picture is cropped to fill needs the 16:9 picture that covers it (a 426×360
-    /// grid cell is cut from 640×360).
+    /// grid cell is cut from 640×360); a camera that has not arrived yet is asked for the cell it
+    /// will have with video.
     pub fn camera_tiles(&self) -> impl Iterator<Item = (&str, Option<(u32, u32)>)> {
-        self.tiles.iter().filter(|t| screen_owner(&t.id).is_none()).map(|t| {
-            let size = t.rect.filter(|_| t.cover.is_none()).map(|r| {
-                let (w, h) = (r.w.unsigned_abs(), r.h.unsigned_abs());
-                if t.fill { (w.max(h * 16 / 9) & !1, h.max(w * 9 / 16) & !1) } else { (w, h) }
-            });
-            (t.id.as_str(), size)
-        })
+        self.tiles.iter().filter(|t| screen_owner(&t.id).is_none()).map(|t| (t.id.as_str(), t.camera.filter(|_| t.cover.is_none())))
     }
 
     /// Whether `id` sends video that is being decoded (not a placeholder).
@@ -342,6 +353,7 @@ impl RoomVideo {
             cover: None,
             rect: None,
             fill: false,
+            camera: None,
         });
         self.relayout();
         Ok(handle)
@@ -374,6 +386,7 @@ impl RoomVideo {
             cover: None,
             rect: None,
             fill: false,
+            camera: None,
         });
         self.relayout();
         Ok(())
@@ -385,10 +398,10 @@ impl RoomVideo {
         stage::copy_placement(&self.tiles[idx].pad, &pad);
         let name = self.tiles[idx].name.clone();
         let cover = self.tiles[idx].cover.take();
-        let (rect, fill) = (self.tiles[idx].rect, self.tiles[idx].fill);
+        let (rect, fill, camera) = (self.tiles[idx].rect, self.tiles[idx].fill, self.tiles[idx].camera);
         tile::fit(new.bin(), tile::crop_for(rect, fill));
-        let old =
-            std::mem::replace(&mut self.tiles[idx], Tile { id: id.into(), label: name.clone(), name, source: new, pad, cover, rect, fill });
+        let tile = Tile { id: id.into(), label: name.clone(), name, source: new, pad, cover, rect, fill, camera };
+        let old = std::mem::replace(&mut self.tiles[idx], tile);
         self.relayout();
         self.unlink_source(old.source.bin(), &old.pad);
         Ok(())

@@ -55,6 +55,7 @@ fn moving_tile(video: &mut RoomVideo) {
         cover: None,
         rect: None,
         fill: false,
+        camera: None,
     });
     video.relayout();
 }
