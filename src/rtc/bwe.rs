@@ -217,8 +217,10 @@ pub struct Controller {
     hold: Duration,
     trial_at: Option<Instant>,
     last_loss: Option<Instant>,
-    /// The latest loss report since the last move settled.
+    /// The latest loss report since the last move settled, and whether it came while a probe
+    /// ran or in its grace (then it is the probe's).
     loss: Option<f64>,
+    loss_in_probe: bool,
     loss_estimate: f64,
     probe: Option<Probe>,
     probe_failed_at: Option<Instant>,
@@ -260,6 +262,7 @@ impl Controller {
             trial_at: None,
             last_loss: None,
             loss: None,
+            loss_in_probe: false,
             loss_estimate: nominal[0] * 2.0,
             probe: None,
             probe_failed_at: None,
@@ -329,15 +332,22 @@ impl Controller {
             return None;
         }
         let settling = now.saturating_duration_since(self.last_change) < SETTLE;
+        let probing = self.probe.is_some() || self.probe_failed_at.is_some_and(|t| now.saturating_duration_since(t) < PROBE_GRACE);
         // A loss report counts from when it comes until the next, and not while the last move
         // settles (it describes the old rung); the loss-based estimate moves once per report.
+        // One that came while a probe ran or in its grace describes the probe's loss for as
+        // long as it is the latest (seen: a report of 33 % loss 0.8 s after a failed probe was
+        // still the latest 1.6 s after it, and paused a receiver the link carried on L2).
         if let Some((l, at)) = i.loss
             && Some(at) != self.last_loss
         {
             self.last_loss = Some(at);
+            self.loss_in_probe = probing;
             if at.saturating_duration_since(self.last_change) >= SETTLE {
                 self.loss = Some(l);
-                if l > LOSSY {
+                if probing {
+                    // The probe's: the loss-based estimate stays.
+                } else if l > LOSSY {
                     self.loss_estimate = i.sent_bps.max(self.nominal[2]) * (1.0 - 0.5 * l);
                 } else if l < 0.02 {
                     self.loss_estimate = (self.loss_estimate * 1.08).min(self.nominal[0] * 2.0);
@@ -350,11 +360,10 @@ impl Controller {
         // is back to what it carried).
         let since_move = now.saturating_duration_since(self.last_change);
         let nack_loss = i.nack_loss.filter(|_| since_move >= NACK_SETTLE);
-        let probing = self.probe.is_some() || self.probe_failed_at.is_some_and(|t| now.saturating_duration_since(t) < PROBE_GRACE);
         // Only receiver reports move a receiver down on loss: a receiver NACKs packets that are
         // merely late too (300 ms of jitter made 5 % loss look like 25 % and paused receivers),
         // while a report's fraction lost counts what never came.
-        let loss = self.loss.filter(|_| !probing);
+        let loss = self.loss.filter(|_| !probing && !self.loss_in_probe);
         let warming = now < self.remb_from;
         if let Some(r) = i.remb_bps {
             self.remb_peak = self.remb_peak.max(r);

@@ -436,3 +436,47 @@ fn a_standing_queue_pauses_the_last_rung_before_the_remb_says_so() {
     assert_eq!(step(&mut c, 10.5, 700_100, 200), None);
     assert_eq!(step(&mut c, 11.0, 700_200, 200), None, "not the last rung: the REMB and loss decide");
 }
+
+#[test]
+fn a_loss_report_that_came_in_a_probes_grace_stays_the_probes() {
+    // Recorded at 250 kbit/s (weak-link check): a probe from L2 failed on its queue; a receiver
+    // report of 33 % loss (the probe's) came 0.8 s later and was still the latest 1.6 s after
+    // the probe, past its grace: it paused a receiver that the link carried on L2.
+    let run = |report_after: f64| {
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        let mut c = Controller::new(t0, LADDER);
+        link(&mut c, t0, 0.0, 10.0, |_| 10_000_000.0);
+        link(&mut c, t0, 10.0, 4.0, |_| 300_000.0);
+        assert_eq!(c.rung(), Some(Rung::L2));
+        let mut t = 14.0;
+        while c.probe_started().is_none() {
+            assert!(t < 60.0, "a probe from L2 on a clear link");
+            link(&mut c, t0, t, 0.5, |_| 10_000_000.0);
+            t += 0.5;
+        }
+        assert_eq!(c.rung(), Some(Rung::L2), "the probe has not moved it yet");
+        let failed = t;
+        let mut decisions = Vec::new();
+        for k in 0..8 {
+            let now = failed + 0.5 * f64::from(k);
+            // Before the report: the last loss-free one; then the probe's, repeated as the latest.
+            let loss = if now < failed + report_after { (0.0, at(failed - 0.5)) } else { (0.33, at(failed + report_after)) };
+            let inputs = Inputs {
+                now: at(now),
+                remb_bps: Some(200_000),
+                loss: Some(loss),
+                sent_bps: 120_000.0,
+                nack_loss: None,
+                probe_failed: k == 0,
+                rtt: Some(Duration::from_millis(2)),
+                queue: None,
+            };
+            decisions.extend(c.update(&inputs).map(|d| (now - failed, d)));
+        }
+        decisions
+    };
+    assert_eq!(run(0.75), vec![], "the probe's loss moves nobody");
+    // The same report after the grace is the rung's: it moves the receiver.
+    assert!(!run(2.0).is_empty(), "a lossy report after the grace moves the receiver");
+}

@@ -61,7 +61,7 @@ import { launchChromium, newPage, joinAs } from './client-helpers.mjs';
 import { launchFirefox, processGroup } from './firefox.mjs';
 import {
   NS, SERVER_IP, CLIENT_IP, CONTROL_CLIENT_IP, cannotShape, setUpLink, tearDownLink, linksLeft, proxy,
-  installSampler, within, summarize, nominalFps, RUNGS, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  installSampler, within, summarize, nominalFps, RUNGS, settling, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
 } from './weak-link-common.mjs';
 
 /// Why this test cannot run here (null: it can).
@@ -239,14 +239,8 @@ test('a weak downlink moves its Firefox receiver to L2 at 250 kbit/s, where it k
       expect(moves.length === 0 && all?.heights.every((h) => h === RUNGS.L0.height), `unshaped: the weak receiver left L0 (${moves.map((m) => m.rung)}, heights ${all?.heights})`);
     } else if (p.fits) {
       // On the rung that fits within MOVE_WITHIN_MS, kept there, decoding once the switch is done.
-      const fitAt = p.fits.includes(rungAt(p.from)) ? p.from : moves.find((m) => p.fits.includes(m.rung))?.at;
-      p.movedMs = fitAt === undefined ? null : fitAt - p.from;
-      expect(p.movedMs !== null && p.movedMs <= MOVE_WITHIN_MS,
-        `${p.name}: ${p.movedMs === null ? 'never' : `only after ${p.movedMs} ms`} on a rung that fits (${p.fits}; limit ${MOVE_WITHIN_MS} ms)`);
+      const { fitAt, settled } = settling(p, moves, rungAt, { moveWithinMs: MOVE_WITHIN_MS, settleMs: SETTLE_MS, expect });
       if (fitAt !== undefined) {
-        const later = moves.filter((m) => m.at > fitAt);
-        expect(later.every((m) => p.fits.includes(m.rung)), `${p.name}: then moved to ${later.map((m) => `${m.rung} at ${((m.at - p.from) / 1000).toFixed(1)} s`)}`);
-        const settled = fitAt + SETTLE_MS;
         const rung = rungAt(settled);
         const s = summarize(weakSamples, settled, p.to);
         const nominal = +nominalFps(told, settled, p.to).toFixed(1);

@@ -41,7 +41,7 @@ import { startServer, waitUntil } from './server.mjs';
 import { CHROMIUM_BIN, chromiumArgs, launchChromium, newPage, joinAs, logText } from './client-helpers.mjs';
 import {
   NS, SERVER_IP, CLIENT_IP, cannotShape, setUpLink, tearDownLink, proxy, installSampler, within, summarize,
-  nominalFps, RUNGS, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  nominalFps, RUNGS, settling, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
 } from './weak-link-common.mjs';
 
 const reason = cannotShape();
@@ -124,7 +124,8 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
     } catch (e) {
       const seen = await logText(p.page).catch((err) => `(no log: ${err.message})`);
       const joins = server.log().split('\n').filter((l) => !l.includes('link report')).slice(-40).join('\n');
-      console.error(`${p.name} did not join; its page at ${p.page.url()} logged:\n${seen}\nthe server (no link reports):\n${joins}`);
+      const shown = await p.page.evaluate(() => ({ app: !!window.tessera, roomId: document.getElementById('room-id')?.value, name: document.getElementById('name')?.value, ready: document.readyState })).catch((err) => err.message);
+      console.error(`${p.name} did not join; its page at ${p.page.url()} logged:\n${seen}\nshows ${JSON.stringify(shown)}; its events:\n${p.events.join('\n')}\nthe server (no link reports):\n${joins}`);
       throw e;
     }
   };
@@ -178,14 +179,8 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
     } else if (p.fits) {
       // On a rung that fits within MOVE_WITHIN_MS (or there already), kept there, and smooth
       // once the switch is done.
-      const fitAt = p.fits.includes(rungAt(p.from)) ? p.from : moves.find((m) => p.fits.includes(m.rung))?.at;
-      p.movedMs = fitAt === undefined ? null : fitAt - p.from;
-      expect(p.movedMs !== null && p.movedMs <= MOVE_WITHIN_MS,
-        `${p.name}: ${p.movedMs === null ? 'never' : `only after ${p.movedMs} ms`} on a rung that fits (${p.fits}; limit ${MOVE_WITHIN_MS} ms)`);
+      const { fitAt, settled } = settling(p, moves, rungAt, { moveWithinMs: MOVE_WITHIN_MS, settleMs: SETTLE_MS, expect });
       if (fitAt !== undefined) {
-        const later = moves.filter((m) => m.at > fitAt);
-        expect(later.every((m) => p.fits.includes(m.rung)), `${p.name}: then moved to ${later.map((m) => `${m.rung} at ${((m.at - p.from) / 1000).toFixed(1)} s`)}`);
-        const settled = fitAt + SETTLE_MS;
         const rung = rungAt(settled);
         const s = summarize(weakSamples, settled, p.to);
         p.settled = { rung, ...s };
