@@ -48,6 +48,10 @@ pub const WARMUP: Duration = Duration::from_secs(5);
 pub const SETTLE: Duration = Duration::from_millis(1500);
 pub const BASE_HOLD: Duration = Duration::from_secs(2);
 pub const MAX_HOLD: Duration = Duration::from_secs(6);
+/// After a move down the link has just fallen: no probe this long after it (a probe 3.5 s
+/// after a fall from L0 to 250 kbit/s met the old rung's queue still draining, failed at
+/// 104 ms of queue, and froze Firefox's picture for 0.9 s until a keyframe).
+pub const DOWN_HOLD: Duration = Duration::from_secs(5);
 /// The longest hold after failed probes of copies (each may cost the odd original packet);
 /// paused, probes are padding and cost the picture nothing, so [`MAX_HOLD`] bounds them.
 pub const MAX_PROBE_HOLD: Duration = Duration::from_secs(12);
@@ -224,6 +228,8 @@ pub struct Controller {
     loss_estimate: f64,
     probe: Option<Probe>,
     probe_failed_at: Option<Instant>,
+    /// The last move down (bandwidth or loss).
+    fell_at: Option<Instant>,
 }
 
 /// The worse (cheaper) of two rung choices; `None` (no video) wins.
@@ -266,6 +272,7 @@ impl Controller {
             loss_estimate: nominal[0] * 2.0,
             probe: None,
             probe_failed_at: None,
+            fell_at: None,
         }
     }
 
@@ -418,7 +425,13 @@ impl Controller {
         // Firefox's REMB at 43-60 kbit/s for 15 s after a failed probe, while 120 arrived with
         // no queue, kept the receiver from probing back up).
         match i.queue {
-            Some(q) if q < QUEUE_CLEAR && !probing => {
+            // A probe's own queue is judged by the probe (its session stops it at 40 ms): the
+            // path stays clear as it was when the probe began. (Clearing it here made a low
+            // REMB congestion on the probe's first tick, which ended it: Firefox's REMB, rising
+            // slowly from 84 kbit/s after a 250 kbit/s spell, ended every probe, and the
+            // receiver stayed on L2 for 20 s of an unshaped link.)
+            Some(_) if probing => {}
+            Some(q) if q < QUEUE_CLEAR => {
                 self.clear_since.get_or_insert(now);
             }
             Some(_) => self.clear_since = None,
@@ -511,6 +524,7 @@ impl Controller {
                 self.hold = (self.hold * 2).min(MAX_HOLD);
             }
             self.trial_at = None;
+            self.fell_at = Some(now);
             self.moved(now);
             self.ramping = false;
             let reason = if lossy { Reason::Loss } else { Reason::Bandwidth };
@@ -544,7 +558,8 @@ impl Controller {
         // Up only where the cap lets the move show.
         let capped = |n: Rung| self.cap.is_none_or(|cap| n < cap);
         let next = next.filter(|n| !capped(*n))?;
-        if settling || !held || !room_up {
+        let fallen = self.fell_at.is_some_and(|t| now.saturating_duration_since(t) < DOWN_HOLD);
+        if settling || !held || !room_up || fallen {
             return None;
         }
         self.probe = Some(Probe { target: next, step_from: now, best: None, started: now });

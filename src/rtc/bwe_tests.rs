@@ -356,7 +356,9 @@ fn a_queue_measured_on_the_path_pauses_a_collapsed_link_without_waiting_for_the_
 #[test]
 fn a_clear_path_outranks_a_low_remb_for_probing() {
     // After a failed probe Firefox's REMB sat at 43-60 kbit/s, rising slowly, while 120 arrived:
-    // with the queue meter saying there is no queue, the receiver probes again after its hold.
+    // with the queue meter saying there is no queue, the receiver probes again after its hold,
+    // and the probe (which nothing fails here) is not ended by that same low REMB: it moves
+    // the receiver up (seen: every probe ended on its first tick, 20 s on L2 of an unshaped link).
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
     let run = |queue: Option<Duration>| {
@@ -366,10 +368,11 @@ fn a_clear_path_outranks_a_low_remb_for_probing() {
         }
         tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1);
         assert_eq!(c.rung(), Some(Rung::L2));
-        for k in 0..16 {
+        let (mut probed, mut moved) = (None, None);
+        for k in 0..30 {
             let t = 10.5 + 0.5 * f64::from(k);
             let remb = 45_000 + 1_000 * u64::from(k as u8);
-            c.update(&Inputs {
+            let d = c.update(&Inputs {
                 now: at(t),
                 remb_bps: Some(remb),
                 loss: Some((0.0, at(t.floor()))),
@@ -379,15 +382,25 @@ fn a_clear_path_outranks_a_low_remb_for_probing() {
                 rtt: None,
                 queue,
             });
-            if c.probe_started().is_some() {
-                return Some(t);
+            if probed.is_none() && c.probe_started().is_some() {
+                probed = Some(t);
+            }
+            if let Some(d) = d {
+                moved = Some((t, d));
+                break;
             }
         }
-        None
+        (probed, moved)
     };
-    assert_eq!(run(None), None, "without a queue meter the low REMB holds it");
-    let t = run(Some(Duration::from_millis(3))).expect("probes with a clear path");
-    assert!(t <= 15.0, "{t}");
+    assert_eq!(run(None), (None, None), "without a queue meter the low REMB holds it");
+    let (probed, moved) = run(Some(Duration::from_millis(3)));
+    let t = probed.expect("probes with a clear path");
+    // Not before DOWN_HOLD after the fall at 10 s (the old rung's queue may still drain).
+    assert!(t >= 10.0 + DOWN_HOLD.as_secs_f64() && t <= 15.5, "{t}");
+    let (m, d) = moved.expect("the probe moves it up");
+    // (Nothing fails it: it holds L1, then L0, and moves the receiver to the best it held.)
+    assert_eq!((d.rung, d.reason), (Some(Rung::L0), Reason::Probe), "at {m}");
+    assert!(m - t <= 4.0, "the probe's two steps took {} s", m - t);
 }
 
 #[test]
