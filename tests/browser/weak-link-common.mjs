@@ -419,3 +419,46 @@ export function settling(p, moves, rungAt, { moveWithinMs, settleMs, expect }) {
   const lastStep = Math.max(fitAt, ...moves.filter((m) => m.at <= p.from + moveWithinMs).map((m) => m.at));
   return { fitAt, settled: lastStep + settleMs };
 }
+
+/// The issue's bounds, shared by both checks: how soon after the link changes the receiver
+/// must be on a rung that fits (or be told paused); from its last step down to the first frame
+/// of the new rung (the switch waits for that rung's keyframe, which the move asks for, served
+/// within about 0.5 s); the longest freeze once settled; the most audio concealed over a shaped
+/// phase where video fits; how soon it is back on L0 once unshaped.
+export const MOVE_WITHIN_MS = 5000;
+export const SETTLE_MS = 3000;
+export const MAX_FREEZE_MS = 500;
+export const MAX_CONCEALED_PCT = 2;
+export const BACK_TO_L0_WITHIN_MS = 15000;
+
+/// The checks every phase shares: unshaped at first, the weak receiver stays on L0; in a phase
+/// where video fits, it settles (see `settling`) and its summary from then on is returned with
+/// the rung it settled on and that rung's frame rate (printed as a diagnostic). Returns null
+/// where there is nothing settled to judge.
+export function judgeSettled(t, { i, p, moves, all, told, rungAt, weakSamples, expect }) {
+  if (i === 0) {
+    expect(moves.length === 0 && all?.heights.every((h) => h === RUNGS.L0.height), `unshaped: the weak receiver left L0 (${moves.map((m) => m.rung)}, heights ${all?.heights})`);
+    return null;
+  }
+  if (!p.fits) return null;
+  const { fitAt, settled } = settling(p, moves, rungAt, { moveWithinMs: MOVE_WITHIN_MS, settleMs: SETTLE_MS, expect });
+  if (fitAt === undefined) return null;
+  const rung = rungAt(settled);
+  const s = summarize(weakSamples, settled, p.to);
+  const nominal = +nominalFps(told, settled, p.to).toFixed(1);
+  p.settled = { rung, nominalFps: nominal, ...s };
+  t.diagnostic(`  weak, settled on ${rung} (from ${((settled - p.from) / 1000).toFixed(1)} s; the rung's ${nominal} fps): ${JSON.stringify(s)}`);
+  expect(s && s.heights.every((h) => p.fits.some((r) => RUNGS[r].height === h)), `${p.name}: settled, decoded heights ${s?.heights}`);
+  return { rung, s, nominal };
+}
+
+/// Unshaped again (phase `p`): the weak receiver is back on L0 within BACK_TO_L0_WITHIN_MS and
+/// its last decoded frame is L0's. Sets `p.movedMs`.
+export function judgeBack({ p, moves, weakSamples, expect }) {
+  const back = moves.find((m) => m.rung === 'L0');
+  p.movedMs = back ? back.at - p.from : null;
+  expect(p.movedMs !== null && p.movedMs <= BACK_TO_L0_WITHIN_MS,
+    `${p.name}: ${p.movedMs === null ? `not back on L0 in ${(p.ms / 1000).toFixed(0)} s` : `back on L0 only after ${p.movedMs} ms`} (limit ${BACK_TO_L0_WITHIN_MS} ms)`);
+  const last = within(weakSamples, p.from, p.to).at(-1);
+  expect(last?.height === RUNGS.L0.height, `${p.name}: the weak page's last decoded frame is ${last?.height} lines high`);
+}

@@ -19,15 +19,20 @@
 // Runs only as root in a loopback-only network namespace (scripts/test.sh runs the browser tests
 // in one: `unshare -n`), where it may add namespaces, links and qdiscs of its own; elsewhere it
 // skips and says why. To run it alone:
-//   unshare -n bash -c 'ip link set lo up && cd tests/browser && node --test weak-link.test.mjs'
-// In `make test` since 2026-12-07, after 10 passing runs in a row (the check alone, load 5.5-9.3
-// on 2 cores: the server's debug build, two Chromiums and the load generator): 500 kbit/s on a
-// fitting rung at 0.6-2.0 s; 250 kbit/s at 14.7-15.2 fps, the longest freeze once settled
-// 451 ms (0-335 ms in most runs); 80 kbit/s paused at 1.3-1.9 s, audio concealed 2.1-3.4 %;
-// unshaped again, L0 at 7.5-9.2 s. The failures before that were the check's own (Chromium
-// failing the page's scripts with ERR_NETWORK_CHANGED when the veth's IPv6 address appeared;
-// a freeze that began before the settle point counted whole) and one of the controller's (a
-// probe's loss report, still the latest after the probe's grace, paused the receiver).
+//   unshare -n bash -c 'ip link set lo up && cd tests/browser && node --test weak-link.check.mjs'
+// Not in `make test` yet (named .check.mjs): 11 of the 12 runs after this session's fixes passed
+// (2026-12-07; the check alone, load 5-9 on 2 cores: the server's debug build, two Chromiums and
+// the load generator): 500 kbit/s on a fitting rung at 0.6-2.1 s; 250 kbit/s at 14.7-15.2 fps;
+// 80 kbit/s paused at 1.3-1.9 s, audio concealed 2.1-3.4 %; unshaped again, L0 at 7.5-9.2 s. But
+// the longest freeze once settled at 250 kbit/s is too close to its bound: 0 in four runs,
+// 250-451 ms in six, 521 ms in the failed one, each time right after a failed probe toward L1
+// (its copies fill the 5.5 kB tbf queue before the queue meter's 40 ms stops it, and the next
+// keyframe burst overflows it: 17-37 NACKed packets, a repair keyframe, two or three freezes).
+// Failed probes must cost less before this can run in `make test` (issue 23 stays open). The
+// failures before the fixes were the check's own (Chromium failing the page's scripts with
+// ERR_NETWORK_CHANGED when the veth's IPv6 address appeared; a freeze that began before the
+// settle point counted whole) and the controller's (a probe's loss report, still the latest
+// after the probe's grace, paused the receiver).
 // (WEAK_LINK_DUMP=file.json also writes every sample, rung message and the server's log.)
 // The link, the sampler, the summaries and the checks of the other receivers are in
 // weak-link-common.mjs, shared with the Firefox variant (weak-link-firefox.check.mjs).
@@ -40,8 +45,9 @@ import { chromium } from 'playwright-core';
 import { startServer, waitUntil } from './server.mjs';
 import { CHROMIUM_BIN, chromiumArgs, launchChromium, newPage, joinAs, logText } from './client-helpers.mjs';
 import {
-  NS, SERVER_IP, CLIENT_IP, cannotShape, setUpLink, tearDownLink, proxy, installSampler, within, summarize,
-  nominalFps, RUNGS, settling, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  NS, SERVER_IP, CLIENT_IP, cannotShape, setUpLink, tearDownLink, proxy, installSampler,
+  startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  MOVE_WITHIN_MS, MAX_FREEZE_MS, MAX_CONCEALED_PCT, judgeSettled, judgeBack,
 } from './weak-link-common.mjs';
 
 const reason = cannotShape();
@@ -94,19 +100,11 @@ const PHASES = [
   { name: '80 kbit/s', kbit: 80, ms: 20000 },
   { name: 'unshaped again', kbit: null, ms: 20000 },
 ];
-// How soon after the link changes the receiver must be on a rung that fits, and be told paused.
-const MOVE_WITHIN_MS = 5000;
-// From the move to the first frame of the new rung: the switch waits for that rung's keyframe,
-// which the move asks for (a keyframe request is served within about 0.5 s).
-const SETTLE_MS = 3000;
-// The longest freeze allowed once settled, the least frame rate (of the rung's), the most audio
-// concealment (share of samples) over a phase: at 500 and 250 kbit/s, and at 80 kbit/s.
-const MAX_FREEZE_MS = 500;
+// The bounds (weak-link-common.mjs), and: the least and most frame rate once settled (of the
+// rung's), the most audio concealment (share of samples) over the 80 kbit/s phase.
 const MIN_FPS_SHARE = 0.8;
 const MAX_FPS_SHARE = 1.2;
-const MAX_CONCEALED_PCT = 2;
 const MAX_CONCEALED_PCT_AUDIO_ONLY = 5;
-const BACK_TO_L0_WITHIN_MS = 15000;
 
 test('a weak downlink moves its Chromium receiver down the ladder and pauses its video at 80 kbit/s, smoothly, and brings it back to L0; the others keep L0', { timeout: 300000 }, async (t) => {
   if (reason) { t.skip(reason); return; }
@@ -174,25 +172,17 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
   for (const [i, p] of phases.entries()) {
     const { moves, all, others } = reportPhase(t, { p, told, weakSamples, otherSamples, views, metricsSeen, server, expect });
 
-    if (i === 0) {
-      expect(moves.length === 0 && all?.heights.every((h) => h === RUNGS.L0.height), `unshaped: the weak receiver left L0 (${moves.map((m) => m.rung)}, heights ${all?.heights})`);
-    } else if (p.fits) {
-      // On a rung that fits within MOVE_WITHIN_MS (or there already), kept there, and smooth
-      // once the switch is done.
-      const { fitAt, settled } = settling(p, moves, rungAt, { moveWithinMs: MOVE_WITHIN_MS, settleMs: SETTLE_MS, expect });
-      if (fitAt !== undefined) {
-        const rung = rungAt(settled);
-        const s = summarize(weakSamples, settled, p.to);
-        p.settled = { rung, ...s };
-        t.diagnostic(`  weak, settled on ${rung} (from ${((settled - p.from) / 1000).toFixed(1)} s): ${JSON.stringify(s)}`);
+    const settled = judgeSettled(t, { i, p, moves, all, told, rungAt, weakSamples, expect });
+    if (i === 0) continue; // judged by judgeSettled: stays on L0
+    if (p.fits) {
+      if (settled) {
+        const { rung, s, nominal } = settled;
         // The rung's own frame rate, give or take a fifth (L2 at 15 fps is half L1's bitrate
         // per frame: a rung at the wrong rate costs the link what the test shaped it for).
-        const nominal = +nominalFps(told, settled, p.to).toFixed(1);
         expect(s && s.fps >= MIN_FPS_SHARE * nominal && s.fps <= MAX_FPS_SHARE * nominal,
           `${p.name}: settled (on ${rung}), decoded ${s?.fps} fps (the rung's ${nominal}: ${(MIN_FPS_SHARE * nominal).toFixed(1)} to ${(MAX_FPS_SHARE * nominal).toFixed(1)})`);
         expect(s && s.longestFreezeMs <= MAX_FREEZE_MS,
           `${p.name}: settled, a freeze of ${s?.longestFreezeMs} ms (Chromium's freezes: ${s?.freezes}, ${s?.freezesMs} ms in all; longest stall sampled ${s?.stallMs} ms)`);
-        expect(s && s.heights.every((h) => p.fits.some((r) => RUNGS[r].height === h)), `${p.name}: settled, decoded heights ${s?.heights}`);
       }
       expect(all && all.concealedPct <= MAX_CONCEALED_PCT,
         `${p.name}: audio concealed ${all?.concealedPct} % (most ${MAX_CONCEALED_PCT} %; the loopback page: ${others?.concealedPct} %)`);
@@ -204,12 +194,7 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
       expect(all && all.concealedPct <= MAX_CONCEALED_PCT_AUDIO_ONLY,
         `${p.name}: audio concealed ${all?.concealedPct} % (most ${MAX_CONCEALED_PCT_AUDIO_ONLY} %; the loopback page: ${others?.concealedPct} %)`);
     } else {
-      const back = moves.find((m) => m.rung === 'L0');
-      p.movedMs = back ? back.at - p.from : null;
-      expect(p.movedMs !== null && p.movedMs <= BACK_TO_L0_WITHIN_MS,
-        `${p.name}: ${p.movedMs === null ? `not back on L0 in ${(p.ms / 1000).toFixed(0)} s` : `back on L0 only after ${p.movedMs} ms`} (limit ${BACK_TO_L0_WITHIN_MS} ms)`);
-      const last = within(weakSamples, p.from, p.to).at(-1);
-      expect(last?.height === RUNGS.L0.height, `${p.name}: the weak page's last decoded frame is ${last?.height} lines high`);
+      judgeBack({ p, moves, weakSamples, expect });
     }
   }
   if (process.env.WEAK_LINK_DUMP) {
