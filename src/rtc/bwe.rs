@@ -16,15 +16,18 @@
 //!   [`FROZEN_REMB`] over loss-free video is no estimate at all.
 //! - **Up carefully, by probing.** A receiver cannot report more than 1.5× what it receives
 //!   (REMB's own clamp), so a REMB never shows room for the next rung. After [`BASE_HOLD`]
-//!   without any sign of congestion (and a REMB, if fresh, at least [`HEADROOM`] × what we
-//!   send), the controller *probes*: it asks for [`Controller::probe_bps`] of extra bytes
+//!   without any sign of congestion, not within [`DOWN_HOLD`] of a move down, and with a REMB,
+//!   if fresh, at least [`HEADROOM`] × what we send (or a clear path: the queue meter under
+//!   [`QUEUE_CLEAR`] for [`CLEAR_FOR`], which holds while the probe runs), the controller *probes*: it asks for [`Controller::probe_bps`] of extra bytes
 //!   (copies of packets already sent, see `ladder::Receiver::probe`), ramped over
 //!   [`PROBE_RAMP`] up to what the next rung needs ([`PROBE_NEED`] × its bitrate), held for
 //!   [`PROBE_STEP`]. A probe fails at the first signs of loss (the session stops it within a
 //!   round trip when originals get NACKed): the receiver stays, the hold doubles (at most
 //!   [`MAX_HOLD`]). A step that holds goes on to the rung above; the receiver then moves to the
-//!   best rung probed. The picture never freezes for a probe: only copies can be lost beside
-//!   the odd original, which is resent.
+//!   best rung probed. Loss reported while a probe runs or in its [`PROBE_GRACE`] is the
+//!   probe's for as long as that report is the latest. A failed probe costs copies and the odd
+//!   original, resent within the budget (at 250 kbit/s with a shallow queue the next keyframe's
+//!   burst can overflow the probe's queue: a few hundred ms of freeze, see issue 23).
 //! - **Back from a pause by a probe too**, of padding-only packets up to L2's need (not
 //!   further: they are small and many); then up the ladder by probes of copies. After any
 //!   move up, loss within [`TRIAL`] moves back down and doubles the hold.
