@@ -184,14 +184,22 @@ fn remb_is_not_trusted_while_warming_up() {
 }
 
 /// A controller that started on a good link (10 s of L0) and was moved to L2 by a 40 % loss
-/// report at 10 s, then held there 5 s by a live REMB without headroom: at 15 s, on L2.
-fn settled_on_l2(t0: Instant) -> Controller {
+/// report at 10 s.
+fn dropped_to_l2(t0: Instant) -> Controller {
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
     let mut c = Controller::new(t0, LADDER);
     for k in 0..20 {
         tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
     }
     assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    c
+}
+
+/// A controller that started on a good link (10 s of L0) and was moved to L2 by a 40 % loss
+/// report at 10 s, then held there 5 s by a live REMB without headroom: at 15 s, on L2.
+fn settled_on_l2(t0: Instant) -> Controller {
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = dropped_to_l2(t0);
     for k in 0..10 {
         let d = tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
         assert_eq!(d, None, "no probe: no headroom");
@@ -297,11 +305,7 @@ fn a_frozen_remb_does_not_keep_the_receiver_down() {
     // while Chromium's REMB held 71687 bit/s for the rest of the run.
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
-    let mut c = Controller::new(t0, LADDER);
-    for k in 0..20 {
-        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-    }
-    assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    let mut c = dropped_to_l2(t0);
     // A REMB that moves (71-75 kbit/s, under what arrives yet over half of it) holds it there...
     for k in 0..20 {
         let t = 10.5 + 0.5 * f64::from(k);
@@ -325,11 +329,7 @@ fn a_frozen_remb_does_not_keep_the_receiver_down() {
 fn a_queue_measured_on_the_path_pauses_a_collapsed_link_without_waiting_for_the_round_trip() {
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
-    let mut c = Controller::new(t0, LADDER);
-    for k in 0..20 {
-        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-    }
-    assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    let mut c = dropped_to_l2(t0);
     for k in 0..10 {
         tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
     }
@@ -362,12 +362,7 @@ fn a_clear_path_outranks_a_low_remb_for_probing() {
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
     let run = |queue: Option<Duration>| {
-        let mut c = Controller::new(t0, LADDER);
-        for k in 0..20 {
-            tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-        }
-        tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1);
-        assert_eq!(c.rung(), Some(Rung::L2));
+        let mut c = dropped_to_l2(t0);
         let (mut probed, mut moved) = (None, None);
         for k in 0..30 {
             let t = 10.5 + 0.5 * f64::from(k);
