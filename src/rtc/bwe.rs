@@ -55,6 +55,10 @@ pub const MAX_HOLD: Duration = Duration::from_secs(6);
 /// after a fall from L0 to 250 kbit/s met the old rung's queue still draining, failed at
 /// 104 ms of queue, and froze Firefox's picture for 0.9 s until a keyframe).
 pub const DOWN_HOLD: Duration = Duration::from_secs(5);
+/// A REMB this many times the one the last failed probe began with resets the hold to
+/// [`BASE_HOLD`]: the link got better. (Not the REMB at the failure: the probe's own queue
+/// lowers it, and its recovery on the same link is no news.)
+pub const REMB_RISE: f64 = 1.5;
 /// The longest hold after failed probes of copies (each may cost the odd original packet);
 /// paused, probes are padding and cost the picture nothing, so [`MAX_HOLD`] bounds them.
 pub const MAX_PROBE_HOLD: Duration = Duration::from_secs(12);
@@ -187,6 +191,8 @@ struct Probe {
     step_from: Instant,
     best: Option<Rung>,
     started: Instant,
+    /// The REMB when the probe began (before its own queue could lower it).
+    remb: Option<u64>,
 }
 
 pub struct Controller {
@@ -233,6 +239,8 @@ pub struct Controller {
     probe_failed_at: Option<Instant>,
     /// The last move down (bandwidth or loss).
     fell_at: Option<Instant>,
+    /// The REMB when the last failed probe began (see [`REMB_RISE`]).
+    failed_remb: Option<u64>,
 }
 
 /// The worse (cheaper) of two rung choices; `None` (no video) wins.
@@ -276,6 +284,7 @@ impl Controller {
             probe: None,
             probe_failed_at: None,
             fell_at: None,
+            failed_remb: None,
         }
     }
 
@@ -547,6 +556,15 @@ impl Controller {
             self.trial_at = None;
             self.hold = BASE_HOLD;
         }
+        // A REMB that rose well above the one a failed probe began with says the link got better:
+        // the wait that failed probes doubled starts over (seen: Firefox's rose from 78 to
+        // 220 kbit/s on an unshaped link while a 12 s hold kept it on L2 for 15.6 s).
+        if let (Some(failed), Some(r)) = (self.failed_remb, i.remb_bps.filter(|_| !warming))
+            && r as f64 >= REMB_RISE * failed as f64
+        {
+            self.hold = BASE_HOLD;
+            self.failed_remb = None;
+        }
         let held = self.good_since.is_some_and(|g| now.saturating_duration_since(g) >= self.hold);
         let next = match self.chosen {
             None => Some(Rung::L2),
@@ -565,7 +583,7 @@ impl Controller {
         if settling || !held || !room_up || fallen {
             return None;
         }
-        self.probe = Some(Probe { target: next, step_from: now, best: None, started: now });
+        self.probe = Some(Probe { target: next, step_from: now, best: None, started: now, remb: i.remb_bps });
         None
     }
 
@@ -582,6 +600,7 @@ impl Controller {
             self.hold = (self.hold * 2).min(most);
             self.good_since = None;
             self.probe_failed_at = Some(now);
+            self.failed_remb = p.remb;
             return None;
         }
         let wait = PROBE_STEP + self.rtt.unwrap_or(MAX_PROBE_WAIT).min(MAX_PROBE_WAIT);

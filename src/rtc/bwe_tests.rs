@@ -488,3 +488,53 @@ fn a_loss_report_that_came_in_a_probes_grace_stays_the_probes() {
     // The same report after the grace is the rung's: it moves the receiver.
     assert!(!run(2.0).is_empty(), "a lossy report after the grace moves the receiver");
 }
+
+#[test]
+fn a_remb_rising_well_above_a_failed_probes_starts_the_wait_over() {
+    // Recorded with Firefox: probes toward L1 failed at 250 kbit/s and doubled the wait to 12 s;
+    // unshaped again, its REMB rose from 78 to 220 kbit/s, yet the next probe waited the 12 s.
+    let run = |rise_bps_per_s: f64| {
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        let mut c = dropped_to_l2(t0);
+        let (mut t, mut failures, mut last_failure) = (10.5, 0, 0.0);
+        let mut probe_after_last = None;
+        while t < 80.0 {
+            let probing = c.probe_started().is_some();
+            // The probe's own queue lowers the REMB on the tick it fails (its recovery to where
+            // it was is no news about the link).
+            let remb = match (probing, failures) {
+                (true, 0..3) => 50_000.0,
+                (_, 0..3) => 80_000.0,
+                _ => 80_000.0 + rise_bps_per_s * (t - last_failure),
+            };
+            c.update(&Inputs {
+                now: at(t),
+                remb_bps: Some(remb as u64),
+                loss: Some((0.0, at(t.floor()))),
+                sent_bps: 120_000.0,
+                nack_loss: None,
+                // Each probe of the first three fails on its first tick; the path is clear.
+                probe_failed: probing && failures < 3,
+                rtt: None,
+                queue: Some(Duration::from_millis(3)),
+            });
+            if probing && failures < 3 {
+                failures += 1;
+                last_failure = t;
+            } else if failures == 3 && c.probe_started().is_some() {
+                probe_after_last = Some(t - last_failure);
+                break;
+            }
+            t += 0.5;
+        }
+        assert_eq!(failures, 3, "three probes failed");
+        probe_after_last
+    };
+    // A REMB back where it was before the probes: the doubled wait holds (12 s).
+    assert!(run(0.0).is_some_and(|s| s >= MAX_PROBE_HOLD.as_secs_f64()), "{:?}", run(0.0));
+    // A REMB rising 10 kbit/s each second reaches 1.5× the failed probe's in 4 s: the wait
+    // starts over, and the next probe comes long before 12 s.
+    let s = run(10_000.0).expect("a probe");
+    assert!(s <= 7.0, "the next probe {s} s after the last failure");
+}

@@ -162,6 +162,9 @@ export function installSampler() {
       if (r.kind === 'video') {
         Object.assign(s, {
           framesDecoded: r.framesDecoded ?? 0, keyFramesDecoded: r.keyFramesDecoded ?? 0,
+          // Assembled by the jitter buffer vs decoded: a stall with frames still received is
+          // the decoder's (a reference missing), one without is the network's or the buffer's.
+          framesReceived: r.framesReceived ?? 0, framesDropped: r.framesDropped ?? 0,
           width: r.frameWidth ?? 0, height: r.frameHeight ?? 0,
           freezeCount: r.freezeCount ?? 0, freezesMs: (r.totalFreezesDuration ?? 0) * 1000,
           videoBytes: r.bytesReceived ?? 0, videoLost: r.packetsLost ?? 0, videoPackets: r.packetsReceived ?? 0,
@@ -209,6 +212,8 @@ export function summarize(samples, from, to) {
     fps: +((b.framesDecoded - a.framesDecoded) / secs).toFixed(1),
     frames: b.framesDecoded - a.framesDecoded,
     stallMs: stall,
+    framesReceived: (b.framesReceived ?? 0) - (a.framesReceived ?? 0),
+    framesDropped: (b.framesDropped ?? 0) - (a.framesDropped ?? 0),
     longestFreezeMs: Math.round(longestFreeze),
     freezes: b.freezeCount - a.freezeCount,
     freezesMs: Math.round(b.freezesMs - a.freezesMs),
