@@ -16,15 +16,18 @@
 //!   [`FROZEN_REMB`] over loss-free video is no estimate at all.
 //! - **Up carefully, by probing.** A receiver cannot report more than 1.5× what it receives
 //!   (REMB's own clamp), so a REMB never shows room for the next rung. After [`BASE_HOLD`]
-//!   without any sign of congestion (and a REMB, if fresh, at least [`HEADROOM`] × what we
-//!   send), the controller *probes*: it asks for [`Controller::probe_bps`] of extra bytes
+//!   without any sign of congestion, not within [`DOWN_HOLD`] of a move down, and with a REMB,
+//!   if fresh, at least [`HEADROOM`] × what we send (or a clear path: the queue meter under
+//!   [`QUEUE_CLEAR`] for [`CLEAR_FOR`], which holds while the probe runs), the controller *probes*: it asks for [`Controller::probe_bps`] of extra bytes
 //!   (copies of packets already sent, see `ladder::Receiver::probe`), ramped over
 //!   [`PROBE_RAMP`] up to what the next rung needs ([`PROBE_NEED`] × its bitrate), held for
 //!   [`PROBE_STEP`]. A probe fails at the first signs of loss (the session stops it within a
 //!   round trip when originals get NACKed): the receiver stays, the hold doubles (at most
 //!   [`MAX_HOLD`]). A step that holds goes on to the rung above; the receiver then moves to the
-//!   best rung probed. The picture never freezes for a probe: only copies can be lost beside
-//!   the odd original, which is resent.
+//!   best rung probed. Loss reported while a probe runs or in its [`PROBE_GRACE`] is the
+//!   probe's for as long as that report is the latest. A failed probe costs copies and the odd
+//!   original, resent within the budget (at 250 kbit/s with a shallow queue the next keyframe's
+//!   burst can overflow the probe's queue: a few hundred ms of freeze, see issue 23).
 //! - **Back from a pause by a probe too**, of padding-only packets up to L2's need (not
 //!   further: they are small and many); then up the ladder by probes of copies. After any
 //!   move up, loss within [`TRIAL`] moves back down and doubles the hold.
@@ -48,6 +51,14 @@ pub const WARMUP: Duration = Duration::from_secs(5);
 pub const SETTLE: Duration = Duration::from_millis(1500);
 pub const BASE_HOLD: Duration = Duration::from_secs(2);
 pub const MAX_HOLD: Duration = Duration::from_secs(6);
+/// After a move down the link has just fallen: no probe this long after it (a probe 3.5 s
+/// after a fall from L0 to 250 kbit/s met the old rung's queue still draining, failed at
+/// 104 ms of queue, and froze Firefox's picture for 0.9 s until a keyframe).
+pub const DOWN_HOLD: Duration = Duration::from_secs(5);
+/// A REMB this many times the one the last failed probe began with resets the hold to
+/// [`BASE_HOLD`]: the link got better. (Not the REMB at the failure: the probe's own queue
+/// lowers it, and its recovery on the same link is no news.)
+pub const REMB_RISE: f64 = 1.5;
 /// The longest hold after failed probes of copies (each may cost the odd original packet);
 /// paused, probes are padding and cost the picture nothing, so [`MAX_HOLD`] bounds them.
 pub const MAX_PROBE_HOLD: Duration = Duration::from_secs(12);
@@ -180,6 +191,8 @@ struct Probe {
     step_from: Instant,
     best: Option<Rung>,
     started: Instant,
+    /// The REMB when the probe began (before its own queue could lower it).
+    remb: Option<u64>,
 }
 
 pub struct Controller {
@@ -217,11 +230,17 @@ pub struct Controller {
     hold: Duration,
     trial_at: Option<Instant>,
     last_loss: Option<Instant>,
-    /// The latest loss report since the last move settled.
+    /// The latest loss report since the last move settled, and whether it came while a probe
+    /// ran or in its grace (then it is the probe's).
     loss: Option<f64>,
+    loss_in_probe: bool,
     loss_estimate: f64,
     probe: Option<Probe>,
     probe_failed_at: Option<Instant>,
+    /// The last move down (bandwidth or loss).
+    fell_at: Option<Instant>,
+    /// The REMB when the last failed probe began (see [`REMB_RISE`]).
+    failed_remb: Option<u64>,
 }
 
 /// The worse (cheaper) of two rung choices; `None` (no video) wins.
@@ -260,9 +279,12 @@ impl Controller {
             trial_at: None,
             last_loss: None,
             loss: None,
+            loss_in_probe: false,
             loss_estimate: nominal[0] * 2.0,
             probe: None,
             probe_failed_at: None,
+            fell_at: None,
+            failed_remb: None,
         }
     }
 
@@ -329,15 +351,22 @@ impl Controller {
             return None;
         }
         let settling = now.saturating_duration_since(self.last_change) < SETTLE;
+        let probing = self.probe.is_some() || self.probe_failed_at.is_some_and(|t| now.saturating_duration_since(t) < PROBE_GRACE);
         // A loss report counts from when it comes until the next, and not while the last move
         // settles (it describes the old rung); the loss-based estimate moves once per report.
+        // One that came while a probe ran or in its grace describes the probe's loss for as
+        // long as it is the latest (seen: a report of 33 % loss 0.8 s after a failed probe was
+        // still the latest 1.6 s after it, and paused a receiver the link carried on L2).
         if let Some((l, at)) = i.loss
             && Some(at) != self.last_loss
         {
             self.last_loss = Some(at);
+            self.loss_in_probe = probing;
             if at.saturating_duration_since(self.last_change) >= SETTLE {
                 self.loss = Some(l);
-                if l > LOSSY {
+                if probing {
+                    // The probe's: the loss-based estimate stays.
+                } else if l > LOSSY {
                     self.loss_estimate = i.sent_bps.max(self.nominal[2]) * (1.0 - 0.5 * l);
                 } else if l < 0.02 {
                     self.loss_estimate = (self.loss_estimate * 1.08).min(self.nominal[0] * 2.0);
@@ -350,11 +379,10 @@ impl Controller {
         // is back to what it carried).
         let since_move = now.saturating_duration_since(self.last_change);
         let nack_loss = i.nack_loss.filter(|_| since_move >= NACK_SETTLE);
-        let probing = self.probe.is_some() || self.probe_failed_at.is_some_and(|t| now.saturating_duration_since(t) < PROBE_GRACE);
         // Only receiver reports move a receiver down on loss: a receiver NACKs packets that are
         // merely late too (300 ms of jitter made 5 % loss look like 25 % and paused receivers),
         // while a report's fraction lost counts what never came.
-        let loss = self.loss.filter(|_| !probing);
+        let loss = self.loss.filter(|_| !probing && !self.loss_in_probe);
         let warming = now < self.remb_from;
         if let Some(r) = i.remb_bps {
             self.remb_peak = self.remb_peak.max(r);
@@ -409,7 +437,13 @@ impl Controller {
         // Firefox's REMB at 43-60 kbit/s for 15 s after a failed probe, while 120 arrived with
         // no queue, kept the receiver from probing back up).
         match i.queue {
-            Some(q) if q < QUEUE_CLEAR && !probing => {
+            // A probe's own queue is judged by the probe (its session stops it at 40 ms): the
+            // path stays clear as it was when the probe began. (Clearing it here made a low
+            // REMB congestion on the probe's first tick, which ended it: Firefox's REMB, rising
+            // slowly from 84 kbit/s after a 250 kbit/s spell, ended every probe, and the
+            // receiver stayed on L2 for 20 s of an unshaped link.)
+            Some(_) if probing => {}
+            Some(q) if q < QUEUE_CLEAR => {
                 self.clear_since.get_or_insert(now);
             }
             Some(_) => self.clear_since = None,
@@ -502,6 +536,7 @@ impl Controller {
                 self.hold = (self.hold * 2).min(MAX_HOLD);
             }
             self.trial_at = None;
+            self.fell_at = Some(now);
             self.moved(now);
             self.ramping = false;
             let reason = if lossy { Reason::Loss } else { Reason::Bandwidth };
@@ -521,6 +556,15 @@ impl Controller {
             self.trial_at = None;
             self.hold = BASE_HOLD;
         }
+        // A REMB that rose well above the one a failed probe began with says the link got better:
+        // the wait that failed probes doubled starts over (seen: Firefox's rose from 78 to
+        // 220 kbit/s on an unshaped link while a 12 s hold kept it on L2 for 15.6 s).
+        if let (Some(failed), Some(r)) = (self.failed_remb, i.remb_bps.filter(|_| !warming))
+            && r as f64 >= REMB_RISE * failed as f64
+        {
+            self.hold = BASE_HOLD;
+            self.failed_remb = None;
+        }
         let held = self.good_since.is_some_and(|g| now.saturating_duration_since(g) >= self.hold);
         let next = match self.chosen {
             None => Some(Rung::L2),
@@ -535,10 +579,11 @@ impl Controller {
         // Up only where the cap lets the move show.
         let capped = |n: Rung| self.cap.is_none_or(|cap| n < cap);
         let next = next.filter(|n| !capped(*n))?;
-        if settling || !held || !room_up {
+        let fallen = self.fell_at.is_some_and(|t| now.saturating_duration_since(t) < DOWN_HOLD);
+        if settling || !held || !room_up || fallen {
             return None;
         }
-        self.probe = Some(Probe { target: next, step_from: now, best: None, started: now });
+        self.probe = Some(Probe { target: next, step_from: now, best: None, started: now, remb: i.remb_bps });
         None
     }
 
@@ -555,6 +600,7 @@ impl Controller {
             self.hold = (self.hold * 2).min(most);
             self.good_since = None;
             self.probe_failed_at = Some(now);
+            self.failed_remb = p.remb;
             return None;
         }
         let wait = PROBE_STEP + self.rtt.unwrap_or(MAX_PROBE_WAIT).min(MAX_PROBE_WAIT);

@@ -184,14 +184,22 @@ fn remb_is_not_trusted_while_warming_up() {
 }
 
 /// A controller that started on a good link (10 s of L0) and was moved to L2 by a 40 % loss
-/// report at 10 s, then held there 5 s by a live REMB without headroom: at 15 s, on L2.
-fn settled_on_l2(t0: Instant) -> Controller {
+/// report at 10 s.
+fn dropped_to_l2(t0: Instant) -> Controller {
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
     let mut c = Controller::new(t0, LADDER);
     for k in 0..20 {
         tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
     }
     assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    c
+}
+
+/// A controller that started on a good link (10 s of L0) and was moved to L2 by a 40 % loss
+/// report at 10 s, then held there 5 s by a live REMB without headroom: at 15 s, on L2.
+fn settled_on_l2(t0: Instant) -> Controller {
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = dropped_to_l2(t0);
     for k in 0..10 {
         let d = tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
         assert_eq!(d, None, "no probe: no headroom");
@@ -297,11 +305,7 @@ fn a_frozen_remb_does_not_keep_the_receiver_down() {
     // while Chromium's REMB held 71687 bit/s for the rest of the run.
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
-    let mut c = Controller::new(t0, LADDER);
-    for k in 0..20 {
-        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-    }
-    assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    let mut c = dropped_to_l2(t0);
     // A REMB that moves (71-75 kbit/s, under what arrives yet over half of it) holds it there...
     for k in 0..20 {
         let t = 10.5 + 0.5 * f64::from(k);
@@ -325,11 +329,7 @@ fn a_frozen_remb_does_not_keep_the_receiver_down() {
 fn a_queue_measured_on_the_path_pauses_a_collapsed_link_without_waiting_for_the_round_trip() {
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
-    let mut c = Controller::new(t0, LADDER);
-    for k in 0..20 {
-        tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-    }
-    assert_eq!(tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1).map(|d| d.rung), Some(Some(Rung::L2)));
+    let mut c = dropped_to_l2(t0);
     for k in 0..10 {
         tick(&mut c, at(10.5 + f64::from(k) * 0.5), 140_000 + 100 * k as u64, (0.0, at(10.0)), 120_000.0, 1);
     }
@@ -356,20 +356,18 @@ fn a_queue_measured_on_the_path_pauses_a_collapsed_link_without_waiting_for_the_
 #[test]
 fn a_clear_path_outranks_a_low_remb_for_probing() {
     // After a failed probe Firefox's REMB sat at 43-60 kbit/s, rising slowly, while 120 arrived:
-    // with the queue meter saying there is no queue, the receiver probes again after its hold.
+    // with the queue meter saying there is no queue, the receiver probes again after its hold,
+    // and the probe (which nothing fails here) is not ended by that same low REMB: it moves
+    // the receiver up (seen: every probe ended on its first tick, 20 s on L2 of an unshaped link).
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
     let run = |queue: Option<Duration>| {
-        let mut c = Controller::new(t0, LADDER);
-        for k in 0..20 {
-            tick(&mut c, at(f64::from(k) * 0.5), 1_650_000, (0.0, at(0.0)), 1_430_000.0, 1);
-        }
-        tick(&mut c, at(10.0), 250_000, (0.4, at(10.0)), 1_430_000.0, 1);
-        assert_eq!(c.rung(), Some(Rung::L2));
-        for k in 0..16 {
+        let mut c = dropped_to_l2(t0);
+        let (mut probed, mut moved) = (None, None);
+        for k in 0..30 {
             let t = 10.5 + 0.5 * f64::from(k);
             let remb = 45_000 + 1_000 * u64::from(k as u8);
-            c.update(&Inputs {
+            let d = c.update(&Inputs {
                 now: at(t),
                 remb_bps: Some(remb),
                 loss: Some((0.0, at(t.floor()))),
@@ -379,15 +377,25 @@ fn a_clear_path_outranks_a_low_remb_for_probing() {
                 rtt: None,
                 queue,
             });
-            if c.probe_started().is_some() {
-                return Some(t);
+            if probed.is_none() && c.probe_started().is_some() {
+                probed = Some(t);
+            }
+            if let Some(d) = d {
+                moved = Some((t, d));
+                break;
             }
         }
-        None
+        (probed, moved)
     };
-    assert_eq!(run(None), None, "without a queue meter the low REMB holds it");
-    let t = run(Some(Duration::from_millis(3))).expect("probes with a clear path");
-    assert!(t <= 15.0, "{t}");
+    assert_eq!(run(None), (None, None), "without a queue meter the low REMB holds it");
+    let (probed, moved) = run(Some(Duration::from_millis(3)));
+    let t = probed.expect("probes with a clear path");
+    // Not before DOWN_HOLD after the fall at 10 s (the old rung's queue may still drain).
+    assert!(t >= 10.0 + DOWN_HOLD.as_secs_f64() && t <= 15.5, "{t}");
+    let (m, d) = moved.expect("the probe moves it up");
+    // (Nothing fails it: it holds L1, then L0, and moves the receiver to the best it held.)
+    assert_eq!((d.rung, d.reason), (Some(Rung::L0), Reason::Probe), "at {m}");
+    assert!(m - t <= 4.0, "the probe's two steps took {} s", m - t);
 }
 
 #[test]
@@ -435,4 +443,98 @@ fn a_standing_queue_pauses_the_last_rung_before_the_remb_says_so() {
     }
     assert_eq!(step(&mut c, 10.5, 700_100, 200), None);
     assert_eq!(step(&mut c, 11.0, 700_200, 200), None, "not the last rung: the REMB and loss decide");
+}
+
+#[test]
+fn a_loss_report_that_came_in_a_probes_grace_stays_the_probes() {
+    // Recorded at 250 kbit/s (weak-link check): a probe from L2 failed on its queue; a receiver
+    // report of 33 % loss (the probe's) came 0.8 s later and was still the latest 1.6 s after
+    // the probe, past its grace: it paused a receiver that the link carried on L2.
+    let run = |report_after: f64| {
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        let mut c = Controller::new(t0, LADDER);
+        link(&mut c, t0, 0.0, 10.0, |_| 10_000_000.0);
+        link(&mut c, t0, 10.0, 4.0, |_| 300_000.0);
+        assert_eq!(c.rung(), Some(Rung::L2));
+        let mut t = 14.0;
+        while c.probe_started().is_none() {
+            assert!(t < 60.0, "a probe from L2 on a clear link");
+            link(&mut c, t0, t, 0.5, |_| 10_000_000.0);
+            t += 0.5;
+        }
+        assert_eq!(c.rung(), Some(Rung::L2), "the probe has not moved it yet");
+        let failed = t;
+        let mut decisions = Vec::new();
+        for k in 0..8 {
+            let now = failed + 0.5 * f64::from(k);
+            // Before the report: the last loss-free one; then the probe's, repeated as the latest.
+            let loss = if now < failed + report_after { (0.0, at(failed - 0.5)) } else { (0.33, at(failed + report_after)) };
+            let inputs = Inputs {
+                now: at(now),
+                remb_bps: Some(200_000),
+                loss: Some(loss),
+                sent_bps: 120_000.0,
+                nack_loss: None,
+                probe_failed: k == 0,
+                rtt: Some(Duration::from_millis(2)),
+                queue: None,
+            };
+            decisions.extend(c.update(&inputs).map(|d| (now - failed, d)));
+        }
+        decisions
+    };
+    assert_eq!(run(0.75), vec![], "the probe's loss moves nobody");
+    // The same report after the grace is the rung's: it moves the receiver.
+    assert!(!run(2.0).is_empty(), "a lossy report after the grace moves the receiver");
+}
+
+#[test]
+fn a_remb_rising_well_above_a_failed_probes_starts_the_wait_over() {
+    // Recorded with Firefox: probes toward L1 failed at 250 kbit/s and doubled the wait to 12 s;
+    // unshaped again, its REMB rose from 78 to 220 kbit/s, yet the next probe waited the 12 s.
+    let run = |rise_bps_per_s: f64| {
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        let mut c = dropped_to_l2(t0);
+        let (mut t, mut failures, mut last_failure) = (10.5, 0, 0.0);
+        let mut probe_after_last = None;
+        while t < 80.0 {
+            let probing = c.probe_started().is_some();
+            // The probe's own queue lowers the REMB on the tick it fails (its recovery to where
+            // it was is no news about the link).
+            let remb = match (probing, failures) {
+                (true, 0..3) => 50_000.0,
+                (_, 0..3) => 80_000.0,
+                _ => 80_000.0 + rise_bps_per_s * (t - last_failure),
+            };
+            c.update(&Inputs {
+                now: at(t),
+                remb_bps: Some(remb as u64),
+                loss: Some((0.0, at(t.floor()))),
+                sent_bps: 120_000.0,
+                nack_loss: None,
+                // Each probe of the first three fails on its first tick; the path is clear.
+                probe_failed: probing && failures < 3,
+                rtt: None,
+                queue: Some(Duration::from_millis(3)),
+            });
+            if probing && failures < 3 {
+                failures += 1;
+                last_failure = t;
+            } else if failures == 3 && c.probe_started().is_some() {
+                probe_after_last = Some(t - last_failure);
+                break;
+            }
+            t += 0.5;
+        }
+        assert_eq!(failures, 3, "three probes failed");
+        probe_after_last
+    };
+    // A REMB back where it was before the probes: the doubled wait holds (12 s).
+    assert!(run(0.0).is_some_and(|s| s >= MAX_PROBE_HOLD.as_secs_f64()), "{:?}", run(0.0));
+    // A REMB rising 10 kbit/s each second reaches 1.5× the failed probe's in 4 s: the wait
+    // starts over, and the next probe comes long before 12 s.
+    let s = run(10_000.0).expect("a probe");
+    assert!(s <= 7.0, "the next probe {s} s after the last failure");
 }

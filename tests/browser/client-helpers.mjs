@@ -76,7 +76,17 @@ export async function newPage(browser, name, { viewport, deny, contextOptions = 
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`${name}'s page error:`, e.message));
   await page.addInitScript(instrumentMedia, { deny });
-  const rec = { name, page, context, received: [], sent: [] };
+  // `events`: the page's console messages, failed requests and sockets (the last 200), for a
+  // test to print when the page did not do what it should.
+  const rec = { name, page, context, received: [], sent: [], events: [] };
+  const note = (what) => { rec.events.push(`${new Date().toISOString()} ${what}`); if (rec.events.length > 200) rec.events.shift(); };
+  page.on('console', (m) => note(`console.${m.type()}: ${m.text()}`));
+  page.on('requestfailed', (r) => note(`request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('websocket', (ws) => {
+    note(`websocket ${ws.url()}`);
+    ws.on('close', () => note(`websocket closed ${ws.url()}`));
+    ws.on('socketerror', (e) => note(`websocket error ${ws.url()}: ${e}`));
+  });
   page.on('websocket', (ws) => {
     ws.on('framereceived', ({ payload }) => keep(rec.received, payload));
     ws.on('framesent', ({ payload }) => keep(rec.sent, payload));

@@ -55,18 +55,31 @@ export function setUpLink({ control = false } = {}) {
     try { process.kill(Number(m[1]), 0); } catch (e) { if (e.code === 'ESRCH') spawnSync('ip', ['netns', 'del', `tessera-weak-${m[1]}`]); }
   }
   sh('ip', 'netns', 'add', NS);
-  sh('ip', 'link', 'add', VETH_SERVER, 'type', 'veth', 'peer', 'name', VETH_CLIENT, 'netns', NS);
-  sh('ip', 'addr', 'add', `${SERVER_IP}/24`, 'dev', VETH_SERVER);
-  sh('ip', 'link', 'set', VETH_SERVER, 'up');
+  // No IPv6 link-local addresses (addrgenmode none): one appearing a moment after the link came
+  // up is a network change to Chromium, which fails the requests in flight with
+  // ERR_NETWORK_CHANGED (the page's scripts did not load: 'timed out waiting for X to join').
+  const pair = (here, there, hereIp, thereIp) => {
+    sh('ip', 'link', 'add', here, 'type', 'veth', 'peer', 'name', there, 'netns', NS);
+    sh('ip', 'link', 'set', here, 'addrgenmode', 'none');
+    sh('ip', '-n', NS, 'link', 'set', there, 'addrgenmode', 'none');
+    sh('ip', 'addr', 'add', `${hereIp}/24`, 'dev', here);
+    sh('ip', 'link', 'set', here, 'up');
+    sh('ip', '-n', NS, 'addr', 'add', `${thereIp}/24`, 'dev', there);
+    sh('ip', '-n', NS, 'link', 'set', there, 'up');
+  };
   sh('ip', '-n', NS, 'link', 'set', 'lo', 'up');
-  sh('ip', '-n', NS, 'addr', 'add', `${CLIENT_IP}/24`, 'dev', VETH_CLIENT);
-  sh('ip', '-n', NS, 'link', 'set', VETH_CLIENT, 'up');
+  pair(VETH_SERVER, VETH_CLIENT, SERVER_IP, CLIENT_IP);
+  if (control) pair(VETH_CONTROL_SERVER, VETH_CONTROL_CLIENT, CONTROL_SERVER_IP, CONTROL_CLIENT_IP);
+  // The carrier comes up asynchronously (the kernel's link watch): the browsers start after it.
+  const up = (args) => spawnSync('ip', args, { encoding: 'utf8' }).stdout.includes('LOWER_UP');
+  const deadline = Date.now() + 5000;
+  const ends = [['link', 'show', VETH_SERVER], ['-n', NS, 'link', 'show', VETH_CLIENT],
+    ...(control ? [['link', 'show', VETH_CONTROL_SERVER], ['-n', NS, 'link', 'show', VETH_CONTROL_CLIENT]] : [])];
+  while (!ends.every(up)) {
+    if (Date.now() > deadline) throw new Error(`the veth pairs did not come up: ${ends.map((e) => spawnSync('ip', e, { encoding: 'utf8' }).stdout).join('')}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
   if (control) {
-    sh('ip', 'link', 'add', VETH_CONTROL_SERVER, 'type', 'veth', 'peer', 'name', VETH_CONTROL_CLIENT, 'netns', NS);
-    sh('ip', 'addr', 'add', `${CONTROL_SERVER_IP}/24`, 'dev', VETH_CONTROL_SERVER);
-    sh('ip', 'link', 'set', VETH_CONTROL_SERVER, 'up');
-    sh('ip', '-n', NS, 'addr', 'add', `${CONTROL_CLIENT_IP}/24`, 'dev', VETH_CONTROL_CLIENT);
-    sh('ip', '-n', NS, 'link', 'set', VETH_CONTROL_CLIENT, 'up');
     // No UDP over it (in the namespace: its table goes with it), so no ICE candidate pair can
     // use it: a candidate on the control address would send over the shaped veth (the route to
     // SERVER_IP) but be answered over this pair, unshaped.
@@ -149,6 +162,9 @@ export function installSampler() {
       if (r.kind === 'video') {
         Object.assign(s, {
           framesDecoded: r.framesDecoded ?? 0, keyFramesDecoded: r.keyFramesDecoded ?? 0,
+          // Assembled by the jitter buffer vs decoded: a stall with frames still received is
+          // the decoder's (a reference missing), one without is the network's or the buffer's.
+          framesReceived: r.framesReceived ?? 0, framesDropped: r.framesDropped ?? 0,
           width: r.frameWidth ?? 0, height: r.frameHeight ?? 0,
           freezeCount: r.freezeCount ?? 0, freezesMs: (r.totalFreezesDuration ?? 0) * 1000,
           videoBytes: r.bytesReceived ?? 0, videoLost: r.packetsLost ?? 0, videoPackets: r.packetsReceived ?? 0,
@@ -185,7 +201,9 @@ export function summarize(samples, from, to) {
   for (let i = 1; i < s.length; i++) {
     if (s[i].framesDecoded !== s[i - 1].framesDecoded) runStart = s[i];
     else stall = Math.max(stall, s[i].at - runStart.at);
-    if (s[i].freezeCount > s[i - 1].freezeCount) longestFreeze = Math.max(longestFreeze, s[i].freezesMs - s[i - 1].freezesMs);
+    // A freeze is counted when it ends (the sample after its last frame): only its part inside
+    // the window counts (one that began before `from`, at a link change, is cut at `from`).
+    if (s[i].freezeCount > s[i - 1].freezeCount) longestFreeze = Math.max(longestFreeze, Math.min(s[i].freezesMs - s[i - 1].freezesMs, s[i].at - from));
   }
   const secs = (b.at - a.at) / 1000;
   const samplesIn = b.samples - a.samples;
@@ -194,6 +212,8 @@ export function summarize(samples, from, to) {
     fps: +((b.framesDecoded - a.framesDecoded) / secs).toFixed(1),
     frames: b.framesDecoded - a.framesDecoded,
     stallMs: stall,
+    framesReceived: (b.framesReceived ?? 0) - (a.framesReceived ?? 0),
+    framesDropped: (b.framesDropped ?? 0) - (a.framesDropped ?? 0),
     longestFreezeMs: Math.round(longestFreeze),
     freezes: b.freezeCount - a.freezeCount,
     freezesMs: Math.round(b.freezesMs - a.freezesMs),
@@ -385,4 +405,65 @@ export function reportPhase(t, { p, told, weakSamples, otherSamples, views, metr
       `${p.name}: Other decoded ${others.keyframes} keyframes in ${others.secs} s (scheduled ${scheduled.toFixed(1)}, its own PLIs ${others.plis})`);
   }
   return { moves, all, others };
+}
+
+/// When the weak receiver of phase `p` (with `p.fits`, the rungs its link carries) was on a
+/// fitting rung (`fitAt`: the phase's start if it was there already) and from when it counts as
+/// settled: `settleMs` after its last move in the first `moveWithinMs` (a cascade L0 → L1 → L2
+/// is one move down; each step waits for its rung's keyframe). Expects (through `expect`) a
+/// fitting rung within `moveWithinMs` and, after it, moves to fitting rungs only. Sets
+/// `p.movedMs`.
+export function settling(p, moves, rungAt, { moveWithinMs, settleMs, expect }) {
+  const fitAt = p.fits.includes(rungAt(p.from)) ? p.from : moves.find((m) => p.fits.includes(m.rung))?.at;
+  p.movedMs = fitAt === undefined ? null : fitAt - p.from;
+  expect(p.movedMs !== null && p.movedMs <= moveWithinMs,
+    `${p.name}: ${p.movedMs === null ? 'never' : `only after ${p.movedMs} ms`} on a rung that fits (${p.fits}; limit ${moveWithinMs} ms)`);
+  if (fitAt === undefined) return {};
+  const later = moves.filter((m) => m.at > fitAt);
+  expect(later.every((m) => p.fits.includes(m.rung)), `${p.name}: then moved to ${later.map((m) => `${m.rung} at ${((m.at - p.from) / 1000).toFixed(1)} s`)}`);
+  const lastStep = Math.max(fitAt, ...moves.filter((m) => m.at <= p.from + moveWithinMs).map((m) => m.at));
+  return { fitAt, settled: lastStep + settleMs };
+}
+
+/// The issue's bounds, shared by both checks: how soon after the link changes the receiver
+/// must be on a rung that fits (or be told paused); from its last step down to the first frame
+/// of the new rung (the switch waits for that rung's keyframe, which the move asks for, served
+/// within about 0.5 s); the longest freeze once settled; the most audio concealed over a shaped
+/// phase where video fits; how soon it is back on L0 once unshaped.
+export const MOVE_WITHIN_MS = 5000;
+export const SETTLE_MS = 3000;
+export const MAX_FREEZE_MS = 500;
+export const MAX_CONCEALED_PCT = 2;
+export const BACK_TO_L0_WITHIN_MS = 15000;
+
+/// The checks every phase shares: unshaped at first, the weak receiver stays on L0; in a phase
+/// where video fits, it settles (see `settling`) and its summary from then on is returned with
+/// the rung it settled on and that rung's frame rate (printed as a diagnostic). Returns null
+/// where there is nothing settled to judge.
+export function judgeSettled(t, { i, p, moves, all, told, rungAt, weakSamples, expect }) {
+  if (i === 0) {
+    expect(moves.length === 0 && all?.heights.every((h) => h === RUNGS.L0.height), `unshaped: the weak receiver left L0 (${moves.map((m) => m.rung)}, heights ${all?.heights})`);
+    return null;
+  }
+  if (!p.fits) return null;
+  const { fitAt, settled } = settling(p, moves, rungAt, { moveWithinMs: MOVE_WITHIN_MS, settleMs: SETTLE_MS, expect });
+  if (fitAt === undefined) return null;
+  const rung = rungAt(settled);
+  const s = summarize(weakSamples, settled, p.to);
+  const nominal = +nominalFps(told, settled, p.to).toFixed(1);
+  p.settled = { rung, nominalFps: nominal, ...s };
+  t.diagnostic(`  weak, settled on ${rung} (from ${((settled - p.from) / 1000).toFixed(1)} s; the rung's ${nominal} fps): ${JSON.stringify(s)}`);
+  expect(s && s.heights.every((h) => p.fits.some((r) => RUNGS[r].height === h)), `${p.name}: settled, decoded heights ${s?.heights}`);
+  return { rung, s, nominal };
+}
+
+/// Unshaped again (phase `p`): the weak receiver is back on L0 within BACK_TO_L0_WITHIN_MS and
+/// its last decoded frame is L0's. Sets `p.movedMs`.
+export function judgeBack({ p, moves, weakSamples, expect }) {
+  const back = moves.find((m) => m.rung === 'L0');
+  p.movedMs = back ? back.at - p.from : null;
+  expect(p.movedMs !== null && p.movedMs <= BACK_TO_L0_WITHIN_MS,
+    `${p.name}: ${p.movedMs === null ? `not back on L0 in ${(p.ms / 1000).toFixed(0)} s` : `back on L0 only after ${p.movedMs} ms`} (limit ${BACK_TO_L0_WITHIN_MS} ms)`);
+  const last = within(weakSamples, p.from, p.to).at(-1);
+  expect(last?.height === RUNGS.L0.height, `${p.name}: the weak page's last decoded frame is ${last?.height} lines high`);
 }

@@ -52,6 +52,15 @@
 // failures, each fixed before the next run: paused at 250 kbit/s on a round trip measured during
 // a probe (the meter now outranks it), and paused from L0 on an 80 % loss report (video now
 // pauses only from L2).
+// Session of 2026-12-07, 9 more runs (the check alone, load 6-10): 3 passed. One was not back on
+// L0 in 20 s (Firefox's REMB, rising slowly from 84 kbit/s, ended every probe on its first tick:
+// fixed, the clear path now holds while a probe runs). Five froze 0.8-2 s at 250 kbit/s once
+// settled on L2, two kinds: after a failed probe (its copies fill the 5.5 kB tbf queue before the
+// meter's 40 ms stops it, originals are lost, and the repair keyframe takes 0.9-1 s; a probe
+// within 5 s of the fall is now held back, later ones still cost this), and with no loss, no NACK
+// and no PLI at all: packets kept arriving while Firefox decoded nothing until the next scheduled
+// VP8 keyframe (1.3 s; not understood: the VP8 picture ids and what Firefox's frame-reference
+// finder makes of them are the next thing to look at). Issue 23 stays open for these.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -61,7 +70,8 @@ import { launchChromium, newPage, joinAs } from './client-helpers.mjs';
 import { launchFirefox, processGroup } from './firefox.mjs';
 import {
   NS, SERVER_IP, CLIENT_IP, CONTROL_CLIENT_IP, cannotShape, setUpLink, tearDownLink, linksLeft, proxy,
-  installSampler, within, summarize, nominalFps, RUNGS, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  installSampler, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  MAX_FREEZE_MS, MAX_CONCEALED_PCT, judgeSettled, judgeBack,
 } from './weak-link-common.mjs';
 
 /// Why this test cannot run here (null: it can).
@@ -154,15 +164,9 @@ const PHASES = [
   { name: '250 kbit/s', kbit: 250, ms: 20000, fits: ['L2'] },
   { name: 'unshaped again', kbit: null, ms: 20000 },
 ];
-// How soon after the link falls the receiver must be on a rung that fits.
-const MOVE_WITHIN_MS = 5000;
-// From the move to the first frame of the new rung (its keyframe, which the move asks for).
-const SETTLE_MS = 3000;
-// The longest stall (or freeze, if Firefox reported them) once settled; the most audio
-// concealment (share of samples) over the shaped phase; back on L0 once unshaped.
-const MAX_STALL_MS = 500;
-const MAX_CONCEALED_PCT = 2;
-const BACK_TO_L0_WITHIN_MS = 15000;
+// The bounds are weak-link-common.mjs's; Firefox's longest stall once settled (sampled from
+// framesDecoded, or its freeze if it reports them) is held to MAX_FREEZE_MS.
+const MAX_STALL_MS = MAX_FREEZE_MS;
 
 test('a weak downlink moves its Firefox receiver to L2 at 250 kbit/s, where it keeps decoding with its audio whole, and brings it back to L0; the others keep L0', { timeout: 240000 }, async (t) => {
   if (reason) { t.skip(reason); return; }
@@ -235,40 +239,22 @@ test('a weak downlink moves its Firefox receiver to L2 at 250 kbit/s, where it k
   for (const [i, p] of phases.entries()) {
     const { moves, all, others } = reportPhase(t, { p, told, weakSamples, otherSamples, views, metricsSeen, server, expect });
 
-    if (i === 0) {
-      expect(moves.length === 0 && all?.heights.every((h) => h === RUNGS.L0.height), `unshaped: the weak receiver left L0 (${moves.map((m) => m.rung)}, heights ${all?.heights})`);
-    } else if (p.fits) {
-      // On the rung that fits within MOVE_WITHIN_MS, kept there, decoding once the switch is done.
-      const fitAt = p.fits.includes(rungAt(p.from)) ? p.from : moves.find((m) => p.fits.includes(m.rung))?.at;
-      p.movedMs = fitAt === undefined ? null : fitAt - p.from;
-      expect(p.movedMs !== null && p.movedMs <= MOVE_WITHIN_MS,
-        `${p.name}: ${p.movedMs === null ? 'never' : `only after ${p.movedMs} ms`} on a rung that fits (${p.fits}; limit ${MOVE_WITHIN_MS} ms)`);
-      if (fitAt !== undefined) {
-        const later = moves.filter((m) => m.at > fitAt);
-        expect(later.every((m) => p.fits.includes(m.rung)), `${p.name}: then moved to ${later.map((m) => `${m.rung} at ${((m.at - p.from) / 1000).toFixed(1)} s`)}`);
-        const settled = fitAt + SETTLE_MS;
-        const rung = rungAt(settled);
-        const s = summarize(weakSamples, settled, p.to);
-        const nominal = +nominalFps(told, settled, p.to).toFixed(1);
-        p.settled = { rung, nominalFps: nominal, ...s };
-        t.diagnostic(`  weak, settled on ${rung} (from ${((settled - p.from) / 1000).toFixed(1)} s; the rung's ${nominal} fps): ${JSON.stringify(s)}`);
+    const settled = judgeSettled(t, { i, p, moves, all, told, rungAt, weakSamples, expect });
+    if (i === 0) continue; // judged by judgeSettled: stays on L0
+    if (p.fits) {
+      if (settled) {
+        const { rung, s, nominal } = settled;
         expect(s && s.frames > 0 && s.stallMs <= MAX_STALL_MS,
           `${p.name}: settled (on ${rung}), ${s?.frames} frames decoded, the longest stall ${s?.stallMs} ms (sampled every 100 ms from framesDecoded; limit ${MAX_STALL_MS} ms; ${s?.fps} fps, the rung's ${nominal})`);
         if (freezeStats) {
           expect(s && s.longestFreezeMs <= MAX_STALL_MS,
             `${p.name}: settled, a freeze of ${s?.longestFreezeMs} ms (Firefox's freezes: ${s?.freezes}, ${s?.freezesMs} ms in all)`);
         }
-        expect(s && s.heights.every((h) => p.fits.some((r) => RUNGS[r].height === h)), `${p.name}: settled, decoded heights ${s?.heights}`);
       }
       expect(all && all.concealedPct !== null && all.concealedPct <= MAX_CONCEALED_PCT,
         `${p.name}: audio concealed ${all?.concealedPct} % (most ${MAX_CONCEALED_PCT} %; the loopback page: ${others?.concealedPct} %)`);
     } else {
-      const back = moves.find((m) => m.rung === 'L0');
-      p.movedMs = back ? back.at - p.from : null;
-      expect(p.movedMs !== null && p.movedMs <= BACK_TO_L0_WITHIN_MS,
-        `${p.name}: ${p.movedMs === null ? `not back on L0 in ${(p.ms / 1000).toFixed(0)} s` : `back on L0 only after ${p.movedMs} ms`} (limit ${BACK_TO_L0_WITHIN_MS} ms)`);
-      const last = within(weakSamples, p.from, p.to).at(-1);
-      expect(last?.height === RUNGS.L0.height, `${p.name}: the weak page's last decoded frame is ${last?.height} lines high`);
+      judgeBack({ p, moves, weakSamples, expect });
     }
   }
   if (process.env.WEAK_LINK_DUMP) {

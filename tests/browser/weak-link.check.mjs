@@ -20,14 +20,19 @@
 // in one: `unshare -n`), where it may add namespaces, links and qdiscs of its own; elsewhere it
 // skips and says why. To run it alone:
 //   unshare -n bash -c 'ip link set lo up && cd tests/browser && node --test weak-link.check.mjs'
-// Not in `make test` yet (named .check.mjs, not .test.mjs): it passes on a quiet machine, but
-// not yet every time. With the queue measured from TWCC feedback on the audio (rtc/queue.rs),
-// 8 of the last 10 runs passed (session of 2026-12-06): 500 kbit/s L2 at 1.2-2.2 s, settled
-// with no freeze over 250 ms; 250 kbit/s smooth (15 fps); 80 kbit/s paused at 1.6-2.5 s (as the
-// page was told), audio concealed 1.7-3.8 %; unshaped again L0 at 7.6-9.1 s. The two failures:
-// a 1.9 s freeze at 250 kbit/s after a failed probe (since fixed: the repair keyframe waits for
-// the queue to drain), and the weak page not joining within 20 s (an infrastructure flake seen
-// twice in 28 runs, once for the loopback page: not understood yet). Issue 23 stays open.
+// Not in `make test` yet (named .check.mjs): 11 of the 12 runs after this session's fixes passed
+// (2026-12-07; the check alone, load 5-9 on 2 cores: the server's debug build, two Chromiums and
+// the load generator): 500 kbit/s on a fitting rung at 0.6-2.1 s; 250 kbit/s at 14.7-15.2 fps;
+// 80 kbit/s paused at 1.3-1.9 s, audio concealed 2.1-3.4 %; unshaped again, L0 at 7.5-9.2 s. But
+// the longest freeze once settled at 250 kbit/s is too close to its bound: 0 in four runs,
+// 250-451 ms in six, 521 ms in the failed one, each time right after a failed probe toward L1
+// (its copies fill the 5.5 kB tbf queue before the queue meter's 40 ms stops it, and the next
+// keyframe burst overflows it: 17-37 NACKed packets, a repair keyframe, two or three freezes).
+// Failed probes must cost less before this can run in `make test` (issue 23 stays open). The
+// failures before the fixes were the check's own (Chromium failing the page's scripts with
+// ERR_NETWORK_CHANGED when the veth's IPv6 address appeared; a freeze that began before the
+// settle point counted whole) and the controller's (a probe's loss report, still the latest
+// after the probe's grace, paused the receiver).
 // (WEAK_LINK_DUMP=file.json also writes every sample, rung message and the server's log.)
 // The link, the sampler, the summaries and the checks of the other receivers are in
 // weak-link-common.mjs, shared with the Firefox variant (weak-link-firefox.check.mjs).
@@ -40,8 +45,9 @@ import { chromium } from 'playwright-core';
 import { startServer, waitUntil } from './server.mjs';
 import { CHROMIUM_BIN, chromiumArgs, launchChromium, newPage, joinAs, logText } from './client-helpers.mjs';
 import {
-  NS, SERVER_IP, CLIENT_IP, cannotShape, setUpLink, tearDownLink, proxy, installSampler, within, summarize,
-  nominalFps, RUNGS, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  NS, SERVER_IP, CLIENT_IP, cannotShape, setUpLink, tearDownLink, proxy, installSampler,
+  startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  MOVE_WITHIN_MS, MAX_FREEZE_MS, MAX_CONCEALED_PCT, judgeSettled, judgeBack,
 } from './weak-link-common.mjs';
 
 const reason = cannotShape();
@@ -94,19 +100,11 @@ const PHASES = [
   { name: '80 kbit/s', kbit: 80, ms: 20000 },
   { name: 'unshaped again', kbit: null, ms: 20000 },
 ];
-// How soon after the link changes the receiver must be on a rung that fits, and be told paused.
-const MOVE_WITHIN_MS = 5000;
-// From the move to the first frame of the new rung: the switch waits for that rung's keyframe,
-// which the move asks for (a keyframe request is served within about 0.5 s).
-const SETTLE_MS = 3000;
-// The longest freeze allowed once settled, the least frame rate (of the rung's), the most audio
-// concealment (share of samples) over a phase: at 500 and 250 kbit/s, and at 80 kbit/s.
-const MAX_FREEZE_MS = 500;
+// The bounds (weak-link-common.mjs), and: the least and most frame rate once settled (of the
+// rung's), the most audio concealment (share of samples) over the 80 kbit/s phase.
 const MIN_FPS_SHARE = 0.8;
 const MAX_FPS_SHARE = 1.2;
-const MAX_CONCEALED_PCT = 2;
 const MAX_CONCEALED_PCT_AUDIO_ONLY = 5;
-const BACK_TO_L0_WITHIN_MS = 15000;
 
 test('a weak downlink moves its Chromium receiver down the ladder and pauses its video at 80 kbit/s, smoothly, and brings it back to L0; the others keep L0', { timeout: 300000 }, async (t) => {
   if (reason) { t.skip(reason); return; }
@@ -124,7 +122,8 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
     } catch (e) {
       const seen = await logText(p.page).catch((err) => `(no log: ${err.message})`);
       const joins = server.log().split('\n').filter((l) => !l.includes('link report')).slice(-40).join('\n');
-      console.error(`${p.name} did not join; its page at ${p.page.url()} logged:\n${seen}\nthe server (no link reports):\n${joins}`);
+      const shown = await p.page.evaluate(() => ({ app: !!window.tessera, roomId: document.getElementById('room-id')?.value, name: document.getElementById('name')?.value, ready: document.readyState })).catch((err) => err.message);
+      console.error(`${p.name} did not join; its page at ${p.page.url()} logged:\n${seen}\nshows ${JSON.stringify(shown)}; its events:\n${p.events.join('\n')}\nthe server (no link reports):\n${joins}`);
       throw e;
     }
   };
@@ -173,31 +172,17 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
   for (const [i, p] of phases.entries()) {
     const { moves, all, others } = reportPhase(t, { p, told, weakSamples, otherSamples, views, metricsSeen, server, expect });
 
-    if (i === 0) {
-      expect(moves.length === 0 && all?.heights.every((h) => h === RUNGS.L0.height), `unshaped: the weak receiver left L0 (${moves.map((m) => m.rung)}, heights ${all?.heights})`);
-    } else if (p.fits) {
-      // On a rung that fits within MOVE_WITHIN_MS (or there already), kept there, and smooth
-      // once the switch is done.
-      const fitAt = p.fits.includes(rungAt(p.from)) ? p.from : moves.find((m) => p.fits.includes(m.rung))?.at;
-      p.movedMs = fitAt === undefined ? null : fitAt - p.from;
-      expect(p.movedMs !== null && p.movedMs <= MOVE_WITHIN_MS,
-        `${p.name}: ${p.movedMs === null ? 'never' : `only after ${p.movedMs} ms`} on a rung that fits (${p.fits}; limit ${MOVE_WITHIN_MS} ms)`);
-      if (fitAt !== undefined) {
-        const later = moves.filter((m) => m.at > fitAt);
-        expect(later.every((m) => p.fits.includes(m.rung)), `${p.name}: then moved to ${later.map((m) => `${m.rung} at ${((m.at - p.from) / 1000).toFixed(1)} s`)}`);
-        const settled = fitAt + SETTLE_MS;
-        const rung = rungAt(settled);
-        const s = summarize(weakSamples, settled, p.to);
-        p.settled = { rung, ...s };
-        t.diagnostic(`  weak, settled on ${rung} (from ${((settled - p.from) / 1000).toFixed(1)} s): ${JSON.stringify(s)}`);
+    const settled = judgeSettled(t, { i, p, moves, all, told, rungAt, weakSamples, expect });
+    if (i === 0) continue; // judged by judgeSettled: stays on L0
+    if (p.fits) {
+      if (settled) {
+        const { rung, s, nominal } = settled;
         // The rung's own frame rate, give or take a fifth (L2 at 15 fps is half L1's bitrate
         // per frame: a rung at the wrong rate costs the link what the test shaped it for).
-        const nominal = +nominalFps(told, settled, p.to).toFixed(1);
         expect(s && s.fps >= MIN_FPS_SHARE * nominal && s.fps <= MAX_FPS_SHARE * nominal,
           `${p.name}: settled (on ${rung}), decoded ${s?.fps} fps (the rung's ${nominal}: ${(MIN_FPS_SHARE * nominal).toFixed(1)} to ${(MAX_FPS_SHARE * nominal).toFixed(1)})`);
         expect(s && s.longestFreezeMs <= MAX_FREEZE_MS,
           `${p.name}: settled, a freeze of ${s?.longestFreezeMs} ms (Chromium's freezes: ${s?.freezes}, ${s?.freezesMs} ms in all; longest stall sampled ${s?.stallMs} ms)`);
-        expect(s && s.heights.every((h) => p.fits.some((r) => RUNGS[r].height === h)), `${p.name}: settled, decoded heights ${s?.heights}`);
       }
       expect(all && all.concealedPct <= MAX_CONCEALED_PCT,
         `${p.name}: audio concealed ${all?.concealedPct} % (most ${MAX_CONCEALED_PCT} %; the loopback page: ${others?.concealedPct} %)`);
@@ -209,12 +194,7 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
       expect(all && all.concealedPct <= MAX_CONCEALED_PCT_AUDIO_ONLY,
         `${p.name}: audio concealed ${all?.concealedPct} % (most ${MAX_CONCEALED_PCT_AUDIO_ONLY} %; the loopback page: ${others?.concealedPct} %)`);
     } else {
-      const back = moves.find((m) => m.rung === 'L0');
-      p.movedMs = back ? back.at - p.from : null;
-      expect(p.movedMs !== null && p.movedMs <= BACK_TO_L0_WITHIN_MS,
-        `${p.name}: ${p.movedMs === null ? `not back on L0 in ${(p.ms / 1000).toFixed(0)} s` : `back on L0 only after ${p.movedMs} ms`} (limit ${BACK_TO_L0_WITHIN_MS} ms)`);
-      const last = within(weakSamples, p.from, p.to).at(-1);
-      expect(last?.height === RUNGS.L0.height, `${p.name}: the weak page's last decoded frame is ${last?.height} lines high`);
+      judgeBack({ p, moves, weakSamples, expect });
     }
   }
   if (process.env.WEAK_LINK_DUMP) {
