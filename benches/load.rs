@@ -192,6 +192,7 @@ fn opts(
     LoadOptions {
         addr,
         rooms,
+        room: None,
         participants,
         video,
         audio: true,

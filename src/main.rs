@@ -65,6 +65,9 @@ enum Command {
         server: SocketAddr,
         #[arg(long, default_value_t = 1)]
         rooms: usize,
+        /// Join this existing room (its id) instead of creating rooms.
+        #[arg(long, conflicts_with = "rooms")]
+        room: Option<String>,
         #[arg(long, default_value_t = 4)]
         participants: usize,
         /// Video codec to send (and receive): vp8, h264 or none.
@@ -178,7 +181,7 @@ async fn run(job: Job) -> anyhow::Result<()> {
             let _ = running.task.await;
         }
         Job::Other(Command::Serve { .. }) => unreachable!("main reads the configuration of `serve` before the runtime starts"),
-        Job::Other(Command::Loadgen { server, rooms, participants, video, no_audio, warmup, duration, media_dir, composite }) => {
+        Job::Other(Command::Loadgen { server, rooms, room, participants, video, no_audio, warmup, duration, media_dir, composite }) => {
             tessera::telemetry::init();
             let video = match video.as_str() {
                 "vp8" => Some(tessera::media::VideoCodec::Vp8),
@@ -189,6 +192,7 @@ async fn run(job: Job) -> anyhow::Result<()> {
             let opts = tessera::loadgen::run::LoadOptions {
                 addr: server,
                 rooms,
+                room,
                 participants,
                 video,
                 audio: !no_audio,

@@ -15,6 +15,7 @@ async fn loadgen_reports_every_receiver() {
     let media_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen");
     let opts = LoadOptions {
         addr: server.addr(),
+        room: None,
         rooms: 2,
         participants: 2,
         video: Some(VideoCodec::Vp8),
@@ -63,6 +64,7 @@ async fn loadgen_senders_follow_the_camera_constraint() {
     let hd = Camera { width: 1280, height: 720, kbps: 1500 };
     let opts = LoadOptions {
         addr: server.addr(),
+        room: None,
         rooms: 1,
         participants: 2,
         video: Some(VideoCodec::H264),

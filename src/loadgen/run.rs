@@ -31,6 +31,8 @@ pub enum LoadError {
 pub struct LoadOptions {
     pub addr: SocketAddr,
     pub rooms: usize,
+    /// Join this existing room instead of creating `rooms` (which must then be 1).
+    pub room: Option<String>,
     pub participants: usize,
     pub video: Option<VideoCodec>,
     pub audio: bool,
@@ -293,7 +295,10 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
     let window_start: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     let mut room_ids = Vec::new();
     for room in 0..opts.rooms {
-        let room_id = create_room(opts.addr, &format!("load-{room}"), opts.composite.as_ref()).await?;
+        let room_id = match &opts.room {
+            Some(id) => id.clone(),
+            None => create_room(opts.addr, &format!("load-{room}"), opts.composite.as_ref()).await?,
+        };
         room_ids.push(room_id.clone());
         for n in 0..opts.participants + opts.clients.weak {
             let weak = n >= opts.participants;

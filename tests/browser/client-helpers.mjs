@@ -5,10 +5,14 @@
 // network drop for the signaling socket, in any browser).
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 import { startServer, waitUntil } from './server.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 // Debian's Chromium (never a downloaded one).
 export const CHROMIUM_BIN = '/usr/bin/chromium';
@@ -261,3 +265,28 @@ export async function selectedLocalCandidate() {
   if (!local) return null;
   return { address: local.address ?? local.ip, port: local.port, protocol: local.protocol, type: local.candidateType };
 }
+
+/// Starts the load generator against `server`: `participants` synthetic clients sending H.264
+/// video and Opus (looped pre-encoded media), in a room of their own (`load-0`) or in `room`.
+/// They stay until `kill()`.
+export function startLoadgen(server, { participants = 2, room = null } = {}) {
+  const port = new URL(server.base).port;
+  const bin = process.env.TESSERA_BIN || path.join(root, 'target/debug/tessera');
+  const proc = spawn(bin, ['loadgen', '--server', `127.0.0.1:${port}`, '--participants', String(participants), '--video', 'h264',
+    ...(room ? ['--room', room] : []),
+    '--warmup', '1', '--duration', '3600', '--media-dir', path.join(root, 'target/loadgen')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (c) => { output += c; });
+  proc.stderr.on('data', (c) => { output += c; });
+  return {
+    proc,
+    output: () => output,
+    kill: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+

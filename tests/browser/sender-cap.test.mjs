@@ -1,8 +1,9 @@
 // Senders send what their tile needs (issue 23 §3). A headless Chromium page (the real client)
-// sends a 1280x720 fake camera into a room; a second page opens plain signaling sockets as the
-// room's other participants (each a placeholder tile), so the grid goes 1 → 2x2 → 3x3, then the
-// host pins the camera's owner in the `pinned` layout. At each step the server's
-// `cameraConstraint` must name the tile (640x360, 426x240, 1280x540 on the 1280x720 canvas at
+// sends a 1280x720 fake camera into a room; the load generator's synthetic participants (each
+// sending H.264 video: people without video are name tiles under the grid, which leaves the
+// grid to those with video) join it, so the grid goes 1 → 2x2 → 3x3, then the host pins the
+// camera's owner in the `pinned` layout. At each step the server's `cameraConstraint` must
+// name the tile (640x360, 426x240, 1280x432 on the 1280x720 canvas at
 // 1500 kbit/s), the client must turn it into the camera sender's parameters (scale by the larger
 // ratio, maxBitrate), and what Chromium really encodes must follow: outbound-rtp frames as tall
 // as the tile (smaller in 3x3 than in 2x2, larger again when pinned) with a target bitrate under
@@ -15,7 +16,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from './server.mjs';
-import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs } from './client-helpers.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, startLoadgen } from './client-helpers.mjs';
 
 let server;
 let browser;
@@ -69,30 +70,17 @@ function cameraSending(page) {
   });
 }
 
-// Opens `n` more signaling sockets into `roomId` from `crowd` (anonymous joins, open mode: each
-// a participant with a placeholder tile); resolves once each has its `welcome`.
-async function addCrowd(crowd, roomId, n) {
-  const url = `${server.base.replace(/^http/, 'ws')}/api/v1/rooms/${roomId}/ws`;
-  const total = await crowd.evaluate(({ url, n }) => {
-    window.__crowd ??= [];
-    for (let i = 0; i < n; i++) {
-      const k = window.__crowd.length;
-      const ws = new WebSocket(`${url}?name=Crowd%20${k + 1}`);
-      const member = { ws, welcomed: false };
-      ws.onmessage = (ev) => { if (JSON.parse(ev.data).type === 'welcome') member.welcomed = true; };
-      window.__crowd.push(member);
-    }
-    return window.__crowd.length;
-  }, { url, n });
-  await waitFor(() => crowd.evaluate(() => window.__crowd.every((m) => m.welcomed)), `${total} crowd sockets to be welcomed`);
-}
-
-async function newCrowd(roomId, n) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${server.base}/healthz`);
-  await addCrowd(page, roomId, n);
-  return page;
+// `n` more participants with video in `roomId` (the load generator's), once the room's REST
+// view counts `total` participants.
+async function addCrowd(roomId, n, total) {
+  const crowd = startLoadgen(server, { participants: n, room: roomId });
+  await waitFor(async () => {
+    const res = await fetch(`${server.base}/api/v1/rooms/${roomId}/participants`);
+    const body = res.ok ? await res.json() : null;
+    const list = Array.isArray(body) ? body : body?.participants;
+    return list?.length === total;
+  }, `${total} participants in the room (the load generator: ${crowd.output().slice(-300)})`);
+  return crowd;
 }
 
 async function pin(roomId, id) {
@@ -167,21 +155,22 @@ test('the camera is sent at the size and bitrate of its tile: 2x2, 3x3, pinned',
     return s && s.frameHeight === CAMERA.height && s.limitation === 'none' && s;
   }, 'Chromium to send its camera at 720p', 90000);
 
-  const crowd = await newCrowd(roomId, 3);
+  const crowd = [await addCrowd(roomId, 3, 4)];
   const grid2 = await step(alice, { width: 640, height: 360 }, '2x2');
-  await addCrowd(crowd, roomId, 3);
+  crowd.push(await addCrowd(roomId, 5, 9));
   const grid3 = await step(alice, { width: 426, height: 240 }, '3x3');
   await pin(roomId, alice.id);
-  const pinned = await step(alice, { width: 1280, height: 540 }, 'pinned');
+  // Pinned with nine people: the slot is 1280x432 (1280x540 up to seven).
+  const pinned = await step(alice, { width: 1280, height: 432 }, 'pinned');
 
   // The caps follow the tiles' areas (src/room/actor/senders.rs), and so do the frames encoded.
   // (The encoder's target is only checked against each cap: under it, Chromium's own estimate
   // decides, and the fake camera's simple picture needs little, so its estimate stays low.)
-  assert.deepEqual([grid2.capKbps, grid3.capKbps, pinned.capKbps], [750, 332, 1687]);
+  assert.deepEqual([grid2.capKbps, grid3.capKbps, pinned.capKbps], [750, 332, 1080]);
   assert.ok(grid3.frameHeight < grid2.frameHeight, `3x3 ${grid3.frame} is not smaller than 2x2 ${grid2.frame}`);
   assert.ok(pinned.frameHeight > grid2.frameHeight, `pinned ${pinned.frame} is not larger than 2x2 ${grid2.frame}`);
   await alice.context.close();
-  await crowd.context().close();
+  for (const c of crowd) await c.kill();
 });
 
 test('a client that ignores cameraConstraint is held to it by REMB', async () => {
@@ -189,7 +178,7 @@ test('a client that ignores cameraConstraint is held to it by REMB', async () =>
   await frank.page.addInitScript(hdCamera, { ...CAMERA, foreign: true });
   const roomId = await createRoomAs(server, frank);
   await waitConstraint(frank, CAMERA, 'alone');
-  const crowd = await newCrowd(roomId, 8);
+  const crowd = await addCrowd(roomId, 8, 9);
 
   // 3x3: 426x240, 332 kbit/s. Its sender keeps its parameters; the estimate it sends on is the
   // REMB, and its encoder's target stays under it.
@@ -215,5 +204,5 @@ test('a client that ignores cameraConstraint is held to it by REMB', async () =>
   console.log(`sender-cap (REMB only): 3x3 estimate ${Math.round(s3.available / 1000)} kbit/s, target ${Math.round(s3.targetBitrate / 1000)}; `
     + `pinned estimate ${Math.round(sp.available / 1000)} kbit/s, target ${Math.round(sp.targetBitrate / 1000)}`);
   await frank.context.close();
-  await crowd.context().close();
+  await crowd.kill();
 });

@@ -6,10 +6,13 @@
 // server's `link report` debug lines, the load generator's participants, the REST view and
 // /metrics polled every second, and what is printed and checked of the other receivers per
 // phase. Each check keeps its own phases and what it asserts of the weak receiver.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startLoadgen } from './client-helpers.mjs';
+
+export { startLoadgen };
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const NS = `tessera-weak-${process.pid}`;
@@ -283,29 +286,6 @@ export const sleepUntil = (t) => new Promise((r) => setTimeout(r, Math.max(0, t 
 export const RUNGS = { L0: { height: 720, fps: 30 }, L1: { height: 360, fps: 30 }, L2: { height: 180, fps: 15 } };
 // The composite's scheduled keyframes (pipelines/encode-h264.pipeline): one every 2 s.
 export const KEYFRAME_EVERY_S = 2;
-
-/// Two synthetic participants (H.264 in and out, as Chromium), in a room of the load
-/// generator's making (`load-0`): it counts what it receives but reports only at its end, so a
-/// test reads their rungs from the server. `kill()` ends it.
-export function startLoadgen(server) {
-  const port = new URL(server.base).port;
-  const bin = process.env.TESSERA_BIN || path.join(root, 'target/debug/tessera');
-  const proc = spawn(bin, ['loadgen', '--server', `127.0.0.1:${port}`, '--participants', '2', '--video', 'h264',
-    '--warmup', '1', '--duration', '3600', '--media-dir', path.join(root, 'target/loadgen')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  proc.stdout.on('data', (c) => { output += c; });
-  proc.stderr.on('data', (c) => { output += c; });
-  return {
-    proc,
-    output: () => output,
-    kill: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL');
-      await gone;
-    },
-  };
-}
 
 /// The load generator's room, once both its participants are in.
 export function loadgenRoom(server, loadgen, waitFor) {
