@@ -18,7 +18,8 @@
 //!   (REMB's own clamp), so a REMB never shows room for the next rung. After [`BASE_HOLD`]
 //!   without any sign of congestion, not within [`DOWN_HOLD`] of a move down, and with a REMB,
 //!   if fresh, at least [`HEADROOM`] × what we send (or a clear path: the queue meter under
-//!   [`QUEUE_CLEAR`] for [`CLEAR_FOR`], which holds while the probe runs), the controller *probes*: it asks for [`Controller::probe_bps`] of extra bytes
+//!   [`QUEUE_CLEAR`] for [`CLEAR_FOR`], which holds while the probe runs), the controller
+//!   *probes*: it asks for [`Controller::probe_bps`] of extra bytes
 //!   (copies of packets already sent, see `ladder::Receiver::probe`), ramped over
 //!   [`PROBE_RAMP`] up to what the next rung needs ([`PROBE_NEED`] × its bitrate), held for
 //!   [`PROBE_STEP`]. A probe fails at the first signs of loss (the session stops it within a
@@ -361,9 +362,9 @@ impl Controller {
             && Some(at) != self.last_loss
         {
             self.last_loss = Some(at);
-            self.loss_in_probe = probing;
             if at.saturating_duration_since(self.last_change) >= SETTLE {
                 self.loss = Some(l);
+                self.loss_in_probe = probing;
                 if probing {
                     // The probe's: the loss-based estimate stays.
                 } else if l > LOSSY {
