@@ -44,7 +44,7 @@ use parking_lot::Mutex;
 use rtc_rtp as rtp;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How many forwarded packets a receiver keeps to send again as probes.
 const PROBE_RING: usize = 48;
@@ -193,8 +193,21 @@ fn h264_starts_keyframe(p: &[u8]) -> bool {
     let Some(&first) = p.first() else { return false };
     match first & 0x1f {
         5 | 7 => true,
-        // STAP-A: the first aggregated NAL unit after its 2-byte size.
-        24 => p.get(3).is_some_and(|n| matches!(n & 0x1f, 5 | 7)),
+        // STAP-A: any aggregated NAL unit (each after its 2-byte size). x264enc begins every
+        // access unit with a delimiter, so a keyframe's first packet is [AUD, SPS, PPS]:
+        // reading only the first unit missed it, switched at the IDR packet after it, and the
+        // receiver got the new rung's IDR without the new rung's SPS and PPS.
+        24 => {
+            let mut at = 1;
+            while let (Some(&hi), Some(&lo)) = (p.get(at), p.get(at + 1)) {
+                let Some(&nal) = p.get(at + 2) else { return false };
+                if matches!(nal & 0x1f, 5 | 7) {
+                    return true;
+                }
+                at += 2 + usize::from(u16::from_be_bytes([hi, lo]));
+            }
+            false
+        }
         // FU-A: the start fragment of an IDR slice.
         28 => p.get(1).is_some_and(|h| h & 0x80 != 0 && h & 0x1f == 5),
         _ => false,
@@ -255,6 +268,8 @@ struct SwitchState {
     /// The last packets forwarded (as sent), for probes, and the next one to copy.
     recent: VecDeque<rtp::Packet>,
     probe_next: usize,
+    /// When the last keyframe forwarded began.
+    keyframe_at: Option<Instant>,
 }
 
 impl Receiver {
@@ -272,6 +287,7 @@ impl Receiver {
                 picture_id_shift: 0,
                 recent: VecDeque::with_capacity(PROBE_RING),
                 probe_next: 0,
+                keyframe_at: None,
             }),
             gates: Mutex::default(),
         })
@@ -285,6 +301,13 @@ impl Receiver {
     pub fn feeds(&self) -> (Option<Feed>, Option<Feed>) {
         let st = self.state.lock();
         (st.current, st.target)
+    }
+
+    /// How long ago the last keyframe forwarded began (`None`: none yet, or paused), for the
+    /// rung controller's timing of probes.
+    pub fn keyframe_age(&self) -> Option<Duration> {
+        let st = self.state.lock();
+        st.current.and(st.keyframe_at).map(|t| t.elapsed())
     }
 
     /// Wants `feed` from now on (`None`: pause video). The move happens at its next keyframe.
@@ -318,6 +341,7 @@ impl Receiver {
     /// A packet of `rung`'s encoder (`rung`: the feed it encodes).
     fn offer(&self, rung: Feed, mut packet: rtp::Packet) -> Delivery {
         let mut st = self.state.lock();
+        let mut switched = false;
         let take = if st.current == Some(rung) {
             true
         } else if st.target == Some(rung) {
@@ -331,6 +355,7 @@ impl Receiver {
                 st.next_seq = st.next_seq.wrapping_add(1);
             }
             st.current = Some(rung);
+            switched = true;
             if self.codec == VideoCodec::Vp8 {
                 st.picture_id_shift = match (st.last_picture_id, vp8_picture_id(&packet.payload)) {
                     (Some(last), Some(first)) => last.wrapping_add(1).wrapping_sub(first) & 0x7fff,
@@ -349,12 +374,16 @@ impl Receiver {
             packet.payload = rewrite_picture_id(packet.payload, st.picture_id_shift, &mut st.last_picture_id);
         }
         let marker = packet.header.marker;
+        let keyframe = switched || (st.frame_done && starts_keyframe(self.codec, &packet.payload));
         let copy = packet.clone();
         let delivery = self.out.send(packet);
         if matches!(delivery, Delivery::Sent | Delivery::Dropped) {
             // A dropped packet still used its number: the receiver sees the loss and asks.
             st.next_seq = st.next_seq.wrapping_add(1);
             st.frame_done = marker;
+            if keyframe {
+                st.keyframe_at = Some(Instant::now());
+            }
             if st.recent.len() == PROBE_RING {
                 st.recent.pop_front();
             }
@@ -469,11 +498,20 @@ mod tests {
     const IDR_START: &[u8] = &[0x7c, 0x85, 0];
     const DELTA: &[u8] = &[0x41, 0];
     const STAP_SPS: &[u8] = &[0x78, 0, 3, 0x67, 1, 2];
+    /// A keyframe's first packet as x264enc and rtph264pay (aggregate-mode=zero-latency) send
+    /// it: a delimiter, then SPS and PPS.
+    const STAP_AUD_SPS: &[u8] = &[0x78, 0, 2, 0x09, 0x10, 0, 3, 0x67, 0x42, 0xc0, 0, 2, 0x68, 0xce];
+    /// A delta frame's: a delimiter, then the slice.
+    const STAP_AUD_DELTA: &[u8] = &[0x58, 0, 2, 0x09, 0x30, 0, 3, 0x41, 0x9a, 0x20];
 
     #[test]
     fn h264_keyframe_starts_are_recognised() {
         assert!(starts_keyframe(VideoCodec::H264, SPS));
         assert!(starts_keyframe(VideoCodec::H264, STAP_SPS));
+        assert!(starts_keyframe(VideoCodec::H264, STAP_AUD_SPS), "SPS after a delimiter");
+        assert!(!starts_keyframe(VideoCodec::H264, STAP_AUD_DELTA));
+        assert!(!starts_keyframe(VideoCodec::H264, &STAP_AUD_SPS[..5]), "cut after the delimiter");
+        assert!(!starts_keyframe(VideoCodec::H264, &[0x78, 0xff, 0xff, 0x09]), "a size past the end");
         assert!(starts_keyframe(VideoCodec::H264, IDR_START));
         assert!(!starts_keyframe(VideoCodec::H264, DELTA));
         assert!(!starts_keyframe(VideoCodec::H264, &[0x7c, 0x05, 0]), "an IDR's middle fragment");
@@ -509,7 +547,7 @@ mod tests {
         r.want(Some(f1));
         assert_eq!(l0.send(packet(103, 6000, false, DELTA)), Delivery::Sent, "L0 carries on until L1's keyframe");
         assert_eq!(l1.send(packet(8, 6000, true, DELTA)), Delivery::NotReady);
-        assert_eq!(l1.send(packet(9, 9000, false, SPS)), Delivery::Sent, "switched at the keyframe");
+        assert_eq!(l1.send(packet(9, 9000, false, STAP_AUD_SPS)), Delivery::Sent, "switched at the keyframe's first packet (its SPS after a delimiter)");
         assert_eq!(l0.send(packet(104, 9000, true, DELTA)), Delivery::Gone, "the old rung lets go");
         assert_eq!(r.feeds(), (Some(f1), Some(f1)));
         let seqs: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
@@ -528,8 +566,10 @@ mod tests {
         let f0 = Feed::of(Canvas::Full, Rung::L0);
         let r = Receiver::new(VideoCodec::H264, Arc::new(tx), f0);
         assert_eq!(r.probe(1000), 0, "nothing forwarded yet");
+        assert_eq!(r.keyframe_age(), None, "no keyframe forwarded yet");
         let l0 = RungFeed { receiver: r.clone(), rung: f0 };
         l0.send(packet(1, 0, false, SPS));
+        assert!(r.keyframe_age().is_some(), "a keyframe began");
         l0.send(packet(2, 0, true, IDR_START));
         let sent: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
         assert_eq!(r.probe(1), 15, "one packet: its payload and header");
@@ -537,6 +577,7 @@ mod tests {
         let copies: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
         assert_eq!(copies, vec![sent[0], sent[1], sent[0]], "copies keep the numbers they were sent with");
         r.want(None);
+        assert_eq!(r.keyframe_age(), None, "paused: no keyframes to keep to");
         assert_eq!(r.probe(100), 2 * PADDING_WIRE_BYTES, "paused: padding packets");
         let padding: Vec<rtp::Packet> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
         assert_eq!(padding.len(), 2);

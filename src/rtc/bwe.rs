@@ -19,16 +19,19 @@
 //!   without any sign of congestion, not within [`DOWN_HOLD`] of a move down, and with a REMB,
 //!   if fresh, at least [`HEADROOM`] × what we send (or a clear path: the queue meter under
 //!   [`QUEUE_CLEAR`] for [`CLEAR_FOR`], which holds while the probe runs), the controller
-//!   *probes*: it asks for [`Controller::probe_bps`] of extra bytes
+//!   *probes*, on a tick just after a keyframe of the receiver's rung ([`KEY_ALIGN`], so a
+//!   failed probe's queue has drained before the next one): it asks for
+//!   [`Controller::probe_bps`] of extra bytes
 //!   (copies of packets already sent, see `ladder::Receiver::probe`), ramped over
 //!   [`PROBE_RAMP`] up to what the next rung needs ([`PROBE_NEED`] × its bitrate), held for
 //!   [`PROBE_STEP`]. A probe fails at the first signs of loss (the session stops it within a
 //!   round trip when originals get NACKed): the receiver stays, the hold doubles (at most
-//!   [`MAX_HOLD`]). A step that holds goes on to the rung above; the receiver then moves to the
+//!   [`MAX_HOLD`]). A step that holds goes on to the rung above (at the next
+//!   aligned tick, its bytes held meanwhile); the receiver then moves to the
 //!   best rung probed. Loss reported while a probe runs or in its [`PROBE_GRACE`] is the
 //!   probe's for as long as that report is the latest. A failed probe costs copies and the odd
-//!   original, resent within the budget (at 250 kbit/s with a shallow queue the next keyframe's
-//!   burst can overflow the probe's queue: a few hundred ms of freeze, see issue 23).
+//!   original, resent within the budget (a keyframe's burst into a failed probe's queue cost
+//!   far more: hence the alignment).
 //! - **Back from a pause by a probe too**, of padding-only packets up to L2's need (not
 //!   further: they are small and many); then up the ladder by probes of copies. After any
 //!   move up, loss within [`TRIAL`] moves back down and doubles the hold.
@@ -70,6 +73,17 @@ pub const PROBE_STEP: Duration = Duration::from_millis(1300);
 /// A step is judged only once its last packets' NACKs could be in: [`PROBE_STEP`] plus the
 /// round trip (at most this much of it).
 pub const MAX_PROBE_WAIT: Duration = Duration::from_millis(600);
+/// A probe of copies (and each step after its first) starts only on a tick within this long
+/// after a keyframe of the receiver's rung began: the rung's next scheduled keyframe (2 s
+/// apart) then comes after the probe's copies ended and, if it failed, after its queue
+/// drained. (A keyframe's burst meeting a failed probe's queue on a shallow 250 kbit/s link
+/// overflowed it: 17-37 originals lost, a repair keyframe, 0.5-2 s of frozen picture.) Ticks
+/// are [`TICK`] apart and keyframes a whole number of ticks apart, so one tick of every
+/// keyframe interval falls in the window.
+pub const KEY_ALIGN: Duration = TICK;
+/// A step that held waits at most this long for an aligned tick before the next step starts
+/// (its bytes went through: holding them a little longer costs nothing).
+pub const ALIGN_WAIT: Duration = Duration::from_millis(2600);
 /// What a probe asks the link to carry for a rung, × its nominal bitrate (encoders overshoot
 /// around keyframes).
 pub const PROBE_NEED: f64 = 1.1;
@@ -182,6 +196,9 @@ pub struct Inputs {
     /// The queue our packets meet on the way, if measured in the last [`TICK`] (TWCC on
     /// audio, see `super::queue`).
     pub queue: Option<Duration>,
+    /// How long ago the receiver's last keyframe began to be forwarded (`None`: none yet, or
+    /// paused), see [`KEY_ALIGN`].
+    pub keyframe_age: Option<Duration>,
 }
 
 /// A probe toward better rungs.
@@ -581,7 +598,7 @@ impl Controller {
         let capped = |n: Rung| self.cap.is_none_or(|cap| n < cap);
         let next = next.filter(|n| !capped(*n))?;
         let fallen = self.fell_at.is_some_and(|t| now.saturating_duration_since(t) < DOWN_HOLD);
-        if settling || !held || !room_up || fallen {
+        if settling || !held || !room_up || fallen || !self.aligned(i) {
             return None;
         }
         self.probe = Some(Probe { target: next, step_from: now, best: None, started: now, remb: i.remb_bps });
@@ -605,12 +622,15 @@ impl Controller {
             return None;
         }
         let wait = PROBE_STEP + self.rtt.unwrap_or(MAX_PROBE_WAIT).min(MAX_PROBE_WAIT);
-        if now.saturating_duration_since(p.step_from) < wait {
+        let ran = now.saturating_duration_since(p.step_from);
+        if ran < wait {
             return None;
         }
         // Paused, the probe is padding: it stops at L2.
         let above = p.target.up().filter(|n| self.chosen.is_some() && self.cap.is_some_and(|cap| *n >= cap));
         match above {
+            // The step held: it goes on at its full need until a tick just after a keyframe.
+            Some(_) if !self.aligned(i) && ran < wait + ALIGN_WAIT => None,
             Some(above) => {
                 self.probe = Some(Probe { target: above, step_from: now, best: Some(p.target), ..p });
                 None
@@ -633,6 +653,12 @@ impl Controller {
         self.moved(now);
         self.reason = Reason::Probe;
         Decision { rung: self.rung(), reason: Reason::Probe, estimate_bps: remb_bps, answers_preference: false }
+    }
+
+    /// A probe of copies may start (or step) now: just after a keyframe (see [`KEY_ALIGN`]).
+    /// Paused, the probe is padding: any time.
+    fn aligned(&self, i: &Inputs) -> bool {
+        self.chosen.is_none() || i.keyframe_age.is_none_or(|a| a < KEY_ALIGN)
     }
 
     fn moved(&mut self, now: Instant) {

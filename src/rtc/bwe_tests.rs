@@ -21,6 +21,7 @@ fn run(c: &mut Controller, t0: Instant, from: f64, secs: f64, f: impl Fn(f64) ->
             probe_failed: false,
             rtt: None,
             queue: None,
+            keyframe_age: None,
         };
         if let Some(d) = c.update(&inputs) {
             out.push((t, d));
@@ -65,6 +66,8 @@ fn link(c: &mut Controller, t0: Instant, from: f64, secs: f64, link: impl Fn(f64
             probe_failed: over && c.probe_started().is_some(),
             rtt: Some(Duration::from_millis(100)),
             queue: None,
+            // The rung's keyframes every 2 s.
+            keyframe_age: rung.map(|_| Duration::from_secs_f64(t.rem_euclid(2.0))),
         };
         if let Some(d) = c.update(&inputs) {
             out.push((t, d));
@@ -219,6 +222,7 @@ fn tick(c: &mut Controller, now: Instant, remb: u64, loss: (f64, Instant), sent:
         probe_failed: false,
         rtt,
         queue: None,
+        keyframe_age: None,
     })
 }
 
@@ -345,6 +349,7 @@ fn a_queue_measured_on_the_path_pauses_a_collapsed_link_without_waiting_for_the_
             probe_failed: false,
             rtt: None,
             queue: queue_ms.map(Duration::from_millis),
+            keyframe_age: None,
         })
     };
     assert_eq!(with_queue(&mut c, 15.5, 49_713, Some(250)), None);
@@ -376,6 +381,7 @@ fn a_clear_path_outranks_a_low_remb_for_probing() {
                 probe_failed: false,
                 rtt: None,
                 queue,
+                keyframe_age: None,
             });
             if probed.is_none() && c.probe_started().is_some() {
                 probed = Some(t);
@@ -428,6 +434,7 @@ fn a_standing_queue_pauses_the_last_rung_before_the_remb_says_so() {
             probe_failed: false,
             rtt: None,
             queue: Some(Duration::from_millis(queue_ms)),
+            keyframe_age: None,
         })
     };
     assert_eq!(step(&mut c, 15.5, 87_902, 153), None);
@@ -479,6 +486,7 @@ fn a_loss_report_that_came_in_a_probes_grace_stays_the_probes() {
                 probe_failed: k == 0,
                 rtt: Some(Duration::from_millis(2)),
                 queue: None,
+                keyframe_age: None,
             };
             decisions.extend(c.update(&inputs).map(|d| (now - failed, d)));
         }
@@ -518,6 +526,7 @@ fn a_remb_rising_well_above_a_failed_probes_starts_the_wait_over() {
                 probe_failed: probing && failures < 3,
                 rtt: None,
                 queue: Some(Duration::from_millis(3)),
+                keyframe_age: None,
             });
             if probing && failures < 3 {
                 failures += 1;
@@ -537,4 +546,77 @@ fn a_remb_rising_well_above_a_failed_probes_starts_the_wait_over() {
     // starts over, and the next probe comes long before 12 s.
     let s = run(10_000.0).expect("a probe");
     assert!(s <= 7.0, "the next probe {s} s after the last failure");
+}
+
+#[test]
+fn probes_of_copies_start_and_step_only_just_after_a_keyframe() {
+    // At 250 kbit/s with a shallow queue, an L2 keyframe's burst into a failed probe's queue
+    // overflowed it (17-37 originals lost, 0.5-2 s of frozen picture): probes keep to the start
+    // of a keyframe interval, when the next keyframe is 2 s away.
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = dropped_to_l2(t0);
+    // The rung's keyframes come 0.8 s into every 2 s: ages 0.2, 0.7, 1.2 and 1.7 s on ticks.
+    let age = |t: f64| Duration::from_secs_f64((t - 0.8).rem_euclid(2.0));
+    let step1 = 1.1 * 450_000.0 - 120_000.0;
+    let (mut t, mut started, mut stepped) = (10.5, None, None);
+    while t < 40.0 && stepped.is_none() {
+        let before = c.probe_started();
+        c.update(&Inputs {
+            now: at(t),
+            remb_bps: Some(200_000),
+            loss: Some((0.0, at(t.floor()))),
+            sent_bps: 120_000.0,
+            nack_loss: Some(0.0),
+            probe_failed: false,
+            rtt: Some(Duration::from_millis(5)),
+            // A clear path (the REMB alone has no room for L1).
+            queue: Some(Duration::from_millis(2)),
+            keyframe_age: Some(age(t)),
+        });
+        if before.is_none() && c.probe_started().is_some() {
+            assert!(age(t) < KEY_ALIGN, "a probe started {:?} after a keyframe, at {t} s", age(t));
+            started = Some(t);
+        }
+        // A step ends when its bytes pass L1's need: the next ramps toward L0's.
+        if c.probe_bps(at(t) + TICK / 2) > step1 + 1.0 {
+            assert!(age(t) < KEY_ALIGN, "a step began {:?} after a keyframe, at {t} s", age(t));
+            stepped = Some(t);
+        }
+        t += 0.5;
+    }
+    let (started, stepped) = (started.expect("a probe on a clear path"), stepped.expect("its first step held"));
+    // Step one ran 1.3 s (+ the round trip) and then held its bytes to the next aligned tick.
+    assert!(stepped - started >= PROBE_STEP.as_secs_f64(), "{started} {stepped}");
+    assert_eq!(stepped - started, 2.0, "the next keyframe interval's aligned tick");
+    assert_eq!(c.rung(), Some(Rung::L2), "not moved until the probe ends");
+}
+
+#[test]
+fn paused_receivers_probe_with_padding_whatever_the_keyframes() {
+    // Paused, nothing is forwarded (no keyframes to keep to), and padding costs the picture
+    // nothing: the probe back to L2 starts without waiting.
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = Controller::new(t0, LADDER);
+    c.set_cap(t0, Some(Rung::L0));
+    link(&mut c, t0, 0.0, 6.0, |_| 10_000_000.0);
+    link(&mut c, t0, 6.0, 10.0, |_| 60_000.0);
+    assert_eq!(c.rung(), None, "paused at 60 kbit/s");
+    let mut t = 16.0;
+    while c.probe_started().is_none() {
+        assert!(t < 40.0, "a padding probe on a clear link");
+        c.update(&Inputs {
+            now: at(t),
+            remb_bps: None,
+            loss: Some((0.0, at(t.floor()))),
+            sent_bps: 0.0,
+            nack_loss: None,
+            probe_failed: false,
+            rtt: Some(Duration::from_millis(5)),
+            queue: Some(Duration::from_millis(2)),
+            keyframe_age: None,
+        });
+        t += 0.5;
+    }
 }

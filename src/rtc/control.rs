@@ -28,6 +28,12 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(20);
 const PROBE_NACKED: u64 = 1;
 /// The least gap between keyframes a failed probe asks for, on the receiver's rung.
 const PROBE_KEYFRAME_GAP: Duration = Duration::from_millis(500);
+/// What comes this soon after a probe began describes what was sent before it, not the probe
+/// (its ramp has added little yet): NACKs (seen: a probe failed on one NACK with 3 packets
+/// sent, as the link was unshaped; the doubled hold kept a Firefox receiver on L2 for 16.5 s of
+/// a clear link), the queue and the REMB (a probe starts just after a keyframe, whose burst
+/// queued 40-80 ms at 250 kbit/s and failed every probe on its first packets) do not count.
+const PROBE_BLIND: Duration = Duration::from_millis(300);
 /// A REMB under this share of the one the probe began with fails it.
 const PROBE_REMB_FALL: f64 = 0.8;
 /// A queue this long on the receiver's path (`super::queue`, the latest packet's) fails a
@@ -146,6 +152,7 @@ pub async fn control_rung(
                     probe_bytes = r.probe_bytes,
                     resent_bytes = r.resent_bytes,
                     nacks = r.nacks,
+                    keyframe_age_ms = ?receiver.keyframe_age().map(|a| a.as_millis()),
                     "link report"
                 );
                 let probe_failed = watch.as_ref().is_some_and(|w| w.failed);
@@ -153,7 +160,8 @@ pub async fn control_rung(
                 let rtt = r.rtt.filter(|_| r.rtt_at.is_some() && r.rtt_at != last_rtt_at);
                 last_rtt_at = r.rtt_at;
                 let queue = r.queue.filter(|(_, at)| now.saturating_duration_since(*at) <= bwe::TICK).map(|(q, _)| q);
-                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt, queue })
+                let keyframe_age = receiver.keyframe_age();
+                controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt, queue, keyframe_age })
             }
             _ = probe_tick.tick(), if probing => {
                 send_probe(&controller, &report, &receiver, &mut watch);
@@ -201,15 +209,19 @@ fn send_probe(controller: &Controller, report: &Mutex<LinkReport>, receiver: &Re
     if w.failed {
         return;
     }
+    let blind_until = w.started + PROBE_BLIND;
+    if now < blind_until {
+        (w.packets, w.nacked) = (packets, nacked);
+    }
     let lost = nacked.saturating_sub(w.nacked);
     let sent = packets.saturating_sub(w.packets);
     let remb_fell = match (w.remb, remb) {
-        (Some((before, t0)), Some((r, t))) => t > t0 && (r as f64) < PROBE_REMB_FALL * before as f64,
+        (Some((before, t0)), Some((r, t))) => t > t0 && t > blind_until && (r as f64) < PROBE_REMB_FALL * before as f64,
         _ => false,
     };
     // A queue measured since the probe began (TWCC on our audio): the link is full before
     // anything is lost.
-    let queued = queue.filter(|(_, at)| *at > w.started).map(|(q, _)| q).filter(|q| *q >= PROBE_QUEUE);
+    let queued = queue.filter(|(_, at)| *at > blind_until).map(|(q, _)| q).filter(|q| *q >= PROBE_QUEUE);
     if remb_fell || queued.is_some() || (lost >= PROBE_NACKED && lost as f64 > 0.02 * sent as f64) {
         w.failed = true;
         w.failed_at = now;
