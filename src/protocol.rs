@@ -42,6 +42,17 @@ pub enum ClientMessage {
         #[serde(default)]
         canvas: VideoCanvas,
     },
+    /// The client's own states, shown to everyone (the list, and the composite's tile): each
+    /// field given sets that state, one left out keeps it. `micOff` also takes the voice out of
+    /// the mix (as the host's mute does), `cameraOff` shows the name tile instead of the picture.
+    SetState {
+        #[serde(default)]
+        mic_off: Option<bool>,
+        #[serde(default)]
+        camera_off: Option<bool>,
+        #[serde(default)]
+        hand_raised: Option<bool>,
+    },
 }
 
 /// A client's data-saver choice.
@@ -121,6 +132,15 @@ pub struct ParticipantInfo {
     pub audio_muted: bool,
     /// Muted by the host: their tile shows the placeholder.
     pub video_muted: bool,
+    /// Their own microphone is off (`setState`): not in the mix, "muted" on their tile.
+    #[serde(default)]
+    pub mic_off: bool,
+    /// Their own camera is off (`setState`): their tile shows their name.
+    #[serde(default)]
+    pub camera_off: bool,
+    /// Their hand is raised (`setState`): a hand on their tile.
+    #[serde(default)]
+    pub hand_raised: bool,
     /// `reconnecting` while their network is gone and the session is kept for them.
     #[serde(default)]
     pub connection: Connection,
@@ -377,7 +397,7 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, String> {
     let Some(kind) = value.get("type").and_then(|t| t.as_str()).map(str::to_owned) else {
         return Err("a message must be a JSON object with a string \"type\"".into());
     };
-    if !matches!(kind.as_str(), "offer" | "candidate" | "leave" | "chat" | "videoPreference") {
+    if !matches!(kind.as_str(), "offer" | "candidate" | "leave" | "chat" | "videoPreference" | "setState") {
         return Err(format!("unknown message type {kind:?}"));
     }
     serde_json::from_value(value).map_err(|e| format!("bad {kind:?} message: {e}"))
@@ -410,6 +430,12 @@ mod tests {
         assert!(parse_client_message(r#"[1]"#).is_err());
         assert!(parse_client_message(r#"{"type":"leave","x":1}"#).is_err());
         assert_eq!(parse_client_message(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave {});
+        assert_eq!(
+            parse_client_message(r#"{"type":"setState","micOff":true,"handRaised":false}"#).unwrap(),
+            ClientMessage::SetState { mic_off: Some(true), camera_off: None, hand_raised: Some(false) }
+        );
+        assert!(parse_client_message(r#"{"type":"setState","mic":true}"#).is_err(), "unknown fields are refused");
+        assert!(parse_client_message(r#"{"type":"setState","micOff":"yes"}"#).is_err(), "states are booleans");
         assert_eq!(
             parse_client_message(r#"{"type":"videoPreference","maxHeight":220,"mode":"low"}"#).unwrap(),
             ClientMessage::VideoPreference { max_height: Some(220), mode: VideoMode::Low, canvas: VideoCanvas::Full }

@@ -27,6 +27,7 @@ mod small;
 mod stage;
 pub use ingest::VideoIngest;
 mod tile;
+pub use tile::Label as TileLabel;
 
 /// Where one receiver's outgoing packets go. Called on media threads (the encoder's appsink,
 /// the mixer) once per packet, so it must not block or wait; a receiver that cannot take the

@@ -15,6 +15,74 @@ pub(crate) fn pango_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// What a tile's label says: the name and the participant's states (drawn on the main canvas
+/// as markup, on the small one as plain text, which it cuts to fit).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Label {
+    pub name: String,
+    /// The network dropped; the tile keeps its last picture.
+    pub reconnecting: bool,
+    /// Not in the mix (their own microphone off, or muted by the host).
+    pub muted: bool,
+    pub hand_raised: bool,
+}
+
+/// The colour of the "muted" mark (white on it: contrast 4.9:1).
+pub const MUTED_RGB: [u8; 3] = [0xc5, 0x22, 0x1f];
+/// The colour of the raised hand's mark (black on it: contrast 11:1).
+pub const HAND_RGB: [u8; 3] = [0xfb, 0xbc, 0x04];
+
+impl Label {
+    pub fn new(name: &str) -> Self {
+        Self { name: name.to_owned(), ..Self::default() }
+    }
+
+    /// Plain text: "☝ Ada (muted) (reconnecting…)".
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        if self.hand_raised {
+            out.push_str("☝ ");
+        }
+        out.push_str(&self.name);
+        if self.muted {
+            out.push_str(" (muted)");
+        }
+        if self.reconnecting {
+            out.push_str(" (reconnecting…)");
+        }
+        out
+    }
+
+    /// Pango markup for the main canvas: the hand black on yellow before the name, "muted" white
+    /// on red after it (a mark a viewer finds at a glance, and a test by its pixels); `suffix` (plain
+    /// text) after all, e.g. " (video off)" on a placeholder.
+    pub fn markup(&self, suffix: &str) -> String {
+        let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
+        let mut out = String::new();
+        if self.hand_raised {
+            out.push_str(&format!("<span background=\"{}\" foreground=\"black\"> ☝ hand </span> ", hex(HAND_RGB)));
+        }
+        out.push_str(&pango_escape(&self.name));
+        if self.muted {
+            out.push_str(&format!(" <span background=\"{}\" foreground=\"white\"> muted </span>", hex(MUTED_RGB)));
+        }
+        if self.reconnecting {
+            out.push_str(" (reconnecting…)");
+        }
+        out.push_str(&pango_escape(suffix));
+        out
+    }
+}
+
+/// Sets the text of every label (textoverlay) in `bin` to `markup`.
+pub(crate) fn relabel(bin: &gst::Bin, markup: &str) {
+    for e in bin.iterate_recurse().into_iter().flatten() {
+        if e.factory().is_some_and(|f| f.name() == "textoverlay") {
+            e.set_property("text", markup);
+        }
+    }
+}
+
 /// The name of the tee in every tile source that the small-screen canvas takes its picture from.
 pub(crate) const SPLIT: &str = "split";
 
@@ -101,4 +169,22 @@ pub(crate) fn placeholder(name: &str, fps: u32) -> Result<gst::Bin, MediaError> 
     let pad = text.static_pad("src").ok_or_else(|| MediaError::Graph("textoverlay has no src pad".into()))?;
     bin.add_pad(&gst::GhostPad::with_target(&pad)?)?;
     Ok(bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Label;
+
+    #[test]
+    fn labels_say_the_states_in_text_and_in_escaped_markup() {
+        let mut l = Label::new("Ada <3 & co");
+        assert_eq!(l.text(), "Ada <3 & co");
+        assert_eq!(l.markup(""), "Ada &lt;3 &amp; co");
+        (l.muted, l.hand_raised, l.reconnecting) = (true, true, true);
+        assert_eq!(l.text(), "☝ Ada <3 & co (muted) (reconnecting…)");
+        let m = l.markup(" (video off)");
+        assert!(m.starts_with("<span background=\"#fbbc04\" foreground=\"black\"> ☝ hand </span> Ada &lt;3 &amp; co "), "{m}");
+        assert!(m.contains("<span background=\"#c5221f\" foreground=\"white\"> muted </span>"), "{m}");
+        assert!(m.ends_with(" (reconnecting…) (video off)"), "{m}");
+    }
 }

@@ -79,12 +79,17 @@ pub(super) fn screen_owner(tile: &str) -> Option<&str> {
     tile.strip_suffix(SCREEN_SUFFIX)
 }
 
+/// What a placeholder covering a participant's video adds to its label.
+const VIDEO_OFF: &str = " (video off)";
+
 struct Tile {
     /// The participant's id, or [`screen_tile`] of it.
     id: String,
     name: String,
-    /// What its label says now (the name, or the name and a state).
+    /// What its label says now (the name, or the name and its states), as plain text for the
+    /// small canvas, and the states it is drawn from.
     label: String,
+    marks: tile::Label,
     source: Source,
     pad: gst::Pad,
     /// A placeholder drawn over the video while the participant is video-muted.
@@ -347,6 +352,7 @@ impl RoomVideo {
         self.tiles.push(Tile {
             id: screen_tile(owner),
             label: name.clone(),
+            marks: tile::Label::new(&name),
             name,
             source: Source::Video(bin),
             pad,
@@ -381,6 +387,7 @@ impl RoomVideo {
             id: id.into(),
             name: name.into(),
             label: name.into(),
+            marks: tile::Label::new(name),
             source: Source::Placeholder(bin),
             pad,
             cover: None,
@@ -400,7 +407,10 @@ impl RoomVideo {
         let cover = self.tiles[idx].cover.take();
         let (rect, fill, camera) = (self.tiles[idx].rect, self.tiles[idx].fill, self.tiles[idx].camera);
         tile::fit(new.bin(), tile::crop_for(rect, fill));
-        let tile = Tile { id: id.into(), label: name.clone(), name, source: new, pad, cover, rect, fill, camera };
+        // The new source's label says what the old one did (states included).
+        let (label, marks) = (self.tiles[idx].label.clone(), self.tiles[idx].marks.clone());
+        tile::relabel(new.bin(), &marks.markup(""));
+        let tile = Tile { id: id.into(), label, marks, name, source: new, pad, cover, rect, fill, camera };
         let old = std::mem::replace(&mut self.tiles[idx], tile);
         self.relayout();
         self.unlink_source(old.source.bin(), &old.pad);
@@ -432,6 +442,7 @@ impl RoomVideo {
         match (covered, self.tiles[idx].cover.is_some()) {
             (true, false) => {
                 let bin = tile::placeholder(&format!("{} (video off)", self.tiles[idx].name), self.cfg.fps)?;
+                tile::relabel(&bin, &self.tiles[idx].marks.markup(VIDEO_OFF));
                 let pad = self.link_source(&bin)?;
                 self.tiles[idx].cover = Some((bin, pad));
                 self.relayout();
@@ -448,16 +459,19 @@ impl RoomVideo {
         Ok(())
     }
 
-    /// Changes the label drawn on `id`'s tile (its name, or its name and a state); the picture
-    /// under it is untouched. A new source (placeholder ↔ video) starts with the plain name.
-    pub fn set_label(&mut self, id: &str, label: &str) {
+    /// Changes the label drawn on `id`'s tile (its name and states, see [`tile::Label`]) and
+    /// on its cover; the picture under it is untouched. A new source (placeholder ↔ video) is
+    /// labelled the same.
+    pub fn set_label(&mut self, id: &str, label: &tile::Label) {
         let Some(t) = self.tiles.iter_mut().find(|t| t.id == id) else { return };
-        t.label = label.to_owned();
-        let text = tile::pango_escape(label);
-        for e in t.source.bin().iterate_recurse().into_iter().flatten() {
-            if e.factory().is_some_and(|f| f.name() == "textoverlay") {
-                e.set_property("text", &text);
-            }
+        if t.marks == *label {
+            return;
+        }
+        t.label = label.text();
+        t.marks = label.clone();
+        tile::relabel(t.source.bin(), &label.markup(""));
+        if let Some((cover, _)) = &t.cover {
+            tile::relabel(cover, &label.markup(VIDEO_OFF));
         }
         self.show_small();
     }

@@ -30,6 +30,7 @@ mod outputs;
 mod senders;
 mod settings;
 mod social;
+mod states;
 mod view;
 
 struct Member {
@@ -372,6 +373,9 @@ impl Room {
             Command::Mute { id, audio, video, reply } => {
                 let _ = reply.send(self.mute(&id, audio, video));
             }
+            Command::SetState { id, patch, reply } => {
+                let _ = reply.send(self.set_state(&id, patch));
+            }
             Command::StartRecording { reply } => {
                 let r = self.start_recording().await;
                 let _ = reply.send(r);
@@ -441,6 +445,9 @@ impl Room {
             joined_at: format_unix(now),
             audio_muted: false,
             video_muted: false,
+            mic_off: false,
+            camera_off: false,
+            hand_raised: false,
             connection: Default::default(),
             video_quality: None,
         };
@@ -519,12 +526,7 @@ impl Room {
             // A host's video mute ends a screen share too.
             self.detach_screen(id);
         }
-        if let Some(media) = self.media.as_mut() {
-            media.audio.set_muted(id, info.audio_muted);
-            if let Err(e) = media.video.set_covered(id, info.video_muted) {
-                tracing::warn!(participant = %id, error = %e, "could not change the video mute");
-            }
-        }
+        self.show_states(&info);
         tracing::info!(participant = %id, audio = info.audio_muted, video = info.video_muted, "mute changed");
         self.broadcast(RoomEvent::Updated(info.clone()), None);
         Ok(info)

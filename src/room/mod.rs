@@ -213,6 +213,14 @@ pub struct RoomInfo {
     pub media: Option<MediaStats>,
 }
 
+/// A participant's own states to set (`None`: unchanged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatePatch {
+    pub mic_off: Option<bool>,
+    pub camera_off: Option<bool>,
+    pub hand_raised: Option<bool>,
+}
+
 /// A change to a live room: its settings, and who the `pinned` layout shows large (live state,
 /// not stored; `Some(None)` unpins).
 #[derive(Debug, Clone, Default)]
@@ -289,6 +297,12 @@ pub(crate) enum Command {
         id: String,
         audio: Option<bool>,
         video: Option<bool>,
+        reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
+    },
+    /// A participant's own states (`setState`).
+    SetState {
+        id: String,
+        patch: StatePatch,
         reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
     },
     StartRecording {
@@ -454,6 +468,11 @@ impl RoomHandle {
 
     pub async fn mute(&self, id: &str, audio: Option<bool>, video: Option<bool>) -> Result<ParticipantInfo, ManageError> {
         self.try_ask(|reply| Command::Mute { id: id.into(), audio, video, reply }).await
+    }
+
+    /// Sets participant `id`'s own states; everyone is told.
+    pub async fn set_state(&self, id: &str, patch: StatePatch) -> Result<ParticipantInfo, ManageError> {
+        self.try_ask(|reply| Command::SetState { id: id.into(), patch, reply }).await
     }
 
     /// Starts recording (even an empty room: its media starts for it).

@@ -85,13 +85,7 @@ impl Room {
         }
         self.members[idx].info.connection = connection;
         let info = self.members[idx].info.clone();
-        if let Some(media) = self.media.as_mut() {
-            let label = match connection {
-                Connection::Connected => info.name.clone(),
-                Connection::Reconnecting => format!("{} (reconnecting…)", info.name),
-            };
-            media.video.set_label(id, &label);
-        }
+        self.show_states(&info);
         tracing::info!(participant = %id, ?connection, "connection");
         self.broadcast(RoomEvent::Updated(info), None);
     }

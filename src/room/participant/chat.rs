@@ -49,6 +49,12 @@ impl Participant {
                 }
             }
             ClientMessage::VideoPreference { max_height, mode, canvas } => self.on_video_preference(max_height, mode, canvas).await,
+            ClientMessage::SetState { mic_off, camera_off, hand_raised } => {
+                let patch = crate::room::StatePatch { mic_off, camera_off, hand_raised };
+                if let Err(e) = self.room.set_state(&self.id, patch).await {
+                    tracing::debug!(error = %e, "state not set");
+                }
+            }
             ClientMessage::Leave {} => {}
         }
     }

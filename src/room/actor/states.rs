@@ -1,0 +1,54 @@
+//! A participant's states as the room shows them: the host's mutes, its own microphone, camera
+//! and raised hand (`setState`), and its connection. One place turns them into what the media
+//! does ([`Room::show_states`]): in the mix or not, the picture or the name tile, and the
+//! label on its tile.
+//!
+//! Invariant: whatever changed a state, the mix, the cover and the label follow from the whole
+//! `ParticipantInfo` (a host's unmute never brings back a voice whose own microphone is off).
+
+use super::Room;
+use crate::media::TileLabel;
+use crate::protocol::{Connection, ParticipantInfo};
+use crate::room::{ManageError, RoomEvent, StatePatch};
+
+impl Room {
+    /// Sets `id`'s own states; everyone (`id` included) is told when something changed.
+    pub(super) fn set_state(&mut self, id: &str, patch: StatePatch) -> Result<ParticipantInfo, ManageError> {
+        let idx = self.member_index(id).ok_or_else(|| ManageError::NoParticipant(id.into()))?;
+        let StatePatch { mic_off, camera_off, hand_raised } = patch;
+        let (before, info) = {
+            let m = &mut self.members[idx].info;
+            let before = m.clone();
+            m.mic_off = mic_off.unwrap_or(m.mic_off);
+            m.camera_off = camera_off.unwrap_or(m.camera_off);
+            m.hand_raised = hand_raised.unwrap_or(m.hand_raised);
+            (before, m.clone())
+        };
+        if info == before {
+            return Ok(info);
+        }
+        self.show_states(&info);
+        tracing::info!(participant = %id, mic_off = info.mic_off, camera_off = info.camera_off, hand_raised = info.hand_raised, "state changed");
+        self.broadcast(RoomEvent::Updated(info.clone()), None);
+        Ok(info)
+    }
+
+    /// Makes the media show `info`'s states: its voice in the mix only while neither the host
+    /// nor its own microphone mutes it, its name tile while either mutes its video, and a
+    /// label with its hand, its mute and its connection.
+    pub(super) fn show_states(&mut self, info: &ParticipantInfo) {
+        let Some(media) = self.media.as_mut() else { return };
+        let muted = info.audio_muted || info.mic_off;
+        media.audio.set_muted(&info.id, muted);
+        if let Err(e) = media.video.set_covered(&info.id, info.video_muted || info.camera_off) {
+            tracing::warn!(participant = %info.id, error = %e, "could not cover or uncover the video");
+        }
+        let label = TileLabel {
+            name: info.name.clone(),
+            reconnecting: info.connection == Connection::Reconnecting,
+            muted,
+            hand_raised: info.hand_raised,
+        };
+        media.video.set_label(&info.id, &label);
+    }
+}
