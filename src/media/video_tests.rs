@@ -50,6 +50,7 @@ fn moving_tile(video: &mut RoomVideo) {
         id: "a".into(),
         name: "A".into(),
         label: "A".into(),
+        marks: tile::Label::new("A"),
         source: Source::Placeholder(bin),
         pad,
         cover: None,
