@@ -5,7 +5,7 @@
 // socket and peer connection closed).
 import { $, state, log, inCall, CLOSE_CODES, TRANSIENT, WORDS, capital, whenText, api } from './state.js';
 import { closePeer, negotiate, renderShareButton, restartIce, startPeer, stopShare } from './peer.js';
-import { stopAllTracks, placeDevices, renderToggles } from './media.js';
+import { stopAllTracks, placeDevices, renderToggles, sendState } from './media.js';
 import { renderChatState, resetChat } from './chat.js';
 import { cancelUploads } from './files.js';
 import { renderLayout, renderPeople, setRecording } from './people.js';
@@ -205,6 +205,9 @@ export function enterCall() {
   $('call-notice-text').textContent = state.notice || '';
   $('call-notice').hidden = !state.notice;
   renderToggles();
+  // A new session starts with every state off on the server: say ours again (a hand raised
+  // before a rejoin, a microphone muted before a reconnection).
+  if (state.handRaised || state.local?.getTracks().some((t) => !t.enabled)) sendState();
   renderChatState();
 }
 
@@ -381,6 +384,7 @@ export function leaveCall({ sayBye = true, words = '', home = true } = {}) {
   const was = state.phase;
   if (was === 'idle' || was === 'left') { if (home && words) showHome({ error: words }); return; }
   state.phase = was === 'joining' ? 'idle' : 'left';
+  state.handRaised = false;
   state.ended = true;
   if (sayBye && state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: 'leave' }));
   stopAllTracks();

@@ -2,7 +2,7 @@
 // are refused or missing (microphone only, camera only, listen only; retry once allowed), the
 // device pickers, the microphone level meter, switching devices during a call with replaceTrack,
 // the "Audio only" mode, and releasing every track when leaving.
-import { $, state, log, inCall } from './state.js';
+import { $, state, log, inCall, send } from './state.js';
 import { startPeer, negotiate } from './peer.js';
 import { applySendCap } from './sendcap.js';
 
@@ -209,6 +209,34 @@ async function toggle(kind) {
     try { await startKind(kind); } catch (e) { log(mediaTrouble(e), true); }
   }
   renderToggles();
+  sendState();
+}
+
+// Raise hand / Lower hand.
+function toggleHand() {
+  if (!inCall()) return;
+  state.handRaised = !state.handRaised;
+  renderToggles();
+  sendState();
+}
+
+// Tells the others our own states (`setState`): the microphone or camera off (a track that
+// runs but is disabled), the hand raised. Everyone sees them in the list and on our tile.
+export function sendState() {
+  const mic = localTrack('audio');
+  const cam = localTrack('video');
+  send({ type: 'setState', micOff: Boolean(mic && !mic.enabled), cameraOff: Boolean(cam && !cam.enabled), handRaised: Boolean(state.handRaised) });
+}
+
+// Meet's shortcuts: Ctrl+D (⌘+D) the microphone, Ctrl+E (⌘+E) the camera, Ctrl+Alt+H (⌘+Alt+H)
+// the hand; not while typing in a field (the chat), except for these chords.
+function onShortcut(ev) {
+  if (!inCall() || !(ev.ctrlKey || ev.metaKey) || ev.shiftKey) return;
+  const key = ev.key.toLowerCase();
+  const act = ev.altKey ? { h: toggleHand }[key] : { d: () => toggle('audio'), e: () => toggle('video') }[key];
+  if (!act) return;
+  ev.preventDefault();
+  act();
 }
 
 export function renderToggles() {
@@ -220,9 +248,12 @@ export function renderToggles() {
   $('toggle-mic').textContent = micOn ? 'Mute mic' : 'Unmute mic';
   $('toggle-cam').setAttribute('aria-pressed', String(camOn));
   $('toggle-cam').textContent = camOn ? 'Stop camera' : 'Start camera';
+  $('raise-hand').setAttribute('aria-pressed', String(Boolean(state.handRaised)));
+  $('raise-hand').textContent = state.handRaised ? 'Lower hand' : 'Raise hand';
   const off = state.phase === 'left' || !state.pc;
   $('toggle-mic').disabled = off;
   $('toggle-cam').disabled = off;
+  $('raise-hand').disabled = !inCall();
 }
 
 // Our own picture in the corner, and the meter on our microphone.
@@ -393,6 +424,12 @@ export function initMedia() {
   $('devices-button').onclick = toggleDevicesPanel;
   $('toggle-mic').onclick = () => toggle('audio');
   $('toggle-cam').onclick = () => toggle('video');
+  $('raise-hand').onclick = toggleHand;
+  for (const [id, keys] of [['toggle-mic', 'Control+D'], ['toggle-cam', 'Control+E'], ['raise-hand', 'Control+Alt+H']]) {
+    $(id).setAttribute('aria-keyshortcuts', keys);
+    $(id).title = keys.replace('Control', 'Ctrl');
+  }
+  document.addEventListener('keydown', onShortcut);
   $('join-mic-only').onclick = () => choose('audio');
   $('join-cam-only').onclick = () => choose('video');
   $('join-listen-only').onclick = () => choose('none');

@@ -21,9 +21,14 @@ function personItem(id, p) {
   li.classList.toggle('pinned', pinned);
   li.classList.toggle('sharing', sharing);
   li.classList.toggle('reconnecting', reconnecting);
-  const muted = [p.audioMuted && 'muted', p.videoMuted && 'video off'].filter(Boolean).join(', ');
+  const muted = [
+    p.audioMuted ? 'muted by the host' : p.micOff && 'muted',
+    p.videoMuted ? 'video off by the host' : p.cameraOff && 'camera off',
+  ].filter(Boolean).join(', ');
+  li.classList.toggle('muted', Boolean(p.audioMuted || p.micOff));
   li.append(textSpan('name', `${p.name}${id === state.selfId ? ' (you)' : ''}${muted ? ` — ${muted}` : ''}`));
   li.append(levelBar(), badge('dominant', 'has the floor'));
+  if (p.handRaised) li.append(badge('hand', 'hand raised'));
   if (pinned) li.append(badge('pinned', 'pinned'));
   if (sharing) li.append(badge('sharing', 'sharing screen'));
   if (reconnecting) li.append(badge('reconnecting', 'reconnecting…'));
@@ -114,6 +119,8 @@ export function participantUpdated(p) {
   const self = p.id === state.selfId;
   if ((before.connection || 'connected') !== (p.connection || 'connected')) {
     if (!self) log(p.connection === 'reconnecting' ? `${p.name} lost their connection; waiting for them to come back…` : `${p.name} is back.`);
+  } else if (Boolean(before.handRaised) !== Boolean(p.handRaised)) {
+    if (!self && p.handRaised) log(`${p.name} raised their hand.`);
   } else if (before.audioMuted !== p.audioMuted || before.videoMuted !== p.videoMuted) {
     const who = self ? 'The host' : nameOf(p.id);
     if (self && before.audioMuted !== p.audioMuted) log(`${who} ${p.audioMuted ? 'muted' : 'unmuted'} your microphone.`);

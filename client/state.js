@@ -27,6 +27,7 @@ export const state = {
   reconnect: null, // while reconnecting: {since, attempt, timer, probe}
   notice: '', // why this join happened by itself (a retry after connection_failed), or ''
   tracks: new Set(), // every local track this page started, stopped when leaving
+  handRaised: false, // our hand (told with setState)
 };
 window.tessera = state; // for tests and debugging
 
