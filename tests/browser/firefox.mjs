@@ -4,7 +4,7 @@
 // group of its own, and opens one session, i.e. one page: a fresh profile in a temporary folder
 // (HOME too) with fake camera and microphone, loopback ICE candidates and autoplay allowed; it
 // works as root and in a loopback-only network namespace; with `netns`, geckodriver and Firefox
-// run in a namespace of their own (weak-link-firefox.check.mjs). `quit()` ends the session and
+// run in a namespace of their own (weak-link-firefox.test.mjs). `quit()` ends the session and
 // kills whatever is left of the group (geckodriver, firefox and its content processes), then
 // removes the folder; the same happens if the test process exits without calling it, or dies (a
 // watchdog shell in the group). Classic WebDriver has no init scripts: patch a page after `goto`, before

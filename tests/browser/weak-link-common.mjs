@@ -1,5 +1,5 @@
-// What the weak-link checks share (weak-link.check.mjs with a Chromium receiver,
-// weak-link-firefox.check.mjs with a Firefox one): the network namespace and its veth pair (the
+// What the weak-link checks share (weak-link.test.mjs with a Chromium receiver,
+// weak-link-firefox.test.mjs with a Firefox one): the network namespace and its veth pair (the
 // server-side end shaped with tc tbf, so only the server → browser direction is limited; for
 // Firefox a second, unshaped pair for WebDriver's traffic only), the TCP proxy the page's
 // signaling goes through, the getStats sampler run in the page and its per-phase summaries, the

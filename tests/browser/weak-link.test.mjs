@@ -19,23 +19,23 @@
 // Runs only as root in a loopback-only network namespace (scripts/test.sh runs the browser tests
 // in one: `unshare -n`), where it may add namespaces, links and qdiscs of its own; elsewhere it
 // skips and says why. To run it alone:
-//   unshare -n bash -c 'ip link set lo up && cd tests/browser && node --test weak-link.check.mjs'
-// Not in `make test` yet (named .check.mjs): 11 of the 12 runs after this session's fixes passed
-// (2026-12-07; the check alone, load 5-9 on 2 cores: the server's debug build, two Chromiums and
-// the load generator): 500 kbit/s on a fitting rung at 0.6-2.1 s; 250 kbit/s at 14.7-15.2 fps;
-// 80 kbit/s paused at 1.3-1.9 s, audio concealed 2.1-3.4 %; unshaped again, L0 at 7.5-9.2 s. But
-// the longest freeze once settled at 250 kbit/s is too close to its bound: 0 in four runs,
-// 250-451 ms in six, 521 ms in the failed one, each time right after a failed probe toward L1
-// (its copies fill the 5.5 kB tbf queue before the queue meter's 40 ms stops it, and the next
-// keyframe burst overflows it: 17-37 NACKed packets, a repair keyframe, two or three freezes).
-// Failed probes must cost less before this can run in `make test` (issue 23 stays open). The
-// failures before the fixes were the check's own (Chromium failing the page's scripts with
+//   unshare -n bash -c 'ip link set lo up && cd tests/browser && node --test weak-link.test.mjs'
+// Runs: 2026-12-07, before probes kept to keyframes, 11 of 12 passed, but the longest freeze once
+// settled at 250 kbit/s came close to its bound (250-521 ms in seven runs), each right after a
+// failed probe toward L1 (its copies filled the 5.5 kB tbf queue and the next keyframe's burst
+// overflowed it: 17-37 NACKed packets, a repair keyframe). Since probes start only just after a
+// keyframe of the receiver's rung (rtc/bwe.rs KEY_ALIGN) and an H.264 keyframe's first packet is
+// found past x264's access unit delimiter (media/ladder.rs), 7 of 7 passed (load 4-9 on 2 cores,
+// other runs and builds beside them): 500 kbit/s on L2 at 0.6-2.4 s; 250 kbit/s settled at
+// 14.9-15 fps, longest freeze 0-282 ms; 80 kbit/s paused at 1.4-1.9 s, audio concealed 2.4-3.7 %;
+// unshaped again, L0 at 9.9-11.9 s. In `make test` since.
+// The failures before were the check's own (Chromium failing the page's scripts with
 // ERR_NETWORK_CHANGED when the veth's IPv6 address appeared; a freeze that began before the
 // settle point counted whole) and the controller's (a probe's loss report, still the latest
 // after the probe's grace, paused the receiver).
 // (WEAK_LINK_DUMP=file.json also writes every sample, rung message and the server's log.)
 // The link, the sampler, the summaries and the checks of the other receivers are in
-// weak-link-common.mjs, shared with the Firefox variant (weak-link-firefox.check.mjs).
+// weak-link-common.mjs, shared with the Firefox variant (weak-link-firefox.test.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
