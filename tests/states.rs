@@ -67,7 +67,11 @@ async fn own_states_are_told_and_drawn_and_a_muted_voice_leaves_the_mix() {
     for (who, c) in [("A", &mut a), ("B", &mut b)] {
         let ev = tokio::time::timeout(Duration::from_secs(5), c.next_event("participantUpdated")).await.expect("told within 5 s");
         let p = &ev["participant"];
-        assert_eq!((p["id"].as_str(), p["micOff"].as_bool(), p["handRaised"].as_bool()), (Some(b_id.as_str()), Some(true), Some(true)), "{who}: {ev}");
+        assert_eq!(
+            (p["id"].as_str(), p["micOff"].as_bool(), p["handRaised"].as_bool()),
+            (Some(b_id.as_str()), Some(true), Some(true)),
+            "{who}: {ev}"
+        );
         assert_eq!(p["cameraOff"], false, "{who}: a state not given stays: {ev}");
         assert_eq!(p["audioMuted"], false, "{who}: the host's mute is another thing: {ev}");
     }

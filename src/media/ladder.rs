@@ -547,7 +547,11 @@ mod tests {
         r.want(Some(f1));
         assert_eq!(l0.send(packet(103, 6000, false, DELTA)), Delivery::Sent, "L0 carries on until L1's keyframe");
         assert_eq!(l1.send(packet(8, 6000, true, DELTA)), Delivery::NotReady);
-        assert_eq!(l1.send(packet(9, 9000, false, STAP_AUD_SPS)), Delivery::Sent, "switched at the keyframe's first packet (its SPS after a delimiter)");
+        assert_eq!(
+            l1.send(packet(9, 9000, false, STAP_AUD_SPS)),
+            Delivery::Sent,
+            "switched at the keyframe's first packet (its SPS after a delimiter)"
+        );
         assert_eq!(l0.send(packet(104, 9000, true, DELTA)), Delivery::Gone, "the old rung lets go");
         assert_eq!(r.feeds(), (Some(f1), Some(f1)));
         let seqs: Vec<u16> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.header.sequence_number).collect();
