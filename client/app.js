@@ -213,6 +213,8 @@ function initHome() {
     goToRoom(id, id === roomFromUrl() ? params().get('token') : null);
   };
   $('room-id').onkeydown = (ev) => { if (ev.key === 'Enter') $('join-room').click(); };
+  // Enter in the name field does what the page is for: join the linked room, else a new one.
+  $('name').onkeydown = (ev) => { if (ev.key === 'Enter') $($('room-id').value.trim() ? 'join-room' : 'new-room').click(); };
   $('end-all').onclick = () => {
     api('DELETE', `/api/v1/rooms/${encodeURIComponent(state.roomId)}`, undefined, state.token)
       .catch((e) => log(`Could not end the call: ${e.message}`, true));

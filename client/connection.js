@@ -59,6 +59,7 @@ function showCall() {
   $('call').hidden = false;
   placeDevices('call');
   $('room-label').textContent = `Room ${state.roomId}`;
+  document.title = `Room ${state.roomId} — Tessera`;
   for (const id of ['hang-up', 'end-all', 'layout-select']) $(id).disabled = false;
 }
 

@@ -244,14 +244,16 @@ export function renderToggles() {
   const cam = localTrack('video');
   const micOn = Boolean(mic?.enabled);
   const camOn = Boolean(cam?.enabled);
-  $('toggle-mic').setAttribute('aria-pressed', String(micOn));
-  $('toggle-mic').textContent = micOn ? 'Mute mic' : 'Unmute mic';
+  // Muted by the host: the microphone runs but nobody hears it; only the host can undo that.
+  const hostMuted = Boolean(state.participants.get(state.selfId)?.audioMuted);
+  $('toggle-mic').setAttribute('aria-pressed', String(micOn && !hostMuted));
+  $('toggle-mic').textContent = hostMuted ? 'Muted by the host' : micOn ? 'Mute mic' : 'Unmute mic';
   $('toggle-cam').setAttribute('aria-pressed', String(camOn));
   $('toggle-cam').textContent = camOn ? 'Stop camera' : 'Start camera';
   $('raise-hand').setAttribute('aria-pressed', String(Boolean(state.handRaised)));
   $('raise-hand').textContent = state.handRaised ? 'Lower hand' : 'Raise hand';
   const off = state.phase === 'left' || !state.pc;
-  $('toggle-mic').disabled = off;
+  $('toggle-mic').disabled = off || hostMuted;
   $('toggle-cam').disabled = off;
   $('raise-hand').disabled = !inCall();
 }

@@ -2,6 +2,7 @@
 // the room's layout and the recording indicator.
 import { $, state, log, nameOf, api, patchRoom } from './state.js';
 import { followServerShare } from './peer.js';
+import { renderToggles } from './media.js';
 
 // The people list: who is pinned and who shares their screen; a host gets a Pin button for
 // everyone, and kick and mute buttons for everyone else. Who is talking is drawn by renderSpeaking.
@@ -123,7 +124,10 @@ export function participantUpdated(p) {
     if (!self && p.handRaised) log(`${p.name} raised their hand.`);
   } else if (before.audioMuted !== p.audioMuted || before.videoMuted !== p.videoMuted) {
     const who = self ? 'The host' : nameOf(p.id);
-    if (self && before.audioMuted !== p.audioMuted) log(`${who} ${p.audioMuted ? 'muted' : 'unmuted'} your microphone.`);
+    if (self && before.audioMuted !== p.audioMuted) {
+      log(`${who} ${p.audioMuted ? 'muted your microphone: nobody hears you until the host unmutes you' : 'unmuted your microphone'}.`);
+      renderToggles();
+    }
     else if (self) log(`${who} ${p.videoMuted ? 'hid' : 'showed'} your video.`);
     else log(`${who} is now ${[p.audioMuted ? 'muted' : 'unmuted', p.videoMuted ? 'with video hidden' : ''].join(' ').trim()}.`);
   }

@@ -133,6 +133,16 @@ async fn own_states_are_told_and_drawn_and_a_muted_voice_leaves_the_mix() {
     let list = common::http::request(addr, "GET", &format!("/api/v1/rooms/{room}/participants"), None).await.1;
     let listed = list["participants"].as_array().and_then(|ps| ps.iter().find(|p| p["id"] == b_id.as_str())).cloned().expect("B listed");
     assert_eq!(listed["micOff"], false, "{list}");
+
+    // A flood of state changes is cut to a burst of 10, then 5 a second: refused with a
+    // retry time, and A's composite keeps coming.
+    for k in 0..40 {
+        b.send_text(&format!(r#"{{"type":"setState","handRaised":{}}}"#, k % 2 == 0));
+    }
+    let err = tokio::time::timeout(Duration::from_secs(5), b.next_event("error")).await.expect("refused");
+    assert_eq!(err["code"], "state_rate_limited", "{err}");
+    assert!(err["retryAfterMs"].as_u64().is_some_and(|ms| (1..=1000).contains(&ms)), "{err}");
+    a.assert_flows_for("A's composite after B's flood", Duration::from_secs(2)).await;
     a.close().await;
     b.close().await;
     drop(server);

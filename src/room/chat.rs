@@ -44,23 +44,30 @@ impl ChatError {
     }
 }
 
-/// A token bucket: [`BURST`] tokens, refilled at [`PER_SECOND`].
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
+/// A token bucket: `burst` tokens, refilled at `per_second` (chat messages, state changes).
+#[derive(Debug)]
+pub(crate) struct Bucket {
     tokens: f64,
     at: Instant,
+    burst: f64,
+    per_second: f64,
 }
 
 impl Bucket {
-    fn take(&mut self, now: Instant) -> Result<(), u64> {
+    pub(crate) fn new(burst: f64, per_second: f64, now: Instant) -> Self {
+        Self { tokens: burst, at: now, burst, per_second }
+    }
+
+    /// Takes a token, or says in how many ms the next one comes.
+    pub(crate) fn take(&mut self, now: Instant) -> Result<(), u64> {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * PER_SECOND).min(BURST);
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
         self.at = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             Ok(())
         } else {
-            Err((((1.0 - self.tokens) / PER_SECOND) * 1000.0).ceil() as u64)
+            Err((((1.0 - self.tokens) / self.per_second) * 1000.0).ceil() as u64)
         }
     }
 }
@@ -101,7 +108,7 @@ impl ChatLog {
     }
 
     fn take(&mut self, id: &str, now: Instant) -> Result<(), ChatError> {
-        let bucket = self.buckets.entry(id.to_owned()).or_insert(Bucket { tokens: BURST, at: now });
+        let bucket = self.buckets.entry(id.to_owned()).or_insert_with(|| Bucket::new(BURST, PER_SECOND, now));
         bucket.take(now).map_err(|retry_after_ms| ChatError::RateLimited { retry_after_ms })
     }
 

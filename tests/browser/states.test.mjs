@@ -56,6 +56,8 @@ test("mute, camera off and a raised hand show in the others' list and on the com
   const room = await createRoomAs(server, ada);
   await joinAs(server, bo, room);
   await waitForPicture(server, ada);
+  // Bo's camera reached the server (it is told its tile's size then): its tile is its picture.
+  await waitFor(() => bo.received.some((m) => m.type === 'cameraConstraint'), "Bo's camera to reach the server");
   for (const [id, keys, text] of [['toggle-mic', 'Control+D', 'Mute mic'], ['toggle-cam', 'Control+E', 'Stop camera'], ['raise-hand', 'Control+Alt+H', 'Raise hand']]) {
     const b = bo.page.locator(`#${id}`);
     assert.equal(await b.getAttribute('aria-keyshortcuts'), keys, id);
@@ -95,4 +97,31 @@ test("mute, camera off and a raised hand show in the others' list and on the com
   assert.deepEqual([b.micOff, b.cameraOff, b.handRaised], [false, false, false], JSON.stringify(b));
   await ada.context.close();
   await bo.context.close();
+});
+
+test("Enter in the name field joins, the page is titled and labelled, and a host's mute shows on the muted person's button", async () => {
+  const ada = await newPage(browser, 'Ada');
+  const cy = await newPage(browser, 'Cy');
+  const room = await createRoomAs(server, ada);
+  assert.equal(await ada.page.title(), `Room ${room} — Tessera`);
+  assert.equal(await ada.page.locator('#composite').getAttribute('aria-label'), "The call: everyone's video");
+  // The invitation link, a name and Enter: in the call.
+  await cy.page.goto(`${server.base}/?room=${encodeURIComponent(room)}`);
+  await cy.page.fill('#name', 'Cy');
+  await cy.page.press('#name', 'Enter');
+  await waitFor(async () => (await logText(cy.page)).includes('You joined'), 'Cy to join by pressing Enter');
+  const cyId = await cy.page.evaluate(() => window.tessera.selfId);
+  // The host mutes Cy: Cy's button says so and cannot undo it; the host's unmute gives it back.
+  const mute = (audio) => fetch(`${server.base}/api/v1/rooms/${room}/participants/${cyId}/mute`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ audio }),
+  });
+  assert.equal((await mute(true)).status, 200);
+  await waitFor(async () => (await cy.page.locator('#toggle-mic').innerText()) === 'Muted by the host', "Cy's button to say the host muted her");
+  assert.equal(await cy.page.locator('#toggle-mic').isDisabled(), true);
+  assert.match(await logText(cy.page), /nobody hears you until the host unmutes you/);
+  assert.equal((await mute(false)).status, 200);
+  await waitFor(async () => (await cy.page.locator('#toggle-mic').innerText()) === 'Mute mic', "Cy's button back");
+  assert.equal(await cy.page.locator('#toggle-mic').isDisabled(), false);
+  await ada.context.close();
+  await cy.context.close();
 });

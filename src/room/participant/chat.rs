@@ -50,6 +50,17 @@ impl Participant {
             }
             ClientMessage::VideoPreference { max_height, mode, canvas } => self.on_video_preference(max_height, mode, canvas).await,
             ClientMessage::SetState { mic_off, camera_off, hand_raised } => {
+                if let Err(retry_after_ms) = self.states.take(std::time::Instant::now()) {
+                    let message = format!("you are changing your states too fast; wait {retry_after_ms} ms");
+                    let msg = ServerMessage::Error {
+                        code: "state_rate_limited".into(),
+                        message,
+                        starts_at: None,
+                        retry_after_ms: Some(retry_after_ms),
+                    };
+                    self.send(msg).await;
+                    return;
+                }
                 let patch = crate::room::StatePatch { mic_off, camera_off, hand_raised };
                 if let Err(e) = self.room.set_state(&self.id, patch).await {
                     tracing::debug!(error = %e, "state not set");

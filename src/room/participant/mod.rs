@@ -72,6 +72,11 @@ pub struct Session {
     pub connect_timeout: Duration,
 }
 
+/// `setState` messages a participant may send at once, and then per second (each one is drawn on
+/// the composite and told to everyone): more are refused with `state_rate_limited`.
+const STATE_BURST: f64 = 10.0;
+const STATE_PER_SECOND: f64 = 5.0;
+
 struct Participant {
     id: String,
     room: RoomHandle,
@@ -93,6 +98,8 @@ struct Participant {
     /// (it is told only then; `tracks.rs`).
     camera: Option<CameraConstraint>,
     camera_live: bool,
+    /// Its `setState` messages' rate ([`STATE_BURST`], [`STATE_PER_SECOND`]).
+    states: crate::room::chat::Bucket,
     /// The client's open `chat` data channel (chat goes there; else over signaling).
     chat_channel: Option<rtc::data::Channel>,
     /// Where data channel readers report.
@@ -243,6 +250,7 @@ impl Participant {
             sending: false,
             video: None,
             video_preference: None,
+            states: crate::room::chat::Bucket::new(STATE_BURST, STATE_PER_SECOND, std::time::Instant::now()),
             screen_track_id: None,
             screen_task: None,
             camera: None,
