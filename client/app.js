@@ -215,7 +215,18 @@ function initHome() {
   $('room-id').onkeydown = (ev) => { if (ev.key === 'Enter') $('join-room').click(); };
   // Enter in the name field does what the page is for: join the linked room, else a new one.
   $('name').onkeydown = (ev) => { if (ev.key === 'Enter') $($('room-id').value.trim() ? 'join-room' : 'new-room').click(); };
-  $('end-all').onclick = () => {
+  // "End for everyone" asks once more: the first press arms it for 5 s ("Press again to end
+  // for everyone"), the second ends the room.
+  const endAll = $('end-all');
+  const disarm = () => { clearTimeout(state.endAllTimer); delete endAll.dataset.armed; endAll.textContent = 'End for everyone'; };
+  endAll.onclick = () => {
+    if (!endAll.dataset.armed) {
+      endAll.dataset.armed = 'true';
+      endAll.textContent = 'Press again to end for everyone';
+      state.endAllTimer = setTimeout(disarm, 5000);
+      return;
+    }
+    disarm();
     api('DELETE', `/api/v1/rooms/${encodeURIComponent(state.roomId)}`, undefined, state.token)
       .catch((e) => log(`Could not end the call: ${e.message}`, true));
   };

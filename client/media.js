@@ -3,7 +3,7 @@
 // device pickers, the microphone level meter, switching devices during a call with replaceTrack,
 // the "Audio only" mode, and releasing every track when leaving.
 import { $, state, log, inCall, send } from './state.js';
-import { startPeer, negotiate } from './peer.js';
+import { startPeer, negotiate, renderShareButton } from './peer.js';
 import { applySendCap } from './sendcap.js';
 
 const CAMERA = { width: 640, height: 480 };
@@ -83,6 +83,8 @@ function useMedia(mode, stream) {
   $('media-choice').hidden = true;
   startPeer();
   showLocal();
+  // Joined after a choice (listen only, one device): the peer connection exists now.
+  renderShareButton();
 }
 
 function showChoice(e) {

@@ -241,9 +241,13 @@ impl RoomVideo {
     }
 
     /// Re-computes every tile's place from the layout choice and queues it whole (applied by
-    /// the compositor between two frames; see [`super::stage`]). Tiles without video (a
-    /// placeholder, or covered by one) are named to the layout as such; each source's picture is
-    /// cropped to its cell where the layout fills cells (the grid), else shown whole.
+    /// the compositor between two frames; see [`super::stage`]). Tiles whose video has not come
+    /// (a placeholder) are named to the layout as such (the grid gives them name tiles); a tile
+    /// covered by its placeholder (camera off, or muted by the host) keeps its cell, so a camera
+    /// turned off for a moment moves nobody (and its picture is never cropped to a strip's
+    /// shape: a VP8 input cropped to a name tile's strip failed with "Internal data stream
+    /// error"). Each source's picture is cropped to its cell where the layout fills cells (the
+    /// grid), else shown whole.
     fn relayout(&mut self) {
         let c = &self.choice;
         let shown: Vec<&Tile> = self
@@ -254,7 +258,7 @@ impl RoomVideo {
         let ids: Vec<&str> = shown.iter().map(|t| t.id.as_str()).collect();
         let no_video: Vec<&str> = shown
             .iter()
-            .filter(|t| screen_owner(&t.id).is_none() && (t.cover.is_some() || matches!(t.source, Source::Placeholder(_))))
+            .filter(|t| screen_owner(&t.id).is_none() && matches!(t.source, Source::Placeholder(_)))
             .map(|t| t.id.as_str())
             .collect();
         let screen = c.screen.as_deref().map(screen_tile);
@@ -267,10 +271,8 @@ impl RoomVideo {
         };
         let cells = place(&roles);
         // A camera not arrived yet is asked for the cell it will have once it has (not its name
-        // tile's): the layout again, with only the covered tiles without video.
-        let covered: Vec<&str> =
-            shown.iter().filter(|t| screen_owner(&t.id).is_none() && t.cover.is_some()).map(|t| t.id.as_str()).collect();
-        let camera_cells = if covered.len() < no_video.len() { place(&Roles { no_video: &covered, ..roles }) } else { cells.clone() };
+        // tile's): the layout again, as if every camera had come.
+        let camera_cells = if no_video.is_empty() { cells.clone() } else { place(&Roles { no_video: &[], ..roles }) };
         let of = |cells: &[Option<layout::Cell>], t: &Tile| ids.iter().position(|id| *id == t.id).and_then(|i| cells[i]);
         let cells: Vec<(Option<layout::Cell>, Option<layout::Cell>)> =
             self.tiles.iter().map(|t| (of(&cells, t), of(&camera_cells, t))).collect();
@@ -449,7 +451,7 @@ impl RoomVideo {
             }
             (false, true) => {
                 if let Some((bin, pad)) = self.tiles[idx].cover.take() {
-                    // Re-laid out: with video again, the tile leaves the names' strip.
+                    // Re-laid out: the video's own placement again (the cover had its cell).
                     self.relayout();
                     self.unlink_source(&bin, &pad);
                 }

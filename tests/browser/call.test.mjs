@@ -98,6 +98,10 @@ test('the creator is host: sees people, ends the call for everyone; a scheduled 
   await waitFor(() => alice.locator('#people li', { hasText: 'Bob' }).locator('button', { hasText: 'Remove' }).count().then((n) => n === 1),
     'Alice to see Bob with a Remove button');
 
+  // The first press only asks again.
+  await alice.click('#end-all');
+  assert.equal(await alice.locator('#end-all').innerText(), 'Press again to end for everyone');
+  assert.equal((await (await fetch(`${server.base}/api/v1/rooms/${roomId}`)).json()).state, 'open', 'one press ends nothing');
   await alice.click('#end-all');
   await waitFor(() => bob.locator('#log').innerText().then((t) => t.includes('The call ended')), 'Bob to be told the call ended');
   await waitFor(() => bob.evaluate(() => window.tessera.pc && window.tessera.pc.connectionState === 'closed'), "Bob's peer connection to close");

@@ -81,6 +81,7 @@ test('camera and microphone refused: "Listen only" joins and decodes the composi
   assert.equal(await bob.page.evaluate(() => window.tessera.pc), null, 'nothing is sent before he chooses');
   await bob.page.click('#join-listen-only');
   await waitFor(() => bob.page.locator('#media-choice').isHidden(), 'the choice to go away');
+  await waitFor(async () => !(await bob.page.locator('#share-screen').isDisabled()), 'Share screen to be usable after listen only');
   const offer = await waitFor(() => bob.sent.find((m) => m.type === 'offer'), "Bob's offer");
   assert.equal((offer.sdp.match(/^a=recvonly/gm) || []).length, 2, 'audio and video are recvonly in the offer');
   const dirs = await bob.page.evaluate(() => window.tessera.pc.getTransceivers().map((x) => `${x.receiver.track.kind}:${x.direction}`));
@@ -354,6 +355,7 @@ test('leaving by any path releases the camera and microphone and tells the other
 
   // The room ends.
   bob = await joinBob('Bob5');
+  await alice.page.click('#end-all');
   await alice.page.click('#end-all');
   await allEnded(bob, 'room ended');
   await allEnded(alice, 'room ended (host)');

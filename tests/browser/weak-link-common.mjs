@@ -332,6 +332,19 @@ export function pollServer(server, roomId, t) {
 
 /// Holds each phase's link for its time (the test's subject, not a wait for anything); sets
 /// each phase's `from`, `to` and `qdisc` (what the shaper sent and dropped). Unshaped after.
+// Runs `PHASES` (copies, which get their times) while polling the server every second; returns
+// the phases as run and what the polls saw.
+export async function runPolled(server, roomId, t, PHASES) {
+  const poll = pollServer(server, roomId, t);
+  const phases = PHASES.map((p) => ({ ...p }));
+  try {
+    await runPhases(phases);
+  } finally {
+    await poll.stop();
+  }
+  return { phases, views: poll.views, metricsSeen: poll.metricsSeen };
+}
+
 export async function runPhases(phases) {
   try {
     for (const p of phases) {

@@ -76,7 +76,7 @@ import { launchChromium, newPage, joinAs } from './client-helpers.mjs';
 import { launchFirefox, processGroup } from './firefox.mjs';
 import {
   NS, SERVER_IP, CLIENT_IP, CONTROL_CLIENT_IP, cannotShape, setUpLink, tearDownLink, linksLeft, proxy,
-  installSampler, startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  installSampler, startLoadgen, loadgenRoom, runPolled, reportPhase,
   MAX_FREEZE_MS, MAX_CONCEALED_PCT, judgeSettled, judgeBack,
 } from './weak-link-common.mjs';
 
@@ -221,17 +221,9 @@ test('a weak downlink moves its Firefox receiver to L2 at 250 kbit/s, where it k
   t.diagnostic(`  freeze stats: ${freezeStats ? 'yes' : 'no (stalls from framesDecoded only)'}; concealment: ${concealment ? 'yes' : 'NO'}; `
     + `the client asked for ${JSON.stringify(await ff.evaluate(() => { const s = window.tessera.quality?.sent; return s && { maxHeight: s.maxHeight, mode: s.mode, canvas: s.canvas }; }))}`);
 
-  // Every second: every participant's rung in the REST view, the server's metrics.
-  const poll = pollServer(server, roomId, t);
-  const { views, metricsSeen } = poll;
-
-  // The phases: each holds its link for its time.
-  const phases = PHASES.map((p) => ({ ...p }));
-  try {
-    await runPhases(phases);
-  } finally {
-    await poll.stop();
-  }
+  // The phases, each holding its link for its time, while every second the REST view (every
+  // participant's rung) and the server's metrics are read.
+  const { phases, views, metricsSeen } = await runPolled(server, roomId, t, PHASES);
   const weakSamples = await weak.evaluate(() => window.__samples);
   const otherSamples = await otherPage.evaluate(() => window.__samples);
   const frames = await ff.evaluate(() => window.__frames);

@@ -46,7 +46,7 @@ import { startServer, waitUntil } from './server.mjs';
 import { CHROMIUM_BIN, chromiumArgs, launchChromium, newPage, joinAs, logText } from './client-helpers.mjs';
 import {
   NS, SERVER_IP, CLIENT_IP, cannotShape, setUpLink, tearDownLink, proxy, installSampler,
-  startLoadgen, loadgenRoom, pollServer, runPhases, reportPhase,
+  startLoadgen, loadgenRoom, runPolled, reportPhase,
   MOVE_WITHIN_MS, MAX_FREEZE_MS, MAX_CONCEALED_PCT, judgeSettled, judgeBack,
 } from './weak-link-common.mjs';
 
@@ -150,17 +150,9 @@ test('a weak downlink moves its Chromium receiver down the ladder and pauses its
   // The other page's packets to the server's address stay on this host (loopback, unshaped).
   t.diagnostic(`media: weak ${await pairOf(weak)}, other ${await pairOf(other)}`);
 
-  // Every second: every participant's rung in the REST view, the server's metrics.
-  const poll = pollServer(server, roomId, t);
-  const { views, metricsSeen } = poll;
-
-  // The phases: each holds its link for its time.
-  const phases = PHASES.map((p) => ({ ...p }));
-  try {
-    await runPhases(phases);
-  } finally {
-    await poll.stop();
-  }
+  // The phases, each holding its link for its time, while every second the REST view (every
+  // participant's rung) and the server's metrics are read.
+  const { phases, views, metricsSeen } = await runPolled(server, roomId, t, PHASES);
   const weakSamples = await samplesOf(weak.page);
   const otherSamples = await samplesOf(other.page);
   const told = weak.received.filter((m) => m.type === 'videoQuality');
