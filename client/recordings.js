@@ -1,8 +1,7 @@
 // The host's list of the room's recordings (issue 24 §1): each with its time, length, size and
 // state, a Download button per file (fetched with the host's token, saved under its name) and
 // Delete for one that is no longer running. Refreshed when the host joins, when a recording
-// stops or fails, and by its Refresh button. And the host's Go live: the room's HLS output on
-// or off (`PATCH {hls}`), with its playlist's link.
+// stops or fails, and by its Refresh button.
 import { $, state, log, api, humanSize } from './state.js';
 
 // Why a recording is in its state, in plain words.
@@ -93,43 +92,6 @@ async function download(id, path, name, button) {
   }
 }
 
-// Go live / Stop live, and the playlist's link while live.
-function renderLive(on) {
-  const b = $('live-button');
-  b.hidden = !state.isHost;
-  b.textContent = on ? 'Stop live' : 'Go live';
-  b.setAttribute('aria-pressed', String(on));
-  state.live = on;
-  const url = `${location.origin}/live/${encodeURIComponent(state.roomId || '')}/index.m3u8`;
-  $('live-link').href = url;
-  $('live-link').textContent = url;
-  $('live-status').hidden = !on;
-}
-
-// The room's HLS setting as the server has it (the host only).
-export async function refreshLive() {
-  if (!state.isHost || !state.roomId) { $('live-button').hidden = true; return; }
-  try {
-    const room = await api('GET', `/api/v1/rooms/${encodeURIComponent(state.roomId)}`, undefined, state.token);
-    renderLive(Boolean(room.hls));
-  } catch (e) {
-    log(`Could not read the room's live setting: ${e.message}`, true);
-  }
-}
-
 export function initRecordings() {
   $('recordings-refresh').onclick = refreshRecordings;
-  $('live-button').onclick = async () => {
-    const on = !state.live;
-    $('live-button').disabled = true;
-    try {
-      const room = await api('PATCH', `/api/v1/rooms/${encodeURIComponent(state.roomId)}`, { hls: on }, state.token);
-      renderLive(Boolean(room.hls));
-      log(room.hls ? 'The call is live (HLS).' : 'The live stream stopped.');
-    } catch (e) {
-      log(`Could not ${on ? 'go live' : 'stop the live stream'}: ${e.message}`, true);
-    } finally {
-      $('live-button').disabled = false;
-    }
-  };
 }
