@@ -17,7 +17,6 @@ import { chatError, chatFromWelcome, initChat, onChat, renderChatState, setChatD
 import { initFiles } from './files.js';
 import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
 import { onCameraConstraint } from './sendcap.js';
-import { initRecordings, refreshRecordings } from './recordings.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
 } from './people.js';
@@ -184,7 +183,6 @@ async function onWelcome(msg) {
   renderPeople();
   renderChatState();
   if (state.isHost) log('You are the host: you can mute or remove people, choose the layout, pin someone, turn chat off, record the call and end it for everyone.');
-  refreshRecordings();
   log(msg.participants.length ? `You joined. Here already: ${msg.participants.map((p) => p.name).join(', ')}.` : 'You joined. Waiting for others…');
   if (msg.recording) log('This call is being recorded.');
   if (state.layout.screenParticipantId) log(`${state.participants.get(state.layout.screenParticipantId)?.name || 'Someone'} is sharing their screen.`);
@@ -243,7 +241,6 @@ setDispatch(onMessage);
 setChatDispatch(onMessage);
 initHome();
 initPeople();
-initRecordings();
 initPeer();
 initMedia();
 initChat();

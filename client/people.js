@@ -3,7 +3,6 @@
 import { $, state, log, nameOf, api, patchRoom } from './state.js';
 import { followServerShare } from './peer.js';
 import { renderToggles } from './media.js';
-import { refreshRecordings } from './recordings.js';
 
 // The people list: who is pinned and who shares their screen; a host gets a Pin button for
 // everyone, and kick and mute buttons for everyone else. Who is talking is drawn by renderSpeaking.
@@ -181,10 +180,7 @@ export function renderLayout() {
 
 // The recording running now ({id, startedAt}) or null: the red indicator, and the host's button.
 export function setRecording(rec) {
-  const stopped = state.recording && !rec;
   state.recording = rec;
-  // The list shows the new one (running) and, once stopped, its file.
-  if (stopped || rec) refreshRecordings();
   if (rec) state.lastRecordingId = rec.id;
   $('recording-indicator').hidden = !rec;
   $('recording-indicator').title = rec ? `Recording since ${new Date(rec.startedAt).toLocaleTimeString()}` : '';
