@@ -387,7 +387,12 @@ pub enum ServerMessage {
 
 impl ServerMessage {
     pub fn error(code: &str, message: impl Into<String>) -> Self {
-        Self::Error { code: code.to_owned(), message: message.into(), starts_at: None, retry_after_ms: None }
+        Self::error_retry(code, message, None)
+    }
+
+    /// An error that says when to try again (`retryAfterMs`, for rate limits).
+    pub fn error_retry(code: &str, message: impl Into<String>, retry_after_ms: Option<u64>) -> Self {
+        Self::Error { code: code.to_owned(), message: message.into(), starts_at: None, retry_after_ms }
     }
 }
 

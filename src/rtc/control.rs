@@ -125,6 +125,7 @@ pub async fn control_rung(
             _ = tick.tick() => {
                 let now = Instant::now();
                 let r = report.lock().clone();
+                let keyframe_age = receiver.keyframe_age();
                 let dt = now.saturating_duration_since(last_at).as_secs_f64();
                 if dt > 0.0 {
                     let rate = r.video_bytes.saturating_sub(last_bytes) as f64 * 8.0 / dt;
@@ -152,7 +153,7 @@ pub async fn control_rung(
                     probe_bytes = r.probe_bytes,
                     resent_bytes = r.resent_bytes,
                     nacks = r.nacks,
-                    keyframe_age_ms = ?receiver.keyframe_age().map(|a| a.as_millis()),
+                    keyframe_age_ms = ?keyframe_age.map(|a| a.as_millis()),
                     "link report"
                 );
                 let probe_failed = watch.as_ref().is_some_and(|w| w.failed);
@@ -160,7 +161,6 @@ pub async fn control_rung(
                 let rtt = r.rtt.filter(|_| r.rtt_at.is_some() && r.rtt_at != last_rtt_at);
                 last_rtt_at = r.rtt_at;
                 let queue = r.queue.filter(|(_, at)| now.saturating_duration_since(*at) <= bwe::TICK).map(|(q, _)| q);
-                let keyframe_age = receiver.keyframe_age();
                 controller.update(&bwe::Inputs { now, remb_bps, loss: r.video_loss, sent_bps, nack_loss, probe_failed, rtt, queue, keyframe_age })
             }
             _ = probe_tick.tick(), if probing => {
@@ -216,7 +216,8 @@ fn send_probe(controller: &Controller, report: &Mutex<LinkReport>, receiver: &Re
     let lost = nacked.saturating_sub(w.nacked);
     let sent = packets.saturating_sub(w.packets);
     let remb_fell = match (w.remb, remb) {
-        (Some((before, t0)), Some((r, t))) => t > t0 && t > blind_until && (r as f64) < PROBE_REMB_FALL * before as f64,
+        // (A REMB that came after the blind time came after the one the probe began with.)
+        (Some((before, _)), Some((r, t))) => t > blind_until && (r as f64) < PROBE_REMB_FALL * before as f64,
         _ => false,
     };
     // A queue measured since the probe began (TWCC on our audio): the link is full before

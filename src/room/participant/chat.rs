@@ -44,21 +44,14 @@ impl Participant {
                         ChatError::RateLimited { retry_after_ms } => Some(retry_after_ms),
                         _ => None,
                     };
-                    let msg = ServerMessage::Error { code: e.code().into(), message: e.to_string(), starts_at: None, retry_after_ms };
-                    self.send_chat(msg, via).await;
+                    self.send_chat(ServerMessage::error_retry(e.code(), e.to_string(), retry_after_ms), via).await;
                 }
             }
             ClientMessage::VideoPreference { max_height, mode, canvas } => self.on_video_preference(max_height, mode, canvas).await,
             ClientMessage::SetState { mic_off, camera_off, hand_raised } => {
                 if let Err(retry_after_ms) = self.states.take(std::time::Instant::now()) {
                     let message = format!("you are changing your states too fast; wait {retry_after_ms} ms");
-                    let msg = ServerMessage::Error {
-                        code: "state_rate_limited".into(),
-                        message,
-                        starts_at: None,
-                        retry_after_ms: Some(retry_after_ms),
-                    };
-                    self.send(msg).await;
+                    self.send(ServerMessage::error_retry("state_rate_limited", message, Some(retry_after_ms))).await;
                     return;
                 }
                 let patch = crate::room::StatePatch { mic_off, camera_off, hand_raised };
