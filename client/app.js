@@ -17,6 +17,7 @@ import { chatError, chatFromWelcome, initChat, onChat, renderChatState, setChatD
 import { initFiles } from './files.js';
 import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
 import { onCameraConstraint } from './sendcap.js';
+import { initRecordings, refreshLive, refreshRecordings } from './recordings.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
 } from './people.js';
@@ -93,7 +94,7 @@ async function onMessage(msg, via = 'socket') {
       break;
     case 'recordingStopped':
       if (msg.state === 'failed') recordingFailed(msg.recordingId, msg.reason);
-      else if (state.recording?.id === msg.recordingId) { log('Recording stopped.'); setRecording(null); }
+      else if (state.recording?.id === msg.recordingId) { log(state.isHost ? 'Recording stopped. Open Recordings to download it.' : 'Recording stopped.'); setRecording(null); }
       break;
     case 'chat':
       onChat(msg.message);
@@ -183,6 +184,8 @@ async function onWelcome(msg) {
   renderPeople();
   renderChatState();
   if (state.isHost) log('You are the host: you can mute or remove people, choose the layout, pin someone, turn chat off, record the call and end it for everyone.');
+  refreshRecordings();
+  refreshLive();
   log(msg.participants.length ? `You joined. Here already: ${msg.participants.map((p) => p.name).join(', ')}.` : 'You joined. Waiting for others…');
   if (msg.recording) log('This call is being recorded.');
   if (state.layout.screenParticipantId) log(`${state.participants.get(state.layout.screenParticipantId)?.name || 'Someone'} is sharing their screen.`);
@@ -241,6 +244,7 @@ setDispatch(onMessage);
 setChatDispatch(onMessage);
 initHome();
 initPeople();
+initRecordings();
 initPeer();
 initMedia();
 initChat();

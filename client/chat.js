@@ -3,6 +3,7 @@
 // plain: always rendered with textContent, http(s) links made clickable safely. File messages
 // show the name, the size and a download link carrying our join token.
 import { $, state, log, send, humanSize, timeText, patchRoom } from './state.js';
+import { recordingsOpen, showRecordings } from './recordings.js';
 
 let dispatch = () => {};
 // app.js hands in its message handler (the data channel's messages go the same way).
@@ -202,6 +203,11 @@ function submit(ev) {
 }
 
 function toggleChatPanel() {
+  // The recordings panel sits in the chat's place: Chat brings the chat back.
+  if (recordingsOpen()) {
+    showRecordings(false);
+    if (!document.body.classList.contains('chat-closed')) { $('chat-input').focus(); return; }
+  }
   const closed = document.body.classList.toggle('chat-closed');
   $('toggle-chat').setAttribute('aria-expanded', String(!closed));
   if (!closed) {

@@ -260,11 +260,14 @@ export function renderToggles() {
   $('raise-hand').disabled = !inCall();
 }
 
-// Our own picture in the corner, and the meter on our microphone.
+// Our own picture beside the controls (unless Settings hides it), and the meter on our
+// microphone.
 export function showLocal() {
   const cam = localTrack('video');
-  $('preview').srcObject = cam ? new MediaStream([cam]) : null;
-  $('preview').hidden = !cam;
+  const shown = Boolean(cam) && $('self-view').checked;
+  if (!shown) $('preview').srcObject = null;
+  else if ($('preview').srcObject?.getVideoTracks()[0] !== cam) $('preview').srcObject = new MediaStream([cam]);
+  $('preview').hidden = !shown;
   renderToggles();
   if (!$('devices-slot').hidden || testStream) startMeter(localTrack('audio') || testStream?.getAudioTracks()[0]);
 }
@@ -422,6 +425,8 @@ export function initMedia() {
   $('join-audio-only').checked = state.audioOnly;
   $('audio-only').onchange = (ev) => setAudioOnly(ev.target.checked);
   $('join-audio-only').onchange = (ev) => setAudioOnly(ev.target.checked);
+  $('self-view').checked = localStorage.getItem('tessera.selfView') !== '0';
+  $('self-view').onchange = (ev) => { localStorage.setItem('tessera.selfView', ev.target.checked ? '1' : '0'); showLocal(); };
   $('camera-select').onchange = (ev) => switchDevice('video', ev.target.value);
   $('mic-select').onchange = (ev) => switchDevice('audio', ev.target.value);
   $('device-test').onclick = () => (testStream ? stopTest() : startTest());

@@ -271,9 +271,10 @@ export function followServerShare() {
   else if (share.confirmed) stopShare();
 }
 
-// Full screen for the stage (composite + own preview); iOS Safari only has it for a <video>.
+// Full screen for the whole call (the controls stay within reach, the button among them); iOS
+// Safari only has it for a <video>.
 function toggleFullscreen() {
-  const stage = $('stage');
+  const stage = $('call');
   const current = document.fullscreenElement || document.webkitFullscreenElement;
   if (current) {
     (document.exitFullscreen || document.webkitExitFullscreen).call(document);

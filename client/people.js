@@ -3,6 +3,7 @@
 import { $, state, log, nameOf, api, patchRoom } from './state.js';
 import { followServerShare } from './peer.js';
 import { renderToggles } from './media.js';
+import { refreshRecordings } from './recordings.js';
 
 // The people list: who is pinned and who shares their screen; a host gets a Pin button for
 // everyone, and kick and mute buttons for everyone else. Who is talking is drawn by renderSpeaking.
@@ -180,7 +181,10 @@ export function renderLayout() {
 
 // The recording running now ({id, startedAt}) or null: the red indicator, and the host's button.
 export function setRecording(rec) {
+  const stopped = state.recording && !rec;
   state.recording = rec;
+  // The list shows the new one (running) and, once stopped, its file.
+  if (stopped || rec) refreshRecordings();
   if (rec) state.lastRecordingId = rec.id;
   $('recording-indicator').hidden = !rec;
   $('recording-indicator').title = rec ? `Recording since ${new Date(rec.startedAt).toLocaleTimeString()}` : '';
@@ -233,7 +237,7 @@ export function initPeople() {
     try {
       if (running) {
         await api('POST', `/api/v1/recordings/${encodeURIComponent(running.id)}/stop`, undefined, state.token);
-        if (state.recording?.id === running.id) { log('Recording stopped.'); setRecording(null); }
+        if (state.recording?.id === running.id) { log(state.isHost ? 'Recording stopped. Open Recordings to download it.' : 'Recording stopped.'); setRecording(null); }
       } else {
         const rec = await api('POST', `/api/v1/rooms/${encodeURIComponent(state.roomId)}/recordings`, undefined, state.token);
         if (rec.state === 'failed') recordingFailed(rec.id, rec.reason);

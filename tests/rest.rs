@@ -376,9 +376,9 @@ async fn auth_matrix_for_every_protected_call() {
         ("GET", "/api/v1/rooms/{id}", None, Policy::Host, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"name":"x"}"#), Policy::Admin, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"layout":"speaker"}"#), Policy::Host, 200),
-        // The host's allow-list: layout, pin, hideAudioOnly, chatEnabled; anything more needs a key.
-        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"hideAudioOnly":true,"chatEnabled":false,"pin":null}"#), Policy::Host, 200),
-        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"layout":"grid","hls":false}"#), Policy::Admin, 200),
+        // The host's allow-list: layout, pin, hideAudioOnly, chatEnabled, hls; anything more needs a key.
+        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"hideAudioOnly":true,"chatEnabled":false,"pin":null,"hls":false}"#), Policy::Host, 200),
+        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"layout":"grid","public":false}"#), Policy::Admin, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"autoRecord":false}"#), Policy::Admin, 200),
         ("DELETE", "/api/v1/rooms/{id}", None, Policy::Host, 200),
         ("GET", "/api/v1/rooms/{id}/participants", None, Policy::Host, 200),

@@ -216,7 +216,7 @@ pub async fn get_room(id: String, state: AppState, caller: Caller, incoming: Inc
 /// Change a room: rename, reschedule (`startsAt` only before it opens), `endsAt`, timeouts,
 /// limits, metadata, outputs, and what the composite shows (`layout`, `pin`, `hideAudioOnly`).
 /// `null` clears `startsAt`, `endsAt` or `metadata`, and unpins. An API key may change
-/// anything; the room's host token only `layout`, `pin`, `hideAudioOnly` and `chatEnabled`
+/// anything; the room's host token only `layout`, `pin`, `hideAudioOnly`, `chatEnabled` and `hls`
 /// (403 otherwise; a participant's token changes nothing). The composite is fixed at creation.
 /// Participants are told the new layout (`layoutChanged`).
 #[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path)),
@@ -224,7 +224,7 @@ pub async fn get_room(id: String, state: AppState, caller: Caller, incoming: Inc
     responses((status = 200, body = RoomView),
         (status = 400, body = ErrorBody, description = "`bad_request`: no body, not JSON, an unknown field, a field out of its bounds, or `startsAt` of an open room"),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody, description = "`forbidden`: a participant's join token, or the host token changing more than `layout`, `pin`, `hideAudioOnly`, `chatEnabled`; `wrong_room`: a token of another room"),
+        (status = 403, body = ErrorBody, description = "`forbidden`: a participant's join token, or the host token changing more than `layout`, `pin`, `hideAudioOnly`, `chatEnabled`, `hls`; `wrong_room`: a token of another room"),
         (status = 404, body = ErrorBody, description = "`room_not_found`; `participant_not_found`: `pin` names nobody in the room"),
         (status = 409, body = ErrorBody, description = "`room_ended`")))]
 pub async fn patch_room(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {

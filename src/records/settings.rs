@@ -121,7 +121,9 @@ impl Setting {
 /// What a room's host may change with its host token: what the call looks like and whether
 /// people may chat (as a meeting's host can in Meet). Everything else needs an API key; a
 /// setting not listed here is the API key's alone.
-pub const HOST_MAY_CHANGE: [Setting; 3] = [Setting::Layout, Setting::HideAudioOnly, Setting::ChatEnabled];
+/// (`hls`: the host may record the call, so it may also stream it live as HLS, which stays on
+/// this server and is served only to the room's tokens, or to anyone in a public room.)
+pub const HOST_MAY_CHANGE: [Setting; 4] = [Setting::Layout, Setting::HideAudioOnly, Setting::ChatEnabled, Setting::Hls];
 
 /// A change to a room's settings: `None` leaves a field alone, `Some(None)` clears an optional
 /// one. Creating a room applies one to the defaults.
@@ -365,8 +367,10 @@ mod tests {
         assert!(view.host_may_apply());
         view.apply(&mut s);
         assert_eq!((s.layout.as_str(), s.chat_enabled, s.name.as_str()), ("speaker", false, "Standup"));
-        let more = SettingsPatch { hide_audio_only: Some(true), hls: Some(true), ..SettingsPatch::default() };
-        assert!(!more.host_may_apply(), "hls needs an API key");
+        let live = SettingsPatch { hide_audio_only: Some(true), hls: Some(true), ..SettingsPatch::default() };
+        assert!(live.host_may_apply(), "the host may start HLS");
+        let more = SettingsPatch { hls: Some(true), auto_record: Some(true), ..SettingsPatch::default() };
+        assert!(!more.host_may_apply(), "autoRecord needs an API key");
         let clear = SettingsPatch { metadata: Some(None), ends_at: Some(None), ..SettingsPatch::default() };
         s.metadata = Some(serde_json::json!({}));
         s.ends_at = Some(5);

@@ -187,6 +187,23 @@ test('devices: the level meter moves, switching camera or microphone and Audio o
   await alice.context.close();
 });
 
+// The page's own camera shows beside the controls (playing, mirrored), not over the composite;
+// unticking "Show my own camera" in Settings hides it, ticking brings it back.
+async function selfViewBesideTheCall(page) {
+  const preview = page.locator('#preview');
+  await waitUntil(server, () => preview.evaluate((v) => v.videoWidth > 0 && !v.paused), 'the self-view to play');
+  const [p, c] = [await preview.boundingBox(), await page.locator('#composite').boundingBox()];
+  const overlaps = p.x < c.x + c.width && c.x < p.x + p.width && p.y < c.y + c.height && c.y < p.y + p.height;
+  assert.ok(!overlaps, `the self-view is not over the composite: ${JSON.stringify({ p, c })}`);
+  assert.ok(await page.locator('.controls #preview').isVisible(), 'it is among the controls');
+  await page.click('#devices-button');
+  await page.uncheck('#self-view');
+  assert.equal(await preview.isVisible(), false, 'Settings hides it');
+  await page.check('#self-view');
+  await waitUntil(server, () => preview.isVisible(), 'the self-view to come back');
+  await page.click('#devices-button');
+}
+
 test('a phone-size screen: the composite fills the width, the controls are in view, no horizontal scroll', async (t) => {
   const viewport = { width: 390, height: 844 };
   const alice = await newPage(browser, 'Alice');
@@ -213,6 +230,10 @@ test('a phone-size screen: the composite fills the width, the controls are in vi
     assert.ok(c.left >= 0 && c.right <= viewport.width && c.top >= 0 && c.bottom <= viewport.height, `${c.id} is inside the screen: ${JSON.stringify(c)}`);
     assert.ok(c.top > viewport.height / 2, `${c.id} is in the lower half, within reach of a thumb`);
   }
+  // The self-view sits among the controls, never over the composite; Settings can hide it.
+  await selfViewBesideTheCall(mo.page);
+  await selfViewBesideTheCall(alice.page);
+
   // The chat opens below the call and still nothing scrolls sideways.
   await mo.page.click('#toggle-chat');
   assert.equal(await mo.page.locator('#chat').isVisible(), true);

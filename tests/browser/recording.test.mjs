@@ -95,6 +95,48 @@ test('the host records the call; the MP4 plays in Chromium, is 1280 wide, lasts 
   }, 'the recording to be complete');
   assert.equal(done.parts.length, 1, JSON.stringify(done));
 
+  // The host's list, in a side panel in the chat's place (the stage keeps its size), shows it
+  // ready, and its Download button saves the MP4 (fetched with the host's token) under its name.
+  assert.match(await page.locator('#log').innerText(), /Open Recordings to download it/);
+  const stageBefore = await page.locator('#stage').boundingBox();
+  await page.click('#recordings-button');
+  await waitFor(() => page.locator('#recordings').isVisible(), 'the recordings panel to open');
+  assert.equal(await page.locator('#chat').isVisible(), false, 'the panel takes the chat\'s place');
+  assert.deepEqual(await page.locator('#stage').boundingBox(), stageBefore, 'the stage keeps its size');
+  assert.equal(await bob.locator('#recordings-button').isVisible(), false, 'a participant has no Recordings button');
+  const item = page.locator(`#recordings-list li[data-recording-id="${id}"]`);
+  await waitFor(() => item.getAttribute('data-state').then((s) => s === 'complete'), "the host's list to show the recording ready");
+  assert.match(await item.innerText(), /ready/);
+  assert.equal(await bob.locator('#recordings').isVisible(), false, 'a participant has no recordings list');
+  const [saved] = await Promise.all([page.waitForEvent('download'), item.locator('button', { hasText: 'Download' }).click()]);
+  assert.equal(saved.suggestedFilename(), `${id}.mp4`);
+  const bytes = await fs.readFile(await saved.path());
+  assert.equal(bytes.length, done.parts[0].bytes, 'the whole file');
+  assert.equal(bytes.subarray(4, 8).toString('latin1'), 'ftyp', 'an MP4 file');
+
+  // Go live: the host turns the room's HLS on from the client (PATCH with the host token), the
+  // playlist at the link shown plays segments, and Stop live turns it off.
+  const live = page.locator('#live-button');
+  assert.equal(await live.innerText(), 'Go live');
+  assert.equal(await bob.locator('#live-button').isVisible(), false, 'a participant cannot go live');
+  await live.click();
+  await waitFor(() => live.innerText().then((s) => s === 'Stop live'), 'Go live to turn HLS on');
+  const link = await page.locator('#live-link').getAttribute('href');
+  const hostToken = await page.evaluate(() => window.tessera.token);
+  const playlist = `${link}${hostToken ? `?token=${encodeURIComponent(hostToken)}` : ''}`;
+  await waitFor(async () => {
+    const res = await fetch(playlist);
+    return res.status === 200 && /\.ts/.test(await res.text());
+  }, 'the live playlist to list a segment', 20000);
+  await live.click();
+  await waitFor(() => live.innerText().then((s) => s === 'Go live'), 'Stop live to turn HLS off');
+  assert.equal(await page.locator('#live-status').isVisible(), false);
+
+  // Chat brings the chat back in the panel's place.
+  await page.click('#toggle-chat');
+  await waitFor(() => page.locator('#chat').isVisible(), 'Chat to close the recordings panel');
+  assert.equal(await page.locator('#recordings').isVisible(), false);
+
   // A fresh page plays the download in a plain <video> (media needs no same origin).
   const viewer = await (await browser.newContext()).newPage();
   viewer.on('pageerror', (e) => console.error('viewer page error:', e.message));
