@@ -8,6 +8,7 @@
 //   chat.js       chat panel (data channel or socket)      files.js   file uploads
 //   sendcap.js    the camera sent at its tile's size (cameraConstraint)
 //   people.js     people list, layout, recording indicator
+//   moderation.js the host's lock          recordings.js the host's recordings, Go live
 //   quality.js    the composite's quality: data saver, size on screen, weak-link notices
 import { $, state, log, api, whenText } from './state.js';
 import { enterCall, initConnection, join, leaveCall, reconnected, setDispatch } from './connection.js';
@@ -18,6 +19,7 @@ import { initFiles } from './files.js';
 import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
 import { onCameraConstraint } from './sendcap.js';
 import { initRecordings, refreshLive, refreshRecordings } from './recordings.js';
+import { initModeration, setLocked } from './moderation.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
 } from './people.js';
@@ -102,17 +104,22 @@ async function onMessage(msg, via = 'socket') {
     case 'chatChanged':
       setChatEnabled(Boolean(msg.enabled));
       break;
+    case 'roomLocked':
+      setLocked(Boolean(msg.locked), true);
+      break;
     case 'removed': {
-      const words = msg.reason === 'replaced' ? 'You joined this call from another tab or device, so this one left.' : 'The host removed you from the call.';
+      const replaced = msg.reason === 'replaced';
+      const words = replaced ? 'You joined this call from another tab or device, so this one left.' : 'The host removed you from the call. You cannot rejoin it.';
       log(words, true);
-      leaveCall({ sayBye: false, words });
+      leaveCall({ sayBye: false, words, rejoin: replaced });
       break;
     }
     case 'roomEnded': {
       const why = (msg.message || 'the room ended').replace(/\.$/, '');
-      const words = msg.reason === 'serverShutdown' ? `The call stopped: ${why}. You can rejoin once the server is back.` : `The call ended: ${why}.`;
+      const shutdown = msg.reason === 'serverShutdown';
+      const words = shutdown ? `The call stopped: ${why}. You can rejoin once the server is back.` : `The call ended: ${why}.`;
       log(words);
-      leaveCall({ sayBye: false, words });
+      leaveCall({ sayBye: false, words, rejoin: shutdown });
       break;
     }
     case 'error':
@@ -168,6 +175,7 @@ async function onWelcome(msg) {
   for (const p of msg.participants) state.participants.set(p.id, p);
   state.layout = layoutFrom(msg.layout);
   chatFromWelcome(msg.chat);
+  setLocked(Boolean(msg.locked));
   qualityFromWelcome(msg.you, resumed);
   if (resumed) preferenceLost(); // sent again after the ICE restart's answer
   if (was === 'reconnecting') {
@@ -245,6 +253,7 @@ setChatDispatch(onMessage);
 initHome();
 initPeople();
 initRecordings();
+initModeration();
 initPeer();
 initMedia();
 initChat();

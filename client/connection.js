@@ -3,7 +3,7 @@
 // of at most 2.4 s, at once when the network or the media comes back, giving up once nothing has
 // come from the server for about 40 s), and leaving by any path (tracks stopped, `leave` sent,
 // socket and peer connection closed).
-import { $, state, log, inCall, CLOSE_CODES, TRANSIENT, WORDS, capital, whenText, api } from './state.js';
+import { $, state, log, inCall, CLOSE_CODES, TRANSIENT, WORDS, capital, whenText, api, deviceId } from './state.js';
 import { closePeer, negotiate, renderShareButton, restartIce, startPeer, stopShare } from './peer.js';
 import { stopAllTracks, placeDevices, renderToggles, sendState } from './media.js';
 import { renderChatState, resetChat } from './chat.js';
@@ -109,7 +109,7 @@ async function guestToken(roomId, name) {
 
 function openSocket(resume) {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  let query = `name=${encodeURIComponent(state.name)}`;
+  let query = `name=${encodeURIComponent(state.name)}&device=${deviceId()}`;
   if (state.token) query += `&token=${encodeURIComponent(state.token)}`;
   if (resume && state.resumeToken) query += `&resume=${encodeURIComponent(state.resumeToken)}`;
   const ws = new WebSocket(`${proto}://${location.host}/api/v1/rooms/${encodeURIComponent(state.roomId)}/ws?${query}`);
@@ -379,7 +379,8 @@ export function reconnected(resumed) {
 }
 
 // Leaving by any path: Hang up, tab closed, history back, removed, room ended, gave up.
-export function leaveCall({ sayBye = true, words = '', home = true } = {}) {
+// `rejoin`: whether the home screen offers Rejoin (not after a removal or the end of the call).
+export function leaveCall({ sayBye = true, words = '', home = true, rejoin = true } = {}) {
   clearTimeout(state.retryTimer);
   stopReconnect();
   const was = state.phase;
@@ -408,7 +409,7 @@ export function leaveCall({ sayBye = true, words = '', home = true } = {}) {
   renderPeople();
   setRecording(null);
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
-  if (home) showHome({ error: words, rejoin: was !== 'joining' });
+  if (home) showHome({ error: words, rejoin: rejoin && was !== 'joining' });
 }
 
 function rejoin() {

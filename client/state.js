@@ -61,6 +61,8 @@ export const WORDS = {
   room_ended: 'this call has ended',
   room_not_found: 'there is no room with this ID; check the link or the ID you typed',
   room_full: 'the room is full; try again later',
+  room_locked: 'the host has locked this call: nobody new can join. Ask the host to unlock it',
+  removed_from_room: 'the host removed you from this call, so you cannot rejoin it',
   recording_running: 'a recording is already running',
   recording_not_found: 'that recording does not exist',
   too_many_recordings: 'the server is recording as many calls as it can; try again later',
@@ -92,6 +94,17 @@ export const CLOSE_CODES = {
 
 // Refusals that pass by themselves (cluster mode, close code 4503): the client tries again.
 export const TRANSIENT = new Set(['cluster_full', 'cluster_unavailable', 'store_unavailable', 'room_moving', 'node_unreachable', 'draining']);
+
+// This browser's own id (random, kept in localStorage), sent as the socket's `device`: a host's
+// Remove keeps this browser out of the call, and a locked call lets it back in after a reload.
+export function deviceId() {
+  let id = localStorage.getItem('tessera.device');
+  if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    localStorage.setItem('tessera.device', id);
+  }
+  return id;
+}
 
 export const capital = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 

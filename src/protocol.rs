@@ -296,6 +296,8 @@ pub enum ServerMessage {
         /// This welcome answers a resume: same participant, keep the peer connection.
         resumed: bool,
         chat: ChatState,
+        /// The host has locked the room: nobody new may join (see `roomLocked`).
+        locked: bool,
         limits: Limits,
     },
     Answer {
@@ -360,6 +362,10 @@ pub enum ServerMessage {
     /// The host turned chat (and file sharing) on or off.
     ChatChanged {
         enabled: bool,
+    },
+    /// The host locked (`true`) or unlocked the room: while locked, nobody new may join.
+    RoomLocked {
+        locked: bool,
     },
     /// Your composite moved to another rung (only to you): a weak link gets a smaller one, or
     /// `paused` (show "video paused: weak connection"; it resumes by itself).

@@ -312,3 +312,68 @@ async fn empty_room_ends_after_its_timeout() {
     assert_eq!((ended["type"].as_str(), ended["reason"].as_str(), close), (Some("roomEnded"), Some("timeLimit"), Some(4410)), "{ended}");
     assert_eq!(call(addr, "GET", &format!("/api/v1/rooms/{timed}"), KEY, None).await.1["endReason"], "timeLimit");
 }
+
+/// The next message of `kind` on a signaling-only socket (others skipped).
+async fn next_of(w: &mut Ws, kind: &str) -> Value {
+    loop {
+        let m = first_message(w).await;
+        if m["type"] == kind {
+            return m;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_room_keeps_newcomers_out_and_a_removed_person_cannot_rejoin() {
+    let _turn = common::one_call_at_a_time().await;
+    let server = TestServer::start_with(keyed_config()).await;
+    let addr = server.addr();
+    let (room, host) = create(addr, json!({})).await;
+    let refused = |(msg, close): (Value, Option<u16>), code: &str| {
+        assert_eq!((msg["type"].as_str(), msg["code"].as_str(), close), (Some("error"), Some(code), Some(4403)), "{msg}");
+    };
+    let ta = token(addr, &room, "A", Some("alice")).await;
+    let mut a = ws(addr, &room, &format!("token={ta}&device=dev-a")).await;
+    let welcome = first_message(&mut a).await;
+    assert_eq!((welcome["type"].as_str(), welcome["locked"].as_bool()), (Some("welcome"), Some(false)), "{welcome}");
+
+    // The host locks the room: everyone is told, the room view says so.
+    let (st, v) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &host, Some(json!({"locked": true}))).await;
+    assert_eq!((st, v["locked"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(next_of(&mut a, "roomLocked").await["locked"], true);
+    // A participant cannot lock or unlock.
+    let (st, v) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &ta, Some(json!({"locked": false}))).await;
+    assert_eq!((st, v["code"].as_str()), (403, Some("forbidden")), "{v}");
+
+    // Nobody new comes in; someone already in does (a reload: the same identity, or another
+    // identity from the same device), and so does a host.
+    let tb = token(addr, &room, "B", Some("bob")).await;
+    refused(first_and_close(ws(addr, &room, &format!("token={tb}&device=dev-b")).await).await, "room_locked");
+    let mut a2 = ws(addr, &room, &format!("token={ta}&device=dev-a")).await;
+    assert_eq!(first_message(&mut a2).await["type"], "welcome", "A's reload is let in");
+    let ta3 = token(addr, &room, "A (tab)", None).await;
+    let mut a3 = ws(addr, &room, &format!("token={ta3}&device=dev-a")).await;
+    assert_eq!(first_message(&mut a3).await["type"], "welcome", "a new tab of A's browser is let in");
+    let mut h = ws(addr, &room, &format!("token={host}")).await;
+    let hw = first_message(&mut h).await;
+    assert_eq!((hw["type"].as_str(), hw["locked"].as_bool()), (Some("welcome"), Some(true)), "{hw}");
+
+    // Unlocked, B joins; removed by the host, B cannot come back: not with the same identity,
+    // not with a new one from the same device.
+    let (st, _) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &host, Some(json!({"locked": false}))).await;
+    assert_eq!(st, 200);
+    let mut b = ws(addr, &room, &format!("token={tb}&device=dev-b")).await;
+    let bw = first_message(&mut b).await;
+    assert_eq!(bw["type"], "welcome", "{bw}");
+    let b_id = bw["participantId"].as_str().expect("id").to_owned();
+    let (st, _) = call(addr, "DELETE", &format!("/api/v1/rooms/{room}/participants/{b_id}"), &host, None).await;
+    assert_eq!(st, 204);
+    assert_eq!(next_of(&mut b, "removed").await["reason"], "kicked");
+    refused(first_and_close(ws(addr, &room, &format!("token={tb}")).await).await, "removed_from_room");
+    let tb2 = token(addr, &room, "B again", None).await;
+    refused(first_and_close(ws(addr, &room, &format!("token={tb2}&device=dev-b")).await).await, "removed_from_room");
+    // Someone else still joins; a device id that is not a plain word is ignored, not refused.
+    let tc = token(addr, &room, "C", None).await;
+    let mut c = ws(addr, &room, &format!("token={tc}&device=not%20a%20word")).await;
+    assert_eq!(first_message(&mut c).await["type"], "welcome");
+}

@@ -42,11 +42,22 @@ pub fn signaling(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), 
             let name = clean_name(query.get("name").map(String::as_str));
             let token = query.get("token").cloned().filter(|t| !t.is_empty());
             let resume = query.get("resume").cloned().filter(|t| !t.is_empty());
+            let device = clean_device(query.get("device").map(String::as_str));
             let relay = Relayed { query: raw, hop: hop.is_some() };
             ws.max_message_size(limit)
                 .max_frame_size(limit)
-                .on_upgrade(move |socket| session(socket, room_id, name, token, resume, relay, state))
+                .on_upgrade(move |socket| session(socket, room_id, Caller { name, token, device }, resume, relay, state))
         })
+}
+
+/// The longest `device` a client may send (a longer one is ignored, as is an empty one).
+pub const MAX_DEVICE_CHARS: usize = 64;
+
+/// The client's device id as the socket gave it: 1 to [`MAX_DEVICE_CHARS`] of `A-Z a-z 0-9 - _`,
+/// else none (a device id is a convenience of honest clients, never a credential).
+fn clean_device(raw: Option<&str>) -> Option<String> {
+    raw.filter(|d| (1..=MAX_DEVICE_CHARS).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_owned)
 }
 
 /// A display name: trimmed, control characters removed, at most 64 characters.
@@ -90,18 +101,19 @@ async fn linger(mut ws_rx: futures::stream::SplitStream<WebSocket>) {
 }
 
 /// Who is joining, from the token (or anonymous in open mode).
-fn join_request(state: &AppState, room_id: &str, name: String, token: Option<&str>) -> Result<JoinRequest, AuthError> {
-    match token {
+fn join_request(state: &AppState, room_id: &str, caller: Caller) -> Result<JoinRequest, AuthError> {
+    let Caller { name, token, device } = caller;
+    match token.as_deref() {
         Some(t) => {
             let c = state.auth.verify_join(t, room_id)?;
             if c.role == Role::Viewer {
                 return Err(AuthError::ViewerOnly);
             }
             let name = if c.name.trim().is_empty() { name } else { c.name };
-            Ok(JoinRequest { identity: c.sub, name, role: c.role })
+            Ok(JoinRequest { identity: c.sub, name, role: c.role, device })
         }
         None if state.auth.is_open() => {
-            Ok(JoinRequest { identity: format!("guest-{}", crate::ids::random_id(10)), name, role: Role::Participant })
+            Ok(JoinRequest { identity: format!("guest-{}", crate::ids::random_id(10)), name, role: Role::Participant, device })
         }
         None => Err(AuthError::Missing),
     }
@@ -129,6 +141,7 @@ fn welcome(state: &AppState, room_id: &str, view: SessionView, resumed: bool) ->
         resume_token: view.resume_token,
         resumed,
         chat: view.chat,
+        locked: view.locked,
         limits: welcome_limits(state),
     }
 }
@@ -168,12 +181,17 @@ struct Relayed {
     hop: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Who the socket says is calling: its `name`, `token` and `device` query parameters.
+struct Caller {
+    name: String,
+    token: Option<String>,
+    device: Option<String>,
+}
+
 async fn session(
     socket: WebSocket,
     room_id: String,
-    name: String,
-    token: Option<String>,
+    caller: Caller,
     resume: Option<String>,
     relay: Relayed,
     state: AppState,
@@ -181,7 +199,7 @@ async fn session(
     let (ws_tx, ws_rx) = socket.split();
     // The token is checked before the room is looked up or placed: nobody unknown makes a
     // node place a room.
-    let req = match join_request(&state, &room_id, name, token.as_deref()) {
+    let req = match join_request(&state, &room_id, caller) {
         Ok(r) => r,
         Err(e) => {
             return refuse(ws_tx, ws_rx, auth_refusal(&e), if e.status() == 401 { CLOSE_UNAUTHORIZED } else { CLOSE_FORBIDDEN }).await;
@@ -248,6 +266,8 @@ fn join_refusal(e: &JoinError) -> (ServerMessage, u16) {
         JoinError::Gone(_) => ("room_ended", CLOSE_ROOM_ENDED),
         JoinError::NotStarted { .. } => ("room_not_started", CLOSE_NOT_STARTED),
         JoinError::Media(_) => ("internal", CLOSE_INTERNAL),
+        JoinError::Locked => ("room_locked", CLOSE_FORBIDDEN),
+        JoinError::Removed => ("removed_from_room", CLOSE_FORBIDDEN),
     };
     let mut msg = ServerMessage::error(code, e.to_string());
     if let (JoinError::NotStarted { starts_at }, ServerMessage::Error { starts_at: at, .. }) = (e, &mut msg) {

@@ -51,6 +51,8 @@ pub struct RoomSettings {
     pub hide_audio_only: bool,
     /// Participants may chat and share files (the host can turn it off).
     pub chat_enabled: bool,
+    /// Nobody new may join (hosts and those already in still can; see the room actor's join).
+    pub locked: bool,
 }
 
 impl Default for RoomSettings {
@@ -71,6 +73,7 @@ impl Default for RoomSettings {
             layout: "grid".into(),
             hide_audio_only: false,
             chat_enabled: true,
+            locked: false,
         }
     }
 }
@@ -96,6 +99,7 @@ pub enum Setting {
     Layout,
     HideAudioOnly,
     ChatEnabled,
+    Locked,
 }
 
 impl Setting {
@@ -114,6 +118,7 @@ impl Setting {
             Setting::Layout => "layout",
             Setting::HideAudioOnly => "hideAudioOnly",
             Setting::ChatEnabled => "chatEnabled",
+            Setting::Locked => "locked",
         }
     }
 }
@@ -123,7 +128,8 @@ impl Setting {
 /// setting not listed here is the API key's alone.
 /// (`hls`: the host may record the call, so it may also stream it live as HLS, which stays on
 /// this server and is served only to the room's tokens, or to anyone in a public room.)
-pub const HOST_MAY_CHANGE: [Setting; 4] = [Setting::Layout, Setting::HideAudioOnly, Setting::ChatEnabled, Setting::Hls];
+/// (`locked`: the host decides who comes in, as Meet's and Zoom's hosts lock a meeting.)
+pub const HOST_MAY_CHANGE: [Setting; 5] = [Setting::Layout, Setting::HideAudioOnly, Setting::ChatEnabled, Setting::Hls, Setting::Locked];
 
 /// A change to a room's settings: `None` leaves a field alone, `Some(None)` clears an optional
 /// one. Creating a room applies one to the defaults.
@@ -142,6 +148,7 @@ pub struct SettingsPatch {
     pub layout: Option<String>,
     pub hide_audio_only: Option<bool>,
     pub chat_enabled: Option<bool>,
+    pub locked: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -161,6 +168,7 @@ impl SettingsPatch {
             layout,
             hide_audio_only,
             chat_enabled,
+            locked,
         } = self;
         [
             (name.is_some(), Setting::Name),
@@ -176,6 +184,7 @@ impl SettingsPatch {
             (layout.is_some(), Setting::Layout),
             (hide_audio_only.is_some(), Setting::HideAudioOnly),
             (chat_enabled.is_some(), Setting::ChatEnabled),
+            (locked.is_some(), Setting::Locked),
         ]
         .into_iter()
         .filter_map(|(set, s)| set.then_some(s))
@@ -203,6 +212,7 @@ impl SettingsPatch {
             layout,
             hide_audio_only,
             chat_enabled,
+            locked,
         } = self;
         fn set<T>(field: &mut T, v: Option<T>) {
             if let Some(v) = v {
@@ -222,6 +232,7 @@ impl SettingsPatch {
         set(&mut to.layout, layout);
         set(&mut to.hide_audio_only, hide_audio_only);
         set(&mut to.chat_enabled, chat_enabled);
+        set(&mut to.locked, locked);
     }
 }
 

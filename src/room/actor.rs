@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod admission;
 mod ladder;
 mod outputs;
 mod senders;
@@ -41,6 +42,8 @@ struct Member {
     resume_token: String,
     /// Hands a resuming connection to the participant task.
     resume: mpsc::Sender<super::participant::Resumption>,
+    /// The client's device id, if it sent one (see `admission`).
+    device: Option<String>,
 }
 
 struct Media {
@@ -88,6 +91,8 @@ struct Room {
     chat: super::chat::ChatLog,
     /// Shared files (`social.rs`).
     files: super::files::RoomFiles,
+    /// The lock and the people hosts removed (`admission.rs`).
+    admission: admission::Admission,
     /// Cluster mode: held while the actor runs (dropped last, with the room).
     _lease: Option<crate::cluster::node::LeaseGuard>,
 }
@@ -128,6 +133,7 @@ pub(crate) fn spawn(s: Start) {
         senders: Default::default(),
         chat: Default::default(),
         files,
+        admission: Default::default(),
         _lease: s.lease,
     };
     tokio::spawn(room.run(s.rx).instrument(span));
@@ -361,8 +367,10 @@ impl Room {
                 let _ = reply.send(Ok(self.spec.clone()));
             }
             Command::Kick { id, reply } => {
-                let r = match self.member_index(&id) {
-                    Some(_) => {
+                let r = match self.member_index(&id).map(|i| &self.members[i]) {
+                    Some(m) => {
+                        // Removed for the rest of the call: the identity, and the device it joined from.
+                        self.admission.remove(&m.info.identity, m.device.as_deref());
                         self.remove_member(&id, LeaveReason::Kicked);
                         Ok(())
                     }
@@ -429,6 +437,7 @@ impl Room {
         {
             return Err(JoinError::NotStarted { starts_at: s });
         }
+        self.admission.check(&req, self.spec.settings.locked)?;
         // A second session of the same identity (a reload, another tab) replaces the first, so
         // a reload never leaves a ghost tile behind for the ICE timeout.
         if let Some(old) = self.members.iter().find(|m| m.info.identity == req.identity).map(|m| m.info.id.clone()) {
@@ -437,6 +446,8 @@ impl Room {
         if self.members.len() >= self.spec.settings.max_participants as usize {
             return Err(JoinError::Full(self.spec.settings.max_participants));
         }
+        self.admission.joined(&req.identity, req.device.as_deref());
+        let device = req.device;
         let info = ParticipantInfo {
             id: crate::ids::participant_id(),
             identity: req.identity,
@@ -463,7 +474,7 @@ impl Room {
         tracing::info!(participant = %info.id, name = %info.name, role = ?info.role, "joined");
         let resume_token = crate::ids::random_id(32);
         let (resume, resumes) = mpsc::channel(1);
-        self.members.push(Member { info: info.clone(), events: tx, cancel: cancel.clone(), resume_token: resume_token.clone(), resume });
+        self.members.push(Member { info: info.clone(), events: tx, cancel: cancel.clone(), resume_token: resume_token.clone(), resume, device });
         // Who is talking now (others got it as it changed).
         let talking = self.view.dominant.is_some() || !self.view.speakers.is_empty();
         if talking && let Some(m) = self.members.last() {

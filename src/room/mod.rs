@@ -104,6 +104,8 @@ pub enum RoomEvent {
     Chat(ChatMessage),
     /// The host turned chat on or off.
     ChatChanged(bool),
+    /// The host locked or unlocked the room.
+    LockChanged(bool),
     /// Your camera's tile changed size: what your camera should send now.
     CameraConstraint(CameraConstraint),
 }
@@ -128,6 +130,9 @@ pub struct JoinRequest {
     pub identity: String,
     pub name: String,
     pub role: Role,
+    /// The client's own id for this browser or device (the socket's `device`), if it sent one:
+    /// a host's Remove keeps it out of the call as it keeps out the identity.
+    pub device: Option<String>,
 }
 
 /// Why a join was refused.
@@ -141,6 +146,12 @@ pub enum JoinError {
     NotStarted { starts_at: i64 },
     #[error("the room's media could not start: {0}")]
     Media(String),
+    /// The host locked the room: only hosts, and people already in, come in.
+    #[error("the host has locked this call: nobody new can join")]
+    Locked,
+    /// The host removed this identity (or device) from the call.
+    #[error("the host removed you from this call; you cannot rejoin it")]
+    Removed,
 }
 
 /// Errors of media requests a participant makes of its room.
@@ -183,6 +194,8 @@ pub struct SessionView {
     /// What the composite shows now.
     pub layout: LayoutInfo,
     pub chat: ChatState,
+    /// The room is locked (the host's setting).
+    pub locked: bool,
     /// The secret that resumes this session (`?resume=`).
     pub resume_token: String,
 }

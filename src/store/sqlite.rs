@@ -23,6 +23,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0002_recordings.sql")),
         M::up(include_str!("migrations/0003_layouts.sql")),
         M::up(include_str!("migrations/0004_chat.sql")),
+        M::up(include_str!("migrations/0005_locked.sql")),
     ])
 }
 
@@ -33,7 +34,7 @@ pub struct SqliteStore {
 }
 
 const COLUMNS: &str = "id, name, created_at, starts_at, ends_at, empty_timeout_seconds, max_participants, composite, metadata, ended_at, \
-     end_reason, auto_record, hls, public, layout, hide_audio_only, chat_enabled";
+     end_reason, auto_record, hls, public, layout, hide_audio_only, chat_enabled, locked";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it; `:memory:` keeps it
@@ -61,7 +62,7 @@ impl SqliteStore {
 
     pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
         self.write_room(
-            &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
             r,
         )
     }
@@ -71,13 +72,13 @@ impl SqliteStore {
         self.write_room(
             "UPDATE rooms SET name = ?2, starts_at = ?4, ends_at = ?5, empty_timeout_seconds = ?6, max_participants = ?7,
              composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11, auto_record = ?12, hls = ?13, public = ?14,
-             layout = ?15, hide_audio_only = ?16, chat_enabled = ?17
+             layout = ?15, hide_audio_only = ?16, chat_enabled = ?17, locked = ?18
              WHERE id = ?1",
             r,
         )
     }
 
-    /// Runs `sql` with the room's fields bound as ?1..?17 in [`COLUMNS`] order (destructured,
+    /// Runs `sql` with the room's fields bound as ?1..?18 in [`COLUMNS`] order (destructured,
     /// so a new setting does not compile until it has a column).
     fn write_room(&self, sql: &str, r: &RoomSpec) -> Result<(), StoreError> {
         let RoomSpec { id, created_at, settings, ended_at, end_reason } = r;
@@ -95,6 +96,7 @@ impl SqliteStore {
             layout,
             hide_audio_only,
             chat_enabled,
+            locked,
         } = settings;
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("room {id}: {e}"));
         let composite = serde_json::to_string(composite).map_err(corrupt)?;
@@ -119,7 +121,8 @@ impl SqliteStore {
                     public,
                     layout,
                     hide_audio_only,
-                    chat_enabled
+                    chat_enabled,
+                    locked
                 ],
             )?;
             Ok(())
@@ -205,6 +208,7 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawRoom> {
                 layout: row.get(14)?,
                 hide_audio_only: row.get(15)?,
                 chat_enabled: row.get(16)?,
+                locked: row.get(17)?,
             },
             ended_at: row.get(9)?,
             end_reason: None,
@@ -245,6 +249,7 @@ mod tests {
                 layout: "speaker".into(),
                 hide_audio_only: true,
                 chat_enabled: false,
+                locked: true,
                 ..RoomSettings::default()
             },
             ended_at: None,

@@ -155,6 +155,9 @@ pub struct RoomView {
     pub hide_audio_only: bool,
     /// Participants may chat and share files (signaling `chat`, `POST /rooms/{id}/files`).
     pub chat_enabled: bool,
+    /// Nobody new may join: a join is refused with `room_locked` (hosts, and people who have
+    /// been in this call, with the same identity or from the same `device`, still come in).
+    pub locked: bool,
     /// Live room: whom the `pinned` layout shows large.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned_participant_id: Option<String>,
@@ -189,6 +192,7 @@ impl RoomView {
             layout,
             hide_audio_only,
             chat_enabled,
+            locked,
         } = settings;
         Self {
             id: id.clone(),
@@ -210,6 +214,7 @@ impl RoomView {
             layout: layout.clone(),
             hide_audio_only: *hide_audio_only,
             chat_enabled: *chat_enabled,
+            locked: *locked,
             pinned_participant_id: None,
             screen_participant_id: None,
             node: None,
@@ -287,6 +292,8 @@ pub struct CreateRoomRequest {
     pub hide_audio_only: Option<bool>,
     /// Default true: participants may chat and share files.
     pub chat_enabled: Option<bool>,
+    /// Default false: while true, nobody new joins (hosts still do).
+    pub locked: Option<bool>,
 }
 
 impl CreateRoomRequest {
@@ -307,6 +314,7 @@ impl CreateRoomRequest {
             layout,
             hide_audio_only,
             chat_enabled,
+            locked,
         } = self;
         Ok(SettingsPatch {
             name: name.map(room_name).transpose()?,
@@ -322,6 +330,7 @@ impl CreateRoomRequest {
             layout,
             hide_audio_only,
             chat_enabled,
+            locked,
         })
     }
 }
@@ -379,6 +388,10 @@ pub struct PatchRoomRequest {
     pub hide_audio_only: Option<bool>,
     /// Chat and file sharing on or off (the host may change it; everyone gets `chatChanged`).
     pub chat_enabled: Option<bool>,
+    /// Lock or unlock the room (the host may change it; everyone gets `roomLocked`). While
+    /// locked, newcomers are refused with `room_locked`; hosts and people who have been in this
+    /// call (same identity, or same `device`) still come in.
+    pub locked: Option<bool>,
     /// Live rooms only (not stored): a participant id to show large in the `pinned` layout, or
     /// `null` to unpin. 404 `participant_not_found` if they are not in the room. Setting a pin
     /// does not change the layout. The host may change it.
@@ -404,6 +417,7 @@ impl PatchRoomRequest {
             layout,
             hide_audio_only,
             chat_enabled,
+            locked,
             pin,
         } = self;
         let settings = SettingsPatch {
@@ -421,6 +435,7 @@ impl PatchRoomRequest {
             layout,
             hide_audio_only,
             chat_enabled,
+            locked,
         };
         Ok((settings, pin))
     }

@@ -372,6 +372,10 @@ test('leaving by any path releases the camera and microphone and tells the other
   await allEnded(bob, 'removed');
   await leftWithin(alice, bob, since, 'removed');
   await waitFor(() => bob.page.locator('#home-error').innerText().then((s) => s.includes('removed you')), 'Bob to be told he was removed, on the home screen');
+  assert.equal(await bob.page.locator('#rejoin').isVisible(), false, 'no Rejoin after a removal');
+  // Opening the link again does not bring him back: the host's Remove holds for the call.
+  await joinAs(server, bob, roomId, { wait: false });
+  await waitFor(() => bob.page.locator('#home-error').innerText().then((s) => /removed you from this call, so you cannot rejoin it/.test(s)), 'Bob to be refused');
   await bob.context.close();
 
   // The room ends.
@@ -382,5 +386,6 @@ test('leaving by any path releases the camera and microphone and tells the other
   await allEnded(alice, 'room ended (host)');
   await waitFor(() => bob.page.locator('#home-error').innerText().then((s) => s.includes('The call ended')), 'Bob to be told the call ended');
   assert.equal(await bob.page.locator('#home').isVisible(), true);
+  assert.equal(await bob.page.locator('#rejoin').isVisible(), false, 'no Rejoin into a call that ended');
   for (const r of [alice, bob]) await r.context.close();
 });

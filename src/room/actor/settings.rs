@@ -51,6 +51,7 @@ impl Room {
             layout: _,
             hide_audio_only: _,
             chat_enabled,
+            locked,
         } = self.spec.settings.clone();
         self.handle.public.store(public, Ordering::Relaxed);
         if hls != before.hls {
@@ -58,6 +59,9 @@ impl Room {
         }
         if chat_enabled != before.chat_enabled {
             self.broadcast(RoomEvent::ChatChanged(chat_enabled), None);
+        }
+        if locked != before.locked {
+            self.broadcast(RoomEvent::LockChanged(locked), None);
         }
         if layout_set {
             // The host's choice wins over the presentation a screen share switched to.

@@ -72,6 +72,7 @@ impl Room {
             recording: self.recording_info(),
             layout: self.layout_info(),
             chat: self.chat_state(),
+            locked: self.spec.settings.locked,
             resume_token,
         }
     }

@@ -231,6 +231,7 @@ fn room_message(ev: RoomEvent) -> Option<ServerMessage> {
             ServerMessage::RecordingStopped { recording_id: id, state: state.into(), reason }
         }
         RoomEvent::ChatChanged(enabled) => ServerMessage::ChatChanged { enabled },
+        RoomEvent::LockChanged(locked) => ServerMessage::RoomLocked { locked },
         // Chat may go on the data channel, and removal or the end finishes the session: the
         // participant's loop sends these itself.
         RoomEvent::Chat(_) | RoomEvent::Removed(_) | RoomEvent::Ended(_) | RoomEvent::Moving | RoomEvent::CameraConstraint(_) => {

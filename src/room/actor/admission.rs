@@ -1,0 +1,94 @@
+//! Who may come in: the host's lock and the people the host removed.
+//!
+//! Invariants: a removed participant's identity, and its device when it sent one, stay refused
+//! (`JoinError::Removed`) for the rest of the room's life on this node; while the room is
+//! locked only hosts and people who have been in this call (the same identity, or the same
+//! device: a reload, another tab, a rejoin after a dropped network) come in. Hosts are never
+//! refused by either: they hold the room's host token, which is what a lock or a removal
+//! protects. At most [`MAX_SEEN`] identities and devices are remembered as having been in.
+
+use crate::auth::Role;
+use crate::room::{JoinError, JoinRequest};
+use std::collections::HashSet;
+
+/// The most identities (and devices) a room remembers as having been in the call: beyond it,
+/// later joiners are not let back in through a lock (a bound on memory, far above a call's size).
+pub const MAX_SEEN: usize = 4096;
+
+/// What the room remembers of who has been in the call and whom its hosts removed.
+#[derive(Debug, Default)]
+pub(super) struct Admission {
+    removed_identities: HashSet<String>,
+    removed_devices: HashSet<String>,
+    seen_identities: HashSet<String>,
+    seen_devices: HashSet<String>,
+}
+
+impl Admission {
+    /// Remembers a participant the host removed.
+    pub fn remove(&mut self, identity: &str, device: Option<&str>) {
+        self.removed_identities.insert(identity.to_owned());
+        if let Some(d) = device {
+            self.removed_devices.insert(d.to_owned());
+        }
+    }
+
+    /// Remembers someone who joined (so a lock lets them back in).
+    pub fn joined(&mut self, identity: &str, device: Option<&str>) {
+        if self.seen_identities.len() < MAX_SEEN {
+            self.seen_identities.insert(identity.to_owned());
+        }
+        if let Some(d) = device.filter(|_| self.seen_devices.len() < MAX_SEEN) {
+            self.seen_devices.insert(d.to_owned());
+        }
+    }
+
+    /// Whether `req` may join now (`locked`: the room's setting).
+    pub fn check(&self, req: &JoinRequest, locked: bool) -> Result<(), JoinError> {
+        if req.role == Role::Host {
+            return Ok(());
+        }
+        let device = req.device.as_deref();
+        if self.removed_identities.contains(&req.identity) || device.is_some_and(|d| self.removed_devices.contains(d)) {
+            return Err(JoinError::Removed);
+        }
+        if locked && !self.seen_identities.contains(&req.identity) && !device.is_some_and(|d| self.seen_devices.contains(d)) {
+            return Err(JoinError::Locked);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(identity: &str, device: Option<&str>, role: Role) -> JoinRequest {
+        JoinRequest { identity: identity.into(), name: "X".into(), role, device: device.map(Into::into) }
+    }
+
+    #[test]
+    fn removed_identities_and_devices_stay_out_but_hosts_come_in() {
+        let mut a = Admission::default();
+        a.remove("guest-1", Some("dev-a"));
+        assert!(matches!(a.check(&req("guest-1", None, Role::Participant), false), Err(JoinError::Removed)));
+        assert!(
+            matches!(a.check(&req("guest-2", Some("dev-a"), Role::Participant), false), Err(JoinError::Removed)),
+            "a new guest identity from the same device"
+        );
+        assert!(a.check(&req("guest-3", Some("dev-b"), Role::Participant), false).is_ok());
+        assert!(a.check(&req("guest-1", Some("dev-a"), Role::Host), false).is_ok(), "a host is never refused");
+    }
+
+    #[test]
+    fn a_locked_room_lets_in_hosts_and_those_who_have_been_in() {
+        let mut a = Admission::default();
+        a.joined("alice", Some("dev-a"));
+        assert!(matches!(a.check(&req("bob", Some("dev-b"), Role::Participant), true), Err(JoinError::Locked)));
+        assert!(matches!(a.check(&req("bob", None, Role::Participant), true), Err(JoinError::Locked)));
+        assert!(a.check(&req("alice", None, Role::Participant), true).is_ok(), "a reload of someone in");
+        assert!(a.check(&req("guest-9", Some("dev-a"), Role::Participant), true).is_ok(), "the same device, a new tab");
+        assert!(a.check(&req("carol", None, Role::Host), true).is_ok());
+        assert!(a.check(&req("bob", Some("dev-b"), Role::Participant), false).is_ok(), "unlocked");
+    }
+}

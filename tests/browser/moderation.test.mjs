@@ -1,0 +1,51 @@
+// The host's moderation in the client (headless Chromium): locking the call keeps newcomers out
+// (told why, on the home screen) while someone already in comes back after a reload; unlocking
+// lets them in; everyone sees the lock in the header.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { waitUntil } from './server.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, joinAs, logText } from './client-helpers.mjs';
+
+let server;
+let browser;
+before(async () => ({ server, browser } = await startServerAndChromium()));
+after(() => stopServerAndChromium(server, browser));
+
+const waitFor = (fn, what, timeoutMs) => waitUntil(server, fn, what, timeoutMs);
+
+test('the host locks the call: a newcomer is refused, a reload comes back in, unlocking lets people in', async () => {
+  const alice = await newPage(browser, 'Alice');
+  const roomId = await createRoomAs(server, alice);
+  const bob = await newPage(browser, 'Bob');
+  await joinAs(server, bob, roomId);
+  assert.equal(await bob.page.locator('#lock-button').isVisible(), false, 'only the host can lock');
+  assert.equal(await alice.page.locator('#lock-button').innerText(), 'Lock call');
+
+  await alice.page.click('#lock-button');
+  await waitFor(() => alice.page.locator('#lock-button').innerText().then((s) => s === 'Unlock call'), 'the call to lock');
+  assert.equal(await alice.page.locator('#lock-button').getAttribute('aria-pressed'), 'true');
+  for (const r of [alice, bob]) {
+    await waitFor(() => r.page.locator('#locked-indicator').isVisible(), `${r.name} to see the lock`);
+  }
+  await waitFor(() => logText(bob.page).then((t) => t.includes('The call is locked')), 'Bob to be told');
+
+  // Carol, new, is refused and told why; no Rejoin to press.
+  const carol = await newPage(browser, 'Carol');
+  await joinAs(server, carol, roomId, { wait: false });
+  await waitFor(() => carol.page.locator('#home-error').innerText().then((s) => s.includes('locked this call')), 'Carol to be refused');
+  assert.equal(await carol.page.locator('#rejoin').isVisible(), false);
+
+  // Bob reloads: he is back in (this browser was in the call).
+  await bob.page.reload();
+  await bob.page.fill('#name', 'Bob');
+  await bob.page.click('#join-room');
+  await waitFor(() => logText(bob.page).then((t) => t.includes('You joined')), 'Bob to come back in after a reload');
+  assert.equal(await bob.page.locator('#locked-indicator').isVisible(), true, 'told on joining that the call is locked');
+
+  // Unlocked: Carol joins.
+  await alice.page.click('#lock-button');
+  await waitFor(() => alice.page.locator('#locked-indicator').isHidden(), 'the lock to go');
+  await carol.page.click('#join-room');
+  await waitFor(() => logText(carol.page).then((t) => t.includes('You joined')), 'Carol to join once unlocked');
+  for (const r of [alice, bob, carol]) await r.context.close();
+});
