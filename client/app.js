@@ -10,7 +10,7 @@
 //   people.js     people list, layout, recording indicator
 //   moderation.js the host's lock          recordings.js the host's recordings, Go live
 //   quality.js    the composite's quality: data saver, size on screen, weak-link notices
-import { $, state, log, api, whenText } from './state.js';
+import { $, state, log, api, whenText, hostKey } from './state.js';
 import { enterCall, initConnection, join, leaveCall, reconnected, setDispatch } from './connection.js';
 import { initPeer, onAnswer, onCandidate, renderShareButton, screenShareRefused } from './peer.js';
 import { initMedia, startMedia } from './media.js';
@@ -19,7 +19,7 @@ import { initFiles } from './files.js';
 import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
 import { onCameraConstraint } from './sendcap.js';
 import { initRecordings, refreshLive, refreshRecordings } from './recordings.js';
-import { initModeration, setLocked } from './moderation.js';
+import { initModeration, onRoleChanged, renderHostControls, setLocked } from './moderation.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
 } from './people.js';
@@ -28,7 +28,6 @@ const params = () => new URLSearchParams(location.search);
 const roomFromUrl = () => params().get('room');
 
 // The creator of a room keeps its host token (end for everyone, kick, mute) in this browser.
-const hostKey = (id) => `tessera.host.${id}`;
 const hostToken = (id) => localStorage.getItem(hostKey(id));
 
 function showHomeError(text) { $('home-error').textContent = text; }
@@ -107,6 +106,9 @@ async function onMessage(msg, via = 'socket') {
     case 'roomLocked':
       setLocked(Boolean(msg.locked), true);
       break;
+    case 'roleChanged':
+      onRoleChanged(msg);
+      break;
     case 'removed': {
       const replaced = msg.reason === 'replaced';
       const words = replaced ? 'You joined this call from another tab or device, so this one left.' : 'The host removed you from the call. You cannot rejoin it.';
@@ -168,7 +170,9 @@ async function onWelcome(msg) {
   state.limits = { ...state.limits, ...(msg.limits || {}) };
   state.iceServers = msg.iceServers || [];
   state.isHost = msg.you.role === 'host';
-  $('end-all').hidden = !state.isHost;
+  // A host token that came in a link is kept, so a reload here is the host again.
+  if (state.isHost && state.token) localStorage.setItem(hostKey(msg.roomId || state.roomId), state.token);
+  renderHostControls();
   // The room as it is now (after a reconnection, people may have come and gone).
   state.participants.clear();
   state.participants.set(msg.you.id, msg.you);
@@ -191,7 +195,7 @@ async function onWelcome(msg) {
   renderLayout();
   renderPeople();
   renderChatState();
-  if (state.isHost) log('You are the host: you can mute or remove people, choose the layout, pin someone, turn chat off, record the call and end it for everyone.');
+  if (state.isHost) log('You are the host: you can mute or remove people, make someone a co-host, lock the call, choose the layout, pin someone, turn chat off, record the call and end it for everyone.');
   refreshRecordings();
   refreshLive();
   log(msg.participants.length ? `You joined. Here already: ${msg.participants.map((p) => p.name).join(', ')}.` : 'You joined. Waiting for others…');

@@ -30,6 +30,7 @@ function personItem(id, p) {
   li.classList.toggle('muted', Boolean(p.audioMuted || p.micOff));
   li.append(textSpan('name', `${p.name}${id === state.selfId ? ' (you)' : ''}${muted ? ` — ${muted}` : ''}`));
   li.append(levelBar(), badge('dominant', 'has the floor'));
+  if (p.role === 'host') li.append(badge('host', 'host'));
   if (p.handRaised) li.append(badge('hand', 'hand raised'));
   if (pinned) li.append(badge('pinned', 'pinned'));
   if (sharing) li.append(badge('sharing', 'sharing screen'));
@@ -76,6 +77,9 @@ function hostButtons(id, p) {
   buttons.push(
     actionButton(p.audioMuted ? 'Unmute' : 'Mute', () => api('POST', `${base}/mute`, { audio: !p.audioMuted }, state.token), `${p.audioMuted ? 'Unmute' : 'Mute'} ${who}`),
     actionButton(p.videoMuted ? 'Show video' : 'Hide video', () => api('POST', `${base}/mute`, { video: !p.videoMuted }, state.token), `${p.videoMuted ? 'Show' : 'Hide'} ${who}'s video`),
+    p.role === 'host'
+      ? actionButton('Remove host powers', () => api('POST', `${base}/role`, { role: 'participant' }, state.token), `Take host powers away from ${who}`)
+      : actionButton('Make co-host', () => api('POST', `${base}/role`, { role: 'host' }, state.token), `Make ${who} a co-host`),
     actionButton('Remove', () => api('DELETE', base, undefined, state.token), `Remove ${who} from the call`),
   );
   return buttons;
@@ -121,6 +125,8 @@ export function participantUpdated(p) {
   const self = p.id === state.selfId;
   if ((before.connection || 'connected') !== (p.connection || 'connected')) {
     if (!self) log(p.connection === 'reconnecting' ? `${p.name} lost their connection; waiting for them to come back…` : `${p.name} is back.`);
+  } else if (before.role && before.role !== p.role) {
+    if (!self) log(p.role === 'host' ? `${p.name} is now a co-host.` : `${p.name} is no longer a host.`);
   } else if (Boolean(before.handRaised) !== Boolean(p.handRaised)) {
     if (!self && p.handRaised) log(`${p.name} raised their hand.`);
   } else if (before.audioMuted !== p.audioMuted || before.videoMuted !== p.videoMuted) {

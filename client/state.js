@@ -95,6 +95,10 @@ export const CLOSE_CODES = {
 // Refusals that pass by themselves (cluster mode, close code 4503): the client tries again.
 export const TRANSIENT = new Set(['cluster_full', 'cluster_unavailable', 'store_unavailable', 'room_moving', 'node_unreachable', 'draining']);
 
+// Where this browser keeps a room's host token (the creator's, a co-host's, or one from a host
+// link), so a reload or a later visit is the host again.
+export const hostKey = (roomId) => `tessera.host.${roomId}`;
+
 // This browser's own id (random, kept in localStorage), sent as the socket's `device`: a host's
 // Remove keeps this browser out of the call, and a locked call lets it back in after a reload.
 export function deviceId() {

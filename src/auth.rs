@@ -4,10 +4,19 @@
 //! Invariants: secrets are compared in constant time; a token is only valid for the room it
 //! names; with no API keys configured the server is in *open* mode (allowed only on a loopback
 //! listen address, which `config` enforces), where management calls need no credential but any
-//! credential that is presented is still checked.
+//! credential that is presented is still checked. A host token of an identity whose host role
+//! was taken away (a co-host demoted) no longer gives host powers: [`Auth::revoke_host`] keeps,
+//! per room and identity, the time of the demotion, and tokens issued up to then count as
+//! participant tokens (kept for [`REVOKED_KEEP_SECONDS`], longer than any token lives).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How long a demotion is remembered: longer than any join token lives (30 days) plus a day.
+pub const REVOKED_KEEP_SECONDS: i64 = 31 * 86_400;
 
 const ISSUER: &str = "tessera";
 /// Clock skew tolerated when checking expiry.
@@ -101,6 +110,8 @@ pub struct Auth {
     keys: Vec<ApiKey>,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// (room, identity) → when its host role was taken away (Unix seconds).
+    revoked_hosts: Arc<Mutex<HashMap<(String, String), i64>>>,
 }
 
 /// The credential of an `Authorization: Bearer <credential>` value. The scheme is
@@ -119,7 +130,30 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl Auth {
     /// `token_secret` signs join tokens (HS256).
     pub fn new(keys: Vec<ApiKey>, token_secret: &[u8]) -> Self {
-        Self { keys, encoding: EncodingKey::from_secret(token_secret), decoding: DecodingKey::from_secret(token_secret) }
+        Self {
+            keys,
+            encoding: EncodingKey::from_secret(token_secret),
+            decoding: DecodingKey::from_secret(token_secret),
+            revoked_hosts: Arc::default(),
+        }
+    }
+
+    /// The host role of `identity` in `room` was taken away at `now`: its host tokens issued
+    /// until then stop giving host powers (they still join, as a participant).
+    pub fn revoke_host(&self, room: &str, identity: &str, now: i64) {
+        let mut revoked = self.revoked_hosts.lock();
+        revoked.retain(|_, at| now - *at < REVOKED_KEEP_SECONDS);
+        revoked.insert((room.to_owned(), identity.to_owned()), now);
+    }
+
+    /// `identity` is a host of `room` again (promoted): its host tokens count again.
+    pub fn restore_host(&self, room: &str, identity: &str) {
+        self.revoked_hosts.lock().remove(&(room.to_owned(), identity.to_owned()));
+    }
+
+    /// Whether these claims give host powers: a host token not revoked since it was issued.
+    pub fn is_host(&self, c: &JoinClaims) -> bool {
+        c.role == Role::Host && self.revoked_hosts.lock().get(&(c.room.clone(), c.sub.clone())).is_none_or(|at| c.iat > *at)
     }
 
     /// Open mode: no API keys configured.
@@ -200,7 +234,7 @@ impl Auth {
         match caller {
             Caller::Open | Caller::ApiKey(_) => Ok(()),
             Caller::Token(c) if c.room != room => Err(AuthError::WrongRoom),
-            Caller::Token(c) if c.role == Role::Host => Ok(()),
+            Caller::Token(c) if self.is_host(c) => Ok(()),
             Caller::Token(_) => Err(AuthError::NotHost),
         }
     }

@@ -367,6 +367,15 @@ pub enum ServerMessage {
     RoomLocked {
         locked: bool,
     },
+    /// To you only: a host made you a co-host (`host`, with your host token for the REST calls
+    /// of host powers) or took it away (`participant`).
+    RoleChanged {
+        role: crate::auth::Role,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host_token: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host_token_expires_at: Option<String>,
+    },
     /// Your composite moved to another rung (only to you): a weak link gets a smaller one, or
     /// `paused` (show "video paused: weak connection"; it resumes by itself).
     VideoQuality {

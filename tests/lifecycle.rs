@@ -377,3 +377,57 @@ async fn a_locked_room_keeps_newcomers_out_and_a_removed_person_cannot_rejoin() 
     let mut c = ws(addr, &room, &format!("token={tc}&device=not%20a%20word")).await;
     assert_eq!(first_message(&mut c).await["type"], "welcome");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_makes_a_co_host_who_keeps_host_powers_until_a_host_takes_them_away() {
+    let _turn = common::one_call_at_a_time().await;
+    let server = TestServer::start_with(keyed_config()).await;
+    let addr = server.addr();
+    let (room, host) = create(addr, json!({})).await;
+    let mut h = ws(addr, &room, &format!("token={host}&name=Ada")).await;
+    assert_eq!(first_message(&mut h).await["you"]["role"], "host");
+    let tb = token(addr, &room, "Bo", Some("bo")).await;
+    let mut b = ws(addr, &room, &format!("token={tb}")).await;
+    let bw = first_message(&mut b).await;
+    let b_id = bw["participantId"].as_str().expect("id").to_owned();
+    let role = format!("/api/v1/rooms/{room}/participants/{b_id}/role");
+
+    // Bad input first: a participant cannot promote, nor can anyone make a viewer or a stranger.
+    let (st, v) = call(addr, "POST", &role, &tb, Some(json!({"role": "host"}))).await;
+    assert_eq!((st, v["code"].as_str()), (403, Some("forbidden")), "{v}");
+    for bad in [json!({"role": "viewer"}), json!({"role": "host", "x": 1}), json!([true]), json!({})] {
+        let (st, v) = call(addr, "POST", &role, &host, Some(bad.clone())).await;
+        assert_eq!((st, v["code"].as_str()), (400, Some("bad_request")), "{bad}: {v}");
+    }
+    let (st, v) = call(addr, "POST", &format!("/api/v1/rooms/{room}/participants/nobody/role"), &host, Some(json!({"role": "host"}))).await;
+    assert_eq!((st, v["code"].as_str()), (404, Some("participant_not_found")), "{v}");
+
+    // Promoted: everyone sees the role, Bo gets a host token of his own that has host powers,
+    // and joins as a host with it from another device.
+    let (st, v) = call(addr, "POST", &role, &host, Some(json!({"role": "host"}))).await;
+    assert_eq!((st, v["role"].as_str()), (200, Some("host")), "{v}");
+    let changed = next_of(&mut b, "roleChanged").await;
+    assert_eq!(changed["role"], "host", "{changed}");
+    let b_host = changed["hostToken"].as_str().expect("a host token").to_owned();
+    assert!(changed["hostTokenExpiresAt"].is_string(), "{changed}");
+    let up = next_of(&mut h, "participantUpdated").await;
+    assert_eq!((up["participant"]["id"].as_str(), up["participant"]["role"].as_str()), (Some(b_id.as_str()), Some("host")), "{up}");
+    let (st, _) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &b_host, Some(json!({"locked": true}))).await;
+    assert_eq!(st, 200, "a co-host may lock the call");
+    let mut b2 = ws(addr, &room, &format!("token={b_host}&name=Bo")).await;
+    let b2w = first_message(&mut b2).await;
+    assert_eq!(b2w["you"]["role"], "host", "the host token opens host powers on another device: {b2w}");
+    let b2_id = b2w["participantId"].as_str().expect("id").to_owned();
+
+    // Taken away: the token gives no host powers any more and joins as a participant.
+    let (st, v) = call(addr, "POST", &format!("/api/v1/rooms/{room}/participants/{b2_id}/role"), &host, Some(json!({"role": "participant"}))).await;
+    assert_eq!((st, v["role"].as_str()), (200, Some("participant")), "{v}");
+    assert_eq!(next_of(&mut b2, "roleChanged").await["role"], "participant");
+    let (st, v) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &b_host, Some(json!({"locked": false}))).await;
+    assert_eq!((st, v["code"].as_str()), (403, Some("forbidden")), "a demoted co-host's token: {v}");
+    let mut b3 = ws(addr, &room, &format!("token={b_host}&name=Bo")).await;
+    assert_eq!(first_message(&mut b3).await["you"]["role"], "participant", "a demoted token joins as a participant");
+    // The room's own host keeps its powers throughout.
+    let (st, _) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &host, Some(json!({"locked": false}))).await;
+    assert_eq!(st, 200);
+}

@@ -384,6 +384,7 @@ async fn auth_matrix_for_every_protected_call() {
         ("GET", "/api/v1/rooms/{id}/participants", None, Policy::Host, 200),
         ("DELETE", "/api/v1/rooms/{id}/participants/nobody", None, Policy::Host, 404),
         ("POST", "/api/v1/rooms/{id}/participants/nobody/mute", Some(r#"{"audio":true}"#), Policy::Host, 404),
+        ("POST", "/api/v1/rooms/{id}/participants/nobody/role", Some(r#"{"role":"host"}"#), Policy::Host, 404),
         ("POST", "/api/v1/rooms/{id}/tokens", Some(r#"{"name":"x"}"#), Policy::Admin, 201),
     ];
     let creds =

@@ -40,7 +40,7 @@ impl Modify for BearerAuth {
     paths(
         rooms::create_room, rooms::list_rooms, rooms::get_room, rooms::patch_room, rooms::delete_room,
         participants::list_participants, participants::kick_participant, participants::mute_participant,
-        tokens::create_token,
+        participants::set_role, tokens::create_token,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings, recordings::get_recording,
         recordings::delete_recording, recordings::download_file, recordings::download_part,
         streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream,

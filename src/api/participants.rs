@@ -1,11 +1,14 @@
-//! `/api/v1/rooms/{id}/participants`: list, kick and mute (host powers).
+//! `/api/v1/rooms/{id}/participants`: list, kick, mute and co-hosts (host powers).
 
 use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, reject};
 use super::{AppState, body, caller, with_state};
 use crate::auth::Caller;
 use crate::protocol::ParticipantInfo;
-use crate::wire::{ErrorBody, MuteRequest, ParticipantList};
+use crate::auth::Role;
+use crate::room::HostGrant;
+use crate::time::{format_unix, now_unix};
+use crate::wire::{ErrorBody, GrantedRole, MuteRequest, ParticipantList, RoleRequest};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -24,7 +27,11 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
         .and(warp::post())
         .and(s())
         .and_then(|id, pid, st, c, i| async move { mute_participant(id, pid, st, c, i).await.map_err(reject) });
-    list.or(kick).unify().or(mute).unify()
+    let role = warp::path!("api" / "v1" / "rooms" / String / "participants" / String / "role")
+        .and(warp::post())
+        .and(s())
+        .and_then(|id, pid, st, c, i| async move { set_role(id, pid, st, c, i).await.map_err(reject) });
+    list.or(kick).unify().or(mute).unify().or(role).unify()
 }
 
 /// Who is in the room now.
@@ -76,5 +83,38 @@ pub async fn mute_participant(id: String, pid: String, state: AppState, caller: 
         return Err(ApiError::BadRequest("give \"audio\" and/or \"video\" (true mutes, false unmutes)".into()));
     }
     let info = room.live(&state).await?.mute(&pid, req.audio, req.video).await?;
+    Ok(warp::reply::json(&info).into_response())
+}
+
+/// Make a participant a co-host (`{"role":"host"}`: host powers, and a host token of its own sent
+/// to it in `roleChanged`) or a participant again (`{"role":"participant"}`: its host tokens stop
+/// giving host powers). Everyone gets `participantUpdated` with the new role.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/participants/{pid}/role", tag = "participants", security(("bearer" = [])),
+    params(("id" = String, Path), ("pid" = String, Path)), request_body = RoleRequest,
+    responses((status = 200, body = ParticipantInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn set_role(id: String, pid: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
+    let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
+        Routed::Forwarded(answer) => return Ok(answer),
+        Routed::Here(room, raw) => (room, body::read(raw).await?),
+    };
+    state.auth.require_host(&caller, &id)?;
+    let req: RoleRequest = body::json_required(&raw)?;
+    let live = room.live(&state).await?;
+    let info = live.info().await?;
+    let who = info.participants.iter().find(|p| p.id == pid).ok_or_else(|| crate::room::ManageError::NoParticipant(pid.clone()))?;
+    let now = now_unix();
+    let grant = match req.role {
+        GrantedRole::Host => {
+            state.auth.restore_host(&id, &who.identity);
+            let (token, exp) = state.auth.issue(&id, &who.identity, &who.name, Role::Host, now, state.config.host_token_ttl_seconds.into())?;
+            Some(HostGrant { token, expires_at: format_unix(exp) })
+        }
+        GrantedRole::Participant => {
+            state.auth.revoke_host(&id, &who.identity, now);
+            None
+        }
+    };
+    let info = live.set_role(&pid, req.role.into(), grant).await?;
     Ok(warp::reply::json(&info).into_response())
 }

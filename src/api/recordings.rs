@@ -4,7 +4,7 @@
 use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, reject};
 use super::{AppState, caller, download, header_text, with_state};
-use crate::auth::{AuthError, Caller, Role};
+use crate::auth::{AuthError, Caller};
 use crate::records::recording::{RecordingRecord, RecordingState};
 use crate::store::RecordingFilter;
 use crate::wire::{ErrorBody, RecordingList, RecordingView};
@@ -58,17 +58,17 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
     start.or(stop).unify().or(list).unify().or(get).unify().or(delete).unify().or(file).unify().or(part).unify()
 }
 
-/// Refuses participant and viewer tokens before anything is looked up.
-fn host_or_key(caller: &Caller) -> Result<(), ApiError> {
+/// Refuses participant and viewer tokens (and revoked host tokens) before anything is looked up.
+fn host_or_key(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
     match caller {
-        Caller::Token(c) if c.role != Role::Host => Err(AuthError::NotHost.into()),
+        Caller::Token(c) if !state.auth.is_host(c) => Err(AuthError::NotHost.into()),
         _ => Ok(()),
     }
 }
 
 /// The recording `id`, if the caller may see it; an active one with its parts as on disk now.
 async fn recording(state: &AppState, caller: &Caller, id: &str) -> Result<RecordingRecord, ApiError> {
-    host_or_key(caller)?;
+    host_or_key(state, caller)?;
     let mut rec = state
         .rooms
         .store()
@@ -163,7 +163,7 @@ fn filter_from(q: &HashMap<String, String>) -> Result<RecordingFilter, ApiError>
         ("offset" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4294967295.0, description = "default 0")),
     responses((status = 200, body = RecordingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_recordings(state: AppState, caller: Caller, q: HashMap<String, String>) -> Result<Response, ApiError> {
-    host_or_key(&caller)?;
+    host_or_key(&state, &caller)?;
     let f = filter_from(&q)?;
     if let Caller::Token(_) = &caller {
         let room = f.room_id.as_deref().ok_or_else(|| ApiError::from(AuthError::NotAdmin))?;

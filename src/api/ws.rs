@@ -109,8 +109,10 @@ fn join_request(state: &AppState, room_id: &str, caller: Caller) -> Result<JoinR
             if c.role == Role::Viewer {
                 return Err(AuthError::ViewerOnly);
             }
+            // A host token whose host role was taken away joins as a participant.
+            let role = if c.role == Role::Host && !state.auth.is_host(&c) { Role::Participant } else { c.role };
             let name = if c.name.trim().is_empty() { name } else { c.name };
-            Ok(JoinRequest { identity: c.sub, name, role: c.role, device })
+            Ok(JoinRequest { identity: c.sub, name, role, device })
         }
         None if state.auth.is_open() => {
             Ok(JoinRequest { identity: format!("guest-{}", crate::ids::random_id(10)), name, role: Role::Participant, device })

@@ -381,6 +381,9 @@ impl Room {
             Command::Mute { id, audio, video, reply } => {
                 let _ = reply.send(self.mute(&id, audio, video));
             }
+            Command::SetRole { id, role, grant, reply } => {
+                let _ = reply.send(self.set_role(&id, role, grant));
+            }
             Command::SetState { id, patch, reply } => {
                 let _ = reply.send(self.set_state(&id, patch));
             }

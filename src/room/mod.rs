@@ -106,6 +106,11 @@ pub enum RoomEvent {
     ChatChanged(bool),
     /// The host locked or unlocked the room.
     LockChanged(bool),
+    /// Your role changed (a host made you a co-host, or took it away).
+    RoleChanged {
+        role: Role,
+        grant: Option<HostGrant>,
+    },
     /// Your camera's tile changed size: what your camera should send now.
     CameraConstraint(CameraConstraint),
 }
@@ -122,6 +127,13 @@ impl From<RoomGone> for chat::ChatError {
     fn from(_: RoomGone) -> Self {
         chat::ChatError::NotJoined
     }
+}
+
+/// A host token given to a participant made a host: the token and when it expires (RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostGrant {
+    pub token: String,
+    pub expires_at: String,
 }
 
 /// Who is joining.
@@ -312,6 +324,13 @@ pub(crate) enum Command {
         video: Option<bool>,
         reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
     },
+    /// A host gives or takes away host powers (`grant`: the new host token, when promoted).
+    SetRole {
+        id: String,
+        role: Role,
+        grant: Option<HostGrant>,
+        reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
+    },
     /// A participant's own states (`setState`).
     SetState {
         id: String,
@@ -481,6 +500,12 @@ impl RoomHandle {
 
     pub async fn mute(&self, id: &str, audio: Option<bool>, video: Option<bool>) -> Result<ParticipantInfo, ManageError> {
         self.try_ask(|reply| Command::Mute { id: id.into(), audio, video, reply }).await
+    }
+
+    /// Makes participant `id` a host (with `grant`, its host token) or a participant again;
+    /// everyone is told (`participantUpdated`), `id` also gets its new role and token.
+    pub async fn set_role(&self, id: &str, role: Role, grant: Option<HostGrant>) -> Result<ParticipantInfo, ManageError> {
+        self.try_ask(|reply| Command::SetRole { id: id.into(), role, grant, reply }).await
     }
 
     /// Sets participant `id`'s own states; everyone is told.

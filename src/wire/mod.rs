@@ -43,6 +43,32 @@ pub struct MuteRequest {
     pub video: Option<bool>,
 }
 
+/// `POST /rooms/{id}/participants/{pid}/role`: make a participant a co-host, or a participant
+/// again.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleRequest {
+    pub role: GrantedRole,
+}
+
+/// The roles a host may give someone in the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum GrantedRole {
+    /// Host powers: mute, remove, lock, layout, record, end; with a host token of its own.
+    Host,
+    Participant,
+}
+
+impl From<GrantedRole> for crate::auth::Role {
+    fn from(r: GrantedRole) -> Self {
+        match r {
+            GrantedRole::Host => crate::auth::Role::Host,
+            GrantedRole::Participant => crate::auth::Role::Participant,
+        }
+    }
+}
+
 /// `POST /rooms/{id}/tokens`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -49,3 +49,37 @@ test('the host locks the call: a newcomer is refused, a reload comes back in, un
   await waitFor(() => logText(carol.page).then((t) => t.includes('You joined')), 'Carol to join once unlocked');
   for (const r of [alice, bob, carol]) await r.context.close();
 });
+
+test('co-hosts: the host makes Bob a co-host and takes it back; the host link opens host powers on another device', async () => {
+  const alice = await newPage(browser, 'Alice', { contextOptions: { permissions: ['clipboard-read', 'clipboard-write'] } });
+  const roomId = await createRoomAs(server, alice);
+  const bob = await newPage(browser, 'Bob');
+  await joinAs(server, bob, roomId);
+  assert.equal(await bob.page.locator('#end-all').isVisible(), false);
+  const bobRow = alice.page.locator('#people li', { hasText: 'Bob' });
+  await bobRow.locator('button', { hasText: 'Make co-host' }).click();
+  await waitFor(() => bob.page.locator('#end-all').isVisible(), 'Bob to get the host controls');
+  assert.match(await logText(bob.page), /made you a co-host/);
+  await waitFor(() => alice.page.locator('#people li', { hasText: 'Bob' }).locator('.badge.host').isVisible(), 'Alice to see Bob as a host');
+  // Bob's powers are real: he locks the call, everyone sees it.
+  await bob.page.click('#lock-button');
+  await waitFor(() => alice.page.locator('#locked-indicator').isVisible(), 'the lock Bob set');
+  await bob.page.click('#lock-button');
+  await waitFor(() => alice.page.locator('#locked-indicator').isHidden(), 'Bob to unlock');
+  // Taken back.
+  await alice.page.locator('#people li', { hasText: 'Bob' }).locator('button', { hasText: 'Remove host powers' }).click();
+  await waitFor(() => bob.page.locator('#end-all').isHidden(), 'Bob to lose the host controls');
+  assert.equal(await bob.page.locator('#lock-button').isVisible(), false);
+
+  // Alice's host link, opened in another browser, joins as the host (this tab is replaced).
+  await alice.page.click('#copy-host-link');
+  const link = await alice.page.evaluate(() => navigator.clipboard.readText());
+  assert.match(link, /\?room=.+&token=/);
+  const other = await newPage(browser, 'Alice (phone)');
+  await other.page.goto(link);
+  await other.page.fill('#name', 'Alice');
+  await other.page.click('#join-room');
+  await waitFor(() => logText(other.page).then((t) => t.includes('You are the host')), 'the host link to give host powers');
+  await waitFor(() => alice.page.locator('#home-error').innerText().then((s) => s.includes('another tab or device')), 'the first tab to be replaced');
+  for (const r of [alice, bob, other]) await r.context.close();
+});

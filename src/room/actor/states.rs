@@ -9,7 +9,8 @@
 use super::Room;
 use crate::media::TileLabel;
 use crate::protocol::{Connection, ParticipantInfo};
-use crate::room::{ManageError, RoomEvent, StatePatch};
+use crate::auth::Role;
+use crate::room::{HostGrant, ManageError, RoomEvent, StatePatch};
 
 impl Room {
     /// Sets `id`'s own states; everyone (`id` included) is told when something changed.
@@ -29,6 +30,25 @@ impl Room {
         }
         self.show_states(&info);
         tracing::info!(participant = %id, mic_off = info.mic_off, camera_off = info.camera_off, hand_raised = info.hand_raised, "state changed");
+        self.broadcast(RoomEvent::Updated(info.clone()), None);
+        Ok(info)
+    }
+
+    /// Makes `id` a host or a participant again: it is told its role (and, promoted, its host
+    /// token), everyone sees its new role. A viewer role is refused (viewers do not join).
+    pub(super) fn set_role(&mut self, id: &str, role: Role, grant: Option<HostGrant>) -> Result<ParticipantInfo, ManageError> {
+        if role == Role::Viewer {
+            return Err(ManageError::Invalid("role must be \"host\" or \"participant\"".into()));
+        }
+        let idx = self.member_index(id).ok_or_else(|| ManageError::NoParticipant(id.into()))?;
+        let m = &mut self.members[idx];
+        if m.info.role == role {
+            return Ok(m.info.clone());
+        }
+        m.info.role = role;
+        let _ = m.events.send(RoomEvent::RoleChanged { role, grant });
+        let info = m.info.clone();
+        tracing::info!(participant = %id, role = ?role, "role changed");
         self.broadcast(RoomEvent::Updated(info.clone()), None);
         Ok(info)
     }

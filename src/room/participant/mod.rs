@@ -232,6 +232,11 @@ fn room_message(ev: RoomEvent) -> Option<ServerMessage> {
         }
         RoomEvent::ChatChanged(enabled) => ServerMessage::ChatChanged { enabled },
         RoomEvent::LockChanged(locked) => ServerMessage::RoomLocked { locked },
+        RoomEvent::RoleChanged { role, grant } => ServerMessage::RoleChanged {
+            role,
+            host_token: grant.as_ref().map(|g| g.token.clone()),
+            host_token_expires_at: grant.map(|g| g.expires_at),
+        },
         // Chat may go on the data channel, and removal or the end finishes the session: the
         // participant's loop sends these itself.
         RoomEvent::Chat(_) | RoomEvent::Removed(_) | RoomEvent::Ended(_) | RoomEvent::Moving | RoomEvent::CameraConstraint(_) => {
