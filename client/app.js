@@ -18,8 +18,8 @@ import { chatError, chatFromWelcome, initChat, onChat, renderChatState, setChatD
 import { initFiles } from './files.js';
 import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
 import { onCameraConstraint } from './sendcap.js';
-import { initRecordings, refreshLive, refreshRecordings } from './recordings.js';
-import { initModeration, onRoleChanged, renderHostControls, setLocked } from './moderation.js';
+import { initRecordings } from './recordings.js';
+import { initModeration, knocking, knockResolved, onRoleChanged, renderHostControls, setLobby, setLocked } from './moderation.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
 } from './people.js';
@@ -109,6 +109,15 @@ async function onMessage(msg, via = 'socket') {
     case 'roleChanged':
       onRoleChanged(msg);
       break;
+    case 'lobbyChanged':
+      setLobby(Boolean(msg.lobby), true);
+      break;
+    case 'lobbyRequest':
+      knocking(msg.knock);
+      break;
+    case 'lobbyResolved':
+      knockResolved(msg.knockId, msg.outcome);
+      break;
     case 'removed': {
       const replaced = msg.reason === 'replaced';
       const words = replaced ? 'You joined this call from another tab or device, so this one left.' : 'The host removed you from the call. You cannot rejoin it.';
@@ -172,6 +181,8 @@ async function onWelcome(msg) {
   state.isHost = msg.you.role === 'host';
   // A host token that came in a link is kept, so a reload here is the host again.
   if (state.isHost && state.token) localStorage.setItem(hostKey(msg.roomId || state.roomId), state.token);
+  state.locked = Boolean(msg.locked);
+  state.lobby = Boolean(msg.lobby);
   renderHostControls();
   // The room as it is now (after a reconnection, people may have come and gone).
   state.participants.clear();
@@ -179,7 +190,6 @@ async function onWelcome(msg) {
   for (const p of msg.participants) state.participants.set(p.id, p);
   state.layout = layoutFrom(msg.layout);
   chatFromWelcome(msg.chat);
-  setLocked(Boolean(msg.locked));
   qualityFromWelcome(msg.you, resumed);
   if (resumed) preferenceLost(); // sent again after the ICE restart's answer
   if (was === 'reconnecting') {
@@ -196,8 +206,6 @@ async function onWelcome(msg) {
   renderPeople();
   renderChatState();
   if (state.isHost) log('You are the host: you can mute or remove people, make someone a co-host, lock the call, choose the layout, pin someone, turn chat off, record the call and end it for everyone.');
-  refreshRecordings();
-  refreshLive();
   log(msg.participants.length ? `You joined. Here already: ${msg.participants.map((p) => p.name).join(', ')}.` : 'You joined. Waiting for others…');
   if (msg.recording) log('This call is being recorded.');
   if (state.layout.screenParticipantId) log(`${state.participants.get(state.layout.screenParticipantId)?.name || 'Someone'} is sharing their screen.`);

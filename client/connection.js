@@ -114,10 +114,11 @@ function openSocket(resume) {
   if (resume && state.resumeToken) query += `&resume=${encodeURIComponent(state.resumeToken)}`;
   const ws = new WebSocket(`${proto}://${location.host}/api/v1/rooms/${encodeURIComponent(state.roomId)}/ws?${query}`);
   state.ws = ws;
-  const attempt = { welcomed: false, refusal: null };
+  // `lobby`: the server holds this socket in the room's lobby until a host lets us in.
+  const attempt = { welcomed: false, refusal: null, lobby: false };
   // A socket that neither opens nor fails (a network black hole) is given up and retried.
   const timer = setTimeout(() => {
-    if (attempt.welcomed || state.ws !== ws) return;
+    if (attempt.welcomed || attempt.lobby || state.ws !== ws) return;
     ws.onclose = null;
     ws.onmessage = null;
     ws.close();
@@ -133,6 +134,10 @@ function openSocket(resume) {
         clearTimeout(timer);
       } else if (msg.type === 'error') {
         attempt.refusal = msg; // the close that follows says what to do
+        return;
+      } else if (msg.type === 'lobbyWaiting') {
+        attempt.lobby = true;
+        showHome({ status: 'Waiting for the host to let you in… You will join as soon as they do.', cancel: true });
         return;
       }
     }

@@ -1,9 +1,10 @@
-// The host's powers over who is in the call: locking it (nobody new joins; people who were in
+// The host's powers over who is in the call: the lobby ("Ask to join": newcomers wait until a
+// host admits or denies them, listed in a banner for every host), locking it (nobody new joins; people who were in
 // come back after a reload or a network drop), the lock shown to everyone in the header,
 // becoming a co-host (or not any more) when another host says so, and the host link that opens
 // host powers on another device. (Removing someone and the Make co-host button are in
 // people.js: a removed person cannot rejoin the call.)
-import { $, state, log, patchRoom, hostKey } from './state.js';
+import { $, state, log, patchRoom, hostKey, api } from './state.js';
 import { renderChatState } from './chat.js';
 import { renderLayout, renderPeople, renderRecordButton } from './people.js';
 import { refreshLive, refreshRecordings } from './recordings.js';
@@ -13,6 +14,8 @@ export function renderHostControls() {
   $('end-all').hidden = !state.isHost;
   $('copy-host-link').hidden = !state.isHost;
   setLocked(Boolean(state.locked));
+  setLobby(Boolean(state.lobby));
+  refreshLobby();
   renderChatState();
   renderLayout();
   renderRecordButton();
@@ -49,7 +52,95 @@ export function setLocked(locked, announce = false) {
   if (announce && was !== locked) log(locked ? 'The call is locked: nobody new can join.' : 'The call is unlocked: people with the link can join.');
 }
 
+// The room's lobby setting as the server has it; `announce` logs the change.
+export function setLobby(on, announce = false) {
+  const was = Boolean(state.lobby);
+  state.lobby = on;
+  $('lobby-indicator').hidden = !on;
+  const b = $('lobby-button');
+  b.hidden = !state.isHost;
+  b.textContent = on ? 'Ask to join: on' : 'Ask to join: off';
+  b.setAttribute('aria-pressed', String(on));
+  b.title = on ? 'Newcomers wait until a host lets them in' : 'Anyone with the link joins at once';
+  if (announce && was !== on) log(on ? 'Newcomers now ask to join; a host lets them in.' : 'Newcomers join at once again (anyone waiting was let in).');
+}
+
+// Who asks to join (hosts only): `state.knocks` by id, drawn as a banner with Admit / Deny.
+function renderKnocks() {
+  const ul = $('lobby-requests');
+  ul.replaceChildren();
+  if (!state.isHost) state.knocks = new Map();
+  for (const k of (state.knocks || new Map()).values()) {
+    const li = document.createElement('li');
+    li.dataset.knockId = k.id;
+    const text = document.createElement('span');
+    text.textContent = `${k.name} asks to join`;
+    const answer = (admit) => {
+      const b = document.createElement('button');
+      b.textContent = admit ? 'Admit' : 'Deny';
+      if (admit) b.className = 'primary';
+      b.setAttribute('aria-label', `${admit ? 'Admit' : 'Deny'} ${k.name}`);
+      b.onclick = async () => {
+        b.disabled = true;
+        try {
+          await api('POST', `/api/v1/rooms/${encodeURIComponent(state.roomId)}/lobby/${encodeURIComponent(k.id)}`, { admit }, state.token);
+        } catch (e) {
+          log(`Could not ${admit ? 'admit' : 'deny'} ${k.name}: ${e.message}`, true);
+        }
+        knockResolved(k.id);
+      };
+      return b;
+    };
+    li.append(text, answer(true), answer(false));
+    ul.append(li);
+  }
+  ul.hidden = ul.children.length === 0;
+}
+
+// The lobby as the server has it now (a host joining, or made a co-host).
+async function refreshLobby() {
+  if (!state.isHost || !state.roomId) { state.knocks = new Map(); renderKnocks(); return; }
+  try {
+    const list = await api('GET', `/api/v1/rooms/${encodeURIComponent(state.roomId)}/lobby`, undefined, state.token);
+    state.knocks = new Map((list.waiting || []).map((k) => [k.id, k]));
+  } catch (e) {
+    console.warn(`lobby: ${e.message}`);
+  }
+  renderKnocks();
+}
+
+// `lobbyRequest`: someone knocks.
+export function knocking(knock) {
+  if (!knock || typeof knock.id !== 'string') return;
+  state.knocks = state.knocks || new Map();
+  state.knocks.set(knock.id, knock);
+  log(`${knock.name} asks to join.`);
+  renderKnocks();
+}
+
+// `lobbyResolved` (any host answered, or they left), or our own answer.
+export function knockResolved(id, outcome) {
+  const k = state.knocks?.get(id);
+  if (!k) return;
+  state.knocks.delete(id);
+  if (outcome === 'left') log(`${k.name} stopped asking to join.`);
+  else if (outcome === 'denied') log(`${k.name} was not let in.`);
+  renderKnocks();
+}
+
 export function initModeration() {
+  $('lobby-button').onclick = async () => {
+    const want = !state.lobby;
+    $('lobby-button').disabled = true;
+    try {
+      const room = await patchRoom({ lobby: want });
+      setLobby(Boolean(room.lobby), true);
+    } catch (e) {
+      log(`Could not turn Ask to join ${want ? 'on' : 'off'}: ${e.message}`, true);
+    } finally {
+      $('lobby-button').disabled = false;
+    }
+  };
   // The room's host link: whoever opens it joins as a host (this same person on another
   // device, who then replaces this tab). Anyone with it has host powers: share it with care.
   $('copy-host-link').onclick = () => {

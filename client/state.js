@@ -63,6 +63,9 @@ export const WORDS = {
   room_full: 'the room is full; try again later',
   room_locked: 'the host has locked this call: nobody new can join. Ask the host to unlock it',
   removed_from_room: 'the host removed you from this call, so you cannot rejoin it',
+  lobby_denied: 'the host did not let you in',
+  lobby_timeout: 'nobody let you in for 15 minutes; try again when the host is there',
+  lobby_full: 'too many people are waiting to be let in; try again in a moment',
   recording_running: 'a recording is already running',
   recording_not_found: 'that recording does not exist',
   too_many_recordings: 'the server is recording as many calls as it can; try again later',
@@ -88,7 +91,7 @@ export const WORDS = {
 // The same words for refusals the signaling socket gives only as a close code.
 export const CLOSE_CODES = {
   4001: 'removed', 4401: 'invalid_credentials', 4403: 'forbidden', 4404: 'room_not_found',
-  4409: 'room_full', 4410: 'room_ended', 4425: 'room_not_started', 4500: 'internal',
+  4408: 'lobby_timeout', 4409: 'room_full', 4410: 'room_ended', 4425: 'room_not_started', 4500: 'internal',
   4503: 'cluster_unavailable',
 };
 

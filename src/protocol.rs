@@ -247,6 +247,30 @@ pub struct SpeakerInfo {
     pub level: f32,
 }
 
+/// Someone waiting in the lobby, as hosts see them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KnockInfo {
+    /// The knock's id (`POST /api/v1/rooms/{id}/lobby/{knockId}` answers it).
+    pub id: String,
+    /// The name they gave.
+    pub name: String,
+    /// When they knocked (RFC 3339).
+    pub at: String,
+}
+
+/// How a knock was resolved.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum KnockOutcome {
+    /// A host let them in (or the lobby was turned off).
+    Admitted,
+    /// A host refused them.
+    Denied,
+    /// They left the lobby (closed the page, or waited too long).
+    Left,
+}
+
 /// Why a participant left.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -298,6 +322,8 @@ pub enum ServerMessage {
         chat: ChatState,
         /// The host has locked the room: nobody new may join (see `roomLocked`).
         locked: bool,
+        /// Newcomers wait in the lobby for a host (see `lobbyChanged`).
+        lobby: bool,
         limits: Limits,
     },
     Answer {
@@ -366,6 +392,24 @@ pub enum ServerMessage {
     /// The host locked (`true`) or unlocked the room: while locked, nobody new may join.
     RoomLocked {
         locked: bool,
+    },
+    /// To a newcomer whose socket waits in the lobby: a host must let them in (`welcome` then
+    /// follows), or refuses (`error` `lobby_denied`).
+    LobbyWaiting {
+        message: String,
+    },
+    /// To hosts: someone knocks.
+    LobbyRequest {
+        knock: KnockInfo,
+    },
+    /// To hosts: a knock was answered (by any host) or its knocker left.
+    LobbyResolved {
+        knock_id: String,
+        outcome: KnockOutcome,
+    },
+    /// The host turned the lobby on or off (sent to everyone).
+    LobbyChanged {
+        lobby: bool,
     },
     /// To you only: a host made you a co-host (`host`, with your host token for the REST calls
     /// of host powers) or took it away (`participant`).

@@ -420,7 +420,8 @@ async fn a_host_makes_a_co_host_who_keeps_host_powers_until_a_host_takes_them_aw
     let b2_id = b2w["participantId"].as_str().expect("id").to_owned();
 
     // Taken away: the token gives no host powers any more and joins as a participant.
-    let (st, v) = call(addr, "POST", &format!("/api/v1/rooms/{room}/participants/{b2_id}/role"), &host, Some(json!({"role": "participant"}))).await;
+    let (st, v) =
+        call(addr, "POST", &format!("/api/v1/rooms/{room}/participants/{b2_id}/role"), &host, Some(json!({"role": "participant"}))).await;
     assert_eq!((st, v["role"].as_str()), (200, Some("participant")), "{v}");
     assert_eq!(next_of(&mut b2, "roleChanged").await["role"], "participant");
     let (st, v) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &b_host, Some(json!({"locked": false}))).await;
@@ -430,4 +431,75 @@ async fn a_host_makes_a_co_host_who_keeps_host_powers_until_a_host_takes_them_aw
     // The room's own host keeps its powers throughout.
     let (st, _) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &host, Some(json!({"locked": false}))).await;
     assert_eq!(st, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_lobby_on_newcomers_wait_until_a_host_lets_them_in() {
+    let _turn = common::one_call_at_a_time().await;
+    let server = TestServer::start_with(keyed_config()).await;
+    let addr = server.addr();
+    let (room, host) = create(addr, json!({"lobby": true})).await;
+    let mut h = ws(addr, &room, &format!("token={host}&name=Ada")).await;
+    let hw = first_message(&mut h).await;
+    assert_eq!((hw["you"]["role"].as_str(), hw["lobby"].as_bool()), (Some("host"), Some(true)), "a host comes straight in: {hw}");
+    let lobby = format!("/api/v1/rooms/{room}/lobby");
+
+    // Bo knocks: he is told to wait, the host is asked, the list shows him.
+    let tb = token(addr, &room, "Bo", None).await;
+    let mut b = ws(addr, &room, &format!("token={tb}")).await;
+    assert_eq!(first_message(&mut b).await["type"], "lobbyWaiting");
+    let asked = next_of(&mut h, "lobbyRequest").await;
+    assert_eq!(asked["knock"]["name"], "Bo", "{asked}");
+    let kid = asked["knock"]["id"].as_str().expect("knock id").to_owned();
+    let (st, list) = call(addr, "GET", &lobby, &host, None).await;
+    assert_eq!((st, list["waiting"][0]["id"].as_str()), (200, Some(kid.as_str())), "{list}");
+    let (st, v) = call(addr, "GET", &lobby, &tb, None).await;
+    assert_eq!((st, v["code"].as_str()), (403, Some("forbidden")), "only hosts see the lobby: {v}");
+    for bad in [json!({"admit": "yes"}), json!({}), json!({"admit": true, "x": 1})] {
+        let (st, v) = call(addr, "POST", &format!("{lobby}/{kid}"), &host, Some(bad.clone())).await;
+        assert_eq!((st, v["code"].as_str()), (400, Some("bad_request")), "{bad}: {v}");
+    }
+    // Let in: his socket gets `welcome`, hosts are told.
+    let (st, _) = call(addr, "POST", &format!("{lobby}/{kid}"), &host, Some(json!({"admit": true}))).await;
+    assert_eq!(st, 204);
+    assert_eq!(next_of(&mut b, "welcome").await["you"]["name"], "Bo");
+    let done = next_of(&mut h, "lobbyResolved").await;
+    assert_eq!((done["knockId"].as_str(), done["outcome"].as_str()), (Some(kid.as_str()), Some("admitted")), "{done}");
+
+    // Cy is refused; Di gives up (closes the page): hosts see her leave, her knock is gone.
+    let tc = token(addr, &room, "Cy", None).await;
+    let mut c = ws(addr, &room, &format!("token={tc}")).await;
+    assert_eq!(first_message(&mut c).await["type"], "lobbyWaiting");
+    let cy = next_of(&mut h, "lobbyRequest").await["knock"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(call(addr, "POST", &format!("{lobby}/{cy}"), &host, Some(json!({"admit": false}))).await.0, 204);
+    let (msg, close) = first_and_close(c).await;
+    assert_eq!((msg["code"].as_str(), close), (Some("lobby_denied"), Some(4403)), "{msg}");
+    let td = token(addr, &room, "Di", None).await;
+    let mut d = ws(addr, &room, &format!("token={td}")).await;
+    assert_eq!(first_message(&mut d).await["type"], "lobbyWaiting");
+    let di = loop {
+        let m = next_of(&mut h, "lobbyRequest").await;
+        if m["knock"]["name"] == "Di" {
+            break m["knock"]["id"].as_str().expect("id").to_owned();
+        }
+    };
+    drop(d);
+    let left = loop {
+        let m = next_of(&mut h, "lobbyResolved").await;
+        if m["knockId"] == di.as_str() {
+            break m;
+        }
+    };
+    assert_eq!(left["outcome"], "left", "{left}");
+    let (st, v) = call(addr, "POST", &format!("{lobby}/{di}"), &host, Some(json!({"admit": true}))).await;
+    assert_eq!((st, v["code"].as_str()), (404, Some("knock_not_found")), "{v}");
+
+    // Turning the lobby off lets everyone waiting in.
+    let te = token(addr, &room, "Ed", None).await;
+    let mut e = ws(addr, &room, &format!("token={te}")).await;
+    assert_eq!(first_message(&mut e).await["type"], "lobbyWaiting");
+    let (st, v) = call(addr, "PATCH", &format!("/api/v1/rooms/{room}"), &host, Some(json!({"lobby": false}))).await;
+    assert_eq!((st, v["lobby"].as_bool()), (200, Some(false)), "{v}");
+    assert_eq!(next_of(&mut e, "welcome").await["you"]["name"], "Ed");
+    assert_eq!(next_of(&mut h, "lobbyChanged").await["lobby"], false);
 }

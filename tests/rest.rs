@@ -376,8 +376,14 @@ async fn auth_matrix_for_every_protected_call() {
         ("GET", "/api/v1/rooms/{id}", None, Policy::Host, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"name":"x"}"#), Policy::Admin, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"layout":"speaker"}"#), Policy::Host, 200),
-        // The host's allow-list: layout, pin, hideAudioOnly, chatEnabled, hls, locked; anything more needs a key.
-        ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"hideAudioOnly":true,"chatEnabled":false,"pin":null,"hls":false,"locked":false}"#), Policy::Host, 200),
+        // The host's allow-list: layout, pin, hideAudioOnly, chatEnabled, hls, locked, lobby; anything more needs a key.
+        (
+            "PATCH",
+            "/api/v1/rooms/{id}",
+            Some(r#"{"hideAudioOnly":true,"chatEnabled":false,"pin":null,"hls":false,"locked":false,"lobby":false}"#),
+            Policy::Host,
+            200,
+        ),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"layout":"grid","public":false}"#), Policy::Admin, 200),
         ("PATCH", "/api/v1/rooms/{id}", Some(r#"{"autoRecord":false}"#), Policy::Admin, 200),
         ("DELETE", "/api/v1/rooms/{id}", None, Policy::Host, 200),

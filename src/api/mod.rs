@@ -17,6 +17,7 @@ mod forward;
 mod health;
 mod keepalive;
 mod live;
+mod lobby;
 pub mod openapi;
 mod participants;
 mod recordings;
@@ -25,6 +26,7 @@ mod rooms;
 mod streams;
 mod tokens;
 mod ws;
+mod ws_lobby;
 mod ws_relay;
 
 use crate::auth::{Auth, AuthError, Caller};
@@ -96,6 +98,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
     // inline grew past a debug build's 2 MiB thread stack.
     let api = boxed(rooms::routes(&state))
         .or(boxed(participants::routes(&state)))
+        .or(boxed(lobby::routes(&state)))
         .or(boxed(tokens::routes(&state)))
         .or(boxed(recordings::routes(&state)))
         .or(boxed(streams::routes(&state)))

@@ -8,7 +8,7 @@
 //! request is accepted, every invalid one refused with a 4xx, every answer matches.
 
 use super::body::MAX_BODY;
-use super::{AppState, files, health, live, participants, recordings, rooms, streams, tokens};
+use super::{AppState, files, health, live, lobby, participants, recordings, rooms, streams, tokens};
 use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -40,7 +40,7 @@ impl Modify for BearerAuth {
     paths(
         rooms::create_room, rooms::list_rooms, rooms::get_room, rooms::patch_room, rooms::delete_room,
         participants::list_participants, participants::kick_participant, participants::mute_participant,
-        participants::set_role, tokens::create_token,
+        participants::set_role, lobby::list_lobby, lobby::answer_knock, tokens::create_token,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings, recordings::get_recording,
         recordings::delete_recording, recordings::download_file, recordings::download_part,
         streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream,

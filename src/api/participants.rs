@@ -4,8 +4,8 @@ use super::forward::{self, Callers, Incoming, Kind, Routed};
 use super::rejection::{ApiError, reject};
 use super::{AppState, body, caller, with_state};
 use crate::auth::Caller;
-use crate::protocol::ParticipantInfo;
 use crate::auth::Role;
+use crate::protocol::ParticipantInfo;
 use crate::room::HostGrant;
 use crate::time::{format_unix, now_unix};
 use crate::wire::{ErrorBody, GrantedRole, MuteRequest, ParticipantList, RoleRequest};
@@ -107,7 +107,8 @@ pub async fn set_role(id: String, pid: String, state: AppState, caller: Caller, 
     let grant = match req.role {
         GrantedRole::Host => {
             state.auth.restore_host(&id, &who.identity);
-            let (token, exp) = state.auth.issue(&id, &who.identity, &who.name, Role::Host, now, state.config.host_token_ttl_seconds.into())?;
+            let (token, exp) =
+                state.auth.issue(&id, &who.identity, &who.name, Role::Host, now, state.config.host_token_ttl_seconds.into())?;
             Some(HostGrant { token, expires_at: format_unix(exp) })
         }
         GrantedRole::Participant => {

@@ -109,6 +109,7 @@ impl From<ManageError> for ApiError {
         match e {
             ManageError::Gone(g) => g.into(),
             ManageError::NoParticipant(p) => ApiError::ParticipantNotFound(p),
+            e @ ManageError::NoKnock(_) => ApiError::NotFound("knock_not_found", e.to_string()),
             ManageError::Invalid(m) => ApiError::BadRequest(m),
             ManageError::Store(s) => s.into(),
         }

@@ -29,6 +29,7 @@ pub const CLOSE_ROOM_ENDED: u16 = 4410;
 pub const CLOSE_NOT_STARTED: u16 = 4425;
 pub const CLOSE_UNAVAILABLE: u16 = 4503;
 pub const CLOSE_INTERNAL: u16 = 4500;
+pub const CLOSE_LOBBY_TIMEOUT: u16 = 4408;
 
 pub fn signaling(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     warp::path!("api" / "v1" / "rooms" / String / "ws")
@@ -144,6 +145,7 @@ fn welcome(state: &AppState, room_id: &str, view: SessionView, resumed: bool) ->
         resumed,
         chat: view.chat,
         locked: view.locked,
+        lobby: view.lobby,
         limits: welcome_limits(state),
     }
 }
@@ -190,14 +192,7 @@ struct Caller {
     device: Option<String>,
 }
 
-async fn session(
-    socket: WebSocket,
-    room_id: String,
-    caller: Caller,
-    resume: Option<String>,
-    relay: Relayed,
-    state: AppState,
-) {
+async fn session(socket: WebSocket, room_id: String, caller: Caller, resume: Option<String>, relay: Relayed, state: AppState) {
     let (ws_tx, ws_rx) = socket.split();
     // The token is checked before the room is looked up or placed: nobody unknown makes a
     // node place a room.
@@ -234,13 +229,24 @@ async fn session(
         tokio::spawn(write_frames(ws_tx, out_rx, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
         return read_frames(ws_rx, sig_tx, done, state.rooms.stats().clone()).await;
     }
-    match room.join(req).await {
-        Ok(joined) => serve(&state, room, joined, ws_tx, ws_rx).await,
-        Err(e) => {
-            let (msg, close) = join_refusal(&e);
-            refuse(ws_tx, ws_rx, msg, close).await
+    let (mut ws_tx, mut ws_rx) = (ws_tx, ws_rx);
+    // With the lobby on a newcomer knocks first; once let in it joins again (at most twice:
+    // admitted, it counts as having been in, so the second join does not knock).
+    for _ in 0..3 {
+        match room.join(req.clone()).await {
+            Ok(joined) => return serve(&state, room, joined, ws_tx, ws_rx).await,
+            Err(JoinError::MustKnock) => match super::ws_lobby::wait(&room, req.clone(), &mut ws_tx, &mut ws_rx, join_refusal).await {
+                super::ws_lobby::Waited::Enter => {}
+                super::ws_lobby::Waited::Refused(msg, close) => return refuse(ws_tx, ws_rx, *msg, close).await,
+                super::ws_lobby::Waited::Gone => return,
+            },
+            Err(e) => {
+                let (msg, close) = join_refusal(&e);
+                return refuse(ws_tx, ws_rx, msg, close).await;
+            }
         }
     }
+    refuse(ws_tx, ws_rx, ServerMessage::error("internal", "could not join after the lobby"), CLOSE_INTERNAL).await
 }
 
 /// What a client whose credentials were refused is told.
@@ -270,6 +276,8 @@ fn join_refusal(e: &JoinError) -> (ServerMessage, u16) {
         JoinError::Media(_) => ("internal", CLOSE_INTERNAL),
         JoinError::Locked => ("room_locked", CLOSE_FORBIDDEN),
         JoinError::Removed => ("removed_from_room", CLOSE_FORBIDDEN),
+        JoinError::LobbyFull(_) => ("lobby_full", CLOSE_ROOM_FULL),
+        JoinError::MustKnock => ("internal", CLOSE_INTERNAL),
     };
     let mut msg = ServerMessage::error(code, e.to_string());
     if let (JoinError::NotStarted { starts_at }, ServerMessage::Error { starts_at: at, .. }) = (e, &mut msg) {

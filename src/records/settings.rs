@@ -53,6 +53,8 @@ pub struct RoomSettings {
     pub chat_enabled: bool,
     /// Nobody new may join (hosts and those already in still can; see the room actor's join).
     pub locked: bool,
+    /// Newcomers wait in a lobby until a host admits them.
+    pub lobby: bool,
 }
 
 impl Default for RoomSettings {
@@ -74,6 +76,7 @@ impl Default for RoomSettings {
             hide_audio_only: false,
             chat_enabled: true,
             locked: false,
+            lobby: false,
         }
     }
 }
@@ -100,6 +103,7 @@ pub enum Setting {
     HideAudioOnly,
     ChatEnabled,
     Locked,
+    Lobby,
 }
 
 impl Setting {
@@ -119,6 +123,7 @@ impl Setting {
             Setting::HideAudioOnly => "hideAudioOnly",
             Setting::ChatEnabled => "chatEnabled",
             Setting::Locked => "locked",
+            Setting::Lobby => "lobby",
         }
     }
 }
@@ -128,8 +133,10 @@ impl Setting {
 /// setting not listed here is the API key's alone.
 /// (`hls`: the host may record the call, so it may also stream it live as HLS, which stays on
 /// this server and is served only to the room's tokens, or to anyone in a public room.)
-/// (`locked`: the host decides who comes in, as Meet's and Zoom's hosts lock a meeting.)
-pub const HOST_MAY_CHANGE: [Setting; 5] = [Setting::Layout, Setting::HideAudioOnly, Setting::ChatEnabled, Setting::Hls, Setting::Locked];
+/// (`locked`, `lobby`: the host decides who comes in, as Meet's and Zoom's hosts lock a meeting
+/// or let people in from a waiting room.)
+pub const HOST_MAY_CHANGE: [Setting; 6] =
+    [Setting::Layout, Setting::HideAudioOnly, Setting::ChatEnabled, Setting::Hls, Setting::Locked, Setting::Lobby];
 
 /// A change to a room's settings: `None` leaves a field alone, `Some(None)` clears an optional
 /// one. Creating a room applies one to the defaults.
@@ -149,6 +156,7 @@ pub struct SettingsPatch {
     pub hide_audio_only: Option<bool>,
     pub chat_enabled: Option<bool>,
     pub locked: Option<bool>,
+    pub lobby: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -169,6 +177,7 @@ impl SettingsPatch {
             hide_audio_only,
             chat_enabled,
             locked,
+            lobby,
         } = self;
         [
             (name.is_some(), Setting::Name),
@@ -185,6 +194,7 @@ impl SettingsPatch {
             (hide_audio_only.is_some(), Setting::HideAudioOnly),
             (chat_enabled.is_some(), Setting::ChatEnabled),
             (locked.is_some(), Setting::Locked),
+            (lobby.is_some(), Setting::Lobby),
         ]
         .into_iter()
         .filter_map(|(set, s)| set.then_some(s))
@@ -213,6 +223,7 @@ impl SettingsPatch {
             hide_audio_only,
             chat_enabled,
             locked,
+            lobby,
         } = self;
         fn set<T>(field: &mut T, v: Option<T>) {
             if let Some(v) = v {
@@ -233,6 +244,7 @@ impl SettingsPatch {
         set(&mut to.hide_audio_only, hide_audio_only);
         set(&mut to.chat_enabled, chat_enabled);
         set(&mut to.locked, locked);
+        set(&mut to.lobby, lobby);
     }
 }
 

@@ -27,6 +27,7 @@ use tracing::Instrument;
 
 mod admission;
 mod ladder;
+mod lobby;
 mod outputs;
 mod senders;
 mod settings;
@@ -91,8 +92,10 @@ struct Room {
     chat: super::chat::ChatLog,
     /// Shared files (`social.rs`).
     files: super::files::RoomFiles,
-    /// The lock and the people hosts removed (`admission.rs`).
+    /// Who has been in and whom hosts removed (`admission.rs`).
     admission: admission::Admission,
+    /// Who knocks (`lobby.rs`).
+    lobby: lobby::Lobby,
     /// Cluster mode: held while the actor runs (dropped last, with the room).
     _lease: Option<crate::cluster::node::LeaseGuard>,
 }
@@ -134,6 +137,7 @@ pub(crate) fn spawn(s: Start) {
         chat: Default::default(),
         files,
         admission: Default::default(),
+        lobby: Default::default(),
         _lease: s.lease,
     };
     tokio::spawn(room.run(s.rx).instrument(span));
@@ -381,6 +385,16 @@ impl Room {
             Command::Mute { id, audio, video, reply } => {
                 let _ = reply.send(self.mute(&id, audio, video));
             }
+            Command::Knock { req, reply } => {
+                let _ = reply.send(self.knock(req));
+            }
+            Command::AnswerKnock { id, admit, reply } => {
+                let _ = reply.send(self.answer_knock(&id, admit));
+            }
+            Command::CancelKnock { id } => self.cancel_knock(&id),
+            Command::Waiting { reply } => {
+                let _ = reply.send(self.waiting());
+            }
             Command::SetRole { id, role, grant, reply } => {
                 let _ = reply.send(self.set_role(&id, role, grant));
             }
@@ -430,17 +444,25 @@ impl Room {
         self.ensure_media()
     }
 
-    async fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
-        let now = now_unix();
+    /// Whether `req` may come in now, must knock first, or is refused: the room must be running
+    /// and open (or in its early-join window), then the lock, the lobby and removals decide.
+    fn may_enter(&self, req: &JoinRequest) -> Result<admission::Entry, JoinError> {
         if self.ended || self.cancel.is_cancelled() {
             return Err(super::RoomGone.into());
         }
         if let Some(s) = self.spec.settings.starts_at
-            && now < s - self.ctx.early_join_seconds
+            && now_unix() < s - self.ctx.early_join_seconds
         {
             return Err(JoinError::NotStarted { starts_at: s });
         }
-        self.admission.check(&req, self.spec.settings.locked)?;
+        self.admission.check(req, self.spec.settings.locked, self.spec.settings.lobby)
+    }
+
+    async fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
+        let now = now_unix();
+        if self.may_enter(&req)? == admission::Entry::Knock {
+            return Err(JoinError::MustKnock);
+        }
         // A second session of the same identity (a reload, another tab) replaces the first, so
         // a reload never leaves a ghost tile behind for the ICE timeout.
         if let Some(old) = self.members.iter().find(|m| m.info.identity == req.identity).map(|m| m.info.id.clone()) {
@@ -477,7 +499,14 @@ impl Room {
         tracing::info!(participant = %info.id, name = %info.name, role = ?info.role, "joined");
         let resume_token = crate::ids::random_id(32);
         let (resume, resumes) = mpsc::channel(1);
-        self.members.push(Member { info: info.clone(), events: tx, cancel: cancel.clone(), resume_token: resume_token.clone(), resume, device });
+        self.members.push(Member {
+            info: info.clone(),
+            events: tx,
+            cancel: cancel.clone(),
+            resume_token: resume_token.clone(),
+            resume,
+            device,
+        });
         // Who is talking now (others got it as it changed).
         let talking = self.view.dominant.is_some() || !self.view.speakers.is_empty();
         if talking && let Some(m) = self.members.last() {

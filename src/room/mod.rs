@@ -106,6 +106,15 @@ pub enum RoomEvent {
     ChatChanged(bool),
     /// The host locked or unlocked the room.
     LockChanged(bool),
+    /// The host turned the lobby on or off.
+    LobbyChanged(bool),
+    /// To hosts: someone knocks.
+    Knocking(crate::protocol::KnockInfo),
+    /// To hosts: a knock was answered, or its knocker left.
+    KnockResolved {
+        id: String,
+        outcome: crate::protocol::KnockOutcome,
+    },
     /// Your role changed (a host made you a co-host, or took it away).
     RoleChanged {
         role: Role,
@@ -164,6 +173,19 @@ pub enum JoinError {
     /// The host removed this identity (or device) from the call.
     #[error("the host removed you from this call; you cannot rejoin it")]
     Removed,
+    /// The lobby is on: knock first ([`RoomHandle::knock`]).
+    #[error("a host must let you in first")]
+    MustKnock,
+    #[error("the lobby is full ({0} people are waiting); try again later")]
+    LobbyFull(usize),
+}
+
+/// The answer to a knock: come in now, or wait for a host's answer on `decision` (`true`:
+/// admitted; closed: the room ended).
+#[derive(Debug)]
+pub enum Knocked {
+    Enter,
+    Wait { id: String, decision: oneshot::Receiver<bool> },
 }
 
 /// Errors of media requests a participant makes of its room.
@@ -189,6 +211,8 @@ pub enum ManageError {
     Gone(#[from] RoomGone),
     #[error("no participant with id {0:?} in this room")]
     NoParticipant(String),
+    #[error("nobody with knock id {0:?} is waiting in this room's lobby")]
+    NoKnock(String),
     #[error("{0}")]
     Invalid(String),
     #[error("the room could not be saved")]
@@ -208,6 +232,8 @@ pub struct SessionView {
     pub chat: ChatState,
     /// The room is locked (the host's setting).
     pub locked: bool,
+    /// Newcomers wait in the lobby (the host's setting).
+    pub lobby: bool,
     /// The secret that resumes this session (`?resume=`).
     pub resume_token: String,
 }
@@ -324,6 +350,21 @@ pub(crate) enum Command {
         video: Option<bool>,
         reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
     },
+    Knock {
+        req: JoinRequest,
+        reply: oneshot::Sender<Result<Knocked, JoinError>>,
+    },
+    AnswerKnock {
+        id: String,
+        admit: bool,
+        reply: oneshot::Sender<Result<(), ManageError>>,
+    },
+    CancelKnock {
+        id: String,
+    },
+    Waiting {
+        reply: oneshot::Sender<Vec<crate::protocol::KnockInfo>>,
+    },
     /// A host gives or takes away host powers (`grant`: the new host token, when promoted).
     SetRole {
         id: String,
@@ -425,6 +466,26 @@ impl RoomHandle {
 
     pub async fn join(&self, req: JoinRequest) -> Result<Joined, JoinError> {
         self.try_ask(|reply| Command::Join { req, reply }).await
+    }
+
+    /// Asks to come in (the lobby): see [`Knocked`].
+    pub async fn knock(&self, req: JoinRequest) -> Result<Knocked, JoinError> {
+        self.try_ask(|reply| Command::Knock { req, reply }).await
+    }
+
+    /// A host admits (`true`) or denies someone waiting in the lobby.
+    pub async fn answer_knock(&self, id: &str, admit: bool) -> Result<(), ManageError> {
+        self.try_ask(|reply| Command::AnswerKnock { id: id.into(), admit, reply }).await
+    }
+
+    /// The knocker stopped waiting.
+    pub async fn cancel_knock(&self, id: &str) {
+        let _ = self.tx.send(Command::CancelKnock { id: id.into() }).await;
+    }
+
+    /// Who waits in the lobby now, oldest first.
+    pub async fn waiting(&self) -> Result<Vec<crate::protocol::KnockInfo>, RoomGone> {
+        self.ask(|reply| Command::Waiting { reply }).await
     }
 
     pub async fn leave(&self, id: &str, reason: LeaveReason) {

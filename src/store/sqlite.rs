@@ -24,6 +24,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0003_layouts.sql")),
         M::up(include_str!("migrations/0004_chat.sql")),
         M::up(include_str!("migrations/0005_locked.sql")),
+        M::up(include_str!("migrations/0006_lobby.sql")),
     ])
 }
 
@@ -34,7 +35,7 @@ pub struct SqliteStore {
 }
 
 const COLUMNS: &str = "id, name, created_at, starts_at, ends_at, empty_timeout_seconds, max_participants, composite, metadata, ended_at, \
-     end_reason, auto_record, hls, public, layout, hide_audio_only, chat_enabled, locked";
+     end_reason, auto_record, hls, public, layout, hide_audio_only, chat_enabled, locked, lobby";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it; `:memory:` keeps it
@@ -62,7 +63,7 @@ impl SqliteStore {
 
     pub fn insert_room(&self, r: &RoomSpec) -> Result<(), StoreError> {
         self.write_room(
-            &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
+            &format!("INSERT INTO rooms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
             r,
         )
     }
@@ -72,13 +73,13 @@ impl SqliteStore {
         self.write_room(
             "UPDATE rooms SET name = ?2, starts_at = ?4, ends_at = ?5, empty_timeout_seconds = ?6, max_participants = ?7,
              composite = ?8, metadata = ?9, ended_at = ?10, end_reason = ?11, auto_record = ?12, hls = ?13, public = ?14,
-             layout = ?15, hide_audio_only = ?16, chat_enabled = ?17, locked = ?18
+             layout = ?15, hide_audio_only = ?16, chat_enabled = ?17, locked = ?18, lobby = ?19
              WHERE id = ?1",
             r,
         )
     }
 
-    /// Runs `sql` with the room's fields bound as ?1..?18 in [`COLUMNS`] order (destructured,
+    /// Runs `sql` with the room's fields bound as ?1..?19 in [`COLUMNS`] order (destructured,
     /// so a new setting does not compile until it has a column).
     fn write_room(&self, sql: &str, r: &RoomSpec) -> Result<(), StoreError> {
         let RoomSpec { id, created_at, settings, ended_at, end_reason } = r;
@@ -97,6 +98,7 @@ impl SqliteStore {
             hide_audio_only,
             chat_enabled,
             locked,
+            lobby,
         } = settings;
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("room {id}: {e}"));
         let composite = serde_json::to_string(composite).map_err(corrupt)?;
@@ -122,7 +124,8 @@ impl SqliteStore {
                     layout,
                     hide_audio_only,
                     chat_enabled,
-                    locked
+                    locked,
+                    lobby
                 ],
             )?;
             Ok(())
@@ -209,6 +212,7 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawRoom> {
                 hide_audio_only: row.get(15)?,
                 chat_enabled: row.get(16)?,
                 locked: row.get(17)?,
+                lobby: row.get(18)?,
             },
             ended_at: row.get(9)?,
             end_reason: None,
@@ -250,6 +254,7 @@ mod tests {
                 hide_audio_only: true,
                 chat_enabled: false,
                 locked: true,
+                lobby: true,
                 ..RoomSettings::default()
             },
             ended_at: None,

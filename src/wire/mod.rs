@@ -69,6 +69,20 @@ impl From<GrantedRole> for crate::auth::Role {
     }
 }
 
+/// `GET /rooms/{id}/lobby`: who waits for a host to let them in, oldest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LobbyList {
+    pub waiting: Vec<crate::protocol::KnockInfo>,
+}
+
+/// `POST /rooms/{id}/lobby/{knockId}`: `true` lets them in, `false` refuses them.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LobbyAnswer {
+    pub admit: bool,
+}
+
 /// `POST /rooms/{id}/tokens`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

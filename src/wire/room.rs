@@ -158,6 +158,9 @@ pub struct RoomView {
     /// Nobody new may join: a join is refused with `room_locked` (hosts, and people who have
     /// been in this call, with the same identity or from the same `device`, still come in).
     pub locked: bool,
+    /// Newcomers wait in the lobby until a host admits them (`POST /rooms/{id}/lobby/{knockId}`);
+    /// hosts and people who have been in the call come straight in.
+    pub lobby: bool,
     /// Live room: whom the `pinned` layout shows large.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned_participant_id: Option<String>,
@@ -193,6 +196,7 @@ impl RoomView {
             hide_audio_only,
             chat_enabled,
             locked,
+            lobby,
         } = settings;
         Self {
             id: id.clone(),
@@ -215,6 +219,7 @@ impl RoomView {
             hide_audio_only: *hide_audio_only,
             chat_enabled: *chat_enabled,
             locked: *locked,
+            lobby: *lobby,
             pinned_participant_id: None,
             screen_participant_id: None,
             node: None,
@@ -294,6 +299,8 @@ pub struct CreateRoomRequest {
     pub chat_enabled: Option<bool>,
     /// Default false: while true, nobody new joins (hosts still do).
     pub locked: Option<bool>,
+    /// Default false: while true, newcomers wait for a host to admit them.
+    pub lobby: Option<bool>,
 }
 
 impl CreateRoomRequest {
@@ -315,6 +322,7 @@ impl CreateRoomRequest {
             hide_audio_only,
             chat_enabled,
             locked,
+            lobby,
         } = self;
         Ok(SettingsPatch {
             name: name.map(room_name).transpose()?,
@@ -331,6 +339,7 @@ impl CreateRoomRequest {
             hide_audio_only,
             chat_enabled,
             locked,
+            lobby,
         })
     }
 }
@@ -392,6 +401,9 @@ pub struct PatchRoomRequest {
     /// locked, newcomers are refused with `room_locked`; hosts and people who have been in this
     /// call (same identity, or same `device`) still come in.
     pub locked: Option<bool>,
+    /// The lobby on or off (the host may change it; everyone gets `lobbyChanged`). Turning it
+    /// off admits everyone waiting.
+    pub lobby: Option<bool>,
     /// Live rooms only (not stored): a participant id to show large in the `pinned` layout, or
     /// `null` to unpin. 404 `participant_not_found` if they are not in the room. Setting a pin
     /// does not change the layout. The host may change it.
@@ -418,6 +430,7 @@ impl PatchRoomRequest {
             hide_audio_only,
             chat_enabled,
             locked,
+            lobby,
             pin,
         } = self;
         let settings = SettingsPatch {
@@ -436,6 +449,7 @@ impl PatchRoomRequest {
             hide_audio_only,
             chat_enabled,
             locked,
+            lobby,
         };
         Ok((settings, pin))
     }

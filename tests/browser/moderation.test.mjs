@@ -83,3 +83,29 @@ test('co-hosts: the host makes Bob a co-host and takes it back; the host link op
   await waitFor(() => alice.page.locator('#home-error').innerText().then((s) => s.includes('another tab or device')), 'the first tab to be replaced');
   for (const r of [alice, bob, other]) await r.context.close();
 });
+
+test('Ask to join: newcomers wait on the home screen; the host admits one and denies another', async () => {
+  const alice = await newPage(browser, 'Alice');
+  const roomId = await createRoomAs(server, alice);
+  await alice.page.click('#lobby-button');
+  await waitFor(() => alice.page.locator('#lobby-button').innerText().then((s) => s === 'Ask to join: on'), 'the lobby to turn on');
+  assert.equal(await alice.page.locator('#lobby-indicator').isVisible(), true);
+
+  const bob = await newPage(browser, 'Bob');
+  await joinAs(server, bob, roomId, { wait: false });
+  await waitFor(() => bob.page.locator('#home-status').innerText().then((s) => s.includes('Waiting for the host')), 'Bob to be told he waits');
+  const request = alice.page.locator('#lobby-requests li', { hasText: 'Bob asks to join' });
+  await waitFor(() => request.isVisible(), "Alice to see Bob's request");
+  await request.locator('button', { hasText: 'Admit' }).click();
+  await waitFor(() => logText(bob.page).then((t) => t.includes('You joined')), 'Bob to be let in');
+  await waitFor(() => alice.page.locator('#lobby-requests').isHidden(), 'the request to go');
+
+  const carol = await newPage(browser, 'Carol');
+  await joinAs(server, carol, roomId, { wait: false });
+  const carolAsks = alice.page.locator('#lobby-requests li', { hasText: 'Carol asks to join' });
+  await waitFor(() => carolAsks.isVisible(), "Alice to see Carol's request");
+  await carolAsks.locator('button', { hasText: 'Deny' }).click();
+  await waitFor(() => carol.page.locator('#home-error').innerText().then((s) => s.includes('did not let you in')), 'Carol to be told');
+  assert.equal(await carol.page.locator('#rejoin').isVisible(), false);
+  for (const r of [alice, bob, carol]) await r.context.close();
+});

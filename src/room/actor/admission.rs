@@ -1,4 +1,4 @@
-//! Who may come in: the host's lock and the people the host removed.
+//! Who may come in: the host's lock and lobby, and the people the host removed.
 //!
 //! Invariants: a removed participant's identity, and its device when it sent one, stay refused
 //! (`JoinError::Removed`) for the rest of the room's life on this node; while the room is
@@ -6,6 +6,8 @@
 //! device: a reload, another tab, a rejoin after a dropped network) come in. Hosts are never
 //! refused by either: they hold the room's host token, which is what a lock or a removal
 //! protects. At most [`MAX_SEEN`] identities and devices are remembered as having been in.
+//! With the lobby on, a newcomer (neither a host nor someone who has been in) must knock and
+//! wait for a host ([`Entry::Knock`]); a host admitting them counts as having been in.
 
 use crate::auth::Role;
 use crate::room::{JoinError, JoinRequest};
@@ -14,6 +16,15 @@ use std::collections::HashSet;
 /// The most identities (and devices) a room remembers as having been in the call: beyond it,
 /// later joiners are not let back in through a lock (a bound on memory, far above a call's size).
 pub const MAX_SEEN: usize = 4096;
+
+/// How someone comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// Straight in.
+    Now,
+    /// Through the lobby: a host must admit them.
+    Knock,
+}
 
 /// What the room remembers of who has been in the call and whom its hosts removed.
 #[derive(Debug, Default)]
@@ -43,19 +54,22 @@ impl Admission {
         }
     }
 
-    /// Whether `req` may join now (`locked`: the room's setting).
-    pub fn check(&self, req: &JoinRequest, locked: bool) -> Result<(), JoinError> {
+    /// Whether `req` may join now, must knock first, or is refused (`locked`, `lobby`: the
+    /// room's settings).
+    pub fn check(&self, req: &JoinRequest, locked: bool, lobby: bool) -> Result<Entry, JoinError> {
         if req.role == Role::Host {
-            return Ok(());
+            return Ok(Entry::Now);
         }
         let device = req.device.as_deref();
         if self.removed_identities.contains(&req.identity) || device.is_some_and(|d| self.removed_devices.contains(d)) {
             return Err(JoinError::Removed);
         }
-        if locked && !self.seen_identities.contains(&req.identity) && !device.is_some_and(|d| self.seen_devices.contains(d)) {
-            return Err(JoinError::Locked);
+        let seen = self.seen_identities.contains(&req.identity) || device.is_some_and(|d| self.seen_devices.contains(d));
+        match (seen, locked, lobby) {
+            (true, _, _) | (false, false, false) => Ok(Entry::Now),
+            (false, true, _) => Err(JoinError::Locked),
+            (false, false, true) => Ok(Entry::Knock),
         }
-        Ok(())
     }
 }
 
@@ -71,24 +85,36 @@ mod tests {
     fn removed_identities_and_devices_stay_out_but_hosts_come_in() {
         let mut a = Admission::default();
         a.remove("guest-1", Some("dev-a"));
-        assert!(matches!(a.check(&req("guest-1", None, Role::Participant), false), Err(JoinError::Removed)));
+        assert!(matches!(a.check(&req("guest-1", None, Role::Participant), false, false), Err(JoinError::Removed)));
         assert!(
-            matches!(a.check(&req("guest-2", Some("dev-a"), Role::Participant), false), Err(JoinError::Removed)),
+            matches!(a.check(&req("guest-2", Some("dev-a"), Role::Participant), false, false), Err(JoinError::Removed)),
             "a new guest identity from the same device"
         );
-        assert!(a.check(&req("guest-3", Some("dev-b"), Role::Participant), false).is_ok());
-        assert!(a.check(&req("guest-1", Some("dev-a"), Role::Host), false).is_ok(), "a host is never refused");
+        assert!(a.check(&req("guest-3", Some("dev-b"), Role::Participant), false, false).is_ok());
+        assert!(a.check(&req("guest-1", Some("dev-a"), Role::Host), false, false).is_ok(), "a host is never refused");
+    }
+
+    #[test]
+    fn the_lobby_makes_newcomers_knock_but_not_hosts_or_those_who_have_been_in() {
+        let mut a = Admission::default();
+        a.joined("alice", Some("dev-a"));
+        assert_eq!(a.check(&req("bob", Some("dev-b"), Role::Participant), false, true).ok(), Some(Entry::Knock));
+        assert_eq!(a.check(&req("alice", None, Role::Participant), false, true).ok(), Some(Entry::Now));
+        assert_eq!(a.check(&req("carol", None, Role::Host), false, true).ok(), Some(Entry::Now));
+        assert!(matches!(a.check(&req("bob", None, Role::Participant), true, true), Err(JoinError::Locked)), "a lock wins");
+        a.joined("bob", Some("dev-b"));
+        assert_eq!(a.check(&req("bob", None, Role::Participant), false, true).ok(), Some(Entry::Now), "admitted once");
     }
 
     #[test]
     fn a_locked_room_lets_in_hosts_and_those_who_have_been_in() {
         let mut a = Admission::default();
         a.joined("alice", Some("dev-a"));
-        assert!(matches!(a.check(&req("bob", Some("dev-b"), Role::Participant), true), Err(JoinError::Locked)));
-        assert!(matches!(a.check(&req("bob", None, Role::Participant), true), Err(JoinError::Locked)));
-        assert!(a.check(&req("alice", None, Role::Participant), true).is_ok(), "a reload of someone in");
-        assert!(a.check(&req("guest-9", Some("dev-a"), Role::Participant), true).is_ok(), "the same device, a new tab");
-        assert!(a.check(&req("carol", None, Role::Host), true).is_ok());
-        assert!(a.check(&req("bob", Some("dev-b"), Role::Participant), false).is_ok(), "unlocked");
+        assert!(matches!(a.check(&req("bob", Some("dev-b"), Role::Participant), true, false), Err(JoinError::Locked)));
+        assert!(matches!(a.check(&req("bob", None, Role::Participant), true, false), Err(JoinError::Locked)));
+        assert!(a.check(&req("alice", None, Role::Participant), true, false).is_ok(), "a reload of someone in");
+        assert!(a.check(&req("guest-9", Some("dev-a"), Role::Participant), true, false).is_ok(), "the same device, a new tab");
+        assert!(a.check(&req("carol", None, Role::Host), true, false).is_ok());
+        assert!(a.check(&req("bob", Some("dev-b"), Role::Participant), false, false).is_ok(), "unlocked");
     }
 }

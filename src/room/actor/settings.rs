@@ -52,6 +52,7 @@ impl Room {
             hide_audio_only: _,
             chat_enabled,
             locked,
+            lobby,
         } = self.spec.settings.clone();
         self.handle.public.store(public, Ordering::Relaxed);
         if hls != before.hls {
@@ -62,6 +63,12 @@ impl Room {
         }
         if locked != before.locked {
             self.broadcast(RoomEvent::LockChanged(locked), None);
+        }
+        if lobby != before.lobby {
+            self.broadcast(RoomEvent::LobbyChanged(lobby), None);
+            if !lobby {
+                self.admit_everyone();
+            }
         }
         if layout_set {
             // The host's choice wins over the presentation a screen share switched to.

@@ -73,6 +73,7 @@ impl Room {
             layout: self.layout_info(),
             chat: self.chat_state(),
             locked: self.spec.settings.locked,
+            lobby: self.spec.settings.lobby,
             resume_token,
         }
     }

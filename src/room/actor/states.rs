@@ -7,9 +7,9 @@
 //! `ParticipantInfo` (a host's unmute never brings back a voice whose own microphone is off).
 
 use super::Room;
+use crate::auth::Role;
 use crate::media::TileLabel;
 use crate::protocol::{Connection, ParticipantInfo};
-use crate::auth::Role;
 use crate::room::{HostGrant, ManageError, RoomEvent, StatePatch};
 
 impl Room {

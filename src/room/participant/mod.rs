@@ -232,6 +232,9 @@ fn room_message(ev: RoomEvent) -> Option<ServerMessage> {
         }
         RoomEvent::ChatChanged(enabled) => ServerMessage::ChatChanged { enabled },
         RoomEvent::LockChanged(locked) => ServerMessage::RoomLocked { locked },
+        RoomEvent::LobbyChanged(lobby) => ServerMessage::LobbyChanged { lobby },
+        RoomEvent::Knocking(knock) => ServerMessage::LobbyRequest { knock },
+        RoomEvent::KnockResolved { id, outcome } => ServerMessage::LobbyResolved { knock_id: id, outcome },
         RoomEvent::RoleChanged { role, grant } => ServerMessage::RoleChanged {
             role,
             host_token: grant.as_ref().map(|g| g.token.clone()),
