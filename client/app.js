@@ -19,6 +19,7 @@ import { initFiles } from './files.js';
 import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
 import { onCameraConstraint } from './sendcap.js';
 import { initRecordings } from './recordings.js';
+import { callToResume, joinWhenOpen, showInvitation } from './invite.js';
 import { initModeration, knocking, knockResolved, onRoleChanged, renderHostControls, setLobby, setLocked } from './moderation.js';
 import {
   initPeople, layoutFrom, participantUpdated, recordingFailed, renderLayout, renderPeople, setActiveSpeakers, setLayout, setRecording,
@@ -233,7 +234,15 @@ function initHome() {
   $('join-room').onclick = () => {
     const id = $('room-id').value.trim();
     if (!id) { showHomeError('Type a room ID to join.'); $('room-id').focus(); return; }
-    goToRoom(id, id === roomFromUrl() ? params().get('token') : null);
+    if (!$('name').value.trim()) { showHomeError('Please type your name first.'); $('name').focus(); return; }
+    // The invited room, before it opens: join by itself when it does.
+    const go = () => goToRoom(id, id === roomFromUrl() ? params().get('token') : null);
+    if (id === roomFromUrl()) joinWhenOpen(go); else go();
+  };
+  $('new-room-instead').onclick = () => {
+    history.pushState({}, '', '/');
+    $('room-id').value = '';
+    showInvitation();
   };
   $('room-id').onkeydown = (ev) => { if (ev.key === 'Enter') $('join-room').click(); };
   // Enter in the name field does what the page is for: join the linked room, else a new one.
@@ -254,10 +263,23 @@ function initHome() {
       .catch((e) => log(`Could not end the call: ${e.message}`, true));
   };
   $('hang-up').onclick = () => { log('You left the call.'); leaveCall({ words: 'You left the call.' }); };
-  $('copy-link').onclick = () => navigator.clipboard.writeText(location.href).then(() => log('Link copied.'), () => log(location.href));
+  // The invitation: the room's address, with the token only if this link carried a
+  // participant's (a host's stays here: Copy host link gives it on purpose).
+  $('copy-link').onclick = () => {
+    const token = !state.isHost && params().get('token');
+    const link = `${location.origin}/?room=${encodeURIComponent(state.roomId)}${token ? `&token=${encodeURIComponent(token)}` : ''}`;
+    navigator.clipboard.writeText(link).then(() => log('Link copied.'), () => log(link));
+  };
   $('name').value = localStorage.getItem('tessera.name') || '';
   const linked = roomFromUrl();
   if (linked) $('room-id').value = linked;
+  showInvitation();
+  // A reload in a call returns into it.
+  const back = callToResume();
+  if (back) {
+    $('name').value = back.name;
+    join(back.roomId, back.name, params().get('token') || hostToken(back.roomId));
+  }
 }
 
 setDispatch(onMessage);

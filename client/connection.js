@@ -10,6 +10,7 @@ import { renderChatState, resetChat } from './chat.js';
 import { cancelUploads } from './files.js';
 import { renderLayout, renderPeople, setRecording } from './people.js';
 import { resetQuality } from './quality.js';
+import { cancelAutoJoin, forgetCall, noSuchRoom, rememberCall } from './invite.js';
 
 // Back-off between attempts (capped low: after a drop the call should resume within about 2 s of
 // the network returning, even where no `online` event tells us), with ±20 % jitter so that a
@@ -164,7 +165,9 @@ function socketClosed(ev, attempt) {
     if (code && !TRANSIENT.has(code)) {
       state.phase = 'idle';
       const words = refusalWords(code, attempt.refusal);
+      forgetCall();
       log(words, true);
+      if (code === 'room_not_found') noSuchRoom();
       showHome({ error: words, rejoin: code === 'room_full' || code === 'internal' });
     } else {
       retryJoin();
@@ -190,6 +193,7 @@ function retryJoin() {
 }
 
 function cancelJoin() {
+  if (cancelAutoJoin()) return; // waiting for a scheduled room to open
   clearTimeout(state.retryTimer);
   if (state.phase === 'joining') {
     state.phase = 'idle';
@@ -205,6 +209,7 @@ function cancelJoin() {
 // `welcome` moved us from joining into the call.
 export function enterCall() {
   state.phase = 'call';
+  rememberCall(state.roomId, state.name);
   state.ended = false;
   clearTimeout(state.retryTimer);
   showCall();
@@ -389,6 +394,8 @@ export function leaveCall({ sayBye = true, words = '', home = true, rejoin = tru
   clearTimeout(state.retryTimer);
   stopReconnect();
   const was = state.phase;
+  // Leaving on purpose (not a reload or a closed tab: those leave with `home` false).
+  if (home) forgetCall();
   if (was === 'idle' || was === 'left') { if (home && words) showHome({ error: words }); return; }
   state.phase = was === 'joining' ? 'idle' : 'left';
   state.handRaised = false;

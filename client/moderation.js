@@ -13,6 +13,8 @@ import { refreshLive, refreshRecordings } from './recordings.js';
 export function renderHostControls() {
   $('end-all').hidden = !state.isHost;
   $('copy-host-link').hidden = !state.isHost;
+  $('host-menu').hidden = !state.isHost;
+  if (!state.isHost) $('host-menu').open = false;
   setLocked(Boolean(state.locked));
   setLobby(Boolean(state.lobby));
   refreshLobby();
@@ -129,6 +131,8 @@ export function knockResolved(id, outcome) {
 }
 
 export function initModeration() {
+  // A choice in the host's menu closes it.
+  for (const b of $('host-menu').querySelectorAll('button')) b.addEventListener('click', () => { $('host-menu').open = false; });
   $('lobby-button').onclick = async () => {
     const want = !state.lobby;
     $('lobby-button').disabled = true;

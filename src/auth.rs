@@ -229,6 +229,15 @@ impl Auth {
         }
     }
 
+    /// Anyone invited to `room`: an API key, open mode, or any token of that room.
+    pub fn require_room(&self, caller: &Caller, room: &str) -> Result<(), AuthError> {
+        match caller {
+            Caller::Open | Caller::ApiKey(_) => Ok(()),
+            Caller::Token(c) if c.room != room => Err(AuthError::WrongRoom),
+            Caller::Token(_) => Ok(()),
+        }
+    }
+
     /// Host powers in `room`: an API key, open mode, or that room's host token.
     pub fn require_host(&self, caller: &Caller, room: &str) -> Result<(), AuthError> {
         match caller {

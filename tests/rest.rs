@@ -589,3 +589,29 @@ async fn limits_the_document_states_are_the_ones_enforced() {
     assert_eq!(api.call("POST", &tokens, Some(KEY), Some(&token_name(64))).await.0, 201);
     err(api.call("POST", &tokens, Some(KEY), Some(&token_name(65))).await, 400, "bad_request");
 }
+
+#[tokio::test]
+async fn an_invitation_shows_the_room_to_whoever_holds_one_of_its_tokens() {
+    let api = Api::new(true).await;
+    let starts = now_unix() + 3600;
+    let created = api.create(json!({"name": "Standup", "startsAt": tessera::time::format_unix(starts), "lobby": true})).await;
+    let id = created["room"]["id"].as_str().expect("id").to_owned();
+    let (_, t) = api.call("POST", &format!("/api/v1/rooms/{id}/tokens"), Some(KEY), Some(r#"{"name":"Ada","role":"viewer"}"#)).await;
+    let token = t["token"].as_str().expect("token");
+    let path = format!("/api/v1/rooms/{id}/invitation");
+    let (st, v) = api.call("GET", &path, Some(token), None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["name"].as_str(), v["state"].as_str(), v["lobby"].as_bool(), v["locked"].as_bool()),
+        (Some("Standup"), Some("scheduled"), Some(true), Some(false)),
+        "{v}"
+    );
+    assert_eq!(v["startsAt"], tessera::time::format_unix(starts));
+    // The default early-join window is 10 minutes.
+    assert_eq!(v["opensAt"], tessera::time::format_unix(starts - 600));
+    assert!(v["now"].is_string());
+    let other = api.create(json!({})).await;
+    err(api.call("GET", &path, other["hostToken"].as_str(), None).await, 403, "wrong_room");
+    err(api.call("GET", &path, None, None).await, 401, "unauthorized");
+    err(api.call("GET", "/api/v1/rooms/nosuchroom/invitation", Some(KEY), None).await, 404, "room_not_found");
+}

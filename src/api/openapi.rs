@@ -38,7 +38,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Tessera", description = "MCU compositing media server: rooms, participants and join tokens. Signaling is a WebSocket at /api/v1/rooms/{id}/ws, documented in docs/signaling.md. Every error is `{\"code\", \"message\"}`; a method a path does not support gets 405 with `Allow`."),
     paths(
-        rooms::create_room, rooms::list_rooms, rooms::get_room, rooms::patch_room, rooms::delete_room,
+        rooms::create_room, rooms::list_rooms, rooms::get_room, rooms::get_invitation, rooms::patch_room, rooms::delete_room,
         participants::list_participants, participants::kick_participant, participants::mute_participant,
         participants::set_role, lobby::list_lobby, lobby::answer_knock, tokens::create_token,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings, recordings::get_recording,

@@ -9,7 +9,7 @@ use crate::records::settings::{DEFAULT_MAX_PARTICIPANTS, RoomSettings};
 use crate::room::{Lookup, RoomHandle, RoomInfo, RoomUpdate, Route};
 use crate::store::RoomFilter;
 use crate::time::{format_unix, now_unix, parse_rfc3339};
-use crate::wire::{CreateRoomRequest, CreateRoomResponse, ErrorBody, PatchRoomRequest, RoomList, RoomStateName, RoomView};
+use crate::wire::{CreateRoomRequest, CreateRoomResponse, ErrorBody, Invitation, PatchRoomRequest, RoomList, RoomStateName, RoomView};
 use std::collections::HashMap;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -34,6 +34,10 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
     let incoming = || forward::incoming(state, Callers::Identified);
     let get =
         room.and(warp::get()).and(s()).and(incoming()).and_then(|id, st, c, i| async move { get_room(id, st, c, i).await.map_err(reject) });
+    let invitation = warp::path!("api" / "v1" / "rooms" / String / "invitation")
+        .and(warp::get())
+        .and(s())
+        .and_then(|id, st, c| async move { get_invitation(id, st, c).await.map_err(reject) });
     let patch = room
         .and(warp::patch())
         .and(s())
@@ -44,7 +48,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
         .and(s())
         .and(incoming())
         .and_then(|id, st, c, i| async move { delete_room(id, st, c, i).await.map_err(reject) });
-    create.or(list).unify().or(get).unify().or(patch).unify().or(delete).unify()
+    create.or(list).unify().or(get).unify().or(invitation).unify().or(patch).unify().or(delete).unify()
 }
 
 /// A time field of a request, in Unix seconds.
@@ -210,6 +214,28 @@ pub async fn get_room(id: String, state: AppState, caller: Caller, incoming: Inc
         Lookup::Elsewhere(spec) => RoomView::new(&spec, now_unix(), 0, Some(vec![])),
         Lookup::NotFound => return Err(ApiError::RoomNotFound(id)),
     };
+    Ok(warp::reply::json(&v).into_response())
+}
+
+/// What an invitee's page shows before joining: the room's name, state and schedule, and whether
+/// it is locked or has a lobby. Open to any token of the room (and to API keys, and to anyone in
+/// open mode): whoever holds an invitation may read it.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/invitation", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Invitation), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "`wrong_room`: a token of another room"),
+        (status = 404, body = ErrorBody, description = "`room_not_found`")))]
+pub async fn get_invitation(id: String, state: AppState, caller: Caller) -> Result<Response, ApiError> {
+    state.auth.require_room(&caller, &id)?;
+    let spec = match state.rooms.lookup(&id).await? {
+        Lookup::Live(h) => match h.info().await {
+            Ok(info) => info.spec,
+            Err(_) => state.rooms.store().get_room(&id).await?.ok_or_else(|| ApiError::RoomNotFound(id.clone()))?,
+        },
+        Lookup::Ended(spec) | Lookup::Elsewhere(spec) => spec,
+        Lookup::NotFound => return Err(ApiError::RoomNotFound(id)),
+    };
+    let v = Invitation::new(&spec, now_unix(), i64::from(state.config.early_join_seconds));
     Ok(warp::reply::json(&v).into_response())
 }
 

@@ -8,8 +8,8 @@ mod room;
 
 pub use health::{Health, HealthStatus, Liveness, Readiness, ReadyStatus};
 pub use room::{
-    CompositeSettings, CreateRoomRequest, CreateRoomResponse, LadderSettings, PatchRoomRequest, RoomList, RoomView, RungSettings,
-    parse_kept_time,
+    CompositeSettings, CreateRoomRequest, CreateRoomResponse, Invitation, LadderSettings, PatchRoomRequest, RoomList, RoomView,
+    RungSettings, parse_kept_time,
 };
 
 use crate::auth::Role;

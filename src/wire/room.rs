@@ -455,6 +455,52 @@ impl PatchRoomRequest {
     }
 }
 
+/// `GET /rooms/{id}/invitation`: what an invitation page shows before joining.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub id: String,
+    pub name: String,
+    #[schema(example = "scheduled", value_type = RoomStateName)]
+    pub state: String,
+    /// When a scheduled room starts (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub starts_at: Option<String>,
+    /// When a scheduled room lets people in: `startsAt` less the server's early-join window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub opens_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub ends_at: Option<String>,
+    /// Nobody new may join now.
+    pub locked: bool,
+    /// Newcomers ask to join and wait for a host.
+    pub lobby: bool,
+    /// The server's time now (RFC 3339, UTC), for a countdown that does not trust the
+    /// device's clock.
+    #[schema(format = DateTime)]
+    pub now: String,
+}
+
+impl Invitation {
+    /// The invitation to `s` at `now`; `early_join` is the server's early-join window, seconds.
+    pub fn new(s: &RoomSpec, now: i64, early_join: i64) -> Self {
+        Self {
+            id: s.id.clone(),
+            name: s.settings.name.clone(),
+            state: s.state(now).as_str().into(),
+            starts_at: s.settings.starts_at.map(format_unix),
+            opens_at: s.settings.starts_at.map(|t| format_unix(t - early_join)),
+            ends_at: s.settings.ends_at.map(format_unix),
+            locked: s.settings.locked,
+            lobby: s.settings.lobby,
+            now: format_unix(now),
+        }
+    }
+}
+
 /// `GET /rooms`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -109,7 +109,8 @@ test('the creator is host: sees people, ends the call for everyone; a scheduled 
   assert.equal(room.state, 'ended');
   assert.equal(room.endReason, 'deleted');
 
-  // Schedule a room for tomorrow; its link, opened early, says when the room opens.
+  // Schedule a room for tomorrow; its link, opened early, says when the room opens, and Join
+  // then waits for it to open (invite.test.mjs sees it join by itself).
   const carol = await (await browser.newContext()).newPage();
   await carol.goto(server.base);
   await carol.fill('#name', 'Carol');
@@ -122,6 +123,9 @@ test('the creator is host: sees people, ends the call for everyone; a scheduled 
   assert.match(link, /\?room=[A-Za-z0-9]{22}$/);
   await carol.goto(link);
   await carol.fill('#name', 'Carol');
+  await waitFor(() => carol.locator('#invite-countdown').innerText().then((t) => /opens in \d/.test(t)), 'Carol to be told when the room opens');
+  assert.ok((await carol.locator('#invite-starts').innerText()).length > 0);
   await carol.click('#join-room');
-  await waitFor(() => carol.locator('#log').innerText().then((t) => t.includes('This room opens on')), 'Carol to be told when the room opens');
+  await waitFor(() => carol.locator('#home-status').innerText().then((t) => t.includes('you will join by yourself')), 'Carol to be told she will join when it opens');
+  assert.equal(await carol.locator('#cancel-join').isVisible(), true, 'and she can cancel');
 });

@@ -106,6 +106,12 @@ function keep(list, payload) {
 
 export const logText = (page) => page.locator('#log').innerText();
 
+/// Opens the host's menu (Host controls) unless it is open, and clicks `selector` in it.
+export async function hostMenuClick(page, selector) {
+  if (!(await page.evaluate(() => document.getElementById('host-menu').open))) await page.click('#host-menu > summary');
+  await page.click(selector);
+}
+
 // Types the name, presses "New room" (so this page is the room's host) and waits to be in.
 export async function createRoomAs(server, rec) {
   const { page, name } = rec;

@@ -38,15 +38,23 @@ test('a refused join stays on the home screen, says why in plain words, and star
 
   const cases = [
     { what: 'a wrong room id', room: 'NoSuchRoomAtAll0000000x', words: /no room with this ID/ },
-    { what: 'an ended room', room: ended.room.id, words: /call has ended/ },
+    // An ended room's invitation says so itself and offers no Join.
+    { what: 'an ended room', room: ended.room.id, words: /call has ended/, invitation: true },
     { what: 'a broken invitation link', room: live.room.id, token: 'not.a.token', words: /invitation link is not valid/ },
     { what: 'a viewer token', room: live.room.id, token: viewer.token, words: /does not let you/ },
     { what: 'a full room', room: single.room.id, words: /room is full/ },
   ];
   for (const c of cases) {
     const rec = await newPage(browser, 'Bob');
-    await joinAs(server, rec, c.room, { token: c.token, wait: false });
-    const said = await waitFor(() => rec.page.locator('#home-error').innerText().then((s) => s.trim() && s), `the home screen to say why for ${c.what}`);
+    let said;
+    if (c.invitation) {
+      await rec.page.goto(`${server.base}/?room=${encodeURIComponent(c.room)}`);
+      said = await waitFor(() => rec.page.locator('#invite-note').innerText().then((s) => s.trim() && s), `the invitation to say why for ${c.what}`);
+      assert.equal(await rec.page.locator('#join-room').isDisabled(), true, `${c.what}: no Join`);
+    } else {
+      await joinAs(server, rec, c.room, { token: c.token, wait: false });
+      said = await waitFor(() => rec.page.locator('#home-error').innerText().then((s) => s.trim() && s), `the home screen to say why for ${c.what}`);
+    }
     assert.match(said, c.words, `${c.what}: ${said}`);
     t.diagnostic(`${c.what}: “${said}”`);
     assert.equal(await rec.page.locator('#home').isVisible(), true, `${c.what}: still on the home screen`);

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, waitUntil } from './server.mjs';
-import { launchChromium } from './client-helpers.mjs';
+import { launchChromium, hostMenuClick } from './client-helpers.mjs';
 
 let server;
 let browser;
@@ -99,7 +99,7 @@ test('the host records the call; the MP4 plays in Chromium, is 1280 wide, lasts 
   // ready, and its Download button saves the MP4 (fetched with the host's token) under its name.
   assert.match(await page.locator('#log').innerText(), /Open Recordings to download it/);
   const stageBefore = await page.locator('#stage').boundingBox();
-  await page.click('#recordings-button');
+  await hostMenuClick(page, '#recordings-button');
   await waitFor(() => page.locator('#recordings').isVisible(), 'the recordings panel to open');
   assert.equal(await page.locator('#chat').isVisible(), false, 'the panel takes the chat\'s place');
   assert.deepEqual(await page.locator('#stage').boundingBox(), stageBefore, 'the stage keeps its size');
@@ -117,10 +117,10 @@ test('the host records the call; the MP4 plays in Chromium, is 1280 wide, lasts 
   // Go live: the host turns the room's HLS on from the client (PATCH with the host token), the
   // playlist at the link shown plays segments, and Stop live turns it off.
   const live = page.locator('#live-button');
-  assert.equal(await live.innerText(), 'Go live');
+  assert.equal(await live.textContent(), 'Go live');
   assert.equal(await bob.locator('#live-button').isVisible(), false, 'a participant cannot go live');
-  await live.click();
-  await waitFor(() => live.innerText().then((s) => s === 'Stop live'), 'Go live to turn HLS on');
+  await hostMenuClick(page, '#live-button');
+  await waitFor(() => live.textContent().then((s) => s === 'Stop live'), 'Go live to turn HLS on');
   const link = await page.locator('#live-link').getAttribute('href');
   const hostToken = await page.evaluate(() => window.tessera.token);
   const playlist = `${link}${hostToken ? `?token=${encodeURIComponent(hostToken)}` : ''}`;
@@ -128,8 +128,8 @@ test('the host records the call; the MP4 plays in Chromium, is 1280 wide, lasts 
     const res = await fetch(playlist);
     return res.status === 200 && /\.ts/.test(await res.text());
   }, 'the live playlist to list a segment', 20000);
-  await live.click();
-  await waitFor(() => live.innerText().then((s) => s === 'Go live'), 'Stop live to turn HLS off');
+  await hostMenuClick(page, '#live-button');
+  await waitFor(() => live.textContent().then((s) => s === 'Go live'), 'Stop live to turn HLS off');
   assert.equal(await page.locator('#live-status').isVisible(), false);
 
   // Chat brings the chat back in the panel's place.
