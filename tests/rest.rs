@@ -615,3 +615,18 @@ async fn an_invitation_shows_the_room_to_whoever_holds_one_of_its_tokens() {
     err(api.call("GET", &path, None, None).await, 401, "unauthorized");
     err(api.call("GET", "/api/v1/rooms/nosuchroom/invitation", Some(KEY), None).await, 404, "room_not_found");
 }
+
+#[tokio::test]
+async fn a_browser_lost_on_an_unknown_address_gets_a_page_home_and_an_api_caller_json() {
+    let api = Api::new(false).await;
+    let r = api.raw("GET", "/no/such/page", &[("accept", b"text/html,application/xhtml+xml")], None).await;
+    assert_eq!(r.status(), 404);
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let body = String::from_utf8_lossy(r.body());
+    assert!(body.contains(r#"<a href="/">"#), "{body}");
+    let r = api.raw("GET", "/no/such/page", &[("accept", b"application/json")], None).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)["code"].clone()), (404, json!("not_found")));
+    let r = api.raw("GET", "/api/v1/nope", &[("accept", b"text/html")], None).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)["code"].clone()), (404, json!("not_found")), "the API answers JSON");
+}

@@ -110,7 +110,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .or(health::livez())
         .or(health::readyz(state.clone()))
         .or(health::metrics(state.clone()));
-    let all = api.or(client::files(state)).recover(rejection::recover);
+    let all = api.or(client::files(state)).or(client::page_not_found()).recover(rejection::recover);
     allow::completing_405(all, allow).with(warp::log::custom(log_answer))
 }
 
