@@ -1,13 +1,13 @@
 // The client in Firefox ESR (headless, WebDriver: see firefox.mjs) with a Chromium page, against
 // the real server: a wrong room id keeps Firefox on the home screen with no camera started; Firefox
-// joins late and sees the chat's history, chats both ways with Chromium (each on its data
+// knocks (the host's Ask to join), is let in late and sees the chat's history, chats both ways with Chromium (each on its data
 // channel), and a file Firefox drops on its call page downloads byte-identical in Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startServer, waitUntil } from './server.mjs';
 import { launchChromiumAndFirefox } from './firefox.mjs';
-import { newPage, createRoomAs } from './client-helpers.mjs';
+import { newPage, createRoomAs, hostMenuClick } from './client-helpers.mjs';
 
 let server;
 let browser;
@@ -63,10 +63,18 @@ test('Firefox: a wrong room stays home; a late joiner sees the history, chats wi
   await alice.page.press('#chat-input', 'Enter');
   await waitFor(() => alice.page.evaluate(chatShown).then((m) => m.length === 1), "Alice's echo");
 
+  // Alice asks newcomers to knock: Firefox waits on the invitation page until she admits it.
+  await hostMenuClick(alice.page, '#lobby-button');
+  await waitFor(() => alice.page.locator('#lobby-indicator').isVisible(), 'the lobby to be on');
   await ff.goto(`${server.base}/?room=${roomId}`);
   await ff.watchConsole();
+  await waitFor(() => ff.text('#invite-note').then((s) => s && s.includes('lets people in')), "Firefox's invitation to say the host lets people in");
   await ff.fill('#name', 'Fox');
   await ff.click('#join-room');
+  await waitFor(() => ff.text('#home-status').then((s) => s && s.includes('Waiting for the host')), 'Firefox to wait in the lobby');
+  const knock = alice.page.locator('#lobby-requests li', { hasText: 'Fox asks to join' });
+  await waitFor(() => knock.isVisible(), "Alice to see Firefox's request");
+  await knock.locator('button', { hasText: 'Admit' }).click();
   await waitFor(() => ff.evaluate(chatShown).then((m) => m.length === 1), 'Firefox to see the history');
   assert.deepEqual(await ff.evaluate(chatShown), [['Alice', 'Before you came: <i>see</i> https://example.com/x']]);
   assert.deepEqual(await ff.evaluate(() => [...document.querySelectorAll('#chat-messages .chat-text a')].map((a) => [a.href, a.target, a.rel])),
