@@ -39,6 +39,8 @@ async function createRoom(startsAt) {
   return body;
 }
 
+// `token`: the one the link carried (kept in the address); a host token this browser keeps for
+// the room wins for joining (so a co-host stays one after a reload) and never enters the address.
 function goToRoom(id, token) {
   const name = $('name').value.trim();
   if (!name) { showHomeError('Please type your name first.'); $('name').focus(); return; }
@@ -47,7 +49,16 @@ function goToRoom(id, token) {
   // Back from the call returns to the page before it (the home screen, or wherever the link was).
   if (`${location.pathname}${location.search}` === link) history.replaceState({}, '', link);
   else history.pushState({}, '', link);
-  join(id, name, token || hostToken(id));
+  join(id, name, hostToken(id) || token);
+}
+
+// The role a join token names (read from its payload, not verified: the server checks it).
+function tokenRole(token) {
+  try {
+    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).role;
+  } catch {
+    return null;
+  }
 }
 
 // Every message from the server, from the signaling socket or the chat data channel.
@@ -264,9 +275,9 @@ function initHome() {
   };
   $('hang-up').onclick = () => { log('You left the call.'); leaveCall({ words: 'You left the call.' }); };
   // The invitation: the room's address, with the token only if this link carried a
-  // participant's (a host's stays here: Copy host link gives it on purpose).
+  // participant's (a host's never: Copy host link gives it on purpose).
   $('copy-link').onclick = () => {
-    const token = !state.isHost && params().get('token');
+    const token = tokenRole(params().get('token') || '') === 'participant' && params().get('token');
     const link = `${location.origin}/?room=${encodeURIComponent(state.roomId)}${token ? `&token=${encodeURIComponent(token)}` : ''}`;
     navigator.clipboard.writeText(link).then(() => log('Link copied.'), () => log(link));
   };
@@ -278,7 +289,7 @@ function initHome() {
   const back = callToResume();
   if (back) {
     $('name').value = back.name;
-    join(back.roomId, back.name, params().get('token') || hostToken(back.roomId));
+    join(back.roomId, back.name, hostToken(back.roomId) || params().get('token'));
   }
 }
 

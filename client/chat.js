@@ -2,7 +2,7 @@
 // server's `chat` messages (and chat errors) arrive on either and are handled the same. Text is
 // plain: always rendered with textContent, http(s) links made clickable safely. File messages
 // show the name, the size and a download link carrying our join token.
-import { $, state, log, send, humanSize, timeText, patchRoom } from './state.js';
+import { $, state, log, send, humanSize, timeText, patchRoom, fetchAndSave } from './state.js';
 import { recordingsOpen, showRecordings } from './recordings.js';
 
 let dispatch = () => {};
@@ -127,7 +127,9 @@ export function linkify(text) {
   return out;
 }
 
-// A shared file: name, size and a download link only room members can use (our join token).
+// A shared file: name, size and a download link only room members can use: our own join token
+// in the link, or, for a host (whose token must never sit in a link someone could copy), a
+// download fetched with the token in a header and saved.
 function fileLink(file) {
   const box = document.createElement('div');
   box.className = 'chat-file';
@@ -135,8 +137,16 @@ function fileLink(file) {
   const url = typeof file.url === 'string' && file.url.startsWith('/') ? file.url : null;
   const a = document.createElement(url ? 'a' : 'span');
   a.textContent = name;
-  if (url) {
+  if (url && state.isHost) {
+    a.href = url;
+    a.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      fetchAndSave(url, name).catch((e) => showChatError(`Could not download ${name}: ${e.message}`));
+    });
+  } else if (url) {
     a.href = state.token ? `${url}?token=${encodeURIComponent(state.token)}` : url;
+  }
+  if (url) {
     a.setAttribute('download', name);
     a.rel = 'noopener noreferrer';
     a.setAttribute('aria-label', `Download ${name} (${humanSize(file.size)})`);

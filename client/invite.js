@@ -18,8 +18,12 @@ export function forgetCall() {
   sessionStorage.removeItem(CALL_KEY);
 }
 
-// The call a reload should return into: the room in the address, if this tab was in it.
+// The call a reload should return into: the room in the address, if this tab was in it and
+// this page load is a reload (not a duplicated or reopened tab, which copy sessionStorage and
+// would push the original tab out of the call).
 export function callToResume() {
+  const nav = performance.getEntriesByType?.('navigation')?.[0];
+  if (nav && nav.type !== 'reload') return null;
   try {
     const c = JSON.parse(sessionStorage.getItem(CALL_KEY) || 'null');
     return c && c.roomId === params().get('room') && typeof c.name === 'string' && c.name ? c : null;
@@ -74,7 +78,16 @@ export async function showInvitation() {
   const roomId = params().get('room');
   document.body.classList.toggle('invited', Boolean(roomId));
   $('invite').hidden = !roomId;
-  if (!roomId) return;
+  if (!roomId) {
+    // The plain home page (also after "Start a new room instead"): nothing armed, Join by ID.
+    cancelAutoJoin();
+    clearInterval(invite.timer);
+    invite.room = null;
+    $('join-room').textContent = 'Join by ID';
+    $('join-room').disabled = false;
+    document.title = 'Tessera';
+    return;
+  }
   $('join-room').textContent = 'Join';
   $('device-check').open = true;
   try {

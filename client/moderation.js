@@ -86,10 +86,13 @@ function renderKnocks() {
         b.disabled = true;
         try {
           await api('POST', `/api/v1/rooms/${encodeURIComponent(state.roomId)}/lobby/${encodeURIComponent(k.id)}`, { admit }, state.token);
+          knockResolved(k.id);
         } catch (e) {
-          log(`Could not ${admit ? 'admit' : 'deny'} ${k.name}: ${e.message}`, true);
+          // Answered meanwhile (by another host) or gone: off the list; otherwise it stays.
+          if (e.code === 'knock_not_found') knockResolved(k.id);
+          else log(`Could not ${admit ? 'admit' : 'deny'} ${k.name}: ${e.message}`, true);
+          b.disabled = false;
         }
-        knockResolved(k.id);
       };
       return b;
     };

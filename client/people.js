@@ -30,7 +30,7 @@ function personItem(id, p) {
   li.classList.toggle('muted', Boolean(p.audioMuted || p.micOff));
   li.append(textSpan('name', `${p.name}${id === state.selfId ? ' (you)' : ''}${muted ? ` — ${muted}` : ''}`));
   li.append(levelBar(), badge('dominant', 'has the floor'));
-  if (p.role === 'host') li.append(badge('host', 'host'));
+  if (p.role === 'host') li.append(badge('host', p.coHost ? 'co-host' : 'host'));
   if (p.handRaised) li.append(badge('hand', 'hand raised'));
   if (pinned) li.append(badge('pinned', 'pinned'));
   if (sharing) li.append(badge('sharing', 'sharing screen'));
@@ -77,9 +77,9 @@ function hostButtons(id, p) {
   buttons.push(
     actionButton(p.audioMuted ? 'Unmute' : 'Mute', () => api('POST', `${base}/mute`, { audio: !p.audioMuted }, state.token), `${p.audioMuted ? 'Unmute' : 'Mute'} ${who}`),
     actionButton(p.videoMuted ? 'Show video' : 'Hide video', () => api('POST', `${base}/mute`, { video: !p.videoMuted }, state.token), `${p.videoMuted ? 'Show' : 'Hide'} ${who}'s video`),
-    p.role === 'host'
-      ? actionButton('Remove host powers', () => api('POST', `${base}/role`, { role: 'participant' }, state.token), `Take host powers away from ${who}`)
-      : actionButton('Make co-host', () => api('POST', `${base}/role`, { role: 'host' }, state.token), `Make ${who} a co-host`),
+    // A co-host's powers any host may take back; a host who joined as one keeps them.
+    ...(p.role !== 'host' ? [actionButton('Make co-host', () => api('POST', `${base}/role`, { role: 'host' }, state.token), `Make ${who} a co-host`)]
+      : p.coHost ? [actionButton('Remove host powers', () => api('POST', `${base}/role`, { role: 'participant' }, state.token), `Take host powers away from ${who}`)] : []),
     actionButton('Remove', () => api('DELETE', base, undefined, state.token), `Remove ${who} from the call`),
   );
   return buttons;

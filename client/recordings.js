@@ -4,7 +4,7 @@
 // when the host joins, when a recording starts, stops or fails, when the panel opens, and by its
 // Refresh button. And the host's Go live: the room's HLS output on
 // or off (`PATCH {hls}`), with its playlist's link.
-import { $, state, log, api, humanSize } from './state.js';
+import { $, state, log, api, humanSize, fetchAndSave } from './state.js';
 
 // Why a recording is in its state, in plain words.
 const STATES = {
@@ -77,16 +77,7 @@ function recordingItem(r) {
 async function download(id, path, name, button) {
   button.disabled = true;
   try {
-    const res = await fetch(`/api/v1/recordings/${encodeURIComponent(id)}/${path}`, { headers: state.token ? { authorization: `Bearer ${state.token}` } : {} });
-    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || `HTTP ${res.status}`);
-    const url = URL.createObjectURL(await res.blob());
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = name;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    await fetchAndSave(`/api/v1/recordings/${encodeURIComponent(id)}/${path}`, name);
   } catch (e) {
     log(`Could not download the recording: ${e.message}`, true);
   } finally {

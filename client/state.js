@@ -119,6 +119,21 @@ export function plainError(body, status) {
   return WORDS[body?.code] || body?.message || `the server said ${status}`;
 }
 
+// Downloads `url` with our token in a header (never in a link someone could copy) and saves it
+// as `name`; throws with the server's words when refused.
+export async function fetchAndSave(url, name) {
+  const res = await fetch(url, { headers: state.token ? { authorization: `Bearer ${state.token}` } : {} });
+  if (!res.ok) throw new Error(plainError(await res.json().catch(() => ({})), res.status));
+  const blob = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = blob;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(blob), 60000);
+}
+
 export async function api(method, path, body, token) {
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;

@@ -126,6 +126,11 @@ pub struct ParticipantInfo {
     pub identity: String,
     pub name: String,
     pub role: crate::auth::Role,
+    /// A host made them a host (`POST /rooms/{id}/participants/{pid}/role`). Other hosts may take
+    /// a co-host's powers away; a host who joined as one loses them only to an API key (or by
+    /// stepping down).
+    #[serde(default)]
+    pub co_host: bool,
     /// RFC 3339.
     pub joined_at: String,
     /// Muted by the host: their audio is not in the mix.

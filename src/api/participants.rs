@@ -51,7 +51,9 @@ pub async fn list_participants(id: String, state: AppState, caller: Caller, inco
 }
 
 /// Remove a participant: the others get `participantLeft` with reason `kicked`, the participant
-/// gets `removed` and is disconnected. They may join again with a valid token.
+/// gets `removed` and is disconnected, and its identity and device cannot rejoin this call
+/// (`removed_from_room`). Any host may remove participants and co-hosts (a removed co-host's
+/// host tokens stop giving host powers); a host who joined as one only an API key or itself.
 #[utoipa::path(delete, path = "/api/v1/rooms/{id}/participants/{pid}", tag = "participants", security(("bearer" = [])),
     params(("id" = String, Path), ("pid" = String, Path, description = "the participant's session id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -62,7 +64,15 @@ pub async fn kick_participant(id: String, pid: String, state: AppState, caller: 
         Routed::Here(room, _) => room,
     };
     state.auth.require_host(&caller, &id)?;
-    room.live(&state).await?.kick(&pid).await?;
+    let live = room.live(&state).await?;
+    let may_remove_hosts = match &caller {
+        Caller::Open | Caller::ApiKey(_) => true,
+        Caller::Token(c) => live.info().await?.participants.iter().any(|p| p.id == pid && p.identity == c.sub),
+    };
+    let gone = live.kick(&pid, may_remove_hosts).await?;
+    if gone.role == Role::Host {
+        state.auth.revoke_host(&id, &gone.identity, now_unix());
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -111,11 +121,18 @@ pub async fn set_role(id: String, pid: String, state: AppState, caller: Caller, 
                 state.auth.issue(&id, &who.identity, &who.name, Role::Host, now, state.config.host_token_ttl_seconds.into())?;
             Some(HostGrant { token, expires_at: format_unix(exp) })
         }
-        GrantedRole::Participant => {
-            state.auth.revoke_host(&id, &who.identity, now);
-            None
-        }
+        GrantedRole::Participant => None,
     };
-    let info = live.set_role(&pid, req.role.into(), grant).await?;
+    // A host who joined as one loses host powers only to an API key, or by stepping down.
+    let may_demote_hosts = match &caller {
+        Caller::Open | Caller::ApiKey(_) => true,
+        Caller::Token(c) => c.sub == who.identity,
+    };
+    let info = live.set_role(&pid, req.role.into(), grant, may_demote_hosts).await?;
+    // Demoted: its host tokens issued until now stop giving host powers (only once the room
+    // agreed: a refused demotion revokes nothing).
+    if req.role == GrantedRole::Participant {
+        state.auth.revoke_host(&id, &info.identity, now);
+    }
     Ok(warp::reply::json(&info).into_response())
 }

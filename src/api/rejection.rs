@@ -21,6 +21,9 @@ pub enum ApiError {
     RoomEnded,
     #[error("{0}")]
     BadRequest(String),
+    /// 403 `forbidden` with its own reason (a good credential that may not do this).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error(transparent)]
@@ -110,6 +113,7 @@ impl From<ManageError> for ApiError {
             ManageError::Gone(g) => g.into(),
             ManageError::NoParticipant(p) => ApiError::ParticipantNotFound(p),
             e @ ManageError::NoKnock(_) => ApiError::NotFound("knock_not_found", e.to_string()),
+            ManageError::NotAllowed(m) => ApiError::Forbidden(m),
             ManageError::Invalid(m) => ApiError::BadRequest(m),
             ManageError::Store(s) => s.into(),
         }
@@ -141,6 +145,7 @@ impl ApiError {
             ApiError::ParticipantNotFound(_) => (StatusCode::NOT_FOUND, "participant_not_found"),
             ApiError::RoomEnded => (StatusCode::CONFLICT, "room_ended"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Auth(a) => (StatusCode::from_u16(a.status()).unwrap_or(StatusCode::UNAUTHORIZED), a.code()),
             ApiError::TooManyRooms(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_rooms"),

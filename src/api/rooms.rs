@@ -242,7 +242,7 @@ pub async fn get_invitation(id: String, state: AppState, caller: Caller) -> Resu
 /// Change a room: rename, reschedule (`startsAt` only before it opens), `endsAt`, timeouts,
 /// limits, metadata, outputs, and what the composite shows (`layout`, `pin`, `hideAudioOnly`).
 /// `null` clears `startsAt`, `endsAt` or `metadata`, and unpins. An API key may change
-/// anything; the room's host token only `layout`, `pin`, `hideAudioOnly`, `chatEnabled` and `hls`
+/// anything; the room's host token only `layout`, `pin`, `hideAudioOnly`, `chatEnabled`, `hls`, `locked` and `lobby`
 /// (403 otherwise; a participant's token changes nothing). The composite is fixed at creation.
 /// Participants are told the new layout (`layoutChanged`).
 #[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path)),

@@ -4,6 +4,7 @@
 //! frames. Malformed input is answered here with `bad_message` and never reaches the room.
 
 use super::keepalive::{PING_EVERY, SILENCE_LIMIT};
+use super::ws_lobby::{WaitEnd, Waited};
 use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
 use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
@@ -113,11 +114,15 @@ fn join_request(state: &AppState, room_id: &str, caller: Caller) -> Result<JoinR
             // A host token whose host role was taken away joins as a participant.
             let role = if c.role == Role::Host && !state.auth.is_host(&c) { Role::Participant } else { c.role };
             let name = if c.name.trim().is_empty() { name } else { c.name };
-            Ok(JoinRequest { identity: c.sub, name, role, device })
+            Ok(JoinRequest { identity: c.sub, name, role, device, admitted: false })
         }
-        None if state.auth.is_open() => {
-            Ok(JoinRequest { identity: format!("guest-{}", crate::ids::random_id(10)), name, role: Role::Participant, device })
-        }
+        None if state.auth.is_open() => Ok(JoinRequest {
+            identity: format!("guest-{}", crate::ids::random_id(10)),
+            name,
+            role: Role::Participant,
+            device,
+            admitted: false,
+        }),
         None => Err(AuthError::Missing),
     }
 }
@@ -230,23 +235,36 @@ async fn session(socket: WebSocket, room_id: String, caller: Caller, resume: Opt
         return read_frames(ws_rx, sig_tx, done, state.rooms.stats().clone()).await;
     }
     let (mut ws_tx, mut ws_rx) = (ws_tx, ws_rx);
-    // With the lobby on a newcomer knocks first; once let in it joins again (at most twice:
-    // admitted, it counts as having been in, so the second join does not knock).
-    for _ in 0..3 {
-        match room.join(req.clone()).await {
-            Ok(joined) => return serve(&state, room, joined, ws_tx, ws_rx).await,
-            Err(JoinError::MustKnock) => match super::ws_lobby::wait(&room, req.clone(), &mut ws_tx, &mut ws_rx, join_refusal).await {
-                super::ws_lobby::Waited::Enter => {}
-                super::ws_lobby::Waited::Refused(msg, close) => return refuse(ws_tx, ws_rx, *msg, close).await,
-                super::ws_lobby::Waited::Gone => return,
-            },
-            Err(e) => {
-                let (msg, close) = join_refusal(&e);
-                return refuse(ws_tx, ws_rx, msg, close).await;
+    let mut req = req;
+    // With the lobby on a newcomer knocks first; once a host lets it in it joins again, as
+    // admitted (the lobby does not stop it twice).
+    let result = match room.join(req.clone()).await {
+        Err(JoinError::MustKnock) => match super::ws_lobby::wait(&room, req.clone(), &mut ws_tx, &mut ws_rx).await {
+            Waited::Enter => {
+                req.admitted = true;
+                room.join(req).await
             }
+            Waited::Refused(e) => Err(e),
+            Waited::Ended(end) => {
+                let close = match end {
+                    WaitEnd::Denied | WaitEnd::Locked => CLOSE_FORBIDDEN,
+                    WaitEnd::Replaced => CLOSE_REMOVED,
+                    WaitEnd::Moved => CLOSE_UNAVAILABLE,
+                    WaitEnd::TimedOut => CLOSE_LOBBY_TIMEOUT,
+                };
+                return refuse(ws_tx, ws_rx, end.message(), close).await;
+            }
+            Waited::Gone => return,
+        },
+        other => other,
+    };
+    match result {
+        Ok(joined) => serve(&state, room, joined, ws_tx, ws_rx).await,
+        Err(e) => {
+            let (msg, close) = join_refusal(&e);
+            refuse(ws_tx, ws_rx, msg, close).await
         }
     }
-    refuse(ws_tx, ws_rx, ServerMessage::error("internal", "could not join after the lobby"), CLOSE_INTERNAL).await
 }
 
 /// What a client whose credentials were refused is told.

@@ -370,17 +370,8 @@ impl Room {
                 self.end(reason).await;
                 let _ = reply.send(Ok(self.spec.clone()));
             }
-            Command::Kick { id, reply } => {
-                let r = match self.member_index(&id).map(|i| &self.members[i]) {
-                    Some(m) => {
-                        // Removed for the rest of the call: the identity, and the device it joined from.
-                        self.admission.remove(&m.info.identity, m.device.as_deref());
-                        self.remove_member(&id, LeaveReason::Kicked);
-                        Ok(())
-                    }
-                    None => Err(ManageError::NoParticipant(id)),
-                };
-                let _ = reply.send(r);
+            Command::Kick { id, may_remove_hosts, reply } => {
+                let _ = reply.send(self.kick(&id, may_remove_hosts));
             }
             Command::Mute { id, audio, video, reply } => {
                 let _ = reply.send(self.mute(&id, audio, video));
@@ -395,8 +386,8 @@ impl Room {
             Command::Waiting { reply } => {
                 let _ = reply.send(self.waiting());
             }
-            Command::SetRole { id, role, grant, reply } => {
-                let _ = reply.send(self.set_role(&id, role, grant));
+            Command::SetRole { id, role, grant, may_demote_hosts, reply } => {
+                let _ = reply.send(self.set_role(&id, role, grant, may_demote_hosts));
             }
             Command::SetState { id, patch, reply } => {
                 let _ = reply.send(self.set_state(&id, patch));
@@ -473,10 +464,12 @@ impl Room {
         }
         self.admission.joined(&req.identity, req.device.as_deref());
         let device = req.device;
+        let co_host = req.role == crate::auth::Role::Host && self.admission.is_co_host(&req.identity);
         let info = ParticipantInfo {
             id: crate::ids::participant_id(),
             identity: req.identity,
             name: req.name,
+            co_host,
             role: req.role,
             joined_at: format_unix(now),
             audio_muted: false,
@@ -522,6 +515,22 @@ impl Room {
         self.empty_since = None;
         self.webhook("participantJoined", Some(&info), None);
         Ok(Joined { view: self.session_view(info, resume_token), events, cancel, resumes })
+    }
+
+    /// A host removes `id` for the rest of the call: its identity and the device it joined from
+    /// stay out (`admission`). A host who joined as one only `may_remove_hosts` removes.
+    fn kick(&mut self, id: &str, may_remove_hosts: bool) -> Result<ParticipantInfo, ManageError> {
+        let m = self.member_index(id).map(|i| &self.members[i]).ok_or_else(|| ManageError::NoParticipant(id.into()))?;
+        if m.info.role == crate::auth::Role::Host && !m.info.co_host && !may_remove_hosts {
+            return Err(ManageError::NotAllowed(
+                "only an API key can remove a host who joined as one (other hosts can remove co-hosts)".into(),
+            ));
+        }
+        let info = m.info.clone();
+        self.admission.remove(&info.identity, m.device.as_deref());
+        self.admission.set_co_host(&info.identity, false);
+        self.remove_member(id, LeaveReason::Kicked);
+        Ok(info)
     }
 
     /// The participant left by itself (its task is ending).

@@ -151,6 +151,9 @@ pub struct JoinRequest {
     pub identity: String,
     pub name: String,
     pub role: Role,
+    /// A host let this socket in from the lobby (set by the signaling layer after a
+    /// [`Decision::Admitted`], never by the client): the lobby and the lock let it through.
+    pub admitted: bool,
     /// The client's own id for this browser or device (the socket's `device`), if it sent one:
     /// a host's Remove keeps it out of the call as it keeps out the identity.
     pub device: Option<String>,
@@ -180,12 +183,25 @@ pub enum JoinError {
     LobbyFull(usize),
 }
 
-/// The answer to a knock: come in now, or wait for a host's answer on `decision` (`true`:
-/// admitted; closed: the room ended).
+/// The answer to a knock: come in now, or wait for the room's [`Decision`] (the channel closes
+/// if the room stops running here: it ended, or moved to another node).
 #[derive(Debug)]
 pub enum Knocked {
     Enter,
-    Wait { id: String, decision: oneshot::Receiver<bool> },
+    Wait { id: String, decision: oneshot::Receiver<Decision> },
+}
+
+/// How a wait in the lobby ends, as the knocker is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// A host let them in, or the lobby was turned off: join now.
+    Admitted,
+    /// A host refused them.
+    Denied,
+    /// The room was locked while they waited.
+    Locked,
+    /// They knocked again (another tab, a retry): this wait is over.
+    Replaced,
 }
 
 /// Errors of media requests a participant makes of its room.
@@ -213,6 +229,9 @@ pub enum ManageError {
     NoParticipant(String),
     #[error("nobody with knock id {0:?} is waiting in this room's lobby")]
     NoKnock(String),
+    /// The caller's credential may not do this (403 `forbidden`).
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("{0}")]
     Invalid(String),
     #[error("the room could not be saved")]
@@ -342,7 +361,8 @@ pub(crate) enum Command {
     },
     Kick {
         id: String,
-        reply: oneshot::Sender<Result<(), ManageError>>,
+        may_remove_hosts: bool,
+        reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
     },
     Mute {
         id: String,
@@ -370,6 +390,7 @@ pub(crate) enum Command {
         id: String,
         role: Role,
         grant: Option<HostGrant>,
+        may_demote_hosts: bool,
         reply: oneshot::Sender<Result<ParticipantInfo, ManageError>>,
     },
     /// A participant's own states (`setState`).
@@ -555,8 +576,10 @@ impl RoomHandle {
         self.try_ask(|reply| Command::End { reason, reply }).await
     }
 
-    pub async fn kick(&self, id: &str) -> Result<(), ManageError> {
-        self.try_ask(|reply| Command::Kick { id: id.into(), reply }).await
+    /// Removes participant `id` for the rest of the call (see `admission`); returns who it was.
+    /// A host who joined as one is removed only when `may_remove_hosts` (an API key, or itself).
+    pub async fn kick(&self, id: &str, may_remove_hosts: bool) -> Result<ParticipantInfo, ManageError> {
+        self.try_ask(|reply| Command::Kick { id: id.into(), may_remove_hosts, reply }).await
     }
 
     pub async fn mute(&self, id: &str, audio: Option<bool>, video: Option<bool>) -> Result<ParticipantInfo, ManageError> {
@@ -565,8 +588,16 @@ impl RoomHandle {
 
     /// Makes participant `id` a host (with `grant`, its host token) or a participant again;
     /// everyone is told (`participantUpdated`), `id` also gets its new role and token.
-    pub async fn set_role(&self, id: &str, role: Role, grant: Option<HostGrant>) -> Result<ParticipantInfo, ManageError> {
-        self.try_ask(|reply| Command::SetRole { id: id.into(), role, grant, reply }).await
+    /// `may_demote_hosts`: the caller may take host powers from a host who joined as one (an API
+    /// key, or that host stepping down); co-hosts any host may demote.
+    pub async fn set_role(
+        &self,
+        id: &str,
+        role: Role,
+        grant: Option<HostGrant>,
+        may_demote_hosts: bool,
+    ) -> Result<ParticipantInfo, ManageError> {
+        self.try_ask(|reply| Command::SetRole { id: id.into(), role, grant, may_demote_hosts, reply }).await
     }
 
     /// Sets participant `id`'s own states; everyone is told.

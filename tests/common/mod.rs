@@ -10,6 +10,7 @@ pub mod ffmpeg;
 pub mod http;
 pub mod redis;
 pub mod signal;
+pub mod sock;
 pub mod webhook;
 
 use std::time::{Duration, Instant};

@@ -3,9 +3,9 @@
 //! Invariants: a removed participant's identity, and its device when it sent one, stay refused
 //! (`JoinError::Removed`) for the rest of the room's life on this node; while the room is
 //! locked only hosts and people who have been in this call (the same identity, or the same
-//! device: a reload, another tab, a rejoin after a dropped network) come in. Hosts are never
-//! refused by either: they hold the room's host token, which is what a lock or a removal
-//! protects. At most [`MAX_SEEN`] identities and devices are remembered as having been in.
+//! device: a reload, another tab, a rejoin after a dropped network) come in. Hosts pass the
+//! lock and the lobby (they hold the room's host token, which is what those protect) but not a
+//! removal: a removed identity or device stays out whatever its token says. At most [`MAX_SEEN`] identities and devices are remembered as having been in.
 //! With the lobby on, a newcomer (neither a host nor someone who has been in) must knock and
 //! wait for a host ([`Entry::Knock`]); a host admitting them counts as having been in.
 
@@ -33,6 +33,8 @@ pub(super) struct Admission {
     removed_devices: HashSet<String>,
     seen_identities: HashSet<String>,
     seen_devices: HashSet<String>,
+    /// Identities a host made hosts (co-hosts), so a co-host rejoining is still one.
+    co_hosts: HashSet<String>,
 }
 
 impl Admission {
@@ -42,6 +44,19 @@ impl Admission {
         if let Some(d) = device {
             self.removed_devices.insert(d.to_owned());
         }
+    }
+
+    /// `identity` was made a host (`true`) or a participant again by another host.
+    pub fn set_co_host(&mut self, identity: &str, co_host: bool) {
+        if co_host {
+            self.co_hosts.insert(identity.to_owned());
+        } else {
+            self.co_hosts.remove(identity);
+        }
+    }
+
+    pub fn is_co_host(&self, identity: &str) -> bool {
+        self.co_hosts.contains(identity)
     }
 
     /// Remembers someone who joined (so a lock lets them back in).
@@ -57,12 +72,13 @@ impl Admission {
     /// Whether `req` may join now, must knock first, or is refused (`locked`, `lobby`: the
     /// room's settings).
     pub fn check(&self, req: &JoinRequest, locked: bool, lobby: bool) -> Result<Entry, JoinError> {
-        if req.role == Role::Host {
-            return Ok(Entry::Now);
-        }
         let device = req.device.as_deref();
         if self.removed_identities.contains(&req.identity) || device.is_some_and(|d| self.removed_devices.contains(d)) {
             return Err(JoinError::Removed);
+        }
+        // Hosts, and a socket a host let in from the lobby a moment ago.
+        if req.role == Role::Host || req.admitted {
+            return Ok(Entry::Now);
         }
         let seen = self.seen_identities.contains(&req.identity) || device.is_some_and(|d| self.seen_devices.contains(d));
         match (seen, locked, lobby) {
@@ -78,11 +94,11 @@ mod tests {
     use super::*;
 
     fn req(identity: &str, device: Option<&str>, role: Role) -> JoinRequest {
-        JoinRequest { identity: identity.into(), name: "X".into(), role, device: device.map(Into::into) }
+        JoinRequest { identity: identity.into(), name: "X".into(), role, device: device.map(Into::into), admitted: false }
     }
 
     #[test]
-    fn removed_identities_and_devices_stay_out_but_hosts_come_in() {
+    fn removed_identities_and_devices_stay_out_whatever_their_token() {
         let mut a = Admission::default();
         a.remove("guest-1", Some("dev-a"));
         assert!(matches!(a.check(&req("guest-1", None, Role::Participant), false, false), Err(JoinError::Removed)));
@@ -91,7 +107,11 @@ mod tests {
             "a new guest identity from the same device"
         );
         assert!(a.check(&req("guest-3", Some("dev-b"), Role::Participant), false, false).is_ok());
-        assert!(a.check(&req("guest-1", Some("dev-a"), Role::Host), false, false).is_ok(), "a host is never refused");
+        assert!(
+            matches!(a.check(&req("guest-1", None, Role::Host), false, false), Err(JoinError::Removed)),
+            "removed, even with a host token"
+        );
+        assert!(a.check(&req("guest-4", None, Role::Host), true, true).is_ok(), "hosts pass the lock and the lobby");
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! The lobby: with the room's `lobby` setting on, a newcomer knocks and waits until a host
 //! admits or denies them (Meet's "Ask to join", Zoom's waiting room).
 //!
-//! Invariants: every knock is answered exactly once: admitted (a host, or the lobby turned off:
-//! the knocker then counts as having been in, see `admission`), denied, or dropped (the knocker
-//! left, the room ended: its answer channel closes). Hosts are told of every knock and of how it
-//! was resolved. At most [`MAX_WAITING`] wait at once.
+//! Invariants: every knock is answered exactly once ([`Decision`]): admitted (by a host, or the
+//! lobby turned off while the room is unlocked; the knocker then counts as having been in, see
+//! `admission`), denied, refused because the room was locked, replaced by a newer knock of the
+//! same identity or device, or dropped (the knocker left; the room stopped running here: its
+//! answer channel closes). Hosts are told of every knock and how it was resolved. At most
+//! [`MAX_WAITING`] wait at once, one per identity and per device.
 
 use super::Room;
 use super::admission::Entry;
 use crate::auth::Role;
 use crate::protocol::{KnockInfo, KnockOutcome};
-use crate::room::{JoinError, JoinRequest, Knocked, ManageError, RoomEvent};
+use crate::room::{Decision, JoinError, JoinRequest, Knocked, ManageError, RoomEvent};
 use crate::time::{format_unix, now_unix};
 use tokio::sync::oneshot;
 
@@ -21,7 +23,7 @@ struct Knock {
     info: KnockInfo,
     identity: String,
     device: Option<String>,
-    answer: oneshot::Sender<bool>,
+    answer: oneshot::Sender<Decision>,
 }
 
 #[derive(Default)]
@@ -35,6 +37,13 @@ impl Room {
     pub(super) fn knock(&mut self, req: JoinRequest) -> Result<Knocked, JoinError> {
         if self.may_enter(&req)? == Entry::Now {
             return Ok(Knocked::Enter);
+        }
+        // One knock per identity and per device: a newer one (another tab, a retry) replaces it.
+        let device = req.device.as_deref();
+        let same = |k: &Knock| k.identity == req.identity || (device.is_some() && k.device.as_deref() == device);
+        if let Some(idx) = self.lobby.knocks.iter().position(same) {
+            let k = self.lobby.knocks.remove(idx);
+            self.resolve(k, Decision::Replaced);
         }
         if self.lobby.knocks.len() >= MAX_WAITING {
             return Err(JoinError::LobbyFull(MAX_WAITING));
@@ -57,7 +66,7 @@ impl Room {
     pub(super) fn answer_knock(&mut self, id: &str, admit: bool) -> Result<(), ManageError> {
         let idx = self.lobby.knocks.iter().position(|k| k.info.id == id).ok_or_else(|| ManageError::NoKnock(id.into()))?;
         let k = self.lobby.knocks.remove(idx);
-        self.resolve(k, if admit { KnockOutcome::Admitted } else { KnockOutcome::Denied });
+        self.resolve(k, if admit { Decision::Admitted } else { Decision::Denied });
         Ok(())
     }
 
@@ -65,23 +74,32 @@ impl Room {
     pub(super) fn cancel_knock(&mut self, id: &str) {
         if let Some(idx) = self.lobby.knocks.iter().position(|k| k.info.id == id) {
             let k = self.lobby.knocks.remove(idx);
-            self.resolve(k, KnockOutcome::Left);
+            let outcome = KnockOutcome::Left;
+            tracing::info!(knock = %k.info.id, ?outcome, "knock withdrawn");
+            self.tell_hosts(RoomEvent::KnockResolved { id: k.info.id, outcome });
         }
     }
 
-    /// The lobby was turned off: everyone waiting comes in.
-    pub(super) fn admit_everyone(&mut self) {
+    /// The lobby was turned off or the room locked: everyone waiting comes in, or, locked, is
+    /// refused (a lock wins over the lobby).
+    pub(super) fn answer_everyone(&mut self) {
+        let decision = if self.spec.settings.locked { Decision::Locked } else { Decision::Admitted };
         for k in std::mem::take(&mut self.lobby.knocks) {
-            self.resolve(k, KnockOutcome::Admitted);
+            self.resolve(k, decision);
         }
     }
 
-    fn resolve(&mut self, k: Knock, outcome: KnockOutcome) {
-        if outcome == KnockOutcome::Admitted {
+    fn resolve(&mut self, k: Knock, decision: Decision) {
+        if decision == Decision::Admitted {
             self.admission.joined(&k.identity, k.device.as_deref());
         }
-        tracing::info!(knock = %k.info.id, ?outcome, "knock answered");
-        let _ = k.answer.send(outcome == KnockOutcome::Admitted);
+        let outcome = match decision {
+            Decision::Admitted => KnockOutcome::Admitted,
+            Decision::Denied | Decision::Locked => KnockOutcome::Denied,
+            Decision::Replaced => KnockOutcome::Left,
+        };
+        tracing::info!(knock = %k.info.id, ?decision, "knock answered");
+        let _ = k.answer.send(decision);
         self.tell_hosts(RoomEvent::KnockResolved { id: k.info.id, outcome });
     }
 

@@ -66,9 +66,10 @@ impl Room {
         }
         if lobby != before.lobby {
             self.broadcast(RoomEvent::LobbyChanged(lobby), None);
-            if !lobby {
-                self.admit_everyone();
-            }
+        }
+        // Locked: nobody waiting comes in; the lobby off: everyone waiting does (unless locked).
+        if (locked && !before.locked) || (!lobby && before.lobby) {
+            self.answer_everyone();
         }
         if layout_set {
             // The host's choice wins over the presentation a screen share switched to.

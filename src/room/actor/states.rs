@@ -34,9 +34,17 @@ impl Room {
         Ok(info)
     }
 
-    /// Makes `id` a host or a participant again: it is told its role (and, promoted, its host
-    /// token), everyone sees its new role. A viewer role is refused (viewers do not join).
-    pub(super) fn set_role(&mut self, id: &str, role: Role, grant: Option<HostGrant>) -> Result<ParticipantInfo, ManageError> {
+    /// Makes `id` a host (a co-host) or a participant again: it is told its role (and, promoted,
+    /// its host token), everyone sees its new role. A viewer role is refused (viewers do not
+    /// join); a host who joined as one is demoted only when `may_demote_hosts` (an API key, or
+    /// stepping down).
+    pub(super) fn set_role(
+        &mut self,
+        id: &str,
+        role: Role,
+        grant: Option<HostGrant>,
+        may_demote_hosts: bool,
+    ) -> Result<ParticipantInfo, ManageError> {
         if role == Role::Viewer {
             return Err(ManageError::Invalid("role must be \"host\" or \"participant\"".into()));
         }
@@ -45,9 +53,17 @@ impl Room {
         if m.info.role == role {
             return Ok(m.info.clone());
         }
+        if role == Role::Participant && !m.info.co_host && !may_demote_hosts {
+            return Err(ManageError::NotAllowed(
+                "only an API key can take host powers from a host who joined as one (other hosts can from co-hosts)".into(),
+            ));
+        }
         m.info.role = role;
+        m.info.co_host = role == Role::Host;
+        let identity = m.info.identity.clone();
         let _ = m.events.send(RoomEvent::RoleChanged { role, grant });
         let info = m.info.clone();
+        self.admission.set_co_host(&identity, role == Role::Host);
         tracing::info!(participant = %id, role = ?role, "role changed");
         self.broadcast(RoomEvent::Updated(info.clone()), None);
         Ok(info)
