@@ -202,6 +202,11 @@ impl RoomVideo {
 
     /// Adds `source` to the canvas on a new (hidden) compositor pad; on failure nothing of it
     /// is left in the graph.
+    /// Adds `source` to the canvas on a new (hidden) compositor pad, not started yet: the caller
+    /// places and shapes it (`relayout`, `tile::fit`), then [`Self::start_source`]s it. Shaped
+    /// while stopped, its first caps already have the cell's shape: an aspectratiocrop told its
+    /// ratio while its first caps were being negotiated sometimes kept the whole picture (a name
+    /// tile drawn 16:9, letterboxed in its 4:1 cell; seen in CI).
     fn link_source(&self, source: &gst::Bin) -> Result<gst::Pad, MediaError> {
         self.canvas.add(source)?;
         let pad = match self.mixer.request_pad_simple("sink_%u") {
@@ -212,12 +217,10 @@ impl RoomVideo {
             }
         };
         stage::hide_new_pad(&pad);
-        let linked = (|| {
-            let src = source.static_pad("src").ok_or_else(|| MediaError::Graph("tile source has no src pad".into()))?;
+        let linked = source.static_pad("src").ok_or_else(|| MediaError::Graph("tile source has no src pad".into())).and_then(|src| {
             src.link(&pad)?;
-            source.sync_state_with_parent()?;
-            Ok::<_, MediaError>(())
-        })();
+            Ok(())
+        });
         match linked {
             Ok(()) => Ok(pad),
             Err(e) => {
@@ -225,6 +228,12 @@ impl RoomVideo {
                 Err(e)
             }
         }
+    }
+
+    /// Starts a source [`Self::link_source`] added (once it is placed and shaped).
+    fn start_source(source: &gst::Bin) -> Result<(), MediaError> {
+        source.sync_state_with_parent()?;
+        Ok(())
     }
 
     fn unlink_source(&self, source: &gst::Bin, pad: &gst::Pad) {
@@ -351,6 +360,7 @@ impl RoomVideo {
         let name = self.tiles.iter().find(|t| t.id == owner).map(|t| format!("{}'s screen", t.name)).unwrap_or_else(|| "Screen".into());
         let (bin, handle) = ingest::build(&name, codec, payload_type)?;
         let pad = self.link_source(&bin.bin)?;
+        let source = bin.bin.clone();
         self.tiles.push(Tile {
             id: screen_tile(owner),
             label: name.clone(),
@@ -364,6 +374,10 @@ impl RoomVideo {
             camera: None,
         });
         self.relayout();
+        if let Err(e) = Self::start_source(&source) {
+            self.detach_screen(owner);
+            return Err(e);
+        }
         Ok(handle)
     }
 
@@ -390,14 +404,20 @@ impl RoomVideo {
             name: name.into(),
             label: name.into(),
             marks: tile::Label::new(name),
-            source: Source::Placeholder(bin),
-            pad,
+            source: Source::Placeholder(bin.clone()),
+            pad: pad.clone(),
             cover: None,
             rect: None,
             fill: false,
             camera: None,
         });
         self.relayout();
+        if let Err(e) = Self::start_source(&bin) {
+            self.tiles.retain(|t| t.id != id);
+            self.relayout();
+            self.unlink_source(&bin, &pad);
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -412,11 +432,12 @@ impl RoomVideo {
         // The new source's label says what the old one did (states included).
         let (label, marks) = (self.tiles[idx].label.clone(), self.tiles[idx].marks.clone());
         tile::relabel(new.bin(), &marks.markup(""));
+        let started = new.bin().clone();
         let tile = Tile { id: id.into(), label, marks, name, source: new, pad, cover, rect, fill, camera };
         let old = std::mem::replace(&mut self.tiles[idx], tile);
         self.relayout();
         self.unlink_source(old.source.bin(), &old.pad);
-        Ok(())
+        Self::start_source(&started)
     }
 
     /// Replaces `id`'s tile source with a decoder for its RTP video.
@@ -446,8 +467,9 @@ impl RoomVideo {
                 let bin = tile::placeholder(&format!("{} (video off)", self.tiles[idx].name), self.cfg.fps)?;
                 tile::relabel(&bin, &self.tiles[idx].marks.markup(VIDEO_OFF));
                 let pad = self.link_source(&bin)?;
-                self.tiles[idx].cover = Some((bin, pad));
+                self.tiles[idx].cover = Some((bin.clone(), pad));
                 self.relayout();
+                Self::start_source(&bin)?;
             }
             (false, true) => {
                 if let Some((bin, pad)) = self.tiles[idx].cover.take() {

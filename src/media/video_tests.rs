@@ -46,6 +46,7 @@ fn moving_tile(video: &mut RoomVideo) {
     )
     .expect("videotestsrc and capsfilter are checked at start-up like every element the server uses");
     let pad = video.link_source(&bin).expect("a new source always links to a fresh compositor pad");
+    RoomVideo::start_source(&bin).expect("a videotestsrc starts in a playing pipeline");
     video.tiles.push(Tile {
         id: "a".into(),
         name: "A".into(),
