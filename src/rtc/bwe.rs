@@ -375,11 +375,16 @@ impl Controller {
         // One that came while a probe ran or in its grace describes the probe's loss for as
         // long as it is the latest (seen: a report of 33 % loss 0.8 s after a failed probe was
         // still the latest 1.6 s after it, and paused a receiver the link carried on L2).
+        // A report counts only if the one before it also came after the move: a report covers
+        // the packets since the previous one, and one whose span began before the move counts
+        // the old rung's loss (seen: Firefox paused at 250 kbit/s, where L2 fits, on 69 % loss
+        // in its first report wholly after the 1.5 s settle, which still spanned the L0 flood).
         if let Some((l, at)) = i.loss
             && Some(at) != self.last_loss
         {
+            let span_after_move = self.last_loss.is_some_and(|prev| prev >= self.last_change);
             self.last_loss = Some(at);
-            if at.saturating_duration_since(self.last_change) >= SETTLE {
+            if at.saturating_duration_since(self.last_change) >= SETTLE && span_after_move {
                 self.loss = Some(l);
                 self.loss_in_probe = probing;
                 if probing {

@@ -620,3 +620,48 @@ fn paused_receivers_probe_with_padding_whatever_the_keyframes() {
         t += 0.5;
     }
 }
+
+#[test]
+fn a_loss_report_whose_span_began_before_a_move_is_the_old_rungs() {
+    // Firefox at 250 kbit/s (CI): its REMB and a queue moved it from L0 to L2 between two
+    // reports; the first report wholly after the 1.5 s settle still spanned the L0 flood (69 %
+    // lost) and paused a receiver L2 fitted.
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut c = Controller::new(t0, LADDER);
+    for k in 0..20 {
+        tick(&mut c, at(f64::from(k) * 0.5), 1_560_000, (0.0, at(f64::from(k / 2))), 1_000_000.0, 2);
+    }
+    // The REMB collapses with a queue (300 ms round trips); the last report, at 9 s, said nothing lost.
+    let mut moved = None;
+    for k in 0..4 {
+        let t = 10.0 + f64::from(k) * 0.5;
+        if let Some(d) = tick(&mut c, at(t), 190_000, (0.0, at(9.0)), 1_000_000.0, 300) {
+            moved = Some((t, d));
+            break;
+        }
+    }
+    let (t_move, d) = moved.expect("down on the REMB and the queue");
+    assert_eq!(d.rung, Some(Rung::L2), "{d:?}");
+    // Reports each 1.7 s: the first after the move spans 9.0.. (69 % lost), the next 1 %.
+    let first = t_move + 1.7;
+    let mut after = Vec::new();
+    let mut t = t_move + 0.5;
+    while t < first + 2.0 {
+        let report = if t < first {
+            (0.0, at(9.0))
+        } else if t < first + 1.7 {
+            (0.69, at(first))
+        } else {
+            (0.01, at(first + 1.7))
+        };
+        after.extend(tick(&mut c, at(t), 200_000, report, 150_000.0, 1));
+        t += 0.5;
+    }
+    assert_eq!(after, vec![], "no pause on the old rung's loss");
+    assert_eq!(c.rung(), Some(Rung::L2));
+    // A report whose span lies wholly on L2 counts: 69 % lost there pauses.
+    let last = first + 3.4;
+    let d = tick(&mut c, at(last + 0.1), 200_000, (0.69, at(last)), 150_000.0, 1).expect("paused on its own loss");
+    assert_eq!(d.rung, None, "{d:?}");
+}
