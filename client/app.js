@@ -16,7 +16,7 @@ import { initPeer, onAnswer, onCandidate, renderShareButton, screenShareRefused 
 import { initMedia, startMedia } from './media.js';
 import { chatError, chatFromWelcome, initChat, onChat, renderChatState, setChatDispatch, setChatEnabled } from './chat.js';
 import { initFiles } from './files.js';
-import { initQuality, onVideoQuality, preferenceLost, qualityFromWelcome, syncPreference } from './quality.js';
+import { answerArrived, initQuality, onVideoQuality, preferenceLost, qualityFromWelcome } from './quality.js';
 import { onCameraConstraint } from './sendcap.js';
 import { initRecordings } from './recordings.js';
 import { callToResume, joinWhenOpen, showInvitation } from './invite.js';
@@ -69,7 +69,7 @@ async function onMessage(msg, via = 'socket') {
       break;
     case 'answer':
       await onAnswer(msg.sdp);
-      syncPreference(); // the server has our composite now: say what we want of it
+      answerArrived(); // the server has our composite now: say what we want of it
       break;
     case 'videoQuality':
       onVideoQuality(msg);

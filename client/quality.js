@@ -91,6 +91,9 @@ export function syncPreference() {
   // answer is still the remote description, and the server would take the preference before the
   // answer that resumes the session; app.js calls this again when the answer is in).
   if (!pc || pc.signalingState !== 'stable' || !pc.remoteDescription || state.phase !== 'call') return;
+  // Nor after a resume until the ICE restart's answer is in: between `welcome` and our restart
+  // offer the connection still looks stable (a resize then sent it early; seen in CI).
+  if (quality.awaitingAnswer) return;
   const last = quality.sent;
   const canvas = wantedCanvas();
   renderCanvas();
@@ -105,6 +108,13 @@ export function syncPreference() {
 // answer, in case the last one was lost with the old socket.
 export function preferenceLost() {
   quality.sent = null;
+  quality.awaitingAnswer = true;
+}
+
+// The answer to our offer is in: the preference may be sent (again).
+export function answerArrived() {
+  quality.awaitingAnswer = false;
+  syncPreference();
 }
 
 // A new peer connection (a new session on the server): it starts on L0.
@@ -112,6 +122,7 @@ export function resetQuality() {
   clearTimeout(quality.resumeTimer);
   quality.now = { rung: 'L0', width: 0, height: 0, reason: 'start', canvas: 'full' };
   quality.sent = null;
+  quality.awaitingAnswer = false;
   renderQuality();
 }
 
