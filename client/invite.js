@@ -3,7 +3,7 @@
 // microphone check, the name and one big Join (Enter works). Pressed before a scheduled room
 // opens, Join waits and joins by itself when it opens. And a reload in a call returns into it
 // (sessionStorage remembers the call this tab was in until it leaves on purpose).
-import { $, state, api, whenText, WORDS, capital } from './state.js';
+import { $, state, api, whenText, WORDS, capital, hostKey } from './state.js';
 
 const CALL_KEY = 'tessera.call';
 const params = () => new URLSearchParams(location.search);
@@ -91,7 +91,7 @@ export async function showInvitation() {
   $('join-room').textContent = 'Join';
   $('device-check').open = true;
   try {
-    const r = await api('GET', `/api/v1/rooms/${encodeURIComponent(roomId)}/invitation`, undefined, params().get('token') || localStorage.getItem(`tessera.host.${roomId}`) || undefined);
+    const r = await api('GET', `/api/v1/rooms/${encodeURIComponent(roomId)}/invitation`, undefined, params().get('token') || localStorage.getItem(hostKey(roomId)) || undefined);
     invite.room = r;
     invite.skew = Number.isNaN(Date.parse(r.now)) ? 0 : Date.parse(r.now) - Date.now();
     $('invite-name').textContent = r.name;

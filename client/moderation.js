@@ -41,31 +41,56 @@ export function onRoleChanged(msg) {
   renderHostControls();
 }
 
-// The room's lock as the server has it; `announce` logs the change (not on joining).
-export function setLocked(locked, announce = false) {
-  const was = Boolean(state.locked);
-  state.locked = locked;
-  $('locked-indicator').hidden = !locked;
-  const b = $('lock-button');
+// The host's on/off room settings, each a badge everyone sees, the host's button (pressed while
+// on) and a log line when it changes: `[off, on]` words for each.
+const SWITCHES = {
+  locked: {
+    indicator: 'locked-indicator', button: 'lock-button',
+    label: ['Lock call', 'Unlock call'],
+    title: ['Nobody new can join until you unlock it', 'Let new people join again'],
+    said: ['The call is unlocked: people with the link can join.', 'The call is locked: nobody new can join.'],
+    failed: ['unlock the call', 'lock the call'],
+  },
+  lobby: {
+    indicator: 'lobby-indicator', button: 'lobby-button',
+    label: ['Ask to join: off', 'Ask to join: on'],
+    title: ['Anyone with the link joins at once', 'Newcomers wait until a host lets them in'],
+    said: ['Newcomers join at once again (anyone waiting was let in).', 'Newcomers now ask to join; a host lets them in.'],
+    failed: ['turn Ask to join off', 'turn Ask to join on'],
+  },
+};
+
+// Setting `key` as the server has it; `announce` logs a change (not on joining).
+function setSwitch(key, on, announce) {
+  const w = SWITCHES[key];
+  const was = Boolean(state[key]);
+  state[key] = on;
+  $(w.indicator).hidden = !on;
+  const b = $(w.button);
   b.hidden = !state.isHost;
-  b.textContent = locked ? 'Unlock call' : 'Lock call';
-  b.setAttribute('aria-pressed', String(locked));
-  b.title = locked ? 'Let new people join again' : 'Nobody new can join until you unlock it';
-  if (announce && was !== locked) log(locked ? 'The call is locked: nobody new can join.' : 'The call is unlocked: people with the link can join.');
+  b.textContent = w.label[Number(on)];
+  b.setAttribute('aria-pressed', String(on));
+  b.title = w.title[Number(on)];
+  if (announce && was !== on) log(w.said[Number(on)]);
 }
 
-// The room's lobby setting as the server has it; `announce` logs the change.
-export function setLobby(on, announce = false) {
-  const was = Boolean(state.lobby);
-  state.lobby = on;
-  $('lobby-indicator').hidden = !on;
-  const b = $('lobby-button');
-  b.hidden = !state.isHost;
-  b.textContent = on ? 'Ask to join: on' : 'Ask to join: off';
-  b.setAttribute('aria-pressed', String(on));
-  b.title = on ? 'Newcomers wait until a host lets them in' : 'Anyone with the link joins at once';
-  if (announce && was !== on) log(on ? 'Newcomers now ask to join; a host lets them in.' : 'Newcomers join at once again (anyone waiting was let in).');
+// The host's button flips the setting (`PATCH`), then shows what the server answered.
+async function flipSwitch(key) {
+  const w = SWITCHES[key];
+  const want = !state[key];
+  $(w.button).disabled = true;
+  try {
+    const room = await patchRoom({ [key]: want });
+    setSwitch(key, Boolean(room[key]), true);
+  } catch (e) {
+    log(`Could not ${w.failed[Number(want)]}: ${e.message}`, true);
+  } finally {
+    $(w.button).disabled = false;
+  }
 }
+
+export const setLocked = (on, announce = false) => setSwitch('locked', on, announce);
+export const setLobby = (on, announce = false) => setSwitch('lobby', on, announce);
 
 // Who asks to join (hosts only): `state.knocks` by id, drawn as a banner with Admit / Deny.
 function renderKnocks() {
@@ -136,18 +161,7 @@ export function knockResolved(id, outcome) {
 export function initModeration() {
   // A choice in the host's menu closes it.
   for (const b of $('host-menu').querySelectorAll('button')) b.addEventListener('click', () => { $('host-menu').open = false; });
-  $('lobby-button').onclick = async () => {
-    const want = !state.lobby;
-    $('lobby-button').disabled = true;
-    try {
-      const room = await patchRoom({ lobby: want });
-      setLobby(Boolean(room.lobby), true);
-    } catch (e) {
-      log(`Could not turn Ask to join ${want ? 'on' : 'off'}: ${e.message}`, true);
-    } finally {
-      $('lobby-button').disabled = false;
-    }
-  };
+  $('lobby-button').onclick = () => flipSwitch('lobby');
   // The room's host link: whoever opens it joins as a host (this same person on another
   // device, who then replaces this tab). Anyone with it has host powers: share it with care.
   $('copy-host-link').onclick = () => {
@@ -157,16 +171,5 @@ export function initModeration() {
       () => log(`Host link (whoever opens it joins as a host): ${link}`),
     );
   };
-  $('lock-button').onclick = async () => {
-    const want = !state.locked;
-    $('lock-button').disabled = true;
-    try {
-      const room = await patchRoom({ locked: want });
-      setLocked(Boolean(room.locked), true);
-    } catch (e) {
-      log(`Could not ${want ? 'lock' : 'unlock'} the call: ${e.message}`, true);
-    } finally {
-      $('lock-button').disabled = false;
-    }
-  };
+  $('lock-button').onclick = () => flipSwitch('locked');
 }

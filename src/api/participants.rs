@@ -50,6 +50,15 @@ pub async fn list_participants(id: String, state: AppState, caller: Caller, inco
         .into_response())
 }
 
+/// Whether `caller` may demote or remove a host who joined as one, whose identity is
+/// `identity`: an API key (or open mode), or that host itself.
+fn over_hosts(caller: &Caller, identity: &str) -> bool {
+    match caller {
+        Caller::Open | Caller::ApiKey(_) => true,
+        Caller::Token(c) => c.sub == identity,
+    }
+}
+
 /// Remove a participant: the others get `participantLeft` with reason `kicked`, the participant
 /// gets `removed` and is disconnected, and its identity and device cannot rejoin this call
 /// (`removed_from_room`). Any host may remove participants and co-hosts (a removed co-host's
@@ -65,9 +74,10 @@ pub async fn kick_participant(id: String, pid: String, state: AppState, caller: 
     };
     state.auth.require_host(&caller, &id)?;
     let live = room.live(&state).await?;
+    // Only a token needs the target's identity (whether it removes itself).
     let may_remove_hosts = match &caller {
+        Caller::Token(_) => live.info().await?.participants.iter().any(|p| p.id == pid && over_hosts(&caller, &p.identity)),
         Caller::Open | Caller::ApiKey(_) => true,
-        Caller::Token(c) => live.info().await?.participants.iter().any(|p| p.id == pid && p.identity == c.sub),
     };
     let gone = live.kick(&pid, may_remove_hosts).await?;
     if gone.role == Role::Host {
@@ -124,10 +134,7 @@ pub async fn set_role(id: String, pid: String, state: AppState, caller: Caller, 
         GrantedRole::Participant => None,
     };
     // A host who joined as one loses host powers only to an API key, or by stepping down.
-    let may_demote_hosts = match &caller {
-        Caller::Open | Caller::ApiKey(_) => true,
-        Caller::Token(c) => c.sub == who.identity,
-    };
+    let may_demote_hosts = over_hosts(&caller, &who.identity);
     let info = live.set_role(&pid, req.role.into(), grant, may_demote_hosts).await?;
     // Demoted: its host tokens issued until now stop giving host powers (only once the room
     // agreed: a refused demotion revokes nothing).

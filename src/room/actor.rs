@@ -521,11 +521,7 @@ impl Room {
     /// stay out (`admission`). A host who joined as one only `may_remove_hosts` removes.
     fn kick(&mut self, id: &str, may_remove_hosts: bool) -> Result<ParticipantInfo, ManageError> {
         let m = self.member_index(id).map(|i| &self.members[i]).ok_or_else(|| ManageError::NoParticipant(id.into()))?;
-        if m.info.role == crate::auth::Role::Host && !m.info.co_host && !may_remove_hosts {
-            return Err(ManageError::NotAllowed(
-                "only an API key can remove a host who joined as one (other hosts can remove co-hosts)".into(),
-            ));
-        }
+        states::protect_host(&m.info, may_remove_hosts, "remove")?;
         let info = m.info.clone();
         self.admission.remove(&info.identity, m.device.as_deref());
         self.admission.set_co_host(&info.identity, false);

@@ -12,6 +12,17 @@ use crate::media::TileLabel;
 use crate::protocol::{Connection, ParticipantInfo};
 use crate::room::{HostGrant, ManageError, RoomEvent, StatePatch};
 
+/// A host who joined as one (not a co-host) is demoted or removed only by a caller that
+/// `may` (an API key, or that host itself); `what` names the act in the refusal.
+pub(super) fn protect_host(info: &ParticipantInfo, may: bool, what: &str) -> Result<(), ManageError> {
+    if info.role == Role::Host && !info.co_host && !may {
+        return Err(ManageError::NotAllowed(format!(
+            "only an API key can {what} a host who joined as one (other hosts can {what} co-hosts)"
+        )));
+    }
+    Ok(())
+}
+
 impl Room {
     /// Sets `id`'s own states; everyone (`id` included) is told when something changed.
     pub(super) fn set_state(&mut self, id: &str, patch: StatePatch) -> Result<ParticipantInfo, ManageError> {
@@ -53,10 +64,8 @@ impl Room {
         if m.info.role == role {
             return Ok(m.info.clone());
         }
-        if role == Role::Participant && !m.info.co_host && !may_demote_hosts {
-            return Err(ManageError::NotAllowed(
-                "only an API key can take host powers from a host who joined as one (other hosts can from co-hosts)".into(),
-            ));
+        if role == Role::Participant {
+            protect_host(&m.info, may_demote_hosts, "take host powers from")?;
         }
         m.info.role = role;
         m.info.co_host = role == Role::Host;
