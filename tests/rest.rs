@@ -131,6 +131,10 @@ async fn create_room_now_and_scheduled_and_every_bad_body() {
         (r#"{"composite":{"width":641,"height":360,"fps":30,"bitrateKbps":500}}"#, "odd width"),
         (r#"{"composite":{"width":640}}"#, "partial composite"),
         (r#"{"maxParticipants":"many"}"#, "wrong type"),
+        // An array where the document says object (serde_json alone reads structs from arrays).
+        ("[]", "array body"),
+        (r#"{"composite":[640,360,30,500]}"#, "array composite"),
+        (r#"{"composite":{"width":160,"height":90,"fps":3,"bitrateKbps":100,"ladder":[]}}"#, "array ladder"),
     ] {
         let got = api.call("POST", "/api/v1/rooms", Some(KEY), Some(body)).await;
         assert_eq!(got.0, 400, "{why}: {}", got.1);
@@ -220,7 +224,7 @@ async fn participants_kick_mute_and_tokens() {
     err(api.call("DELETE", &format!("/api/v1/rooms/{id}/participants/nobody"), Some(KEY), None).await, 404, "participant_not_found");
     let mute = format!("/api/v1/rooms/{id}/participants/nobody/mute");
     err(api.call("POST", &mute, Some(KEY), Some(r#"{"audio":true}"#)).await, 404, "participant_not_found");
-    for body in ["", "{}", r#"{"audio":"yes"}"#, r#"{"audio":true,"loud":1}"#] {
+    for body in ["", "{}", r#"{"audio":"yes"}"#, r#"{"audio":true,"loud":1}"#, "[true]", "[true,false]"] {
         err(api.call("POST", &mute, Some(KEY), Some(body)).await, 400, "bad_request");
     }
 

@@ -1,5 +1,5 @@
 //! Request bodies: read with a size limit (with or without Content-Length) and parsed as JSON
-//! with an error that says what is wrong.
+//! with an error that says what is wrong (structs only from JSON objects, `wire::objects`).
 
 use super::rejection::ApiError;
 use bytes::Buf;
@@ -51,7 +51,7 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body).map(Some).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    crate::wire::objects::from_slice(body).map(Some).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// Parses a JSON body that must be present.

@@ -100,7 +100,7 @@ pub async fn create_room(state: AppState, caller: Caller, raw: Vec<u8>) -> Resul
     let req: CreateRoomRequest = if raw.is_empty() {
         CreateRoomRequest::default()
     } else {
-        serde_json::from_slice::<Option<CreateRoomRequest>>(&raw)
+        crate::wire::objects::from_slice::<Option<CreateRoomRequest>>(&raw)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
             .unwrap_or_default()
     };

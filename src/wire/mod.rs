@@ -4,6 +4,7 @@
 
 mod fields;
 mod health;
+pub mod objects;
 mod room;
 
 pub use health::{Health, HealthStatus, Liveness, Readiness, ReadyStatus};
