@@ -19,6 +19,7 @@ import { initFiles } from './files.js';
 import { answerArrived, initQuality, onVideoQuality, preferenceLost, qualityFromWelcome } from './quality.js';
 import { onCameraConstraint } from './sendcap.js';
 import { initRecordings } from './recordings.js';
+import { initMore } from './more.js';
 import { callToResume, joinWhenOpen, showInvitation } from './invite.js';
 import { initModeration, knocking, knockResolved, onRoleChanged, renderHostControls, setLobby, setLocked } from './moderation.js';
 import {
@@ -299,6 +300,7 @@ initHome();
 initPeople();
 initRecordings();
 initModeration();
+initMore();
 initPeer();
 initMedia();
 initChat();

@@ -2,7 +2,7 @@
 // server's `chat` messages (and chat errors) arrive on either and are handled the same. Text is
 // plain: always rendered with textContent, http(s) links made clickable safely. File messages
 // show the name, the size and a download link carrying our join token.
-import { $, state, log, send, humanSize, timeText, patchRoom, fetchAndSave } from './state.js';
+import { $, state, log, send, humanSize, timeText, patchRoom, fetchAndSave, setLabel } from './state.js';
 import { recordingsOpen, showRecordings } from './recordings.js';
 
 let dispatch = () => {};
@@ -73,7 +73,8 @@ function addMessage(m, live) {
   if (nearBottom || m.participantId === state.selfId) list.scrollTop = list.scrollHeight;
   if (live && m.participantId !== state.selfId && document.body.classList.contains('chat-closed')) {
     state.unread = (state.unread || 0) + 1;
-    $('toggle-chat').textContent = `Chat (${state.unread})`;
+    setLabel('toggle-chat', `Chat (${state.unread})`);
+    $('toggle-chat').dataset.unread = String(state.unread);
   }
 }
 
@@ -222,7 +223,8 @@ function toggleChatPanel() {
   $('toggle-chat').setAttribute('aria-expanded', String(!closed));
   if (!closed) {
     state.unread = 0;
-    $('toggle-chat').textContent = 'Chat';
+    setLabel('toggle-chat', 'Chat');
+    delete $('toggle-chat').dataset.unread;
     $('chat-input').focus();
   }
 }

@@ -2,7 +2,7 @@
 // are refused or missing (microphone only, camera only, listen only; retry once allowed), the
 // device pickers, the microphone level meter, switching devices during a call with replaceTrack,
 // the "Audio only" mode, and releasing every track when leaving.
-import { $, state, log, inCall, send } from './state.js';
+import { $, state, log, inCall, send, setLabel } from './state.js';
 import { startPeer, negotiate, renderShareButton } from './peer.js';
 import { applySendCap } from './sendcap.js';
 
@@ -249,11 +249,11 @@ export function renderToggles() {
   // Muted by the host: the microphone runs but nobody hears it; only the host can undo that.
   const hostMuted = Boolean(state.participants.get(state.selfId)?.audioMuted);
   $('toggle-mic').setAttribute('aria-pressed', String(micOn && !hostMuted));
-  $('toggle-mic').textContent = hostMuted ? 'Muted by the host' : micOn ? 'Mute mic' : 'Unmute mic';
+  setLabel('toggle-mic', hostMuted ? 'Muted by the host' : micOn ? 'Mute mic' : 'Unmute mic');
   $('toggle-cam').setAttribute('aria-pressed', String(camOn));
-  $('toggle-cam').textContent = camOn ? 'Stop camera' : 'Start camera';
+  setLabel('toggle-cam', camOn ? 'Stop camera' : 'Start camera');
   $('raise-hand').setAttribute('aria-pressed', String(Boolean(state.handRaised)));
-  $('raise-hand').textContent = state.handRaised ? 'Lower hand' : 'Raise hand';
+  setLabel('raise-hand', state.handRaised ? 'Lower hand' : 'Raise hand');
   const off = state.phase === 'left' || !state.pc;
   $('toggle-mic').disabled = off || hostMuted;
   $('toggle-cam').disabled = off;

@@ -31,6 +31,12 @@ export const state = {
 };
 window.tessera = state; // for tests and debugging
 
+// A control's words: its `.label` (the bar's icon buttons keep an icon beside it) or its text.
+export function setLabel(id, text) {
+  const el = $(id);
+  (el.querySelector('.label') ?? el).textContent = text;
+}
+
 export function log(text, isError = false) {
   const li = document.createElement('li');
   li.textContent = `${new Date().toLocaleTimeString()} — ${text}`;

@@ -108,7 +108,25 @@ export const logText = (page) => page.locator('#log').innerText();
 
 /// Opens the host's menu (Host controls) unless it is open, and clicks `selector` in it.
 export async function hostMenuClick(page, selector) {
+  await openMore(page, '#host-menu');
   if (!(await page.evaluate(() => document.getElementById('host-menu').open))) await page.click('#host-menu > summary');
+  await page.click(selector);
+}
+
+// On a phone, the controls under "More" (Share screen, Settings, Full screen, Record, Host
+// controls, End for everyone, Layout) are in a menu: opens it when `selector` is in there.
+export async function openMore(page, selector) {
+  const closed = await page.evaluate((sel) => {
+    const more = document.getElementById('more-button');
+    return Boolean(document.querySelector(sel)?.closest('#more-items')) && more.checkVisibility()
+      && more.getAttribute('aria-expanded') !== 'true';
+  }, selector);
+  if (closed) await page.click('#more-button');
+}
+
+// Clicks a control of the bar, through "More" on a phone.
+export async function controlClick(page, selector) {
+  await openMore(page, selector);
   await page.click(selector);
 }
 

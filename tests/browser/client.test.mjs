@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from './server.mjs';
-import { startServerAndChromium, stopServerAndChromium, launchChromium, newPage, createRoomAs, joinAs, participantToken, waitForPicture, trackStates, inboundVideo, logText } from './client-helpers.mjs';
+import { startServerAndChromium, stopServerAndChromium, launchChromium, newPage, createRoomAs, joinAs, participantToken, waitForPicture, trackStates, inboundVideo, logText, controlClick } from './client-helpers.mjs';
 
 let server;
 let browser;
@@ -204,12 +204,12 @@ async function selfViewBesideTheCall(page) {
   const overlaps = p.x < c.x + c.width && c.x < p.x + p.width && p.y < c.y + c.height && c.y < p.y + p.height;
   assert.ok(!overlaps, `the self-view is not over the composite: ${JSON.stringify({ p, c })}`);
   assert.ok(await page.locator('.controls #preview').isVisible(), 'it is among the controls');
-  await page.click('#devices-button');
+  await controlClick(page, '#devices-button');
   await page.uncheck('#self-view');
   assert.equal(await preview.isVisible(), false, 'Settings hides it');
   await page.check('#self-view');
   await waitUntil(server, () => preview.isVisible(), 'the self-view to come back');
-  await page.click('#devices-button');
+  await controlClick(page, '#devices-button');
 }
 
 test('a phone-size screen: the composite fills the width, the controls are in view, no horizontal scroll', async (t) => {
@@ -237,7 +237,16 @@ test('a phone-size screen: the composite fills the width, the controls are in vi
   for (const c of controls) {
     assert.ok(c.left >= 0 && c.right <= viewport.width && c.top >= 0 && c.bottom <= viewport.height, `${c.id} is inside the screen: ${JSON.stringify(c)}`);
     assert.ok(c.top > viewport.height / 2, `${c.id} is in the lower half, within reach of a thumb`);
+    assert.ok(Math.abs(c.top - controls[0].top) <= 4, `${c.id} is on the bar's one row: ${JSON.stringify(controls)}`);
   }
+  assert.deepEqual(controls.map((c) => c.id), ['toggle-mic', 'toggle-cam', 'raise-hand', 'toggle-chat', 'more-button', 'hang-up'], 'the phone bar');
+  // The rest is under More, which closes after a choice and on Escape; a desktop has no More.
+  await mo.page.click('#more-button');
+  for (const id of ['#devices-button', '#fullscreen']) assert.equal(await mo.page.locator(id).isVisible(), true, `${id} under More`);
+  await mo.page.keyboard.press('Escape');
+  assert.equal(await mo.page.locator('#devices-button').isVisible(), false, 'Escape closes More');
+  assert.equal(await alice.page.locator('#more-button').isVisible(), false, 'no More on a desktop');
+  assert.equal(await alice.page.locator('#devices-button').isVisible(), true, 'Settings is on the desktop bar');
   // The self-view sits among the controls, never over the composite; Settings can hide it.
   await selfViewBesideTheCall(mo.page);
   await selfViewBesideTheCall(alice.page);
@@ -253,13 +262,14 @@ test('a phone-size screen: the composite fills the width, the controls are in vi
   const unnamed = await mo.page.evaluate(() => [...document.querySelectorAll('button')]
     .filter((b) => !(b.getAttribute('aria-label') || b.textContent).trim()).map((b) => b.id || b.outerHTML));
   assert.deepEqual(unnamed, [], 'every button is labelled');
-  await mo.page.click('#fullscreen');
+  await controlClick(mo.page, '#fullscreen');
+  assert.equal(await mo.page.locator('#more-items').isVisible(), false, 'the choice closes More');
   await waitFor(() => mo.page.evaluate(() => document.fullscreenElement?.id), 'the stage to go full screen');
   // The button follows the `fullscreenchange` event, which fires after fullscreenElement is set.
   await waitFor(() => mo.page.evaluate(() => document.querySelector('#fullscreen').textContent === 'Exit full screen'),
     'the button to offer "Exit full screen"');
   assert.equal(await mo.page.locator('#fullscreen').getAttribute('aria-label'), 'Exit full screen');
-  await mo.page.click('#fullscreen');
+  await controlClick(mo.page, '#fullscreen');
   await waitFor(() => mo.page.evaluate(() => !document.fullscreenElement), 'full screen to end');
   t.diagnostic('screenshots: /tmp/tessera-mobile-call.png, /tmp/tessera-mobile-chat.png');
   for (const r of [alice, mo]) await r.context.close();

@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, waitUntil } from './server.mjs';
-import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, tcpProxy, logText } from './client-helpers.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, tcpProxy, logText, controlClick } from './client-helpers.mjs';
 
 let server;
 let browser;
@@ -131,7 +131,7 @@ async function cappedAt(rec, cap, since, until, what) {
 // The `videoQuality` the page was sent after `since` with that rung.
 
 async function chooseQuality(rec, value) {
-  if (await rec.page.locator('#video-quality').isHidden()) await rec.page.click('#devices-button');
+  if (await rec.page.locator('#video-quality').isHidden()) await controlClick(rec.page, '#devices-button');
   await rec.page.selectOption('#video-quality', value);
 }
 

@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from './server.mjs';
-import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, joinAs } from './client-helpers.mjs';
+import { startServerAndChromium, stopServerAndChromium, newPage, createRoomAs, joinAs, controlClick } from './client-helpers.mjs';
 
 let server;
 let browser;
@@ -83,7 +83,7 @@ test('a portrait phone gets the small canvas by default and can switch back to t
 
   // Switch back in Settings.
   const switchAt = Date.now();
-  if (await mo.page.locator('#video-canvas').isHidden()) await mo.page.click('#devices-button');
+  if (await mo.page.locator('#video-canvas').isHidden()) await controlClick(mo.page, '#devices-button');
   await mo.page.selectOption('#video-canvas', 'full');
   const back = await waitUntil(server, () => mo.sent.find((m) => m.type === 'videoPreference' && m.at >= switchAt), 'a videoPreference after the switch');
   assert.equal(back.canvas, 'full');

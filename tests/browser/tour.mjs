@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, waitUntil } from './server.mjs';
-import { launchChromium, newPage, startLoadgen, logText, inboundVideo, hostMenuClick } from './client-helpers.mjs';
+import { launchChromium, newPage, startLoadgen, logText, inboundVideo, hostMenuClick, openMore } from './client-helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -117,10 +117,15 @@ export async function tour(out) {
     // removes her.
     const row = host.page.locator('#people li', { hasText: 'Grace' });
     await row.locator('button', { hasText: 'Make co-host' }).click();
-    await wait(() => guest.page.locator('#end-all').isVisible(), 'the guest to be a co-host');
+    // (On the phone, End for everyone is under More.)
+    const endAll = () => guest.page.evaluate(() => !document.getElementById('end-all').hidden);
+    await wait(endAll, 'the guest to be a co-host');
     await shot(guest, 'co-host-phone');
+    await openMore(guest.page, '#end-all');
+    await shot(guest, 'co-host-more-phone');
+    await guest.page.keyboard.press('Escape');
     await row.locator('button', { hasText: 'Remove host powers' }).click();
-    await wait(() => guest.page.locator('#end-all').isHidden(), 'the guest to be a participant again');
+    await wait(async () => !(await endAll()), 'the guest to be a participant again');
     await row.locator('button', { hasText: /^Mute/ }).first().click();
     await wait(() => guest.page.locator('#toggle-mic').isDisabled(), 'the guest to be muted by the host');
     await shot(guest, 'muted-by-host-phone');
