@@ -28,6 +28,7 @@ pub const RTP_DROPPED_PACKETS: &str = "tessera_rtp_dropped_packets_total";
 pub const NACKS_RECEIVED: &str = "tessera_rtcp_nacks_received_total";
 pub const KEYFRAME_REQUESTS_RECEIVED: &str = "tessera_rtcp_keyframe_requests_received_total";
 pub const PLIS_SENT: &str = "tessera_rtcp_plis_sent_total";
+pub const VIDEO_INPUT_RESTARTS: &str = "tessera_video_input_restarts_total";
 pub const AUDIO_UNDERRUNS: &str = "tessera_audio_underruns_total";
 pub const AUDIO_DISCARDED: &str = "tessera_audio_discarded_samples_total";
 pub const FRAMES_ENCODED: &str = "tessera_composite_frames_encoded_total";
@@ -93,6 +94,7 @@ fn describe() {
     describe_counter!(NACKS_RECEIVED, "RTCP NACK packets received from participants for the composite.");
     describe_counter!(KEYFRAME_REQUESTS_RECEIVED, "RTCP PLI/FIR packets received from participants for the composite.");
     describe_counter!(PLIS_SENT, "RTCP PLI packets sent to participants for their camera or screen.");
+    describe_counter!(VIDEO_INPUT_RESTARTS, "Camera inputs whose decoder failed and was started again.");
     describe_counter!(AUDIO_UNDERRUNS, "Times an input's audio ran dry while it was playing (each a gap in that voice).");
     describe_counter!(
         AUDIO_DISCARDED,
@@ -200,6 +202,10 @@ pub fn keyframe_requests_received() -> Counter {
 
 pub fn plis_sent() -> Counter {
     counter!(PLIS_SENT)
+}
+
+pub fn video_input_restarts() -> Counter {
+    counter!(VIDEO_INPUT_RESTARTS)
 }
 
 /// Underruns and discarded input audio (48 kHz samples) the mixer collected from its inputs.

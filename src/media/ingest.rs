@@ -12,7 +12,7 @@ use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// What the participant task holds to feed its video into the room.
 pub struct VideoIngest {
@@ -20,6 +20,10 @@ pub struct VideoIngest {
     /// One `()` each time the decoder side asks for a keyframe (the caller sends a PLI,
     /// rate-limited).
     pub keyframe_requests: mpsc::UnboundedReceiver<()>,
+    /// Resolves (with an error) once the room has taken this ingest's elements out of its graph
+    /// (the input failed, the tile was removed, the room's media stopped): what is pushed after
+    /// that goes nowhere, and the caller may attach a new ingest.
+    pub detached: oneshot::Receiver<()>,
 }
 
 impl VideoIngest {
@@ -33,6 +37,8 @@ impl VideoIngest {
 /// The elements of an ingest, owned by the room's video graph.
 pub(crate) struct IngestBin {
     pub bin: gst::Bin,
+    /// Dropped with the bin's place in the graph: resolves [`VideoIngest::detached`].
+    _attached: oneshot::Sender<()>,
 }
 
 pub(crate) fn build(name: &str, codec: VideoCodec, payload_type: u8) -> Result<(IngestBin, VideoIngest), MediaError> {
@@ -99,5 +105,6 @@ pub(crate) fn build(name: &str, codec: VideoCodec, payload_type: u8) -> Result<(
     });
     let out = label.static_pad("src").ok_or_else(|| MediaError::Graph("textoverlay has no src pad".into()))?;
     bin.add_pad(&gst::GhostPad::with_target(&out)?)?;
-    Ok((IngestBin { bin }, VideoIngest { appsrc, keyframe_requests: kf_rx }))
+    let (attached, detached) = oneshot::channel();
+    Ok((IngestBin { bin, _attached: attached }, VideoIngest { appsrc, keyframe_requests: kf_rx, detached }))
 }

@@ -144,3 +144,37 @@ fn lower_rungs_started_in_a_running_room_keep_their_rate_and_bitrate() {
     eprintln!("L1: {fps:.1} fps, {kbps:.0} kbit/s (nominal {} fps, {} kbit/s)", l1.fps, l1.bitrate_kbps);
     assert!(fps >= 24.0, "L1 runs at the canvas's 30 fps: {fps:.1}");
 }
+
+/// A camera's ingest: an error from one of its elements is that participant's input failing;
+/// the room taking the ingest out (after a failure, or when the participant goes) resolves
+/// its `detached`, which is what starts a camera again on a new decoder.
+#[test]
+fn an_ingest_knows_when_the_room_takes_it_out() {
+    use tokio::sync::oneshot::error::TryRecvError;
+    gst::init().expect("GStreamer is installed (the start-up check requires it)");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let files = Pipelines::load(&dir).expect("the shipped pipeline files are in the repository");
+    let (mut video, _events) = RoomVideo::new(Arc::new(files), CompositeConfig::default()).expect("the shipped canvas starts");
+    video.add_participant("a", "A").expect("a placeholder tile for A");
+    let mut ingest = video.attach_video("a", VideoCodec::Vp8, 96).expect("A's camera attaches to its tile");
+    assert_eq!(ingest.detached.try_recv(), Err(TryRecvError::Empty), "attached");
+
+    let tile = video.tiles.iter().find(|t| t.id == "a").expect("A's tile");
+    let decoder =
+        tile.source.bin().iterate_recurse().into_iter().flatten().find(|e| e.name().starts_with("vp8dec")).expect("a VP8 decoder");
+    let msg = gst::message::Error::builder(gst::StreamError::Failed, "Internal data stream error.").src(&decoder).build();
+    match event_of(&msg, &video) {
+        Some(MediaEvent::InputFailed { participant, screen: false, .. }) => assert_eq!(participant, "a"),
+        other => panic!("an error in A's decoder is A's input failing, not {other:?}"),
+    }
+
+    video.detach_video("a").expect("back on the placeholder");
+    assert_eq!(ingest.detached.try_recv(), Err(TryRecvError::Closed), "taken out of the graph");
+    let msg = gst::message::Error::builder(gst::StreamError::Failed, "late").src(&decoder).build();
+    assert!(event_of(&msg, &video).is_none(), "a late error from the removed decoder is ignored");
+
+    let mut again = video.attach_video("a", VideoCodec::Vp8, 96).expect("a new decoder for A");
+    assert_eq!(again.detached.try_recv(), Err(TryRecvError::Empty));
+    video.remove_participant("a");
+    assert_eq!(again.detached.try_recv(), Err(TryRecvError::Closed), "the participant went");
+}

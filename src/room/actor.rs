@@ -619,7 +619,8 @@ impl Room {
                     tracing::warn!(participant = %id, error = %e, "could not restore placeholder");
                 }
                 if let Some(m) = self.members.iter().find(|m| m.info.id == id) {
-                    let _ = m.events.send(RoomEvent::MediaError { message: format!("your video could not be decoded: {error}") });
+                    let message = format!("your video could not be decoded ({error}); it starts again from your camera's next keyframe");
+                    let _ = m.events.send(RoomEvent::MediaError { message });
                 }
             }
             MediaEvent::Failed { element, error, debug: details } => {

@@ -24,6 +24,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+/// Why [`InboundTrack::pump_video`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PumpEnd {
+    /// The track ended.
+    Ended,
+    /// The track goes on, but its ingest left the room's graph.
+    Detached,
+}
+
 /// Shortest gap between two PLIs we send a sender.
 const SENDER_PLI_GAP: Duration = Duration::from_millis(500);
 
@@ -169,6 +178,16 @@ impl InboundTrack {
         Some(FirstVideo { packet, mime })
     }
 
+    /// Reads the track, dropping what arrives, until it ends (its media still stamps the
+    /// connection's pulse).
+    pub async fn drain(&self) {
+        while let Some(ev) = self.poll().await {
+            if matches!(ev, TrackRemoteEvent::OnEnded) {
+                return;
+            }
+        }
+    }
+
     /// Sends the sender of `media_ssrc` the cap `bps` (nothing while there is none).
     async fn remb(&self, bps: Option<u64>, media_ssrc: u32) {
         if let Some(bps) = bps {
@@ -176,10 +195,11 @@ impl InboundTrack {
         }
     }
 
-    /// Feeds the track's video into `ingest`, `first` first, until the track ends. Asks the
-    /// sender for a keyframe at once (the decoder starts from nothing), then whenever the
-    /// ingest asks, at most once per `SENDER_PLI_GAP` (500 ms); sends it the cap as REMB.
-    pub async fn pump_video(&self, first: FirstVideo, ingest: &mut VideoIngest) {
+    /// Feeds the track's video into `ingest`, `first` first, until the track ends or the room
+    /// takes the ingest out of its graph (see [`PumpEnd`]). Asks the sender for a keyframe at
+    /// once (the decoder starts from nothing), then whenever the ingest asks, at most once per
+    /// `SENDER_PLI_GAP` (500 ms); sends it the cap as REMB.
+    pub async fn pump_video(&self, first: FirstVideo, ingest: &mut VideoIngest) -> PumpEnd {
         let first = first.packet;
         let media_ssrc = first.header.ssrc;
         let received = Rtp::received(Kind::Video);
@@ -219,9 +239,10 @@ impl InboundTrack {
                             ingest.push_rtp(b.freeze());
                         }
                     }
-                    Some(TrackRemoteEvent::OnEnded) | None => break,
+                    Some(TrackRemoteEvent::OnEnded) | None => return PumpEnd::Ended,
                     Some(_) => {}
                 },
+                _ = &mut ingest.detached => return PumpEnd::Detached,
                 Some(()) = ingest.keyframe_requests.recv() => {
                     if last_pli.elapsed() >= SENDER_PLI_GAP {
                         last_pli = Instant::now();

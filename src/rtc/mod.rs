@@ -33,7 +33,7 @@ mod session;
 pub use bwe::{Decision, Reason};
 pub use events::{Candidate, MediaState, PeerEvent, PeerEventForwarder};
 pub use feedback::LinkReport;
-pub use inbound::{FirstVideo, InboundTrack, MediaKind, MediaPulse};
+pub use inbound::{FirstVideo, InboundTrack, MediaKind, MediaPulse, PumpEnd};
 pub use sendtime::ABS_SEND_TIME_URI;
 pub use session::{CandidateError, MAX_PENDING_CANDIDATES, OfferError, PeerSession};
 

@@ -150,10 +150,77 @@ async fn ingest_video(room: RoomHandle, id: String, track: rtc::InboundTrack, sc
         (Err(e), None) => return tracing::warn!(error = %e, "video input refused"),
     };
     tracing::info!(?codec, pt = first.payload_type(), screen = screen.is_some(), "video input attached");
-    track.pump_video(first, &mut ingest).await;
     if screen.is_some() {
+        // A failed screen is over (its sharer was told); the track is read to its end.
+        if track.pump_video(first, &mut ingest).await == rtc::PumpEnd::Detached {
+            track.drain().await;
+        }
         room.detach_screen(&id).await;
-    } else {
-        room.detach_video(&id).await;
+        return;
+    }
+    let mut restarts = Restarts::default();
+    let mut first = first;
+    loop {
+        if track.pump_video(first, &mut ingest).await == rtc::PumpEnd::Ended {
+            break;
+        }
+        // The room took the input out (its decoder failed; or the room's media stopped, and
+        // attaching again then fails): a camera comes back on a new decoder from its next
+        // keyframe, a few times a minute at most.
+        if !restarts.allow(std::time::Instant::now()) {
+            tracing::warn!("video input failed again; its placeholder stays until the camera is sent anew");
+            track.drain().await;
+            break;
+        }
+        let Some(next) = track.first_video().await else { break };
+        let Ok(codec) = next.codec() else { break };
+        ingest = match room.attach_video(&id, codec, next.payload_type()).await {
+            Ok(i) => i,
+            Err(e) => return tracing::debug!(error = %e, "video input not restarted"),
+        };
+        crate::metrics::video_input_restarts().increment(1);
+        tracing::info!(?codec, "video input restarted");
+        first = next;
+    }
+    room.detach_video(&id).await;
+}
+
+/// How often a camera's input may be started again after failing: [`Restarts::MAX`] times in
+/// any [`Restarts::WINDOW`].
+#[derive(Debug, Default)]
+struct Restarts(Vec<std::time::Instant>);
+
+impl Restarts {
+    const MAX: usize = 5;
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Whether a restart at `now` is within the budget (and counts it if so).
+    fn allow(&mut self, now: std::time::Instant) -> bool {
+        self.0.retain(|t| now.duration_since(*t) < Self::WINDOW);
+        let ok = self.0.len() < Self::MAX;
+        if ok {
+            self.0.push(now);
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Restarts;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_camera_restarts_five_times_a_minute_at_most() {
+        let t0 = Instant::now();
+        let mut r = Restarts::default();
+        for i in 0..5 {
+            assert!(r.allow(t0 + Duration::from_secs(i)), "restart {i}");
+        }
+        assert!(!r.allow(t0 + Duration::from_secs(10)), "a sixth within the minute");
+        // At 61 s the restarts of 0 s and 1 s have left the window: two more, not three.
+        assert!(r.allow(t0 + Duration::from_secs(61)));
+        assert!(r.allow(t0 + Duration::from_secs(61)));
+        assert!(!r.allow(t0 + Duration::from_secs(61)));
     }
 }
