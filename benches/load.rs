@@ -487,13 +487,31 @@ fn main() {
         }
     }
     if wanted("E") {
-        // E. Audio path (mixer thread) at 4, 8, 16 participants, audio only.
+        // E. Audio path (mixer thread) at 4, 8, 16 participants, audio only. And the whole
+        // server for an audio-only room: participants with no video m-line (nobody takes the
+        // composite: the canvas rests), against the same participants each receiving the
+        // composite (a receive-only video m-line: canvas and encoder run).
         let mut mix = Vec::new();
+        let mut whole = Vec::new();
         for n in [4usize, 8, 16] {
             let server = Server::start();
             let m = rt.block_on(measured(&server, opts(server.addr, 1, n, None, secs(4), secs(10))));
             mix.push((n, m.role("audio mixer")));
+            let server = Server::start();
+            let mut o = opts(server.addr, 1, n, None, secs(4), secs(10));
+            o.clients.audio_only = true;
+            let audio_only = rt.block_on(measured(&server, o));
+            whole.push((n, audio_only.cores, m.cores));
         }
+        rows.push((
+            "E. Audio-only room, server cores at 4 / 8 / 16 (no one takes video: the canvas rests)".into(),
+            whole.iter().map(|(n, a, _)| format!("{n}: {a:.3}")).collect::<Vec<_>>().join(", "),
+            format!(
+                "each receiving the composite: {}",
+                whole.iter().map(|(n, _, v)| format!("{n}: {v:.3}")).collect::<Vec<_>>().join(", ")
+            ),
+            whole.iter().map(|(n, a, v)| format!("{n}: {:.2}×", a / v.max(1e-9))).collect::<Vec<_>>().join(", "),
+        ));
         let ratio = mix[2].1 / mix[1].1.max(1e-9);
         rows.push((
             "E. Audio mixer CPU at 4 / 8 / 16 participants".into(),

@@ -35,6 +35,7 @@ pub const FRAMES_ENCODED: &str = "tessera_composite_frames_encoded_total";
 pub const FRAMES_LATE: &str = "tessera_composite_frames_late_total";
 pub const RUNG_ENCODERS: &str = "tessera_composite_rung_encoders";
 pub const SMALL_CANVASES: &str = "tessera_small_canvases";
+pub const CANVASES_RUNNING: &str = "tessera_canvases_running";
 pub const VIDEO_RECEIVERS: &str = "tessera_video_receivers";
 pub const RUNG_SWITCHES: &str = "tessera_video_rung_switches_total";
 pub const NACKED_PACKETS: &str = "tessera_rtcp_nacked_packets_total";
@@ -106,6 +107,7 @@ fn describe() {
         RUNG_ENCODERS,
         "Encoders of the composite running, by rung (L0 full size, L1 half, L2 quarter; S1 the small-screen canvas, S2 its half)."
     );
+    describe_gauge!(CANVASES_RUNNING, "Room canvases composing video (a canvas rests while no one takes video and no camera is decoded).");
     describe_gauge!(SMALL_CANVASES, "Small-screen canvases running (one per room while any receiver takes it).");
     describe_gauge!(
         VIDEO_RECEIVERS,
@@ -237,6 +239,10 @@ pub fn rung_encoders(rung: &'static str, delta: f64) {
 }
 
 /// One more (`1.0`) or one less (`-1.0`) small-screen canvas running.
+pub fn canvases_running(delta: f64) {
+    gauge!(CANVASES_RUNNING).increment(delta);
+}
+
 pub fn small_canvases(delta: f64) {
     gauge!(SMALL_CANVASES).increment(delta);
 }

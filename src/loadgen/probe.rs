@@ -198,7 +198,7 @@ pub async fn flash_and_beep(addr: SocketAddr, room: &str, media_dir: &Path) -> R
     let flash = Arc::new(RtpFile::load(&flash_file(media_dir), 90_000, 3000)?);
     let beep = Arc::new(load_beep(media_dir)?);
     let onset = beep_onset(&beep).ok_or_else(|| LoadError::Probe("the beep file decodes to silence".into()))?;
-    let session = Session::join(addr, room, "probe-sender", SessionMedia { video: Some(VideoCodec::H264), audio: true }).await?;
+    let session = Session::join(addr, room, "probe-sender", SessionMedia::call(Some(VideoCodec::H264))).await?;
     let mut c = session.connected.clone();
     let _ = tokio::time::timeout(Duration::from_secs(10), c.wait_for(|c| *c)).await;
     let marks = send_marks(&session, flash, beep, onset)?;
@@ -369,7 +369,7 @@ pub async fn measure(opts: &LatencyOptions) -> Result<LatencyReport, LoadError> 
     let beep = Arc::new(load_beep(&opts.media_dir)?);
     let (onset_packet, onset_at) = beep_onset(&beep).ok_or_else(|| LoadError::Probe("the beep file decodes to silence".into()))?;
     let room = super::run::create_room(opts.addr, "latency-probe", opts.composite.as_ref()).await?;
-    let media = SessionMedia { video: Some(VideoCodec::H264), audio: true };
+    let media = SessionMedia::call(Some(VideoCodec::H264));
 
     let mut sender = Session::join(opts.addr, &room, "probe-sender", media).await?;
     let mut receiver = Session::join(opts.addr, &room, "probe-receiver", media).await?;

@@ -57,6 +57,9 @@ pub struct ClientOptions {
     /// This many more participants per room act as weak receivers ([`super::weak`]), named
     /// `weak-{room}-{n}`; they send like the others.
     pub weak: usize,
+    /// Audio-only participants: no video m-line at all (with `video: None`), so nobody in the
+    /// room takes the composite and its canvas rests.
+    pub audio_only: bool,
 }
 
 /// One receiver's result.
@@ -304,7 +307,13 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
             let weak = n >= opts.participants;
             let sent: Arc<Mutex<Option<Camera>>> = Arc::default();
             let name = if weak { format!("weak-{room}-{}", n - opts.participants) } else { format!("load-{room}-{n}") };
-            let mut s = Session::join(opts.addr, &room_id, &name, SessionMedia { video: opts.video, audio: opts.audio }).await?;
+            let mut s = Session::join(
+                opts.addr,
+                &room_id,
+                &name,
+                SessionMedia { video: opts.video, audio: opts.audio, receive_video: !opts.clients.audio_only },
+            )
+            .await?;
             match (opts.clients.follow_constraints, opts.clients.camera, opts.video, &video) {
                 (true, Some(camera), Some(codec), Some(file)) => {
                     let (files_tx, files) = watch::channel(file.clone());

@@ -41,6 +41,16 @@ type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsSt
 pub struct SessionMedia {
     pub video: Option<VideoCodec>,
     pub audio: bool,
+    /// With no `video` sent: whether to receive the composite (a receive-only video m-line) or
+    /// nothing of video at all (an audio-only participant: no video m-line).
+    pub receive_video: bool,
+}
+
+impl SessionMedia {
+    /// Sends `video` (if any) and audio, receives the composite and the mix.
+    pub fn call(video: Option<VideoCodec>) -> Self {
+        Self { video, audio: true, receive_video: true }
+    }
 }
 
 /// A joined client.
@@ -176,7 +186,7 @@ impl Session {
                 crate::rtc::local_rtp_track(format!("load-{id}"), "cam".into(), RtpCodecKind::Video, crate::rtc::video_codec(codec), ssrc);
             pc.add_track(t.clone() as Arc<dyn TrackLocal>).await?;
             video = Some((t, ssrc));
-        } else {
+        } else if media.receive_video {
             let init = rtc::rtp_transceiver::RTCRtpTransceiverInit {
                 direction: rtc::rtp_transceiver::RTCRtpTransceiverDirection::Recvonly,
                 ..Default::default()

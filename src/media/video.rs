@@ -9,6 +9,7 @@
 //! `RoomVideo` sets its pipeline to `Null`.
 
 mod feeds;
+mod rest;
 
 use super::bus::{self, BusMessages};
 use super::encoder::EncoderBranch;
@@ -155,6 +156,7 @@ impl RoomVideo {
         if state != gst::State::Playing {
             return Err(MediaError::Graph(format!("the room pipeline is {state:?}, not PLAYING")));
         }
+        crate::metrics::canvases_running(1.0);
         let stage = Stage::attach(&mixer);
         let choice = LayoutChoice { layout: "grid".into(), ..Default::default() };
         let video = Self {
@@ -174,6 +176,8 @@ impl RoomVideo {
             stage,
             choice,
         };
+        // Nobody takes video yet: the canvas rests until someone does (`rest.rs`).
+        video.rest_canvas_if_unused();
         Ok((video, MediaEvents::new(messages)))
     }
 
@@ -354,6 +358,7 @@ impl RoomVideo {
     /// Adds `owner`'s shared screen as a tile of its own ("<name>'s screen"), decoding its RTP.
     pub fn attach_screen(&mut self, owner: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, MediaError> {
         self.detach_screen(owner);
+        self.run_canvas()?;
         if self.tiles.len() >= layout::MAX_TILES {
             return Err(MediaError::Graph(format!("the canvas holds at most {} tiles", layout::MAX_TILES)));
         }
@@ -389,6 +394,7 @@ impl RoomVideo {
             // Re-laid out first: the small canvas lets go of the tile before it is taken out.
             self.relayout();
             self.unlink_source(t.source.bin(), &t.pad);
+            self.rest_canvas_if_unused();
         }
     }
 
@@ -443,6 +449,7 @@ impl RoomVideo {
     /// Replaces `id`'s tile source with a decoder for its RTP video.
     pub fn attach_video(&mut self, id: &str, codec: VideoCodec, payload_type: u8) -> Result<VideoIngest, MediaError> {
         let name = self.tiles.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_default();
+        self.run_canvas()?;
         let (bin, handle) = ingest::build(&name, codec, payload_type)?;
         self.swap_source(id, Source::Video(bin))?;
         Ok(handle)
@@ -455,7 +462,9 @@ impl RoomVideo {
             return Ok(());
         }
         let bin = tile::placeholder(&t.name.clone(), self.cfg.fps)?;
-        self.swap_source(id, Source::Placeholder(bin))
+        self.swap_source(id, Source::Placeholder(bin))?;
+        self.rest_canvas_if_unused();
+        Ok(())
     }
 
     /// Covers `id`'s tile with its placeholder (video muted by the host) or uncovers it. The
@@ -512,6 +521,7 @@ impl RoomVideo {
         }
         self.detach_screen(id);
         self.unsubscribe(id);
+        self.rest_canvas_if_unused();
     }
 
     /// Whether `obj` is still part of this room's pipeline. A bus message may come from a tile
@@ -547,6 +557,9 @@ impl Drop for RoomVideo {
         }
         if self.small.is_some() {
             crate::metrics::small_canvases(-1.0);
+        }
+        if self.canvas_running() {
+            crate::metrics::canvases_running(-1.0);
         }
         let _ = self.pipeline.set_state(gst::State::Null);
     }

@@ -178,3 +178,35 @@ fn an_ingest_knows_when_the_room_takes_it_out() {
     video.remove_participant("a");
     assert_eq!(again.detached.try_recv(), Err(TryRecvError::Closed), "the participant went");
 }
+
+/// The canvas composes only while something takes video or a camera is decoded: a new room
+/// rests, its first receiver starts it (and gets packets), the last one leaving rests it
+/// again, and it starts again, with fresh frames, for the next.
+#[test]
+fn the_canvas_rests_while_nobody_takes_video() {
+    gst::init().expect("GStreamer is installed (the start-up check requires it)");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let files = Pipelines::load(&dir).expect("the shipped pipeline files are in the repository");
+    let (mut video, _events) = RoomVideo::new(Arc::new(files), CompositeConfig::default()).expect("the shipped canvas starts");
+    assert!(!video.canvas_running(), "a new room rests");
+    video.add_participant("a", "A").expect("a placeholder tile");
+    assert!(!video.canvas_running(), "a placeholder needs no canvas");
+
+    for round in 0..2 {
+        let (tx, rx) = mpsc::channel();
+        let _sub = video.subscribe("r", VideoCodec::H264, Arc::new(Collect(tx))).expect("a receiver subscribes");
+        assert!(video.canvas_running(), "round {round}: a receiver runs the canvas");
+        let frames = (0..60).filter(|_| rx.recv_timeout(PACKET_TIMEOUT).expect("the receiver gets packets").marker).count();
+        assert!(frames > 0, "round {round}: whole frames");
+        video.unsubscribe("r");
+        assert!(!video.canvas_running(), "round {round}: the last receiver gone, it rests");
+    }
+
+    let ingest = video.attach_video("a", VideoCodec::Vp8, 96).expect("A's camera attaches");
+    assert!(video.canvas_running(), "a decoded camera runs the canvas");
+    video.detach_video("a").expect("back on the placeholder");
+    assert!(!video.canvas_running(), "no camera, no receiver: it rests");
+    drop(ingest);
+    video.remove_participant("a");
+    assert!(!video.canvas_running());
+}

@@ -32,6 +32,8 @@ pub struct Opts {
     pub silent: bool,
     /// Send no video (microphone only).
     pub audio_only: bool,
+    /// Receive no video either: with `audio_only`, the offer has no video m-line at all.
+    pub no_video_in: bool,
     /// The first this many audio packets go out padding-only (empty payload, padding bit),
     /// as Firefox sends right after connecting.
     pub audio_padding_first: usize,
@@ -127,7 +129,9 @@ impl Client {
             None => format!("name={}", opts.name),
         };
         let video = if opts.audio_only { None } else { Some(vcodec) };
-        let mut session = Session::join_with(addr, room, &query, SessionMedia { video, audio: true }).await.map_err(|e| e.to_string())?;
+        let mut session = Session::join_with(addr, room, &query, SessionMedia { video, audio: true, receive_video: !opts.no_video_in })
+            .await
+            .map_err(|e| e.to_string())?;
         let received = Arc::new(Received::default());
         let pipelines = Arc::new(Mutex::new(Vec::new()));
 

@@ -53,6 +53,7 @@ impl RoomVideo {
             small.stop(&self.canvas);
             crate::metrics::small_canvases(-1.0);
             tracing::debug!("small canvas stopped");
+            self.rest_canvas_if_unused();
         }
     }
 
@@ -65,6 +66,7 @@ impl RoomVideo {
     fn encoder(&mut self, codec: VideoCodec, feed: Feed) -> Result<&EncoderBranch, MediaError> {
         let key = (codec, feed);
         if !self.encoders.contains_key(&key) {
+            self.run_canvas()?;
             let encode = match codec {
                 VideoCodec::H264 => &self.pipelines.encode_h264,
                 VideoCodec::Vp8 => &self.pipelines.encode_vp8,
@@ -226,5 +228,6 @@ impl RoomVideo {
         }
         tracing::debug!(codec = ?key.0, feed = key.1.name(), "encoder stopped");
         crate::metrics::rung_encoders(key.1.name(), -1.0);
+        self.rest_canvas_if_unused();
     }
 }
