@@ -35,6 +35,8 @@ use tessera::loadgen::probe::{LatencyOptions, LatencyReport, measure, percentile
 use tessera::loadgen::run::{LoadOptions, LoadReport, run};
 use tessera::media::VideoCodec;
 
+#[path = "load/janus.rs"]
+mod janus;
 #[path = "load/ladder.rs"]
 mod ladder;
 #[path = "load/outputs.rs"]
@@ -512,6 +514,23 @@ fn main() {
             ),
             whole.iter().map(|(n, a, v)| format!("{n}: {:.2}×", a / v.max(1e-9))).collect::<Vec<_>>().join(", "),
         ));
+        // The same participants in Debian's Janus AudioBridge, both on their defaults.
+        let sizes: Vec<usize> = whole.iter().map(|(n, ..)| *n).collect();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen");
+        match janus::audiobridge(&rt, &sizes, &dir, secs(4) + Duration::from_secs(1), secs(10)) {
+            Ok(j) => rows.push((
+                "E. Audio-only room beside Janus AudioBridge (both on defaults), server cores at 4 / 8 / 16".into(),
+                whole.iter().map(|(n, a, _)| format!("{n}: {a:.3}")).collect::<Vec<_>>().join(", "),
+                format!("Janus: {}", sizes.iter().zip(&j).map(|(n, c)| format!("{n}: {c:.3}")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "{} (goal ≤ 0.7×)",
+                    whole.iter().zip(&j).map(|((n, a, _), c)| format!("{n}: {:.2}×", a / c.max(1e-9))).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+            Err(e) => {
+                rows.push(("E. Audio-only room beside Janus AudioBridge".into(), format!("not measured: {e}"), "—".into(), "—".into()))
+            }
+        }
         let ratio = mix[2].1 / mix[1].1.max(1e-9);
         rows.push((
             "E. Audio mixer CPU at 4 / 8 / 16 participants".into(),

@@ -7,8 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo bench --locked --no-run
+# The peer benchmark E measures an audio-only room beside: Debian's Janus (its AudioBridge).
+if ! command -v janus >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends janus
+fi
 if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
   echo "Running the benchmarks in a loopback-only network namespace"
-  exec unshare -n bash -c 'ip link set lo up && cargo bench --offline --locked'
+  exec unshare -n bash -c 'ip link set lo up && TESSERA_BENCH_NETNS=1 cargo bench --offline --locked'
 fi
 cargo bench --offline --locked

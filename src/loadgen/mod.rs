@@ -5,9 +5,11 @@
 //! honour the server's `cameraConstraint` ([`camera`]); some receivers may act weak ([`weak`]).
 //! [`loss`] impairs loopback with random UDP loss (an
 //! nftables rule, only in a network namespace of its own) for the loss test and benchmark H.
+//! [`janus`] is a client of Janus's AudioBridge, the peer benchmark E compares audio-only rooms with.
 
 pub mod camera;
 pub mod http;
+pub mod janus;
 pub mod loss;
 pub mod media_file;
 pub mod probe;

@@ -206,7 +206,7 @@ async fn all_losses(addr: SocketAddr, rooms: &[String]) -> Vec<Option<RoomLosses
 }
 
 /// Sends `file` forever, paced by its RTP timestamps, with fresh SSRC/sequence/timestamps.
-async fn send_looped(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, file: Arc<RtpFile>, connected: watch::Receiver<bool>) {
+pub(crate) async fn send_looped(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8, file: Arc<RtpFile>, connected: watch::Receiver<bool>) {
     // A clip that never changes: the sender keeps its end of the channel until it stops.
     let (_keep, files) = watch::channel(file);
     super::camera::send(track, ssrc, pt, files, connected).await;

@@ -115,6 +115,34 @@ fn media_engine(media: SessionMedia) -> Result<MediaEngine, webrtc::error::Error
     Ok(m)
 }
 
+/// A peer connection for a client of a server at `server` (on loopback: candidates on
+/// loopback only), its events coming out of the returned receiver.
+pub(crate) async fn peer(
+    server: SocketAddr,
+    media: SessionMedia,
+) -> Result<(Arc<dyn PeerConnection>, mpsc::UnboundedReceiver<PeerEvent>), webrtc::error::Error> {
+    let (forwarder, peer_events) = PeerEventForwarder::new();
+    let mut engine = media_engine(media)?;
+    let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+    let loopback = server.ip().is_loopback();
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .with_include_loopback_candidate(loopback)
+        .build();
+    let pc: Arc<dyn PeerConnection> = Arc::new(
+        PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(engine)
+            .with_setting_engine(settings)
+            .with_interceptor_registry(registry)
+            .with_handler(forwarder)
+            .with_udp_addrs(vec![format!("{}:0", if loopback { server.ip().to_string() } else { "0.0.0.0".into() })])
+            .build()
+            .await?,
+    );
+    Ok((pc, peer_events))
+}
+
 impl Session {
     /// Connects to `room` on `addr` as `name` (open mode), offers, and keeps negotiating in the
     /// background.
@@ -161,24 +189,7 @@ impl Session {
             })
         };
 
-        let (forwarder, mut peer_events) = PeerEventForwarder::new();
-        let mut engine = media_engine(media)?;
-        let registry = register_default_interceptors(Registry::new(), &mut engine)?;
-        let settings = SettingEngineBuilder::new()
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-            .with_include_loopback_candidate(addr.ip().is_loopback())
-            .build();
-        let pc: Arc<dyn PeerConnection> = Arc::new(
-            PeerConnectionBuilder::new()
-                .with_configuration(RTCConfigurationBuilder::new().build())
-                .with_media_engine(engine)
-                .with_setting_engine(settings)
-                .with_interceptor_registry(registry)
-                .with_handler(forwarder)
-                .with_udp_addrs(vec![format!("{}:0", if addr.ip().is_loopback() { addr.ip().to_string() } else { "0.0.0.0".into() })])
-                .build()
-                .await?,
-        );
+        let (pc, mut peer_events) = peer(addr, media).await?;
         let mut video = None;
         if let Some(codec) = media.video {
             let ssrc = rand::random::<u32>();
