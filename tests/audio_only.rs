@@ -7,7 +7,6 @@
 mod common;
 
 use common::client::{Client, Opts};
-use common::signal::{db, tone_power};
 use common::{TestServer, eventually};
 use std::time::{Duration, Instant};
 
@@ -18,18 +17,6 @@ async fn canvases_running(server: &TestServer) -> f64 {
         .filter(|l| l.split(['{', ' ']).next() == Some("tessera_canvases_running"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-/// What `c` hears holds each of `others` at least 20 dB above its own tone.
-fn hears(c: &Client, own: f64, others: &[f64]) -> Result<(), String> {
-    let s = c.audio_tail(24_000).ok_or_else(|| "less than 0.5 s of audio received".to_owned())?;
-    for other in others {
-        let margin = db(tone_power(&s, *other) / tone_power(&s, own));
-        if margin < 20.0 {
-            return Err(format!("{other} Hz only {margin:.1} dB above own {own} Hz"));
-        }
-    }
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -46,7 +33,7 @@ async fn an_audio_only_room_rests_its_canvas_until_someone_takes_video() {
     eventually(Duration::from_secs(20), "every voice hears the two others, not itself", || async {
         for (c, own) in talkers.iter().zip(tones) {
             let others: Vec<f64> = tones.iter().copied().filter(|t| *t != own).collect();
-            hears(c, own, &others)?;
+            c.hears(own, &others)?;
         }
         Ok(())
     })
@@ -79,7 +66,7 @@ async fn an_audio_only_room_rests_its_canvas_until_someone_takes_video() {
                 return Err(format!("{} audio packets since the viewer left", packets(c) - at));
             }
             let others: Vec<f64> = tones.iter().copied().filter(|t| *t != own).collect();
-            hears(c, own, &others)?;
+            c.hears(own, &others)?;
         }
         Ok(())
     })

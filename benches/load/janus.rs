@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tessera::loadgen::janus::{JanusApi, JanusPeer};
+use tessera::loadgen::janus::{JanusApi, JanusPeer, OpusSettings};
 use tessera::loadgen::media_file::{self, RtpFile};
 
 const VETH: &str = "tessbench0";
@@ -95,15 +95,20 @@ fn veth() -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("could not make the veth pair ({script})")) }
 }
 
-/// Janus's server cores at each of `sizes` participants (one AudioBridge room each, the same
-/// warm-up and window as Tessera's audio-only rooms in E).
+/// Tessera's mix encoder (`media/audio.rs`: libopus's default complexity 9, 32 kbit/s), for
+/// Janus's "matched" row.
+pub const MATCHED: OpusSettings = OpusSettings { complexity: 9, bitrate_bps: 32_000 };
+
+/// Janus's server cores at each of `sizes` participants, with its defaults and then with
+/// [`MATCHED`] (one AudioBridge room each, the same warm-up and window as Tessera's audio-only
+/// rooms in E).
 pub fn audiobridge(
     rt: &tokio::runtime::Runtime,
     sizes: &[usize],
     media_dir: &Path,
     warmup: Duration,
     window: Duration,
-) -> Result<Vec<f64>, String> {
+) -> Result<(Vec<f64>, Vec<f64>), String> {
     if Command::new("janus").arg("--version").output().is_err() {
         return Err("janus is not installed (make bench installs Debian's)".into());
     }
@@ -122,13 +127,14 @@ pub fn audiobridge(
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let mut cores = Vec::new();
-        for (i, n) in sizes.iter().enumerate() {
+        let mut cores = (Vec::new(), Vec::new());
+        let runs = sizes.iter().map(|n| (n, None)).chain(sizes.iter().map(|n| (n, Some(MATCHED))));
+        for (i, (n, opus)) in runs.enumerate() {
             let room = 1000 + i as u64;
             api.create_room(room).await.map_err(|e| e.to_string())?;
             let mut peers = Vec::new();
             for p in 0..*n {
-                peers.push(JanusPeer::join(&api, room, &format!("janus-{p}"), tone.clone()).await.map_err(|e| e.to_string())?);
+                peers.push(JanusPeer::join(&api, room, &format!("janus-{p}"), tone.clone(), opus).await.map_err(|e| e.to_string())?);
             }
             let joined = Instant::now();
             while !peers.iter().all(JanusPeer::connected) {
@@ -141,7 +147,12 @@ pub fn audiobridge(
             let stat = PathBuf::from(format!("/proc/{}/stat", janus.pid()));
             let (c0, t0) = (super::cpu_seconds(&stat), Instant::now());
             tokio::time::sleep(window).await;
-            cores.push((super::cpu_seconds(&stat) - c0) / t0.elapsed().as_secs_f64());
+            let c = (super::cpu_seconds(&stat) - c0) / t0.elapsed().as_secs_f64();
+            if opus.is_none() {
+                cores.0.push(c)
+            } else {
+                cores.1.push(c)
+            }
             for p in peers {
                 p.close().await;
             }

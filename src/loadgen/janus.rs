@@ -102,6 +102,14 @@ fn id_of(reply: Value, what: &'static str) -> Result<u64, JanusError> {
     reply["data"]["id"].as_u64().ok_or_else(|| JanusError::Refused { what, reply: reply.to_string() })
 }
 
+/// The Opus encoder AudioBridge runs for a participant's mix, when not its defaults: its
+/// `quality` (libopus complexity) and `bitrate` join parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct OpusSettings {
+    pub complexity: u8,
+    pub bitrate_bps: u32,
+}
+
 /// One AudioBridge participant.
 pub struct JanusPeer {
     api: JanusApi,
@@ -113,8 +121,14 @@ pub struct JanusPeer {
 
 impl JanusPeer {
     /// Joins AudioBridge `room` as `name` and sends `tone` (the load generator's Opus file)
-    /// once connected.
-    pub async fn join(api: &JanusApi, room: u64, name: &str, tone: Arc<RtpFile>) -> Result<JanusPeer, JanusError> {
+    /// once connected; its mix is encoded with `opus` (or the plugin's defaults).
+    pub async fn join(
+        api: &JanusApi,
+        room: u64,
+        name: &str,
+        tone: Arc<RtpFile>,
+        opus: Option<OpusSettings>,
+    ) -> Result<JanusPeer, JanusError> {
         let (s, h) = api.handle().await?;
         let (pc, mut events) = peer(api.addr, SessionMedia { video: None, audio: true, receive_video: false }).await?;
         let ssrc = rand::random::<u32>();
@@ -124,8 +138,12 @@ impl JanusPeer {
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer).await?;
         let sdp = pc.local_description().await.map(|d| d.sdp).unwrap_or_default();
-        let body =
-            json!({"janus": "message", "body": {"request": "join", "room": room, "display": name}, "jsep": {"type": "offer", "sdp": sdp}});
+        let mut join = json!({"request": "join", "room": room, "display": name});
+        if let Some(OpusSettings { complexity, bitrate_bps }) = opus {
+            join["quality"] = json!(complexity);
+            join["bitrate"] = json!(bitrate_bps);
+        }
+        let body = json!({"janus": "message", "body": join, "jsep": {"type": "offer", "sdp": sdp}});
         api.post(&format!("/{s}/{h}"), body, "join").await?;
         let answer = tokio::time::timeout(ANSWER_WAIT, async {
             loop {

@@ -231,6 +231,21 @@ impl Client {
         all_flow_for(std::slice::from_ref(self), |_| what.to_owned(), window).await;
     }
 
+    /// Mix-minus: the last 0.5 s `self` heard holds each of `others`' tones at least 20 dB
+    /// above its own tone `own`.
+    pub fn hears(&self, own: f64, others: &[f64]) -> Result<(), String> {
+        use super::signal::{db, tone_power};
+        let s = self.audio_tail(24_000).ok_or("less than 0.5 s of audio received")?;
+        let p_own = tone_power(&s, own);
+        for &o in others {
+            let margin = db(tone_power(&s, o) / p_own);
+            if margin < 20.0 {
+                return Err(format!("tone {o} Hz is only {margin:.1} dB above own {own} Hz"));
+            }
+        }
+        Ok(())
+    }
+
     /// The last `n` received audio samples, once that many arrived.
     pub fn audio_tail(&self, n: usize) -> Option<Vec<i16>> {
         let a = self.received.audio.lock().ok()?;
