@@ -4,7 +4,7 @@
 // come from the server for about 40 s), and leaving by any path (tracks stopped, `leave` sent,
 // socket and peer connection closed).
 import { $, state, log, inCall, CLOSE_CODES, TRANSIENT, WORDS, capital, whenText, api, deviceId } from './state.js';
-import { closePeer, negotiate, renderShareButton, restartIce, startPeer, stopShare } from './peer.js';
+import { closePeer, negotiate, renderShareButton, restartIce, startPeer, stopShare, setPeerHooks } from './peer.js';
 import { stopAllTracks, placeDevices, renderToggles, sendState } from './media.js';
 import { renderChatState, resetChat } from './chat.js';
 import { cancelUploads } from './files.js';
@@ -443,6 +443,7 @@ function online() {
 }
 
 export function initConnection() {
+  setPeerHooks({ lostSocket, mediaConnected });
   $('rejoin').onclick = rejoin;
   $('reconnect-rejoin').onclick = rejoin;
   $('cancel-join').onclick = cancelJoin;

@@ -2,7 +2,6 @@
 // restarts, the composite's playback, and screen sharing on the same connection.
 import { $, state, log, send, capital } from './state.js';
 import { attachChatChannel } from './chat.js';
-import { lostSocket, mediaConnected } from './connection.js';
 import { resetQuality } from './quality.js';
 import { applySendCap } from './sendcap.js';
 
@@ -175,6 +174,12 @@ export async function onCandidate(msg) {
   }
 }
 
+// What the connection does when the media connects, and when the signaling socket must be
+// taken as lost: set by connection.js at start (`setPeerHooks`), so this module does not import
+// it (connection.js imports this one).
+const hooks = { mediaConnected: () => {}, lostSocket: () => {} };
+export function setPeerHooks(h) { Object.assign(hooks, h); }
+
 // ICE `failed`, or `disconnected` for more than 2 s (a network change, Wi-Fi to mobile): restart
 // ICE on the same peer connection, over the same signaling socket. ICE connected again while the
 // socket is being reconnected: the network is back, try the socket at once.
@@ -182,7 +187,7 @@ function watchIce(pc) {
   if (pc !== state.pc) return;
   clearTimeout(state.iceTimer);
   const s = pc.iceConnectionState;
-  if (s === 'connected' || s === 'completed') mediaConnected();
+  if (s === 'connected' || s === 'completed') hooks.mediaConnected();
   else if (s === 'failed') restartIce('the media connection failed');
   else if (s === 'disconnected') {
     state.iceTimer = setTimeout(() => {
@@ -200,7 +205,7 @@ export async function restartIce(why) {
   try {
     const how = await negotiate({ iceRestart: true });
     // No answer: the signaling socket is most likely gone too, silently.
-    if (how === 'timeout' && state.phase === 'call' && pc === state.pc) lostSocket('the server did not answer');
+    if (how === 'timeout' && state.phase === 'call' && pc === state.pc) hooks.lostSocket('the server did not answer');
   } finally {
     restarting = false;
   }
