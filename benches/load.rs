@@ -492,21 +492,30 @@ fn main() {
         // E. Audio path (mixer thread) at 4, 8, 16 participants, audio only. And the whole
         // server for an audio-only room: participants with no video m-line (nobody takes the
         // composite: the canvas rests), against the same participants each receiving the
-        // composite (a receive-only video m-line: canvas and encoder run).
+        // composite (a receive-only video m-line: canvas and encoder run); those two, and Janus
+        // below, send speech (espeak-ng) where it can be made, since libopus may code a pure
+        // tone more cheaply.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen");
+        let speech = media_file::prepare(&dir).and_then(|()| media_file::prepare_speech(&dir));
+        let voice = if speech.is_ok() { "speech" } else { "a 440 Hz tone: espeak-ng missing" };
         let mut mix = Vec::new();
         let mut whole = Vec::new();
         for n in [4usize, 8, 16] {
             let server = Server::start();
             let m = rt.block_on(measured(&server, opts(server.addr, 1, n, None, secs(4), secs(10))));
             mix.push((n, m.role("audio mixer")));
-            let server = Server::start();
-            let mut o = opts(server.addr, 1, n, None, secs(4), secs(10));
-            o.clients.audio_only = true;
-            let audio_only = rt.block_on(measured(&server, o));
-            whole.push((n, audio_only.cores, m.cores));
+            let mut cores = [0.0; 2];
+            for (i, audio_only) in [true, false].into_iter().enumerate() {
+                let server = Server::start();
+                let mut o = opts(server.addr, 1, n, None, secs(4), secs(10));
+                o.clients.audio_only = audio_only;
+                o.clients.audio_file = speech.as_ref().ok().cloned();
+                cores[i] = rt.block_on(measured(&server, o)).cores;
+            }
+            whole.push((n, cores[0], cores[1]));
         }
         rows.push((
-            "E. Audio-only room, server cores at 4 / 8 / 16 (no one takes video: the canvas rests)".into(),
+            format!("E. Audio-only room, server cores at 4 / 8 / 16 (no one takes video: the canvas rests; {voice})"),
             whole.iter().map(|(n, a, _)| format!("{n}: {a:.3}")).collect::<Vec<_>>().join(", "),
             format!(
                 "each receiving the composite: {}",
@@ -516,8 +525,8 @@ fn main() {
         ));
         // The same participants in Debian's Janus AudioBridge, both on their defaults.
         let sizes: Vec<usize> = whole.iter().map(|(n, ..)| *n).collect();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen");
-        match janus::audiobridge(&rt, &sizes, &dir, secs(4) + Duration::from_secs(1), secs(10)) {
+        let sent = speech.as_ref().ok().cloned().unwrap_or_else(|| media_file::audio_file(&dir));
+        match janus::audiobridge(&rt, &sizes, &sent, secs(4) + Duration::from_secs(1), secs(10)) {
             Ok((defaults, matched)) => {
                 for (j, what, goal) in [(defaults, "both on defaults", "0.7"), (matched, "Janus's Opus encoder set like ours", "0.9")] {
                     let ratios = whole.iter().zip(&j).map(|((n, a, _), c)| format!("{n}: {:.2}×", a / c.max(1e-9)));

@@ -7,12 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo bench --locked --no-run
-# The peer benchmark E measures an audio-only room beside: Debian's Janus (its AudioBridge).
-if ! command -v janus >/dev/null; then
+# The peer benchmark E measures an audio-only room beside: Debian's Janus (its AudioBridge); and
+# the speech its clients send (espeak-ng).
+if ! command -v janus >/dev/null || ! command -v espeak-ng >/dev/null; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends janus
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends janus espeak-ng
 fi
 if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
   echo "Running the benchmarks in a loopback-only network namespace"

@@ -74,7 +74,13 @@ async fn loadgen_senders_follow_the_camera_constraint() {
         duration: Duration::from_secs(3),
         media_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loadgen"),
         composite: Some(tessera::wire::CompositeSettings { width: 640, height: 360, fps: 30, bitrate_kbps: 600, ladder: None }),
-        clients: tessera::loadgen::run::ClientOptions { camera: Some(hd), follow_constraints: true, weak: 1, audio_only: false },
+        clients: tessera::loadgen::run::ClientOptions {
+            camera: Some(hd),
+            follow_constraints: true,
+            weak: 1,
+            audio_only: false,
+            audio_file: None,
+        },
     };
     let report = run(&opts).await.expect("load runs");
     eprintln!("{}", report.to_markdown());

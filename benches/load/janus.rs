@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera::loadgen::janus::{JanusApi, JanusPeer, OpusSettings};
-use tessera::loadgen::media_file::{self, RtpFile};
+use tessera::loadgen::media_file::RtpFile;
 
 const VETH: &str = "tessbench0";
 const JANUS_IP: &str = "10.77.0.1";
@@ -100,12 +100,12 @@ fn veth() -> Result<(), String> {
 pub const MATCHED: OpusSettings = OpusSettings { complexity: 9, bitrate_bps: 32_000 };
 
 /// Janus's server cores at each of `sizes` participants, with its defaults and then with
-/// [`MATCHED`] (one AudioBridge room each, the same warm-up and window as Tessera's audio-only
-/// rooms in E).
+/// [`MATCHED`], its clients sending `audio` (one AudioBridge room each, the same warm-up and
+/// window as Tessera's audio-only rooms in E).
 pub fn audiobridge(
     rt: &tokio::runtime::Runtime,
     sizes: &[usize],
-    media_dir: &Path,
+    audio: &Path,
     warmup: Duration,
     window: Duration,
 ) -> Result<(Vec<f64>, Vec<f64>), String> {
@@ -113,8 +113,7 @@ pub fn audiobridge(
         return Err("janus is not installed (make bench installs Debian's)".into());
     }
     veth()?;
-    media_file::prepare(media_dir).map_err(|e| e.to_string())?;
-    let tone = Arc::new(RtpFile::load(&media_file::audio_file(media_dir), 48_000, 960).map_err(|e| e.to_string())?);
+    let tone = Arc::new(RtpFile::load(audio, 48_000, 960).map_err(|e| e.to_string())?);
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/janus-bench");
     let janus = Janus::start(&dir)?;
     let addr: SocketAddr = format!("{JANUS_IP}:{HTTP_PORT}").parse().map_err(|e| format!("{e}"))?;

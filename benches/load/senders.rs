@@ -31,7 +31,7 @@ struct Run {
 fn run(rt: &tokio::runtime::Runtime, follow: bool) -> Run {
     let server = Server::start();
     let mut o = opts(server.addr, 1, PEOPLE, Some(VideoCodec::H264), secs(10), secs(14));
-    o.clients = ClientOptions { camera: Some(HD), follow_constraints: follow, weak: 0, audio_only: false };
+    o.clients = ClientOptions { camera: Some(HD), follow_constraints: follow, weak: 0, audio_only: false, audio_file: None };
     let m = rt.block_on(super::measured(&server, o));
     Run {
         cores: m.cores,

@@ -60,6 +60,9 @@ pub struct ClientOptions {
     /// Audio-only participants: no video m-line at all (with `video: None`), so nobody in the
     /// room takes the composite and its canvas rests.
     pub audio_only: bool,
+    /// The Opus RTP file every participant sends (`None`: the 440 Hz tone); e.g.
+    /// [`media_file::prepare_speech`].
+    pub audio_file: Option<std::path::PathBuf>,
 }
 
 /// One receiver's result.
@@ -290,7 +293,8 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
         }
         _ => video,
     };
-    let audio = Arc::new(RtpFile::load(&media_file::audio_file(&opts.media_dir), 48_000, 960)?);
+    let audio_path = opts.clients.audio_file.clone().unwrap_or_else(|| media_file::audio_file(&opts.media_dir));
+    let audio = Arc::new(RtpFile::load(&audio_path, 48_000, 960)?);
     let mut sessions = Vec::new();
     let mut stats = Vec::new();
     // The window starts after every join and the warm-up; receivers read it per packet.
