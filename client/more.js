@@ -9,10 +9,6 @@ function setOpen(open) {
   $('more-button').setAttribute('aria-expanded', String(open));
 }
 
-export function closeMore() {
-  setOpen(false);
-}
-
 export function initMore() {
   $('more-button').onclick = () => setOpen(!$('more-items').classList.contains('open'));
   // A button in the menu is a choice; the Host controls summary and the layout picker are not.

@@ -238,11 +238,12 @@ pub fn rung_encoders(rung: &'static str, delta: f64) {
     gauge!(RUNG_ENCODERS, "rung" => rung).increment(delta);
 }
 
-/// One more (`1.0`) or one less (`-1.0`) small-screen canvas running.
+/// One more (`1.0`) or one less (`-1.0`) room canvas running (not resting).
 pub fn canvases_running(delta: f64) {
     gauge!(CANVASES_RUNNING).increment(delta);
 }
 
+/// One more (`1.0`) or one less (`-1.0`) small-screen canvas running.
 pub fn small_canvases(delta: f64) {
     gauge!(SMALL_CANVASES).increment(delta);
 }

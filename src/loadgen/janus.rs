@@ -60,7 +60,7 @@ impl JanusApi {
         body["transaction"] = json!(rand::random::<u64>().to_string());
         let sent = self.http.post(self.url(path)).header("content-type", "application/json").body(body.to_string()).send().await?;
         let reply: Value = serde_json::from_slice(&sent.bytes().await?)?;
-        if reply["janus"] == "error" || reply["plugindata"]["data"]["error_code"].is_number() {
+        if refused(&reply) {
             return Err(JanusError::Refused { what, reply: reply.to_string() });
         }
         Ok(reply)
@@ -96,6 +96,11 @@ impl JanusApi {
             one => vec![one],
         })
     }
+}
+
+/// Whether a reply or an event says no: a Janus error, or the plugin's.
+fn refused(v: &Value) -> bool {
+    v["janus"] == "error" || v["plugindata"]["data"]["error_code"].is_number()
 }
 
 fn id_of(reply: Value, what: &'static str) -> Result<u64, JanusError> {
@@ -151,7 +156,7 @@ impl JanusPeer {
                     if let Some(sdp) = ev["jsep"]["sdp"].as_str() {
                         return Ok::<String, JanusError>(sdp.to_owned());
                     }
-                    if ev["plugindata"]["data"]["error_code"].is_number() {
+                    if refused(&ev) {
                         return Err(JanusError::Refused { what: "join", reply: ev.to_string() });
                     }
                 }

@@ -136,8 +136,9 @@ pub struct RoomVideo {
 }
 
 impl RoomVideo {
-    /// Builds the canvas and starts it playing; what its bus says comes out of the returned
-    /// [`MediaEvents`] (watched from before the start, see [`super::bus`]).
+    /// Builds the canvas, resting (`PAUSED`) until something takes video (`rest.rs`); what its
+    /// bus says comes out of the returned [`MediaEvents`] (watched from before the start, see
+    /// [`super::bus`]).
     pub fn new(pipelines: Arc<Pipelines>, cfg: CompositeConfig) -> Result<(Self, MediaEvents), MediaError> {
         let pipeline = gst::Pipeline::new();
         let canvas = gst::parse::bin_from_description(&render(&pipelines.composite, &cfg.l0()), false)
@@ -147,16 +148,6 @@ impl RoomVideo {
             canvas.by_name("composite").ok_or_else(|| MediaError::Graph("composite.pipeline has no element named `composite`".into()))?;
         pipeline.add(&canvas)?;
         let messages = bus::watch(&pipeline.bus().ok_or_else(|| MediaError::Graph("pipeline has no bus".into()))?);
-        pipeline.set_state(gst::State::Playing)?;
-        // A live pipeline reaches PLAYING asynchronously. Tiles and encoders are added right after
-        // this; added mid-transition, `sync_state_with_parent` can leave them in PAUSED and the
-        // pipeline never gets to PLAYING, so the composite would never start. Wait it out.
-        let (done, state, _) = pipeline.state(gst::ClockTime::from_seconds(5));
-        done?;
-        if state != gst::State::Playing {
-            return Err(MediaError::Graph(format!("the room pipeline is {state:?}, not PLAYING")));
-        }
-        crate::metrics::canvases_running(1.0);
         let stage = Stage::attach(&mixer);
         let choice = LayoutChoice { layout: "grid".into(), ..Default::default() };
         let video = Self {
@@ -177,7 +168,7 @@ impl RoomVideo {
             choice,
         };
         // Nobody takes video yet: the canvas rests until someone does (`rest.rs`).
-        video.rest_canvas_if_unused();
+        video.settle(gst::State::Paused)?;
         Ok((video, MediaEvents::new(messages)))
     }
 
@@ -204,9 +195,8 @@ impl RoomVideo {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Adds `source` to the canvas on a new (hidden) compositor pad; on failure nothing of it
-    /// is left in the graph.
-    /// Adds `source` to the canvas on a new (hidden) compositor pad, not started yet: the caller
+    /// Adds `source` to the canvas on a new (hidden) compositor pad (on failure nothing of it is
+    /// left in the graph), not started yet: the caller
     /// places and shapes it (`relayout`, `tile::fit`), then [`Self::start_source`]s it. Shaped
     /// while stopped, its first caps already have the cell's shape: an aspectratiocrop told its
     /// ratio while its first caps were being negotiated sometimes kept the whole picture (a name

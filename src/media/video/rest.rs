@@ -54,7 +54,9 @@ impl RoomVideo {
         }
     }
 
-    fn settle(&self, to: gst::State) -> Result<(), MediaError> {
+    /// Takes the pipeline to `to` and waits until it is there (a live pipeline changes state
+    /// asynchronously; elements added mid-transition could be left behind in `PAUSED`).
+    pub(super) fn settle(&self, to: gst::State) -> Result<(), MediaError> {
         self.pipeline.set_state(to)?;
         let (done, state, _) = self.pipeline.state(STATE_WAIT);
         done?;
