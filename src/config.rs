@@ -110,6 +110,9 @@ pub struct Config {
     pub max_recordings: usize,
     /// RTMP outputs at once per room.
     pub max_streams_per_room: usize,
+    /// Voices mixed at once in a room: of those talking, the loudest this many (1..=25,
+    /// default 4). Inputs carrying only their noise floor are never mixed.
+    pub max_mixed_voices: usize,
     /// Length of a recording part, seconds: a longer recording continues in a new file.
     pub recording_part_seconds: u64,
     /// Folder of files shared in chats (one sub-folder per live room, removed when it ends;
@@ -184,6 +187,7 @@ impl Default for Config {
             hls_dir: PathBuf::from("data/live"),
             max_recordings: 20,
             max_streams_per_room: 3,
+            max_mixed_voices: 4,
             recording_part_seconds: 3600,
             files_dir: None,
             max_file_bytes: 100 * 1024 * 1024,
@@ -356,6 +360,9 @@ impl Config {
         }
         if !(1..=1000).contains(&self.max_recordings) {
             return bad(format!("max_recordings must be within 1..=1000, got {}", self.max_recordings));
+        }
+        if !(1..=25).contains(&self.max_mixed_voices) {
+            return bad(format!("max_mixed_voices must be within 1..=25, got {}", self.max_mixed_voices));
         }
         if !(1..=20).contains(&self.max_streams_per_room) {
             return bad(format!("max_streams_per_room must be within 1..=20, got {}", self.max_streams_per_room));

@@ -132,6 +132,7 @@ pub async fn build(config: Config, cancel: &CancellationToken) -> Result<AppStat
         egress,
         early_join_seconds: config.early_join_seconds.into(),
         max_participants: u32::try_from(config.max_participants).unwrap_or(u32::MAX),
+        max_mixed_voices: config.max_mixed_voices,
         files: crate::room::files::FileLimits {
             dir: files_dir,
             max_file_bytes: config.max_file_bytes,

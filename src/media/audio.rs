@@ -5,12 +5,13 @@
 //! Invariants: the mixer thread never blocks on a receiver (full queues drop that receiver's
 //! frame); it stops when the [`AudioMixer`] is dropped.
 
+use super::gate::{Heard, Ramp, TalkerGate};
+use super::mixout::{EncodeStats, MixOutputs};
+use super::opus_state::OpusStateError;
 use super::speaker::{SpeakerDetector, SpeakerUpdate};
 use super::tap::{EgressTap, Taps, clock_now};
-use super::{Delivery, PacketSink, mixminus};
-use bytes::Bytes;
+use super::{PacketSink, mixminus};
 use parking_lot::Mutex;
-use rtc_rtp as rtp;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,8 @@ const FRAME_TIME: Duration = Duration::from_millis(20);
 pub enum AudioError {
     #[error("opus codec error")]
     Opus(#[from] opus::Error),
+    #[error("opus encoder error")]
+    Encoder(#[from] OpusStateError),
     #[error("could not start the mixer thread")]
     Thread(#[source] std::io::Error),
 }
@@ -176,14 +179,6 @@ impl AudioInput {
     }
 }
 
-/// One receiver of the mix: its encoder, where its packets go, and its RTP numbering.
-struct Output {
-    encoder: opus::Encoder,
-    sink: Arc<dyn PacketSink>,
-    seq: u16,
-    ts: u32,
-}
-
 /// What the mix lost over the room's life: each figure is one receiver's or one input's own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AudioStats {
@@ -195,11 +190,13 @@ pub struct AudioStats {
     pub discarded_samples: u64,
 }
 
-#[derive(Default)]
 struct MixerState {
     stats: AudioStats,
     inputs: HashMap<String, Arc<Mutex<InputQueue>>>,
-    outputs: HashMap<String, Output>,
+    /// Receivers and the mix's encodes (one shared, one per talker).
+    outputs: MixOutputs,
+    /// Which inputs are mixed (speech only, the loudest `max_talkers`).
+    gate: TalkerGate,
     /// Participants muted by the host: their input is drained but not mixed.
     muted: std::collections::HashSet<String>,
     /// Recordings and live outputs: each gets the full mix (everyone unmuted) every tick.
@@ -207,6 +204,21 @@ struct MixerState {
     /// Who is talking, from the frames mixed; its decisions go to `speaker_updates`.
     speakers: SpeakerDetector,
     speaker_updates: Option<tokio::sync::mpsc::UnboundedSender<SpeakerUpdate>>,
+}
+
+impl MixerState {
+    fn new(max_talkers: usize) -> Result<Self, AudioError> {
+        Ok(Self {
+            stats: AudioStats::default(),
+            inputs: HashMap::new(),
+            outputs: MixOutputs::new(FRAME)?,
+            gate: TalkerGate::new(max_talkers),
+            muted: Default::default(),
+            taps: Taps::default(),
+            speakers: SpeakerDetector::new(),
+            speaker_updates: None,
+        })
+    }
 }
 
 /// Handle to a room's mixer thread.
@@ -217,9 +229,14 @@ pub struct AudioMixer {
 }
 
 impl AudioMixer {
-    /// Starts the mixer thread; who is talking goes to `speaker_updates` (only on change).
-    pub fn start(room: &str, speaker_updates: tokio::sync::mpsc::UnboundedSender<SpeakerUpdate>) -> Result<Self, AudioError> {
-        let state = Arc::new(Mutex::new(MixerState { speaker_updates: Some(speaker_updates), ..Default::default() }));
+    /// Starts the mixer thread, mixing at most `max_talkers` voices at once; who is talking goes
+    /// to `speaker_updates` (only on change).
+    pub fn start(
+        room: &str,
+        max_talkers: usize,
+        speaker_updates: tokio::sync::mpsc::UnboundedSender<SpeakerUpdate>,
+    ) -> Result<Self, AudioError> {
+        let state = Arc::new(Mutex::new(MixerState { speaker_updates: Some(speaker_updates), ..MixerState::new(max_talkers)? }));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (state.clone(), stop.clone());
         let thread = std::thread::Builder::new()
@@ -238,15 +255,10 @@ impl AudioMixer {
     }
 
     /// Registers `id` as a receiver: every 20 ms `sink` gets one RTP packet holding an Opus
-    /// frame of everyone else (the sink sets SSRC and payload type).
-    pub fn add_output(&self, id: &str, sink: Arc<dyn PacketSink>) -> Result<(), AudioError> {
-        // Low-delay (CELT only) looks ahead 2.5 ms instead of VoIP mode's 6.5 ms; at 32 kbit/s
-        // it carries speech and music in a mix well, for no more CPU (benchmarks C and E).
-        let mut encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::LowDelay)?;
-        encoder.set_bitrate(opus::Bitrate::Bits(32_000))?;
-        let output = Output { encoder, sink, seq: rand::random(), ts: rand::random() };
-        self.state.lock().outputs.insert(id.to_owned(), output);
-        Ok(())
+    /// frame of everyone else (the sink sets SSRC and payload type). The encoder is low-delay
+    /// (CELT only: 2.5 ms look-ahead instead of VoIP mode's 6.5 ms) at 32 kbit/s.
+    pub fn add_output(&self, id: &str, sink: Arc<dyn PacketSink>) {
+        self.state.lock().outputs.add(id, sink);
     }
 
     /// Feeds the full mix (every unmuted input, nobody subtracted) to `tap` every 20 ms.
@@ -265,6 +277,7 @@ impl AudioMixer {
         s.outputs.remove(id);
         s.muted.remove(id);
         s.speakers.remove(id);
+        s.gate.remove(id);
     }
 
     /// Keeps `id`'s audio out of (or puts it back into) everyone's mix; holds for an input
@@ -279,7 +292,13 @@ impl AudioMixer {
     }
 
     pub fn stats(&self) -> AudioStats {
-        self.state.lock().stats
+        let s = self.state.lock();
+        AudioStats { dropped_packets: s.outputs.stats.dropped_packets, ..s.stats }
+    }
+
+    /// What the mix's encoders did.
+    pub fn encode_stats(&self) -> EncodeStats {
+        self.state.lock().outputs.stats
     }
 
     pub fn counts(&self) -> (usize, usize) {
@@ -309,16 +328,22 @@ fn median(v: &mut [usize]) -> usize {
 /// Scratch buffers reused every frame (no per-frame allocation beyond the encoded packets).
 struct Scratch {
     frames: HashMap<String, Vec<i16>>,
-    /// Samples left queued behind each mixed input's frame this tick.
+    /// Samples left queued behind each input's frame this tick.
+    behind: HashMap<String, usize>,
+    /// The same for the inputs mixed this tick.
     waits: Vec<usize>,
     sum: Vec<i32>,
     out: Vec<i16>,
-    encoded: Vec<u8>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self { frames: HashMap::new(), behind: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME] }
+    }
 }
 
 fn run(state: Arc<Mutex<MixerState>>, stop: Arc<AtomicBool>) {
-    let mut scratch =
-        Scratch { frames: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
+    let mut scratch = Scratch::default();
     let mut next = Instant::now() + FRAME_TIME;
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -334,10 +359,8 @@ fn run(state: Arc<Mutex<MixerState>>, stop: Arc<AtomicBool>) {
 }
 
 fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
-    sc.sum.iter_mut().for_each(|x| *x = 0);
     sc.frames.retain(|id, _| s.inputs.contains_key(id));
-    let mut live: Vec<&str> = Vec::with_capacity(s.inputs.len());
-    sc.waits.clear();
+    sc.behind.clear();
     for (id, q) in &s.inputs {
         let buf = sc.frames.entry(id.clone()).or_insert_with(|| vec![0; FRAME]);
         let (got, behind) = {
@@ -355,19 +378,31 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
             }
             (got, behind)
         };
-        if got && !s.muted.contains(id) {
-            sc.waits.push(behind);
-            mixminus::accumulate(&mut sc.sum, buf);
-            live.push(id.as_str());
-            s.speakers.observe(id, Some(buf));
+        let heard = if s.muted.contains(id) {
+            s.speakers.observe(id, None);
+            Heard::Muted
+        } else if got {
+            sc.behind.insert(id.clone(), behind);
+            let (db, active) = s.speakers.observe(id, Some(buf));
+            Heard::Frame { db, active }
         } else {
             s.speakers.observe(id, None);
-        }
+            Heard::Nothing
+        };
+        s.gate.observe(id, heard);
     }
     if let Some(update) = s.speakers.tick()
         && let Some(tx) = &s.speaker_updates
     {
         let _ = tx.send(update);
+    }
+    sc.sum.iter_mut().for_each(|x| *x = 0);
+    sc.waits.clear();
+    for (id, ramp) in s.gate.select() {
+        let Some(buf) = sc.frames.get_mut(id) else { continue };
+        apply_ramp(buf, *ramp);
+        mixminus::accumulate(&mut sc.sum, buf);
+        sc.waits.extend(sc.behind.get(id));
     }
     if !s.taps.is_empty() {
         mixminus::minus(&sc.sum, None, &mut sc.out);
@@ -380,201 +415,25 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
         let at = clock_now().saturating_sub(gstreamer::ClockTime::from_nseconds(FRAME_TIME.as_nanos() as u64 + wait));
         s.taps.each(|t| t.audio(&sc.out, at));
     }
-    let mut gone = Vec::new();
-    for (id, out) in s.outputs.iter_mut() {
-        let own = if live.contains(&id.as_str()) { sc.frames.get(id).map(|v| v.as_slice()) } else { None };
-        mixminus::minus(&sc.sum, own, &mut sc.out);
-        if let Ok(n) = out.encoder.encode(&sc.out, &mut sc.encoded) {
-            let header = rtp::header::Header { version: 2, sequence_number: out.seq, timestamp: out.ts, ..Default::default() };
-            match out.sink.send(rtp::Packet { header, payload: Bytes::copy_from_slice(&sc.encoded[..n]) }) {
-                Delivery::Sent | Delivery::NotReady => {}
-                Delivery::Dropped => s.stats.dropped_packets += 1,
-                Delivery::Gone => gone.push(id.clone()),
-            }
-        }
-        // Numbered per tick whether or not a packet went out: a gap reads as loss, not as time
-        // standing still.
-        out.seq = out.seq.wrapping_add(1);
-        out.ts = out.ts.wrapping_add(FRAME as u32);
-    }
-    for id in gone {
-        s.outputs.remove(&id);
+    let chosen = s.gate.chosen();
+    let frames = &sc.frames;
+    s.outputs.send(&sc.sum, FRAME as u32, |id| chosen.iter().any(|(c, _)| c == id).then(|| frames.get(id).map(|v| v.as_slice())).flatten());
+}
+
+/// Fades `frame` in or out over its length (linearly), or leaves it at full weight.
+fn apply_ramp(frame: &mut [i16], ramp: Ramp) {
+    let n = frame.len() as i32;
+    match ramp {
+        Ramp::Full => {}
+        Ramp::In => frame.iter_mut().zip(0..).for_each(|(x, i)| *x = (*x as i32 * i / n) as i16),
+        Ramp::Out => frame.iter_mut().zip(0..).for_each(|(x, i)| *x = (*x as i32 * (n - i) / n) as i16),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::sync::mpsc;
+#[path = "audio_tests.rs"]
+mod tests;
 
-    fn tone(freq: f32, n: usize) -> Vec<i16> {
-        (0..n).map(|i| ((i as f32 * freq * 2.0 * std::f32::consts::PI / 48_000.0).sin() * 8000.0) as i16).collect()
-    }
-
-    fn rms_of(rx: &mut mpsc::Receiver<rtp::Packet>) -> (usize, f64) {
-        let mut dec = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap();
-        let (mut energy, mut frames, mut pcm) = (0f64, 0, vec![0i16; FRAME]);
-        while let Ok(p) = rx.try_recv() {
-            let n = dec.decode(&p.payload, &mut pcm, false).unwrap();
-            energy += pcm[..n].iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
-            frames += 1;
-        }
-        (frames, (energy / (frames.max(1) * FRAME) as f64).sqrt())
-    }
-
-    #[test]
-    fn padding_is_skipped_and_loss_is_concealed_for_its_length() {
-        let queue = Arc::new(Mutex::new(InputQueue::default()));
-        let mut input = AudioInput {
-            decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(),
-            queue: queue.clone(),
-            pcm: vec![0; FRAME * 6],
-            next_ts: None,
-        };
-        let queued = || queue.lock().samples.len();
-        let mut enc = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip).unwrap();
-        let mut pkt = vec![0u8; 1500];
-        let src = tone(440.0, FRAME);
-        let n = enc.encode(&src, &mut pkt).unwrap();
-        // 50 padding-only packets (empty payloads) add nothing.
-        for i in 0..50u32 {
-            input.push_rtp(1000 + i * 960, &[]);
-        }
-        assert_eq!(queued(), 0);
-        input.push_rtp(1000, &pkt[..n]);
-        assert_eq!(queued(), FRAME);
-        // Two packets lost: exactly 40 ms concealed before the third.
-        input.push_rtp(1000 + 3 * 960, &pkt[..n]);
-        assert_eq!(queued(), FRAME + 2 * FRAME + FRAME);
-        // A late packet from before is dropped; a pause over 120 ms is not concealed.
-        input.push_rtp(1000 + 960, &pkt[..n]);
-        assert_eq!(queued(), 4 * FRAME);
-        input.push_rtp(1000 + 100 * 960, &pkt[..n]);
-        assert_eq!(queued(), 5 * FRAME);
-        // The timestamp wraps around.
-        assert_eq!(conceal_before(Some(u32::MAX - 479), 480), Some(960));
-        assert_eq!(conceal_before(Some(10), 5), None);
-    }
-
-    #[test]
-    fn the_jitter_allowance_grows_on_underruns_and_shrinks_when_calm() {
-        let mut q = InputQueue::default();
-        let mut out = vec![0i16; FRAME];
-        let frame = vec![1i16; FRAME];
-        q.push(&frame);
-        assert!(q.take_frame(&mut out), "one frame is enough at first");
-        assert!(!q.take_frame(&mut out), "underrun");
-        assert_eq!(q.target, 1, "a lone underrun does not add latency");
-        q.push(&frame);
-        assert!(q.take_frame(&mut out), "primed again with one frame");
-        assert!(!q.take_frame(&mut out), "a second underrun soon after");
-        assert_eq!(q.target, 2);
-        q.push(&frame);
-        assert!(!q.take_frame(&mut out), "re-priming to two frames");
-        q.push(&frame);
-        assert!(q.take_frame(&mut out));
-        for _ in 0..CALM_FRAMES {
-            q.push(&frame);
-            assert!(q.take_frame(&mut out));
-        }
-        assert_eq!(q.target, 1, "back to one frame after a calm spell");
-        for _ in 0..STANDING_WINDOW {
-            q.push(&frame);
-            assert!(q.take_frame(&mut out));
-        }
-        assert_eq!(q.samples.len(), 0, "and within a window the spare frame is gone");
-        for _ in 0..10 {
-            q.push(&frame);
-        }
-        assert!(q.samples.len() <= MAX_QUEUED, "a burst is cut back: {} samples", q.samples.len());
-    }
-
-    #[test]
-    fn a_standing_queue_is_drained_a_frame_per_window() {
-        let mut q = InputQueue::default();
-        let mut out = vec![0i16; FRAME];
-        let frame = vec![1i16; FRAME];
-        // A burst of three frames at the start, then one in, one out.
-        for _ in 0..3 {
-            q.push(&frame);
-        }
-        let mut levels = Vec::new();
-        for _ in 0..3 * STANDING_WINDOW {
-            q.push(&frame);
-            assert!(q.take_frame(&mut out), "never runs dry");
-            levels.push(q.samples.len() / FRAME);
-        }
-        assert_eq!(levels[0], 3);
-        assert_eq!(*levels.last().expect("levels"), 0, "the standing frames are gone: {levels:?}");
-    }
-
-    #[test]
-    fn losses_are_counted_in_the_stats() {
-        let mut st = MixerState::default();
-        let q = Arc::new(Mutex::new(InputQueue::default()));
-        st.inputs.insert("a".into(), q.clone());
-        let (tx, _rx) = mpsc::channel(1);
-        let encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap();
-        st.outputs.insert("b".into(), Output { encoder, sink: Arc::new(tx), seq: 0, ts: 0 });
-        let mut sc =
-            Scratch { frames: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
-        q.lock().push(&[1; FRAME]);
-        for _ in 0..3 {
-            mix_one_frame(&mut st, &mut sc);
-        }
-        let s = st.stats;
-        assert_eq!(s.dropped_packets, 2, "b's queue took one packet of three: {s:?}");
-        assert_eq!(s.underruns, 1, "a played one frame, then ran dry once (not once per tick): {s:?}");
-        q.lock().push(&vec![1; MAX_QUEUED + FRAME]);
-        mix_one_frame(&mut st, &mut sc);
-        assert!(st.stats.discarded_samples >= FRAME as u64, "an overflowing queue is cut back and counted: {:?}", st.stats);
-    }
-
-    /// Real Opus round trip through the mixer: `a` sends a tone, `b` silence; `a` must not hear
-    /// itself, `b` must hear `a`.
-    #[test]
-    fn receiver_does_not_hear_itself() {
-        let mut st = MixerState::default();
-        let mut inputs = HashMap::new();
-        let mut senders = HashMap::new();
-        let mut outputs = HashMap::new();
-        for id in ["a", "b"] {
-            let q = Arc::new(Mutex::new(InputQueue::default()));
-            st.inputs.insert(id.into(), q.clone());
-            inputs.insert(
-                id,
-                AudioInput {
-                    decoder: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).unwrap(),
-                    queue: q,
-                    pcm: vec![0; FRAME * 6],
-                    next_ts: None,
-                },
-            );
-            senders.insert(id, opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap());
-            let (tx, rx) = mpsc::channel(100);
-            let encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Audio).unwrap();
-            st.outputs.insert(id.into(), Output { encoder, sink: Arc::new(tx), seq: 0, ts: 0 });
-            outputs.insert(id, rx);
-        }
-        let mut sc =
-            Scratch { frames: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME], encoded: vec![0; 1500] };
-        let loud_a = tone(440.0, FRAME * 20);
-        let silent_b = vec![0i16; FRAME * 20];
-        let mut pkt = vec![0u8; 1500];
-        for f in 0..20 {
-            for (id, src) in [("a", &loud_a), ("b", &silent_b)] {
-                let n = senders.get_mut(id).unwrap().encode(&src[f * FRAME..(f + 1) * FRAME], &mut pkt).unwrap();
-                inputs.get_mut(id).unwrap().push_rtp((f * FRAME) as u32, &pkt[..n]);
-            }
-            mix_one_frame(&mut st, &mut sc);
-        }
-        let (frames_a, rms_a) = rms_of(outputs.get_mut("a").unwrap());
-        let (frames_b, rms_b) = rms_of(outputs.get_mut("b").unwrap());
-        assert_eq!((frames_a, frames_b), (20, 20), "one output frame per tick for each receiver");
-        drop(outputs.remove("b"));
-        mix_one_frame(&mut st, &mut sc);
-        assert!(!st.outputs.contains_key("b") && st.outputs.contains_key("a"), "a receiver that is gone is dropped, once");
-        assert!(rms_a < 50.0, "receiver a hears its own tone: rms {rms_a}");
-        assert!(rms_b > 2000.0, "receiver b does not hear a: rms {rms_b}");
-    }
-}
+#[cfg(test)]
+#[path = "audio_talkers_tests.rs"]
+mod talkers_tests;

@@ -12,9 +12,12 @@
 pub mod audio;
 pub mod bus;
 pub mod check;
+pub mod gate;
 pub mod ladder;
 pub mod memory;
 pub mod mixminus;
+pub mod mixout;
+pub mod opus_state;
 pub mod pipelines;
 pub mod speaker;
 pub mod tap;

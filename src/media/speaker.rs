@@ -97,8 +97,9 @@ impl SpeakerDetector {
         Self { inputs: HashMap::new(), dominant: None, ticks: 0, last: SpeakerUpdate::default() }
     }
 
-    /// One frame of `id` (`None`: nothing mixed from it this tick, or it is muted).
-    pub fn observe(&mut self, id: &str, frame: Option<&[i16]>) {
+    /// One frame of `id` (`None`: nothing mixed from it this tick, or it is muted); the frame's
+    /// level (dBov) and whether it is active (speech, not the input's noise floor).
+    pub fn observe(&mut self, id: &str, frame: Option<&[i16]>) -> (f32, bool) {
         let db = frame.map(level_dbov).unwrap_or(SILENCE_DB);
         let input = match self.inputs.get_mut(id) {
             Some(i) => i,
@@ -112,6 +113,7 @@ impl SpeakerDetector {
         if active {
             input.level_db = if input.level_db <= SILENCE_DB { db } else { 0.7 * input.level_db + 0.3 * db };
         }
+        (db, active)
     }
 
     /// Forgets `id` (left the room); it loses the floor.

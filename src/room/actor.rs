@@ -311,7 +311,7 @@ impl Room {
     fn ensure_media(&mut self) -> Result<&mut Media, RoomMediaError> {
         if self.media.is_none() {
             let (video, events) = RoomVideo::new(self.ctx.pipelines.clone(), self.spec.settings.composite.clone())?;
-            let audio = AudioMixer::start(&self.spec.id, self.view.speaker_tx.clone())?;
+            let audio = AudioMixer::start(&self.spec.id, self.ctx.max_mixed_voices, self.view.speaker_tx.clone())?;
             let count = CountGuard::new(&self.ctx.stats, |s| &s.room_media);
             self.media = Some(Media { video, audio, events, _count: count });
             tracing::info!("media pipeline started");
@@ -356,7 +356,7 @@ impl Room {
             }
             Command::SetVideoRung { id, canvas, rung, quality } => self.set_video_rung(&id, canvas, rung, quality),
             Command::SubscribeAudio { id, sink, reply } => {
-                let r = self.member_media(&id).and_then(|m| Ok(m.audio.add_output(&id, sink)?));
+                let r = self.member_media(&id).map(|m| m.audio.add_output(&id, sink));
                 let _ = reply.send(r);
             }
             Command::Info { reply } => {

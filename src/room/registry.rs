@@ -29,6 +29,8 @@ pub struct RoomContext {
     pub early_join_seconds: i64,
     /// The server's own `max_participants` (a room's is at most this).
     pub max_participants: u32,
+    /// Voices mixed at once (config `max_mixed_voices`).
+    pub max_mixed_voices: usize,
     /// File sharing's folder and limits.
     pub files: files::FileLimits,
     /// Cluster mode: this node's membership (rooms are placed through it).
