@@ -31,6 +31,7 @@ pub const PLIS_SENT: &str = "tessera_rtcp_plis_sent_total";
 pub const VIDEO_INPUT_RESTARTS: &str = "tessera_video_input_restarts_total";
 pub const AUDIO_UNDERRUNS: &str = "tessera_audio_underruns_total";
 pub const AUDIO_DISCARDED: &str = "tessera_audio_discarded_samples_total";
+pub const AUDIO_ENCODES: &str = "tessera_audio_encodes_total";
 pub const FRAMES_ENCODED: &str = "tessera_composite_frames_encoded_total";
 pub const FRAMES_LATE: &str = "tessera_composite_frames_late_total";
 pub const RUNG_ENCODERS: &str = "tessera_composite_rung_encoders";
@@ -100,6 +101,10 @@ fn describe() {
     describe_counter!(
         AUDIO_DISCARDED,
         "Input audio thrown away to keep latency down, in 48 kHz samples (an integer count; divide by 48000 for seconds)."
+    );
+    describe_counter!(
+        AUDIO_ENCODES,
+        "Opus frames of the mix encoded: kind=\"shared\" (one per room per 20 ms, for everyone not talking) or kind=\"own\" (a talker's mix-minus)."
     );
     describe_counter!(FRAMES_ENCODED, "Composite frames encoded, by codec.");
     describe_counter!(FRAMES_LATE, "Composite frames dropped before encoding because the encoder was behind, by codec.");
@@ -208,6 +213,16 @@ pub fn plis_sent() -> Counter {
 
 pub fn video_input_restarts() -> Counter {
     counter!(VIDEO_INPUT_RESTARTS)
+}
+
+/// Opus frames of the mix encoded in one tick: shared and talkers' own.
+pub fn audio_encodes(shared: u64, own: u64) {
+    if shared > 0 {
+        counter!(AUDIO_ENCODES, "kind" => "shared").increment(shared);
+    }
+    if own > 0 {
+        counter!(AUDIO_ENCODES, "kind" => "own").increment(own);
+    }
 }
 
 /// Underruns and discarded input audio (48 kHz samples) the mixer collected from its inputs.

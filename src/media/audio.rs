@@ -417,7 +417,10 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
     }
     let chosen = s.gate.chosen();
     let frames = &sc.frames;
+    let before = s.outputs.stats;
     s.outputs.send(&sc.sum, FRAME as u32, |id| chosen.iter().any(|(c, _)| c == id).then(|| frames.get(id).map(|v| v.as_slice())).flatten());
+    let after = s.outputs.stats;
+    crate::metrics::audio_encodes(after.shared - before.shared, after.own - before.own);
 }
 
 /// Fades `frame` in or out over its length (linearly), or leaves it at full weight.

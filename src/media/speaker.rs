@@ -367,6 +367,45 @@ mod tests {
     }
 
     #[test]
+    fn the_same_speech_gates_the_mix_every_voiced_frame_in_and_no_noise() {
+        use crate::media::gate::{HANGOVER, Heard, TalkerGate};
+        let voice = tone(6000.0);
+        for wpm in [90, 120, 160] {
+            let mut seed = wpm * 7;
+            let (mut d, mut g) = (SpeakerDetector::new(), TalkerGate::new(4));
+            // Two seconds of everyone's faint noise first, then b talks for 10 s.
+            let pattern: Vec<bool> = std::iter::repeat_n(false, 100).chain(speech(wpm, 500, &mut seed)).collect();
+            let (mut closed_while_talking, mut voiced_missed) = (0, 0);
+            let (mut was_mixed, mut since_voiced) = (false, 0);
+            for (n, voiced) in pattern.iter().enumerate() {
+                for id in ["a", "b", "c"] {
+                    let mut f = noise(40.0, &mut seed);
+                    if id == "b" && *voiced {
+                        f.iter_mut().zip(&voice).for_each(|(s, v)| *s = s.saturating_add(*v));
+                    }
+                    let (db, active) = d.observe(id, Some(&f));
+                    g.observe(id, Heard::Frame { db, active });
+                }
+                d.tick();
+                let chosen = g.select();
+                assert!(chosen.iter().all(|(id, _)| id == "b"), "{wpm} wpm: only the talker is mixed, never noise: {chosen:?}");
+                let mixed = !chosen.is_empty();
+                voiced_missed += usize::from(*voiced && !mixed);
+                // The gate closing in a pause shorter than its hangover (600 ms, silence before
+                // and after counted).
+                since_voiced = if *voiced { 0 } else { since_voiced + 1 };
+                let next_voice = pattern[n..].iter().position(|v| *v);
+                if was_mixed && !mixed && next_voice.is_some_and(|k| since_voiced + k < HANGOVER as usize) {
+                    closed_while_talking += 1;
+                }
+                was_mixed = mixed;
+            }
+            assert_eq!(voiced_missed, 0, "{wpm} wpm: every voiced frame is mixed (no syllable is cut)");
+            assert_eq!(closed_while_talking, 0, "{wpm} wpm: the pauses between words keep the talker in");
+        }
+    }
+
+    #[test]
     fn a_cough_a_click_or_a_short_burst_never_moves_the_floor() {
         for (what, frames) in [("a 200 ms click", 10), ("a 500 ms cough", 25), ("a 750 ms burst", 37)] {
             let mut seed = 9;
