@@ -37,6 +37,33 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+/// A TURN server whose credentials are made per participant from a shared secret (`[[turn]]`;
+/// coturn's `use-auth-secret` with `static-auth-secret`): see [`crate::turn`].
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TurnConfig {
+    /// `turn:` / `turns:` URLs of the server.
+    pub urls: Vec<String>,
+    /// The secret shared with the TURN server (at least 16 characters). Never sent to a client.
+    pub secret: String,
+    /// How long a credential is valid after it is handed out, seconds (60..=604800, default
+    /// 86400; a call longer than this keeps its allocation, coturn only checks new ones).
+    #[serde(default = "default_turn_ttl")]
+    pub ttl_seconds: u64,
+}
+
+fn default_turn_ttl() -> u64 {
+    86_400
+}
+
+/// The secret stays out of logs.
+impl std::fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self { urls, secret: _, ttl_seconds } = self;
+        f.debug_struct("TurnConfig").field("urls", urls).field("secret", &"<hidden>").field("ttl_seconds", ttl_seconds).finish()
+    }
+}
+
 /// Where and how to deliver webhooks (`[webhook]`).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +99,8 @@ pub struct Config {
     pub public_ip: Option<IpAddr>,
     /// ICE servers handed to clients.
     pub ice_servers: Vec<IceServer>,
+    /// TURN servers handed to each participant with credentials of its own (`[[turn]]`).
+    pub turn: Vec<TurnConfig>,
     /// The composite of rooms created without one, with its ladder's lower rungs
     /// (`[composite.ladder.l1]`, `[composite.ladder.l2]`; derived from it when not set).
     pub composite: CompositeConfig,
@@ -170,6 +199,7 @@ impl Default for Config {
             rtc_ip: None,
             public_ip: None,
             ice_servers: vec![IceServer { urls: vec!["stun:stun.l.google.com:19302".into()], username: None, credential: None }],
+            turn: Vec::new(),
             composite: CompositeConfig::default(),
             pipelines_dir: default_dir("pipelines"),
             client_dir: default_dir("client"),
@@ -508,6 +538,17 @@ impl Config {
                 }
             }
         }
+        for t in &self.turn {
+            if t.urls.is_empty() || t.urls.iter().any(|u| !u.starts_with("turn:") && !u.starts_with("turns:")) {
+                return bad(format!("every [[turn]] entry needs urls, each starting with turn: or turns:, got {:?}", t.urls));
+            }
+            if t.secret.chars().count() < 16 {
+                return bad("turn.secret must be at least 16 characters".into());
+            }
+            if !(60..=604_800).contains(&t.ttl_seconds) {
+                return bad(format!("turn.ttl_seconds must be within 60..=604800, got {}", t.ttl_seconds));
+            }
+        }
         Ok(())
     }
 
@@ -587,6 +628,25 @@ mod tests {
         let mut c = Config::default();
         c.ice_servers[0].urls = vec!["http://x".into()];
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn turn_servers_need_turn_urls_a_long_secret_and_a_sane_lifetime() {
+        let ok = TurnConfig { urls: vec!["turn:turn.example.com:3478".into()], secret: "sixteen-chars-ok".into(), ttl_seconds: 86_400 };
+        let with = |t: TurnConfig| Config { turn: vec![t], ..Config::default() }.validate();
+        with(ok.clone()).unwrap();
+        for (bad, why) in [
+            (TurnConfig { urls: vec![], ..ok.clone() }, "urls"),
+            (TurnConfig { urls: vec!["stun:x".into()], ..ok.clone() }, "turn:"),
+            (TurnConfig { secret: "short".into(), ..ok.clone() }, "16"),
+            (TurnConfig { ttl_seconds: 10, ..ok.clone() }, "ttl_seconds"),
+        ] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
+        let parsed = Config::from_toml("[[turn]]\nurls = [\"turns:t.example:5349\"]\nsecret = \"0123456789abcdef\"\n").unwrap();
+        assert_eq!(parsed.turn[0].ttl_seconds, 86_400, "a day by default");
+        assert!(Config::from_toml("[[turn]]\nurls = []\nsecret = \"x\"\npassword = \"y\"\n").is_err(), "unknown keys are refused");
     }
 
     #[test]

@@ -84,5 +84,6 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod turn;
 pub mod webhook;
 pub mod wire;

@@ -7,7 +7,7 @@ use super::keepalive::{PING_EVERY, SILENCE_LIMIT};
 use super::ws_lobby::{WaitEnd, Waited};
 use super::{AppState, with_state};
 use crate::auth::{AuthError, Role};
-use crate::protocol::{IceServerInfo, Limits, ServerMessage, parse_client_message};
+use crate::protocol::{Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
 use crate::room::{CountGuard, JoinError, JoinRequest, Joined, RoomHandle, Route, RouteError, SessionView, Stats};
 use crate::time::format_unix;
@@ -138,12 +138,14 @@ fn welcome_limits(state: &AppState) -> Limits {
 
 /// The first frame of every session, joined or resumed.
 fn welcome(state: &AppState, room_id: &str, view: SessionView, resumed: bool) -> ServerMessage {
+    // Fresh TURN credentials at each welcome (a resume too), made for this participant.
+    let ice_servers = crate::turn::ice_servers(&state.config, &view.participant.id, crate::time::now_unix());
     ServerMessage::Welcome {
         participant_id: view.participant.id.clone(),
         you: Box::new(view.participant),
         room_id: room_id.to_owned(),
         participants: view.participants,
-        ice_servers: ice_servers(state),
+        ice_servers,
         recording: view.recording,
         layout: view.layout,
         resume_token: view.resume_token,
@@ -153,15 +155,6 @@ fn welcome(state: &AppState, room_id: &str, view: SessionView, resumed: bool) ->
         lobby: view.lobby,
         limits: welcome_limits(state),
     }
-}
-
-fn ice_servers(state: &AppState) -> Vec<IceServerInfo> {
-    state
-        .config
-        .ice_servers
-        .iter()
-        .map(|s| IceServerInfo { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
-        .collect()
 }
 
 /// Hands this connection to the session `resume` names, if the room still keeps it.
