@@ -110,6 +110,9 @@ pub struct Config {
     pub client_dir: PathBuf,
     /// Largest signaling message accepted, bytes.
     pub max_message_bytes: usize,
+    /// The longest a client may take to send a request's headers, and again its body, seconds
+    /// (1..=300, default 10): a slower client is cut off (headers) or answered 408 (body).
+    pub http_read_timeout_seconds: u64,
     /// Most participants any room may allow (the grid tiles at most 25); a room's own
     /// `maxParticipants` (default 16) is capped by it.
     pub max_participants: usize,
@@ -204,6 +207,7 @@ impl Default for Config {
             pipelines_dir: default_dir("pipelines"),
             client_dir: default_dir("client"),
             max_message_bytes: 64 * 1024,
+            http_read_timeout_seconds: 10,
             max_participants: 25,
             database: PathBuf::from("data/tessera.db"),
             public_url: None,
@@ -251,6 +255,11 @@ impl Config {
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "tessera".to_owned())
         })
+    }
+
+    /// [`Config::http_read_timeout_seconds`] as a duration.
+    pub fn http_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.http_read_timeout_seconds)
     }
 
     /// Where shared files go (see [`Config::files_dir`]).
@@ -390,6 +399,9 @@ impl Config {
         }
         if !(1..=1000).contains(&self.max_recordings) {
             return bad(format!("max_recordings must be within 1..=1000, got {}", self.max_recordings));
+        }
+        if !(1..=300).contains(&self.http_read_timeout_seconds) {
+            return bad(format!("http_read_timeout_seconds must be within 1..=300, got {}", self.http_read_timeout_seconds));
         }
         if !(1..=25).contains(&self.max_mixed_voices) {
             return bad(format!("max_mixed_voices must be within 1..=25, got {}", self.max_mixed_voices));

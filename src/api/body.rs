@@ -5,22 +5,31 @@ use super::rejection::ApiError;
 use bytes::Buf;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 use warp::Filter;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// The raw body, at most [`MAX_BODY`] bytes.
-pub fn limited() -> impl Filter<Extract = (Vec<u8>,), Error = warp::Rejection> + Clone {
-    warp::body::stream().and_then(|body| async move { read_limited(body, MAX_BODY).await.map_err(warp::reject::custom) })
+/// The raw body, at most [`MAX_BODY`] bytes, all of it within `timeout` (else 408).
+pub fn limited(timeout: Duration) -> impl Filter<Extract = (Vec<u8>,), Error = warp::Rejection> + Clone {
+    warp::body::stream().and_then(move |body| async move { read_limited(body, MAX_BODY, timeout).await.map_err(warp::reject::custom) })
 }
 
 /// A body taken as a stream (a room-scoped call, see `forward.rs`), read as [`limited`] does.
-pub async fn read(body: super::forward::BodyStream) -> Result<Vec<u8>, ApiError> {
-    read_limited(body, MAX_BODY).await
+pub async fn read(body: super::forward::BodyStream, timeout: Duration) -> Result<Vec<u8>, ApiError> {
+    read_limited(body, MAX_BODY, timeout).await
 }
 
-async fn read_limited<S, B>(mut body: S, limit: usize) -> Result<Vec<u8>, ApiError>
+async fn read_limited<S, B>(body: S, limit: usize, timeout: Duration) -> Result<Vec<u8>, ApiError>
+where
+    S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    tokio::time::timeout(timeout, read_all(body, limit)).await.map_err(|_| ApiError::Timeout(timeout.as_secs()))?
+}
+
+async fn read_all<S, B>(mut body: S, limit: usize) -> Result<Vec<u8>, ApiError>
 where
     S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,

@@ -46,7 +46,7 @@ pub async fn list_lobby(id: String, state: AppState, caller: Caller, incoming: I
 pub async fn answer_knock(id: String, knock_id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
     let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
         Routed::Forwarded(answer) => return Ok(answer),
-        Routed::Here(room, raw) => (room, body::read(raw).await?),
+        Routed::Here(room, raw) => (room, body::read(raw, state.config.http_read_timeout()).await?),
     };
     state.auth.require_host(&caller, &id)?;
     let req: LobbyAnswer = body::json_required(&raw)?;

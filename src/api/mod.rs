@@ -16,6 +16,7 @@ mod files;
 mod forward;
 mod health;
 mod keepalive;
+mod listen;
 mod live;
 mod lobby;
 pub mod openapi;
@@ -85,9 +86,10 @@ fn boxed<R: warp::Reply + 'static>(
     routes.map(warp::Reply::into_response).boxed()
 }
 
-/// Serves the API on `listener` until `stop` is cancelled (then finishes open requests).
+/// Serves the API on `listener` until `stop` is cancelled (then finishes open requests), with
+/// the time and size limits of `listen.rs`.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener, stop: tokio_util::sync::CancellationToken) {
-    warp::serve(routes(state)).incoming(listener).graceful(async move { stop.cancelled().await }).run().await
+    listen::serve(state, listener, stop).await
 }
 
 /// Every route, with rejections recovered into JSON errors.

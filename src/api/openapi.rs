@@ -137,6 +137,12 @@ fn shared_responses(path: &str, op: &mut serde_json::Map<String, Value>, error: 
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { return };
     if json_body {
         add_response(responses, "413", format!("`payload_too_large`: the body is over {MAX_BODY} bytes."), error);
+        add_response(
+            responses,
+            "408",
+            "`request_timeout`: the whole body did not arrive within `http_read_timeout_seconds` (default 10).".into(),
+            error,
+        );
     }
     if secured {
         let text = "`unauthorized` (no credential), `invalid_credentials` (unknown key, wrong secret, forged token), `token_expired`.";

@@ -95,7 +95,7 @@ pub async fn kick_participant(id: String, pid: String, state: AppState, caller: 
 pub async fn mute_participant(id: String, pid: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
     let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
         Routed::Forwarded(answer) => return Ok(answer),
-        Routed::Here(room, raw) => (room, body::read(raw).await?),
+        Routed::Here(room, raw) => (room, body::read(raw, state.config.http_read_timeout()).await?),
     };
     state.auth.require_host(&caller, &id)?;
     let req: MuteRequest = body::json_required(&raw)?;
@@ -116,7 +116,7 @@ pub async fn mute_participant(id: String, pid: String, state: AppState, caller: 
 pub async fn set_role(id: String, pid: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
     let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
         Routed::Forwarded(answer) => return Ok(answer),
-        Routed::Here(room, raw) => (room, body::read(raw).await?),
+        Routed::Here(room, raw) => (room, body::read(raw, state.config.http_read_timeout()).await?),
     };
     state.auth.require_host(&caller, &id)?;
     let req: RoleRequest = body::json_required(&raw)?;

@@ -26,6 +26,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    #[error("the request body did not arrive within {0} s")]
+    Timeout(u64),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("{0}")]
@@ -147,6 +149,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Auth(a) => (StatusCode::from_u16(a.status()).unwrap_or(StatusCode::UNAUTHORIZED), a.code()),
             ApiError::TooManyRooms(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_rooms"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -24,7 +24,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
     let create = rooms
         .and(warp::post())
         .and(s())
-        .and(body::limited())
+        .and(body::limited(state.config.http_read_timeout()))
         .and_then(|st, c, b| async move { create_room(st, c, b).await.map_err(reject) });
     let list = rooms
         .and(warp::get())
@@ -256,7 +256,7 @@ pub async fn get_invitation(id: String, state: AppState, caller: Caller) -> Resu
 pub async fn patch_room(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
     let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
         Routed::Forwarded(answer) => return Ok(answer),
-        Routed::Here(room, raw) => (room, body::read(raw).await?),
+        Routed::Here(room, raw) => (room, body::read(raw, state.config.http_read_timeout()).await?),
     };
     // The host may change what the call looks like; everything else needs an API key. A
     // missing or bad credential is refused (401) before the body is read.

@@ -44,7 +44,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Re
 pub async fn start_stream(id: String, state: AppState, caller: Caller, incoming: Incoming) -> Result<Response, ApiError> {
     let (room, raw) = match incoming.route(&state, &id, Kind::Live).await? {
         Routed::Forwarded(answer) => return Ok(answer),
-        Routed::Here(room, raw) => (room, body::read(raw).await?),
+        Routed::Here(room, raw) => (room, body::read(raw, state.config.http_read_timeout()).await?),
     };
     state.auth.require_host(&caller, &id)?;
     let req: StartStreamRequest = body::json_required(&raw)?;

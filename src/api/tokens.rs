@@ -18,7 +18,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = wa
         .and(warp::post())
         .and(with_state(state.clone()))
         .and(caller(state))
-        .and(body::limited())
+        .and(body::limited(state.config.http_read_timeout()))
         .and_then(|id, st, c, b| async move { create_token(id, st, c, b).await.map_err(reject) })
 }
 
