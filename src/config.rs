@@ -64,6 +64,28 @@ impl std::fmt::Debug for TurnConfig {
     }
 }
 
+/// Request rate limits (`[rate_limit]`; see `api/limits.rs`). 0 turns a limit off.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// HTTP requests a second from one source address (REST, the client's files, WebSocket
+    /// upgrades), sustained.
+    pub requests_per_second: u32,
+    /// Requests one address, or one credential, may make at once above the sustained rate.
+    pub burst: u32,
+    /// Signaling WebSocket connects a second from one source address, and their burst.
+    pub connects_per_second: u32,
+    pub connect_burst: u32,
+    /// Requests a second with one credential (`Authorization` value), from any address.
+    pub per_credential_per_second: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { requests_per_second: 100, burst: 400, connects_per_second: 10, connect_burst: 60, per_credential_per_second: 100 }
+    }
+}
+
 /// Where and how to deliver webhooks (`[webhook]`).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,6 +135,8 @@ pub struct Config {
     /// The longest a client may take to send a request's headers, and again its body, seconds
     /// (1..=300, default 10): a slower client is cut off (headers) or answered 408 (body).
     pub http_read_timeout_seconds: u64,
+    /// Request rate limits per source address and per credential (`[rate_limit]`).
+    pub rate_limit: RateLimitConfig,
     /// Most participants any room may allow (the grid tiles at most 25); a room's own
     /// `maxParticipants` (default 16) is capped by it.
     pub max_participants: usize,
@@ -208,6 +232,7 @@ impl Default for Config {
             client_dir: default_dir("client"),
             max_message_bytes: 64 * 1024,
             http_read_timeout_seconds: 10,
+            rate_limit: RateLimitConfig::default(),
             max_participants: 25,
             database: PathBuf::from("data/tessera.db"),
             public_url: None,

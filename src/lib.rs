@@ -13,7 +13,7 @@
 //! 1. `time`, `ids`, `layout`, `metrics`, `cluster`
 //! 2. `records`, `auth`
 //! 3. `config`, `protocol`
-//! 4. `telemetry`, `store`, `webhook`, `wire`
+//! 4. `telemetry`, `store`, `webhook`, `wire`, `turn`
 //! 5. `media`
 //! 6. `rtc`, `egress`
 //! 7. `room`
@@ -35,7 +35,9 @@
 //! - [`store`]: persistence of rooms, recordings and settings (SQLite, or Redis in a cluster).
 //! - [`webhook`]: signed event delivery with retries.
 //! - [`wire`]: REST and webhook JSON types (the OpenAPI document is generated from them).
-//! - [`media`]: the GStreamer composite, ingest, encoders, the mix-minus audio mixer, and the
+//! - [`turn`]: short-lived TURN credentials made per participant from a shared secret.
+//! - [`media`]: the GStreamer composite, ingest, encoders, the audio mixer (gated, one shared
+//!   encode for listeners, one mix-minus per talker), and the
 //!   media events a room reacts to.
 //! - [`rtc`]: the webrtc-rs peer session: offer/answer, ICE candidates, inbound tracks, keyframe
 //!   requests both ways, local tracks and data channels, as domain events.

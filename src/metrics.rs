@@ -32,6 +32,7 @@ pub const VIDEO_INPUT_RESTARTS: &str = "tessera_video_input_restarts_total";
 pub const AUDIO_UNDERRUNS: &str = "tessera_audio_underruns_total";
 pub const AUDIO_DISCARDED: &str = "tessera_audio_discarded_samples_total";
 pub const AUDIO_ENCODES: &str = "tessera_audio_encodes_total";
+pub const RATE_LIMITED: &str = "tessera_rate_limited_total";
 pub const FRAMES_ENCODED: &str = "tessera_composite_frames_encoded_total";
 pub const FRAMES_LATE: &str = "tessera_composite_frames_late_total";
 pub const RUNG_ENCODERS: &str = "tessera_composite_rung_encoders";
@@ -105,6 +106,10 @@ fn describe() {
     describe_counter!(
         AUDIO_ENCODES,
         "Opus frames of the mix encoded: kind=\"shared\" (one per room per 20 ms, for everyone not talking) or kind=\"own\" (a talker's mix-minus)."
+    );
+    describe_counter!(
+        RATE_LIMITED,
+        "Requests answered 429 rate_limited, by limit: address, connects (signaling WebSockets) or credential."
     );
     describe_counter!(FRAMES_ENCODED, "Composite frames encoded, by codec.");
     describe_counter!(FRAMES_LATE, "Composite frames dropped before encoding because the encoder was behind, by codec.");
@@ -213,6 +218,11 @@ pub fn plis_sent() -> Counter {
 
 pub fn video_input_restarts() -> Counter {
     counter!(VIDEO_INPUT_RESTARTS)
+}
+
+/// A request refused by the rate limit `limit`.
+pub fn rate_limited(limit: &'static str) {
+    counter!(RATE_LIMITED, "limit" => limit).increment(1);
 }
 
 /// Opus frames of the mix encoded in one tick: shared and talkers' own.

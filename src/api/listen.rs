@@ -5,14 +5,21 @@
 //! [`MAX_HEAD_BYTES`] (hyper answers 431 beyond), and shutdown lets open requests finish.
 //! Request bodies have the same time limit where they are read (`body.rs`: 408).
 //!
+//! Every request is first counted against the rate limits (`limits.rs`: `429 rate_limited`
+//! with `Retry-After` beyond them) before it reaches a route.
+//!
 //! Invariant: every accepted connection is one task, watched by the graceful shutdown; an
 //! accept error (too many open files) pauses accepting briefly instead of spinning.
 
+use super::limits::RateLimits;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+use warp::http::{HeaderValue, StatusCode, header};
 
 /// Largest request head (request line and headers), bytes.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -21,16 +28,22 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// to finish their requests.
 pub async fn serve(state: super::AppState, listener: tokio::net::TcpListener, stop: tokio_util::sync::CancellationToken) {
     let header_timeout = state.config.http_read_timeout();
+    let limits = Arc::new(RateLimits::new(&state.config.rate_limit, state.config.redis_url.is_some()));
     let service = warp::service(super::routes(state));
+    let mut forget = tokio::time::interval(Duration::from_secs(60));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).max_buf_size(MAX_HEAD_BYTES);
     builder.http2().timer(TokioTimer::new());
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
+            _ = forget.tick() => {
+                limits.forget_idle();
+                continue;
+            }
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(pair) => pair,
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -39,7 +52,17 @@ pub async fn serve(state: super::AppState, listener: tokio::net::TcpListener, st
             },
         };
         let _ = stream.set_nodelay(true);
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
+        let (service, limits, from) = (service.clone(), limits.clone(), peer.ip());
+        let limited = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (mut service, limits) = (service.clone(), limits.clone());
+            async move {
+                if let Some(too_many) = refused(&limits, from, &req) {
+                    return Ok::<_, Infallible>(too_many);
+                }
+                tower_service::Service::call(&mut service, req).await
+            }
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), limited);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -49,4 +72,23 @@ pub async fn serve(state: super::AppState, listener: tokio::net::TcpListener, st
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Counts `req` from `from` against the limits: the 429 to answer instead when it is over one.
+fn refused<B>(limits: &RateLimits, from: IpAddr, req: &hyper::Request<B>) -> Option<warp::reply::Response> {
+    let credential = req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let forwarded = req.headers().contains_key(super::forward::HOP_HEADER);
+    let (which, wait) = limits.check(from, req.uri().path(), credential, forwarded).err()?;
+    crate::metrics::rate_limited(which.as_str());
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let seconds = seconds.max(1);
+    let what = match which {
+        super::limits::Refused::Address => "requests from this address",
+        super::limits::Refused::Connects => "signaling connections from this address",
+        super::limits::Refused::Credential => "requests with this credential",
+    };
+    let mut reply =
+        super::rejection::error_reply(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many {what}: try again in {seconds} s"));
+    reply.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    Some(reply)
 }

@@ -16,6 +16,7 @@ mod files;
 mod forward;
 mod health;
 mod keepalive;
+mod limits;
 mod listen;
 mod live;
 mod lobby;

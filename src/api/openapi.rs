@@ -153,6 +153,12 @@ fn shared_responses(path: &str, op: &mut serde_json::Map<String, Value>, error: 
         }
     }
     add_response(responses, "500", "`internal`: the server's database failed.".into(), error);
+    let limited = "`rate_limited`: over a request rate limit (`[rate_limit]`: per source address, per credential, and for signaling connects; defaults 100 requests a second with bursts of 400, 10 connects a second with bursts of 60); `Retry-After` says in how many seconds to try again.";
+    add_response(responses, "429", limited.into(), error);
+    if let Some(r) = responses.get_mut("429").and_then(Value::as_object_mut) {
+        let header = json!({"description": "Seconds to wait (with `rate_limited`).", "schema": {"type": "integer", "minimum": 1}});
+        r.insert("headers".into(), json!({ "Retry-After": header }));
+    }
     let cluster = "Cluster mode (`redis_url` set): `store_unavailable` or `cluster_unavailable` (Redis cannot be reached), `cluster_full` (no node has a free room), `room_moving` (the room's node died a moment ago; it is being placed again), `node_unreachable` (the node running the room cannot be reached); `draining`: a single node shutting down takes no new rooms (in a cluster a draining node places them on another node instead). `cluster_unavailable` also answers for a few seconds after Redis came back, until the nodes have re-announced. `store_unavailable`, `cluster_unavailable`, `room_moving` and `node_unreachable` carry `Retry-After: 1`. Try again after a short wait.";
     add_response(responses, "503", cluster.into(), error);
 }

@@ -6,8 +6,10 @@
 //!   the mix, never a loud sound (a held note, a test tone).
 //! - An input's gate opens on its first sounding frame (that frame is mixed: no syllable is
 //!   lost) and closes [`HANGOVER`] frames after its last one (pauses between words keep it
-//!   open). A host-muted input closes at once; a client-muted microphone (silence or no packets)
-//!   closes after the hangover, like someone who stopped talking.
+//!   open). A muted input (the host's mute, or the client's own `micOff`) closes at once; a
+//!   microphone sending silence or nothing (a track disabled without `micOff`) closes after the
+//!   hangover, like someone who stopped talking. Either way its receiver goes back to the
+//!   shared encode the same way (`mixout.rs`).
 //! - Of the open inputs the `max` loudest are mixed (smoothed level of their sounding frames);
 //!   one already mixed keeps its place unless a newcomer is [`STICKY_DB`] louder. An input
 //!   pushed out while still sounding fades out over one frame ([`Ramp::Out`]); one let in while
