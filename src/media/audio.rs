@@ -1,6 +1,9 @@
 //! The room's mix-minus audio: each input is decoded once (by its participant's task, through
-//! [`AudioInput`]), a mixer thread sums all inputs once every 20 ms, subtracts each receiver's
-//! own part and encodes one Opus frame per receiver. Cost is linear in participants.
+//! [`AudioInput`]); every 20 ms a mixer thread takes a frame of each, lets the speaker detector
+//! and the gate ([`super::gate`]) choose what is mixed (speech only, the loudest few), sums
+//! those once, and hands the sum to [`super::mixout`]: one shared Opus encode for everyone whose
+//! voice is not in it, a mix-minus encode for each talker. Cost grows with talkers, not with
+//! listeners (beyond decoding each input and sending each packet).
 //!
 //! Invariants: the mixer thread never blocks on a receiver (full queues drop that receiver's
 //! frame); it stops when the [`AudioMixer`] is dropped.

@@ -1,7 +1,8 @@
 //! GStreamer media: the per-room composite ([`video`], which also reads its pipeline's bus, see
 //! [`bus`], as the [`video::MediaEvent`]s a room acts on; its ladder of sizes [`ladder`]; and
-//! the small-screen canvas composed from the same tiles while a receiver wants it, `small`), the mix-minus audio mixer
-//! ([`audio`]), the pipeline descriptions operators can edit ([`pipelines`]) and the start-up
+//! the small-screen canvas composed from the same tiles while a receiver wants it, `small`), the audio mixer
+//! ([`audio`], with its gate [`gate`], its encodes [`mixout`] over a copyable Opus encoder
+//! [`opus_state`]), the pipeline descriptions operators can edit ([`pipelines`]) and the start-up
 //! check that every needed element exists ([`check`]).
 //!
 //! Invariant: everything here is synchronous and owned by one room actor; only the appsink
