@@ -1,0 +1,86 @@
+//! The configuration's sub-tables: ICE and TURN servers handed to clients, request rate limits,
+//! webhook delivery. Each is read with `deny_unknown_fields` and checked in `Config::validate`.
+
+use serde::Deserialize;
+
+/// An ICE server handed to clients in `welcome`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub credential: Option<String>,
+}
+
+/// A TURN server whose credentials are made per participant from a shared secret (`[[turn]]`;
+/// coturn's `use-auth-secret` with `static-auth-secret`): see [`crate::turn`].
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TurnConfig {
+    /// `turn:` / `turns:` URLs of the server.
+    pub urls: Vec<String>,
+    /// The secret shared with the TURN server (at least 16 characters). Never sent to a client.
+    pub secret: String,
+    /// How long a credential is valid after it is handed out, seconds (60..=604800, default
+    /// 86400; a call longer than this keeps its allocation, coturn only checks new ones).
+    #[serde(default = "default_turn_ttl")]
+    pub ttl_seconds: u64,
+}
+
+fn default_turn_ttl() -> u64 {
+    86_400
+}
+
+/// The secret stays out of logs.
+impl std::fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self { urls, secret: _, ttl_seconds } = self;
+        f.debug_struct("TurnConfig").field("urls", urls).field("secret", &"<hidden>").field("ttl_seconds", ttl_seconds).finish()
+    }
+}
+
+/// Request rate limits (`[rate_limit]`; see `api/limits.rs`). 0 turns a limit off.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// HTTP requests a second from one source address (REST, the client's files, WebSocket
+    /// upgrades), sustained.
+    pub requests_per_second: u32,
+    /// Requests one address, or one credential, may make at once above the sustained rate.
+    pub burst: u32,
+    /// Signaling WebSocket connects a second from one source address, and their burst.
+    pub connects_per_second: u32,
+    pub connect_burst: u32,
+    /// Requests a second with one credential (`Authorization` value), from any address.
+    pub per_credential_per_second: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { requests_per_second: 100, burst: 400, connects_per_second: 10, connect_burst: 60, per_credential_per_second: 100 }
+    }
+}
+
+/// Where and how to deliver webhooks (`[webhook]`).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret: String,
+    /// Attempts per event (the first included).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubled for each further retry.
+    #[serde(default = "default_backoff_ms")]
+    pub initial_backoff_ms: u64,
+}
+
+fn default_attempts() -> u32 {
+    6
+}
+
+fn default_backoff_ms() -> u64 {
+    1000
+}
