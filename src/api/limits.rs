@@ -36,6 +36,15 @@ impl Refused {
             Refused::Credential => "credential",
         }
     }
+
+    /// What there were too many of, for the refusal's message.
+    pub fn what(self) -> &'static str {
+        match self {
+            Refused::Address => "requests from this address",
+            Refused::Connects => "signaling connections from this address",
+            Refused::Credential => "requests with this credential",
+        }
+    }
 }
 
 /// The server's request limits.

@@ -82,11 +82,7 @@ fn refused<B>(limits: &RateLimits, from: IpAddr, req: &hyper::Request<B>) -> Opt
     crate::metrics::rate_limited(which.as_str());
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let seconds = seconds.max(1);
-    let what = match which {
-        super::limits::Refused::Address => "requests from this address",
-        super::limits::Refused::Connects => "signaling connections from this address",
-        super::limits::Refused::Credential => "requests with this credential",
-    };
+    let what = which.what();
     let mut reply =
         super::rejection::error_reply(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many {what}: try again in {seconds} s"));
     reply.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));

@@ -9,7 +9,7 @@
 //! frame); it stops when the [`AudioMixer`] is dropped.
 
 use super::gate::{Heard, Ramp, TalkerGate};
-use super::mixout::{EncodeStats, MixOutputs};
+use super::mixout::MixOutputs;
 use super::opus_state::OpusStateError;
 use super::speaker::{SpeakerDetector, SpeakerUpdate};
 use super::tap::{EgressTap, Taps, clock_now};
@@ -299,11 +299,6 @@ impl AudioMixer {
         AudioStats { dropped_packets: s.outputs.stats.dropped_packets, ..s.stats }
     }
 
-    /// What the mix's encoders did.
-    pub fn encode_stats(&self) -> EncodeStats {
-        self.state.lock().outputs.stats
-    }
-
     pub fn counts(&self) -> (usize, usize) {
         let s = self.state.lock();
         (s.inputs.len(), s.outputs.len())
@@ -330,18 +325,19 @@ fn median(v: &mut [usize]) -> usize {
 
 /// Scratch buffers reused every frame (no per-frame allocation beyond the encoded packets).
 struct Scratch {
-    frames: HashMap<String, Vec<i16>>,
-    /// Samples left queued behind each input's frame this tick.
-    behind: HashMap<String, usize>,
-    /// The same for the inputs mixed this tick.
+    /// Each input's frame this tick, and the samples left queued behind it when one was taken
+    /// (and not muted).
+    frames: HashMap<String, (Vec<i16>, Option<usize>)>,
+    /// The samples behind the inputs mixed this tick.
     waits: Vec<usize>,
     sum: Vec<i32>,
+    /// The whole mix, saturated to 16 bits: what taps and the shared encode take.
     out: Vec<i16>,
 }
 
 impl Default for Scratch {
     fn default() -> Self {
-        Self { frames: HashMap::new(), behind: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME] }
+        Self { frames: HashMap::new(), waits: Vec::new(), sum: vec![0; FRAME], out: vec![0; FRAME] }
     }
 }
 
@@ -363,9 +359,9 @@ fn run(state: Arc<Mutex<MixerState>>, stop: Arc<AtomicBool>) {
 
 fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
     sc.frames.retain(|id, _| s.inputs.contains_key(id));
-    sc.behind.clear();
     for (id, q) in &s.inputs {
-        let buf = sc.frames.entry(id.clone()).or_insert_with(|| vec![0; FRAME]);
+        let (buf, queued) = sc.frames.entry(id.clone()).or_insert_with(|| (vec![0; FRAME], None));
+        *queued = None;
         let (got, behind) = {
             let mut q = q.lock();
             let before = q.target;
@@ -385,7 +381,7 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
             s.speakers.observe(id, None);
             Heard::Muted
         } else if got {
-            sc.behind.insert(id.clone(), behind);
+            *queued = Some(behind);
             let (db, active) = s.speakers.observe(id, Some(buf));
             Heard::Frame { db, active }
         } else {
@@ -402,13 +398,13 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
     sc.sum.iter_mut().for_each(|x| *x = 0);
     sc.waits.clear();
     for (id, ramp) in s.gate.select() {
-        let Some(buf) = sc.frames.get_mut(id) else { continue };
+        let Some((buf, queued)) = sc.frames.get_mut(id) else { continue };
         apply_ramp(buf, *ramp);
         mixminus::accumulate(&mut sc.sum, buf);
-        sc.waits.extend(sc.behind.get(id));
+        sc.waits.extend(*queued);
     }
+    mixminus::minus(&sc.sum, None, &mut sc.out);
     if !s.taps.is_empty() {
-        mixminus::minus(&sc.sum, None, &mut sc.out);
         // When the frame taken now started arriving: one frame ago, plus the time it waited in
         // its input's jitter buffer (the samples queued behind it), so the outputs' audio keeps
         // the time it was captured and stays with the video, which is stamped on arrival. The
@@ -421,7 +417,7 @@ fn mix_one_frame(s: &mut MixerState, sc: &mut Scratch) {
     let chosen = s.gate.chosen();
     let frames = &sc.frames;
     let before = s.outputs.stats;
-    s.outputs.send(&sc.sum, FRAME as u32, |id| chosen.iter().any(|(c, _)| c == id).then(|| frames.get(id).map(|v| v.as_slice())).flatten());
+    s.outputs.send(&sc.sum, &sc.out, |id| chosen.iter().any(|(c, _)| c == id).then(|| frames.get(id).map(|(v, _)| v.as_slice())).flatten());
     let after = s.outputs.stats;
     crate::metrics::audio_encodes(after.shared - before.shared, after.own - before.own);
 }

@@ -3,6 +3,7 @@
 //! receiver's packets are decoded in order, as its browser would.
 
 use super::*;
+use crate::media::mixout::EncodeStats;
 use rtc_rtp as rtp;
 use tokio::sync::mpsc;
 

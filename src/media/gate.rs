@@ -59,9 +59,8 @@ struct Input {
     mixed: bool,
     /// Was open before this tick's frame.
     was_open: bool,
-    /// Has a frame this tick, and is not muted.
+    /// Has a frame this tick (never while muted).
     frame: bool,
-    muted: bool,
 }
 
 /// The gate's state; fed once per input per mixer tick, then [`TalkerGate::select`].
@@ -85,7 +84,6 @@ impl TalkerGate {
         };
         input.was_open = input.open > 0;
         input.frame = matches!(heard, Heard::Frame { .. });
-        input.muted = heard == Heard::Muted;
         match heard {
             Heard::Muted => input.open = 0,
             Heard::Frame { db, active } if active || db >= LOUD_DB => {
@@ -123,7 +121,7 @@ impl TalkerGate {
             i.mixed = now;
             let ramp = match (was, now) {
                 // Pushed out while still sounding (not muted, not silent for the hangover).
-                (true, false) if i.open > 0 && i.frame && !i.muted => Ramp::Out,
+                (true, false) if i.open > 0 && i.frame => Ramp::Out,
                 // Let in while it was already sounding (a place came free): mid-sound.
                 (false, true) if i.was_open => Ramp::In,
                 (_, true) => Ramp::Full,

@@ -70,7 +70,6 @@ pub struct EncodeStats {
 pub struct MixOutputs {
     shared: CopyableEncoder,
     outputs: HashMap<String, Output>,
-    shared_pcm: Vec<i16>,
     own_pcm: Vec<i16>,
     packet: Vec<u8>,
     pub stats: EncodeStats,
@@ -85,7 +84,6 @@ impl MixOutputs {
         Ok(Self {
             shared: CopyableEncoder::new(BITRATE)?,
             outputs: HashMap::new(),
-            shared_pcm: vec![0; frame],
             own_pcm: vec![0; frame],
             packet: vec![0; 1500],
             stats: EncodeStats::default(),
@@ -116,23 +114,22 @@ impl MixOutputs {
         self.outputs.get(id).is_some_and(|o| o.own.is_some())
     }
 
-    /// Sends one tick: `sum` is the whole mix, `part(id)` what `id` put into it this tick.
-    /// Receivers that are gone are forgotten.
-    pub fn send<'a>(&mut self, sum: &[i32], frame_samples: u32, part: impl Fn(&str) -> Option<&'a [i16]>) {
+    /// Sends one tick: `sum` is the whole mix (32-bit), `full` the same saturated to 16 bits
+    /// (one frame: its length is the timestamp step), `part(id)` what `id` put into it this
+    /// tick. Receivers that are gone are forgotten.
+    pub fn send<'a>(&mut self, sum: &[i32], full: &[i16], part: impl Fn(&str) -> Option<&'a [i16]>) {
+        #[cfg(test)]
+        let naive = self.naive;
+        #[cfg(not(test))]
+        let naive = false;
         // Moves first: a new talker's encoder copies the shared state before it encodes this
         // tick, which is what that receiver's decoder has followed.
         let mut shared_needed = false;
         for (id, out) in self.outputs.iter_mut() {
             match (&mut out.own, part(id).is_some()) {
                 (None, true) => {
-                    #[cfg(test)]
-                    if self.naive {
-                        let encoder = CopyableEncoder::new(BITRATE).expect("the bitrate is valid");
-                        out.own = Some(Own { encoder, left: None });
-                        self.stats.to_own += 1;
-                        continue;
-                    }
-                    out.own = Some(Own { encoder: self.shared.clone(), left: None });
+                    let encoder = if naive { CopyableEncoder::new(BITRATE).expect("the bitrate is valid") } else { self.shared.clone() };
+                    out.own = Some(Own { encoder, left: None });
                     self.stats.to_own += 1;
                 }
                 (Some(own), true) => own.left = None,
@@ -144,16 +141,13 @@ impl MixOutputs {
             }
         }
         let shared = if shared_needed {
-            mixminus::minus(sum, None, &mut self.shared_pcm);
             self.stats.shared += 1;
-            self.shared.encode(&self.shared_pcm, &mut self.packet).ok().map(|n| Bytes::copy_from_slice(&self.packet[..n]))
+            self.shared.encode(full, &mut self.packet).ok().map(|n| Bytes::copy_from_slice(&self.packet[..n]))
         } else {
             None
         };
-        #[cfg(test)]
-        let converge = if self.naive { 0 } else { CONVERGE };
-        #[cfg(not(test))]
-        let converge = CONVERGE;
+        let converge = if naive { 0 } else { CONVERGE };
+        let step = full.len() as u32;
         let mut gone = Vec::new();
         for (id, out) in self.outputs.iter_mut() {
             let mut back_to_shared = false;
@@ -171,7 +165,7 @@ impl MixOutputs {
                     }
                     Some(_) => {
                         self.stats.own += 1;
-                        let p = own.encoder.encode(&self.shared_pcm, &mut self.packet).ok().map(|n| &self.packet[..n]);
+                        let p = own.encoder.encode(full, &mut self.packet).ok().map(|n| &self.packet[..n]);
                         if p.is_some() && p == shared.as_deref() {
                             back_to_shared = true;
                             self.stats.converged += 1;
@@ -197,7 +191,7 @@ impl MixOutputs {
             // Numbered per tick whether or not a packet went out: a gap reads as loss, not as
             // time standing still.
             out.seq = out.seq.wrapping_add(1);
-            out.ts = out.ts.wrapping_add(frame_samples);
+            out.ts = out.ts.wrapping_add(step);
         }
         for id in gone {
             self.outputs.remove(&id);
