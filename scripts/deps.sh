@@ -3,9 +3,9 @@
 # build tools for the Rust crates, Chromium, Firefox ESR, geckodriver and Node for the browser
 # tests, the real servers the output tests push to (nginx with the RTMP module), and the
 # Prometheus text-format parser the metrics test checks `/metrics` with, FFmpeg (a second reader
-# of the recordings, beside GStreamer), and Redis for the
-# cluster tests and coturn for the TURN test (both started by the tests themselves on loopback,
-# never as a service).
+# of the recordings, beside GStreamer), Redis for the cluster tests and coturn for the TURN
+# test (both started by the tests themselves on loopback, never as a service), and
+# simple-whip-client, the WHIP encoder the WHIP test pushes a stream with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +15,7 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools
   chromium firefox-esr iproute2 util-linux nftables
-  python3-prometheus-client redis-server coturn
+  python3-prometheus-client redis-server coturn simple-whip-client
   nginx libnginx-mod-rtmp
   ffmpeg
 )

@@ -162,7 +162,7 @@ pub async fn build(config: Config, cancel: &CancellationToken) -> Result<AppStat
         .connect_timeout(std::time::Duration::from_secs(2))
         .build()
         .unwrap_or_default();
-    Ok(AppState { rooms, rtc: RtcFactory::new(&config), auth, config: Arc::new(config), http })
+    Ok(AppState { rooms, rtc: RtcFactory::new(&config), auth, config: Arc::new(config), http, whip: Default::default() })
 }
 
 fn count(n: usize) -> u32 {

@@ -21,6 +21,11 @@ pub async fn read(body: super::forward::BodyStream, timeout: Duration) -> Result
     read_limited(body, MAX_BODY, timeout).await
 }
 
+/// The same with a limit of its own (an SDP offer, [`super::whip::MAX_OFFER`]).
+pub async fn read_up_to(body: super::forward::BodyStream, limit: usize, timeout: Duration) -> Result<Vec<u8>, ApiError> {
+    read_limited(body, limit, timeout).await
+}
+
 async fn read_limited<S, B>(body: S, limit: usize, timeout: Duration) -> Result<Vec<u8>, ApiError>
 where
     S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,

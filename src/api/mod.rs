@@ -21,12 +21,14 @@ mod listen;
 mod live;
 mod lobby;
 pub mod openapi;
+pub use whip::WhipSessions;
 mod participants;
 mod recordings;
 pub mod rejection;
 mod rooms;
 mod streams;
 mod tokens;
+mod whip;
 mod ws;
 mod ws_lobby;
 mod ws_relay;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Cluster mode: forwards calls to the node running a room.
     pub http: reqwest::Client,
+    /// The WHIP sessions this node serves.
+    pub whip: whip::WhipSessions,
 }
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
@@ -107,6 +111,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .or(boxed(streams::routes(&state)))
         .or(boxed(live::routes(&state)))
         .or(boxed(files::routes(&state)))
+        .or(boxed(whip::routes(&state)))
         .or(boxed(ws::signaling(state.clone())))
         .or(openapi::route(doc))
         .or(health::healthz(state.clone()))

@@ -8,7 +8,7 @@
 //! request is accepted, every invalid one refused with a 4xx, every answer matches.
 
 use super::body::MAX_BODY;
-use super::{AppState, files, health, live, lobby, participants, recordings, rooms, streams, tokens};
+use super::{AppState, files, health, live, lobby, participants, recordings, rooms, streams, tokens, whip};
 use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -45,6 +45,7 @@ impl Modify for BearerAuth {
         recordings::delete_recording, recordings::download_file, recordings::download_part,
         streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream,
         files::upload, files::fetch,
+        whip::publish, whip::stop, whip::options_endpoint, whip::options_session,
         live::serve,
         health::livez, health::readyz, health::healthz, health::metrics
     ),

@@ -2,7 +2,7 @@
 //! rejections (no route, wrong method, body too large, bad JSON) get the same shape.
 
 use crate::auth::AuthError;
-use crate::room::{CreateError, ManageError, RoomGone};
+use crate::room::{CreateError, JoinError, ManageError, RoomGone};
 use crate::store::StoreError;
 use crate::wire::ErrorBody;
 use std::convert::Infallible;
@@ -40,6 +40,19 @@ pub enum ApiError {
     /// 409 with its own code (`recording_running`, `recording_not_running`, `multiple_parts`).
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// 400 with its own code (`bad_sdp`).
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    /// 403 with its own code (`room_locked`, `removed_from_room`, `must_knock`).
+    #[error("{1}")]
+    Refused(&'static str, String),
+    /// 415 `unsupported_media_type`: the body is not of the type the operation takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422 with its own code: a well-formed request that cannot be served (`no_usable_codec`,
+    /// `too_many_tracks`, `nothing_sent`).
+    #[error("{1}")]
+    Unprocessable(&'static str, String),
     /// 429 with its own code (`too_many_recordings`, `too_many_streams`).
     #[error("{1}")]
     Limit(&'static str, String),
@@ -122,6 +135,26 @@ impl From<ManageError> for ApiError {
     }
 }
 
+/// A join the room refused (a WHIP stream's; the signaling socket has its own close codes).
+impl From<JoinError> for ApiError {
+    fn from(e: JoinError) -> Self {
+        let message = e.to_string();
+        match e {
+            JoinError::Full(_) => ApiError::Conflict("room_full", message),
+            JoinError::Gone(_) => ApiError::RoomEnded,
+            JoinError::NotStarted { .. } => ApiError::Conflict("room_not_started", message),
+            JoinError::Media(_) => ApiError::Unavailable(message),
+            JoinError::Locked => ApiError::Refused("room_locked", message),
+            JoinError::Removed => ApiError::Refused("removed_from_room", message),
+            JoinError::MustKnock => ApiError::Refused(
+                "must_knock",
+                "the room's lobby is on and a stream cannot wait in it: use a host token, or turn the lobby off".into(),
+            ),
+            JoinError::LobbyFull(_) => ApiError::Limit("lobby_full", message),
+        }
+    }
+}
+
 impl From<crate::egress::OutputError> for ApiError {
     fn from(e: crate::egress::OutputError) -> Self {
         use crate::egress::OutputError as O;
@@ -156,6 +189,10 @@ impl ApiError {
             ApiError::NotFound(code, _) => (StatusCode::NOT_FOUND, code),
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
             ApiError::Limit(code, _) => (StatusCode::TOO_MANY_REQUESTS, code),
+            ApiError::Refused(code, _) => (StatusCode::FORBIDDEN, code),
+            ApiError::Invalid(code, _) => (StatusCode::BAD_REQUEST, code),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::Unprocessable(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "media_unavailable"),
             ApiError::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_error"),
             ApiError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),

@@ -325,11 +325,29 @@ async fn serve(
     ws_tx: futures::stream::SplitSink<WebSocket, Message>,
     ws_rx: futures::stream::SplitStream<WebSocket>,
 ) {
+    let started = start_participant(state, room, joined, crate::rtc::PeerKind::Participant).await;
+    tokio::spawn(write_frames(ws_tx, started.out, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
+    read_frames(ws_rx, started.signals, started.done, state.rooms.stats().clone()).await
+}
+
+/// A participant's session task, started: where its signaling goes in and comes out.
+pub(super) struct Started {
+    pub signals: mpsc::Sender<Signal>,
+    /// Everything the session says (closed when it ends).
+    pub out: mpsc::Receiver<ServerMessage>,
+    /// Cancelled when the session ends.
+    pub done: CancellationToken,
+}
+
+/// Starts the session task of a participant the room just let in. A signaling client's first
+/// message is its `welcome`; a WHIP encoder gets none (it speaks no signaling).
+pub(super) async fn start_participant(state: &AppState, room: RoomHandle, joined: Joined, kind: crate::rtc::PeerKind) -> Started {
     let (out_tx, out_rx) = mpsc::channel::<ServerMessage>(256);
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>(64);
     let (id, name) = (joined.view.participant.id.clone(), joined.view.participant.name.clone());
-    let welcome = welcome(state, &room.id, joined.view, false);
-    let _ = out_tx.send(welcome).await;
+    if kind == crate::rtc::PeerKind::Participant {
+        let _ = out_tx.send(welcome(state, &room.id, joined.view, false)).await;
+    }
     let done = CancellationToken::new();
     tokio::spawn(participant::run(Session {
         id,
@@ -337,7 +355,7 @@ async fn serve(
         room,
         events: joined.events,
         signals: sig_rx,
-        out: out_tx.clone(),
+        out: out_tx,
         rtc: state.rtc.clone(),
         cancel: joined.cancel,
         done: done.clone(),
@@ -346,10 +364,9 @@ async fn serve(
         resume_window: Duration::from_secs(state.config.resume_seconds),
         resume_max: Duration::from_secs(state.config.resume_max_seconds),
         connect_timeout: Duration::from_secs(state.config.connect_timeout_seconds),
+        kind,
     }));
-    drop(out_tx);
-    tokio::spawn(write_frames(ws_tx, out_rx, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
-    read_frames(ws_rx, sig_tx, done, state.rooms.stats().clone()).await
+    Started { signals: sig_tx, out: out_rx, done }
 }
 
 /// Reads the client's frames into the session until the socket closes or the session ends. A

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState};
+use webrtc::peer_connection::{PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState};
 
 /// An ICE candidate as signaling carries it (either way: ours to the client, the client's to
 /// us). An empty `candidate` is the end of candidates.
@@ -108,12 +108,20 @@ pub struct PeerEventForwarder {
     tx: mpsc::UnboundedSender<PeerEvent>,
     pulse: MediaPulse,
     cap: Arc<SendCap>,
+    /// Whether ICE gathering is complete (every local candidate is in the local description).
+    gathered: tokio::sync::watch::Sender<bool>,
 }
 
 impl PeerEventForwarder {
     pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<PeerEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Arc::new(Self { tx, pulse: MediaPulse::new(), cap: Arc::default() }), rx)
+        let gathered = tokio::sync::watch::channel(false).0;
+        (Arc::new(Self { tx, pulse: MediaPulse::new(), cap: Arc::default(), gathered }), rx)
+    }
+
+    /// Follows whether ICE gathering is complete.
+    pub(super) fn gathered(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.gathered.subscribe()
     }
 
     /// The cap on what the client sends, which its video tracks' readers send it as REMB.
@@ -138,6 +146,10 @@ impl PeerConnectionEventHandler for PeerEventForwarder {
         if let Ok(init) = event.candidate.to_json() {
             let _ = self.tx.send(PeerEvent::LocalCandidate(init.into()));
         }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.gathered.send_replace(state == RTCIceGatheringState::Complete);
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {

@@ -35,7 +35,7 @@ pub use events::{Candidate, MediaState, PeerEvent, PeerEventForwarder};
 pub use feedback::LinkReport;
 pub use inbound::{FirstVideo, InboundTrack, MediaKind, MediaPulse, PumpEnd};
 pub use sendtime::ABS_SEND_TIME_URI;
-pub use session::{CandidateError, MAX_PENDING_CANDIDATES, OfferError, PeerSession};
+pub use session::{CandidateError, GATHER_LIMIT, MAX_PENDING_CANDIDATES, OfferError, PeerKind, PeerSession};
 
 use crate::config::Config;
 use rtc::interceptor::{Registry, Slot};

@@ -1,5 +1,6 @@
 //! Reading a client's offer before answering it: which media it wants to receive, and which
-//! video codec to send it (H.264 constrained-baseline-compatible when offered, else VP8).
+//! video codec to send it (H.264 constrained-baseline-compatible when offered, else VP8); and
+//! whether a WHIP encoder's offer can be taken at all ([`check_ingest`]).
 
 use crate::media::VideoCodec;
 
@@ -93,9 +94,134 @@ pub fn summarize(offer: &str) -> Result<OfferSummary, SdpError> {
     Ok(summary)
 }
 
+/// What a WHIP encoder's offer sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOffer {
+    pub audio: bool,
+    pub video: Option<VideoCodec>,
+}
+
+/// Why a WHIP encoder's offer cannot be taken.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IngestSdpError {
+    /// Not SDP, or no media section at all.
+    #[error(transparent)]
+    Malformed(#[from] SdpError),
+    #[error("the offer sends no audio or video (every section is recvonly, inactive or rejected)")]
+    NothingSent,
+    #[error("the offer sends more than one {0} track; a WHIP stream carries at most one audio and one video track")]
+    TooMany(&'static str),
+    #[error("the offer's audio section has no Opus")]
+    NoAudioCodec,
+    #[error("the offer's video section has neither VP8 nor H264 with packetization-mode=1")]
+    NoVideoCodec,
+}
+
+/// Checks a WHIP encoder's offer before anything is set up (RFC 9725: one audio and one video
+/// track at most; we take Opus, and VP8 or H.264 of any profile in packetization mode 1).
+/// Sections that only receive, are inactive or rejected (port 0), and data channels are
+/// ignored; the answer declines them.
+pub fn check_ingest(offer: &str) -> Result<IngestOffer, IngestSdpError> {
+    if !offer.trim_start().starts_with("v=0") {
+        return Err(SdpError::NotSdp.into());
+    }
+    // (kind, port, attributes) of each media section.
+    let mut sections: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for line in offer.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("m=") {
+            let mut words = rest.split_whitespace();
+            sections.push((words.next().unwrap_or_default(), words.next().unwrap_or_default(), Vec::new()));
+        } else if let Some((_, _, attrs)) = sections.last_mut() {
+            attrs.push(line);
+        }
+    }
+    if !sections.iter().any(|(k, _, _)| *k == "audio" || *k == "video") {
+        return Err(SdpError::NoMedia.into());
+    }
+    let mut found = IngestOffer { audio: false, video: None };
+    let mut videos = 0;
+    for (kind, port, attrs) in &sections {
+        let sends = *port != "0" && !attrs.iter().any(|a| matches!(*a, "a=recvonly" | "a=inactive"));
+        if !sends {
+            continue;
+        }
+        // (payload type, encoding name in capitals) of each codec.
+        let rtpmaps: Vec<(&str, String)> = attrs
+            .iter()
+            .filter_map(|a| a.strip_prefix("a=rtpmap:"))
+            .filter_map(|r| {
+                let (pt, enc) = r.split_once(' ')?;
+                Some((pt, enc.split('/').next().unwrap_or_default().to_ascii_uppercase()))
+            })
+            .collect();
+        match *kind {
+            "audio" => {
+                if found.audio {
+                    return Err(IngestSdpError::TooMany("audio"));
+                }
+                if !rtpmaps.iter().any(|(_, n)| n == "OPUS") {
+                    return Err(IngestSdpError::NoAudioCodec);
+                }
+                found.audio = true;
+            }
+            "video" => {
+                videos += 1;
+                if videos > 1 {
+                    return Err(IngestSdpError::TooMany("video"));
+                }
+                let mode1 = |pt: &str| {
+                    attrs
+                        .iter()
+                        .filter_map(|a| a.strip_prefix("a=fmtp:"))
+                        .filter_map(|r| r.split_once(' '))
+                        .any(|(p, f)| p == pt && f.split(';').any(|kv| kv.trim().eq_ignore_ascii_case("packetization-mode=1")))
+                };
+                let h264 = rtpmaps.iter().any(|(pt, n)| n == "H264" && mode1(pt));
+                let vp8 = rtpmaps.iter().any(|(_, n)| n == "VP8");
+                found.video = Some(match (vp8, h264) {
+                    (true, _) => VideoCodec::Vp8,
+                    (false, true) => VideoCodec::H264,
+                    (false, false) => return Err(IngestSdpError::NoVideoCodec),
+                });
+            }
+            _ => {}
+        }
+    }
+    if !found.audio && found.video.is_none() {
+        return Err(IngestSdpError::NothingSent);
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whip_offers() {
+        let obs = format!(
+            "{BASE}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendonly\r\n\
+             m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n\
+             a=fmtp:96 packetization-mode=1;profile-level-id=4d001f\r\na=sendonly\r\n"
+        );
+        assert_eq!(check_ingest(&obs), Ok(IngestOffer { audio: true, video: Some(VideoCodec::H264) }), "OBS: main profile");
+        let audio_only = format!("{BASE}m=audio 9 UDP/TLS/RTP/SAVPF 100\r\na=rtpmap:100 OPUS/48000/2\r\n");
+        assert_eq!(check_ingest(&audio_only), Ok(IngestOffer { audio: true, video: None }), "no direction is sendrecv");
+        let recv = format!("{BASE}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=recvonly\r\n");
+        assert_eq!(check_ingest(&recv), Err(IngestSdpError::NothingSent));
+        let rejected = format!("{BASE}m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n");
+        assert_eq!(check_ingest(&rejected), Err(IngestSdpError::NothingSent));
+        let two = format!("{audio_only}m=audio 9 UDP/TLS/RTP/SAVPF 100\r\na=rtpmap:100 opus/48000/2\r\n");
+        assert_eq!(check_ingest(&two), Err(IngestSdpError::TooMany("audio")));
+        let pcmu = format!("{BASE}m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n");
+        assert_eq!(check_ingest(&pcmu), Err(IngestSdpError::NoAudioCodec));
+        let mode0 = format!(
+            "{BASE}m=video 9 UDP/TLS/RTP/SAVPF 96 98\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=0\r\na=rtpmap:98 VP9/90000\r\n"
+        );
+        assert_eq!(check_ingest(&mode0), Err(IngestSdpError::NoVideoCodec));
+        assert_eq!(check_ingest("hello"), Err(IngestSdpError::Malformed(SdpError::NotSdp)));
+        assert_eq!(check_ingest(BASE), Err(IngestSdpError::Malformed(SdpError::NoMedia)));
+    }
 
     const BASE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
 

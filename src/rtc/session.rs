@@ -73,8 +73,30 @@ struct LocalOut {
     ssrc: u32,
 }
 
+/// Who is at the other end, which decides how offers are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerKind {
+    /// Our signaling client: candidates trickle both ways (`candidate` messages); H.264 is
+    /// constrained baseline.
+    Participant,
+    /// A WHIP encoder (RFC 9725): the answer waits for ICE gathering and carries every server
+    /// candidate, since nothing trickles, and the connection sends nothing back. H.264 of any
+    /// profile is taken, as from any client: webrtc-rs accepts an offered profile other than
+    /// ours as a partial match, and the ingest decodes every profile (main and high from OBS
+    /// and x264 were tried).
+    Ingest,
+}
+
+/// The longest an answer waits for ICE gathering ([`PeerKind::Ingest`]); past it, the answer
+/// carries the candidates gathered so far (host candidates come at once; a STUN server that
+/// does not answer is what can take this long).
+pub const GATHER_LIMIT: Duration = Duration::from_secs(3);
+
 /// A client's peer connection and everything hanging off it.
 pub struct PeerSession {
+    kind: PeerKind,
+    /// Whether ICE gathering is complete.
+    gathered: watch::Receiver<bool>,
     pc: Arc<dyn PeerConnection>,
     /// The stream id of our local tracks (`tessera-<room>`).
     stream_id: String,
@@ -104,13 +126,21 @@ pub struct PeerSession {
 
 impl PeerSession {
     /// A new peer connection for participant `owner` of room `room_id`, and where it reports.
-    pub async fn new(factory: &RtcFactory, room_id: &str, owner: &str) -> Result<(Self, mpsc::UnboundedReceiver<PeerEvent>), RtcError> {
+    pub async fn new(
+        factory: &RtcFactory,
+        kind: PeerKind,
+        room_id: &str,
+        owner: &str,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<PeerEvent>), RtcError> {
         let (forwarder, events) = PeerEventForwarder::new();
         let report = Arc::new(Mutex::new(LinkReport::default()));
         let pulse = forwarder.pulse();
         let send_cap = forwarder.send_cap();
+        let gathered = forwarder.gathered();
         let pc = factory.peer(forwarder.clone(), report.clone()).await?;
         let session = Self {
+            kind,
+            gathered,
             pc,
             stream_id: format!("tessera-{room_id}"),
             owner: owner.to_owned(),
@@ -137,7 +167,8 @@ impl PeerSession {
         Ok(LocalOut { track, sender, ssrc })
     }
 
-    /// Sets the client's offer: adds the local tracks it can receive (once each), sets it as
+    /// Sets the client's offer: adds the local tracks it can receive (once each; none for a
+    /// [`PeerKind::Ingest`] peer), sets it as
     /// the remote description, then adds the candidates queued before it. The `Ok` lists
     /// the queued candidates that were refused, in order. [`PeerSession::answer`] follows.
     pub async fn set_offer(&mut self, offer: String) -> Result<Vec<CandidateError>, OfferError> {
@@ -145,14 +176,17 @@ impl PeerSession {
         tracing::debug!(?summary, "offer");
         tracing::trace!(%offer, "offer sdp");
         let desc = RTCSessionDescription::offer(offer).map_err(OfferError::Rejected)?;
-        if self.video_out.is_none()
+        // A WHIP encoder receives nothing (its sections are answered recvonly).
+        let receives = self.kind == PeerKind::Participant;
+        if receives
+            && self.video_out.is_none()
             && let Some(codec) = summary.receive_video
         {
             let out =
                 self.add_local_track(RtpCodecKind::Video, video_codec(codec), "composite-video").await.map_err(OfferError::Rejected)?;
             self.video_out = Some((out, codec));
         }
-        if self.audio_out.is_none() && summary.receives_audio {
+        if receives && self.audio_out.is_none() && summary.receives_audio {
             self.audio_out =
                 Some(self.add_local_track(RtpCodecKind::Audio, audio_codec(), "mix-audio").await.map_err(OfferError::Rejected)?);
         }
@@ -167,11 +201,25 @@ impl PeerSession {
         Ok(refused)
     }
 
-    /// Creates and sets the answer to the offer just set; its SDP, for the client.
+    /// Creates and sets the answer to the offer just set; its SDP, for the client. For an
+    /// [`PeerKind::Ingest`] peer it waits for ICE gathering (at most [`GATHER_LIMIT`]) and
+    /// carries every candidate gathered.
     pub async fn answer(&mut self) -> Result<String, OfferError> {
         let answer = self.pc.create_answer(None).await.map_err(OfferError::Answer)?;
         self.pc.set_local_description(answer).await.map_err(OfferError::Answer)?;
+        if self.kind == PeerKind::Ingest {
+            let mut gathered = self.gathered.clone();
+            let done = tokio::time::timeout(GATHER_LIMIT, gathered.wait_for(|g| *g)).await;
+            if !matches!(done, Ok(Ok(_))) {
+                tracing::warn!("ICE gathering did not finish in {GATHER_LIMIT:?}; answering with the candidates gathered so far");
+            }
+        }
         Ok(self.pc.local_description().await.map(|d| d.sdp).unwrap_or_default())
+    }
+
+    /// Who is at the other end.
+    pub fn kind(&self) -> PeerKind {
+        self.kind
     }
 
     /// A candidate from the client. The empty one (end of candidates) is ignored; before the

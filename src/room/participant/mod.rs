@@ -70,6 +70,9 @@ pub struct Session {
     pub resume_max: Duration,
     /// How long a new peer connection may take to connect before the session gives up.
     pub connect_timeout: Duration,
+    /// Our signaling client, or a WHIP encoder (whose "signaling" is its HTTP session: it
+    /// never loses a socket, its answer carries every candidate, it receives nothing).
+    pub kind: rtc::PeerKind,
 }
 
 /// `setState` messages a participant may send at once, and then per second (each one is drawn on
@@ -166,7 +169,7 @@ impl Drop for DoneGuard {
 async fn run_inner(mut s: Session) {
     let _task = CountGuard::new(&s.stats, |s| &s.participant_tasks);
     let done = DoneGuard(s.done.clone());
-    let (peer, peer_events) = match rtc::PeerSession::new(&s.rtc, &s.room.id, &s.id).await {
+    let (peer, peer_events) = match rtc::PeerSession::new(&s.rtc, s.kind, &s.room.id, &s.id).await {
         Ok(created) => created,
         Err(e) => {
             tracing::error!(error = %e, "could not create a peer connection");
