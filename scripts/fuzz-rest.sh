@@ -87,8 +87,9 @@ EOF
 
   local started=$SECONDS status=0
   # Run from the temporary folder: nothing (Hypothesis' database, reports) lands in the repo.
-  local config="$PWD/scripts/fuzz-rest.toml"
-  (cd "$work" && "$ST" --config-file "$config" run "http://$addr/api/v1/openapi.json" \
+  local config="$PWD/scripts/fuzz-rest.toml" hooks="$PWD/scripts"
+  # The hooks teach schemathesis to send `application/sdp` bodies (the WHIP offer).
+  (cd "$work" && PYTHONPATH="$hooks" SCHEMATHESIS_HOOKS=fuzz_hooks "$ST" --config-file "$config" run "http://$addr/api/v1/openapi.json" \
     --header "Authorization: Bearer fuzz:$key_secret" \
     --max-examples "${FUZZ_MAX_EXAMPLES:-40}" \
     --max-time "${FUZZ_MAX_TIME:-120}" \
