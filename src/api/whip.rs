@@ -217,7 +217,7 @@ pub async fn publish(
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/rooms/{id}/whip/{sid}")) {
         h.insert(header::LOCATION, v);
     }
-    for link in ice_links(&state, &participant) {
+    for link in ice_links(&state.config, &participant, crate::time::now_unix()) {
         if let Ok(v) = HeaderValue::from_str(&link) {
             h.append(header::LINK, v);
         }
@@ -275,10 +275,10 @@ async fn drain(mut out: mpsc::Receiver<ServerMessage>, sessions: WhipSessions, s
 
 /// The ICE servers a WHIP client may use, as `Link` values (RFC 9725 §4.6); TURN credentials
 /// are made for this participant (`[[turn]]`).
-fn ice_links(state: &AppState, participant: &str) -> Vec<String> {
+fn ice_links(config: &crate::config::Config, participant: &str, now: i64) -> Vec<String> {
     let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     let mut links = Vec::new();
-    for server in crate::turn::ice_servers(&state.config, participant, crate::time::now_unix()) {
+    for server in crate::turn::ice_servers(config, participant, now) {
         for url in &server.urls {
             let mut link = format!("<{url}>; rel=\"ice-server\"");
             if let (Some(user), Some(credential)) = (&server.username, &server.credential) {
@@ -322,3 +322,40 @@ pub async fn stop(id: String, sid: String, state: AppState, incoming: Incoming) 
 }
 
 use crate::wire::ErrorBody;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, IceServer, TurnConfig};
+
+    #[test]
+    fn links_name_every_ice_server_url() {
+        let config = Config {
+            ice_servers: vec![IceServer { urls: vec!["stun:stun.example.com:3478".into()], username: None, credential: None }],
+            turn: vec![TurnConfig {
+                urls: vec!["turn:turn.example.com:3478?transport=udp".into(), "turns:turn.example.com:5349".into()],
+                secret: "a-long-shared-secret".into(),
+                ttl_seconds: 600,
+            }],
+            ..Config::default()
+        };
+        let links = ice_links(&config, "p1", 1_700_000_000);
+        assert_eq!(links.len(), 3);
+        assert_eq!(links[0], "<stun:stun.example.com:3478>; rel=\"ice-server\"");
+        let (user, cred) = ("1700000600:p1", crate::turn::ice_servers(&config, "p1", 1_700_000_000)[1].credential.clone().expect("made"));
+        for (link, url) in links[1..].iter().zip(["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]) {
+            let want = format!("<{url}>; rel=\"ice-server\"; username=\"{user}\"; credential=\"{cred}\"; credential-type=\"password\"");
+            assert_eq!(link, &want);
+            assert!(HeaderValue::from_str(link).is_ok(), "a valid header value");
+        }
+    }
+
+    #[test]
+    fn the_offer_is_sdp() {
+        assert!(is_sdp(Some("application/sdp")));
+        assert!(is_sdp(Some("Application/SDP; charset=utf-8")));
+        assert!(!is_sdp(Some("application/json")));
+        assert!(!is_sdp(Some("text/plain")));
+        assert!(!is_sdp(None));
+    }
+}
