@@ -10,7 +10,7 @@
 //! above, so there are no import circles (`tests/layers.rs` reads every `crate::` path in `src/`
 //! against this table, and every file-to-file import for circles):
 //!
-//! 1. `time`, `ids`, `layout`, `metrics`, `cluster`
+//! 1. `time`, `ids`, `layout`, `metrics`, `cluster`, `fuzz`
 //! 2. `records`, `auth`
 //! 3. `config`, `protocol`
 //! 4. `telemetry`, `store`, `webhook`, `wire`, `turn`
@@ -23,6 +23,7 @@
 //! What each owns:
 //! - [`time`]: the clock (Unix seconds and milliseconds) and RFC 3339 text.
 //! - [`ids`]: random ids and secrets.
+//! - `fuzz` (tests only): the case count and seed of the property tests over outside input.
 //! - [`records`]: what the server keeps and shows: a room's record and settings, a recording's
 //!   record, the live views of outputs and media counts. Pure data and their rules.
 //! - [`layout`]: layouts as data (slots with roles) and where each tile goes; pure.
@@ -73,6 +74,8 @@ pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod egress;
+#[cfg(test)]
+mod fuzz;
 pub mod ids;
 pub mod layout;
 pub mod loadgen;

@@ -14,6 +14,8 @@ mod client;
 mod download;
 mod files;
 mod forward;
+#[cfg(test)]
+mod fuzz_tests;
 mod health;
 mod keepalive;
 mod limits;

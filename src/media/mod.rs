@@ -25,6 +25,8 @@ pub mod tap;
 pub mod video;
 
 mod encoder;
+#[cfg(test)]
+mod fuzz_tests;
 pub use encoder::{Fanout, KeyframeGate};
 mod ingest;
 mod small;

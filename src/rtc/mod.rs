@@ -22,6 +22,8 @@ mod control;
 pub mod data;
 mod events;
 mod feedback;
+#[cfg(test)]
+mod fuzz_tests;
 mod inbound;
 mod keyframe;
 mod queue;
