@@ -37,7 +37,8 @@ pub enum Role {
     /// May end the room, kick and mute.
     Host,
     Participant,
-    /// May only watch the room's HLS output (cannot join the call).
+    /// May only watch: the room's HLS output, or its composite over WHEP (the watch page);
+    /// cannot join the call.
     Viewer,
 }
 

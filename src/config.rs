@@ -90,6 +90,10 @@ pub struct Config {
     /// Voices mixed at once in a room: of those talking, the loudest this many (1..=25,
     /// default 4). Inputs carrying only their noise floor are never mixed.
     pub max_mixed_voices: usize,
+    /// WHEP viewers of one room at once (0..=10000, default 200): more get `429 too_many_viewers`.
+    pub max_viewers_per_room: usize,
+    /// WHEP viewers on this server at once, all rooms (0..=100000, default 2000).
+    pub max_viewers: usize,
     /// Length of a recording part, seconds: a longer recording continues in a new file.
     pub recording_part_seconds: u64,
     /// Folder of files shared in chats (one sub-folder per live room, removed when it ends;
@@ -168,6 +172,8 @@ impl Default for Config {
             max_recordings: 20,
             max_streams_per_room: 3,
             max_mixed_voices: 4,
+            max_viewers_per_room: 200,
+            max_viewers: 2000,
             recording_part_seconds: 3600,
             files_dir: None,
             max_file_bytes: 100 * 1024 * 1024,
@@ -348,6 +354,12 @@ impl Config {
         }
         if !(1..=300).contains(&self.http_read_timeout_seconds) {
             return bad(format!("http_read_timeout_seconds must be within 1..=300, got {}", self.http_read_timeout_seconds));
+        }
+        if self.max_viewers_per_room > 10_000 || self.max_viewers > 100_000 {
+            return bad(format!(
+                "max_viewers_per_room must be within 0..=10000 and max_viewers within 0..=100000, got {} and {}",
+                self.max_viewers_per_room, self.max_viewers
+            ));
         }
         if !(1..=25).contains(&self.max_mixed_voices) {
             return bad(format!("max_mixed_voices must be within 1..=25, got {}", self.max_mixed_voices));

@@ -39,6 +39,7 @@ pub const RUNG_ENCODERS: &str = "tessera_composite_rung_encoders";
 pub const SMALL_CANVASES: &str = "tessera_small_canvases";
 pub const CANVASES_RUNNING: &str = "tessera_canvases_running";
 pub const WHIP_SESSIONS: &str = "tessera_whip_sessions";
+pub const WHEP_VIEWERS: &str = "tessera_whep_viewers";
 pub const VIDEO_RECEIVERS: &str = "tessera_video_receivers";
 pub const RUNG_SWITCHES: &str = "tessera_video_rung_switches_total";
 pub const NACKED_PACKETS: &str = "tessera_rtcp_nacked_packets_total";
@@ -119,6 +120,7 @@ fn describe() {
         "Encoders of the composite running, by rung (L0 full size, L1 half, L2 quarter; S1 the small-screen canvas, S2 its half)."
     );
     describe_gauge!(CANVASES_RUNNING, "Room canvases composing video (a canvas rests while no one takes video and no camera is decoded).");
+    describe_gauge!(WHEP_VIEWERS, "WHEP viewers on this node (receive-only sessions; not participants).");
     describe_gauge!(WHIP_SESSIONS, "WHIP ingest sessions on this node (each is also one of tessera_participants).");
     describe_gauge!(SMALL_CANVASES, "Small-screen canvases running (one per room while any receiver takes it).");
     describe_gauge!(
@@ -273,6 +275,11 @@ pub fn canvases_running(delta: f64) {
 /// One more (`1.0`) or one less (`-1.0`) WHIP ingest session.
 pub fn whip_sessions(delta: f64) {
     gauge!(WHIP_SESSIONS).increment(delta);
+}
+
+/// One more (`1.0`) or one less (`-1.0`) WHEP viewer.
+pub fn whep_viewers(delta: f64) {
+    gauge!(WHEP_VIEWERS).increment(delta);
 }
 
 /// One more (`1.0`) or one less (`-1.0`) small-screen canvas running.

@@ -133,6 +133,7 @@ pub async fn build(config: Config, cancel: &CancellationToken) -> Result<AppStat
         early_join_seconds: config.early_join_seconds.into(),
         max_participants: u32::try_from(config.max_participants).unwrap_or(u32::MAX),
         max_mixed_voices: config.max_mixed_voices,
+        max_viewers_per_room: config.max_viewers_per_room,
         files: crate::room::files::FileLimits {
             dir: files_dir,
             max_file_bytes: config.max_file_bytes,
@@ -162,7 +163,7 @@ pub async fn build(config: Config, cancel: &CancellationToken) -> Result<AppStat
         .connect_timeout(std::time::Duration::from_secs(2))
         .build()
         .unwrap_or_default();
-    Ok(AppState { rooms, rtc: RtcFactory::new(&config), auth, config: Arc::new(config), http, whip: Default::default() })
+    Ok(AppState { rooms, rtc: RtcFactory::new(&config), auth, config: Arc::new(config), http, sessions: Default::default() })
 }
 
 fn count(n: usize) -> u32 {

@@ -313,3 +313,66 @@ async fn refusals_are_clear_and_leave_nothing_behind() {
         assert_eq!(a.headers.get(h).map(|v| v.to_str().unwrap_or_default()), Some(want), "{h}");
     }
 }
+
+/// WHEP (the watch door): who may watch, what an offer must ask for, the limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whep_refusals_are_clear_and_leave_nothing_behind() {
+    let config = tessera::config::Config { max_viewers_per_room: 0, ..sock::keyed_config() };
+    let server = TestServer::start_with(config).await;
+    let addr = server.addr();
+    let (room, _) = sock::create(addr, json!({ "name": "watched" })).await;
+    let (public, _) = sock::create(addr, json!({ "name": "public", "public": true })).await;
+    let url = |r: &str| format!("http://{addr}/api/v1/rooms/{r}/whep");
+    let sdp = "application/sdp";
+    let base = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+    let watch_audio = format!("{base}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=recvonly\r\n");
+    let viewer = {
+        let (st, v) =
+            sock::call(addr, "POST", &format!("/api/v1/rooms/{room}/tokens"), KEY, Some(json!({"name": "v", "role": "viewer"}))).await;
+        assert_eq!(st, 201, "{v}");
+        assert!(v["joinUrl"].as_str().is_some_and(|u| u.contains("/watch.html?room=")), "a viewer's link is the watch page: {v}");
+        v["token"].as_str().expect("token").to_owned()
+    };
+
+    refused(&offer(&url(&room), None, sdp, &watch_audio).await, 401, "unauthorized");
+    refused(&offer(&url(&room), Some("junk"), sdp, &watch_audio).await, 401, "invalid_credentials");
+    refused(&offer(&url(&public), Some(&viewer), sdp, &watch_audio).await, 403, "wrong_room");
+    refused(&offer(&url(&room), Some(&viewer), "text/plain", &watch_audio).await, 415, "unsupported_media_type");
+    refused(&offer(&url(&room), Some(&viewer), sdp, "hello").await, 400, "bad_sdp");
+    let sends = format!("{base}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendonly\r\n");
+    refused(&offer(&url(&room), Some(&viewer), sdp, &sends).await, 422, "nothing_received");
+    let vp9 = format!("{base}m=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\na=recvonly\r\n");
+    refused(&offer(&url(&room), Some(&viewer), sdp, &vp9).await, 422, "no_usable_codec");
+    // A public room needs no credential; this server takes no viewer per room (0).
+    refused(&offer(&url(&public), None, sdp, &watch_audio).await, 429, "too_many_viewers");
+    refused(&offer(&url(&room), Some(&viewer), sdp, &watch_audio).await, 429, "too_many_viewers");
+    refused(&offer(&url("nosuchroomnosuchroom00"), None, sdp, &watch_audio).await, 404, "room_not_found");
+    let (_, v) = sock::call(addr, "GET", &format!("/api/v1/rooms/{room}"), KEY, None).await;
+    assert_eq!((v["numViewers"].as_u64(), v["numParticipants"].as_u64()), (Some(0), Some(0)), "{v}");
+
+    refused(&send("DELETE", &format!("{}/{}", url(&room), "y".repeat(32)), &[], "").await, 404, "session_not_found");
+    let a = send("OPTIONS", &url(&room), &[], "").await;
+    assert_eq!(a.status, 204);
+    assert_eq!(a.headers.get("accept-post").map(|v| v.to_str().unwrap_or_default()), Some("application/sdp"));
+}
+
+/// The node's own viewer limit, and an offer the peer connection refuses: nothing is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whep_node_limit_and_a_refused_offer() {
+    let config = tessera::config::Config { max_viewers: 0, ..common::test_config() };
+    let server = TestServer::start_with(config).await;
+    let room = server.create_room().await;
+    let url = format!("http://{}/api/v1/rooms/{room}/whep", server.addr());
+    let watch =
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=recvonly\r\n";
+    refused(&offer(&url, None, "application/sdp", watch).await, 429, "too_many_viewers");
+    drop(server);
+
+    let server = TestServer::start().await;
+    let room = server.create_room().await;
+    let url = format!("http://{}/api/v1/rooms/{room}/whep", server.addr());
+    // Open mode: anyone may watch; this offer has no ICE credentials or fingerprint.
+    refused(&offer(&url, None, "application/sdp", watch).await, 400, "bad_sdp");
+    let (_, v) = common::http::request(server.addr(), "GET", &format!("/api/v1/rooms/{room}"), None).await;
+    assert_eq!(v["numViewers"].as_u64(), Some(0), "the refused viewer is gone: {v}");
+}

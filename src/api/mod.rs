@@ -23,13 +23,15 @@ mod listen;
 mod live;
 mod lobby;
 pub mod openapi;
-pub use whip::WhipSessions;
+pub use sdp_session::Sessions;
 mod participants;
 mod recordings;
 pub mod rejection;
 mod rooms;
+mod sdp_session;
 mod streams;
 mod tokens;
+mod whep;
 mod whip;
 mod ws;
 mod ws_lobby;
@@ -51,8 +53,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Cluster mode: forwards calls to the node running a room.
     pub http: reqwest::Client,
-    /// The WHIP sessions this node serves.
-    pub whip: whip::WhipSessions,
+    /// The WHIP and WHEP sessions this node serves.
+    pub sessions: sdp_session::Sessions,
 }
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
@@ -114,6 +116,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .or(boxed(live::routes(&state)))
         .or(boxed(files::routes(&state)))
         .or(boxed(whip::routes(&state)))
+        .or(boxed(whep::routes(&state)))
         .or(boxed(ws::signaling(state.clone())))
         .or(openapi::route(doc))
         .or(health::healthz(state.clone()))

@@ -8,7 +8,7 @@
 //! request is accepted, every invalid one refused with a 4xx, every answer matches.
 
 use super::body::MAX_BODY;
-use super::{AppState, files, health, live, lobby, participants, recordings, rooms, streams, tokens, whip};
+use super::{AppState, files, health, live, lobby, participants, recordings, rooms, streams, tokens, whep, whip};
 use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -46,6 +46,7 @@ impl Modify for BearerAuth {
         streams::start_stream, streams::list_streams, streams::get_stream, streams::stop_stream,
         files::upload, files::fetch,
         whip::publish, whip::stop, whip::options_endpoint, whip::options_session,
+        whep::watch, whep::stop, whep::options_endpoint, whep::options_session,
         live::serve,
         health::livez, health::readyz, health::healthz, health::metrics
     ),

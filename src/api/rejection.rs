@@ -151,6 +151,7 @@ impl From<JoinError> for ApiError {
                 "the room's lobby is on and a stream cannot wait in it: use a host token, or turn the lobby off".into(),
             ),
             JoinError::LobbyFull(_) => ApiError::Limit("lobby_full", message),
+            JoinError::TooManyViewers(_) => ApiError::Limit("too_many_viewers", message),
         }
     }
 }

@@ -79,6 +79,7 @@ fn view(state: &AppState, info: RoomInfo) -> RoomView {
     let mut v = RoomView::new(&info.spec, now_unix(), n, Some(info.participants));
     v.node = state.rooms.cluster().map(|c| c.id().to_owned());
     v.media = info.media;
+    v.num_viewers = Some(info.viewers);
     v.pinned_participant_id = info.layout.pinned_participant_id;
     v.screen_participant_id = info.layout.screen_participant_id;
     v

@@ -50,7 +50,13 @@ pub async fn create_token(id: String, state: AppState, caller: Caller, raw: Vec<
         None => format!("user-{}", crate::ids::random_id(10)),
     };
     existing_room(&state, &id).await?;
-    let (token, exp) = state.auth.issue(&id, &identity, name, req.role.unwrap_or(Role::Participant), now_unix(), ttl.into())?;
-    let resp = TokenResponse { join_url: join_url(&state, &id, Some(&token)), token, identity, expires_at: format_unix(exp) };
+    let role = req.role.unwrap_or(Role::Participant);
+    let (token, exp) = state.auth.issue(&id, &identity, name, role, now_unix(), ttl.into())?;
+    // A viewer's link opens the watch page (no camera, no microphone); others join the call.
+    let join_url = match role {
+        Role::Viewer => format!("{}/watch.html?room={id}&token={token}", state.config.base_url()),
+        Role::Host | Role::Participant => join_url(&state, &id, Some(&token)),
+    };
+    let resp = TokenResponse { join_url, token, identity, expires_at: format_unix(exp) };
     Ok(warp::reply::with_status(warp::reply::json(&resp), StatusCode::CREATED).into_response())
 }

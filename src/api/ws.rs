@@ -288,6 +288,7 @@ fn join_refusal(e: &JoinError) -> (ServerMessage, u16) {
         JoinError::Locked => ("room_locked", CLOSE_FORBIDDEN),
         JoinError::Removed => ("removed_from_room", CLOSE_FORBIDDEN),
         JoinError::LobbyFull(_) => ("lobby_full", CLOSE_ROOM_FULL),
+        JoinError::TooManyViewers(_) => ("too_many_viewers", CLOSE_ROOM_FULL),
         JoinError::MustKnock => ("internal", CLOSE_INTERNAL),
     };
     let mut msg = ServerMessage::error(code, e.to_string());

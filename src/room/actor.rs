@@ -34,6 +34,7 @@ mod settings;
 mod social;
 mod states;
 mod view;
+mod viewers;
 
 struct Member {
     info: ParticipantInfo,
@@ -96,6 +97,8 @@ struct Room {
     admission: admission::Admission,
     /// Who knocks (`lobby.rs`).
     lobby: lobby::Lobby,
+    /// WHEP viewers, by session id (`viewers.rs`).
+    viewers: std::collections::HashMap<String, viewers::Viewer>,
     /// Cluster mode: held while the actor runs (dropped last, with the room).
     _lease: Option<crate::cluster::node::LeaseGuard>,
 }
@@ -138,6 +141,7 @@ pub(crate) fn spawn(s: Start) {
         files,
         admission: Default::default(),
         lobby: Default::default(),
+        viewers: Default::default(),
         _lease: s.lease,
     };
     tokio::spawn(room.run(s.rx).instrument(span));
@@ -303,6 +307,7 @@ impl Room {
     }
 
     fn broadcast(&self, ev: RoomEvent, except: Option<&str>) {
+        self.tell_viewers(&ev);
         for m in self.members.iter().filter(|m| Some(m.info.id.as_str()) != except) {
             let _ = m.events.send(ev.clone());
         }
@@ -329,6 +334,9 @@ impl Room {
             Command::Join { req, reply } => {
                 let r = self.join(req).await;
                 let _ = reply.send(r);
+            }
+            Command::Watch { reply } => {
+                let _ = reply.send(self.watch());
             }
             Command::Leave { id, reason } => self.leave(&id, reason),
             Command::AttachVideo { id, codec, payload_type, reply } => {
@@ -428,8 +436,9 @@ impl Room {
         }
     }
 
+    /// The media, for a member or a viewer (which only subscribes).
     fn member_media(&mut self, id: &str) -> Result<&mut Media, RoomMediaError> {
-        if self.member_index(id).is_none() {
+        if self.member_index(id).is_none() && !self.is_viewer(id) {
             return Err(RoomMediaError::NotJoined);
         }
         self.ensure_media()
@@ -529,8 +538,11 @@ impl Room {
         Ok(info)
     }
 
-    /// The participant left by itself (its task is ending).
+    /// The participant (or viewer) left by itself (its task is ending).
     fn leave(&mut self, id: &str, reason: LeaveReason) {
+        if self.unwatch(id) {
+            return;
+        }
         if let Some(m) = self.take_member(id, reason) {
             m.cancel.cancel();
         }
@@ -585,6 +597,7 @@ impl Room {
             spec: self.spec.clone(),
             layout: self.layout_info(),
             participants: self.members.iter().map(|m| m.info.clone()).collect(),
+            viewers: self.viewer_count(),
             media: self.media.as_ref().map(|m| {
                 let (audio_inputs, audio_outputs) = m.audio.counts();
                 let audio = m.audio.stats();

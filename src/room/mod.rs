@@ -181,6 +181,9 @@ pub enum JoinError {
     MustKnock,
     #[error("the lobby is full ({0} people are waiting); try again later")]
     LobbyFull(usize),
+    /// A viewer over the room's `max_viewers_per_room`.
+    #[error("the room has its maximum of {0} viewers; try again later")]
+    TooManyViewers(usize),
 }
 
 /// The answer to a knock: come in now, or wait for the room's [`Decision`] (the channel closes
@@ -280,6 +283,8 @@ pub struct RoomInfo {
     /// What the composite shows now.
     pub layout: LayoutInfo,
     pub participants: Vec<ParticipantInfo>,
+    /// WHEP viewers now.
+    pub viewers: usize,
     pub media: Option<MediaStats>,
 }
 
@@ -302,6 +307,9 @@ pub struct RoomUpdate {
 pub(crate) enum Command {
     Join {
         req: JoinRequest,
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
+    Watch {
         reply: oneshot::Sender<Result<Joined, JoinError>>,
     },
     Leave {
@@ -487,6 +495,12 @@ impl RoomHandle {
 
     pub async fn join(&self, req: JoinRequest) -> Result<Joined, JoinError> {
         self.try_ask(|reply| Command::Join { req, reply }).await
+    }
+
+    /// A WHEP viewer: a session that receives the composite and the full mix, not a member
+    /// (it leaves with [`RoomHandle::leave`] like one).
+    pub async fn watch(&self) -> Result<Joined, JoinError> {
+        self.try_ask(|reply| Command::Watch { reply }).await
     }
 
     /// Asks to come in (the lobby): see [`Knocked`].

@@ -31,6 +31,8 @@ pub struct RoomContext {
     pub max_participants: u32,
     /// Voices mixed at once (config `max_mixed_voices`).
     pub max_mixed_voices: usize,
+    /// WHEP viewers of one room at once (config `max_viewers_per_room`).
+    pub max_viewers_per_room: usize,
     /// File sharing's folder and limits.
     pub files: files::FileLimits,
     /// Cluster mode: this node's membership (rooms are placed through it).

@@ -85,6 +85,16 @@ pub enum PeerKind {
     /// ours as a partial match, and the ingest decodes every profile (main and high from OBS
     /// and x264 were tried).
     Ingest,
+    /// A WHEP player: its answer waits for ICE gathering too; it receives the composite and
+    /// the mix and sends nothing.
+    Viewer,
+}
+
+impl PeerKind {
+    /// Whether the client takes our candidates one by one (else the answer carries them all).
+    pub fn trickles(self) -> bool {
+        self == PeerKind::Participant
+    }
 }
 
 /// The longest an answer waits for ICE gathering ([`PeerKind::Ingest`]); past it, the answer
@@ -177,7 +187,7 @@ impl PeerSession {
         tracing::trace!(%offer, "offer sdp");
         let desc = RTCSessionDescription::offer(offer).map_err(OfferError::Rejected)?;
         // A WHIP encoder receives nothing (its sections are answered recvonly).
-        let receives = self.kind == PeerKind::Participant;
+        let receives = self.kind != PeerKind::Ingest;
         if receives
             && self.video_out.is_none()
             && let Some(codec) = summary.receive_video
@@ -201,13 +211,13 @@ impl PeerSession {
         Ok(refused)
     }
 
-    /// Creates and sets the answer to the offer just set; its SDP, for the client. For an
-    /// [`PeerKind::Ingest`] peer it waits for ICE gathering (at most [`GATHER_LIMIT`]) and
+    /// Creates and sets the answer to the offer just set; its SDP, for the client. For a peer
+    /// that does not trickle (WHIP, WHEP) it waits for ICE gathering (at most [`GATHER_LIMIT`]) and
     /// carries every candidate gathered.
     pub async fn answer(&mut self) -> Result<String, OfferError> {
         let answer = self.pc.create_answer(None).await.map_err(OfferError::Answer)?;
         self.pc.set_local_description(answer).await.map_err(OfferError::Answer)?;
-        if self.kind == PeerKind::Ingest {
+        if !self.kind.trickles() {
             let mut gathered = self.gathered.clone();
             let done = tokio::time::timeout(GATHER_LIMIT, gathered.wait_for(|g| *g)).await;
             if !matches!(done, Ok(Ok(_))) {

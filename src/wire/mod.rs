@@ -112,6 +112,8 @@ pub struct TokenResponse {
     pub identity: String,
     #[schema(format = DateTime)]
     pub expires_at: String,
+    /// The link to share: the call (`/?room=…&token=…`), or for a `viewer` token the watch page
+    /// (`/watch.html?room=…&token=…`: the composite and the sound over WHEP, no camera).
     pub join_url: String,
 }
 

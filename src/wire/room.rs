@@ -141,6 +141,9 @@ pub struct RoomView {
     #[schema(value_type = Option<EndReasonName>)]
     pub end_reason: Option<String>,
     pub num_participants: usize,
+    /// Live room on `GET /rooms/{id}`: WHEP viewers watching now (not participants).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_viewers: Option<usize>,
     /// Record from the moment the room's first participant joins.
     pub auto_record: bool,
     /// Publish HLS at `/live/{id}/index.m3u8` while the room's media runs.
@@ -212,6 +215,7 @@ impl RoomView {
             ended_at: ended_at.map(format_unix),
             end_reason: end_reason.map(|r| r.as_str().into()),
             num_participants,
+            num_viewers: None,
             auto_record: *auto_record,
             hls: *hls,
             public: *public,

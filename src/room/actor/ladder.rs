@@ -13,8 +13,12 @@ const REAP_EVERY: Duration = Duration::from_secs(2);
 
 impl Room {
     pub(super) fn set_video_rung(&mut self, id: &str, canvas: Canvas, rung: Option<Rung>, quality: VideoQuality) {
-        let Some(i) = self.member_index(id) else { return };
-        self.members[i].info.video_quality = Some(quality);
+        match self.member_index(id) {
+            Some(i) => self.members[i].info.video_quality = Some(quality),
+            // A viewer's quality is nobody else's business.
+            None if self.is_viewer(id) => {}
+            None => return,
+        }
         let Some(media) = &mut self.media else { return };
         if let Err(e) = media.video.set_feed(id, canvas, rung) {
             tracing::warn!(participant = %id, error = %e, ?canvas, "could not start the composite's rung");

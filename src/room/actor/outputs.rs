@@ -145,8 +145,8 @@ impl Room {
 
     /// Tears the media down when nobody is in the room and no output needs it.
     pub(super) fn release_media_if_idle(&mut self) {
-        if self.members.is_empty() && !self.egress.is_active() && self.media.take().is_some() {
-            tracing::info!("nobody in the room and no output running: media pipeline torn down");
+        if self.members.is_empty() && self.viewer_count() == 0 && !self.egress.is_active() && self.media.take().is_some() {
+            tracing::info!("nobody in the room or watching it and no output running: media pipeline torn down");
             crate::media::memory::trim_soon();
         }
     }

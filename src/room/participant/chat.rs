@@ -82,6 +82,10 @@ impl Participant {
 
     /// The client opened a data channel: read it (only `chat` carries anything we use).
     pub(super) async fn on_data_channel(&mut self, channel: rtc::data::Channel) {
+        if !self.peer.kind().trickles() {
+            // WHIP and WHEP sessions have no chat.
+            return;
+        }
         let label = channel.label().await;
         if label != CHAT_LABEL {
             tracing::debug!(%label, "data channel ignored");

@@ -18,8 +18,8 @@ impl Participant {
     /// Something the peer connection reported; `Some` when the session ends.
     pub(super) async fn on_peer_event(&mut self, ev: rtc::PeerEvent) -> Option<Exit> {
         match ev {
-            // A WHIP encoder got every candidate in its answer.
-            rtc::PeerEvent::LocalCandidate(_) if self.peer.kind() == rtc::PeerKind::Ingest => {}
+            // A WHIP encoder or WHEP player got every candidate in its answer.
+            rtc::PeerEvent::LocalCandidate(_) if !self.peer.kind().trickles() => {}
             rtc::PeerEvent::LocalCandidate(c) => {
                 self.send(ServerMessage::Candidate { candidate: c.candidate, sdp_mid: c.sdp_mid, sdp_m_line_index: c.sdp_m_line_index })
                     .await;

@@ -21,6 +21,12 @@ use tracing::Instrument;
 impl Participant {
     /// A remote track: the shared screen if the client named it so, else camera or microphone.
     pub(super) async fn on_track(&mut self, track: rtc::InboundTrack) {
+        if self.peer.kind() == rtc::PeerKind::Viewer {
+            // A viewer only watches: what it sends is read and dropped.
+            tracing::info!("a viewer sent a track; it is ignored");
+            self.tasks.spawn(async move { track.drain().await }.in_current_span());
+            return;
+        }
         let (room, id) = (self.room.clone(), self.id.clone());
         let is_screen = match &self.screen_track_id {
             Some(want) => track.kind().await == Some(rtc::MediaKind::Video) && track.is_named(want).await,
