@@ -16,6 +16,7 @@
 //!   720p senders ([`senders`]).
 //! - K. Whether one weak receiver costs the L0 receivers keyframes ([`weak`]).
 //! - L. What the small-screen canvas costs a room, in use and not ([`small`]).
+//! - W. What WHEP viewers cost the server, per 100 ([`viewers`]).
 //! - H. The worst receiver's frame rate and longest freeze in a room of 4 at rest, with the
 //!   layout changed twice a second, with a recording failing every 2 s, and under 5 % UDP loss
 //!   ([`stress`]): the rates the functional tests leave to benchmarks.
@@ -50,6 +51,8 @@ mod stress;
 #[path = "load/threads.rs"]
 mod threads;
 use threads::{Roles, cores_by_role, cpu_by_role};
+#[path = "load/viewers.rs"]
+mod viewers;
 #[path = "load/weak.rs"]
 mod weak;
 
@@ -634,6 +637,9 @@ fn main() {
     }
     if wanted("L") {
         rows.push(small::small_canvas_costs());
+    }
+    if wanted("W") {
+        rows.push(viewers::viewer_costs(&rt));
     }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
     for (a, b, c, d) in &rows {

@@ -44,7 +44,8 @@
 //!   requests both ways, local tracks and data channels, as domain events.
 //! - [`egress`]: outputs of the composite: crash-safe MP4 recording, RTMP, HLS.
 //! - [`room`]: one actor task per room, one task per participant; the registry and placement.
-//! - [`api`]: REST, WebSocket signaling, cluster forwarding and the static client (warp).
+//! - [`api`]: REST, WebSocket signaling, WHIP and WHEP, cluster forwarding and the static client
+//!   (warp).
 //! - [`loadgen`]: the load generator and probes (a WebRTC client of the server).
 //! - [`server`]: wires it all together and shuts it down in order.
 //!

@@ -5,7 +5,8 @@
 //! honour the server's `cameraConstraint` ([`camera`]); some receivers may act weak ([`weak`]).
 //! [`loss`] impairs loopback with random UDP loss (an
 //! nftables rule, only in a network namespace of its own) for the loss test and benchmark H.
-//! [`janus`] is a client of Janus's AudioBridge, the peer benchmark E compares audio-only rooms with.
+//! [`janus`] is a client of Janus's AudioBridge, the peer benchmark E compares audio-only rooms with;
+//! [`whep`] a WHEP viewer (benchmark W).
 
 pub mod camera;
 pub mod http;
@@ -18,3 +19,4 @@ pub mod run;
 pub mod session;
 pub mod stats;
 pub mod weak;
+pub mod whep;
