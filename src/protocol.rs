@@ -154,6 +154,28 @@ pub struct ParticipantInfo {
     pub video_quality: Option<VideoQuality>,
 }
 
+impl ParticipantInfo {
+    /// Someone coming in now (`joined_at`, RFC 3339): not muted, every own state off, connected,
+    /// receiving nothing yet.
+    pub fn arriving(id: String, identity: String, name: String, role: crate::auth::Role, co_host: bool, joined_at: String) -> Self {
+        Self {
+            id,
+            identity,
+            name,
+            role,
+            co_host,
+            joined_at,
+            audio_muted: false,
+            video_muted: false,
+            mic_off: false,
+            camera_off: false,
+            hand_raised: false,
+            connection: Connection::default(),
+            video_quality: None,
+        }
+    }
+}
+
 /// Whether a participant's connection is up.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

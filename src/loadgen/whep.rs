@@ -52,7 +52,8 @@ impl Viewer {
             gathered.push(ev);
         }
         let sdp = pc.local_description().await.map(|d| d.sdp).unwrap_or_default();
-        let mut req = reqwest::Client::new().post(format!("http://{addr}/api/v1/rooms/{room}/whep")).header("content-type", "application/sdp");
+        let mut req =
+            reqwest::Client::new().post(format!("http://{addr}/api/v1/rooms/{room}/whep")).header("content-type", "application/sdp");
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -474,21 +474,7 @@ impl Room {
         self.admission.joined(&req.identity, req.device.as_deref());
         let device = req.device;
         let co_host = req.role == crate::auth::Role::Host && self.admission.is_co_host(&req.identity);
-        let info = ParticipantInfo {
-            id: crate::ids::participant_id(),
-            identity: req.identity,
-            name: req.name,
-            co_host,
-            role: req.role,
-            joined_at: format_unix(now),
-            audio_muted: false,
-            video_muted: false,
-            mic_off: false,
-            camera_off: false,
-            hand_raised: false,
-            connection: Default::default(),
-            video_quality: None,
-        };
+        let info = ParticipantInfo::arriving(crate::ids::participant_id(), req.identity, req.name, req.role, co_host, format_unix(now));
         let first = self.members.is_empty();
         let media = self.ensure_media().map_err(|e| JoinError::Media(e.to_string()))?;
         media.video.add_participant(&info.id, &info.name).map_err(|e| JoinError::Media(e.to_string()))?;

@@ -33,21 +33,14 @@ impl Room {
             return Err(JoinError::TooManyViewers(self.ctx.max_viewers_per_room));
         }
         let id = crate::ids::participant_id();
-        let info = ParticipantInfo {
-            id: id.clone(),
-            identity: format!("viewer-{id}"),
-            name: "viewer".into(),
-            co_host: false,
-            role: crate::auth::Role::Viewer,
-            joined_at: format_unix(now_unix()),
-            audio_muted: false,
-            video_muted: false,
-            mic_off: false,
-            camera_off: false,
-            hand_raised: false,
-            connection: Default::default(),
-            video_quality: None,
-        };
+        let info = ParticipantInfo::arriving(
+            id.clone(),
+            format!("viewer-{id}"),
+            "viewer".into(),
+            crate::auth::Role::Viewer,
+            false,
+            format_unix(now_unix()),
+        );
         let (tx, events) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         self.viewers.insert(id.clone(), Viewer { events: tx, cancel: cancel.clone() });
