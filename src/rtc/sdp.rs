@@ -39,50 +39,68 @@ fn h264_ok(fmtp: &str) -> bool {
     mode1 && profile_ok
 }
 
-pub fn summarize(offer: &str) -> Result<OfferSummary, SdpError> {
+/// One media section of an offer: its kind (`audio`, `video`, …), port and attribute lines.
+struct Section<'a> {
+    kind: &'a str,
+    port: &'a str,
+    attrs: Vec<&'a str>,
+}
+
+impl Section<'_> {
+    fn has(&self, attr: &str) -> bool {
+        self.attrs.contains(&attr)
+    }
+
+    /// (payload type, encoding name in capitals) of each `a=rtpmap`.
+    fn codecs(&self) -> Vec<(&str, String)> {
+        self.attrs
+            .iter()
+            .filter_map(|a| a.strip_prefix("a=rtpmap:"))
+            .filter_map(|r| {
+                let (pt, enc) = r.split_once(' ')?;
+                Some((pt, enc.split('/').next().unwrap_or_default().to_ascii_uppercase()))
+            })
+            .collect()
+    }
+
+    /// Whether an `a=fmtp` line of payload type `pt` satisfies `ok`.
+    fn fmtp(&self, pt: &str, ok: impl Fn(&str) -> bool) -> bool {
+        self.attrs.iter().filter_map(|a| a.strip_prefix("a=fmtp:")).filter_map(|r| r.split_once(' ')).any(|(p, f)| p == pt && ok(f))
+    }
+}
+
+/// The media sections of an offer that is SDP (`v=0` first) with an audio or video section.
+fn sections(offer: &str) -> Result<Vec<Section<'_>>, SdpError> {
     if !offer.trim_start().starts_with("v=0") {
         return Err(SdpError::NotSdp);
     }
-    let mut sections: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut sections: Vec<Section<'_>> = Vec::new();
     for line in offer.lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("m=") {
-            sections.push((rest.split_whitespace().next().unwrap_or_default().to_owned(), Vec::new()));
-        } else if let Some((_, attrs)) = sections.last_mut() {
-            attrs.push(line);
+            let mut words = rest.split_whitespace();
+            sections.push(Section { kind: words.next().unwrap_or_default(), port: words.next().unwrap_or_default(), attrs: Vec::new() });
+        } else if let Some(s) = sections.last_mut() {
+            s.attrs.push(line);
         }
     }
-    if !sections.iter().any(|(k, _)| k == "audio" || k == "video") {
+    if !sections.iter().any(|s| s.kind == "audio" || s.kind == "video") {
         return Err(SdpError::NoMedia);
     }
-    let receives = |attrs: &[&str]| {
-        !attrs.iter().any(|a| *a == "a=sendonly" || *a == "a=inactive") && !attrs.iter().any(|a| a.starts_with("m=") && a.contains(" 0 "))
-    };
+    Ok(sections)
+}
+
+pub fn summarize(offer: &str) -> Result<OfferSummary, SdpError> {
     let mut summary = OfferSummary { receives_audio: false, receive_video: None };
-    for (kind, attrs) in &sections {
-        match kind.as_str() {
-            "audio" if receives(attrs) => summary.receives_audio = true,
-            "video" if receives(attrs) && summary.receive_video.is_none() => {
-                let mut h264_pts = Vec::new();
-                let mut vp8 = false;
-                for a in attrs {
-                    if let Some(rest) = a.strip_prefix("a=rtpmap:") {
-                        let (pt, enc) = rest.split_once(' ').unwrap_or((rest, ""));
-                        let name = enc.split('/').next().unwrap_or_default().to_ascii_uppercase();
-                        if name == "H264" {
-                            h264_pts.push(pt.to_owned());
-                        } else if name == "VP8" {
-                            vp8 = true;
-                        }
-                    }
-                }
-                let h264 = attrs.iter().any(|a| {
-                    a.strip_prefix("a=fmtp:")
-                        .and_then(|r| r.split_once(' '))
-                        .is_some_and(|(pt, f)| h264_pts.iter().any(|p| p == pt) && h264_ok(f))
-                });
+    for s in sections(offer)? {
+        let receives = !s.has("a=sendonly") && !s.has("a=inactive");
+        match s.kind {
+            "audio" if receives => summary.receives_audio = true,
+            "video" if receives && summary.receive_video.is_none() => {
+                let codecs = s.codecs();
+                let h264 = codecs.iter().any(|(pt, n)| n == "H264" && s.fmtp(pt, h264_ok));
                 summary.receive_video = Some(if h264 {
                     VideoCodec::H264
-                } else if vp8 {
+                } else if codecs.iter().any(|(_, n)| n == "VP8") {
                     VideoCodec::Vp8
                 } else {
                     return Err(SdpError::NoVideoCodec);
@@ -122,44 +140,19 @@ pub enum IngestSdpError {
 /// Sections that only receive, are inactive or rejected (port 0), and data channels are
 /// ignored; the answer declines them.
 pub fn check_ingest(offer: &str) -> Result<IngestOffer, IngestSdpError> {
-    if !offer.trim_start().starts_with("v=0") {
-        return Err(SdpError::NotSdp.into());
-    }
-    // (kind, port, attributes) of each media section.
-    let mut sections: Vec<(&str, &str, Vec<&str>)> = Vec::new();
-    for line in offer.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("m=") {
-            let mut words = rest.split_whitespace();
-            sections.push((words.next().unwrap_or_default(), words.next().unwrap_or_default(), Vec::new()));
-        } else if let Some((_, _, attrs)) = sections.last_mut() {
-            attrs.push(line);
-        }
-    }
-    if !sections.iter().any(|(k, _, _)| *k == "audio" || *k == "video") {
-        return Err(SdpError::NoMedia.into());
-    }
     let mut found = IngestOffer { audio: false, video: None };
     let mut videos = 0;
-    for (kind, port, attrs) in &sections {
-        let sends = *port != "0" && !attrs.iter().any(|a| matches!(*a, "a=recvonly" | "a=inactive"));
-        if !sends {
+    for s in sections(offer)? {
+        if s.port == "0" || s.has("a=recvonly") || s.has("a=inactive") {
             continue;
         }
-        // (payload type, encoding name in capitals) of each codec.
-        let rtpmaps: Vec<(&str, String)> = attrs
-            .iter()
-            .filter_map(|a| a.strip_prefix("a=rtpmap:"))
-            .filter_map(|r| {
-                let (pt, enc) = r.split_once(' ')?;
-                Some((pt, enc.split('/').next().unwrap_or_default().to_ascii_uppercase()))
-            })
-            .collect();
-        match *kind {
+        let codecs = s.codecs();
+        match s.kind {
             "audio" => {
                 if found.audio {
                     return Err(IngestSdpError::TooMany("audio"));
                 }
-                if !rtpmaps.iter().any(|(_, n)| n == "OPUS") {
+                if !codecs.iter().any(|(_, n)| n == "OPUS") {
                     return Err(IngestSdpError::NoAudioCodec);
                 }
                 found.audio = true;
@@ -169,15 +162,9 @@ pub fn check_ingest(offer: &str) -> Result<IngestOffer, IngestSdpError> {
                 if videos > 1 {
                     return Err(IngestSdpError::TooMany("video"));
                 }
-                let mode1 = |pt: &str| {
-                    attrs
-                        .iter()
-                        .filter_map(|a| a.strip_prefix("a=fmtp:"))
-                        .filter_map(|r| r.split_once(' '))
-                        .any(|(p, f)| p == pt && f.split(';').any(|kv| kv.trim().eq_ignore_ascii_case("packetization-mode=1")))
-                };
-                let h264 = rtpmaps.iter().any(|(pt, n)| n == "H264" && mode1(pt));
-                let vp8 = rtpmaps.iter().any(|(_, n)| n == "VP8");
+                let mode1 = |f: &str| f.split(';').any(|kv| kv.trim().eq_ignore_ascii_case("packetization-mode=1"));
+                let h264 = codecs.iter().any(|(pt, n)| n == "H264" && s.fmtp(pt, mode1));
+                let vp8 = codecs.iter().any(|(_, n)| n == "VP8");
                 found.video = Some(match (vp8, h264) {
                     (true, _) => VideoCodec::Vp8,
                     (false, true) => VideoCodec::H264,
