@@ -447,6 +447,13 @@ impl Room {
     /// Whether `req` may come in now, must knock first, or is refused: the room must be running
     /// and open (or in its early-join window), then the lock, the lobby and removals decide.
     fn may_enter(&self, req: &JoinRequest) -> Result<admission::Entry, JoinError> {
+        self.may_be_entered()?;
+        self.admission.check(req, self.spec.settings.locked, self.spec.settings.lobby)
+    }
+
+    /// Whether anyone (a participant or a viewer) may come in now: the room runs and is open,
+    /// or in its early-join window.
+    fn may_be_entered(&self) -> Result<(), JoinError> {
         if self.ended || self.cancel.is_cancelled() {
             return Err(super::RoomGone.into());
         }
@@ -455,7 +462,7 @@ impl Room {
         {
             return Err(JoinError::NotStarted { starts_at: s });
         }
-        self.admission.check(req, self.spec.settings.locked, self.spec.settings.lobby)
+        Ok(())
     }
 
     async fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {

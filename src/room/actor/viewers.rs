@@ -7,7 +7,7 @@
 
 use super::Room;
 use crate::protocol::ParticipantInfo;
-use crate::room::{JoinError, Joined, RoomEvent, RoomGone};
+use crate::room::{JoinError, Joined, RoomEvent};
 use crate::time::{format_unix, now_unix};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -21,14 +21,7 @@ impl Room {
     /// A new viewer: its session's id and channels (`view.participant` is the viewer, with
     /// role `viewer`; nobody else sees it).
     pub(super) fn watch(&mut self) -> Result<Joined, JoinError> {
-        if self.ended || self.cancel.is_cancelled() {
-            return Err(RoomGone.into());
-        }
-        if let Some(s) = self.spec.settings.starts_at
-            && now_unix() < s - self.ctx.early_join_seconds
-        {
-            return Err(JoinError::NotStarted { starts_at: s });
-        }
+        self.may_be_entered()?;
         if self.viewers.len() >= self.ctx.max_viewers_per_room {
             return Err(JoinError::TooManyViewers(self.ctx.max_viewers_per_room));
         }
