@@ -60,34 +60,24 @@ pub fn options_session(_id: String, _session: String) -> Response {
     preflight(SESSION_METHODS, false)
 }
 
-/// Who the stream joins as: a join token's identity, name and role; in open mode a new
-/// identity with `?name=` (or [`DEFAULT_NAME`]).
+/// Who the stream joins as: a join token's identity, name and role (as a signaling client
+/// would); in open mode a new identity with `?name=` (or [`DEFAULT_NAME`]).
 fn join_request(state: &AppState, room: &str, caller: Caller, query: &HashMap<String, String>) -> Result<JoinRequest, ApiError> {
-    let named = || {
-        let name: String = query.get("name").map(String::as_str).unwrap_or_default().chars().filter(|c| !c.is_control()).take(64).collect();
-        let name = name.trim();
-        if name.is_empty() { DEFAULT_NAME.to_owned() } else { name.to_owned() }
-    };
-    let (identity, name, role) = match caller {
-        Caller::Token(c) => {
-            if c.room != room {
-                return Err(crate::auth::AuthError::WrongRoom.into());
-            }
-            if c.role == Role::Viewer {
-                return Err(crate::auth::AuthError::ViewerOnly.into());
-            }
-            let role = if c.role == Role::Host && !state.auth.is_host(&c) { Role::Participant } else { c.role };
-            let name = if c.name.trim().is_empty() { named() } else { c.name };
-            (c.sub, name, role)
-        }
-        Caller::Open => (format!("whip-{}", crate::ids::random_id(10)), named(), Role::Participant),
-        Caller::ApiKey(_) => {
-            return Err(ApiError::Forbidden(format!(
-                "a stream joins with a join token (mint one with POST /api/v1/rooms/{room}/tokens), not with an API key"
-            )));
-        }
-    };
-    Ok(JoinRequest { identity, name, role, admitted: false, device: None })
+    let name = super::ws::clean_name(query.get("name").map(String::as_str), DEFAULT_NAME);
+    match caller {
+        Caller::Token(c) if c.room != room => Err(crate::auth::AuthError::WrongRoom.into()),
+        Caller::Token(c) => Ok(super::ws::joiner(state, c, name, None)?),
+        Caller::Open => Ok(JoinRequest {
+            identity: format!("whip-{}", crate::ids::random_id(10)),
+            name,
+            role: Role::Participant,
+            admitted: false,
+            device: None,
+        }),
+        Caller::ApiKey(_) => Err(ApiError::Forbidden(format!(
+            "a stream joins with a join token (mint one with POST /api/v1/rooms/{room}/tokens), not with an API key"
+        ))),
+    }
 }
 
 /// Publish a stream into the room (WHIP, RFC 9725).

@@ -6,7 +6,7 @@
 use super::keepalive::{PING_EVERY, SILENCE_LIMIT};
 use super::ws_lobby::{WaitEnd, Waited};
 use super::{AppState, with_state};
-use crate::auth::{AuthError, Role};
+use crate::auth::{AuthError, JoinClaims, Role};
 use crate::protocol::{Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
 use crate::room::{CountGuard, JoinError, JoinRequest, Joined, RoomHandle, Route, RouteError, SessionView, Stats};
@@ -41,7 +41,7 @@ pub fn signaling(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), 
         .and(with_state(state))
         .map(|room_id: String, ws: warp::ws::Ws, query: HashMap<String, String>, raw: String, hop: Option<String>, state: AppState| {
             let limit = state.config.max_message_bytes;
-            let name = clean_name(query.get("name").map(String::as_str));
+            let name = clean_name(query.get("name").map(String::as_str), "Guest");
             let token = query.get("token").cloned().filter(|t| !t.is_empty());
             let resume = query.get("resume").cloned().filter(|t| !t.is_empty());
             let device = clean_device(query.get("device").map(String::as_str));
@@ -62,11 +62,12 @@ fn clean_device(raw: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A display name: trimmed, control characters removed, at most 64 characters.
-fn clean_name(raw: Option<&str>) -> String {
+/// A display name: trimmed, control characters removed, at most 64 characters; `default` when
+/// nothing is left.
+pub(super) fn clean_name(raw: Option<&str>, default: &str) -> String {
     let name: String = raw.unwrap_or_default().chars().filter(|c| !c.is_control()).take(64).collect();
     let name = name.trim();
-    if name.is_empty() { "Guest".to_owned() } else { name.to_owned() }
+    if name.is_empty() { default.to_owned() } else { name.to_owned() }
 }
 
 async fn refuse(
@@ -106,16 +107,7 @@ async fn linger(mut ws_rx: futures::stream::SplitStream<WebSocket>) {
 fn join_request(state: &AppState, room_id: &str, caller: Caller) -> Result<JoinRequest, AuthError> {
     let Caller { name, token, device } = caller;
     match token.as_deref() {
-        Some(t) => {
-            let c = state.auth.verify_join(t, room_id)?;
-            if c.role == Role::Viewer {
-                return Err(AuthError::ViewerOnly);
-            }
-            // A host token whose host role was taken away joins as a participant.
-            let role = if c.role == Role::Host && !state.auth.is_host(&c) { Role::Participant } else { c.role };
-            let name = if c.name.trim().is_empty() { name } else { c.name };
-            Ok(JoinRequest { identity: c.sub, name, role, device, admitted: false })
-        }
+        Some(t) => joiner(state, state.auth.verify_join(t, room_id)?, name, device),
         None if state.auth.is_open() => Ok(JoinRequest {
             identity: format!("guest-{}", crate::ids::random_id(10)),
             name,
@@ -125,6 +117,18 @@ fn join_request(state: &AppState, room_id: &str, caller: Caller) -> Result<JoinR
         }),
         None => Err(AuthError::Missing),
     }
+}
+
+/// Who joins with a verified token of the room: its identity, its name (else `name`) and its
+/// role; a viewer token cannot join, and a host token whose host role was taken away joins as a
+/// participant.
+pub(super) fn joiner(state: &AppState, c: JoinClaims, name: String, device: Option<String>) -> Result<JoinRequest, AuthError> {
+    if c.role == Role::Viewer {
+        return Err(AuthError::ViewerOnly);
+    }
+    let role = if c.role == Role::Host && !state.auth.is_host(&c) { Role::Participant } else { c.role };
+    let name = if c.name.trim().is_empty() { name } else { c.name };
+    Ok(JoinRequest { identity: c.sub, name, role, device, admitted: false })
 }
 
 fn welcome_limits(state: &AppState) -> Limits {
@@ -488,8 +492,8 @@ mod tests {
 
     #[test]
     fn names_are_cleaned() {
-        assert_eq!(clean_name(None), "Guest");
-        assert_eq!(clean_name(Some("  Ada\u{7}  ")), "Ada");
-        assert_eq!(clean_name(Some(&"x".repeat(100))).len(), 64);
+        assert_eq!(clean_name(None, "Guest"), "Guest");
+        assert_eq!(clean_name(Some("  Ada\u{7}  "), "Guest"), "Ada");
+        assert_eq!(clean_name(Some(&"x".repeat(100)), "Guest").len(), 64);
     }
 }
