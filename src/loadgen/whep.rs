@@ -45,12 +45,9 @@ impl Viewer {
         pc.add_transceiver_from_kind(RtpCodecKind::Audio, Some(recv())).await?;
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer).await?;
-        // Host candidates on loopback come at once; the offer carries what is there by then.
-        let mut gathered = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
-            gathered.push(ev);
-        }
+        // Host candidates on loopback come at once; the offer carries what is there by then
+        // (the events meanwhile stay queued for the task below).
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let sdp = pc.local_description().await.map(|d| d.sdp).unwrap_or_default();
         let mut req =
             reqwest::Client::new().post(format!("http://{addr}/api/v1/rooms/{room}/whep")).header("content-type", "application/sdp");
@@ -66,14 +63,7 @@ impl Viewer {
         let (connected_tx, connected) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut drains = tokio::task::JoinSet::new();
-            for ev in gathered.into_iter().map(Some).chain(std::iter::repeat_with(|| None)) {
-                let ev = match ev {
-                    Some(ev) => ev,
-                    None => match events.recv().await {
-                        Some(ev) => ev,
-                        None => break,
-                    },
-                };
+            while let Some(ev) = events.recv().await {
                 match ev {
                     PeerEvent::Track(t) => {
                         drains.spawn(async move { t.drain().await });
