@@ -82,7 +82,7 @@ impl Participant {
 
     /// The client opened a data channel: read it (only `chat` carries anything we use).
     pub(super) async fn on_data_channel(&mut self, channel: rtc::data::Channel) {
-        if !self.peer.kind().trickles() {
+        if self.peer.kind() != rtc::PeerKind::Participant {
             // WHIP and WHEP sessions have no chat.
             return;
         }

@@ -70,8 +70,9 @@ pub struct Session {
     pub resume_max: Duration,
     /// How long a new peer connection may take to connect before the session gives up.
     pub connect_timeout: Duration,
-    /// Our signaling client, or a WHIP encoder (whose "signaling" is its HTTP session: it
-    /// never loses a socket, its answer carries every candidate, it receives nothing).
+    /// Our signaling client, a WHIP encoder or a WHEP viewer (the last two have an HTTP session
+    /// instead of a socket: they never lose it, their answer carries every candidate; an
+    /// encoder receives nothing, a viewer sends nothing).
     pub kind: rtc::PeerKind,
 }
 
