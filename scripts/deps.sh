@@ -5,13 +5,14 @@
 # Prometheus text-format parser the metrics test checks `/metrics` with, FFmpeg (a second reader
 # of the recordings, beside GStreamer), Redis for the cluster tests and coturn for the TURN
 # test (both started by the tests themselves on loopback, never as a service), and
-# simple-whip-client, the WHIP encoder the WHIP test pushes a stream with.
+# simple-whip-client, the WHIP encoder the WHIP test pushes a stream with (the WebRTC headers of
+# plugins-bad build gst-plugins-rs's whipsink/whepsrc, the WHIP/WHEP library that test also uses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
   pkg-config cmake
-  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools
   chromium firefox-esr iproute2 util-linux nftables

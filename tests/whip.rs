@@ -3,7 +3,9 @@
 //! once as VP8 and once as H.264 of the high profile (as OBS and x264 send it, no B-frames); a
 //! synthetic participant sees the stream's tile in the composite and hears its tone, and the
 //! stream leaves (reason `left`) when the client stops and DELETEs its session. Then every
-//! refusal: a clear status and `{code, message}`, and nothing left in the room.
+//! refusal: a clear status and `{code, message}`, and nothing left in the room. Then a WHIP/WHEP
+//! client library that is not ours (gst-plugins-rs's `whipsink` and `whepsrc`, `library.rs`)
+//! publishes into the same room and watches it.
 //!
 //! libnice gathers no candidate on loopback, so the media test runs in a network namespace of
 //! its own with a veth pair (10.99.0.1) that both the server and the client use.
@@ -15,6 +17,8 @@
 //! library path; the client itself is Debian's, unchanged.
 
 mod common;
+#[path = "whip/library.rs"]
+mod library;
 
 use common::client::{Client, Opts};
 use common::sock::{self, KEY};
@@ -214,9 +218,61 @@ async fn streams() {
         })
         .await;
     }
-    watcher.assert_flows_for("the watcher, after both streams left", Duration::from_secs(2)).await;
+    library_clients(addr, &room, &url, &mut watcher).await;
+    watcher.assert_flows_for("the watcher, after every stream left", Duration::from_secs(2)).await;
     watcher.leave().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// gst-plugins-rs's `whipsink` publishes a stream (a tile, a tone) and its `whepsrc` watches: the
+/// composite holds the watcher's and the stream's tiles, the mix both tones (nobody subtracted),
+/// and each leaves when its pipeline stops.
+async fn library_clients(addr: SocketAddr, room: &str, url: &str, watcher: &mut Client) {
+    let (rgb, hz) = ([220, 40, 200], 1500);
+    let token = sock::token(addr, room, "whipsink", None).await;
+    let publisher = library::publish(url, &token, 0xffdc28c8, hz);
+    let joined = tokio::time::timeout(Duration::from_secs(20), watcher.next_event("participantJoined"))
+        .await
+        .unwrap_or_else(|_| panic!("whipsink's stream did not join:\n{}", publisher.problems()));
+    assert_eq!(joined["participant"]["name"], "whipsink");
+    eventually(Duration::from_secs(30), "whipsink's tile and tone reach the watcher", || async {
+        shows(watcher, rgb)?;
+        watcher.hears(330.0, &[f64::from(hz)])
+    })
+    .await;
+
+    let (st, v) =
+        sock::call(addr, "POST", &format!("/api/v1/rooms/{room}/tokens"), KEY, Some(json!({"name": "player", "role": "viewer"}))).await;
+    assert_eq!(st, 201, "{v}");
+    let viewer = library::Viewer::watch(&format!("http://{addr}/api/v1/rooms/{room}/whep"), v["token"].as_str().expect("token"));
+    let started = Instant::now();
+    eventually(Duration::from_secs(30), "whepsrc decodes both tiles and hears both tones", || async {
+        viewer.shows(rgb).map_err(|e| format!("{e}; {}", viewer.running.problems()))?;
+        viewer.shows([200, 200, 200])?;
+        viewer.hears(&[330.0, f64::from(hz)], 2700.0)
+    })
+    .await;
+    eprintln!("whepsrc: both tiles and tones {:?} after it started, {} frames", started.elapsed(), viewer.frames());
+    let (_, v) = sock::call(addr, "GET", &format!("/api/v1/rooms/{room}"), KEY, None).await;
+    assert_eq!((v["numViewers"].as_u64(), v["numParticipants"].as_u64()), (Some(1), Some(2)), "a viewer is not a participant: {v}");
+    let before = viewer.frames();
+    eventually(Duration::from_secs(5), "the viewer's composite keeps coming", || async {
+        if viewer.frames() >= before + 15 { Ok(()) } else { Err(format!("{} new frames", viewer.frames() - before)) }
+    })
+    .await;
+    viewer.running.stop();
+    eventually(Duration::from_secs(5), "the stopped viewer's session is gone", || async {
+        let (_, v) = sock::call(addr, "GET", &format!("/api/v1/rooms/{room}"), KEY, None).await;
+        if v["numViewers"].as_u64() == Some(0) { Ok(()) } else { Err(format!("{v}")) }
+    })
+    .await;
+
+    let stopped = Instant::now();
+    publisher.stop();
+    let left =
+        tokio::time::timeout(Duration::from_secs(10), watcher.next_event("participantLeft")).await.expect("whipsink's stream leaves");
+    assert_eq!((left["participantId"].clone(), left["reason"].as_str()), (joined["participant"]["id"].clone(), Some("left")));
+    assert!(stopped.elapsed() < Duration::from_secs(5), "left {:?} after whipsink stopped", stopped.elapsed());
 }
 
 /// An offer that passes the server's own check but not webrtc-rs's (no ICE credentials, no
