@@ -641,6 +641,9 @@ fn main() {
     if wanted("W") {
         rows.push(viewers::viewer_costs(&rt));
     }
+    if wanted("W2") {
+        rows.push(viewers::viewers_held(&rt));
+    }
     let mut table = String::from("| benchmark | measured | baseline | ratio / goal |\n|---|---|---|---|\n");
     for (a, b, c, d) in &rows {
         table.push_str(&format!("| {a} | {b} | {c} | {d} |\n"));

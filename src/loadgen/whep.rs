@@ -1,16 +1,17 @@
 //! A WHEP viewer (receive-only): a webrtc-rs peer connection with a receive-only video and
 //! audio transceiver, its offer POSTed to `/api/v1/rooms/{id}/whep` (after ICE gathering), the
-//! answer set. It reads what arrives without decoding it. Benchmark W runs many to price a
-//! viewer.
+//! answer set. It reads what arrives without decoding it, counting the composite's frames.
+//! Benchmark W runs many to price a viewer and to find how many a node holds at full rate.
 
 use super::session::{SessionMedia, peer};
 use crate::media::VideoCodec;
-use crate::rtc::{MediaState, PeerEvent};
+use crate::rtc::{MediaKind, MediaState, PeerEvent};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use webrtc::peer_connection::PeerConnection;
@@ -33,6 +34,8 @@ pub struct Viewer {
     session: String,
     connected: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Composite frames received (packets with the RTP marker on the video track).
+    frames: Arc<AtomicU64>,
 }
 
 impl Viewer {
@@ -61,12 +64,21 @@ impl Viewer {
         let Some(location) = location.filter(|_| status == 201) else { return Err(WhepError::Refused(status, body)) };
         pc.set_remote_description(RTCSessionDescription::answer(body)?).await?;
         let (connected_tx, connected) = watch::channel(false);
+        let frames = Arc::new(AtomicU64::new(0));
+        let counted = frames.clone();
         let task = tokio::spawn(async move {
             let mut drains = tokio::task::JoinSet::new();
             while let Some(ev) = events.recv().await {
                 match ev {
                     PeerEvent::Track(t) => {
-                        drains.spawn(async move { t.drain().await });
+                        let counted = counted.clone();
+                        drains.spawn(async move {
+                            if t.kind().await == Some(MediaKind::Video) {
+                                t.count_frames(&counted).await;
+                            } else {
+                                t.drain().await;
+                            }
+                        });
                     }
                     PeerEvent::State(MediaState::Connected) => {
                         let _ = connected_tx.send(true);
@@ -75,12 +87,17 @@ impl Viewer {
                 }
             }
         });
-        Ok(Viewer { pc, session: format!("http://{addr}{location}"), connected, task })
+        Ok(Viewer { pc, session: format!("http://{addr}{location}"), connected, task, frames })
     }
 
     /// Waits (at most `limit`) until the media connection is up.
     pub async fn connected(&mut self, limit: Duration) -> bool {
         tokio::time::timeout(limit, self.connected.wait_for(|c| *c)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Composite frames received so far.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
     }
 
     /// Ends the session (`DELETE`) and closes the connection.

@@ -178,6 +178,20 @@ impl InboundTrack {
         Some(FirstVideo { packet, mime })
     }
 
+    /// Reads the track until it ends, counting into `frames` the packets that end a frame (the
+    /// RTP marker of a video track); nothing is decoded.
+    pub async fn count_frames(&self, frames: &std::sync::atomic::AtomicU64) {
+        while let Some(ev) = self.poll().await {
+            match ev {
+                TrackRemoteEvent::OnRtpPacket(p) if p.header.marker => {
+                    frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                TrackRemoteEvent::OnEnded => return,
+                _ => {}
+            }
+        }
+    }
+
     /// Reads the track, dropping what arrives, until it ends (its media still stamps the
     /// connection's pulse).
     pub async fn drain(&self) {
