@@ -42,6 +42,8 @@ mod janus;
 mod ladder;
 #[path = "load/outputs.rs"]
 mod outputs;
+#[path = "load/rest_flood.rs"]
+mod rest_flood;
 #[path = "load/senders.rs"]
 mod senders;
 #[path = "load/small.rs"]

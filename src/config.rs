@@ -27,7 +27,7 @@ pub enum ConfigError {
 }
 
 mod sections;
-pub use sections::{IceServer, RateLimitConfig, TurnConfig, WebhookConfig};
+pub use sections::{IceServer, IngestLimitConfig, RateLimitConfig, TurnConfig, WebhookConfig};
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -58,6 +58,8 @@ pub struct Config {
     pub http_read_timeout_seconds: u64,
     /// Request rate limits per source address and per credential (`[rate_limit]`).
     pub rate_limit: RateLimitConfig,
+    /// What one inbound track may send (`[ingest_limit]`).
+    pub ingest_limit: IngestLimitConfig,
     /// Most participants any room may allow (the grid tiles at most 25); a room's own
     /// `maxParticipants` (default 16) is capped by it.
     pub max_participants: usize,
@@ -158,6 +160,7 @@ impl Default for Config {
             max_message_bytes: 64 * 1024,
             http_read_timeout_seconds: 10,
             rate_limit: RateLimitConfig::default(),
+            ingest_limit: IngestLimitConfig::default(),
             max_participants: 25,
             database: PathBuf::from("data/tessera.db"),
             public_url: None,
@@ -367,7 +370,7 @@ impl Config {
         if !(1..=20).contains(&self.max_streams_per_room) {
             return bad(format!("max_streams_per_room must be within 1..=20, got {}", self.max_streams_per_room));
         }
-        Ok(())
+        self.ingest_limit.check().map_err(ConfigError::Invalid)
     }
 
     /// Folders and shared-file sizes: the folders emptied at start-up hold nothing else.

@@ -33,6 +33,7 @@ pub const AUDIO_UNDERRUNS: &str = "tessera_audio_underruns_total";
 pub const AUDIO_DISCARDED: &str = "tessera_audio_discarded_samples_total";
 pub const AUDIO_ENCODES: &str = "tessera_audio_encodes_total";
 pub const RATE_LIMITED: &str = "tessera_rate_limited_total";
+pub const INGEST_LIMITED: &str = "tessera_ingest_limited_packets_total";
 pub const FRAMES_ENCODED: &str = "tessera_composite_frames_encoded_total";
 pub const FRAMES_LATE: &str = "tessera_composite_frames_late_total";
 pub const RUNG_ENCODERS: &str = "tessera_composite_rung_encoders";
@@ -112,6 +113,10 @@ fn describe() {
     describe_counter!(
         RATE_LIMITED,
         "Requests answered 429 rate_limited, by limit: address, connects (signaling WebSockets) or credential."
+    );
+    describe_counter!(
+        INGEST_LIMITED,
+        "Inbound RTP packets dropped before decoding because their track sent over its [ingest_limit] (bits or packets a second), by kind."
     );
     describe_counter!(FRAMES_ENCODED, "Composite frames encoded, by codec.");
     describe_counter!(FRAMES_LATE, "Composite frames dropped before encoding because the encoder was behind, by codec.");
@@ -225,6 +230,11 @@ pub fn video_input_restarts() -> Counter {
 }
 
 /// A request refused by the rate limit `limit`.
+/// The counter of one kind's inbound packets dropped over their track's limit.
+pub fn ingest_limited(kind: Kind) -> Counter {
+    counter!(INGEST_LIMITED, "kind" => kind.label())
+}
+
 pub fn rate_limited(limit: &'static str) {
     counter!(RATE_LIMITED, "limit" => limit).increment(1);
 }

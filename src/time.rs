@@ -1,10 +1,52 @@
 //! The clock and RFC 3339 timestamps, without a date-time dependency: the one place the
-//! server reads wall-clock time as Unix seconds or milliseconds and turns it into text.
+//! server reads wall-clock time as Unix seconds or milliseconds and turns it into text; and the
+//! token bucket every per-client rate is held to (chat, state changes, inbound media).
 //!
 //! Invariants: room times are whole seconds since the Unix epoch (`i64`), recording times
 //! milliseconds; only the wire sees strings (always UTC, `Z`). A clock before 1970 reads as 0.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A token bucket: `burst` tokens, refilled at `per_second` (chat messages, state changes, the
+/// bits and packets of an inbound track).
+#[derive(Debug)]
+pub struct Bucket {
+    tokens: f64,
+    at: Instant,
+    burst: f64,
+    per_second: f64,
+}
+
+impl Bucket {
+    pub fn new(burst: f64, per_second: f64, now: Instant) -> Self {
+        Self { tokens: burst, at: now, burst, per_second }
+    }
+
+    /// Takes a token, or says in how many ms the next one comes.
+    pub fn take(&mut self, now: Instant) -> Result<(), u64> {
+        self.take_n(1.0, now)
+    }
+
+    /// Returns `n` tokens taken a moment ago (never above the burst).
+    pub fn give_back(&mut self, n: f64) {
+        self.tokens = (self.tokens + n).min(self.burst);
+    }
+
+    /// Takes `n` tokens, or says in how many ms there will be that many (none are taken then).
+    pub fn take_n(&mut self, n: f64, now: Instant) -> Result<(), u64> {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
+        self.at = now;
+        if self.tokens >= n {
+            self.tokens -= n;
+            Ok(())
+        } else if self.per_second > 0.0 {
+            Err((((n - self.tokens) / self.per_second) * 1000.0).ceil() as u64)
+        } else {
+            Err(u64::MAX)
+        }
+    }
+}
 
 /// Now, in seconds since the Unix epoch.
 pub fn now_unix() -> i64 {

@@ -50,7 +50,7 @@ async fn expect_error(ws: &mut Ws, send: Message, code: &str) -> serde_json::Val
 async fn real_offer() -> String {
     use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
     use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-    let (fwd, _rx) = tessera::rtc::PeerEventForwarder::new();
+    let (fwd, _rx) = tessera::rtc::PeerEventForwarder::new(tessera::config::IngestLimitConfig::default());
     let pc = tessera::rtc::RtcFactory::with_ip("127.0.0.1".parse().expect("ip")).peer(fwd, Default::default()).await.expect("pc");
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };

@@ -9,12 +9,15 @@
 //! - a recording that cannot be written (the server's recordings folder is a file), started
 //!   every 2 s and failing each time;
 //! - 5 % random UDP loss on loopback (an nftables rule; only in a network namespace of its own,
-//!   which `make bench` gives it when run as root).
+//!   which `make bench` gives it when run as root);
+//! - 1000 REST requests a second, mixed valid and invalid, from ten addresses
+//!   (`rest_flood.rs`; issue 27 §3), with the latency of a well-behaved caller's valid calls.
 //!
 //! Frames are counted from RTP (the load generator does not decode): under loss, a frame whose
 //! marker packet arrived counts even if a packet before it was lost for good. The freeze is the
 //! longest gap between frames' arrivals at any receiver of the room.
 
+use super::rest_flood::{self, FloodReport};
 use super::{Server, api, median, open_room_ids, opts, quick, secs};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,10 +32,11 @@ enum Stress {
     Layouts,
     FailedRecording,
     Loss,
+    RestFlood,
 }
 
 impl Stress {
-    const ALL: [Stress; 4] = [Stress::None, Stress::Layouts, Stress::FailedRecording, Stress::Loss];
+    const ALL: [Stress; 5] = [Stress::None, Stress::Layouts, Stress::FailedRecording, Stress::Loss, Stress::RestFlood];
 
     fn label(self) -> &'static str {
         match self {
@@ -40,6 +44,7 @@ impl Stress {
             Stress::Layouts => "layout changed twice a second",
             Stress::FailedRecording => "a recording failing every 2 s",
             Stress::Loss => "5 % UDP loss",
+            Stress::RestFlood => "1000 REST requests/s, mixed valid and invalid",
         }
     }
 
@@ -47,7 +52,7 @@ impl Stress {
     fn goal(self) -> &'static str {
         match self {
             Stress::None => "—",
-            Stress::Layouts | Stress::FailedRecording => "goal ≥ 29 fps, no freeze > 200 ms",
+            Stress::Layouts | Stress::FailedRecording | Stress::RestFlood => "goal ≥ 29 fps, no freeze > 200 ms",
             Stress::Loss => "goal ≥ 25 fps",
         }
     }
@@ -74,14 +79,20 @@ async fn joined_room(addr: SocketAddr, known: &[String]) -> (String, Vec<String>
 /// What is applied while the load runs, until [`Applied::end`].
 enum Applied {
     Task(tokio::task::JoinHandle<()>),
+    Flood(tokio::task::JoinHandle<FloodReport>),
     Loss(UdpLoss),
     Nothing,
 }
 
 impl Applied {
-    /// Ends the stress; a stress task that stopped by itself panicked, and so does this.
-    async fn end(self) {
+    /// Ends the stress (a flood's report); a stress task that stopped by itself panicked, and so
+    /// does this.
+    async fn end(self) -> Option<FloodReport> {
         match self {
+            Applied::Flood(t) => match t.await {
+                Ok(r) => return Some(r),
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            },
             Applied::Task(t) if t.is_finished() => {
                 if let Err(e) = t.await
                     && e.is_panic()
@@ -93,6 +104,7 @@ impl Applied {
             Applied::Loss(l) => drop(l),
             Applied::Nothing => {}
         }
+        None
     }
 }
 
@@ -133,11 +145,12 @@ async fn apply(stress: Stress, addr: SocketAddr, room: String, participants: Vec
             tokio::time::sleep(Duration::from_secs(1)).await;
             Applied::Loss(UdpLoss::start(5)?)
         }
+        Stress::RestFlood => Applied::Flood(tokio::spawn(rest_flood::flood(addr, room, until))),
     })
 }
 
 /// One run of the room under `stress`: its report, or why the stress could not be applied.
-async fn run_once(server: &Server, stress: Stress) -> Result<LoadReport, LossError> {
+async fn run_once(server: &Server, stress: Stress) -> Result<(LoadReport, Option<FloodReport>), LossError> {
     if stress == Stress::Loss && !isolated() {
         return Err(LossError::NotIsolated);
     }
@@ -157,8 +170,8 @@ async fn run_once(server: &Server, stress: Stress) -> Result<LoadReport, LossErr
         }
     };
     let report = load.await.expect("the load task does not panic (its errors panic above with their cause)");
-    applied.end().await;
-    Ok(report)
+    let flood = applied.end().await;
+    Ok((report, flood))
 }
 
 /// Per round, the worst receiver's fps and the longest freeze in ms; or why not measured.
@@ -177,12 +190,16 @@ pub fn frame_rates(rt: &tokio::runtime::Runtime) -> Vec<(String, String, String,
     let server = Server::start_with(&["--config", &config.to_string_lossy()]);
     let rounds = if quick() { 1 } else { 3 };
     let mut got: Vec<(Stress, Rounds)> = Stress::ALL.iter().map(|s| (*s, Ok(Vec::new()))).collect();
+    let mut floods = Vec::new();
     rt.block_on(async {
         for _ in 0..rounds {
             for (stress, runs) in got.iter_mut() {
                 let Ok(list) = runs else { continue };
                 match run_once(&server, *stress).await {
-                    Ok(r) => list.push((r.worst_fps(), r.worst_gap().as_secs_f64() * 1000.0)),
+                    Ok((r, flood)) => {
+                        list.push((r.worst_fps(), r.worst_gap().as_secs_f64() * 1000.0));
+                        floods.extend(flood);
+                    }
                     Err(e) => *runs = Err(e.to_string()),
                 }
             }
@@ -200,7 +217,8 @@ pub fn frame_rates(rt: &tokio::runtime::Runtime) -> Vec<(String, String, String,
         Ok(v) => summary(v),
         Err(e) => unreachable!("the room at rest applies no stress: {e}"),
     };
-    got.iter()
+    let mut rows: Vec<_> = got
+        .iter()
         .map(|(stress, runs)| {
             let name = format!("H. Room of 4, {}: worst receiver's fps / longest freeze of any receiver (ms, on arrival)", stress.label());
             match runs {
@@ -220,5 +238,7 @@ pub fn frame_rates(rt: &tokio::runtime::Runtime) -> Vec<(String, String, String,
                 Err(e) => (name, format!("not measured: {e}"), "—".into(), stress.goal().into()),
             }
         })
-        .collect()
+        .collect();
+    rows.push(rest_flood::row(&floods));
+    rows
 }

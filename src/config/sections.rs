@@ -1,5 +1,5 @@
 //! The configuration's sub-tables: ICE and TURN servers handed to clients, request rate limits,
-//! webhook delivery. Each is read with `deny_unknown_fields` and checked in `Config::validate`.
+//! what one inbound track may send, webhook delivery. Each is read with `deny_unknown_fields` and checked in `Config::validate`.
 
 use serde::Deserialize;
 
@@ -60,6 +60,48 @@ pub struct RateLimitConfig {
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self { requests_per_second: 100, burst: 400, connects_per_second: 10, connect_burst: 60, per_credential_per_second: 100 }
+    }
+}
+
+/// What one inbound track of a participant (or WHIP stream) may send (`[ingest_limit]`): bits
+/// and packets a second, each with a second's worth of burst. Packets over either rate are
+/// dropped before they are decoded and counted in `tessera_ingest_limited_packets_total`; the
+/// sender's own tile and voice suffer, nobody else's. The defaults are far above what a browser
+/// sends (a camera ~2.5 Mbit/s and ~300 packets/s; Opus at most 510 kbit/s and 400 packets/s).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestLimitConfig {
+    /// A video track's bits a second, in kbit/s (100..=1000000, default 20000).
+    pub video_kbps: u32,
+    /// A video track's packets a second (10..=100000, default 3000).
+    pub video_packets_per_second: u32,
+    /// An audio track's kbit/s (16..=100000, default 600).
+    pub audio_kbps: u32,
+    /// An audio track's packets a second (10..=100000, default 500).
+    pub audio_packets_per_second: u32,
+}
+
+impl Default for IngestLimitConfig {
+    fn default() -> Self {
+        Self { video_kbps: 20_000, video_packets_per_second: 3_000, audio_kbps: 600, audio_packets_per_second: 500 }
+    }
+}
+
+impl IngestLimitConfig {
+    /// Every rate within its range.
+    pub fn check(&self) -> Result<(), String> {
+        let Self { video_kbps, video_packets_per_second, audio_kbps, audio_packets_per_second } = *self;
+        for (name, value, range) in [
+            ("video_kbps", video_kbps, 100..=1_000_000),
+            ("video_packets_per_second", video_packets_per_second, 10..=100_000),
+            ("audio_kbps", audio_kbps, 16..=100_000),
+            ("audio_packets_per_second", audio_packets_per_second, 10..=100_000),
+        ] {
+            if !range.contains(&value) {
+                return Err(format!("ingest_limit.{name} must be within {}..={}, got {value}", range.start(), range.end()));
+            }
+        }
+        Ok(())
     }
 }
 

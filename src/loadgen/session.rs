@@ -121,7 +121,7 @@ pub(crate) async fn peer(
     server: SocketAddr,
     media: SessionMedia,
 ) -> Result<(Arc<dyn PeerConnection>, mpsc::UnboundedReceiver<PeerEvent>), webrtc::error::Error> {
-    let (forwarder, peer_events) = PeerEventForwarder::new();
+    let (forwarder, peer_events) = PeerEventForwarder::new(crate::config::IngestLimitConfig::default());
     let mut engine = media_engine(media)?;
     let registry = register_default_interceptors(Registry::new(), &mut engine)?;
     let loopback = server.ip().is_loopback();

@@ -5,6 +5,7 @@
 //! bytes, under the sender's rate); the history never holds more than [`HISTORY`] messages.
 
 use crate::protocol::{ChatMessage, FileInfo};
+use crate::time::Bucket;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
@@ -40,34 +41,6 @@ impl ChatError {
             ChatError::Empty => "bad_message",
             ChatError::RateLimited { .. } => "chat_rate_limited",
             ChatError::NotJoined => "not_in_room",
-        }
-    }
-}
-
-/// A token bucket: `burst` tokens, refilled at `per_second` (chat messages, state changes).
-#[derive(Debug)]
-pub(crate) struct Bucket {
-    tokens: f64,
-    at: Instant,
-    burst: f64,
-    per_second: f64,
-}
-
-impl Bucket {
-    pub(crate) fn new(burst: f64, per_second: f64, now: Instant) -> Self {
-        Self { tokens: burst, at: now, burst, per_second }
-    }
-
-    /// Takes a token, or says in how many ms the next one comes.
-    pub(crate) fn take(&mut self, now: Instant) -> Result<(), u64> {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err((((1.0 - self.tokens) / self.per_second) * 1000.0).ceil() as u64)
         }
     }
 }

@@ -8,6 +8,7 @@
 use super::data::Channel;
 use super::inbound::{InboundTrack, MediaPulse};
 use super::remb::SendCap;
+use crate::config::IngestLimitConfig;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -110,13 +111,16 @@ pub struct PeerEventForwarder {
     cap: Arc<SendCap>,
     /// Whether ICE gathering is complete (every local candidate is in the local description).
     gathered: tokio::sync::watch::Sender<bool>,
+    /// What each reported track may send.
+    limits: IngestLimitConfig,
 }
 
 impl PeerEventForwarder {
-    pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<PeerEvent>) {
+    /// A forwarder whose reported tracks are held to `limits`.
+    pub fn new(limits: IngestLimitConfig) -> (Arc<Self>, mpsc::UnboundedReceiver<PeerEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let gathered = tokio::sync::watch::channel(false).0;
-        (Arc::new(Self { tx, pulse: MediaPulse::new(), cap: Arc::default(), gathered }), rx)
+        (Arc::new(Self { tx, pulse: MediaPulse::new(), cap: Arc::default(), gathered, limits }), rx)
     }
 
     /// Follows whether ICE gathering is complete.
@@ -157,7 +161,7 @@ impl PeerConnectionEventHandler for PeerEventForwarder {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.tx.send(PeerEvent::Track(InboundTrack::new(track, self.pulse.clone(), self.cap.subscribe())));
+        let _ = self.tx.send(PeerEvent::Track(InboundTrack::new(track, self.pulse.clone(), self.cap.subscribe(), self.limits)));
     }
 
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {

@@ -12,6 +12,8 @@
 //! away. A video track's reader also sends the sender the connection's cap as REMB (see
 //! `remb.rs`), once a second and at every change.
 
+use super::limit::IngestMeter;
+use crate::config::IngestLimitConfig;
 use crate::media::audio::AudioInput;
 use crate::media::{VideoCodec, VideoIngest};
 use crate::metrics::{Kind, Rtp};
@@ -78,12 +80,13 @@ impl Default for MediaPulse {
     }
 }
 
-/// A remote track, as the peer connection reported it, the pulse its packets stamp and the cap
-/// (bits/s) its sender is held to.
+/// A remote track, as the peer connection reported it, the pulse its packets stamp, the cap
+/// (bits/s) its sender is asked to keep and the limits it is held to (`limit.rs`).
 pub struct InboundTrack {
     track: Arc<dyn TrackRemote>,
     pulse: MediaPulse,
     cap: watch::Receiver<Option<u64>>,
+    limits: IngestLimitConfig,
 }
 
 /// A video track's first packet with a picture: it tells the payload type and codec the sender
@@ -116,8 +119,13 @@ fn codec_of(mime: &str) -> Option<VideoCodec> {
 }
 
 impl InboundTrack {
-    pub(super) fn new(track: Arc<dyn TrackRemote>, pulse: MediaPulse, cap: watch::Receiver<Option<u64>>) -> Self {
-        Self { track, pulse, cap }
+    pub(super) fn new(
+        track: Arc<dyn TrackRemote>,
+        pulse: MediaPulse,
+        cap: watch::Receiver<Option<u64>>,
+        limits: IngestLimitConfig,
+    ) -> Self {
+        Self { track, pulse, cap, limits }
     }
 
     /// The webrtc-rs track, for client-side tools (the load generator) that read it themselves.
@@ -148,14 +156,18 @@ impl InboundTrack {
         self.track.track_id().await == id || self.track.stream_id().await == id
     }
 
-    /// Decodes the track's audio into `input` until the track ends.
+    /// Decodes the track's audio into `input` until the track ends (what is over the track's
+    /// limits is dropped undecoded).
     pub async fn pump_audio(&self, input: &mut AudioInput) {
         let received = Rtp::received(Kind::Audio);
+        let mut meter = IngestMeter::new(&self.limits, Kind::Audio, Instant::now());
         while let Some(ev) = self.poll().await {
             match ev {
                 TrackRemoteEvent::OnRtpPacket(p) => {
                     received.count(p.payload.len());
-                    input.push_rtp(p.header.timestamp, &p.payload);
+                    if meter.admit(p.payload.len(), Instant::now()) {
+                        input.push_rtp(p.header.timestamp, &p.payload);
+                    }
                 }
                 TrackRemoteEvent::OnEnded => break,
                 _ => {}
@@ -212,11 +224,13 @@ impl InboundTrack {
     /// Feeds the track's video into `ingest`, `first` first, until the track ends or the room
     /// takes the ingest out of its graph (see [`PumpEnd`]). Asks the sender for a keyframe at
     /// once (the decoder starts from nothing), then whenever the ingest asks, at most once per
-    /// `SENDER_PLI_GAP` (500 ms); sends it the cap as REMB.
+    /// `SENDER_PLI_GAP` (500 ms); sends it the cap as REMB. What is over the track's limits is
+    /// dropped before the ingest sees it.
     pub async fn pump_video(&self, first: FirstVideo, ingest: &mut VideoIngest) -> PumpEnd {
         let first = first.packet;
         let media_ssrc = first.header.ssrc;
         let received = Rtp::received(Kind::Video);
+        let mut meter = IngestMeter::new(&self.limits, Kind::Video, Instant::now());
         received.count(first.payload.len());
         let plis = crate::metrics::plis_sent();
         let pli = || {
@@ -249,7 +263,9 @@ impl InboundTrack {
                     Some(TrackRemoteEvent::OnRtpPacket(p)) if p.payload.is_empty() => {}
                     Some(TrackRemoteEvent::OnRtpPacket(p)) => {
                         received.count(p.payload.len());
-                        if let Ok(b) = p.marshal() {
+                        if meter.admit(p.payload.len(), Instant::now())
+                            && let Ok(b) = p.marshal()
+                        {
                             ingest.push_rtp(b.freeze());
                         }
                     }

@@ -9,7 +9,8 @@
 //! - [`PeerEvent`] (`events.rs`): what the connection reports, forwarded from webrtc-rs's
 //!   callbacks into the owning participant task and translated on the way.
 //! - [`InboundTrack`] (`inbound.rs`): a track the client sends, pumped into the media graph,
-//!   with the room's cap on what the client sends as REMB (`remb.rs`).
+//!   with the room's cap on what the client sends as REMB (`remb.rs`) and the limits it is held
+//!   to whatever it does with that cap (`limit.rs`: over them, packets are dropped undecoded).
 //! - [`data::Channel`] (`data.rs`): a data channel the client opened, and its reader.
 //! - What a receiver reports about the composite (`feedback.rs`: REMB, loss, round trip, and
 //!   NACKs held to a budget) and the rung controller that reads it ([`bwe::Controller`]).
@@ -26,6 +27,7 @@ mod feedback;
 mod fuzz_tests;
 mod inbound;
 mod keyframe;
+mod limit;
 mod queue;
 mod remb;
 pub mod sdp;
@@ -76,6 +78,8 @@ pub enum RtcError {
 pub struct RtcFactory {
     bind_ip: IpAddr,
     public_ip: Option<IpAddr>,
+    /// What each inbound track may send (`[ingest_limit]`).
+    ingest: crate::config::IngestLimitConfig,
 }
 
 fn video_feedback() -> Vec<RTCPFeedback> {
@@ -137,12 +141,17 @@ const ICE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis
 
 impl RtcFactory {
     pub fn new(cfg: &Config) -> Self {
-        Self { bind_ip: cfg.media_bind_ip(), public_ip: cfg.public_ip }
+        Self { bind_ip: cfg.media_bind_ip(), public_ip: cfg.public_ip, ingest: cfg.ingest_limit }
     }
 
-    /// With explicit addresses (tests, the load generator).
+    /// With explicit addresses (tests, the load generator) and the default limits.
     pub fn with_ip(bind_ip: IpAddr) -> Self {
-        Self { bind_ip, public_ip: None }
+        Self { bind_ip, public_ip: None, ingest: crate::config::IngestLimitConfig::default() }
+    }
+
+    /// What each inbound track may send.
+    pub fn ingest_limits(&self) -> crate::config::IngestLimitConfig {
+        self.ingest
     }
 
     /// A new peer connection whose events go to `events` and whose receiver's reports (REMB,

@@ -142,7 +142,7 @@ impl PeerSession {
         room_id: &str,
         owner: &str,
     ) -> Result<(Self, mpsc::UnboundedReceiver<PeerEvent>), RtcError> {
-        let (forwarder, events) = PeerEventForwarder::new();
+        let (forwarder, events) = PeerEventForwarder::new(factory.ingest_limits());
         let report = Arc::new(Mutex::new(LinkReport::default()));
         let pulse = forwarder.pulse();
         let send_cap = forwarder.send_cap();

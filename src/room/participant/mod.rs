@@ -103,7 +103,7 @@ struct Participant {
     camera: Option<CameraConstraint>,
     camera_live: bool,
     /// Its `setState` messages' rate ([`STATE_BURST`], [`STATE_PER_SECOND`]).
-    states: crate::room::chat::Bucket,
+    states: crate::time::Bucket,
     /// The client's open `chat` data channel (chat goes there; else over signaling).
     chat_channel: Option<rtc::data::Channel>,
     /// Where data channel readers report.
@@ -263,7 +263,7 @@ impl Participant {
             sending: false,
             video: None,
             video_preference: None,
-            states: crate::room::chat::Bucket::new(STATE_BURST, STATE_PER_SECOND, std::time::Instant::now()),
+            states: crate::time::Bucket::new(STATE_BURST, STATE_PER_SECOND, std::time::Instant::now()),
             screen_track_id: None,
             screen_task: None,
             camera: None,

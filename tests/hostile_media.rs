@@ -1,0 +1,236 @@
+//! A hostile participant cannot stall a room (issue 27 §1): the real server binary, with tight
+//! `[ingest_limit]`s, holds a room of four. Three well-behaved synthetic participants (a colour
+//! and a tone each) measure what they receive while the fourth, a webrtc-rs client of its own
+//! (the load generator's session), sends on its negotiated tracks:
+//!
+//! - a video flood: ~3000 packets/s of 1100 random bytes (~26 Mbit/s, over 8× the limit);
+//! - garbage video at a normal rate: random payloads of random sizes, sequence numbers jumping
+//!   back and forth and timestamps jumping hours (the VP8 decoder gets nonsense);
+//! - an audio flood: ~2000 packets/s of random "Opus";
+//! - RTCP abuse on the composite it receives: 1000 PLIs a second, NACKs asking for every packet,
+//!   REMB of 0 and of 10 Gbit/s in turn, receiver reports of 100 % loss.
+//!
+//! During each, the three keep a flowing composite (at least 20 fps decoded, no step between
+//! frames over 500 ms: `common::assert_flowing`) and keep hearing each other (each other's tone
+//! 20 dB over their own, except while the hostile one's own noise is in the mix: then their
+//! audio must keep coming); the server keeps answering, its resident memory grows by less than
+//! [`RSS_GROWTH_MIB`], and the floods are counted in `tessera_ingest_limited_packets_total`.
+
+mod common;
+
+use common::binary;
+use common::client::{Client, Opts, all_flow_for};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::reception_report::ReceptionReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera::loadgen::session::{Session, SessionMedia, payload_type};
+use tessera::media::VideoCodec;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+/// How much the server's resident memory may grow over all the cases.
+const RSS_GROWTH_MIB: u64 = 256;
+
+const LIMITS: &str =
+    "[ingest_limit]\nvideo_kbps = 3000\nvideo_packets_per_second = 400\naudio_kbps = 200\naudio_packets_per_second = 100\n";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Case {
+    VideoFlood,
+    GarbageVideo,
+    AudioFlood,
+    RtcpAbuse,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+}
+
+async fn metric(addr: SocketAddr, name: &str, label: &str) -> f64 {
+    let (_, text) = common::http::raw(addr, "GET", "/metrics", None, &[]).await;
+    text.lines().filter(|l| l.starts_with(name) && l.contains(label)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+fn random_payload(len: usize) -> bytes::Bytes {
+    (0..len).map(|_| rand::random::<u8>()).collect::<Vec<u8>>().into()
+}
+
+fn packet(ssrc: u32, pt: u8, seq: u16, ts: u32, marker: bool, payload: bytes::Bytes) -> rtc::rtp::Packet {
+    rtc::rtp::Packet {
+        header: rtc::rtp::header::Header {
+            version: 2,
+            payload_type: pt,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc,
+            marker,
+            ..Default::default()
+        },
+        payload,
+    }
+}
+
+/// Sends `per_tick` packets every 10 ms on `track` until `stop`, each made by `make(i)`.
+async fn flood(
+    track: Arc<TrackLocalStaticRTP>,
+    per_tick: usize,
+    stop: tokio::time::Instant,
+    mut make: impl FnMut(u32) -> rtc::rtp::Packet,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut i = 0u32;
+    while tokio::time::Instant::now() < stop {
+        tick.tick().await;
+        for _ in 0..per_tick {
+            let _ = track.write_rtp(make(i)).await;
+            i = i.wrapping_add(1);
+        }
+    }
+}
+
+/// RTCP abuse on the composite `track` (SSRC `ssrc`) until `stop`: 10 PLIs every 10 ms, and
+/// every 20 ms a NACK for 1700 packets, a REMB of 0 or 10 Gbit/s, a report of 100 % loss.
+async fn rtcp_abuse(track: Arc<dyn TrackRemote>, ssrc: u32, stop: tokio::time::Instant) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut i = 0u32;
+    while tokio::time::Instant::now() < stop {
+        tick.tick().await;
+        let mut packets: Vec<Box<dyn rtc::rtcp::Packet>> =
+            (0..10).map(|_| Box::new(PictureLossIndication { sender_ssrc: 1, media_ssrc: ssrc }) as Box<dyn rtc::rtcp::Packet>).collect();
+        if i.is_multiple_of(2) {
+            let nacks = (0..100u16).map(|k| NackPair { packet_id: k.wrapping_mul(17), lost_packets: 0xffff }).collect();
+            packets.push(Box::new(TransportLayerNack { sender_ssrc: 1, media_ssrc: ssrc, nacks }));
+            let bitrate = if i.is_multiple_of(4) { 0.0 } else { 10e9 };
+            packets.push(Box::new(ReceiverEstimatedMaximumBitrate { sender_ssrc: 1, bitrate, ssrcs: vec![ssrc] }));
+            let block = ReceptionReport { ssrc, fraction_lost: 255, total_lost: 0x7f_ffff, ..Default::default() };
+            packets.push(Box::new(ReceiverReport { ssrc: 1, reports: vec![block], ..Default::default() }));
+        }
+        if track.write_rtcp(packets).await.is_err() {
+            return;
+        }
+        i += 1;
+    }
+}
+
+/// The hostile participant: joined, connected, its composite track and that track's SSRC.
+struct Hostile {
+    session: Session,
+    composite: Arc<dyn TrackRemote>,
+    composite_ssrc: u32,
+}
+
+async fn hostile(addr: SocketAddr, room: &str) -> Hostile {
+    let mut session =
+        Session::join(addr, room, "hostile", SessionMedia::call(Some(VideoCodec::Vp8))).await.expect("the hostile client joins");
+    let mut connected = session.connected.clone();
+    tokio::time::timeout(Duration::from_secs(20), connected.wait_for(|c| *c)).await.expect("connects in time").expect("connects");
+    let (composite, composite_ssrc) = loop {
+        let track = tokio::time::timeout(Duration::from_secs(20), session.tracks.recv()).await.expect("a track in time").expect("a track");
+        if track.kind().await != rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video {
+            session.own(tokio::spawn(async move { while track.poll().await.is_some() {} }));
+            continue;
+        }
+        let ssrc = loop {
+            match tokio::time::timeout(Duration::from_secs(20), track.poll()).await.expect("composite in time") {
+                Some(TrackRemoteEvent::OnRtpPacket(p)) => break p.header.ssrc,
+                Some(_) => {}
+                None => panic!("the composite track ended"),
+            }
+        };
+        break (track, ssrc);
+    };
+    let reader = composite.clone();
+    session.own(tokio::spawn(async move { while reader.poll().await.is_some() {} }));
+    Hostile { session, composite, composite_ssrc }
+}
+
+/// Runs `case` for 5 s; the three measure from its second 1 to 4.
+async fn run_case(case: Case, h: &Hostile, clients: &[Client], tones: &[f64]) {
+    let stop = tokio::time::Instant::now() + Duration::from_secs(5);
+    let (video, vssrc) = h.session.video.clone().expect("the hostile client sends video");
+    let (audio, assrc) = h.session.audio.clone().expect("the hostile client sends audio");
+    let vpt = payload_type(VideoCodec::Vp8);
+    let task = match case {
+        Case::VideoFlood => tokio::spawn(flood(video, 30, stop, move |i| {
+            packet(vssrc, vpt, i as u16, (i / 100) * 3000, i % 100 == 99, random_payload(1100))
+        })),
+        Case::GarbageVideo => tokio::spawn(flood(video, 2, stop, move |i| {
+            let seq = if i % 7 == 3 { (i as u16).wrapping_add(30_000) } else { i as u16 };
+            let ts = if i % 11 == 5 { i.wrapping_mul(3000).wrapping_add(3600 * 90_000) } else { i.wrapping_mul(3000) };
+            packet(vssrc, vpt, seq, ts, i % 3 == 2, random_payload(1 + rand::random::<u32>() as usize % 1200))
+        })),
+        Case::AudioFlood => tokio::spawn(flood(audio, 20, stop, move |i| {
+            packet(assrc, tessera::rtc::PT_OPUS, i as u16, i.wrapping_mul(960), false, random_payload(200))
+        })),
+        Case::RtcpAbuse => tokio::spawn(rtcp_abuse(h.composite.clone(), h.composite_ssrc, stop)),
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for c in clients {
+        c.clear_audio();
+    }
+    let packets0: Vec<u64> = clients.iter().map(|c| c.received.audio_packets.load(std::sync::atomic::Ordering::Relaxed)).collect();
+    all_flow_for(clients, |i| format!("{case:?}: well-behaved client {i}"), Duration::from_secs(3)).await;
+    for (i, c) in clients.iter().enumerate() {
+        let packets = c.received.audio_packets.load(std::sync::atomic::Ordering::Relaxed) - packets0[i];
+        assert!(packets >= 100, "{case:?}: client {i} received only {packets} audio packets in 3 s");
+        let others: Vec<f64> = tones.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, t)| *t).collect();
+        let heard = c.hears(tones[i], &others);
+        if case != Case::AudioFlood {
+            heard.unwrap_or_else(|e| panic!("{case:?}: client {i}: {e}"));
+        } else {
+            eprintln!("{case:?}: client {i} with the hostile noise in the mix: {heard:?}");
+        }
+    }
+    task.await.expect("the hostile task does not panic");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hostile_participant_spoils_only_its_own_tile() {
+    let _turn = common::one_call_at_a_time().await;
+    let (dir, config, addr) = binary::loopback_config("hostile", LIMITS);
+    let server = binary::start(&config);
+    binary::ready(addr).await;
+    let (_, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some("{}")).await;
+    let room = v["room"]["id"].as_str().expect("a room").to_owned();
+    let tones = [440.0, 660.0, 990.0];
+    let colours = [[220, 40, 40], [40, 200, 40], [40, 40, 220]];
+    let mut clients = Vec::new();
+    for (i, (tone, rgb)) in tones.iter().zip(colours).enumerate() {
+        clients.push(Client::join(addr, &room, Opts { name: format!("good{i}"), rgb, tone_hz: *tone, ..Default::default() }).await);
+    }
+    let h = hostile(addr, &room).await;
+    all_flow_for(&clients, |i| format!("before: well-behaved client {i}"), Duration::from_secs(2)).await;
+    let rss0 = rss_kib(server.pid());
+
+    for case in [Case::VideoFlood, Case::GarbageVideo, Case::AudioFlood, Case::RtcpAbuse] {
+        run_case(case, &h, &clients, &tones).await;
+        let rss = rss_kib(server.pid());
+        eprintln!("{case:?}: server RSS {} MiB (before the cases {} MiB)", rss / 1024, rss0 / 1024);
+        assert!(rss < rss0 + RSS_GROWTH_MIB * 1024, "{case:?}: the server grew from {rss0} to {rss} KiB");
+        let (st, _) = common::http::request(addr, "GET", "/healthz", None).await;
+        assert_eq!(st, 200, "{case:?}: the server still answers");
+    }
+    let (video_limited, audio_limited) = (
+        metric(addr, "tessera_ingest_limited_packets_total", "kind=\"video\"").await,
+        metric(addr, "tessera_ingest_limited_packets_total", "kind=\"audio\"").await,
+    );
+    eprintln!("limited: {video_limited} video packets, {audio_limited} audio packets");
+    assert!(video_limited > 1000.0, "the video flood was held to the limit: {video_limited} packets dropped");
+    assert!(audio_limited > 1000.0, "the audio flood was held to the limit: {audio_limited} packets dropped");
+
+    // The room carries on after it: the hostile one leaves, the three still flow.
+    h.session.close(true).await;
+    all_flow_for(&clients, |i| format!("after: well-behaved client {i}"), Duration::from_secs(2)).await;
+    for c in clients {
+        c.leave().await;
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
