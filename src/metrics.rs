@@ -112,7 +112,7 @@ fn describe() {
     );
     describe_counter!(
         RATE_LIMITED,
-        "Requests answered 429 rate_limited, by limit: address, connects (signaling WebSockets) or credential."
+        "Requests answered 429 rate_limited, by limit: address, connects (signaling WebSockets) or credential; and signaling messages dropped over a connection's limits: signaling, offers."
     );
     describe_counter!(
         INGEST_LIMITED,

@@ -234,3 +234,86 @@ async fn a_hostile_participant_spoils_only_its_own_tile() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A signaling flood: 2000 messages a second for 3 s on one socket (chat, candidates, bogus
+/// offers, state changes, nonsense). The server drops what is over the connection's limits
+/// unread (50 a second, bursts of 200; offers 30 a minute, bursts of 10), tells the flooder once
+/// per spell (`signaling_rate_limited` with `retryAfterMs`), and the two well-behaved
+/// participants keep their composite and get at most the chat burst of the flooder's chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signaling_flood_is_dropped_unread() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let _turn = common::one_call_at_a_time().await;
+    let (dir, config, addr) = binary::loopback_config("flood", "");
+    let server = binary::start(&config);
+    binary::ready(addr).await;
+    let (_, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some("{}")).await;
+    let room = v["room"]["id"].as_str().expect("a room").to_owned();
+    let mut clients = Vec::new();
+    for (i, (tone, rgb)) in [(440.0, [220, 40, 40]), (660.0, [40, 200, 40])].into_iter().enumerate() {
+        clients.push(Client::join(addr, &room, Opts { name: format!("good{i}"), rgb, tone_hz: tone, ..Default::default() }).await);
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/rooms/{room}/ws?name=flooder")).await.expect("connects");
+    let (mut tx, mut rx) = ws.split();
+    let reader = tokio::spawn(async move {
+        let (mut answers, mut limited) = (0usize, Vec::new());
+        while let Some(Ok(m)) = rx.next().await {
+            if let Message::Text(t) = m {
+                let v: serde_json::Value = serde_json::from_str(&t).expect("the server sends JSON");
+                answers += 1;
+                if v["code"] == "signaling_rate_limited" {
+                    limited.push(v["retryAfterMs"].as_u64().expect("with when to try again"));
+                }
+            }
+        }
+        (answers, limited)
+    });
+    let messages = [
+        r#"{"type":"chat","text":"spam"}"#,
+        r#"{"type":"candidate","candidate":"candidate:1 1 udp 1 10.0.0.1 9 typ host","sdpMid":"0"}"#,
+        r#"{"type":"offer","sdp":"v=0\r\n"}"#,
+        r#"{"type":"setState","handRaised":true}"#,
+        r#"{"nonsense":1}"#,
+    ];
+    let flood = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        let mut sent = 0usize;
+        for _ in 0..300 {
+            tick.tick().await;
+            for _ in 0..20 {
+                if tx.send(Message::text(messages[sent % messages.len()])).await.is_err() {
+                    return (sent, tx);
+                }
+                sent += 1;
+            }
+        }
+        (sent, tx)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    all_flow_for(&clients, |i| format!("during the signaling flood: well-behaved client {i}"), Duration::from_secs(2)).await;
+    let (sent, mut tx) = flood.await.expect("the flood task");
+    assert!(sent >= 5000, "the flood went out: {sent} messages");
+    let _ = tx.close().await;
+    let (answers, limited) = tokio::time::timeout(Duration::from_secs(20), reader).await.expect("the socket closes").expect("reader");
+    eprintln!("flood: {sent} sent, {answers} answers, told {} times ({limited:?} ms)", limited.len());
+    assert!(!limited.is_empty() && limited.len() <= 10, "told once per spell: {limited:?}");
+    assert!(answers < 1000, "most of the flood went unanswered (dropped unread): {answers} answers to {sent}");
+    let signaling = metric(addr, "tessera_rate_limited_total", "limit=\"signaling\"").await;
+    let offers = metric(addr, "tessera_rate_limited_total", "limit=\"offers\"").await;
+    assert!(signaling >= (sent - 600) as f64, "{signaling} messages counted as dropped of {sent}");
+    assert!(offers > 0.0, "offers over their own limit are counted: {offers}");
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut chats = 0;
+        while let Ok(ev) = c.events.try_recv() {
+            chats += usize::from(ev["type"] == "chatMessage");
+        }
+        assert!(chats <= 30, "client {i} got {chats} of the flooder's chat messages");
+    }
+    all_flow_for(&clients, |i| format!("after the signaling flood: well-behaved client {i}"), Duration::from_secs(1)).await;
+    for c in clients {
+        c.leave().await;
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

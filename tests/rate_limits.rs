@@ -32,8 +32,14 @@ fn retry_after(reply: &str) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_over_their_limits_get_429_with_retry_after_and_others_are_served() {
     let _turn = common::one_call_at_a_time().await;
-    let limits =
-        RateLimitConfig { requests_per_second: 2, burst: 5, connects_per_second: 1, connect_burst: 2, per_credential_per_second: 2 };
+    let limits = RateLimitConfig {
+        requests_per_second: 2,
+        burst: 5,
+        connects_per_second: 1,
+        connect_burst: 2,
+        per_credential_per_second: 2,
+        ..Default::default()
+    };
     let server = common::TestServer::start_with(Config { rate_limit: limits, ..common::test_config() }).await;
     let addr = server.addr();
 

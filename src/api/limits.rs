@@ -66,7 +66,17 @@ fn limiter<K: Hash + Eq + Clone>(per_second: u32, burst: u32) -> Option<DefaultK
 impl RateLimits {
     /// The limits of `config`; `cluster`: forwarded calls skip the address limits.
     pub fn new(config: &RateLimitConfig, cluster: bool) -> Self {
-        let RateLimitConfig { requests_per_second, burst, connects_per_second, connect_burst, per_credential_per_second } = *config;
+        // The signaling limits are per connection (`ws_limits.rs`).
+        let RateLimitConfig {
+            requests_per_second,
+            burst,
+            connects_per_second,
+            connect_burst,
+            per_credential_per_second,
+            messages_per_second: _,
+            message_burst: _,
+            offers_per_minute: _,
+        } = *config;
         Self {
             address: limiter(requests_per_second, burst),
             connects: limiter(connects_per_second, connect_burst),
@@ -116,8 +126,14 @@ mod tests {
     use super::*;
 
     fn limits(cluster: bool) -> RateLimits {
-        let c =
-            RateLimitConfig { requests_per_second: 1, burst: 3, connects_per_second: 1, connect_burst: 1, per_credential_per_second: 1 };
+        let c = RateLimitConfig {
+            requests_per_second: 1,
+            burst: 3,
+            connects_per_second: 1,
+            connect_burst: 1,
+            per_credential_per_second: 1,
+            ..Default::default()
+        };
         RateLimits::new(&c, cluster)
     }
 
@@ -160,8 +176,14 @@ mod tests {
 
     #[test]
     fn zero_turns_a_limit_off() {
-        let c =
-            RateLimitConfig { requests_per_second: 0, burst: 0, connects_per_second: 0, connect_burst: 0, per_credential_per_second: 0 };
+        let c = RateLimitConfig {
+            requests_per_second: 0,
+            burst: 0,
+            connects_per_second: 0,
+            connect_burst: 0,
+            per_credential_per_second: 0,
+            ..Default::default()
+        };
         let l = RateLimits::new(&c, false);
         for _ in 0..1000 {
             l.check(IpAddr::from([10, 0, 0, 1]), "/x/ws", Some(b"k"), false).expect("no limit");

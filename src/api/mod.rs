@@ -34,6 +34,7 @@ mod tokens;
 mod whep;
 mod whip;
 mod ws;
+mod ws_limits;
 mod ws_lobby;
 mod ws_relay;
 

@@ -3,10 +3,12 @@
 //! text in → parsed [`ClientMessage`] → the participant task; [`ServerMessage`]s out → text
 //! frames. Malformed input is answered here with `bad_message` and never reaches the room.
 
-use super::keepalive::{PING_EVERY, SILENCE_LIMIT};
+use super::keepalive::{PING_EVERY, SILENCE_LIMIT, WRITE_LIMIT};
+use super::ws_limits::{SignalMeter, Verdict};
 use super::ws_lobby::{WaitEnd, Waited};
 use super::{AppState, with_state};
 use crate::auth::{AuthError, JoinClaims, Role};
+use crate::config::RateLimitConfig;
 use crate::protocol::{Limits, ServerMessage, parse_client_message};
 use crate::room::participant::{self, Resumption, Session, Signal};
 use crate::room::{CountGuard, JoinError, JoinRequest, Joined, RoomHandle, Route, RouteError, SessionView, Stats};
@@ -229,7 +231,7 @@ async fn session(socket: WebSocket, room_id: String, caller: Caller, resume: Opt
         && let Some((sig_tx, done, out_rx)) = try_resume(&state, &room, &req.identity, resume).await
     {
         tokio::spawn(write_frames(ws_tx, out_rx, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
-        return read_frames(ws_rx, sig_tx, done, state.rooms.stats().clone()).await;
+        return read_frames(ws_rx, sig_tx, done, state.rooms.stats().clone(), &state.config.rate_limit).await;
     }
     let (mut ws_tx, mut ws_rx) = (ws_tx, ws_rx);
     let mut req = req;
@@ -332,7 +334,7 @@ async fn serve(
 ) {
     let started = start_participant(state, room, joined, crate::rtc::PeerKind::Participant).await;
     tokio::spawn(write_frames(ws_tx, started.out, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
-    read_frames(ws_rx, started.signals, started.done, state.rooms.stats().clone()).await
+    read_frames(ws_rx, started.signals, started.done, state.rooms.stats().clone(), &state.config.rate_limit).await
 }
 
 /// A participant's session task, started: where its signaling goes in and comes out.
@@ -374,7 +376,8 @@ pub(super) async fn start_participant(state: &AppState, room: RoomHandle, joined
     Started { signals: sig_tx, out: out_rx, done }
 }
 
-/// Reads the client's frames into the session until the socket closes or the session ends. A
+/// Reads the client's frames into the session until the socket closes or the session ends,
+/// held to the connection's signaling limits (`ws_limits.rs`). A
 /// close frame (or a clean end of stream) means leaving; an error or [`SILENCE_LIMIT`] without
 /// any frame means the network dropped, and the session waits for a resume.
 ///
@@ -385,7 +388,9 @@ async fn read_frames(
     sig_tx: mpsc::Sender<Signal>,
     done: CancellationToken,
     stats: Arc<Stats>,
+    limits: &RateLimitConfig,
 ) {
+    let mut meter = SignalMeter::new(limits, std::time::Instant::now());
     let lost = loop {
         tokio::select! {
             _ = done.cancelled() => {
@@ -408,7 +413,18 @@ async fn read_frames(
                 }
                 Some(Ok(m)) if m.is_close() => break false,
                 Some(Ok(m)) if m.is_text() => {
-                    let signal = match parse_client_message(m.to_str().unwrap_or_default()) {
+                    let parsed = parse_client_message(m.to_str().unwrap_or_default());
+                    match meter.judge(parsed.as_ref().ok(), std::time::Instant::now()) {
+                        Verdict::Take => {}
+                        Verdict::Drop(None) => continue,
+                        Verdict::Drop(Some(ms)) => {
+                            if sig_tx.send(Signal::Limited(ms)).await.is_err() {
+                                break false;
+                            }
+                            continue;
+                        }
+                    }
+                    let signal = match parsed {
                         Ok(msg) => Signal::Client(msg),
                         Err(e) => Signal::Bad(e),
                     };
@@ -417,6 +433,9 @@ async fn read_frames(
                     }
                 }
                 Some(Ok(m)) if m.is_binary() => {
+                    if meter.judge(None, std::time::Instant::now()) != Verdict::Take {
+                        continue;
+                    }
                     if sig_tx.send(Signal::Bad("binary frames are not accepted; send JSON text".into())).await.is_err() {
                         break false;
                     }
@@ -431,7 +450,8 @@ async fn read_frames(
 }
 
 /// Sends queued messages until every sender (this handler and the participant) is gone, then
-/// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000.
+/// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000. A
+/// client that stops reading is given up after [`WRITE_LIMIT`] on one frame.
 /// `_writer` counts this writer until its last frame went out (shutdown waits for it).
 async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mut out: mpsc::Receiver<ServerMessage>, _writer: CountGuard) {
     let mut close = (1000u16, "bye");
@@ -448,7 +468,7 @@ async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mu
             // that no longer reads, which answers it with a reset, and a client that flushes
             // the pong before reading on (tungstenite does) never sees the close frame.
             _ = ping.tick(), if close.0 == 1000 => {
-                if ws.send(Message::ping(Vec::new())).await.is_err() {
+                if !write(&mut ws, Message::ping(Vec::new())).await {
                     return;
                 }
                 continue;
@@ -461,12 +481,26 @@ async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mu
             _ => {}
         }
         let Ok(text) = serde_json::to_string(&msg) else { continue };
-        if ws.send(Message::text(text)).await.is_err() {
+        if !write(&mut ws, Message::text(text)).await {
             return;
         }
     }
-    let _ = ws.send(Message::close_with(close.0, close.1)).await;
-    let _ = ws.close().await;
+    if write(&mut ws, Message::close_with(close.0, close.1)).await {
+        let _ = tokio::time::timeout(WRITE_LIMIT, ws.close()).await;
+    }
+}
+
+/// Sends one frame; false when the socket failed or took over [`WRITE_LIMIT`] (a client that
+/// does not read: the writer gives the socket up).
+async fn write(ws: &mut futures::stream::SplitSink<WebSocket, Message>, frame: Message) -> bool {
+    match tokio::time::timeout(WRITE_LIMIT, ws.send(frame)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::info!("the client has not read its socket for {WRITE_LIMIT:?}: its writer gives up");
+            false
+        }
+    }
 }
 
 /// Whether a read failed because the client's frame or message was over the configured size

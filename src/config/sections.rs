@@ -55,11 +55,27 @@ pub struct RateLimitConfig {
     pub connect_burst: u32,
     /// Requests a second with one credential (`Authorization` value), from any address.
     pub per_credential_per_second: u32,
+    /// Signaling messages a second on one connection, sustained, and at once above that; more
+    /// are dropped unread (the client is told once per spell: `signaling_rate_limited`).
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+    /// Offers (renegotiations) a minute on one connection, with bursts of 10; more are dropped
+    /// the same way.
+    pub offers_per_minute: u32,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { requests_per_second: 100, burst: 400, connects_per_second: 10, connect_burst: 60, per_credential_per_second: 100 }
+        Self {
+            requests_per_second: 100,
+            burst: 400,
+            connects_per_second: 10,
+            connect_burst: 60,
+            per_credential_per_second: 100,
+            messages_per_second: 50,
+            message_burst: 200,
+            offers_per_minute: 30,
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub enum Signal {
     Lost,
     /// A frame that is not a valid message (answered with `bad_message`).
     Bad(String),
+    /// Messages are being dropped over the connection's signaling limits; the next is taken in
+    /// this many ms (answered with `signaling_rate_limited`).
+    Limited(u64),
 }
 
 /// A new signaling connection taking over this session (`?resume=`); its `welcome` is queued
@@ -318,6 +321,10 @@ impl Participant {
                 self.report_link().await;
             }
             Some(Signal::Bad(e)) => self.send(ServerMessage::error("bad_message", e)).await,
+            Some(Signal::Limited(ms)) => {
+                let message = format!("too many signaling messages: some were dropped unread; the next is taken in {ms} ms");
+                self.send(ServerMessage::error_retry("signaling_rate_limited", message, Some(ms))).await;
+            }
             Some(Signal::Client(msg)) => self.on_client(msg, Via::Socket).await,
         }
         None
