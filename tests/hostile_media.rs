@@ -7,10 +7,13 @@
 //! - garbage video at a normal rate: random payloads of random sizes, sequence numbers jumping
 //!   back and forth and timestamps jumping hours (the VP8 decoder gets nonsense);
 //! - an audio flood: ~2000 packets/s of random "Opus";
+//! - a real VP8 stream whose resolution changes every second: 1920×1080, 160×90, 641×359 and
+//!   3840×2160 in turn;
 //! - RTCP abuse on the composite it receives: 1000 PLIs a second, NACKs asking for every packet,
 //!   REMB of 0 and of 10 Gbit/s in turn, receiver reports of 100 % loss.
 //!
-//! During each, the three keep a flowing composite (at least 20 fps decoded, no step between
+//! During each, the three get at most two composite keyframes more in 3 s than at rest (one
+//! PLI-flooding receiver is served once per 2 s), keep a flowing composite (at least 20 fps decoded, no step between
 //! frames over 500 ms: `common::assert_flowing`) and keep hearing each other (each other's tone
 //! 20 dB over their own, except while the hostile one's own noise is in the mix: then their
 //! audio must keep coming); the server keeps answering, its resident memory grows by less than
@@ -45,6 +48,7 @@ enum Case {
     VideoFlood,
     GarbageVideo,
     AudioFlood,
+    Resolutions,
     RtcpAbuse,
 }
 
@@ -119,6 +123,39 @@ async fn rtcp_abuse(track: Arc<dyn TrackRemote>, ssrc: u32, stop: tokio::time::I
     }
 }
 
+/// A VP8 stream (a moving ball) whose resolution changes every second, until `stop`.
+async fn resolutions(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    connected: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::time::Instant,
+) {
+    use gstreamer::prelude::*;
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let pipeline = common::client::rtp_source(
+        "videotestsrc is-live=true pattern=ball ! capsfilter name=caps caps=video/x-raw,width=1920,height=1080,framerate=15/1 ! \
+         videoconvert ! vp8enc deadline=1 cpu-used=16 keyframe-max-dist=30 ! rtpvp8pay pt=96 mtu=1150 ! appsink name=out sync=false",
+        tx,
+        0,
+    );
+    let forward = tokio::spawn(tessera::rtc::forward_rtp(track, ssrc, payload_type(VideoCodec::Vp8), rx, connected));
+    let caps = pipeline.by_name("caps").expect("the capsfilter");
+    for (i, (w, h, fps)) in [(160, 90, 30), (641, 359, 30), (3840, 2160, 2), (1920, 1080, 15)].into_iter().cycle().enumerate() {
+        if tokio::time::Instant::now() >= stop || i > 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let c = gstreamer::Caps::builder("video/x-raw")
+            .field("width", w)
+            .field("height", h)
+            .field("framerate", gstreamer::Fraction::new(fps, 1))
+            .build();
+        caps.set_property("caps", &c);
+    }
+    let _ = pipeline.set_state(gstreamer::State::Null);
+    forward.abort();
+}
+
 /// The hostile participant: joined, connected, its composite track and that track's SSRC.
 struct Hostile {
     session: Session,
@@ -151,8 +188,13 @@ async fn hostile(addr: SocketAddr, room: &str) -> Hostile {
     Hostile { session, composite, composite_ssrc }
 }
 
-/// Runs `case` for 5 s; the three measure from its second 1 to 4.
-async fn run_case(case: Case, h: &Hostile, clients: &[Client], tones: &[f64]) {
+fn keyframes(clients: &[Client]) -> Vec<u64> {
+    clients.iter().map(|c| c.received.keyframes.load(std::sync::atomic::Ordering::Relaxed)).collect()
+}
+
+/// Runs `case` for 5 s; the three measure from its second 1 to 4, and get at most two more
+/// composite keyframes in those 3 s than `base` (the keyframes each got in 3 s at rest).
+async fn run_case(case: Case, h: &Hostile, clients: &[Client], tones: &[f64], base: &[u64]) {
     let stop = tokio::time::Instant::now() + Duration::from_secs(5);
     let (video, vssrc) = h.session.video.clone().expect("the hostile client sends video");
     let (audio, assrc) = h.session.audio.clone().expect("the hostile client sends audio");
@@ -169,6 +211,7 @@ async fn run_case(case: Case, h: &Hostile, clients: &[Client], tones: &[f64]) {
         Case::AudioFlood => tokio::spawn(flood(audio, 20, stop, move |i| {
             packet(assrc, tessera::rtc::PT_OPUS, i as u16, i.wrapping_mul(960), false, random_payload(200))
         })),
+        Case::Resolutions => tokio::spawn(resolutions(video, vssrc, h.session.connected.clone(), stop)),
         Case::RtcpAbuse => tokio::spawn(rtcp_abuse(h.composite.clone(), h.composite_ssrc, stop)),
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -176,7 +219,12 @@ async fn run_case(case: Case, h: &Hostile, clients: &[Client], tones: &[f64]) {
         c.clear_audio();
     }
     let packets0: Vec<u64> = clients.iter().map(|c| c.received.audio_packets.load(std::sync::atomic::Ordering::Relaxed)).collect();
+    let k0 = keyframes(clients);
     all_flow_for(clients, |i| format!("{case:?}: well-behaved client {i}"), Duration::from_secs(3)).await;
+    for (i, (k, k0)) in keyframes(clients).iter().zip(k0).enumerate() {
+        eprintln!("{case:?}: client {i} got {} composite keyframes in 3 s ({} at rest)", k - k0, base[i]);
+        assert!(k - k0 <= base[i] + 2, "{case:?}: client {i} got {} keyframes in 3 s, {} at rest", k - k0, base[i]);
+    }
     for (i, c) in clients.iter().enumerate() {
         let packets = c.received.audio_packets.load(std::sync::atomic::Ordering::Relaxed) - packets0[i];
         assert!(packets >= 100, "{case:?}: client {i} received only {packets} audio packets in 3 s");
@@ -206,11 +254,13 @@ async fn a_hostile_participant_spoils_only_its_own_tile() {
         clients.push(Client::join(addr, &room, Opts { name: format!("good{i}"), rgb, tone_hz: *tone, ..Default::default() }).await);
     }
     let h = hostile(addr, &room).await;
-    all_flow_for(&clients, |i| format!("before: well-behaved client {i}"), Duration::from_secs(2)).await;
+    let k0 = keyframes(&clients);
+    all_flow_for(&clients, |i| format!("before: well-behaved client {i}"), Duration::from_secs(3)).await;
+    let base: Vec<u64> = keyframes(&clients).iter().zip(k0).map(|(k, k0)| k - k0).collect();
     let rss0 = rss_kib(server.pid());
 
-    for case in [Case::VideoFlood, Case::GarbageVideo, Case::AudioFlood, Case::RtcpAbuse] {
-        run_case(case, &h, &clients, &tones).await;
+    for case in [Case::VideoFlood, Case::GarbageVideo, Case::AudioFlood, Case::Resolutions, Case::RtcpAbuse] {
+        run_case(case, &h, &clients, &tones, &base).await;
         let rss = rss_kib(server.pid());
         eprintln!("{case:?}: server RSS {} MiB (before the cases {} MiB)", rss / 1024, rss0 / 1024);
         assert!(rss < rss0 + RSS_GROWTH_MIB * 1024, "{case:?}: the server grew from {rss0} to {rss} KiB");

@@ -36,8 +36,12 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
-/// Shortest gap between two keyframe requests a receiver's PLI/FIR can cause.
+/// Shortest gap between two keyframes any receiver's PLI/FIR can cause on its encoder.
 const RECEIVER_KEYFRAME_GAP: Duration = Duration::from_millis(500);
+/// Shortest gap between two keyframe requests of one receiver (after it joined): a receiver
+/// asking more often (a PLI flood) is served once per this gap, its requests meanwhile deferred
+/// to the gap's end, so it adds at most one keyframe per 2 s for everyone on its rung.
+const OWN_KEYFRAME_GAP: Duration = Duration::from_secs(2);
 /// The same while the receiver is still joining: its first PLI means "no picture yet", and
 /// waiting out the long gap after the keyframe sent at its connection cost up to 400 ms of
 /// join time (measured in Chromium).
@@ -338,23 +342,42 @@ async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str, fallback: u8) ->
         .unwrap_or(fallback)
 }
 
-/// A receiver's PLI/FIR → a (rate-limited) keyframe from the rung it wants.
+/// A receiver's PLI/FIR → a (rate-limited) keyframe from the rung it wants: while joining at
+/// once (within [`JOINING_KEYFRAME_GAP`] of the encoder's last), after that at most once per
+/// [`OWN_KEYFRAME_GAP`] for this receiver (a request inside it is served at its end).
 async fn keyframe_requests_from_receiver(track: Arc<TrackLocalStaticRTP>, receiver: Arc<Receiver>) {
     let subscribed = tokio::time::Instant::now();
     let requests = crate::metrics::keyframe_requests_received();
+    let mut last: Option<tokio::time::Instant> = None;
+    let mut deferred = false;
     loop {
-        match track.poll().await {
-            Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
-                let asked = packets.iter().filter(|p| super::is_keyframe_request(p.as_ref())).count();
-                requests.increment(asked as u64);
-                if asked > 0 {
-                    let joining = subscribed.elapsed() < JOINING;
-                    receiver.request_keyframe(if joining { JOINING_KEYFRAME_GAP } else { RECEIVER_KEYFRAME_GAP });
-                }
+        let due = last.map(|t| t + OWN_KEYFRAME_GAP);
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if deferred => {
+                deferred = false;
+                last = Some(tokio::time::Instant::now());
+                receiver.request_keyframe(RECEIVER_KEYFRAME_GAP);
             }
-            Some(_) => {}
-            // Not bound yet (or re-binding): nothing to read; look again shortly.
-            None => tokio::time::sleep(Duration::from_millis(200)).await,
+            ev = track.poll() => match ev {
+                Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                    let asked = packets.iter().filter(|p| super::is_keyframe_request(p.as_ref())).count();
+                    requests.increment(asked as u64);
+                    let now = tokio::time::Instant::now();
+                    if asked > 0 {
+                        if now.duration_since(subscribed) < JOINING {
+                            receiver.request_keyframe(JOINING_KEYFRAME_GAP);
+                        } else if due.is_none_or(|d| now >= d) {
+                            last = Some(now);
+                            receiver.request_keyframe(RECEIVER_KEYFRAME_GAP);
+                        } else {
+                            deferred = true;
+                        }
+                    }
+                }
+                Some(_) => {}
+                // Not bound yet (or re-binding): nothing to read; look again shortly.
+                None => tokio::time::sleep(Duration::from_millis(200)).await,
+            },
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Received {
     pub audio: Mutex<VecDeque<i16>>,
     pub audio_packets: AtomicU64,
     pub video_codec: Mutex<Option<String>>,
+    /// Composite keyframes received (their first packet).
+    pub keyframes: AtomicU64,
     /// The composite's timeline as the server stamped it: the last frame's RTP timestamp and
     /// the longest step between consecutive frames (90 kHz ticks), whatever this process's own
     /// scheduling did to their arrival.
@@ -88,7 +90,7 @@ pub async fn all_flow_for(clients: &[Client], what: impl Fn(usize) -> String, wi
 
 /// Starts `desc` (ending in an appsink named `out`) and sends each RTP buffer to `tx`, the
 /// first `padding_first` of them emptied to padding-only packets.
-fn rtp_source(desc: &str, tx: mpsc::Sender<rtp::Packet>, padding_first: usize) -> gst::Pipeline {
+pub fn rtp_source(desc: &str, tx: mpsc::Sender<rtp::Packet>, padding_first: usize) -> gst::Pipeline {
     let sent = AtomicU64::new(0);
     let p = gst::parse::launch(desc).expect("sender pipeline parses").downcast::<gst::Pipeline>().expect("a pipeline");
     let sink = p.by_name("out").expect("appsink out").downcast::<gst_app::AppSink>().expect("appsink");
@@ -299,11 +301,18 @@ async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, pipelines
         }
         RtpCodecKind::Video => {
             let mut appsrc: Option<gst_app::AppSrc> = None;
+            let mut codec = tessera::media::VideoCodec::Vp8;
             while let Some(ev) = track.poll().await {
                 let TrackRemoteEvent::OnRtpPacket(p) = ev else { continue };
+                if appsrc.is_some() && tessera::media::ladder::starts_keyframe(codec, &p.payload) {
+                    received.keyframes.fetch_add(1, Ordering::Relaxed);
+                }
                 if appsrc.is_none() {
                     let mime = track.codec(p.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
                     *received.video_codec.lock().expect("not poisoned") = Some(mime.clone());
+                    if mime.eq_ignore_ascii_case("video/H264") {
+                        codec = tessera::media::VideoCodec::H264;
+                    }
                     let (name, chain) = if mime.eq_ignore_ascii_case("video/H264") {
                         ("H264", "rtph264depay ! avdec_h264")
                     } else {
