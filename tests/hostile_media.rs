@@ -367,3 +367,71 @@ async fn a_signaling_flood_is_dropped_unread() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A client that stops reading its socket: it makes the server answer 600 messages of 20 KB
+/// each (its `bad_message` errors quote the unknown type it sent) into a receive buffer of a
+/// few KiB, then neither reads nor writes. The server's writer gives the socket up after 10 s
+/// on one frame, so the session is not stuck behind a full queue: it takes the silent socket
+/// for lost and ends after its resume window, and the others see it leave; meanwhile their
+/// composite flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_never_reads_is_let_go() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let _turn = common::one_call_at_a_time().await;
+    let (dir, config, addr) = binary::loopback_config("slowreader", "resume_seconds = 1\nmax_message_bytes = 65536\n");
+    let server = binary::start(&config);
+    binary::ready(addr).await;
+    let (_, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some("{}")).await;
+    let room = v["room"]["id"].as_str().expect("a room").to_owned();
+    let mut good = Client::join(addr, &room, Opts { name: "good".into(), rgb: [220, 40, 40], tone_hz: 440.0, ..Default::default() }).await;
+
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(2048).expect("a small receive buffer");
+    let stream = socket.connect(addr).await.expect("connects");
+    let url = format!("ws://{addr}/api/v1/rooms/{room}/ws?name=slow");
+    let (ws, _) = tokio_tungstenite::client_async(url, stream).await.expect("upgrades");
+    let (mut tx, mut rx) = ws.split();
+    let welcome = loop {
+        match rx.next().await.expect("a frame").expect("readable") {
+            Message::Text(t) => break serde_json::from_str::<serde_json::Value>(&t).expect("JSON"),
+            _ => continue,
+        }
+    };
+    let slow_id = welcome["participantId"].as_str().expect("an id").to_owned();
+    // Each is answered with a `bad_message` error quoting the 20 KB type: 200 at once, then 50 a
+    // second for 8 s (the connection's limits), 600 answers in all, more than the socket's
+    // buffers and the session's queue (256) hold.
+    let big = format!(r#"{{"type":"{}"}}"#, "y".repeat(20_000));
+    let sender = tokio::spawn(async move {
+        for i in 0..600 {
+            if i >= 200 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tx.send(Message::text(big.clone())).await.expect("the server reads what we send");
+        }
+        tx
+    });
+    let started = std::time::Instant::now();
+    all_flow_for(std::slice::from_ref(&good), |_| "beside a client that never reads".into(), Duration::from_secs(3)).await;
+    // From here on nothing is read or written: `rx` and `tx` are kept, untouched.
+    let tx = sender.await.expect("the sender");
+    let left = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let ev = good.next_event("participantLeft").await;
+            if ev["participantId"] == slow_id.as_str() {
+                break ev;
+            }
+        }
+    })
+    .await
+    .expect("the client that never reads is let go of within a minute");
+    eprintln!("the client that never reads left after {:?}: {left}", started.elapsed());
+    let (st, _) = common::http::request(addr, "GET", "/healthz", None).await;
+    assert_eq!(st, 200);
+    good.assert_flows_for("after it left", Duration::from_secs(1)).await;
+    drop((tx, rx));
+    good.leave().await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
