@@ -12,6 +12,10 @@
 //! - RTCP abuse on the composite it receives: 1000 PLIs a second, NACKs asking for every packet,
 //!   REMB of 0 and of 10 Gbit/s in turn, receiver reports of 100 % loss.
 //!
+//! (Packets with SSRCs nobody negotiated cannot be sent this way: webrtc-rs's sender refuses
+//! them; on the server's side webrtc-rs binds an undeclared SSRC only in a session with a single
+//! media section whose receiver has none yet, so such packets open no new track.)
+//!
 //! During each, the three get at most two composite keyframes more in 3 s than at rest (one
 //! PLI-flooding receiver is served once per 2 s), keep a flowing composite (at least 20 fps decoded, no step between
 //! frames over 500 ms: `common::assert_flowing`) and keep hearing each other (each other's tone
