@@ -144,6 +144,26 @@ fn main() -> anyhow::Result<()> {
     rt.enable_all().build().context("cannot start the async runtime")?.block_on(run(job))
 }
 
+/// Every participant holds a few sockets and every HTTP client one: the soft limit on open files
+/// (1024 on a stock system) goes up to the hard one, so a thousand idle connections cannot
+/// make the server refuse everyone else (as Go and nginx's `worker_rlimit_nofile` do).
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    let raised = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && {
+            let was = lim.rlim_cur;
+            lim.rlim_cur = lim.rlim_max;
+            was >= lim.rlim_max || libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0
+        }
+    };
+    if raised {
+        tracing::info!(open_files = lim.rlim_cur, "open file limit");
+    } else {
+        tracing::warn!(open_files = lim.rlim_cur, "could not raise the open file limit");
+    }
+}
+
 /// What `main` runs once the runtime is up (made once, so its size does not matter).
 #[allow(clippy::large_enum_variant)]
 enum Job {
@@ -155,6 +175,7 @@ async fn run(job: Job) -> anyhow::Result<()> {
     match job {
         Job::Serve(cfg) => {
             tessera::telemetry::init_as(cfg.log_format);
+            raise_open_file_limit();
             let running = tessera::server::start(cfg).await.context("the server could not start")?;
             tracing::info!("open http://{} in a browser", running.addr);
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;

@@ -56,6 +56,35 @@ enum Case {
     RtcpAbuse,
 }
 
+/// The real binary on loopback with `extra` configuration, and a room in it; its folder goes
+/// when it is dropped (the process is killed first).
+struct Server {
+    binary: Option<binary::Binary>,
+    dir: std::path::PathBuf,
+}
+
+impl Server {
+    async fn start(name: &str, extra: &str) -> (Server, SocketAddr, String) {
+        let (dir, config, addr) = binary::loopback_config(name, extra);
+        let binary = binary::start(&config);
+        binary::ready(addr).await;
+        let (_, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some("{}")).await;
+        let room = v["room"]["id"].as_str().expect("a room").to_owned();
+        (Server { binary: Some(binary), dir }, addr, room)
+    }
+
+    fn pid(&self) -> u32 {
+        self.binary.as_ref().map_or(0, binary::Binary::pid)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.binary.take()); // killed first
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
@@ -246,11 +275,7 @@ async fn run_case(case: Case, h: &Hostile, clients: &[Client], tones: &[f64], ba
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hostile_participant_spoils_only_its_own_tile() {
     let _turn = common::one_call_at_a_time().await;
-    let (dir, config, addr) = binary::loopback_config("hostile", LIMITS);
-    let server = binary::start(&config);
-    binary::ready(addr).await;
-    let (_, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some("{}")).await;
-    let room = v["room"]["id"].as_str().expect("a room").to_owned();
+    let (server, addr, room) = Server::start("hostile", LIMITS).await;
     let tones = [440.0, 660.0, 990.0];
     let colours = [[220, 40, 40], [40, 200, 40], [40, 40, 220]];
     let mut clients = Vec::new();
@@ -286,7 +311,6 @@ async fn a_hostile_participant_spoils_only_its_own_tile() {
         c.leave().await;
     }
     drop(server);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A signaling flood: 2000 messages a second for 3 s on one socket (chat, candidates, bogus
@@ -299,11 +323,7 @@ async fn a_signaling_flood_is_dropped_unread() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let _turn = common::one_call_at_a_time().await;
-    let (dir, config, addr) = binary::loopback_config("flood", "");
-    let server = binary::start(&config);
-    binary::ready(addr).await;
-    let (_, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some("{}")).await;
-    let room = v["room"]["id"].as_str().expect("a room").to_owned();
+    let (server, addr, room) = Server::start("flood", "").await;
     let mut clients = Vec::new();
     for (i, (tone, rgb)) in [(440.0, [220, 40, 40]), (660.0, [40, 200, 40])].into_iter().enumerate() {
         clients.push(Client::join(addr, &room, Opts { name: format!("good{i}"), rgb, tone_hz: tone, ..Default::default() }).await);
@@ -369,7 +389,6 @@ async fn a_signaling_flood_is_dropped_unread() {
         c.leave().await;
     }
     drop(server);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A client that stops reading its socket: it makes the server answer 600 messages of 20 KB
@@ -383,11 +402,7 @@ async fn a_client_that_never_reads_is_let_go() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let _turn = common::one_call_at_a_time().await;
-    let (dir, config, addr) = binary::loopback_config("slowreader", "resume_seconds = 1\nmax_message_bytes = 65536\n");
-    let server = binary::start(&config);
-    binary::ready(addr).await;
-    let (_, v) = common::http::request(addr, "POST", "/api/v1/rooms", Some("{}")).await;
-    let room = v["room"]["id"].as_str().expect("a room").to_owned();
+    let (server, addr, room) = Server::start("slowreader", "resume_seconds = 1\nmax_message_bytes = 65536\n").await;
     let mut good = Client::join(addr, &room, Opts { name: "good".into(), rgb: [220, 40, 40], tone_hz: 440.0, ..Default::default() }).await;
 
     let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
@@ -437,5 +452,57 @@ async fn a_client_that_never_reads_is_let_go() {
     drop((tx, rx));
     good.leave().await;
     drop(server);
-    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Open files of process `pid`.
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// 2000 connections that open and never send a request (from 20 addresses): the server takes
+/// them all without running out of file descriptors (it raises its own limit), keeps serving
+/// the call, the API and a newcomer, and closes every one of them after
+/// `http_read_timeout_seconds`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousands_of_idle_connections_hold_nothing() {
+    let _turn = common::one_call_at_a_time().await;
+    // This process needs the 2000 sockets too.
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    let (server, addr, room) = Server::start("idle", "http_read_timeout_seconds = 10\n").await;
+    let good = Client::join(addr, &room, Opts { name: "good".into(), rgb: [220, 40, 40], tone_hz: 440.0, ..Default::default() }).await;
+    good.assert_flows_for("before", Duration::from_secs(1)).await;
+    let files0 = open_files(server.pid());
+    let mut idle = Vec::new();
+    let opened = std::time::Instant::now();
+    for i in 0..2000u32 {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind(SocketAddr::from(([127, 0, 1, (i % 20) as u8 + 1], 0))).expect("a loopback address");
+        idle.push(socket.connect(addr).await.expect("the server accepts"));
+    }
+    eventually_open(server.pid(), |n| n >= files0 + 1900, "the server holds the idle connections").await;
+    eprintln!("open files: {files0} before, {} with 2000 idle connections (opened in {:?})", open_files(server.pid()), opened.elapsed());
+    let (st, _) = common::http::request(addr, "GET", "/healthz", None).await;
+    assert_eq!(st, 200, "the API answers beside them");
+    let newcomer = Client::join(addr, &room, Opts { name: "new".into(), rgb: [40, 200, 40], tone_hz: 660.0, ..Default::default() }).await;
+    all_flow_for(&[good, newcomer], |i| format!("beside 2000 idle connections: client {i}"), Duration::from_secs(2)).await;
+    eventually_open(server.pid(), |n| n <= files0 + 60, "the idle connections are closed after the read timeout").await;
+    eprintln!("open files after the timeout: {}", open_files(server.pid()));
+    drop(idle);
+    drop(server);
+}
+
+/// Waits (30 s at most) until the open files of `pid` satisfy `ok`.
+async fn eventually_open(pid: u32, ok: impl Fn(usize) -> bool, what: &str) {
+    common::eventually(Duration::from_secs(30), what, || async {
+        let n = open_files(pid);
+        if ok(n) { Ok(()) } else { Err(format!("{n} open files")) }
+    })
+    .await;
 }

@@ -30,18 +30,27 @@ async fn video_sent(server: &Server) -> f64 {
         .sum()
 }
 
+/// A new room on `server` where the load generator's four H.264 senders run (until the task is
+/// aborted), six seconds after they started.
+async fn room_of_four(
+    server: &Server,
+) -> (String, tokio::task::JoinHandle<Result<tessera::loadgen::run::LoadReport, tessera::loadgen::run::LoadError>>) {
+    let (st, v) = api(server.addr, "POST", "/api/v1/rooms", Some("{}")).await;
+    assert_eq!(st, 201, "{v}");
+    let room = v["room"]["id"].as_str().expect("room id").to_owned();
+    let mut o = opts(server.addr, 1, 4, Some(VideoCodec::H264), secs(2), Duration::from_secs(3600));
+    o.room = Some(room.clone());
+    let load = tokio::spawn(async move { run(&o).await });
+    tokio::time::sleep(secs(6)).await;
+    (room, load)
+}
+
 pub fn viewer_costs(rt: &tokio::runtime::Runtime) -> (String, String, String, String) {
     let server = Server::start();
     let rounds = if quick() { 1 } else { 3 };
     let len = secs(8);
     let (with, without, pps) = rt.block_on(async {
-        let (st, v) = api(server.addr, "POST", "/api/v1/rooms", Some("{}")).await;
-        assert_eq!(st, 201, "{v}");
-        let room = v["room"]["id"].as_str().expect("room id").to_owned();
-        let mut o = opts(server.addr, 1, 4, Some(VideoCodec::H264), secs(2), Duration::from_secs(3600));
-        o.room = Some(room.clone());
-        let load = tokio::spawn(async move { run(&o).await });
-        tokio::time::sleep(secs(6)).await;
+        let (room, load) = room_of_four(&server).await;
         let (mut with, mut without, mut pps) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             without.push(window(&server, len).await);
@@ -104,13 +113,7 @@ pub fn viewers_held(rt: &tokio::runtime::Runtime) -> (String, String, String, St
     .expect("the benchmark's own new folder is writable");
     let server = Server::start_with(&["--config", &config.to_string_lossy()]);
     let (held, steps, end) = rt.block_on(async {
-        let (st, v) = api(server.addr, "POST", "/api/v1/rooms", Some("{}")).await;
-        assert_eq!(st, 201, "{v}");
-        let room = v["room"]["id"].as_str().expect("room id").to_owned();
-        let mut o = opts(server.addr, 1, 4, Some(VideoCodec::H264), secs(2), Duration::from_secs(3600));
-        o.room = Some(room.clone());
-        let load = tokio::spawn(async move { run(&o).await });
-        tokio::time::sleep(secs(6)).await;
+        let (room, load) = room_of_four(&server).await;
         let (mut viewers, mut held, mut steps, mut end) = (Vec::<Viewer>::new(), 0, Vec::new(), String::new());
         let mut first_pps = None;
         while viewers.len() < MOST {

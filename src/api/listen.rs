@@ -1,15 +1,17 @@
 //! The HTTP server loop: hyper (through hyper-util) serving the warp routes, with the limits a
 //! public server needs that `warp::serve` does not set: a client has
 //! `http_read_timeout_seconds` to send a request's headers (a slowloris client sending a byte a
-//! second is cut off, its socket and task freed), request heads are at most
+//! second is cut off, its socket and task freed; so is a connection that never sends a byte),
+//! request heads are at most
 //! [`MAX_HEAD_BYTES`] (hyper answers 431 beyond), and shutdown lets open requests finish.
 //! Request bodies have the same time limit where they are read (`body.rs`: 408).
 //!
 //! Every request is first counted against the rate limits (`limits.rs`: `429 rate_limited`
 //! with `Retry-After` beyond them) before it reaches a route.
 //!
-//! Invariant: every accepted connection is one task, watched by the graceful shutdown; an
-//! accept error (too many open files) pauses accepting briefly instead of spinning.
+//! Invariant: every accepted connection is one task, watched by the graceful shutdown once its
+//! first bytes came (before that it holds no request and is dropped at shutdown); an accept
+//! error (too many open files) pauses accepting briefly instead of spinning.
 
 use super::limits::RateLimits;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -31,10 +33,11 @@ pub async fn serve(state: super::AppState, listener: tokio::net::TcpListener, st
     let limits = Arc::new(RateLimits::new(&state.config.rate_limit, state.config.redis_url.is_some()));
     let service = warp::service(super::routes(state));
     let mut forget = tokio::time::interval(Duration::from_secs(60));
-    let graceful = GracefulShutdown::new();
+    let mut graceful = Arc::new(GracefulShutdown::new());
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).max_buf_size(MAX_HEAD_BYTES);
     builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
@@ -62,15 +65,35 @@ pub async fn serve(state: super::AppState, listener: tokio::net::TcpListener, st
                 tower_service::Service::call(&mut service, req).await
             }
         });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), limited);
-        let conn = graceful.watch(conn.into_owned());
+        let (builder, shutdown, stop) = (builder.clone(), Arc::downgrade(&graceful), stop.clone());
         tokio::spawn(async move {
+            // The auto builder first reads which HTTP version comes, before HTTP/1's header
+            // timeout starts: a connection that never sends a byte is closed here instead.
+            let mut first = [0u8; 1];
+            tokio::select! {
+                r = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => if !matches!(r, Ok(Ok(1))) { return },
+                _ = stop.cancelled() => return,
+            }
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), limited).into_owned();
+            let Some(graceful) = shutdown.upgrade() else { return };
+            let conn = graceful.watch(conn);
+            drop(graceful);
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "HTTP connection ended with an error");
             }
         });
     }
     drop(listener);
+    // A connection task holds the shutdown only for the instant it registers itself.
+    let graceful = loop {
+        match Arc::try_unwrap(graceful) {
+            Ok(g) => break g,
+            Err(g) => {
+                graceful = g;
+                tokio::task::yield_now().await;
+            }
+        }
+    };
     graceful.shutdown().await;
 }
 
