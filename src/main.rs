@@ -148,19 +148,23 @@ fn main() -> anyhow::Result<()> {
 /// (1024 on a stock system) goes up to the hard one, so a thousand idle connections cannot
 /// make the server refuse everyone else (as Go and nginx's `worker_rlimit_nofile` do).
 fn raise_open_file_limit() {
+    /// Enough for any node; a container's hard limit can be 2^30, which children would inherit.
+    const MOST: libc::rlim_t = 1 << 20;
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
-    let raised = unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && {
-            let was = lim.rlim_cur;
-            lim.rlim_cur = lim.rlim_max;
-            was >= lim.rlim_max || libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0
-        }
-    };
-    if raised {
-        tracing::info!(open_files = lim.rlim_cur, "open file limit");
+    // SAFETY: getrlimit with a valid pointer to a local rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return tracing::warn!("could not read the open file limit");
+    }
+    let (was, want) = (lim.rlim_cur, lim.rlim_max.min(MOST));
+    if was >= want {
+        return tracing::info!(open_files = was, "open file limit");
+    }
+    let raised = libc::rlimit { rlim_cur: want, rlim_max: lim.rlim_max };
+    // SAFETY: setrlimit with a valid pointer to a local rlimit, the soft limit within the hard.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        tracing::info!(open_files = want, was, "open file limit raised");
     } else {
-        tracing::warn!(open_files = lim.rlim_cur, "could not raise the open file limit");
+        tracing::warn!(open_files = was, "could not raise the open file limit");
     }
 }
 

@@ -229,12 +229,12 @@ pub fn video_input_restarts() -> Counter {
     counter!(VIDEO_INPUT_RESTARTS)
 }
 
-/// A request refused by the rate limit `limit`.
 /// The counter of one kind's inbound packets dropped over their track's limit.
 pub fn ingest_limited(kind: Kind) -> Counter {
     counter!(INGEST_LIMITED, "kind" => kind.label())
 }
 
+/// A request refused (or a signaling message dropped) by the rate limit `limit`.
 pub fn rate_limited(limit: &'static str) {
     counter!(RATE_LIMITED, "limit" => limit).increment(1);
 }

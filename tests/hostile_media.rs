@@ -9,8 +9,9 @@
 //! - an audio flood: ~2000 packets/s of random "Opus";
 //! - a real VP8 stream whose resolution changes every second: 1920×1080, 160×90, 641×359 and
 //!   3840×2160 in turn;
-//! - RTCP abuse on the composite it receives: 1000 PLIs a second, NACKs asking for every packet,
-//!   REMB of 0 and of 10 Gbit/s in turn, receiver reports of 100 % loss.
+//! - 1000 PLIs a second on the composite it receives (on the others' rung);
+//! - RTCP abuse on it: the PLIs again, NACKs asking for every packet, REMB of 0 and of 10 Gbit/s
+//!   in turn, receiver reports of 100 % loss.
 //!
 //! (Packets with SSRCs nobody negotiated cannot be sent this way: webrtc-rs's sender refuses
 //! them; on the server's side webrtc-rs binds an undeclared SSRC only in a session with a single
@@ -53,6 +54,7 @@ enum Case {
     GarbageVideo,
     AudioFlood,
     Resolutions,
+    PliFlood,
     RtcpAbuse,
 }
 
@@ -133,15 +135,16 @@ async fn flood(
 }
 
 /// RTCP abuse on the composite `track` (SSRC `ssrc`) until `stop`: 10 PLIs every 10 ms, and
-/// every 20 ms a NACK for 1700 packets, a REMB of 0 or 10 Gbit/s, a report of 100 % loss.
-async fn rtcp_abuse(track: Arc<dyn TrackRemote>, ssrc: u32, stop: tokio::time::Instant) {
+/// unless `plis_only`, every 20 ms a NACK for 1700 packets, a REMB of 0 or 10 Gbit/s, a report
+/// of 100 % loss.
+async fn rtcp_abuse(track: Arc<dyn TrackRemote>, ssrc: u32, stop: tokio::time::Instant, plis_only: bool) {
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut i = 0u32;
     while tokio::time::Instant::now() < stop {
         tick.tick().await;
         let mut packets: Vec<Box<dyn rtc::rtcp::Packet>> =
             (0..10).map(|_| Box::new(PictureLossIndication { sender_ssrc: 1, media_ssrc: ssrc }) as Box<dyn rtc::rtcp::Packet>).collect();
-        if i.is_multiple_of(2) {
+        if !plis_only && i.is_multiple_of(2) {
             let nacks = (0..100u16).map(|k| NackPair { packet_id: k.wrapping_mul(17), lost_packets: 0xffff }).collect();
             packets.push(Box::new(TransportLayerNack { sender_ssrc: 1, media_ssrc: ssrc, nacks }));
             let bitrate = if i.is_multiple_of(4) { 0.0 } else { 10e9 };
@@ -166,14 +169,14 @@ async fn resolutions(
     use gstreamer::prelude::*;
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let pipeline = common::client::rtp_source(
-        "videotestsrc is-live=true pattern=ball ! capsfilter name=caps caps=video/x-raw,width=1920,height=1080,framerate=15/1 ! \
+        "videotestsrc is-live=true pattern=ball ! capsfilter name=caps caps=video/x-raw,width=1920,height=1080,framerate=10/1 ! \
          videoconvert ! vp8enc deadline=1 cpu-used=16 keyframe-max-dist=30 ! rtpvp8pay pt=96 mtu=1150 ! appsink name=out sync=false",
         tx,
         0,
     );
     let forward = tokio::spawn(tessera::rtc::forward_rtp(track, ssrc, payload_type(VideoCodec::Vp8), rx, connected));
     let caps = pipeline.by_name("caps").expect("the capsfilter");
-    for (i, (w, h, fps)) in [(160, 90, 30), (641, 359, 30), (3840, 2160, 2), (1920, 1080, 15)].into_iter().cycle().enumerate() {
+    for (i, (w, h, fps)) in [(160, 90, 30), (641, 359, 30), (3840, 2160, 1), (1920, 1080, 10)].into_iter().cycle().enumerate() {
         if tokio::time::Instant::now() >= stop || i > 20 {
             break;
         }
@@ -245,7 +248,10 @@ async fn run_case(case: Case, h: &Hostile, clients: &[Client], tones: &[f64], ba
             packet(assrc, tessera::rtc::PT_OPUS, i as u16, i.wrapping_mul(960), false, random_payload(200))
         })),
         Case::Resolutions => tokio::spawn(resolutions(video, vssrc, h.session.connected.clone(), stop)),
-        Case::RtcpAbuse => tokio::spawn(rtcp_abuse(h.composite.clone(), h.composite_ssrc, stop)),
+        // The PLIs alone first: the REMB of 0 below moves the hostile receiver off the others'
+        // rung, where its PLIs no longer reach their encoder.
+        Case::PliFlood => tokio::spawn(rtcp_abuse(h.composite.clone(), h.composite_ssrc, stop, true)),
+        Case::RtcpAbuse => tokio::spawn(rtcp_abuse(h.composite.clone(), h.composite_ssrc, stop, false)),
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
     for c in clients {
@@ -283,12 +289,14 @@ async fn a_hostile_participant_spoils_only_its_own_tile() {
         clients.push(Client::join(addr, &room, Opts { name: format!("good{i}"), rgb, tone_hz: *tone, ..Default::default() }).await);
     }
     let h = hostile(addr, &room).await;
+    // The keyframes at rest, once everyone (the hostile one last) is past joining.
+    all_flow_for(&clients, |i| format!("settling: well-behaved client {i}"), Duration::from_secs(3)).await;
     let k0 = keyframes(&clients);
     all_flow_for(&clients, |i| format!("before: well-behaved client {i}"), Duration::from_secs(3)).await;
     let base: Vec<u64> = keyframes(&clients).iter().zip(k0).map(|(k, k0)| k - k0).collect();
     let rss0 = rss_kib(server.pid());
 
-    for case in [Case::VideoFlood, Case::GarbageVideo, Case::AudioFlood, Case::Resolutions, Case::RtcpAbuse] {
+    for case in [Case::VideoFlood, Case::GarbageVideo, Case::AudioFlood, Case::Resolutions, Case::PliFlood, Case::RtcpAbuse] {
         run_case(case, &h, &clients, &tones, &base).await;
         let rss = rss_kib(server.pid());
         eprintln!("{case:?}: server RSS {} MiB (before the cases {} MiB)", rss / 1024, rss0 / 1024);
@@ -330,14 +338,18 @@ async fn a_signaling_flood_is_dropped_unread() {
     }
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/rooms/{room}/ws?name=flooder")).await.expect("connects");
     let (mut tx, mut rx) = ws.split();
+    let (first_limited, mut limited_now) = tokio::sync::oneshot::channel::<()>();
     let reader = tokio::spawn(async move {
-        let (mut answers, mut limited) = (0usize, Vec::new());
+        let (mut answers, mut limited, mut first_limited) = (0usize, Vec::new(), Some(first_limited));
         while let Some(Ok(m)) = rx.next().await {
             if let Message::Text(t) = m {
                 let v: serde_json::Value = serde_json::from_str(&t).expect("the server sends JSON");
                 answers += 1;
                 if v["code"] == "signaling_rate_limited" {
                     limited.push(v["retryAfterMs"].as_u64().expect("with when to try again"));
+                    if let Some(tx) = first_limited.take() {
+                        let _ = tx.send(());
+                    }
                 }
             }
         }
@@ -364,7 +376,8 @@ async fn a_signaling_flood_is_dropped_unread() {
         }
         (sent, tx)
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Measured once the flood is over the limit.
+    tokio::time::timeout(Duration::from_secs(10), &mut limited_now).await.expect("told in time").expect("told");
     all_flow_for(&clients, |i| format!("during the signaling flood: well-behaved client {i}"), Duration::from_secs(2)).await;
     let (sent, mut tx) = flood.await.expect("the flood task");
     assert!(sent >= 5000, "the flood went out: {sent} messages");
@@ -459,23 +472,37 @@ fn open_files(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
 }
 
-/// 2000 connections that open and never send a request (from 20 addresses): the server takes
-/// them all without running out of file descriptors (it raises its own limit), keeps serving
+/// 2000 connections that open and never send a request (from 20 addresses): the server, started
+/// with a soft open-file limit of 1024, takes them all (it raises its own limit), keeps serving
 /// the call, the API and a newcomer, and closes every one of them after
 /// `http_read_timeout_seconds`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousands_of_idle_connections_hold_nothing() {
     let _turn = common::one_call_at_a_time().await;
-    // This process needs the 2000 sockets too.
+    // The server starts with a stock soft limit of 1024 (it inherits this process's), which it
+    // must raise itself; this process then takes the hard limit for its own 2000 sockets.
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
+    // SAFETY: getrlimit with a valid pointer to a local rlimit.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    if lim.rlim_max < 4096 {
+        eprintln!("skipped: the hard limit on open files is {}, under the 4096 this test needs", lim.rlim_max);
+        return;
     }
-    let (server, addr, room) = Server::start("idle", "http_read_timeout_seconds = 10\n").await;
+    let set_soft = |soft: libc::rlim_t| {
+        let l = libc::rlimit { rlim_cur: soft, rlim_max: lim.rlim_max };
+        // SAFETY: setrlimit with a valid pointer to a local rlimit, the soft limit within the hard.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) }, 0, "the soft limit is set");
+    };
+    set_soft(1024);
+    let (server, addr, room) = Server::start("idle", "http_read_timeout_seconds = 20\n").await;
+    set_soft(lim.rlim_max);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).expect("the server's limits");
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .expect("its open file limit");
+    assert!(soft >= 4096, "the server raised its soft open file limit from 1024: {soft}");
     let good = Client::join(addr, &room, Opts { name: "good".into(), rgb: [220, 40, 40], tone_hz: 440.0, ..Default::default() }).await;
     good.assert_flows_for("before", Duration::from_secs(1)).await;
     let files0 = open_files(server.pid());

@@ -10,8 +10,9 @@
 //! with `Retry-After` beyond them) before it reaches a route.
 //!
 //! Invariant: every accepted connection is one task, watched by the graceful shutdown once its
-//! first bytes came (before that it holds no request and is dropped at shutdown); an accept
-//! error (too many open files) pauses accepting briefly instead of spinning.
+//! first bytes told its HTTP version (before that, shutdown drops it: a request whose first
+//! bytes came in that same instant may go unanswered); an accept error (too many open files)
+//! pauses accepting briefly instead of spinning.
 
 use super::limits::RateLimits;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -36,7 +37,8 @@ pub async fn serve(state: super::AppState, listener: tokio::net::TcpListener, st
     let mut graceful = Arc::new(GracefulShutdown::new());
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).max_buf_size(MAX_HEAD_BYTES);
-    builder.http2().timer(TokioTimer::new());
+    // An HTTP/2 connection that goes silent is pinged, and closed when the ping goes unanswered.
+    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(header_timeout)).keep_alive_timeout(header_timeout);
     let builder = Arc::new(builder);
     loop {
         let (stream, peer) = tokio::select! {
@@ -67,11 +69,12 @@ pub async fn serve(state: super::AppState, listener: tokio::net::TcpListener, st
         });
         let (builder, shutdown, stop) = (builder.clone(), Arc::downgrade(&graceful), stop.clone());
         tokio::spawn(async move {
-            // The auto builder first reads which HTTP version comes, before HTTP/1's header
-            // timeout starts: a connection that never sends a byte is closed here instead.
-            let mut first = [0u8; 1];
+            // The auto builder first reads which HTTP version comes, with no timeout of its
+            // own (HTTP/1's header timeout starts after): a connection that sends nothing, or
+            // only part of HTTP/2's preface, is closed here instead.
             tokio::select! {
-                r = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => if !matches!(r, Ok(Ok(1))) { return },
+                biased;
+                started = tokio::time::timeout(header_timeout, version_known(&stream)) => if !matches!(started, Ok(true)) { return },
                 _ = stop.cancelled() => return,
             }
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), limited).into_owned();
@@ -95,6 +98,23 @@ pub async fn serve(state: super::AppState, listener: tokio::net::TcpListener, st
         }
     };
     graceful.shutdown().await;
+}
+
+/// The first bytes of HTTP/2 with prior knowledge (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Waits until the first bytes tell the HTTP version (they stop matching HTTP/2's preface, or
+/// all of it came): true then, false when the connection ends first. Only a client sending the
+/// preface byte by byte makes this look again (every 10 ms; the caller's timeout bounds it).
+async fn version_known(stream: &tokio::net::TcpStream) -> bool {
+    let mut head = [0u8; H2_PREFACE.len()];
+    loop {
+        match stream.peek(&mut head).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) if n == head.len() || !H2_PREFACE.starts_with(&head[..n]) => return true,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
 }
 
 /// Counts `req` from `from` against the limits: the 429 to answer instead when it is over one.

@@ -230,8 +230,8 @@ async fn session(socket: WebSocket, room_id: String, caller: Caller, resume: Opt
     if let Some(resume) = &resume
         && let Some((sig_tx, done, out_rx)) = try_resume(&state, &room, &req.identity, resume).await
     {
-        tokio::spawn(write_frames(ws_tx, out_rx, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
-        return read_frames(ws_rx, sig_tx, done, state.rooms.stats().clone(), &state.config.rate_limit).await;
+        let gave_up = spawn_writer(&state, ws_tx, out_rx);
+        return read_frames(ws_rx, sig_tx, done, gave_up, state.rooms.stats().clone(), &state.config.rate_limit).await;
     }
     let (mut ws_tx, mut ws_rx) = (ws_tx, ws_rx);
     let mut req = req;
@@ -333,8 +333,8 @@ async fn serve(
     ws_rx: futures::stream::SplitStream<WebSocket>,
 ) {
     let started = start_participant(state, room, joined, crate::rtc::PeerKind::Participant).await;
-    tokio::spawn(write_frames(ws_tx, started.out, CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
-    read_frames(ws_rx, started.signals, started.done, state.rooms.stats().clone(), &state.config.rate_limit).await
+    let gave_up = spawn_writer(state, ws_tx, started.out);
+    read_frames(ws_rx, started.signals, started.done, gave_up, state.rooms.stats().clone(), &state.config.rate_limit).await
 }
 
 /// A participant's session task, started: where its signaling goes in and comes out.
@@ -387,20 +387,19 @@ async fn read_frames(
     mut ws_rx: futures::stream::SplitStream<WebSocket>,
     sig_tx: mpsc::Sender<Signal>,
     done: CancellationToken,
+    gave_up: CancellationToken,
     stats: Arc<Stats>,
     limits: &RateLimitConfig,
 ) {
     let mut meter = SignalMeter::new(limits, std::time::Instant::now());
     let lost = loop {
         tokio::select! {
+            // A frame already there (a close frame before the socket went) is read first.
+            biased;
             _ = done.cancelled() => {
                 let _closing = CountGuard::new(&stats, |s| &s.signaling_writers);
                 drop(sig_tx);
                 return linger(ws_rx).await;
-            }
-            _ = tokio::time::sleep(SILENCE_LIMIT) => {
-                tracing::debug!("no frame from the client for {SILENCE_LIMIT:?}");
-                break true;
             }
             frame = ws_rx.next() => match frame {
                 None => break false,
@@ -433,8 +432,15 @@ async fn read_frames(
                     }
                 }
                 Some(Ok(m)) if m.is_binary() => {
-                    if meter.judge(None, std::time::Instant::now()) != Verdict::Take {
-                        continue;
+                    match meter.judge(None, std::time::Instant::now()) {
+                        Verdict::Take => {}
+                        Verdict::Drop(None) => continue,
+                        Verdict::Drop(Some(ms)) => {
+                            if sig_tx.send(Signal::Limited(ms)).await.is_err() {
+                                break false;
+                            }
+                            continue;
+                        }
                     }
                     if sig_tx.send(Signal::Bad("binary frames are not accepted; send JSON text".into())).await.is_err() {
                         break false;
@@ -442,6 +448,12 @@ async fn read_frames(
                 }
                 Some(Ok(_)) => {} // ping or pong: the socket is alive
             },
+            // The writer gave the socket up (the client does not read it): as lost as silence.
+            _ = gave_up.cancelled() => break true,
+            _ = tokio::time::sleep(SILENCE_LIMIT) => {
+                tracing::debug!("no frame from the client for {SILENCE_LIMIT:?}");
+                break true;
+            }
         }
     };
     if lost {
@@ -453,7 +465,24 @@ async fn read_frames(
 /// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000. A
 /// client that stops reading is given up after [`WRITE_LIMIT`] on one frame.
 /// `_writer` counts this writer until its last frame went out (shutdown waits for it).
-async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mut out: mpsc::Receiver<ServerMessage>, _writer: CountGuard) {
+/// Starts the socket's writer; the token is cancelled when it gives the socket up (a write
+/// failed or took over [`WRITE_LIMIT`]), which the reader takes as the connection lost.
+fn spawn_writer(
+    state: &AppState,
+    ws_tx: futures::stream::SplitSink<WebSocket, Message>,
+    out: mpsc::Receiver<ServerMessage>,
+) -> CancellationToken {
+    let gave_up = CancellationToken::new();
+    tokio::spawn(write_frames(ws_tx, out, gave_up.clone(), CountGuard::new(state.rooms.stats(), |s| &s.signaling_writers)));
+    gave_up
+}
+
+async fn write_frames(
+    mut ws: futures::stream::SplitSink<WebSocket, Message>,
+    mut out: mpsc::Receiver<ServerMessage>,
+    gave_up: CancellationToken,
+    _writer: CountGuard,
+) {
     let mut close = (1000u16, "bye");
     // The first ping one period from now: `welcome` is always the first frame.
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
@@ -469,6 +498,7 @@ async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mu
             // the pong before reading on (tungstenite does) never sees the close frame.
             _ = ping.tick(), if close.0 == 1000 => {
                 if !write(&mut ws, Message::ping(Vec::new())).await {
+                    gave_up.cancel();
                     return;
                 }
                 continue;
@@ -482,6 +512,7 @@ async fn write_frames(mut ws: futures::stream::SplitSink<WebSocket, Message>, mu
         }
         let Ok(text) = serde_json::to_string(&msg) else { continue };
         if !write(&mut ws, Message::text(text)).await {
+            gave_up.cancel();
             return;
         }
     }

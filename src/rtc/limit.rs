@@ -1,6 +1,7 @@
 //! What one inbound track may send: a meter of its bits and packets a second against the
 //! configured `[ingest_limit]`, each rate with a second's worth of burst (a keyframe's burst
-//! passes). A packet over either is dropped before anything parses or decodes it, counted in
+//! passes). A packet over either is dropped before it reaches the media graph (webrtc-rs has
+//! decrypted it; nothing of ours parses or decodes it), counted in
 //! `tessera_ingest_limited_packets_total`, and the first drop after a quiet spell is logged:
 //! a flooding sender spoils only its own tile and voice.
 //!

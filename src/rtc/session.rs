@@ -38,9 +38,10 @@ use webrtc::rtp_transceiver::RtpSender;
 
 /// Shortest gap between two keyframes any receiver's PLI/FIR can cause on its encoder.
 const RECEIVER_KEYFRAME_GAP: Duration = Duration::from_millis(500);
-/// Shortest gap between two keyframe requests of one receiver (after it joined): a receiver
-/// asking more often (a PLI flood) is served once per this gap, its requests meanwhile deferred
-/// to the gap's end, so it adds at most one keyframe per 2 s for everyone on its rung.
+/// One receiver's keyframe requests: this many at once, then one per [`OWN_KEYFRAME_GAP`] (a
+/// request over that waits for it): a receiver asking more often (a PLI flood) adds at most one
+/// keyframe per 2 s for everyone on its rung.
+const OWN_KEYFRAME_BURST: f64 = 3.0;
 const OWN_KEYFRAME_GAP: Duration = Duration::from_secs(2);
 /// The same while the receiver is still joining: its first PLI means "no picture yet", and
 /// waiting out the long gap after the keyframe sent at its connection cost up to 400 ms of
@@ -342,35 +343,41 @@ async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str, fallback: u8) ->
         .unwrap_or(fallback)
 }
 
-/// A receiver's PLI/FIR → a (rate-limited) keyframe from the rung it wants: while joining at
-/// once (within [`JOINING_KEYFRAME_GAP`] of the encoder's last), after that at most once per
-/// [`OWN_KEYFRAME_GAP`] for this receiver (a request inside it is served at its end).
+/// A receiver's PLI/FIR → a (rate-limited) keyframe from the rung it wants. Each receiver has a
+/// budget ([`OWN_KEYFRAME_BURST`] at once, then one per [`OWN_KEYFRAME_GAP`]): a request over
+/// it is served when the budget allows (requests meanwhile join it), so a PLI flood adds at
+/// most one keyframe per 2 s for everyone on its rung, while a joining receiver's first few are
+/// served at once.
 async fn keyframe_requests_from_receiver(track: Arc<TrackLocalStaticRTP>, receiver: Arc<Receiver>) {
     let subscribed = tokio::time::Instant::now();
     let requests = crate::metrics::keyframe_requests_received();
-    let mut last: Option<tokio::time::Instant> = None;
-    let mut deferred = false;
+    let mut budget = crate::time::Bucket::new(OWN_KEYFRAME_BURST, 1.0 / OWN_KEYFRAME_GAP.as_secs_f64(), std::time::Instant::now());
+    // When a request over the budget is to be served.
+    let mut deferred: Option<tokio::time::Instant> = None;
+    let serve = |now: tokio::time::Instant| {
+        receiver.request_keyframe(if now.duration_since(subscribed) < JOINING { JOINING_KEYFRAME_GAP } else { RECEIVER_KEYFRAME_GAP });
+    };
     loop {
-        let due = last.map(|t| t + OWN_KEYFRAME_GAP);
         tokio::select! {
-            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if deferred => {
-                deferred = false;
-                last = Some(tokio::time::Instant::now());
-                receiver.request_keyframe(RECEIVER_KEYFRAME_GAP);
+            _ = tokio::time::sleep_until(deferred.unwrap_or_else(tokio::time::Instant::now)), if deferred.is_some() => {
+                let now = tokio::time::Instant::now();
+                deferred = match budget.take(std::time::Instant::now()) {
+                    Ok(()) => {
+                        serve(now);
+                        None
+                    }
+                    Err(ms) => Some(now + Duration::from_millis(ms.max(1))),
+                };
             }
             ev = track.poll() => match ev {
                 Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
                     let asked = packets.iter().filter(|p| super::is_keyframe_request(p.as_ref())).count();
                     requests.increment(asked as u64);
-                    let now = tokio::time::Instant::now();
-                    if asked > 0 {
-                        if now.duration_since(subscribed) < JOINING {
-                            receiver.request_keyframe(JOINING_KEYFRAME_GAP);
-                        } else if due.is_none_or(|d| now >= d) {
-                            last = Some(now);
-                            receiver.request_keyframe(RECEIVER_KEYFRAME_GAP);
-                        } else {
-                            deferred = true;
+                    if asked > 0 && deferred.is_none() {
+                        let now = tokio::time::Instant::now();
+                        match budget.take(std::time::Instant::now()) {
+                            Ok(()) => serve(now),
+                            Err(ms) => deferred = Some(now + Duration::from_millis(ms.max(1))),
                         }
                     }
                 }
