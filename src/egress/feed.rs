@@ -4,8 +4,11 @@
 //!
 //! Invariants: nothing here blocks a media thread (the appsrcs are bounded and drop their oldest
 //! data when the output falls behind); the output's timeline starts at the first keyframe it
-//! gets (video before it is skipped, audio before it is skipped), so every file or stream starts
-//! decodable and with audio and video together; both streams are stamped from the same clock.
+//! gets once the mix's audio flows (video before it is skipped, audio before it is skipped), so
+//! every file or stream starts decodable and with audio and video together (a first HLS segment
+//! without audio made hls.js fail when the next one had it); if no audio has come
+//! [`AUDIO_WAIT`] after the first keyframe, the output starts without waiting longer. Both
+//! streams are stamped from the same clock.
 
 use crate::media::tap::{EgressTap, TapStatus};
 use gstreamer as gst;
@@ -18,6 +21,9 @@ const INPUT_LATENCY: gst::ClockTime = gst::ClockTime::from_mseconds(300);
 /// Most data an output may hold back before its oldest is dropped.
 const VIDEO_QUEUE_BYTES: u64 = 8 * 1024 * 1024;
 const AUDIO_QUEUE_BYTES: u64 = 512 * 1024;
+/// How long after the first keyframe an output waits for the mix's first audio frame before it
+/// starts without (the composite has a keyframe every 2 s at most).
+const AUDIO_WAIT: gst::ClockTime = gst::ClockTime::from_seconds(2);
 
 #[derive(Default)]
 struct Timeline {
@@ -25,6 +31,10 @@ struct Timeline {
     origin: Option<gst::ClockTime>,
     caps: Option<gst::Caps>,
     audio_caps: Option<gst::Caps>,
+    /// Whether an audio frame came (before the origin too).
+    audio_seen: bool,
+    /// The first keyframe offered, while the output waits for audio.
+    first_keyframe: Option<gst::ClockTime>,
 }
 
 /// One output's inputs.
@@ -96,7 +106,13 @@ impl EgressTap for Feed {
         let origin = match t.origin {
             Some(o) => o,
             None if au.flags().contains(gst::BufferFlags::DELTA_UNIT) => return TapStatus::Open,
-            None => *t.origin.insert(at),
+            None => {
+                let first = *t.first_keyframe.get_or_insert(at);
+                if !t.audio_seen && at.saturating_sub(first) < AUDIO_WAIT {
+                    return TapStatus::Open;
+                }
+                *t.origin.insert(at)
+            }
         };
         let Some(pts) = at.checked_sub(origin) else { return TapStatus::Open };
         if t.caps.as_ref() != Some(caps) {
@@ -125,6 +141,7 @@ impl Feed {
             return;
         }
         let mut t = self.timeline.lock();
+        t.audio_seen = true;
         let Some(pts) = t.origin.and_then(|o| at.checked_sub(o)) else { return };
         if t.audio_caps.as_ref() != Some(caps) {
             self.audio.set_caps(Some(caps));
@@ -185,5 +202,26 @@ mod tests {
         assert_eq!((feed.video_frames.load(Ordering::Relaxed), feed.audio_frames.load(Ordering::Relaxed)), (2, 1));
         feed.finish();
         assert_eq!(feed.video(&delta, &caps, ms(1100)), TapStatus::Closed);
+    }
+
+    #[test]
+    fn output_waits_for_audio_at_most_a_while() {
+        gst::init().expect("gstreamer");
+        let caps = gst::Caps::builder("video/x-h264").build();
+        let aac = gst::Caps::builder("audio/mpeg").field("mpegversion", 4i32).build();
+        let key = gst::Buffer::with_size(10).unwrap();
+        let frame = gst::Buffer::with_size(10).unwrap();
+        let feed = Feed::new(appsrc(), appsrc());
+        feed.video(&key, &caps, ms(1000));
+        assert!(!feed.started(), "no audio yet: the output waits for the next keyframe");
+        feed.encoded_audio(&frame, &aac, ms(1500));
+        feed.video(&key, &caps, ms(2000));
+        assert!(feed.started(), "audio flows: the next keyframe starts it");
+        let silent = Feed::new(appsrc(), appsrc());
+        silent.video(&key, &caps, ms(1000));
+        silent.video(&key, &caps, ms(2000));
+        assert!(!silent.started());
+        silent.video(&key, &caps, ms(3000));
+        assert!(silent.started(), "no audio 2 s after the first keyframe: it starts without");
     }
 }
