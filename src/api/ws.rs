@@ -411,38 +411,18 @@ async fn read_frames(
                     break !too_big;
                 }
                 Some(Ok(m)) if m.is_close() => break false,
-                Some(Ok(m)) if m.is_text() => {
-                    let parsed = parse_client_message(m.to_str().unwrap_or_default());
-                    match meter.judge(parsed.as_ref().ok(), std::time::Instant::now()) {
-                        Verdict::Take => {}
+                Some(Ok(m)) if m.is_text() || m.is_binary() => {
+                    let parsed = match m.to_str() {
+                        Ok(text) if m.is_text() => parse_client_message(text),
+                        _ => Err("binary frames are not accepted; send JSON text".into()),
+                    };
+                    // Over the connection's limits a message is dropped unread.
+                    let signal = match meter.judge(parsed.as_ref().ok(), std::time::Instant::now()) {
+                        Verdict::Take => parsed.map_or_else(Signal::Bad, Signal::Client),
                         Verdict::Drop(None) => continue,
-                        Verdict::Drop(Some(ms)) => {
-                            if sig_tx.send(Signal::Limited(ms)).await.is_err() {
-                                break false;
-                            }
-                            continue;
-                        }
-                    }
-                    let signal = match parsed {
-                        Ok(msg) => Signal::Client(msg),
-                        Err(e) => Signal::Bad(e),
+                        Verdict::Drop(Some(ms)) => Signal::Limited(ms),
                     };
                     if sig_tx.send(signal).await.is_err() {
-                        break false;
-                    }
-                }
-                Some(Ok(m)) if m.is_binary() => {
-                    match meter.judge(None, std::time::Instant::now()) {
-                        Verdict::Take => {}
-                        Verdict::Drop(None) => continue,
-                        Verdict::Drop(Some(ms)) => {
-                            if sig_tx.send(Signal::Limited(ms)).await.is_err() {
-                                break false;
-                            }
-                            continue;
-                        }
-                    }
-                    if sig_tx.send(Signal::Bad("binary frames are not accepted; send JSON text".into())).await.is_err() {
                         break false;
                     }
                 }
