@@ -1,11 +1,12 @@
 //! The clock and RFC 3339 timestamps, without a date-time dependency: the one place the
 //! server reads wall-clock time as Unix seconds or milliseconds and turns it into text; and the
-//! token bucket every per-client rate is held to (chat, state changes, inbound media).
+//! token bucket every per-client rate is held to (chat, state changes, inbound media,
+//! signaling), with the spells of drops over it that are told once each.
 //!
 //! Invariants: room times are whole seconds since the Unix epoch (`i64`), recording times
 //! milliseconds; only the wire sees strings (always UTC, `Z`). A clock before 1970 reads as 0.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A token bucket: `burst` tokens, refilled at `per_second` (chat messages, state changes, the
 /// bits and packets of an inbound track).
@@ -45,6 +46,27 @@ impl Bucket {
         } else {
             Err(u64::MAX)
         }
+    }
+}
+
+/// Spells of something that keeps happening (drops over a limit), to log or tell once each: an
+/// occurrence begins a new spell when none came for `quiet` before it.
+#[derive(Debug)]
+pub struct Spells {
+    quiet: Duration,
+    last: Option<Instant>,
+}
+
+impl Spells {
+    pub const fn new(quiet: Duration) -> Self {
+        Self { quiet, last: None }
+    }
+
+    /// Counts an occurrence at `now`; whether it begins a spell.
+    pub fn begins(&mut self, now: Instant) -> bool {
+        let new = self.last.is_none_or(|t| now.saturating_duration_since(t) >= self.quiet);
+        self.last = Some(now);
+        new
     }
 }
 

@@ -122,14 +122,7 @@ impl Drop for WhipClient {
 /// Whether a coarse scan of the watcher's composite finds `rgb` somewhere.
 fn shows(c: &Client, rgb: [u8; 3]) -> Result<(), String> {
     let f = c.latest_frame().ok_or("no frame decoded yet")?;
-    for y in (40..f.height).step_by(40) {
-        for x in (40..f.width).step_by(40) {
-            if common::signal::distance(f.mean(x, y, 6), rgb) < TOLERANCE {
-                return Ok(());
-            }
-        }
-    }
-    Err(format!("colour {rgb:?} nowhere in the {}x{} composite", f.width, f.height))
+    if f.finds(rgb, 40, 6, TOLERANCE) { Ok(()) } else { Err(format!("colour {rgb:?} nowhere in the {}x{} composite", f.width, f.height)) }
 }
 
 async fn whip_sessions(addr: SocketAddr) -> f64 {

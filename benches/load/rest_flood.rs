@@ -147,12 +147,9 @@ pub async fn flood(addr: SocketAddr, room: String, until: Instant) -> FloodRepor
     r
 }
 
-fn percentile_ms(mut v: Vec<f64>, p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
+/// The `p`-th percentile of `v` (ms), NaN when there is none.
+fn percentile_ms(v: &[f64], p: f64) -> f64 {
+    tessera::loadgen::probe::percentile(v, p).unwrap_or(f64::NAN)
 }
 
 /// The table row for the rounds' floods.
@@ -176,20 +173,20 @@ pub fn row(floods: &[FloodReport]) -> (String, String, String, String) {
         name,
         format!(
             "{:.1} / {:.1} ms during the flood ({} calls, {failed} failed); the flood {rate:.0} requests/s over {} rounds, answered {answers}",
-            percentile_ms(flooded.clone(), 0.5),
-            percentile_ms(flooded.clone(), 0.99),
+            percentile_ms(&flooded, 50.0),
+            percentile_ms(&flooded, 99.0),
             flooded.len(),
             floods.len()
         ),
         format!(
             "the same calls alone, just before: {:.1} / {:.1} ms ({} calls)",
-            percentile_ms(alone.clone(), 0.5),
-            percentile_ms(alone.clone(), 0.99),
+            percentile_ms(&alone, 50.0),
+            percentile_ms(&alone, 99.0),
             alone.len()
         ),
         format!(
             "p99 {:.1}× alone; the room's frame rate is the row above",
-            percentile_ms(flooded, 0.99) / percentile_ms(alone, 0.99).max(1e-9)
+            percentile_ms(&flooded, 99.0) / percentile_ms(&alone, 99.0).max(1e-9)
         ),
     )
 }

@@ -441,10 +441,6 @@ async fn read_frames(
     }
 }
 
-/// Sends queued messages until every sender (this handler and the participant) is gone, then
-/// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000. A
-/// client that stops reading is given up after [`WRITE_LIMIT`] on one frame.
-/// `_writer` counts this writer until its last frame went out (shutdown waits for it).
 /// Starts the socket's writer; the token is cancelled when it gives the socket up (a write
 /// failed or took over [`WRITE_LIMIT`]), which the reader takes as the connection lost.
 fn spawn_writer(
@@ -457,6 +453,10 @@ fn spawn_writer(
     gave_up
 }
 
+/// Sends queued messages until every sender (this handler and the participant) is gone, then
+/// closes the socket: after `roomEnded` with 4410, after `removed` with 4001, else 1000. A
+/// client that stops reading is given up after [`WRITE_LIMIT`] on one frame (`gave_up`).
+/// `_writer` counts this writer until its last frame went out (shutdown waits for it).
 async fn write_frames(
     mut ws: futures::stream::SplitSink<WebSocket, Message>,
     mut out: mpsc::Receiver<ServerMessage>,

@@ -9,7 +9,7 @@
 
 use crate::config::RateLimitConfig;
 use crate::protocol::ClientMessage;
-use crate::time::Bucket;
+use crate::time::{Bucket, Spells};
 use std::time::{Duration, Instant};
 
 /// Offers taken at once above `offers_per_minute`.
@@ -21,7 +21,8 @@ const QUIET: Duration = Duration::from_secs(1);
 pub(super) struct SignalMeter {
     messages: Option<Bucket>,
     offers: Option<Bucket>,
-    last_drop: Option<Instant>,
+    /// Drops, told once per spell.
+    drops: Spells,
 }
 
 /// What to do with one message.
@@ -38,7 +39,7 @@ impl SignalMeter {
         let messages = (messages_per_second > 0)
             .then(|| Bucket::new(f64::from(message_burst.max(messages_per_second)), f64::from(messages_per_second), now));
         let offers = (offers_per_minute > 0).then(|| Bucket::new(OFFER_BURST, f64::from(offers_per_minute) / 60.0, now));
-        Self { messages, offers, last_drop: None }
+        Self { messages, offers, drops: Spells::new(QUIET) }
     }
 
     /// Counts `message` (an unreadable one counts as a message too).
@@ -52,9 +53,7 @@ impl SignalMeter {
             Ok(()) => Verdict::Take,
             Err((limit, ms)) => {
                 crate::metrics::rate_limited(limit);
-                let tell = self.last_drop.is_none_or(|t| now.saturating_duration_since(t) >= QUIET);
-                self.last_drop = Some(now);
-                Verdict::Drop(tell.then_some(ms))
+                Verdict::Drop(self.drops.begins(now).then_some(ms))
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The configuration's sub-tables: ICE and TURN servers handed to clients, request rate limits,
-//! what one inbound track may send, webhook delivery. Each is read with `deny_unknown_fields` and checked in `Config::validate`.
+//! what one inbound track may send, webhook delivery. Each is read with `deny_unknown_fields`
+//! and checked in `Config::validate`.
 
 use serde::Deserialize;
 

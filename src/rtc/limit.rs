@@ -10,7 +10,7 @@
 
 use crate::config::IngestLimitConfig;
 use crate::metrics::Kind;
-use crate::time::Bucket;
+use crate::time::{Bucket, Spells};
 use std::time::{Duration, Instant};
 
 /// How long without drops before the next drop is logged again.
@@ -22,8 +22,8 @@ pub(super) struct IngestMeter {
     packets: Bucket,
     limited: metrics::Counter,
     kind: Kind,
-    /// The last drop, for logging once per spell.
-    last_drop: Option<Instant>,
+    /// Drops, logged once per spell.
+    drops: Spells,
 }
 
 impl IngestMeter {
@@ -39,7 +39,7 @@ impl IngestMeter {
             packets: Bucket::new(pps, pps, now),
             limited: crate::metrics::ingest_limited(kind),
             kind,
-            last_drop: None,
+            drops: Spells::new(QUIET),
         }
     }
 
@@ -59,10 +59,9 @@ impl IngestMeter {
         };
         if !ok {
             self.limited.increment(1);
-            if self.last_drop.is_none_or(|t| now.saturating_duration_since(t) >= QUIET) {
+            if self.drops.begins(now) {
                 tracing::warn!(kind = ?self.kind, "inbound track over its [ingest_limit]: packets dropped");
             }
-            self.last_drop = Some(now);
         }
         ok
     }

@@ -352,33 +352,31 @@ async fn keyframe_requests_from_receiver(track: Arc<TrackLocalStaticRTP>, receiv
     let subscribed = tokio::time::Instant::now();
     let requests = crate::metrics::keyframe_requests_received();
     let mut budget = crate::time::Bucket::new(OWN_KEYFRAME_BURST, 1.0 / OWN_KEYFRAME_GAP.as_secs_f64(), std::time::Instant::now());
+    // Serves a request if the budget allows; else says when it will (the request waits).
+    let mut attempt = || {
+        let now = tokio::time::Instant::now();
+        match budget.take(now.into_std()) {
+            Ok(()) => {
+                let gap = if now.duration_since(subscribed) < JOINING { JOINING_KEYFRAME_GAP } else { RECEIVER_KEYFRAME_GAP };
+                receiver.request_keyframe(gap);
+                None
+            }
+            Err(ms) => Some(now + Duration::from_millis(ms.max(1))),
+        }
+    };
     // When a request over the budget is to be served.
     let mut deferred: Option<tokio::time::Instant> = None;
-    let serve = |now: tokio::time::Instant| {
-        receiver.request_keyframe(if now.duration_since(subscribed) < JOINING { JOINING_KEYFRAME_GAP } else { RECEIVER_KEYFRAME_GAP });
-    };
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deferred.unwrap_or_else(tokio::time::Instant::now)), if deferred.is_some() => {
-                let now = tokio::time::Instant::now();
-                deferred = match budget.take(std::time::Instant::now()) {
-                    Ok(()) => {
-                        serve(now);
-                        None
-                    }
-                    Err(ms) => Some(now + Duration::from_millis(ms.max(1))),
-                };
+                deferred = attempt();
             }
             ev = track.poll() => match ev {
                 Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
                     let asked = packets.iter().filter(|p| super::is_keyframe_request(p.as_ref())).count();
                     requests.increment(asked as u64);
                     if asked > 0 && deferred.is_none() {
-                        let now = tokio::time::Instant::now();
-                        match budget.take(std::time::Instant::now()) {
-                            Ok(()) => serve(now),
-                            Err(ms) => deferred = Some(now + Duration::from_millis(ms.max(1))),
-                        }
+                        deferred = attempt();
                     }
                 }
                 Some(_) => {}

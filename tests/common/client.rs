@@ -310,14 +310,11 @@ async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, pipelines
                 if appsrc.is_none() {
                     let mime = track.codec(p.header.ssrc).await.map(|c| c.mime_type).unwrap_or_default();
                     *received.video_codec.lock().expect("not poisoned") = Some(mime.clone());
-                    if mime.eq_ignore_ascii_case("video/H264") {
+                    let h264 = mime.eq_ignore_ascii_case("video/H264");
+                    if h264 {
                         codec = tessera::media::VideoCodec::H264;
                     }
-                    let (name, chain) = if mime.eq_ignore_ascii_case("video/H264") {
-                        ("H264", "rtph264depay ! avdec_h264")
-                    } else {
-                        ("VP8", "rtpvp8depay ! vp8dec")
-                    };
+                    let (name, chain) = if h264 { ("H264", "rtph264depay ! avdec_h264") } else { ("VP8", "rtpvp8depay ! vp8dec") };
                     let desc = format!(
                         "appsrc name=in is-live=true format=time do-timestamp=true caps=application/x-rtp,media=video,clock-rate=90000,encoding-name={name},payload={} ! rtpjitterbuffer latency={jitter_ms} ! {chain} ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false",
                         p.header.payload_type

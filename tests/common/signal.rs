@@ -44,6 +44,12 @@ impl Frame {
         }
         acc.map(|a| a / n.max(1.0))
     }
+
+    /// Whether `rgb` (within `tolerance`) is somewhere on a grid of points `step` apart (the
+    /// mean of the (2r+1)² square around each).
+    pub fn finds(&self, rgb: [u8; 3], step: usize, r: usize, tolerance: f64) -> bool {
+        (step..self.height).step_by(step).any(|y| (step..self.width).step_by(step).any(|x| distance(self.mean(x, y, r), rgb) < tolerance))
+    }
 }
 
 pub fn distance(a: [f64; 3], b: [u8; 3]) -> f64 {

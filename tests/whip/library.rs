@@ -5,7 +5,7 @@
 //! (both DELETE their session then). The plugin blocks on a tokio runtime of its own while it
 //! changes state, so that is done off this test's runtime workers.
 
-use super::common::signal::{Frame, db, distance, tone_power};
+use super::common::signal::{Frame, db, tone_power};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -155,8 +155,7 @@ impl Viewer {
     pub fn shows(&self, rgb: [u8; 3]) -> Result<(), String> {
         let seen = self.seen.lock().map_err(|_| "poisoned")?;
         let f = seen.frame.as_ref().ok_or("no frame decoded yet")?;
-        let found = (20..f.height).step_by(20).any(|y| (20..f.width).step_by(20).any(|x| distance(f.mean(x, y, 4), rgb) < 60.0));
-        if found { Ok(()) } else { Err(format!("colour {rgb:?} nowhere in the composite")) }
+        if f.finds(rgb, 20, 4, 60.0) { Ok(()) } else { Err(format!("colour {rgb:?} nowhere in the composite")) }
     }
 
     /// The last 0.5 s of the mix holds every tone of `tones` at least 20 dB above an unused
